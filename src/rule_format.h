@@ -1,0 +1,165 @@
+/*
+ * rule_format.h
+ *	  The stored (binary) form of a segments.rule.
+ *
+ * A rule is a flat array of fixed-size items in prefix order followed by a
+ * pool of NUL-terminated strings, in the manner of tsquery.  Every item
+ * records the number of items in its subtree ("span"), so a walker skips a
+ * subtree with one addition and evaluates without allocating or re-parsing.
+ *
+ * This header is free of PostgreSQL headers: the parser, printer and
+ * validator also build outside the server, for the fuzzer.
+ *
+ * Layout of the body (the varlena header, when there is one, precedes it):
+ *
+ *	 RuleBody	 version, item count
+ *	 RuleItem[]  nitems items in prefix order
+ *	 char[]		 string pool up to the end of the value
+ *
+ * Items, by type:
+ *
+ *	 AND, OR	 a = number of children (>= 2); the children follow.
+ *	 NOT		 one child follows.
+ *	 TRUE, FALSE leaf.
+ *	 FIELD		 op = RuleTestOp, flags = RULE_NEGATED or 0,
+ *				 a = pool offset of the first path component, b = number of
+ *				 components (consecutive strings in the pool); the operands
+ *				 follow as VALUE items (span - 1 of them).
+ *	 EVENT		 a = pool offset of the event kind, op = count comparison
+ *				 (RT_EQ .. RT_GE), b = count, arg = RuleWindow,
+ *				 flags = RULE_HAS_WHERE or 0; the where subtree follows, if
+ *				 any, then the window operands as VALUE items.
+ *	 IN_LIST	 one VALUE item follows.
+ *	 IN_SEGMENT  a = pool offset of the segment name.
+ *	 VALUE		 op = RuleValueKind; STRING and NUMBER: a = pool offset,
+ *				 b = length; AGO, FROM_NOW, DURATION: a = amount, arg = unit.
+ */
+#ifndef SEGMENTS_RULE_FORMAT_H
+#define SEGMENTS_RULE_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RULE_FORMAT_VERSION 1
+
+/* Documented limits (README, "Limits"). */
+#define RULE_MAX_DEPTH		100 	/* nesting of parentheses, not, where */
+#define RULE_MAX_ITEMS		10000	/* conditions, operators and values */
+#define RULE_MAX_PATH		32		/* components of a field path */
+#define RULE_MAX_BYTES		(1024 * 1024)	/* stored size */
+#define RULE_MAX_AMOUNT		2147483647u 	/* counts and time amounts */
+
+/*
+ * Tree depth (operator items on a path) that a rule within RULE_MAX_DEPTH can
+ * reach: or/and alternate with one parenthesis per two levels.  Readers of
+ * untrusted trees (receive, JSON) stop there before recursing further.
+ */
+#define RULE_MAX_TREE_DEPTH (2 * RULE_MAX_DEPTH + 2)
+
+typedef enum RuleItemType
+{
+	RI_AND = 1,
+	RI_OR,
+	RI_NOT,
+	RI_TRUE,
+	RI_FALSE,
+	RI_FIELD,
+	RI_EVENT,
+	RI_IN_LIST,
+	RI_IN_SEGMENT,
+	RI_VALUE
+} RuleItemType;
+
+typedef enum RuleTestOp
+{
+	RT_EQ = 1,
+	RT_NE,
+	RT_LT,
+	RT_LE,
+	RT_GT,
+	RT_GE,
+	RT_IN,
+	RT_BETWEEN,
+	RT_IS_NULL,
+	RT_CONTAINS,
+	RT_STARTS_WITH,
+	RT_ENDS_WITH,
+	RT_LIKE,
+	RT_ILIKE,
+	RT_WITHIN_LAST,
+	RT_WITHIN_NEXT
+} RuleTestOp;
+
+#define RT_IS_COMPARISON(op)	((op) >= RT_EQ && (op) <= RT_GE)
+#define RT_LAST 				RT_WITHIN_NEXT
+
+typedef enum RuleValueKind
+{
+	RV_STRING = 1,
+	RV_NUMBER,
+	RV_TRUE,
+	RV_FALSE,
+	RV_NOW,
+	RV_AGO,						/* amount unit ago */
+	RV_FROM_NOW,				/* amount unit from now */
+	RV_DURATION 				/* amount unit, of within last/next */
+} RuleValueKind;
+
+#define RV_LAST RV_DURATION
+
+typedef enum RuleUnit
+{
+	RU_MINUTE = 1,
+	RU_HOUR,
+	RU_DAY,
+	RU_WEEK,
+	RU_MONTH,
+	RU_YEAR
+} RuleUnit;
+
+#define RU_LAST RU_YEAR
+
+typedef enum RuleWindow
+{
+	RW_EVER = 1,
+	RW_WITHIN_LAST,
+	RW_SINCE,
+	RW_BEFORE,
+	RW_BETWEEN
+} RuleWindow;
+
+#define RW_LAST RW_BETWEEN
+
+/* item flags */
+#define RULE_NEGATED	0x01	/* FIELD: not in, not between, is not null ... */
+#define RULE_HAS_WHERE	0x02	/* EVENT: a where subtree follows */
+
+typedef struct RuleItem
+{
+	uint8_t		type;			/* RuleItemType */
+	uint8_t		op;
+	uint8_t		arg;
+	uint8_t		flags;
+	uint32_t	span;			/* items in this subtree, itself included */
+	uint32_t	a;
+	uint32_t	b;
+} RuleItem;
+
+typedef struct RuleBody
+{
+	uint8_t		version;		/* RULE_FORMAT_VERSION */
+	uint8_t		reserved[3];	/* zero */
+	uint32_t	nitems;
+	RuleItem	items[];
+} RuleBody;
+
+#define RULE_BODY_ITEMS_OFFSET	offsetof(RuleBody, items)
+#define RULE_POOL(body) ((const char *) ((body)->items + (body)->nitems))
+
+/* The string at a pool offset of a validated rule. */
+#define RULE_STR(body, off) (RULE_POOL(body) + (off))
+
+/* Next sibling of an item. */
+#define RULE_NEXT(item) ((item) + (item)->span)
+
+#endif							/* SEGMENTS_RULE_FORMAT_H */

@@ -1,0 +1,251 @@
+/*
+ * rule_refs.c
+ *	  Introspection: what a rule refers to, and whether it depends on time.
+ *
+ * The maintenance engine uses these to find the segments a change can
+ * affect (by column, property path, event kind, list and segment) and the
+ * ones the clock can change.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+
+#include "rule_type.h"
+
+PG_FUNCTION_INFO_V1(rule_references);
+PG_FUNCTION_INFO_V1(rule_depends_on_time);
+
+/* One reference; duplicates are merged, keeping the first position. */
+typedef struct RuleRef
+{
+	const char *kind;			/* field, event, event_field, list, segment */
+	const char *name;
+	const RuleItem *field;		/* FIELD item whose path this is, or NULL */
+	StringInfoData key;			/* kind, name and path, NUL-separated */
+	int			seq;			/* order of first appearance */
+	bool		relative;		/* its truth can change as time passes */
+} RuleRef;
+
+typedef struct RefCollector
+{
+	const RuleBody *body;
+	RuleRef    *refs;			/* at most one per item */
+	int			nrefs;
+} RefCollector;
+
+static bool
+value_is_relative(const RuleItem *value)
+{
+	return value->op == RV_NOW || value->op == RV_AGO ||
+		value->op == RV_FROM_NOW || value->op == RV_DURATION;
+}
+
+/* Does an operand value in [from, to) depend on the clock? */
+static bool
+operands_are_relative(const RuleItem *from, const RuleItem *to)
+{
+	for (; from < to; from++)
+		if (value_is_relative(from))
+			return true;
+	return false;
+}
+
+static void
+add_ref(RefCollector *rc, const char *kind, const char *name,
+		const RuleItem *field, bool relative)
+{
+	RuleRef    *ref = &rc->refs[rc->nrefs];
+
+	ref->kind = kind;
+	ref->name = name;
+	ref->field = field;
+	ref->seq = rc->nrefs++;
+	ref->relative = relative;
+	initStringInfo(&ref->key);
+	appendStringInfoString(&ref->key, kind);
+	appendStringInfoChar(&ref->key, '\0');
+	appendStringInfoString(&ref->key, name);
+	if (field)
+	{
+		const char *component = RULE_STR(rc->body, field->a);
+		uint32		i;
+
+		for (i = 0; i < field->b; i++)
+		{
+			appendStringInfoChar(&ref->key, '\0');
+			appendStringInfoString(&ref->key, component);
+			component += strlen(component) + 1;
+		}
+	}
+}
+
+static void
+collect(RefCollector *rc, const RuleItem *item, const char *event_kind)
+{
+	const RuleItem *end = RULE_NEXT(item);
+	const RuleItem *child;
+
+	check_stack_depth();
+	switch ((RuleItemType) item->type)
+	{
+		case RI_AND:
+		case RI_OR:
+		case RI_NOT:
+			for (child = item + 1; child < end; child = RULE_NEXT(child))
+				collect(rc, child, event_kind);
+			break;
+		case RI_FIELD:
+			add_ref(rc, event_kind ? "event_field" : "field",
+					event_kind ? event_kind : RULE_STR(rc->body, item->a), item,
+					item->op == RT_WITHIN_LAST || item->op == RT_WITHIN_NEXT ||
+					operands_are_relative(item + 1, end));
+			break;
+		case RI_EVENT:
+			child = item + 1;
+			if (item->flags & RULE_HAS_WHERE)
+				child = RULE_NEXT(child);
+			add_ref(rc, "event", RULE_STR(rc->body, item->a), NULL,
+					operands_are_relative(child, end));
+			if (item->flags & RULE_HAS_WHERE)
+				collect(rc, item + 1, RULE_STR(rc->body, item->a));
+			break;
+		case RI_IN_LIST:
+			{
+				const RuleItem *value = item + 1;
+				RuleArena	arena;
+				RuleBuf		buf;
+
+				/* the list value as text: a string without its quotes */
+				rule_arena_init(&arena);
+				rule_buf_init(&buf, &arena);
+				if (value->op == RV_STRING)
+					rule_buf_puts(&buf, RULE_STR(rc->body, value->a));
+				else
+					rule_print_value(&buf, rc->body, value);
+				add_ref(rc, "list", buf.data, NULL, value_is_relative(value));
+			}
+			break;
+		case RI_IN_SEGMENT:
+			add_ref(rc, "segment", RULE_STR(rc->body, item->a), NULL, false);
+			break;
+		case RI_TRUE:
+		case RI_FALSE:
+		case RI_VALUE:
+			break;
+	}
+}
+
+static bool
+same_key(const RuleRef *a, const RuleRef *b)
+{
+	return a->key.len == b->key.len && memcmp(a->key.data, b->key.data, a->key.len) == 0;
+}
+
+/* By key, then by order of appearance, so the first of equals comes first. */
+static int
+compare_keys(const void *a, const void *b)
+{
+	const RuleRef *ra = a;
+	const RuleRef *rb = b;
+	int			cmp;
+
+	cmp = memcmp(ra->key.data, rb->key.data, Min(ra->key.len, rb->key.len));
+	if (cmp == 0)
+		cmp = ra->key.len - rb->key.len;
+	return cmp != 0 ? cmp : ra->seq - rb->seq;
+}
+
+static int
+compare_seq(const void *a, const void *b)
+{
+	return ((const RuleRef *) a)->seq - ((const RuleRef *) b)->seq;
+}
+
+static Datum
+path_array(const RuleBody *body, const RuleItem *field)
+{
+	Datum	   *components = palloc(sizeof(Datum) * field->b);
+	const char *component = RULE_STR(body, field->a);
+	uint32		i;
+
+	for (i = 0; i < field->b; i++)
+	{
+		components[i] = CStringGetTextDatum(component);
+		component += strlen(component) + 1;
+	}
+	return PointerGetDatum(construct_array(components, (int) field->b, TEXTOID,
+										   -1, false, TYPALIGN_INT));
+}
+
+/*
+ * segments.rule_references(rule) -> TABLE(kind, name, path, relative)
+ *
+ * One row per distinct reference in order of first appearance: fields
+ * (name is the column, path the column and its property keys), events
+ * (name is the kind), event fields tested in an event's where clause (name
+ * is the event kind, path the event column), lists (name is the value as
+ * text) and segments.  relative is true when some use of the reference
+ * compares with the clock.
+ */
+Datum
+rule_references(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	RefCollector rc;
+	int			i,
+				kept;
+
+	InitMaterializedSRF(fcinfo, 0);
+	rc.body = PG_GETARG_RULE_BODY(0);
+	rc.refs = palloc0(sizeof(RuleRef) * rc.body->nitems);
+	rc.nrefs = 0;
+	collect(&rc, rc.body->items, NULL);
+
+	/* merge duplicates: sort by key, then restore the order of appearance */
+	qsort(rc.refs, rc.nrefs, sizeof(RuleRef), compare_keys);
+	for (i = 0, kept = 0; i < rc.nrefs; i++)
+	{
+		if (kept > 0 && same_key(&rc.refs[kept - 1], &rc.refs[i]))
+			rc.refs[kept - 1].relative |= rc.refs[i].relative;
+		else
+			rc.refs[kept++] = rc.refs[i];
+	}
+	qsort(rc.refs, kept, sizeof(RuleRef), compare_seq);
+
+	for (i = 0; i < kept; i++)
+	{
+		RuleRef    *ref = &rc.refs[i];
+		Datum		values[4];
+		bool		nulls[4] = {false, false, ref->field == NULL, false};
+
+		values[0] = CStringGetTextDatum(ref->kind);
+		values[1] = CStringGetTextDatum(ref->name);
+		values[2] = ref->field ? path_array(rc.body, ref->field) : (Datum) 0;
+		values[3] = BoolGetDatum(ref->relative);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * segments.rule_depends_on_time(rule) -> boolean
+ *
+ * True when some value compares with the clock (now, ago, from now, within
+ * last/next), so that the rule's truth can change without any data change.
+ */
+Datum
+rule_depends_on_time(PG_FUNCTION_ARGS)
+{
+	const RuleBody *body = PG_GETARG_RULE_BODY(0);
+	uint32		i;
+
+	for (i = 0; i < body->nitems; i++)
+		if (body->items[i].type == RI_VALUE && value_is_relative(&body->items[i]))
+			PG_RETURN_BOOL(true);
+	PG_RETURN_BOOL(false);
+}

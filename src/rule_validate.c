@@ -1,0 +1,379 @@
+/*
+ * rule_validate.c
+ *	  Check that bytes claiming to be a stored rule are safe to walk, and
+ *	  rebuild the tree of one that is.
+ *
+ * Binary receive trusts nothing: every item type, enum, span, child count,
+ * operand kind and pool offset is checked before anything walks the items,
+ * with recursion bounded by RULE_MAX_TREE_DEPTH.
+ */
+#include "rule_tree.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct ValidateState
+{
+	const RuleBody *body;
+	size_t		poolsize;
+	RuleError  *err;
+} ValidateState;
+
+static bool
+corrupt(ValidateState *st, const char *fmt,...)
+#ifdef __GNUC__
+__attribute__((format(printf, 2, 3)))
+#endif
+;
+
+static bool
+corrupt(ValidateState *st, const char *fmt,...)
+{
+	char		detail[sizeof(st->err->detail)];
+	va_list		args;
+
+	va_start(args, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, args);
+	va_end(args);
+	rule_error(st->err, RULE_ERR_CORRUPT, -1, "invalid binary rule", "%s", detail);
+	return false;
+}
+
+/* A string at a pool offset: terminated inside the pool. */
+static bool
+valid_string(ValidateState *st, uint32_t offset, uint32_t index, bool nonempty)
+{
+	const char *pool = RULE_POOL(st->body);
+
+	if (offset >= st->poolsize ||
+		memchr(pool + offset, '\0', st->poolsize - offset) == NULL)
+		return corrupt(st, "Item %u refers to pool offset %u outside the string pool.",
+					   index, offset);
+	if (nonempty && pool[offset] == '\0')
+		return corrupt(st, "Item %u refers to an empty string at offset %u.", index, offset);
+	return true;
+}
+
+static bool
+valid_value(ValidateState *st, uint32_t index, bool duration, bool string_only)
+{
+	const RuleItem *item = &st->body->items[index];
+
+	if (item->type != RI_VALUE || item->span != 1)
+		return corrupt(st, "Item %u should be a value but has type %u.", index, item->type);
+	if (item->op < RV_STRING || item->op > RV_LAST)
+		return corrupt(st, "Item %u has an unknown value kind %u.", index, item->op);
+	if ((item->op == RV_DURATION) != duration)
+		return corrupt(st, "Item %u has value kind %u where it is not allowed.", index, item->op);
+	if (string_only && item->op != RV_STRING)
+		return corrupt(st, "Item %u should be a string but has value kind %u.", index, item->op);
+	switch ((RuleValueKind) item->op)
+	{
+		case RV_STRING:
+		case RV_NUMBER:
+			if (!valid_string(st, item->a, index, false))
+				return false;
+			if (strlen(RULE_STR(st->body, item->a)) != item->b)
+				return corrupt(st, "Item %u gives a wrong string length %u.", index, item->b);
+			break;
+		case RV_AGO:
+		case RV_FROM_NOW:
+		case RV_DURATION:
+			if (item->arg < RU_MINUTE || item->arg > RU_LAST)
+				return corrupt(st, "Item %u has an unknown time unit %u.", index, item->arg);
+			if (item->a > RULE_MAX_AMOUNT)
+				return corrupt(st, "Item %u has an amount %u out of range.", index, item->a);
+			break;
+		default:
+			break;
+	}
+	return true;
+}
+
+static bool
+valid_field(ValidateState *st, uint32_t index)
+{
+	const RuleItem *item = &st->body->items[index];
+	RuleTestOp	op = (RuleTestOp) item->op;
+	uint32_t	offset = item->a;
+	uint32_t	nops = item->span - 1;
+	int			min,
+				max;
+	uint32_t	i;
+
+	if (op < RT_EQ || op > RT_LAST)
+		return corrupt(st, "Item %u has an unknown field test %u.", index, op);
+	if (item->flags & ~RULE_NEGATED)
+		return corrupt(st, "Item %u has unknown flags %u.", index, item->flags);
+	if ((item->flags & RULE_NEGATED) &&
+		(RT_IS_COMPARISON(op) || op == RT_WITHIN_LAST || op == RT_WITHIN_NEXT))
+		return corrupt(st, "Item %u negates field test %u, which has no negated form.", index, op);
+	if (item->b < 1 || item->b > RULE_MAX_PATH)
+		return corrupt(st, "Item %u has a field path of %u components.", index, item->b);
+	for (i = 0; i < item->b; i++)
+	{
+		if (!valid_string(st, offset, index, true))
+			return false;
+		offset += (uint32_t) strlen(RULE_STR(st->body, offset)) + 1;
+	}
+	min = rule_operand_count(op, &max);
+	if (nops < (uint32_t) min || (max >= 0 && nops > (uint32_t) max))
+		return corrupt(st, "Item %u has %u operands, a wrong number for its test.", index, nops);
+	for (i = 1; i <= nops; i++)
+		if (!valid_value(st, index + i, op == RT_WITHIN_LAST || op == RT_WITHIN_NEXT,
+						 op == RT_LIKE || op == RT_ILIKE))
+			return false;
+	return true;
+}
+
+static bool valid_node(ValidateState *st, uint32_t index, uint32_t end,
+					   int depth, bool in_where);
+
+static bool
+valid_event(ValidateState *st, uint32_t index, int depth)
+{
+	const RuleItem *item = &st->body->items[index];
+	uint32_t	end = index + item->span;
+	uint32_t	next = index + 1;
+	uint32_t	nops,
+				want,
+				i;
+
+	if (!valid_string(st, item->a, index, true))
+		return false;
+	if (!RT_IS_COMPARISON(item->op))
+		return corrupt(st, "Item %u has an unknown count comparison %u.", index, item->op);
+	if (item->b > RULE_MAX_AMOUNT)
+		return corrupt(st, "Item %u has a count %u out of range.", index, item->b);
+	if (item->flags & ~RULE_HAS_WHERE)
+		return corrupt(st, "Item %u has unknown flags %u.", index, item->flags);
+	if (item->flags & RULE_HAS_WHERE)
+	{
+		if (next >= end)
+			return corrupt(st, "Item %u has a where clause but no items for it (span %u).",
+						   index, item->span);
+		if (!valid_node(st, next, end, depth + 1, true))
+			return false;
+		next += st->body->items[next].span;
+	}
+	switch (item->arg)
+	{
+		case RW_EVER:
+			want = 0;
+			break;
+		case RW_WITHIN_LAST:
+		case RW_SINCE:
+		case RW_BEFORE:
+			want = 1;
+			break;
+		case RW_BETWEEN:
+			want = 2;
+			break;
+		default:
+			return corrupt(st, "Item %u has an unknown event window %u.", index, item->arg);
+	}
+	nops = end - next;
+	if (nops != want)
+		return corrupt(st, "Item %u has %u window operands, a wrong number for its window.",
+					   index, nops);
+	for (i = 0; i < nops; i++)
+		if (!valid_value(st, next + i, item->arg == RW_WITHIN_LAST, false))
+			return false;
+	return true;
+}
+
+/* Check the subtree at index, which must end exactly at end. */
+static bool
+valid_node(ValidateState *st, uint32_t index, uint32_t end, int depth, bool in_where)
+{
+	const RuleItem *item = &st->body->items[index];
+	uint32_t	child,
+				i;
+
+	rule_check_stack();
+	if (depth > RULE_MAX_TREE_DEPTH)
+		return corrupt(st, "Item %u is nested deeper than %d.", index, RULE_MAX_TREE_DEPTH);
+	if (item->span < 1 || item->span > end - index)
+		return corrupt(st, "Item %u has a span %u past the end of its parent.", index, item->span);
+	if (in_where &&
+		(item->type == RI_EVENT || item->type == RI_IN_LIST || item->type == RI_IN_SEGMENT))
+		return corrupt(st, "Item %u is an event, list or segment condition inside where (type %u).",
+					   index, item->type);
+
+	switch ((RuleItemType) item->type)
+	{
+		case RI_AND:
+		case RI_OR:
+			if (item->a < 2)
+				return corrupt(st, "Item %u joins %u conditions; and/or need at least two.",
+							   index, item->a);
+			child = index + 1;
+			for (i = 0; i < item->a; i++)
+			{
+				if (child >= index + item->span)
+					return corrupt(st, "Item %u has fewer children than its count %u.",
+								   index, item->a);
+				if (!valid_node(st, child, index + item->span, depth + 1, in_where))
+					return false;
+				child += st->body->items[child].span;
+			}
+			if (child != index + item->span)
+				return corrupt(st, "Item %u has items beyond its %u children.", index, item->a);
+			return true;
+		case RI_NOT:
+			if (item->span < 2)
+				return corrupt(st, "Item %u negates nothing (span %u).", index, item->span);
+			if (!valid_node(st, index + 1, index + item->span, depth + 1, in_where))
+				return false;
+			if (1 + st->body->items[index + 1].span != item->span)
+				return corrupt(st, "Item %u has items beyond its child (span %u).", index, item->span);
+			return true;
+		case RI_TRUE:
+		case RI_FALSE:
+		case RI_IN_SEGMENT:
+			if (item->span != 1)
+				return corrupt(st, "Item %u is a leaf but has span %u.", index, item->span);
+			return item->type != RI_IN_SEGMENT || valid_string(st, item->a, index, true);
+		case RI_FIELD:
+			return valid_field(st, index);
+		case RI_EVENT:
+			return valid_event(st, index, depth);
+		case RI_IN_LIST:
+			if (item->span != 2)
+				return corrupt(st, "Item %u should have one value but has span %u.", index, item->span);
+			return valid_value(st, index + 1, false, false);
+		case RI_VALUE:
+			break;
+	}
+	return corrupt(st, "Item %u has type %u where a condition belongs.", index, item->type);
+}
+
+bool
+rule_validate(const RuleBody *body, size_t len, RuleError *err)
+{
+	ValidateState st;
+	size_t		itemsize;
+
+	st.body = body;
+	st.err = err;
+	err->kind = RULE_OK;
+	if (len < RULE_BODY_ITEMS_OFFSET)
+		return corrupt(&st, "The value is %zu bytes long, shorter than a header.", len);
+	if (body->version != RULE_FORMAT_VERSION)
+		return corrupt(&st, "Format version %u is not supported (this is version %u).",
+					   body->version, RULE_FORMAT_VERSION);
+	if (body->reserved[0] || body->reserved[1] || body->reserved[2])
+		return corrupt(&st, "Reserved header bytes are not zero.");
+	if (body->nitems < 1 || body->nitems > RULE_MAX_ITEMS)
+		return corrupt(&st, "The rule claims %u items; it must have 1 to %u.",
+					   body->nitems, RULE_MAX_ITEMS);
+	itemsize = (size_t) body->nitems * sizeof(RuleItem);
+	if (len - RULE_BODY_ITEMS_OFFSET < itemsize)
+		return corrupt(&st, "The value is %zu bytes long, too short for %u items.",
+					   len, body->nitems);
+	st.poolsize = len - RULE_BODY_ITEMS_OFFSET - itemsize;
+	if (st.poolsize > RULE_MAX_BYTES)
+		return corrupt(&st, "The string pool of %zu bytes is larger than the limit %d.",
+					   st.poolsize, RULE_MAX_BYTES);
+	if (!valid_node(&st, 0, body->nitems, 0, false))
+		return false;
+	if (body->items[0].span != body->nitems)
+		return corrupt(&st, "The root spans %u of %u items.", body->items[0].span, body->nitems);
+	return true;
+}
+
+static RuleValue *
+decode_values(const RuleBody *body, const RuleItem *first, int n, RuleArena *arena)
+{
+	RuleValue  *values = rule_alloc(arena, sizeof(RuleValue) * (n ? n : 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		const RuleItem *item = first + i;
+
+		values[i].kind = (RuleValueKind) item->op;
+		if (item->op == RV_STRING || item->op == RV_NUMBER)
+			values[i].text = RULE_STR(body, item->a);
+		else
+		{
+			values[i].amount = item->a;
+			values[i].unit = (RuleUnit) item->arg;
+		}
+	}
+	return values;
+}
+
+static RuleNode *
+decode_node(const RuleBody *body, const RuleItem *item, RuleArena *arena)
+{
+	RuleNode   *node = rule_node_new(arena, (RuleNodeType) item->type);
+	const RuleItem *child;
+	uint32_t	offset;
+	int			i;
+
+	rule_check_stack();
+	switch ((RuleItemType) item->type)
+	{
+		case RI_AND:
+		case RI_OR:
+			node->nargs = (int) item->a;
+			node->args = rule_alloc(arena, sizeof(RuleNode *) * item->a);
+			child = item + 1;
+			for (i = 0; i < node->nargs; i++, child = RULE_NEXT(child))
+				node->args[i] = decode_node(body, child, arena);
+			break;
+		case RI_NOT:
+			node->nargs = 1;
+			node->args = rule_alloc(arena, sizeof(RuleNode *));
+			node->args[0] = decode_node(body, item + 1, arena);
+			break;
+		case RI_FIELD:
+			node->op = (RuleTestOp) item->op;
+			node->negated = (item->flags & RULE_NEGATED) != 0;
+			node->npath = (int) item->b;
+			node->path = rule_alloc(arena, sizeof(char *) * item->b);
+			offset = item->a;
+			for (i = 0; i < node->npath; i++)
+			{
+				node->path[i] = RULE_STR(body, offset);
+				offset += (uint32_t) strlen(node->path[i]) + 1;
+			}
+			node->nvalues = (int) item->span - 1;
+			node->values = decode_values(body, item + 1, node->nvalues, arena);
+			break;
+		case RI_EVENT:
+			node->name = RULE_STR(body, item->a);
+			node->count_op = (RuleTestOp) item->op;
+			node->count = item->b;
+			node->window = (RuleWindow) item->arg;
+			child = item + 1;
+			if (item->flags & RULE_HAS_WHERE)
+			{
+				node->where = decode_node(body, child, arena);
+				child = RULE_NEXT(child);
+			}
+			node->nvalues = (int) (RULE_NEXT(item) - child);
+			node->values = decode_values(body, child, node->nvalues, arena);
+			break;
+		case RI_IN_LIST:
+			node->nvalues = 1;
+			node->values = decode_values(body, item + 1, 1, arena);
+			break;
+		case RI_IN_SEGMENT:
+			node->name = RULE_STR(body, item->a);
+			break;
+		case RI_TRUE:
+		case RI_FALSE:
+		case RI_VALUE:
+			break;
+	}
+	return node;
+}
+
+RuleNode *
+rule_decode(const RuleBody *body, RuleArena *arena)
+{
+	return decode_node(body, body->items, arena);
+}
