@@ -59,6 +59,17 @@ static const struct
 	{RV_FROM_NOW, "from now"}
 };
 
+static const char *
+time_name(RuleValueKind kind)
+{
+	size_t		i;
+
+	for (i = 0; i < lengthof(time_names); i++)
+		if (time_names[i].kind == kind)
+			return time_names[i].name;
+	elog(ERROR, "unexpected time value kind %d", (int) kind);
+}
+
 /*
  * How the operands of a field test are written.  *min and *max bound the
  * length of "values" (max -1: no bound).
@@ -184,14 +195,11 @@ push_duration(JsonbParseState **state, const RuleItem *value)
 static void
 push_time(JsonbParseState **state, const RuleItem *value)
 {
-	size_t		i;
+	const char *name = time_name((RuleValueKind) value->op);
 
 	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
 	push_key(state, "time");
-	for (i = 0; i < lengthof(time_names); i++)
-		if (time_names[i].kind == value->op)
-			push_string(state, WJB_VALUE, time_names[i].name,
-						strlen(time_names[i].name));
+	push_string(state, WJB_VALUE, name, strlen(name));
 	if (value->op != RV_NOW)
 		push_duration(state, value);
 	pushJsonbValue(state, WJB_END_OBJECT, NULL);
@@ -632,14 +640,17 @@ object_get(JsonObject *obj, const char *key, JsonbValue *member)
 	return true;
 }
 
+/* Look up a member that must be there; detail, if any, says why. */
 static void
-object_require(JsonObject *obj, const char *key, JsonbValue *member)
+object_require(JsonObject *obj, const char *key, JsonbValue *member,
+			   const char *detail)
 {
 	if (!object_get(obj, key, member))
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("invalid rule JSON at %s: missing key \"%s\"",
-					   pos_text(obj->pos), key));
+					   pos_text(obj->pos), key),
+				detail ? errdetail("%s", detail) : 0);
 }
 
 static bool
@@ -678,7 +689,9 @@ object_finish(JsonObject *obj)
 					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					errmsg("invalid rule JSON at %s: unexpected key \"%.*s\"",
 						   pos_text(obj->pos), v.val.string.len, v.val.string.val),
-					errdetail("The keys allowed here are %s.", allowed.data));
+					errdetail_plural("The key allowed here is %s.",
+									 "The keys allowed here are %s.",
+									 obj->nallowed, allowed.data));
 }
 
 static char *
@@ -757,17 +770,22 @@ read_unit(const JsonbValue *v, const JsonPos *pos)
 			errhint("The units are %s, or their plurals.", choices.data));
 }
 
-/* "amount" and "unit" of obj, into an AGO, FROM_NOW or DURATION value. */
+/*
+ * "amount" and "unit" of obj, into an AGO, FROM_NOW or DURATION value.
+ * owner names what takes them, for messages: operator "within last".
+ */
 static void
-read_duration(JsonObject *obj, RuleValue *value)
+read_duration(JsonObject *obj, const char *owner, RuleValue *value)
 {
 	JsonbValue	member;
 	JsonPos		amount_pos = {obj->pos, "amount", 0};
 	JsonPos		unit_pos = {obj->pos, "unit", 0};
+	char	   *detail = psprintf("The %s takes an \"amount\" and a \"unit\".",
+								  owner);
 
-	object_require(obj, "amount", &member);
+	object_require(obj, "amount", &member, detail);
 	value->amount = read_amount(&member, &amount_pos);
-	object_require(obj, "unit", &member);
+	object_require(obj, "unit", &member, detail);
 	value->unit = read_unit(&member, &unit_pos);
 }
 
@@ -802,10 +820,12 @@ read_time(const JsonbValue *v, const JsonPos *pos, RuleValue *value)
 	JsonPos		time_pos = {pos, "time", 0};
 
 	object_init(&obj, v, pos);
-	object_require(&obj, "time", &member);
+	object_require(&obj, "time", &member,
+				   "A time is written {\"time\": \"now\"}, {\"time\": \"ago\", \"amount\": 90, \"unit\": \"day\"} or {\"time\": \"from now\", \"amount\": 2, \"unit\": \"week\"}.");
 	value->kind = read_time_name(&member, &time_pos);
 	if (value->kind != RV_NOW)
-		read_duration(&obj, value);
+		read_duration(&obj, psprintf("time \"%s\"", time_name(value->kind)),
+					  value);
 	object_finish(&obj);
 }
 
@@ -892,10 +912,14 @@ read_value_array(const JsonbValue *v, const JsonPos *pos, int min, int max,
 	}
 }
 
-/* The operands of a field test or window, from the members of obj. */
+/*
+ * The operands of a field test or window, from the members of obj.  owner
+ * names what takes them, for messages: operator "in", window "since".
+ */
 static void
-read_operands(JsonObject *obj, OperandKeys keys, int min, int max,
-			  bool strings_only, RuleArena *arena, RuleNode *node)
+read_operands(JsonObject *obj, const char *owner, OperandKeys keys,
+			  int min, int max, bool strings_only, RuleArena *arena,
+			  RuleNode *node)
 {
 	JsonbValue	member;
 
@@ -907,7 +931,9 @@ read_operands(JsonObject *obj, OperandKeys keys, int min, int max,
 			{
 				JsonPos		value_pos = {obj->pos, "value", 0};
 
-				object_require(obj, "value", &member);
+				object_require(obj, "value", &member,
+							   psprintf("The %s takes one operand, \"value\".",
+										owner));
 				node->nvalues = 1;
 				node->values = rule_alloc(arena, sizeof(RuleValue));
 				read_operand(&member, &value_pos, strings_only, arena,
@@ -918,7 +944,9 @@ read_operands(JsonObject *obj, OperandKeys keys, int min, int max,
 			{
 				JsonPos		values_pos = {obj->pos, "values", 0};
 
-				object_require(obj, "values", &member);
+				object_require(obj, "values", &member,
+							   psprintf("The %s takes an array of operands, \"values\".",
+										owner));
 				read_value_array(&member, &values_pos, min, max, strings_only,
 								 arena, node);
 				break;
@@ -927,7 +955,7 @@ read_operands(JsonObject *obj, OperandKeys keys, int min, int max,
 			node->nvalues = 1;
 			node->values = rule_alloc(arena, sizeof(RuleValue));
 			node->values[0].kind = RV_DURATION;
-			read_duration(obj, &node->values[0]);
+			read_duration(obj, owner, &node->values[0]);
 			break;
 	}
 }
@@ -1041,11 +1069,14 @@ read_field(JsonObject *obj, const JsonbValue *field, const JsonPos *field_pos,
 				max;
 
 	read_field_path(field, field_pos, arena, node);
-	object_require(obj, "op", &member);
+	object_require(obj, "op", &member, NULL);
 	read_test_op(&member, &op_pos, node);
 	keys = test_operand_keys(node->op, &min, &max);
-	read_operands(obj, keys, min, max,
-				  node->op == RT_LIKE || node->op == RT_ILIKE, arena, node);
+	read_operands(obj,
+				  psprintf("operator \"%s\"",
+						   rule_test_op_name(node->op, node->negated)),
+				  keys, min, max, node->op == RT_LIKE || node->op == RT_ILIKE,
+				  arena, node);
 	return node;
 }
 
@@ -1063,7 +1094,7 @@ read_count(const JsonbValue *v, const JsonPos *pos, RuleNode *node)
 		expected_error(pos, "a count object such as {\"op\": \">=\", \"value\": 3}", v);
 	object_init(&obj, v, pos);
 
-	object_require(&obj, "op", &member);
+	object_require(&obj, "op", &member, NULL);
 	if (member.type != jbvString)
 		expected_error(&op_pos, "a comparison operator (a string)", &member);
 	if (!lookup_test_op(&member, &node->count_op, &negated) ||
@@ -1074,7 +1105,7 @@ read_count(const JsonbValue *v, const JsonPos *pos, RuleNode *node)
 					   pos_text(&op_pos), member.val.string.len, member.val.string.val),
 				errhint("An event count is compared with \"=\", \"!=\", \"<\", \"<=\", \">\" or \">=\"."));
 
-	object_require(&obj, "value", &member);
+	object_require(&obj, "value", &member, NULL);
 	node->count = read_amount(&member, &value_pos);
 	object_finish(&obj);
 }
@@ -1116,10 +1147,12 @@ read_window(const JsonbValue *v, const JsonPos *pos, RuleArena *arena,
 	if (!is_object(v))
 		expected_error(pos, "a window object such as {\"op\": \"within last\", \"amount\": 30, \"unit\": \"day\"}", v);
 	object_init(&obj, v, pos);
-	object_require(&obj, "op", &member);
+	object_require(&obj, "op", &member, NULL);
 	node->window = read_window_name(&member, &op_pos);
 	keys = window_operand_keys(node->window, &min, &max);
-	read_operands(&obj, keys, min, max, false, arena, node);
+	read_operands(&obj,
+				  psprintf("window \"%s\"", rule_window_name(node->window)),
+				  keys, min, max, false, arena, node);
 	object_finish(&obj);
 }
 
@@ -1256,8 +1289,8 @@ read_node(const JsonbValue *v, const JsonPos *pos, int depth, bool in_where,
 		ereport(ERROR,
 				errcode(ERRCODE_STATEMENT_TOO_COMPLEX),
 				errmsg("rule is nested too deeply"),
-				errdetail("Conditions in rule JSON may be nested at most %d deep; the one at %s is deeper.",
-						  RULE_MAX_TREE_DEPTH, pos_text(pos)));
+				errdetail("A condition in rule JSON may be inside at most %d others.",
+						  RULE_MAX_TREE_DEPTH));
 
 	if (v->type == jbvBool)
 		return rule_node_new(arena, v->val.boolean ? RN_TRUE : RN_FALSE);

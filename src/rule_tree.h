@@ -118,8 +118,9 @@ extern char *rule_encode(const RuleNode *root, RuleArena *arena, size_t header,
 
 /*
  * Check that a body of `len` bytes is safe to walk: version, item types and
- * enums, spans, child counts, pool offsets and string terminators.  Returns
- * false with *err (RULE_ERR_CORRUPT) filled in.
+ * enums, spans, child counts, operand kinds, pool offsets and string
+ * terminators.  Returns false with *err filled in: RULE_ERR_CORRUPT, or
+ * RULE_ERR_TOO_DEEP past RULE_MAX_TREE_DEPTH.
  */
 extern bool rule_validate(const RuleBody *body, size_t len, RuleError *err);
 

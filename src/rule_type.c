@@ -187,7 +187,9 @@ rule_recv(PG_FUNCTION_ARGS)
 	if (version != RULE_FORMAT_VERSION)
 		recv_error("Format version %u is not supported.", version);
 	nitems = pq_getmsgint(msg, 4);
-	if (nitems < 1 || nitems > RULE_MAX_ITEMS ||
+	if (nitems < 1)
+		recv_error("The rule has %u items.", nitems);
+	if (nitems > RULE_MAX_ITEMS ||
 		(size_t) nitems * RULE_WIRE_ITEM_SIZE > (size_t) (msg->len - msg->cursor))
 		recv_error("The rule claims %u items, more than the message holds or the limit allows.",
 				   nitems);

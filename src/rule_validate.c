@@ -46,9 +46,11 @@ valid_string(ValidateState *st, uint32_t offset, uint32_t index, bool nonempty)
 {
 	const char *pool = RULE_POOL(st->body);
 
-	if (offset >= st->poolsize ||
-		memchr(pool + offset, '\0', st->poolsize - offset) == NULL)
+	if (offset >= st->poolsize)
 		return corrupt(st, "Item %u refers to pool offset %u outside the string pool.",
+					   index, offset);
+	if (memchr(pool + offset, '\0', st->poolsize - offset) == NULL)
+		return corrupt(st, "Item %u refers to a string at offset %u that is not terminated.",
 					   index, offset);
 	if (nonempty && pool[offset] == '\0')
 		return corrupt(st, "Item %u refers to an empty string at offset %u.", index, offset);
@@ -193,7 +195,11 @@ valid_node(ValidateState *st, uint32_t index, uint32_t end, int depth, bool in_w
 
 	rule_check_stack();
 	if (depth > RULE_MAX_TREE_DEPTH)
-		return corrupt(st, "Item %u is nested deeper than %d.", index, RULE_MAX_TREE_DEPTH);
+	{
+		rule_error(st->err, RULE_ERR_TOO_DEEP, -1, "rule is nested too deeply",
+				   "The maximum nesting depth is %d.", RULE_MAX_DEPTH);
+		return false;
+	}
 	if (item->span < 1 || item->span > end - index)
 		return corrupt(st, "Item %u has a span %u past the end of its parent.", index, item->span);
 	if (in_where &&
