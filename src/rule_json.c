@@ -1232,18 +1232,26 @@ read_in_segment(const JsonbValue *v, const JsonPos *pos, RuleArena *arena)
 	return node;
 }
 
-/* Which condition an object is: it must have exactly one node key. */
-static NodeKey
-find_node_key(JsonObject *obj)
+/* The node keys, listed for a message. */
+static char *
+node_key_choices(void)
 {
 	StringInfoData choices;
-	JsonbValue	member;
-	int			found = -1;
 	int			key;
 
 	initStringInfo(&choices);
 	for (key = 0; key < NUM_NODE_KEYS; key++)
 		append_choice(&choices, node_keys[key]);
+	return choices.data;
+}
+
+/* Which condition an object is: it must have exactly one node key. */
+static NodeKey
+find_node_key(JsonObject *obj)
+{
+	JsonbValue	member;
+	int			found = -1;
+	int			key;
 
 	for (key = 0; key < NUM_NODE_KEYS; key++)
 	{
@@ -1255,16 +1263,18 @@ find_node_key(JsonObject *obj)
 					errmsg("invalid rule JSON at %s: expected one condition, found both \"%s\" and \"%s\"",
 						   pos_text(obj->pos), node_keys[found], node_keys[key]),
 					errhint("A condition object has exactly one of the keys %s; combine conditions with \"and\" or \"or\".",
-							choices.data));
+							node_key_choices()));
 		found = key;
 	}
 	if (found < 0)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("invalid rule JSON at %s: expected a condition, found an object without a condition key",
-					   pos_text(obj->pos)),
+				errmsg("invalid rule JSON at %s: expected a condition, found %s",
+					   pos_text(obj->pos),
+					   JsonContainerSize(obj->container) == 0 ? "an empty object" :
+					   "an object without a condition key"),
 				errhint("A condition object has exactly one of the keys %s.",
-						choices.data));
+						node_key_choices()));
 	return (NodeKey) found;
 }
 

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Install what building and testing segments needs, then build and install
+# the extension into the system's PostgreSQL 15.
+#
+#   scripts/setup.sh            PostgreSQL 15 server and headers, make, gcc
+#   scripts/setup.sh --fuzz     also clang-14 and its libFuzzer/sanitizer runtime
+#
+# Idempotent: installs only missing packages (apt-get update only when an
+# install fails without it) and rebuilds only what changed.  Quiet unless
+# something fails, in which case it prints the log and exits non-zero.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+
+fuzz=0
+for arg in "$@"; do
+	case "$arg" in
+		--fuzz) fuzz=1 ;;
+		-h|--help) sed -n '2,10p' "${BASH_SOURCE[0]}"; exit 0 ;;
+		*) echo "setup.sh: unknown option: $arg" >&2; exit 2 ;;
+	esac
+done
+
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then
+		exec sudo -- "$root/scripts/setup.sh" "$@"
+	fi
+	echo "setup.sh: must run as root (and sudo is not available)" >&2
+	exit 1
+fi
+
+log=$(mktemp /tmp/segments-setup.XXXXXX)
+trap 'rm -f "$log"' EXIT
+
+fail() {
+	echo "setup.sh: $1 failed; log follows" >&2
+	cat "$log" >&2
+	exit 1
+}
+
+packages=(postgresql-15 postgresql-server-dev-15 make gcc)
+if [ "$fuzz" -eq 1 ]; then
+	packages+=(clang-14 libclang-rt-14-dev)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+	export DEBIAN_FRONTEND=noninteractive
+	install=(apt-get install -y -q --no-install-recommends "${missing[@]}")
+	if ! "${install[@]}" >>"$log" 2>&1; then
+		apt-get update -q >>"$log" 2>&1 || fail "apt-get update"
+		"${install[@]}" >>"$log" 2>&1 || fail "apt-get install ${missing[*]}"
+	fi
+fi
+
+make -C "$root" PG_CONFIG="$PG_CONFIG" >>"$log" 2>&1 || fail "make"
+make -C "$root" PG_CONFIG="$PG_CONFIG" install >>"$log" 2>&1 || fail "make install"
