@@ -7,6 +7,9 @@
 CREATE EXTENSION segments;
 \set ON_ERROR_STOP 0
 
+-- The rule operators (=, <>) live in schema segments.
+SET search_path = public, segments;
+
 \echo
 \echo '== 1. Rules are values of type segments.rule, written in a small language.'
 \echo '   Whatever the spelling (upper-case keywords, redundant parentheses,'
