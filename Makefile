@@ -62,6 +62,9 @@ EXTRA_CLEAN = test/fuzz/fuzz_rule
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# Every object depends on the rule format and core headers.
+$(OBJS): $(wildcard src/*.h)
+
 .PHONY: fuzz print-regress print-regress-opts print-isolation print-isolation-opts
 
 fuzz: test/fuzz/fuzz_rule

@@ -391,4 +391,9 @@ FROM (VALUES
     ('total = 99999999999999999999')
 ) AS t(input), LATERAL try_rule(input) AS e;
 
+-- A long token is cut in the detail at a character boundary, so the detail
+-- is valid text whatever the characters.
+SELECT e.detail, convert_to(e.detail, 'UTF8') IS NOT NULL AS valid_utf8
+FROM try_rule('x = 1 ''' || repeat('é', 30) || '''') AS e;
+
 DROP FUNCTION try_rule(text);

@@ -294,10 +294,10 @@ SELECT segments.rule_from_jsonb('{"in_list": [1, 2]}');
 SELECT segments.rule_from_jsonb('{"in_segment": ""}');
 SELECT segments.rule_from_jsonb('{"in_segment": 5}');
 
--- Limits.  Nesting: the reader stops at a condition inside more than 202
+-- Limits.  Nesting: the reader stops at a condition inside more than 203
 -- others; the encoder then applies the rule's nesting limit of 100 (here
 -- 101 nested nots).  Both report "rule is nested too deeply".
-SELECT segments.rule_from_jsonb((repeat('{"and": [', 203) || 'true' || repeat(']}', 203))::jsonb);
+SELECT segments.rule_from_jsonb((repeat('{"and": [', 204) || 'true' || repeat(']}', 204))::jsonb);
 SELECT segments.rule_from_jsonb((repeat('{"not": ', 101) || 'true' || repeat('}', 101))::jsonb);
 SELECT segments.rule_from_jsonb((repeat('{"not": ', 100) || 'true' || repeat('}', 100))::jsonb) IS NOT NULL AS hundred_nots_ok;
 -- Size: at most 10000 items and 1 MB, checked by the encoder.

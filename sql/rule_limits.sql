@@ -107,6 +107,13 @@ SELECT length(r) - length(replace(r, '(', '')) AS parentheses_kept
 FROM (SELECT (repeat('a = 1 or b = 2 and (', 100) || 'c = 3 or d = 4' ||
               repeat(')', 100))::segments.rule::text AS r) AS t;
 
+-- The deepest tree a rule can have: or and and alternating through 99
+-- parentheses, then a where holding an or of ands.  100 levels: accepted.
+SELECT e.*
+FROM try_rule(repeat('a = 1 or b = 1 and (', 99) ||
+              'a = 1 or b = 1 and event ''e'' where (a = 1 or b = 1 and c = 1)' ||
+              repeat(')', 99)) AS e;
+
 -- Each kind of level, side by side, with one level to spare: only the
 -- deepest branch counts, not the total.
 SELECT e.*
@@ -135,6 +142,11 @@ SELECT conditions, e.*
 FROM (VALUES (1), (2), (4000), (4999), (5000), (20000)) AS t(conditions),
      LATERAL try_rule((SELECT string_agg('a = 1', ' and ')
                        FROM generate_series(1, conditions))) AS e;
+
+-- Parentheses hold no item of their own, so redundant ones do not count:
+-- 3334 conditions in parentheses make 6669 items.
+SELECT e.*
+FROM try_rule((SELECT string_agg('(a = 1)', ' and ') FROM generate_series(1, 3334))) AS e;
 
 -- The same with or, and in a list of values: "a in (...)" is one condition
 -- and its values.

@@ -51,10 +51,11 @@
 
 /*
  * Tree depth (operator items on a path) that a rule within RULE_MAX_DEPTH can
- * reach: or/and alternate with one parenthesis per two levels.  Readers of
+ * reach: or/and alternate with one parenthesis per two levels, and a where
+ * clause holds an or of ands inside its own parentheses.  Readers of
  * untrusted trees (receive, JSON) stop there before recursing further.
  */
-#define RULE_MAX_TREE_DEPTH (2 * RULE_MAX_DEPTH + 2)
+#define RULE_MAX_TREE_DEPTH (2 * RULE_MAX_DEPTH + 3)
 
 typedef enum RuleItemType
 {

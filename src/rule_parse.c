@@ -82,7 +82,9 @@ describe_token(Parser *p, char *out, size_t outlen)
 		return;
 	}
 	if (len > 40)
-		snprintf(out, outlen, "\"%.40s...\"", p->input + p->tok.start);
+		snprintf(out, outlen, "\"%.*s...\"",
+				 rule_clip_length(p->input + p->tok.start, len, 40),
+				 p->input + p->tok.start);
 	else
 		snprintf(out, outlen, "\"%.*s\"", len, p->input + p->tok.start);
 }
@@ -251,9 +253,12 @@ next_token(Parser *p)
 				p->tok.len = p->tok.op == RT_GT ? 1 : 2;
 				break;
 			default:
-				if ((unsigned char) in[i] >= 0x80 || in[i] < ' ')
+				if ((unsigned char) in[i] >= 0x80)
 					fail_at(p, RULE_ERR_SYNTAX, i, "syntax error",
-							"Unexpected character; a name with characters other than letters, digits and _ needs double quotes.");
+							"Unexpected non-ASCII character; a name with characters other than ASCII letters, digits and _ must be written in double quotes.");
+				else if (in[i] < ' ' || in[i] == 0x7f)
+					fail_at(p, RULE_ERR_SYNTAX, i, "syntax error",
+							"Unexpected control character 0x%02X.", (unsigned) in[i]);
 				else
 					fail_at(p, RULE_ERR_SYNTAX, i, "syntax error",
 							"Unexpected character \"%c\".", in[i]);
@@ -264,25 +269,47 @@ next_token(Parser *p)
 	return true;
 }
 
-/* Is the current token the keyword kw (lower case)? */
-static bool
-at_keyword(Parser *p, const char *kw)
+/* The type of the token after the current one, without consuming it. */
+static TokenType
+peek_type(Parser *p, const char **word, int *wordlen)
 {
-	size_t		n = strlen(kw);
-	size_t		i;
+	Parser		ahead = *p;
+	RuleError	scratch;
 
-	if (p->tok.type != TK_WORD || (size_t) p->tok.len != n)
-		return false;
-	for (i = 0; i < n; i++)
+	ahead.err = &scratch;
+	if (!next_token(&ahead))
+		return TK_END;
+	if (word)
 	{
-		char		c = p->input[p->tok.start + i];
+		*word = ahead.input + ahead.tok.start;
+		*wordlen = ahead.tok.len;
+	}
+	return ahead.tok.type;
+}
+
+/* Is word[0..len) the keyword kw (lower case), in any case? */
+static bool
+word_is(const char *word, int len, const char *kw)
+{
+	int			i;
+
+	for (i = 0; i < len; i++)
+	{
+		char		c = word[i];
 
 		if (c >= 'A' && c <= 'Z')
 			c += 'a' - 'A';
 		if (c != kw[i])
 			return false;
 	}
-	return true;
+	return kw[len] == '\0';
+}
+
+/* Is the current token the keyword kw? */
+static bool
+at_keyword(Parser *p, const char *kw)
+{
+	return p->tok.type == TK_WORD && word_is(p->input + p->tok.start, p->tok.len, kw);
 }
 
 /* Is the current token a word that cannot name a field unquoted? */
@@ -402,6 +429,18 @@ accept_unit(Parser *p, RuleUnit *unit)
 	return false;
 }
 
+/* Is the token after the current one "ago" or "from"? */
+static bool
+at_time_suffix(Parser *p)
+{
+	const char *word;
+	int			len;
+
+	if (peek_type(p, &word, &len) != TK_WORD)
+		return false;
+	return word_is(word, len, "ago") || word_is(word, len, "from");
+}
+
 /* A whole number 0 .. RULE_MAX_AMOUNT (counts, time amounts). */
 static bool
 parse_amount(Parser *p, uint32_t *amount, const char *what)
@@ -495,6 +534,12 @@ parse_value(Parser *p, RuleValue *value)
 				return expect_keyword(p, "now", "\"now\" after \"from\"");
 			}
 			expected(p, "\"ago\" or \"from now\" after a time span");
+			return false;
+		}
+		if (p->tok.type == TK_WORD && at_time_suffix(p))
+		{
+			/* "3 fortnights ago": a word where the unit belongs */
+			expected(p, unit_expectation);
 			return false;
 		}
 		value->kind = RV_NUMBER;
@@ -739,8 +784,30 @@ parse_unary(Parser *p, bool in_where)
 	RuleNode   *node;
 
 	rule_check_stack();
+	if (p->tok.type == TK_LPAREN)
+	{
+		/* parentheses make no item, so they do not count toward the size */
+		if (!enter(p) || !next_token(p))
+			return NULL;
+		if ((node = parse_or(p, in_where)) == NULL)
+			return NULL;
+		if (!expect_token(p, TK_RPAREN, "\"and\", \"or\" or \")\""))
+			return NULL;
+		p->depth--;
+		return node;
+	}
 	if (!count_node(p))
 		return NULL;
+	if (p->tok.type == TK_WORD && at_reserved(p) && peek_type(p, NULL, NULL) == TK_OP)
+	{
+		/* "event = 'x'": a reserved word used as a field name */
+		char		what[160];
+
+		snprintf(what, sizeof(what),
+				 "a condition (to name a field \"%.*s\", write it in double quotes)",
+				 p->tok.len, p->input + p->tok.start);
+		return expected(p, what);
+	}
 	if (at_keyword(p, "not"))
 	{
 		if (!enter(p) || !next_token(p))
@@ -749,17 +816,6 @@ parse_unary(Parser *p, bool in_where)
 		node->nargs = 1;
 		node->args = rule_alloc(p->arena, sizeof(RuleNode *));
 		if ((node->args[0] = parse_unary(p, in_where)) == NULL)
-			return NULL;
-		p->depth--;
-		return node;
-	}
-	if (p->tok.type == TK_LPAREN)
-	{
-		if (!enter(p) || !next_token(p))
-			return NULL;
-		if ((node = parse_or(p, in_where)) == NULL)
-			return NULL;
-		if (!expect_token(p, TK_RPAREN, "\"and\", \"or\" or \")\""))
 			return NULL;
 		p->depth--;
 		return node;

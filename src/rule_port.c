@@ -34,6 +34,17 @@ rule_alloc(RuleArena *arena, size_t size)
 	return block->data;
 }
 
+int
+rule_clip_length(const char *s, int len, int limit)
+{
+	if (len <= limit)
+		return len;
+	/* back off over UTF-8 continuation bytes */
+	while (limit > 0 && (s[limit] & 0xC0) == 0x80)
+		limit--;
+	return limit;
+}
+
 void
 rule_arena_free(RuleArena *arena)
 {
@@ -67,6 +78,12 @@ void
 rule_arena_free(RuleArena *arena)
 {
 	/* memory belongs to the current memory context */
+}
+
+int
+rule_clip_length(const char *s, int len, int limit)
+{
+	return len <= limit ? len : pg_mbcliplen(s, len, limit);
 }
 
 #endif

@@ -16,6 +16,7 @@
 #define rule_check_stack()	((void) 0)
 #else
 #include "postgres.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #define rule_check_stack()	check_stack_depth()
 #endif
@@ -50,5 +51,11 @@ extern void rule_buf_append(RuleBuf *buf, const char *s, size_t n);
 extern void rule_buf_puts(RuleBuf *buf, const char *s);
 extern void rule_buf_putc(RuleBuf *buf, char c);
 extern char *rule_strndup(RuleArena *arena, const char *s, size_t n);
+
+/*
+ * The longest prefix of s[0..len) of at most limit bytes that ends on a
+ * character boundary in the server's encoding (standalone: UTF-8).
+ */
+extern int	rule_clip_length(const char *s, int len, int limit);
 
 #endif							/* SEGMENTS_RULE_PORT_H */
