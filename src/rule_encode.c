@@ -480,7 +480,7 @@ emit(EncodeState *st, const RuleNode *node)
 			item->a = emit_string(st, node->name);
 			break;
 	}
-	/* items may have moved no further than the array; recompute the span */
+	/* the span is known once the whole subtree is written */
 	st->items[first].span = (uint32_t) (st->nextitem - first);
 }
 

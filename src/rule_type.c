@@ -24,7 +24,7 @@ PG_FUNCTION_INFO_V1(rule_ne);
 PG_FUNCTION_INFO_V1(rule_hash);
 PG_FUNCTION_INFO_V1(rule_hash_extended);
 
-/* Size of a body on the wire besides its items and pool. */
+/* Bytes of one item on the wire: four bytes and three 32-bit integers. */
 #define RULE_WIRE_ITEM_SIZE 16
 
 static int
