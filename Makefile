@@ -23,7 +23,12 @@ OBJS = \
 	src/rule_print.o \
 	src/rule_type.o \
 	src/rule_json.o \
-	src/rule_refs.o
+	src/rule_refs.o \
+	src/rule_time.o \
+	src/rule_jsonb.o \
+	src/rule_check.o \
+	src/rule_sql.o \
+	src/rule_eval.o
 
 EXTENSION = segments
 DATA = sql/segments--0.1.sql

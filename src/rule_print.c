@@ -231,9 +231,15 @@ print_node(RuleBuf *buf, const RuleBody *body, const RuleItem *item)
 char *
 rule_print(const RuleBody *body, RuleArena *arena)
 {
+	return rule_print_item(body, body->items, arena);
+}
+
+char *
+rule_print_item(const RuleBody *body, const RuleItem *item, RuleArena *arena)
+{
 	RuleBuf		buf;
 
 	rule_buf_init(&buf, arena);
-	print_node(&buf, body, body->items);
+	print_node(&buf, body, item);
 	return buf.data;
 }

@@ -19,6 +19,7 @@
 
 PG_FUNCTION_INFO_V1(rule_references);
 PG_FUNCTION_INFO_V1(rule_depends_on_time);
+PG_FUNCTION_INFO_V1(rule_rename_segment);
 
 /* One reference; duplicates are merged, keeping the first position. */
 typedef struct RuleRef
@@ -248,4 +249,38 @@ rule_depends_on_time(PG_FUNCTION_ARGS)
 		if (body->items[i].type == RI_VALUE && value_is_relative(&body->items[i]))
 			PG_RETURN_BOOL(true);
 	PG_RETURN_BOOL(false);
+}
+
+/* Replace every in segment 'from' by 'to' in a tree. */
+static void
+rename_in_tree(RuleNode *node, const char *from, const char *to)
+{
+	int			i;
+
+	check_stack_depth();
+	if (node->type == RN_IN_SEGMENT && strcmp(node->name, from) == 0)
+		node->name = to;
+	for (i = 0; i < node->nargs; i++)
+		rename_in_tree(node->args[i], from, to);
+}
+
+/*
+ * segments._rule_rename_segment(rule, old_name text, new_name text) -> rule
+ *
+ * The rule with every "in segment 'old_name'" naming new_name instead: what
+ * rename_segment() does to the rules that refer to a renamed segment.
+ */
+Datum
+rule_rename_segment(PG_FUNCTION_ARGS)
+{
+	const RuleBody *body = PG_GETARG_RULE_BODY(0);
+	char	   *from = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *to = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	RuleArena	arena;
+	RuleNode   *root;
+
+	rule_arena_init(&arena);
+	root = rule_decode(body, &arena);
+	rename_in_tree(root, from, to);
+	PG_RETURN_DATUM(rule_datum_from_tree(root, &arena));
 }

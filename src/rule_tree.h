@@ -130,8 +130,9 @@ extern RuleNode *rule_decode(const RuleBody *body, RuleArena *arena);
 /* Parse rule text; NULL with *err filled in. */
 extern RuleNode *rule_parse(const char *text, RuleArena *arena, RuleError *err);
 
-/* Canonical text of a validated body. */
+/* Canonical text of a validated body, or of one condition in it. */
 extern char *rule_print(const RuleBody *body, RuleArena *arena);
+extern char *rule_print_item(const RuleBody *body, const RuleItem *item, RuleArena *arena);
 
 /* Identifier as printed: quoted when it is not a plain lower-case word. */
 extern void rule_print_ident(RuleBuf *buf, const char *ident, bool first);

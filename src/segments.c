@@ -6,5 +6,17 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "utils/guc.h"
+
+#include "rule_time.h"
 
 PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	rule_time_init();
+	MarkGUCPrefixReserved("segments");
+}

@@ -1,0 +1,593 @@
+/*
+ * rule_check.c
+ *	  Check a rule against the attached tables.
+ *
+ * Fields become columns (of the contacts table, or of the events table
+ * inside an event's where clause), jsonb property paths go through jsonb
+ * columns only, literals are read by the input function of the type they
+ * are compared with, and segment names are resolved within the tenant.
+ * Whatever is wrong is an error that names the table, the field or the
+ * value.  The result drives both the SQL compiler and the evaluator.
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_coerce.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/typcache.h"
+#include "utils/varlena.h"
+
+#include "rule_check.h"
+
+typedef struct CheckState
+{
+	CheckedRule *cr;
+	const RuleBody *body;
+	Attachments *att;
+} CheckState;
+
+/* Context for errors raised while reading a literal. */
+typedef struct LiteralContext
+{
+	const char *literal;
+	const char *field;
+	Oid			type;
+} LiteralContext;
+
+int
+rule_enter_utc(void)
+{
+	int			level = NewGUCNestLevel();
+
+	(void) set_config_option("timezone", "UTC", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("datestyle", "ISO, YMD", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("intervalstyle", "postgres", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("extra_float_digits", "3", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return level;
+}
+
+static char *
+qualified_name(const AttachedTable *t)
+{
+	return quote_qualified_identifier(t->schema, t->name);
+}
+
+static char *
+attached_string(HeapTuple tuple, TupleDesc desc, int column)
+{
+	char	   *value = SPI_getvalue(tuple, desc, column);
+
+	return value ? pstrdup(value) : NULL;
+}
+
+static Oid
+column_type(const AttachedTable *t, const char *column, int32 *typmod)
+{
+	int			i;
+
+	for (i = 0; i < t->tupdesc->natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(t->tupdesc, i);
+
+		if (!attr->attisdropped && strcmp(NameStr(attr->attname), column) == 0)
+		{
+			if (typmod)
+				*typmod = attr->atttypmod;
+			return attr->atttypid;
+		}
+	}
+	ereport(ERROR,
+			errcode(ERRCODE_UNDEFINED_COLUMN),
+			errmsg("column \"%s\" of attached table %s no longer exists", column, qualified_name(t)),
+			errhint("Detach and attach the table again."));
+	return InvalidOid;
+}
+
+Attachments *
+rule_load_attachments(void)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Attachments *att = palloc0(sizeof(Attachments));
+	uint64		i;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT role, table_schema, table_name, contact_column, tenant_column, "
+					"kind_column, at_column, list_column FROM segments.attached",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read segments.attached");
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+		char	   *role = attached_string(tuple, desc, 1);
+		AttachedTable *t;
+		Relation	rel;
+
+		t = strcmp(role, "contacts") == 0 ? &att->contacts :
+			strcmp(role, "events") == 0 ? &att->events : &att->lists;
+		t->present = true;
+		t->schema = attached_string(tuple, desc, 2);
+		t->name = attached_string(tuple, desc, 3);
+		t->contact_column = attached_string(tuple, desc, 4);
+		t->tenant_column = attached_string(tuple, desc, 5);
+		t->kind_column = attached_string(tuple, desc, 6);
+		t->at_column = attached_string(tuple, desc, 7);
+		t->list_column = attached_string(tuple, desc, 8);
+
+		t->relid = RangeVarGetRelid(makeRangeVar(t->schema, t->name, -1), AccessShareLock, true);
+		if (!OidIsValid(t->relid))
+			ereport(ERROR,
+					errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					errmsg("attached %s table %s no longer exists", role, qualified_name(t)),
+					errhint("Detach it with segments.detach_%s().", role));
+		rel = table_open(t->relid, AccessShareLock);
+		t->tupdesc = CreateTupleDescCopy(RelationGetDescr(rel));
+		table_close(rel, AccessShareLock);
+
+		t->contact_type = column_type(t, t->contact_column, NULL);
+		if (t->tenant_column)
+			t->tenant_type = column_type(t, t->tenant_column, NULL);
+		if (t->list_column)
+			t->list_type = column_type(t, t->list_column, &t->list_typmod);
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+	return att;
+}
+
+char *
+rule_field_name(const RuleBody *body, const RuleItem *field)
+{
+	RuleArena	arena;
+	RuleBuf		buf;
+	const char *component = RULE_STR(body, field->a);
+	uint32		i;
+
+	rule_arena_init(&arena);
+	rule_buf_init(&buf, &arena);
+	for (i = 0; i < field->b; i++)
+	{
+		if (i > 0)
+			rule_buf_putc(&buf, '.');
+		rule_print_ident(&buf, component, i == 0);
+		component += strlen(component) + 1;
+	}
+	return buf.data;
+}
+
+/* The attribute number of a column, or an error hinting the nearest one. */
+static AttrNumber
+find_column(const AttachedTable *t, const char *role, const char *name)
+{
+	const char *nearest = NULL;
+	int			best = INT_MAX;
+	int			i;
+	StringInfoData columns;
+
+	initStringInfo(&columns);
+	for (i = 0; i < t->tupdesc->natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(t->tupdesc, i);
+		const char *attname = NameStr(attr->attname);
+		int			distance;
+
+		if (attr->attisdropped)
+			continue;
+		if (strcmp(attname, name) == 0)
+			return attr->attnum;
+		distance = varstr_levenshtein(name, strlen(name), attname, strlen(attname),
+									  1, 1, 1, true);
+		if (distance < best)
+		{
+			best = distance;
+			nearest = attname;
+		}
+		appendStringInfo(&columns, "%s%s", columns.len ? ", " : "", quote_identifier(attname));
+	}
+	if (nearest && best <= Max(2, (int) strlen(name) / 3))
+		ereport(ERROR,
+				errcode(ERRCODE_UNDEFINED_COLUMN),
+				errmsg("field \"%s\" does not exist in %s table %s", name, role, qualified_name(t)),
+				errhint("Perhaps you meant \"%s\".", nearest));
+	ereport(ERROR,
+			errcode(ERRCODE_UNDEFINED_COLUMN),
+			errmsg("field \"%s\" does not exist in %s table %s", name, role, qualified_name(t)),
+			errhint("The columns of %s are: %s.", qualified_name(t), columns.data));
+	return InvalidAttrNumber;
+}
+
+static void
+literal_error_context(void *arg)
+{
+	LiteralContext *ctx = arg;
+
+	errcontext("reading the value '%s' of field %s as type %s",
+			   ctx->literal, ctx->field, format_type_be(ctx->type));
+}
+
+/* The text of a STRING, NUMBER, TRUE or FALSE value. */
+static const char *
+literal_text(const RuleBody *body, const RuleItem *value)
+{
+	switch ((RuleValueKind) value->op)
+	{
+		case RV_STRING:
+		case RV_NUMBER:
+			return RULE_STR(body, value->a);
+		case RV_TRUE:
+			return "true";
+		case RV_FALSE:
+			return "false";
+		default:
+			return NULL;
+	}
+}
+
+static bool
+is_relative(const RuleItem *value)
+{
+	return value->op == RV_NOW || value->op == RV_AGO || value->op == RV_FROM_NOW;
+}
+
+/* Read a literal with the input function of type (a domain checks its constraints). */
+static void
+read_literal(CheckState *st, const RuleItem *value, CheckedItem *out, Oid type,
+			 int32 typmod, const char *field)
+{
+	LiteralContext ctx;
+	ErrorContextCallback callback;
+	Oid			input,
+				ioparam;
+
+	ctx.literal = literal_text(st->body, value);
+	ctx.field = field;
+	ctx.type = type;
+	callback.callback = literal_error_context;
+	callback.arg = &ctx;
+	callback.previous = error_context_stack;
+	error_context_stack = &callback;
+
+	getTypeInputInfo(type, &input, &ioparam);
+	out->value = OidInputFunctionCall(input, (char *) ctx.literal, ioparam, typmod);
+	out->valtype = type;
+	out->valtypmod = typmod;
+
+	error_context_stack = callback.previous;
+}
+
+static void
+refuse_time(const char *field, Oid type)
+{
+	ereport(ERROR,
+			errcode(ERRCODE_DATATYPE_MISMATCH),
+			errmsg("field %s of type %s cannot be compared with a time", field, format_type_be(type)),
+			errhint("now, ago and from now compare with timestamptz, timestamp, date and jsonb fields."));
+}
+
+/* A jsonb operand: typed by the literal. */
+static void
+read_json_operand(CheckState *st, const RuleItem *value, CheckedItem *out, const char *field)
+{
+	switch ((RuleValueKind) value->op)
+	{
+		case RV_STRING:
+			out->valtype = TEXTOID;
+			out->value = CStringGetTextDatum(RULE_STR(st->body, value->a));
+			break;
+		case RV_NUMBER:
+			read_literal(st, value, out, NUMERICOID, -1, field);
+			break;
+		case RV_TRUE:
+		case RV_FALSE:
+			out->valtype = BOOLOID;
+			out->value = BoolGetDatum(value->op == RV_TRUE);
+			break;
+		default:
+			out->valtype = InvalidOid;	/* a relative time */
+			break;
+	}
+	out->valtypmod = -1;
+}
+
+/* The JSON kind a literal compares with: string, number, boolean, time. */
+static int
+json_kind(const RuleItem *value)
+{
+	return is_relative(value) ? RV_NOW : value->op == RV_FALSE ? RV_TRUE : value->op;
+}
+
+static void
+require_btree(const char *field, Oid type, const char *what)
+{
+	TypeCacheEntry *tc = lookup_type_cache(type, TYPECACHE_CMP_PROC | TYPECACHE_EQ_OPR);
+
+	if (!OidIsValid(tc->cmp_proc))
+		ereport(ERROR,
+				errcode(ERRCODE_UNDEFINED_FUNCTION),
+				errmsg("field %s of type %s does not support %s", field, format_type_be(type), what),
+				errhint("Comparisons need a type with a default btree operator class."));
+}
+
+static void
+unsupported_test(const char *field, const char *test, Oid type, const char *needs)
+{
+	ereport(ERROR,
+			errcode(ERRCODE_UNDEFINED_FUNCTION),
+			errmsg("field %s of type %s does not support \"%s\"", field, format_type_be(type), test),
+			errhint("\"%s\" needs %s.", test, needs));
+}
+
+static FieldClass
+classify(Oid type, Oid *elemtype, Oid *basetype)
+{
+	int32		basetypmod = -1;
+	Oid			base = getBaseTypeAndTypmod(type, &basetypmod);
+
+	*basetype = base;
+	*elemtype = InvalidOid;
+	if (base == JSONBOID)
+		return FC_JSON;
+	if (base == TIMESTAMPTZOID || base == TIMESTAMPOID || base == DATEOID)
+		return FC_TIME;
+	if (OidIsValid(*elemtype = get_element_type(base)))
+		return FC_ARRAY;
+	if (IsBinaryCoercible(base, TEXTOID))
+		return FC_TEXT;
+	return FC_SCALAR;
+}
+
+static void
+check_field(CheckState *st, uint32 index, const AttachedTable *table, const char *role)
+{
+	const RuleItem *item = &st->body->items[index];
+	CheckedItem *ci = &st->cr->items[index];
+	RuleTestOp	op = (RuleTestOp) item->op;
+	const char *test = rule_test_op_name(op, (item->flags & RULE_NEGATED) != 0);
+	char	   *field = rule_field_name(st->body, item);
+	Form_pg_attribute attr;
+	uint32		i,
+				nops = item->span - 1;
+
+	ci->column = RULE_STR(st->body, item->a);
+	ci->attnum = find_column(table, role, ci->column);
+	attr = TupleDescAttr(table->tupdesc, ci->attnum - 1);
+	ci->coltype = attr->atttypid;
+	ci->coltypmod = attr->atttypmod;
+	ci->colcollation = attr->attcollation;
+	ci->fclass = classify(ci->coltype, &ci->elemtype, &ci->cmptype);
+
+	if (item->b > 1 && ci->fclass != FC_JSON)
+		ereport(ERROR,
+				errcode(ERRCODE_DATATYPE_MISMATCH),
+				errmsg("field %s: column \"%s\" is of type %s, and property paths need a jsonb column",
+					   field, ci->column, format_type_be(ci->coltype)));
+
+	switch (op)
+	{
+		case RT_IS_NULL:
+			return;
+		case RT_WITHIN_LAST:
+		case RT_WITHIN_NEXT:
+			if (ci->fclass != FC_TIME && ci->fclass != FC_JSON)
+				unsupported_test(field, test, ci->coltype, "a timestamptz, timestamp, date or jsonb field");
+			return;
+		case RT_CONTAINS:
+			if (ci->fclass == FC_SCALAR || ci->fclass == FC_TIME)
+				unsupported_test(field, test, ci->coltype, "a text, array or jsonb field");
+			break;
+		case RT_STARTS_WITH:
+		case RT_ENDS_WITH:
+		case RT_LIKE:
+		case RT_ILIKE:
+			if (ci->fclass != FC_TEXT && ci->fclass != FC_JSON)
+				unsupported_test(field, test, ci->coltype, "a text or jsonb field");
+			break;
+		default:
+			if (ci->fclass != FC_JSON)
+				require_btree(field, ci->coltype, test);
+			break;
+	}
+
+	for (i = 1; i <= nops; i++)
+	{
+		const RuleItem *value = item + i;
+		CheckedItem *cv = &st->cr->items[index + i];
+
+		if (ci->fclass == FC_JSON)
+		{
+			if (is_relative(value) && op != RT_IN && !RT_IS_COMPARISON(op) && op != RT_BETWEEN)
+				refuse_time(field, ci->coltype);
+			read_json_operand(st, value, cv, field);
+		}
+		else if (is_relative(value))
+		{
+			if (ci->fclass != FC_TIME || op == RT_CONTAINS)
+				refuse_time(field, ci->coltype);
+			cv->valtype = InvalidOid;
+		}
+		else if (op == RT_CONTAINS && ci->fclass == FC_ARRAY)
+			read_literal(st, value, cv, ci->elemtype, -1, field);
+		else if (op == RT_CONTAINS || op == RT_STARTS_WITH || op == RT_ENDS_WITH ||
+				 op == RT_LIKE || op == RT_ILIKE)
+		{
+			cv->valtype = TEXTOID;
+			cv->valtypmod = -1;
+			cv->value = CStringGetTextDatum(literal_text(st->body, value));
+		}
+		else
+			read_literal(st, value, cv, ci->coltype, ci->coltypmod, field);
+	}
+
+	/* jsonb bounds compare as one kind */
+	if (ci->fclass == FC_JSON && op == RT_BETWEEN && json_kind(item + 1) != json_kind(item + 2))
+		ereport(ERROR,
+				errcode(ERRCODE_DATATYPE_MISMATCH),
+				errmsg("the bounds of %s between ... and ... are of different kinds", field),
+				errhint("A jsonb property is compared as a string, a number, a boolean or a time, as its bounds say; give both bounds the same kind."));
+}
+
+static void check_node(CheckState *st, uint32 index, bool in_where);
+
+static void
+require_attached(const AttachedTable *t, const char *role, const char *what)
+{
+	if (!t->present)
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("the rule uses %s, but no %s table is attached", what, role),
+				errhint("Attach one with segments.attach_%s().", role));
+}
+
+static void
+check_event(CheckState *st, uint32 index)
+{
+	const RuleItem *item = &st->body->items[index];
+	uint32		next = index + 1;
+	uint32		end = index + item->span;
+	Oid			attype;
+	int32		attypmod;
+
+	require_attached(&st->att->events, "events", "events");
+	if (item->flags & RULE_HAS_WHERE)
+	{
+		check_node(st, next, true);
+		next += st->body->items[next].span;
+	}
+	attype = column_type(&st->att->events, st->att->events.at_column, &attypmod);
+	for (; next < end; next++)
+	{
+		const RuleItem *value = &st->body->items[next];
+		CheckedItem *cv = &st->cr->items[next];
+
+		if (is_relative(value) || value->op == RV_DURATION)
+			cv->valtype = InvalidOid;
+		else if (value->op == RV_STRING)
+			read_literal(st, value, cv, attype, attypmod, st->att->events.at_column);
+		else
+			ereport(ERROR,
+					errcode(ERRCODE_DATATYPE_MISMATCH),
+					errmsg("the window of event '%s' needs a time, not %s",
+						   RULE_STR(st->body, item->a), literal_text(st->body, value)),
+					errhint("Write a time as a string ('2024-01-01'), now, or an amount and unit with ago or from now."));
+	}
+}
+
+static void
+check_in_segment(CheckState *st, uint32 index)
+{
+	const RuleItem *item = &st->body->items[index];
+	const char *name = RULE_STR(st->body, item->a);
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	char		nulls[2] = {' ', st->cr->tenant ? ' ' : 'n'};
+	bool		isnull;
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = st->cr->tenant ? CStringGetTextDatum(st->cr->tenant) : (Datum) 0;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT id FROM segments.segment WHERE name = $1 "
+							  "AND tenant IS NOT DISTINCT FROM $2",
+							  2, types, values, nulls, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read segments.segment");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				errcode(ERRCODE_UNDEFINED_OBJECT),
+				errmsg("segment \"%s\" does not exist", name),
+				st->cr->tenant ? errdetail("Segments are looked up within tenant %s.", st->cr->tenant) : 0);
+	st->cr->items[index].segment_id =
+		DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+}
+
+static void
+check_node(CheckState *st, uint32 index, bool in_where)
+{
+	const RuleItem *item = &st->body->items[index];
+	const RuleItem *child;
+
+	check_stack_depth();
+	switch ((RuleItemType) item->type)
+	{
+		case RI_AND:
+		case RI_OR:
+		case RI_NOT:
+			for (child = item + 1; child < RULE_NEXT(item); child = RULE_NEXT(child))
+				check_node(st, child - st->body->items, in_where);
+			break;
+		case RI_FIELD:
+			if (in_where)
+				check_field(st, index, &st->att->events, "events");
+			else
+				check_field(st, index, &st->att->contacts, "contacts");
+			break;
+		case RI_EVENT:
+			check_event(st, index);
+			break;
+		case RI_IN_LIST:
+			require_attached(&st->att->lists, "lists", "lists");
+			if (is_relative(item + 1))
+				ereport(ERROR,
+						errcode(ERRCODE_DATATYPE_MISMATCH),
+						errmsg("a list is named by a value, not a time"));
+			read_literal(st, item + 1, &st->cr->items[index + 1], st->att->lists.list_type,
+						 st->att->lists.list_typmod, st->att->lists.list_column);
+			break;
+		case RI_IN_SEGMENT:
+			check_in_segment(st, index);
+			break;
+		case RI_TRUE:
+		case RI_FALSE:
+		case RI_VALUE:
+			break;
+	}
+}
+
+CheckedRule *
+rule_check(const RuleBody *body, Attachments *att, const char *tenant)
+{
+	CheckState	st;
+	CheckedRule *cr = palloc0(sizeof(CheckedRule));
+	int			level;
+
+	require_attached(&att->contacts, "contacts", "contacts");
+	cr->body = body;
+	cr->att = att;
+	cr->items = palloc0(sizeof(CheckedItem) * body->nitems);
+	cr->tenant = tenant;
+	st.cr = cr;
+	st.body = body;
+	st.att = att;
+
+	level = rule_enter_utc();
+	if (tenant)
+	{
+		Oid			input,
+					ioparam;
+
+		if (!att->contacts.tenant_column)
+			ereport(ERROR,
+					errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					errmsg("contacts are attached without a tenant column"),
+					errhint("Attach the contacts table with tenant => 'column' to use tenants."));
+		getTypeInputInfo(att->contacts.tenant_type, &input, &ioparam);
+		cr->tenant_value = OidInputFunctionCall(input, (char *) tenant, ioparam, -1);
+	}
+	check_node(&st, 0, false);
+	AtEOXact_GUC(true, level);
+	return cr;
+}

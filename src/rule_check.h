@@ -1,0 +1,99 @@
+/*
+ * rule_check.h
+ *	  A rule checked against the attached tables: every field resolved to a
+ *	  column and a way of reading it, every literal read by the input
+ *	  function of the type it is compared with, every segment name resolved.
+ *	  The SQL compiler (rule_sql.c) and the per-contact evaluator
+ *	  (rule_eval.c) both work from this, so they agree.
+ */
+#ifndef SEGMENTS_RULE_CHECK_H
+#define SEGMENTS_RULE_CHECK_H
+
+#include "access/tupdesc.h"
+
+#include "rule_type.h"
+
+/* One attached table (a row of segments.attached). */
+typedef struct AttachedTable
+{
+	bool		present;
+	Oid			relid;
+	char	   *schema;
+	char	   *name;
+	char	   *contact_column; /* contacts: the key; others: the contact */
+	Oid			contact_type;
+	char	   *tenant_column;	/* contacts, or NULL */
+	Oid			tenant_type;
+	char	   *kind_column;	/* events */
+	char	   *at_column;		/* events */
+	char	   *list_column;	/* lists */
+	Oid			list_type;
+	int32		list_typmod;
+	TupleDesc	tupdesc;
+} AttachedTable;
+
+typedef struct Attachments
+{
+	AttachedTable contacts;
+	AttachedTable events;
+	AttachedTable lists;
+} Attachments;
+
+/* How a field's value is read and compared. */
+typedef enum FieldClass
+{
+	FC_SCALAR,					/* the type's default btree operators */
+	FC_TEXT,					/* also: case-insensitive text matching */
+	FC_TIME,					/* timestamptz, timestamp or date */
+	FC_ARRAY,					/* also: contains an element */
+	FC_JSON 					/* jsonb: typed by each literal */
+} FieldClass;
+
+typedef struct CheckedItem
+{
+	/* FIELD */
+	const char *column;
+	AttrNumber	attnum;			/* in the attached table's descriptor */
+	Oid			coltype;
+	int32		coltypmod;
+	Oid			colcollation;
+	FieldClass	fclass;
+	Oid			elemtype;		/* FC_ARRAY */
+	Oid			cmptype;		/* FC_SCALAR, FC_TEXT: the base type compared */
+
+	/* VALUE: what the literal was read as (InvalidOid for a relative time) */
+	Oid			valtype;
+	int32		valtypmod;
+	Datum		value;
+
+	/* IN_SEGMENT */
+	int64		segment_id;
+} CheckedItem;
+
+typedef struct CheckedRule
+{
+	const RuleBody *body;
+	Attachments *att;
+	CheckedItem *items;			/* parallel to body->items */
+	const char *tenant;			/* canonical text, or NULL for all contacts */
+	Datum		tenant_value;
+} CheckedRule;
+
+/* Read segments.attached and the attached tables' descriptors. */
+extern Attachments *rule_load_attachments(void);
+
+/*
+ * Check a rule against the attached tables, for the given tenant (NULL:
+ * all contacts).  Errors name what is wrong.  Runs with TimeZone UTC and
+ * DateStyle ISO, so literals read the same in every session.
+ */
+extern CheckedRule *rule_check(const RuleBody *body, Attachments *att, const char *tenant);
+
+/* The field of a FIELD item as written, for messages. */
+extern char *rule_field_name(const RuleBody *body, const RuleItem *field);
+
+/* Set TimeZone UTC, DateStyle ISO, IntervalStyle postgres until the
+ * returned level is closed with AtEOXact_GUC(true, level). */
+extern int	rule_enter_utc(void);
+
+#endif							/* SEGMENTS_RULE_CHECK_H */

@@ -1,0 +1,754 @@
+/*
+ * rule_eval.c
+ *	  Evaluate a checked rule for one contact, in C, walking the stored
+ *	  items: segments.matches() and segments.explain().
+ *
+ * The contact's row, its events of each kind a condition names, its lists
+ * and segment memberships are read through SPI with the caller's
+ * privileges (row-level security applies); conditions are evaluated here
+ * with the same comparison functions the compiled SQL uses, so the two
+ * paths agree.  Every condition is true or false: a NULL value, a missing
+ * property or a property of another JSON type makes it false, except
+ * "is null".
+ */
+#include "postgres.h"
+
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/fmgroids.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+#include "utils/typcache.h"
+
+#include "rule_check.h"
+#include "rule_jsonb.h"
+#include "rule_sql.h"
+#include "rule_time.h"
+
+PG_FUNCTION_INFO_V1(segments_matches);
+PG_FUNCTION_INFO_V1(segments_explain);
+
+/* A row being tested: the contact, or one of its events. */
+typedef struct EvalRow
+{
+	HeapTuple	tuple;
+	TupleDesc	desc;
+} EvalRow;
+
+/* One line of explain's output. */
+typedef struct ExplainLine
+{
+	bool		present;
+	int			depth;
+	bool		result;
+	char	   *observed;
+} ExplainLine;
+
+typedef struct EvalState
+{
+	const CheckedRule *cr;
+	const RuleBody *body;
+	Datum		key;			/* the contact's key */
+	ExplainLine *lines;			/* explain: one per item, or NULL */
+} EvalState;
+
+static bool eval_node(EvalState *st, const RuleItem *item, const EvalRow *row, int depth);
+
+static const CheckedItem *
+checked(EvalState *st, const RuleItem *item)
+{
+	return &st->cr->items[item - st->body->items];
+}
+
+static bool
+apply_cmp(RuleTestOp op, int cmp)
+{
+	switch (op)
+	{
+		case RT_EQ:
+			return cmp == 0;
+		case RT_NE:
+			return cmp != 0;
+		case RT_LT:
+			return cmp < 0;
+		case RT_LE:
+			return cmp <= 0;
+		case RT_GT:
+			return cmp > 0;
+		default:
+			return cmp >= 0;
+	}
+}
+
+static int
+int64_cmp(int64 a, int64 b)
+{
+	return (a > b) - (a < b);
+}
+
+/* A timestamptz, timestamp or date as microseconds, as SQL compares them. */
+static int64
+time_usec(Datum value, Oid type)
+{
+	if (type == DATEOID)
+	{
+		DateADT		date = DatumGetDateADT(value);
+
+		if (DATE_IS_NOBEGIN(date))
+			return DT_NOBEGIN;
+		if (DATE_IS_NOEND(date))
+			return DT_NOEND;
+		return (int64) date * USECS_PER_DAY;
+	}
+	return DatumGetTimestamp(value);
+}
+
+/* The time an operand stands for: a literal, or now, ago, from now. */
+static int64
+operand_usec(EvalState *st, const RuleItem *value)
+{
+	const CheckedItem *cv = checked(st, value);
+
+	if (OidIsValid(cv->valtype))
+		return time_usec(cv->value, getBaseType(cv->valtype));
+	return rule_time_value((RuleValueKind) value->op, value->a, (RuleUnit) value->arg);
+}
+
+/* The bounds of within last/next N unit. */
+static void
+window_bounds(RuleTestOp op, const RuleItem *duration, int64 *low, int64 *high)
+{
+	TimestampTz now = rule_now();
+
+	if (op == RT_WITHIN_LAST)
+	{
+		*low = rule_time_shift(now, -1, duration->a, (RuleUnit) duration->arg);
+		*high = now;
+	}
+	else
+	{
+		*low = now;
+		*high = rule_time_shift(now, 1, duration->a, (RuleUnit) duration->arg);
+	}
+}
+
+static Datum
+field_value(const CheckedItem *ci, const EvalRow *row, bool *isnull)
+{
+	int			fnum = SPI_fnumber(row->desc, ci->column);
+
+	if (fnum <= 0)
+		elog(ERROR, "column \"%s\" is missing from the row", ci->column);
+	return SPI_getbinval(row->tuple, row->desc, fnum, isnull);
+}
+
+static bool
+text_match(Datum value, Oid collation, const char *pattern, bool insensitive)
+{
+	FmgrInfo	flinfo;
+
+	fmgr_info(insensitive ? F_TEXTICLIKE : F_TEXTLIKE, &flinfo);
+	return DatumGetBool(FunctionCall2Coll(&flinfo, collation, value,
+										  CStringGetTextDatum(pattern)));
+}
+
+static char *
+value_text(Datum value, Oid type)
+{
+	Oid			output;
+	bool		varlena;
+
+	getTypeOutputInfo(type, &output, &varlena);
+	return OidOutputFunctionCall(output, value);
+}
+
+/* A test on a column that is not jsonb. */
+static bool
+eval_column_field(EvalState *st, const RuleItem *item, const CheckedItem *ci,
+				  Datum value, char **observed)
+{
+	RuleTestOp	op = (RuleTestOp) item->op;
+	bool		negated = (item->flags & RULE_NEGATED) != 0;
+	const RuleItem *first = item + 1;
+	uint32		nops = item->span - 1;
+	TypeCacheEntry *tc;
+	uint32		i;
+
+	if (observed)
+		*observed = value_text(value, ci->coltype);
+
+	if (ci->fclass == FC_TIME && op != RT_IN)
+	{
+		int64		v = time_usec(value, ci->cmptype);
+		int64		low,
+					high;
+
+		switch (op)
+		{
+			case RT_BETWEEN:
+				low = operand_usec(st, first);
+				high = operand_usec(st, first + 1);
+				return negated ? (v < low || v > high) : (v >= low && v <= high);
+			case RT_WITHIN_LAST:
+			case RT_WITHIN_NEXT:
+				window_bounds(op, first, &low, &high);
+				return v >= low && v <= high;
+			default:
+				return apply_cmp(op, int64_cmp(v, operand_usec(st, first)));
+		}
+	}
+
+	switch (op)
+	{
+		case RT_CONTAINS:
+			if (ci->fclass == FC_ARRAY)
+			{
+				FmgrInfo	flinfo;
+				int16		typlen;
+				bool		typbyval;
+				char		typalign;
+				Datum		element = checked(st, first)->value;
+				ArrayType  *wanted;
+
+				get_typlenbyvalalign(ci->elemtype, &typlen, &typbyval, &typalign);
+				wanted = construct_array(&element, 1, ci->elemtype, typlen, typbyval, typalign);
+				fmgr_info(F_ARRAYCONTAINS, &flinfo);
+				return negated != DatumGetBool(FunctionCall2Coll(&flinfo, ci->colcollation, value,
+																 PointerGetDatum(wanted)));
+			}
+			/* FALLTHROUGH */
+		case RT_STARTS_WITH:
+		case RT_ENDS_WITH:
+			return negated != text_match(value, ci->colcollation,
+										 rule_match_pattern(TextDatumGetCString(checked(st, first)->value), op),
+										 true);
+		case RT_LIKE:
+		case RT_ILIKE:
+			return negated != text_match(value, ci->colcollation, RULE_STR(st->body, first->a),
+										 op == RT_ILIKE);
+		default:
+			break;
+	}
+
+	/* comparisons, in, between: the type's btree comparison function */
+	tc = lookup_type_cache(ci->coltype, TYPECACHE_CMP_PROC_FINFO);
+#define COMPARE(operand) \
+	DatumGetInt32(FunctionCall2Coll(&tc->cmp_proc_finfo, ci->colcollation, value, \
+									checked(st, operand)->value))
+	switch (op)
+	{
+		case RT_IN:
+			for (i = 0; i < nops; i++)
+			{
+				bool		equal;
+
+				if (ci->fclass == FC_TIME)
+					equal = time_usec(value, ci->cmptype) == operand_usec(st, first + i);
+				else
+					equal = COMPARE(first + i) == 0;
+				if (equal)
+					return !negated;
+			}
+			return negated;
+		case RT_BETWEEN:
+			if (negated)
+				return COMPARE(first) < 0 || COMPARE(first + 1) > 0;
+			return COMPARE(first) >= 0 && COMPARE(first + 1) <= 0;
+		default:
+			return apply_cmp(op, COMPARE(first));
+	}
+#undef COMPARE
+}
+
+/*
+ * A JSON value read as the kind of a literal (string, number, boolean,
+ * time), as segments.json_string() and friends do; false when it is of
+ * another type.
+ */
+static bool
+json_typed(const JsonbValue *v, int kind, Datum *out)
+{
+	TimestampTz time;
+
+	switch (kind)
+	{
+		case RV_STRING:
+			if (v->type != jbvString)
+				return false;
+			*out = PointerGetDatum(cstring_to_text_with_len(v->val.string.val, v->val.string.len));
+			return true;
+		case RV_NUMBER:
+			if (v->type != jbvNumeric)
+				return false;
+			*out = NumericGetDatum(v->val.numeric);
+			return true;
+		case RV_TRUE:
+			if (v->type != jbvBool)
+				return false;
+			*out = BoolGetDatum(v->val.boolean);
+			return true;
+		default:
+			if (!rule_jsonb_time(v, &time))
+				return false;
+			*out = TimestampTzGetDatum(time);
+			return true;
+	}
+}
+
+static int
+json_kind_of(const RuleItem *value)
+{
+	if (value->op == RV_NOW || value->op == RV_AGO || value->op == RV_FROM_NOW)
+		return RV_NOW;
+	return value->op == RV_FALSE ? RV_TRUE : value->op;
+}
+
+/* Compare a typed JSON value with an operand of the same kind. */
+static int
+json_cmp(EvalState *st, int kind, Datum typed, const RuleItem *operand)
+{
+	Datum		literal = checked(st, operand)->value;
+
+	switch (kind)
+	{
+		case RV_STRING:
+			return DatumGetInt32(DirectFunctionCall2Coll(bttextcmp, DEFAULT_COLLATION_OID,
+														 typed, literal));
+		case RV_NUMBER:
+			return DatumGetInt32(DirectFunctionCall2(numeric_cmp, typed, literal));
+		case RV_TRUE:
+			return (int) DatumGetBool(typed) - (int) DatumGetBool(literal);
+		default:
+			return int64_cmp(DatumGetTimestampTz(typed), operand_usec(st, operand));
+	}
+}
+
+/* Does a JSON array hold a scalar equal to the literal (as @> does)? */
+static bool
+json_array_has(const JsonbValue *array, const RuleItem *operand, EvalState *st)
+{
+	JsonbIterator *it = JsonbIteratorInit(array->val.binary.data);
+	JsonbValue	element;
+	JsonbIteratorToken token;
+	int			kind = json_kind_of(operand);
+	bool		found = false;
+
+	while ((token = JsonbIteratorNext(&it, &element, true)) != WJB_DONE)
+	{
+		Datum		typed;
+
+		if (token == WJB_ELEM && !found && element.type != jbvBinary &&
+			json_typed(&element, kind, &typed))
+		{
+			if (kind == RV_STRING)
+				found = element.val.string.len == (int) strlen(RULE_STR(st->body, operand->a)) &&
+					memcmp(element.val.string.val, RULE_STR(st->body, operand->a),
+						   element.val.string.len) == 0;
+			else
+				found = json_cmp(st, kind, typed, operand) == 0;
+		}
+	}
+	return found;
+}
+
+static char *
+json_text(JsonbValue *v)
+{
+	if (v->type == jbvBinary)
+		return JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
+	return JsonbToCString(NULL, &JsonbValueToJsonb(v)->root, 0);
+}
+
+/* A test on a jsonb column or property: typed by each literal. */
+static bool
+eval_json_field(EvalState *st, const RuleItem *item, Datum column, bool isnull,
+				char **observed)
+{
+	RuleTestOp	op = (RuleTestOp) item->op;
+	bool		negated = (item->flags & RULE_NEGATED) != 0;
+	const RuleItem *first = item + 1;
+	uint32		nops = item->span - 1;
+	JsonbValue	v;
+	Datum		typed;
+	int			kind = nops > 0 ? json_kind_of(first) : 0;
+	uint32		i;
+	const char *keys = RULE_STR(st->body, item->a);
+
+	keys += strlen(keys) + 1;	/* the keys after the column */
+	if (isnull || !rule_jsonb_lookup(DatumGetJsonbP(column), keys, (int) item->b - 1, &v))
+		return op == RT_IS_NULL && !negated;
+	if (observed)
+		*observed = json_text(&v);
+
+	switch (op)
+	{
+		case RT_IS_NULL:
+			return (v.type == jbvNull) != negated;
+		case RT_IN:
+			{
+				/* per kind of literal: the value typed so, in (or not in) those literals */
+				for (i = 0; i < nops; i++)
+				{
+					int			k = json_kind_of(first + i);
+					uint32		j;
+					bool		equal = false;
+
+					if (!json_typed(&v, k, &typed))
+						continue;
+					for (j = 0; j < nops && !equal; j++)
+						if (json_kind_of(first + j) == k)
+							equal = json_cmp(st, k, typed, first + j) == 0;
+					if (equal != negated)
+						return true;
+				}
+				return false;
+			}
+		case RT_BETWEEN:
+			if (!json_typed(&v, kind, &typed))
+				return false;
+			if (negated)
+				return json_cmp(st, kind, typed, first) < 0 || json_cmp(st, kind, typed, first + 1) > 0;
+			return json_cmp(st, kind, typed, first) >= 0 && json_cmp(st, kind, typed, first + 1) <= 0;
+		case RT_CONTAINS:
+			if (v.type == jbvString)
+			{
+				if (first->op != RV_STRING)
+					return false;
+				json_typed(&v, RV_STRING, &typed);
+				return negated != text_match(typed, DEFAULT_COLLATION_OID,
+											 rule_match_pattern(RULE_STR(st->body, first->a), op), true);
+			}
+			if (v.type == jbvBinary && JsonContainerIsArray(v.val.binary.data))
+				return negated != json_array_has(&v, first, st);
+			return false;
+		case RT_STARTS_WITH:
+		case RT_ENDS_WITH:
+		case RT_LIKE:
+		case RT_ILIKE:
+			if (!json_typed(&v, RV_STRING, &typed))
+				return false;
+			return negated != text_match(typed, DEFAULT_COLLATION_OID,
+										 op == RT_LIKE || op == RT_ILIKE ? RULE_STR(st->body, first->a) :
+										 rule_match_pattern(first->op == RV_STRING || first->op == RV_NUMBER ?
+															RULE_STR(st->body, first->a) :
+															first->op == RV_TRUE ? "true" : "false", op),
+										 op != RT_LIKE);
+		case RT_WITHIN_LAST:
+		case RT_WITHIN_NEXT:
+			{
+				int64		low,
+							high;
+
+				if (!json_typed(&v, RV_NOW, &typed))
+					return false;
+				window_bounds(op, first, &low, &high);
+				return DatumGetTimestampTz(typed) >= low && DatumGetTimestampTz(typed) <= high;
+			}
+		default:
+			if (!json_typed(&v, kind, &typed))
+				return false;
+			return apply_cmp(op, json_cmp(st, kind, typed, first));
+	}
+}
+
+static bool
+eval_field(EvalState *st, const RuleItem *item, const EvalRow *row, char **observed)
+{
+	const CheckedItem *ci = checked(st, item);
+	bool		isnull;
+	Datum		value = field_value(ci, row, &isnull);
+
+	if (ci->fclass == FC_JSON)
+		return eval_json_field(st, item, value, isnull, observed);
+	if (isnull)
+		return item->op == RT_IS_NULL && !(item->flags & RULE_NEGATED);
+	if (item->op == RT_IS_NULL)
+	{
+		if (observed)
+			*observed = value_text(value, ci->coltype);
+		return (item->flags & RULE_NEGATED) != 0;
+	}
+	return eval_column_field(st, item, ci, value, observed);
+}
+
+/* Does an event's time fall in the window of an event condition? */
+static bool
+in_window(EvalState *st, const RuleItem *item, const RuleItem *operand, int64 at)
+{
+	int64		low,
+				high;
+
+	switch ((RuleWindow) item->arg)
+	{
+		case RW_WITHIN_LAST:
+			window_bounds(RT_WITHIN_LAST, operand, &low, &high);
+			return at >= low && at <= high;
+		case RW_SINCE:
+			return at >= operand_usec(st, operand);
+		case RW_BEFORE:
+			return at < operand_usec(st, operand);
+		case RW_BETWEEN:
+			return at >= operand_usec(st, operand) && at <= operand_usec(st, operand + 1);
+		case RW_EVER:
+			break;
+	}
+	return true;
+}
+
+static int64
+count_events(EvalState *st, const RuleItem *item)
+{
+	const AttachedTable *ev = &st->cr->att->events;
+	const RuleItem *where = (item->flags & RULE_HAS_WHERE) ? item + 1 : NULL;
+	const RuleItem *operand = where ? RULE_NEXT(where) : item + 1;
+	Oid			types[2] = {ev->contact_type, TEXTOID};
+	Datum		values[2] = {st->key, CStringGetTextDatum(RULE_STR(st->body, item->a))};
+	char	   *query;
+	SPITupleTable *events;
+	int			at_fnum;
+	int64		count = 0;
+	uint64		i;
+
+	query = psprintf("SELECT * FROM %s AS e WHERE e.%s = $1 AND e.%s = $2",
+					 quote_qualified_identifier(ev->schema, ev->name),
+					 quote_identifier(ev->contact_column), quote_identifier(ev->kind_column));
+	if (SPI_execute_with_args(query, 2, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the events of a contact");
+	events = SPI_tuptable;
+	at_fnum = SPI_fnumber(events->tupdesc, ev->at_column);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		EvalRow		row = {events->vals[i], events->tupdesc};
+		bool		isnull;
+		Datum		at = SPI_getbinval(row.tuple, row.desc, at_fnum, &isnull);
+
+		CHECK_FOR_INTERRUPTS();
+		if (isnull || !in_window(st, item, operand, DatumGetTimestampTz(at)))
+			continue;
+		if (where && !eval_node(st, where, &row, -1))
+			continue;
+		count++;
+	}
+	return count;
+}
+
+static bool
+exists(const char *query, int nargs, Oid *types, Datum *values)
+{
+	bool		isnull;
+
+	if (SPI_execute_with_args(query, nargs, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not run \"%s\"", query);
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * Evaluate a condition.  depth >= 0 records explain lines (conditions on
+ * the contact); depth < 0 is inside an event's where clause.
+ */
+static bool
+eval_node(EvalState *st, const RuleItem *item, const EvalRow *row, int depth)
+{
+	const RuleItem *child;
+	char	   *observed = NULL;
+	bool		result = false;
+	bool		explain = st->lines != NULL && depth >= 0;
+
+	check_stack_depth();
+	switch ((RuleItemType) item->type)
+	{
+		case RI_AND:
+		case RI_OR:
+			{
+				bool		is_and = item->type == RI_AND;
+
+				/* explain evaluates every condition; otherwise short-circuit */
+				result = is_and;
+				for (child = item + 1; child < RULE_NEXT(item); child = RULE_NEXT(child))
+				{
+					if (eval_node(st, child, row, explain ? depth + 1 : -1) != is_and)
+					{
+						result = !is_and;
+						if (!explain)
+							break;
+					}
+				}
+			}
+			break;
+		case RI_NOT:
+			result = !eval_node(st, item + 1, row, explain ? depth + 1 : -1);
+			break;
+		case RI_TRUE:
+			result = true;
+			break;
+		case RI_FALSE:
+			result = false;
+			break;
+		case RI_FIELD:
+			result = eval_field(st, item, row, explain ? &observed : NULL);
+			break;
+		case RI_EVENT:
+			{
+				int64		count = count_events(st, item);
+
+				result = apply_cmp((RuleTestOp) item->op, int64_cmp(count, item->b));
+				if (explain)
+					observed = psprintf(INT64_FORMAT " matching event%s", count, count == 1 ? "" : "s");
+			}
+			break;
+		case RI_IN_LIST:
+			{
+				const AttachedTable *li = &st->cr->att->lists;
+				Oid			types[2] = {li->contact_type, checked(st, item + 1)->valtype};
+				Datum		values[2] = {st->key, checked(st, item + 1)->value};
+
+				result = exists(psprintf("SELECT EXISTS (SELECT FROM %s AS l WHERE l.%s = $1 AND l.%s = $2)",
+										 quote_qualified_identifier(li->schema, li->name),
+										 quote_identifier(li->contact_column),
+										 quote_identifier(li->list_column)),
+								2, types, values);
+			}
+			break;
+		case RI_IN_SEGMENT:
+			{
+				Oid			types[2] = {INT8OID, st->cr->att->contacts.contact_type};
+				Datum		values[2] = {Int64GetDatum(checked(st, item)->segment_id), st->key};
+
+				result = exists("SELECT EXISTS (SELECT FROM segments.membership AS m "
+								"WHERE m.segment_id = $1 AND m.contact = $2)",
+								2, types, values);
+			}
+			break;
+		case RI_VALUE:
+			elog(ERROR, "unexpected value item");
+	}
+	if (explain)
+	{
+		ExplainLine *line = &st->lines[item - st->body->items];
+
+		line->present = true;
+		line->depth = depth;
+		line->result = result;
+		line->observed = observed;
+	}
+	return result;
+}
+
+/* The contact key argument, converted to the key type when it differs. */
+static Datum
+contact_key(FunctionCallInfo fcinfo, Oid keytype)
+{
+	Oid			argtype = get_fn_expr_argtype(fcinfo->flinfo, 0);
+	Oid			input,
+				ioparam;
+
+	if (argtype == keytype)
+		return PG_GETARG_DATUM(0);
+	getTypeInputInfo(keytype, &input, &ioparam);
+	return OidInputFunctionCall(input, value_text(PG_GETARG_DATUM(0), argtype), ioparam, -1);
+}
+
+/*
+ * Check the rule, connect to SPI and read the contact's row; the caller
+ * evaluates and calls SPI_finish().
+ */
+static EvalRow
+begin_evaluation(FunctionCallInfo fcinfo, EvalState *st)
+{
+	Attachments *att = rule_load_attachments();
+	const RuleBody *body = PG_GETARG_RULE_BODY(1);
+	const AttachedTable *co;
+	EvalRow		row;
+	Oid			keytype;
+	char	   *query;
+
+	memset(st, 0, sizeof(EvalState));
+	st->cr = rule_check(body, att, NULL);
+	st->body = body;
+	co = &att->contacts;
+	keytype = co->contact_type;
+	st->key = contact_key(fcinfo, keytype);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	query = psprintf("SELECT * FROM %s AS c WHERE c.%s = $1",
+					 quote_qualified_identifier(co->schema, co->name),
+					 quote_identifier(co->contact_column));
+	if (SPI_execute_with_args(query, 1, &keytype, &st->key, NULL, true, 2) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the contact");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				errcode(ERRCODE_NO_DATA_FOUND),
+				errmsg("contact %s does not exist in %s", value_text(st->key, keytype),
+					   quote_qualified_identifier(co->schema, co->name)));
+	row.tuple = SPI_tuptable->vals[0];
+	row.desc = SPI_tuptable->tupdesc;
+	return row;
+}
+
+/*
+ * segments.matches(contact anyelement, rule segments.rule) -> boolean
+ *
+ * Whether the rule is true for the contact, evaluated in C; the same
+ * answer as membership of segments.preview(rule).
+ */
+Datum
+segments_matches(PG_FUNCTION_ARGS)
+{
+	EvalState	st;
+	EvalRow		row;
+	bool		result;
+
+	row = begin_evaluation(fcinfo, &st);
+	result = eval_node(&st, st.body->items, &row, -1);
+	SPI_finish();
+	PG_RETURN_BOOL(result);
+}
+
+/*
+ * segments.explain(contact anyelement, rule segments.rule)
+ *	 -> TABLE(condition text, result boolean, observed text)
+ *
+ * One row per condition, the whole rule first, each indented by its depth:
+ * its canonical text, whether it holds for the contact, and what was seen
+ * (the field's value, the number of matching events).
+ */
+Datum
+segments_explain(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	EvalState	st;
+	EvalRow		row;
+	RuleArena	arena;
+	uint32		i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	row = begin_evaluation(fcinfo, &st);
+	st.lines = palloc0(sizeof(ExplainLine) * st.body->nitems);
+	eval_node(&st, st.body->items, &row, 0);
+	SPI_finish();
+
+	rule_arena_init(&arena);
+	for (i = 0; i < st.body->nitems; i++)
+	{
+		ExplainLine *line = &st.lines[i];
+		Datum		values[3];
+		bool		nulls[3] = {false, false, line->observed == NULL};
+
+		if (!line->present)
+			continue;
+		values[0] = CStringGetTextDatum(psprintf("%*s%s", line->depth * 2, "",
+												 rule_print_item(st.body, &st.body->items[i], &arena)));
+		values[1] = BoolGetDatum(line->result);
+		values[2] = line->observed ? CStringGetTextDatum(line->observed) : (Datum) 0;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

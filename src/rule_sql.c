@@ -1,0 +1,770 @@
+/*
+ * rule_sql.c
+ *	  Compile a checked rule to SQL that PostgreSQL's planner runs: the set
+ *	  of contact keys matching the rule.
+ *
+ * Every condition is true or false, never unknown: a test on a NULL value
+ * yields NULL, which a WHERE clause takes as false, so conditions outside
+ * any "not" are written plainly (and stay indexable), and a nullable one
+ * under "not" is wrapped in coalesce(..., false).  Event counts become
+ * semi- and anti-joins against the events grouped by contact.  Identifiers
+ * and literals are always quoted; literals are written as their type's
+ * output in UTC and ISO style, so the SQL means the same in any session.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_operator.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/typcache.h"
+
+#include "rule_check.h"
+#include "rule_sql.h"
+
+PG_FUNCTION_INFO_V1(segments_compile);
+
+typedef struct SqlState
+{
+	const CheckedRule *cr;
+	const RuleBody *body;
+	StringInfo	buf;
+} SqlState;
+
+static bool compile_node(SqlState *st, const RuleItem *item, const char *alias,
+						 const AttachedTable *table);
+
+static uint32
+item_index(SqlState *st, const RuleItem *item)
+{
+	return (uint32) (item - st->body->items);
+}
+
+/* A literal as 'text'::type. */
+static void
+append_literal(StringInfo buf, Datum value, Oid type, int32 typmod)
+{
+	Oid			output;
+	bool		varlena;
+
+	getTypeOutputInfo(type, &output, &varlena);
+	appendStringInfo(buf, "%s::%s",
+					 quote_literal_cstr(OidOutputFunctionCall(output, value)),
+					 format_type_extended(type, typmod,
+										  FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY));
+}
+
+static const char *
+unit_sql(uint32 unit)
+{
+	return quote_literal_cstr(rule_unit_name((RuleUnit) unit, false));
+}
+
+static bool
+is_relative_value(const RuleItem *value)
+{
+	return value->op == RV_NOW || value->op == RV_AGO || value->op == RV_FROM_NOW;
+}
+
+/* The text of a STRING, NUMBER, TRUE or FALSE literal. */
+static const char *
+literal_cstring(SqlState *st, const RuleItem *value)
+{
+	if (value->op == RV_STRING || value->op == RV_NUMBER)
+		return RULE_STR(st->body, value->a);
+	return value->op == RV_TRUE ? "true" : "false";
+}
+
+static void append_value(SqlState *st, const RuleItem *value, bool as_timestamp);
+
+/* The bounds of within last/next N unit: "ago AND now", "now AND from now". */
+static void
+append_window_bounds(SqlState *st, RuleTestOp op, const RuleItem *duration, bool as_timestamp)
+{
+	const char *zone = as_timestamp ? " AT TIME ZONE 'UTC'" : "";
+
+	if (op == RT_WITHIN_LAST)
+		appendStringInfo(st->buf, "(segments.ago(%u, %s)%s) AND (segments.now()%s)",
+						 duration->a, unit_sql(duration->arg), zone, zone);
+	else
+		appendStringInfo(st->buf, "(segments.now()%s) AND (segments.from_now(%u, %s)%s)",
+						 zone, duration->a, unit_sql(duration->arg), zone);
+}
+
+/*
+ * A value operand.  Relative times become calls of segments.now() and
+ * friends; as_timestamp gives the timestamp (without time zone) in UTC, for
+ * comparing with timestamp and date columns.
+ */
+static void
+append_value(SqlState *st, const RuleItem *value, bool as_timestamp)
+{
+	const CheckedItem *cv = &st->cr->items[item_index(st, value)];
+	StringInfo	buf = st->buf;
+
+	if (OidIsValid(cv->valtype))
+	{
+		append_literal(buf, cv->value, cv->valtype, cv->valtypmod);
+		return;
+	}
+	if (as_timestamp)
+		appendStringInfoChar(buf, '(');
+	switch ((RuleValueKind) value->op)
+	{
+		case RV_NOW:
+			appendStringInfoString(buf, "segments.now()");
+			break;
+		case RV_AGO:
+			appendStringInfo(buf, "segments.ago(%u, %s)", value->a, unit_sql(value->arg));
+			break;
+		case RV_FROM_NOW:
+			appendStringInfo(buf, "segments.from_now(%u, %s)", value->a, unit_sql(value->arg));
+			break;
+		default:
+			elog(ERROR, "unexpected value kind %d", value->op);
+	}
+	if (as_timestamp)
+		appendStringInfoString(buf, " AT TIME ZONE 'UTC')");
+}
+
+/* A btree operator of a type's default operator class, qualified when needed. */
+static void
+append_operator(StringInfo buf, Oid type, RuleTestOp op)
+{
+	TypeCacheEntry *tc = lookup_type_cache(type, TYPECACHE_BTREE_OPFAMILY);
+	int			strategy;
+	Oid			opno;
+	HeapTuple	tuple;
+	Form_pg_operator form;
+
+	switch (op)
+	{
+		case RT_LT:
+			strategy = BTLessStrategyNumber;
+			break;
+		case RT_LE:
+			strategy = BTLessEqualStrategyNumber;
+			break;
+		case RT_GT:
+			strategy = BTGreaterStrategyNumber;
+			break;
+		case RT_GE:
+			strategy = BTGreaterEqualStrategyNumber;
+			break;
+		default:
+			strategy = BTEqualStrategyNumber;
+			break;
+	}
+	opno = get_opfamily_member(tc->btree_opf, tc->btree_opintype, tc->btree_opintype, strategy);
+	if (op == RT_NE)
+		opno = get_negator(opno);
+	if (!OidIsValid(opno))
+		elog(ERROR, "no operator for type %s", format_type_be(type));
+	tuple = SearchSysCache1(OPEROID, ObjectIdGetDatum(opno));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for operator %u", opno);
+	form = (Form_pg_operator) GETSTRUCT(tuple);
+	if (form->oprnamespace == PG_CATALOG_NAMESPACE)
+		appendStringInfo(buf, " %s ", NameStr(form->oprname));
+	else
+		appendStringInfo(buf, " OPERATOR(%s.%s) ",
+						 quote_identifier(get_namespace_name(form->oprnamespace)),
+						 NameStr(form->oprname));
+	ReleaseSysCache(tuple);
+}
+
+static const char *
+plain_operator(RuleTestOp op)
+{
+	switch (op)
+	{
+		case RT_EQ:
+			return " = ";
+		case RT_NE:
+			return " <> ";
+		case RT_LT:
+			return " < ";
+		case RT_LE:
+			return " <= ";
+		case RT_GT:
+			return " > ";
+		default:
+			return " >= ";
+	}
+}
+
+/* The expression of a field: a column, or a jsonb column followed by keys. */
+static void
+append_field(SqlState *st, const RuleItem *item, const char *alias)
+{
+	const char *component = RULE_STR(st->body, item->a);
+	uint32		i;
+
+	appendStringInfo(st->buf, "%s.%s", alias, quote_identifier(component));
+	for (i = 1; i < item->b; i++)
+	{
+		component += strlen(component) + 1;
+		appendStringInfo(st->buf, " -> %s", quote_literal_cstr(component));
+	}
+}
+
+static char *
+field_sql(SqlState *st, const RuleItem *item, const char *alias)
+{
+	StringInfo	saved = st->buf;
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	st->buf = &buf;
+	append_field(st, item, alias);
+	st->buf = saved;
+	return buf.data;
+}
+
+/* A case-insensitive text match: contains, starts with, ends with. */
+static char *
+match_pattern(const char *text, RuleTestOp op)
+{
+	StringInfoData buf;
+	const char *c;
+
+	initStringInfo(&buf);
+	if (op != RT_STARTS_WITH)
+		appendStringInfoChar(&buf, '%');
+	for (c = text; *c; c++)
+	{
+		if (*c == '%' || *c == '_' || *c == '\\')
+			appendStringInfoChar(&buf, '\\');
+		appendStringInfoChar(&buf, *c);
+	}
+	if (op != RT_ENDS_WITH)
+		appendStringInfoChar(&buf, '%');
+	return buf.data;
+}
+
+char *
+rule_match_pattern(const char *text, RuleTestOp op)
+{
+	return match_pattern(text, op);
+}
+
+/* The typed read of a jsonb value a literal compares with. */
+static const char *
+json_reader(const RuleItem *value)
+{
+	switch ((RuleValueKind) value->op)
+	{
+		case RV_STRING:
+			return "segments.json_string";
+		case RV_NUMBER:
+			return "segments.json_number";
+		case RV_TRUE:
+		case RV_FALSE:
+			return "segments.json_boolean";
+		default:
+			return "segments.json_time";
+	}
+}
+
+/* A JSON scalar for a literal, as JSON text. */
+static void
+append_json_scalar(StringInfo buf, const RuleBody *body, const RuleItem *value)
+{
+	if (value->op == RV_STRING)
+		escape_json(buf, RULE_STR(body, value->a));
+	else if (value->op == RV_NUMBER)
+		appendStringInfoString(buf, RULE_STR(body, value->a));
+	else
+		appendStringInfoString(buf, value->op == RV_TRUE ? "true" : "false");
+}
+
+/*
+ * column @> '{"k1": {"k2": <json>}}': the property at the path holds the
+ * given JSON (a GIN index on the column answers it).  element wraps the
+ * scalar in an array: the property is an array with that element.
+ */
+static void
+append_containment(SqlState *st, const RuleItem *item, const char *alias,
+				   const RuleItem *value, bool element)
+{
+	StringInfoData json;
+	const char *component = RULE_STR(st->body, item->a);
+	uint32		i;
+
+	initStringInfo(&json);
+	for (i = 1; i < item->b; i++)
+	{
+		component += strlen(component) + 1;
+		appendStringInfoChar(&json, '{');
+		escape_json(&json, component);
+		appendStringInfoString(&json, ": ");
+	}
+	if (element)
+		appendStringInfoChar(&json, '[');
+	append_json_scalar(&json, st->body, value);
+	if (element)
+		appendStringInfoChar(&json, ']');
+	for (i = 1; i < item->b; i++)
+		appendStringInfoChar(&json, '}');
+	appendStringInfo(st->buf, "%s.%s @> %s::jsonb", alias,
+					 quote_identifier(RULE_STR(st->body, item->a)),
+					 quote_literal_cstr(json.data));
+}
+
+/* A jsonb field test.  Returns whether the result can be NULL. */
+static bool
+compile_json_field(SqlState *st, const RuleItem *item, const char *alias)
+{
+	StringInfo	buf = st->buf;
+	RuleTestOp	op = (RuleTestOp) item->op;
+	bool		negated = (item->flags & RULE_NEGATED) != 0;
+	const RuleItem *first = item + 1;
+	uint32		nops = item->span - 1;
+	char	   *field = field_sql(st, item, alias);
+	uint32		i;
+
+	switch (op)
+	{
+		case RT_IS_NULL:
+			if (negated)
+				appendStringInfo(buf, "(%s IS NOT NULL AND pg_catalog.jsonb_typeof(%s) <> 'null')", field, field);
+			else
+				appendStringInfo(buf, "(%s IS NULL OR pg_catalog.jsonb_typeof(%s) = 'null')", field, field);
+			return false;
+		case RT_EQ:
+			if (item->b > 1 && !is_relative_value(first))
+			{
+				append_containment(st, item, alias, first, false);
+				return false;
+			}
+			/* FALLTHROUGH */
+		case RT_NE:
+		case RT_LT:
+		case RT_LE:
+		case RT_GT:
+		case RT_GE:
+			appendStringInfo(buf, "%s(%s)%s", json_reader(first), field, plain_operator(op));
+			append_value(st, first, false);
+			return true;
+		case RT_BETWEEN:
+			appendStringInfo(buf, "%s(%s) %sBETWEEN ", json_reader(first), field, negated ? "NOT " : "");
+			append_value(st, first, false);
+			appendStringInfoString(buf, " AND ");
+			append_value(st, first + 1, false);
+			return true;
+		case RT_IN:
+			{
+				/* one typed IN per kind of literal, or-ed */
+				static const RuleValueKind kinds[] = {RV_STRING, RV_NUMBER, RV_TRUE, RV_NOW};
+				int			k,
+							groups = 0;
+
+				appendStringInfoChar(buf, '(');
+				for (k = 0; k < (int) lengthof(kinds); k++)
+				{
+					bool		any = false;
+
+					for (i = 0; i < nops; i++)
+					{
+						const RuleItem *value = first + i;
+						int			kind = is_relative_value(value) ? RV_NOW :
+							value->op == RV_FALSE ? RV_TRUE : value->op;
+
+						if (kind != (int) kinds[k])
+							continue;
+						if (!any)
+						{
+							if (groups++ > 0)
+								appendStringInfoString(buf, " OR ");
+							appendStringInfo(buf, negated ? "coalesce(%s(%s) NOT IN (" : "%s(%s) IN (",
+											 json_reader(value), field);
+						}
+						else
+							appendStringInfoString(buf, ", ");
+						append_value(st, value, false);
+						any = true;
+					}
+					if (any)
+						appendStringInfoString(buf, negated ? "), false)" : ")");
+				}
+				appendStringInfoChar(buf, ')');
+				return !negated;
+			}
+		case RT_CONTAINS:
+			/* a string containing the text, or an array holding the element */
+			appendStringInfo(buf, "%sCASE pg_catalog.jsonb_typeof(%s)", negated ? "NOT " : "", field);
+			if (first->op == RV_STRING)
+				appendStringInfo(buf, " WHEN 'string' THEN segments.json_string(%s) ILIKE %s",
+								 field, quote_literal_cstr(match_pattern(RULE_STR(st->body, first->a), op)));
+			appendStringInfo(buf, " WHEN 'array' THEN %s @> ", field);
+			{
+				StringInfoData json;
+
+				initStringInfo(&json);
+				appendStringInfoChar(&json, '[');
+				append_json_scalar(&json, st->body, first);
+				appendStringInfoChar(&json, ']');
+				appendStringInfo(buf, "%s::jsonb END", quote_literal_cstr(json.data));
+			}
+			return true;
+		case RT_STARTS_WITH:
+		case RT_ENDS_WITH:
+			appendStringInfo(buf, "segments.json_string(%s) %sILIKE %s", field, negated ? "NOT " : "",
+							 quote_literal_cstr(match_pattern(literal_cstring(st, first), op)));
+			return true;
+		case RT_LIKE:
+		case RT_ILIKE:
+			appendStringInfo(buf, "segments.json_string(%s) %s%s %s", field, negated ? "NOT " : "",
+							 op == RT_LIKE ? "LIKE" : "ILIKE",
+							 quote_literal_cstr(RULE_STR(st->body, first->a)));
+			return true;
+		case RT_WITHIN_LAST:
+		case RT_WITHIN_NEXT:
+			appendStringInfo(buf, "segments.json_time(%s) BETWEEN ", field);
+			append_window_bounds(st, op, first, false);
+			return true;
+	}
+	return true;
+}
+
+/* A scalar, text, time or array field test.  Returns whether it can be NULL. */
+static bool
+compile_column_field(SqlState *st, const RuleItem *item, const char *alias)
+{
+	const CheckedItem *ci = &st->cr->items[item_index(st, item)];
+	StringInfo	buf = st->buf;
+	RuleTestOp	op = (RuleTestOp) item->op;
+	bool		negated = (item->flags & RULE_NEGATED) != 0;
+	const RuleItem *first = item + 1;
+	uint32		nops = item->span - 1;
+	char	   *field = field_sql(st, item, alias);
+	bool		time = ci->fclass == FC_TIME;
+	bool		as_timestamp = time && ci->cmptype != TIMESTAMPTZOID;
+	uint32		i;
+
+	switch (op)
+	{
+		case RT_IS_NULL:
+			appendStringInfo(buf, "%s IS %sNULL", field, negated ? "NOT " : "");
+			return false;
+		case RT_EQ:
+		case RT_NE:
+		case RT_LT:
+		case RT_LE:
+		case RT_GT:
+		case RT_GE:
+			appendStringInfoString(buf, field);
+			if (time)
+				appendStringInfoString(buf, plain_operator(op));
+			else
+				append_operator(buf, ci->coltype, op);
+			append_value(st, first, as_timestamp);
+			return true;
+		case RT_BETWEEN:
+			appendStringInfo(buf, "(%s", field);
+			if (time)
+				appendStringInfoString(buf, plain_operator(negated ? RT_LT : RT_GE));
+			else
+				append_operator(buf, ci->coltype, negated ? RT_LT : RT_GE);
+			append_value(st, first, as_timestamp);
+			appendStringInfo(buf, " %s %s", negated ? "OR" : "AND", field);
+			if (time)
+				appendStringInfoString(buf, plain_operator(negated ? RT_GT : RT_LE));
+			else
+				append_operator(buf, ci->coltype, negated ? RT_GT : RT_LE);
+			append_value(st, first + 1, as_timestamp);
+			appendStringInfoChar(buf, ')');
+			return true;
+		case RT_IN:
+			/* = ANY with the type's own equality, wherever its schema */
+			appendStringInfoString(buf, field);
+			append_operator(buf, ci->coltype, negated ? RT_NE : RT_EQ);
+			appendStringInfo(buf, "%s (ARRAY[", negated ? "ALL" : "ANY");
+			for (i = 0; i < nops; i++)
+			{
+				if (i > 0)
+					appendStringInfoString(buf, ", ");
+				append_value(st, first + i, as_timestamp);
+			}
+			appendStringInfoString(buf, "])");
+			return true;
+		case RT_CONTAINS:
+			if (ci->fclass == FC_ARRAY)
+			{
+				appendStringInfo(buf, "%s(%s @> ARRAY[", negated ? "NOT " : "", field);
+				append_value(st, first, false);
+				appendStringInfoString(buf, "])");
+				return true;
+			}
+			/* FALLTHROUGH */
+		case RT_STARTS_WITH:
+		case RT_ENDS_WITH:
+			appendStringInfo(buf, "%s%s %sILIKE %s", field,
+							 ci->cmptype == TEXTOID ? "" : "::pg_catalog.text",
+							 negated ? "NOT " : "",
+							 quote_literal_cstr(match_pattern(literal_cstring(st, first), op)));
+			return true;
+		case RT_LIKE:
+		case RT_ILIKE:
+			appendStringInfo(buf, "%s%s %s%s %s", field,
+							 ci->cmptype == TEXTOID ? "" : "::pg_catalog.text",
+							 negated ? "NOT " : "", op == RT_LIKE ? "LIKE" : "ILIKE",
+							 quote_literal_cstr(RULE_STR(st->body, first->a)));
+			return true;
+		case RT_WITHIN_LAST:
+		case RT_WITHIN_NEXT:
+			appendStringInfo(buf, "%s BETWEEN ", field);
+			append_window_bounds(st, op, first, as_timestamp);
+			return true;
+	}
+	return true;
+}
+
+/*
+ * An event condition.  The count comparison becomes "at least k" (a
+ * semi-join), its negation (an anti-join), "exactly n" or its negation;
+ * the matching events are grouped by contact only when a count other than
+ * "at least one" is asked for.
+ */
+static void
+compile_event(SqlState *st, const RuleItem *item)
+{
+	const AttachedTable *ev = &st->cr->att->events;
+	const AttachedTable *co = &st->cr->att->contacts;
+	StringInfo	buf = st->buf;
+	const RuleItem *operand = item + 1;
+	int64		n = item->b;
+	bool		positive = true;
+	bool		exact = false;	/* count = n rather than count >= n */
+	int64		k;
+	StringInfoData filter;
+	StringInfo	saved;
+
+	switch ((RuleTestOp) item->op)
+	{
+		case RT_GE:
+			k = n;
+			break;
+		case RT_GT:
+			k = n + 1;
+			break;
+		case RT_LT:
+			k = n;
+			positive = false;
+			break;
+		case RT_LE:
+			k = n + 1;
+			positive = false;
+			break;
+		case RT_EQ:
+			k = n == 0 ? 1 : n;
+			exact = n != 0;
+			positive = n != 0;
+			break;
+		default:				/* RT_NE */
+			k = n == 0 ? 1 : n;
+			exact = n != 0;
+			positive = n == 0;
+			break;
+	}
+	if (!exact && k == 0)
+	{
+		/* at least none: always */
+		appendStringInfoString(buf, positive ? "true" : "false");
+		return;
+	}
+
+	/* the events that count: kind, where, window */
+	initStringInfo(&filter);
+	appendStringInfo(&filter, "e.%s = %s", quote_identifier(ev->kind_column),
+					 quote_literal_cstr(RULE_STR(st->body, item->a)));
+	saved = st->buf;
+	st->buf = &filter;
+	if (item->flags & RULE_HAS_WHERE)
+	{
+		appendStringInfoString(&filter, " AND ");
+		compile_node(st, operand, "e", ev);
+		operand = RULE_NEXT(operand);
+	}
+	if (item->arg != RW_EVER)
+	{
+		const char *at = quote_identifier(ev->at_column);
+
+		appendStringInfo(&filter, " AND e.%s ", at);
+		switch ((RuleWindow) item->arg)
+		{
+			case RW_WITHIN_LAST:
+				appendStringInfoString(&filter, "BETWEEN ");
+				append_window_bounds(st, RT_WITHIN_LAST, operand, false);
+				break;
+			case RW_SINCE:
+				appendStringInfoString(&filter, ">= ");
+				append_value(st, operand, false);
+				break;
+			case RW_BEFORE:
+				appendStringInfoString(&filter, "< ");
+				append_value(st, operand, false);
+				break;
+			case RW_BETWEEN:
+				appendStringInfoString(&filter, "BETWEEN ");
+				append_value(st, operand, false);
+				appendStringInfoString(&filter, " AND ");
+				append_value(st, operand + 1, false);
+				break;
+			case RW_EVER:
+				break;
+		}
+	}
+	st->buf = saved;
+
+	if (!exact && k == 1)
+		appendStringInfo(buf, "%sEXISTS (SELECT FROM %s AS e WHERE e.%s = c.%s AND %s)",
+						 positive ? "" : "NOT ",
+						 quote_qualified_identifier(ev->schema, ev->name),
+						 quote_identifier(ev->contact_column),
+						 quote_identifier(co->contact_column), filter.data);
+	else
+		appendStringInfo(buf, "%sEXISTS (SELECT FROM (SELECT e.%s AS contact FROM %s AS e WHERE %s "
+						 "GROUP BY e.%s HAVING count(*) %s " INT64_FORMAT ") AS g WHERE g.contact = c.%s)",
+						 positive ? "" : "NOT ",
+						 quote_identifier(ev->contact_column),
+						 quote_qualified_identifier(ev->schema, ev->name), filter.data,
+						 quote_identifier(ev->contact_column), exact ? "=" : ">=", k,
+						 quote_identifier(co->contact_column));
+}
+
+static void
+compile_in_list(SqlState *st, const RuleItem *item)
+{
+	const AttachedTable *li = &st->cr->att->lists;
+
+	appendStringInfo(st->buf, "EXISTS (SELECT FROM %s AS l WHERE l.%s = c.%s AND l.%s",
+					 quote_qualified_identifier(li->schema, li->name),
+					 quote_identifier(li->contact_column),
+					 quote_identifier(st->cr->att->contacts.contact_column),
+					 quote_identifier(li->list_column));
+	append_operator(st->buf, li->list_type, RT_EQ);
+	append_value(st, item + 1, false);
+	appendStringInfoChar(st->buf, ')');
+}
+
+/* A condition; returns whether its SQL can be NULL. */
+static bool
+compile_node(SqlState *st, const RuleItem *item, const char *alias,
+			 const AttachedTable *table)
+{
+	StringInfo	buf = st->buf;
+	const RuleItem *child;
+	bool		nullable = false;
+
+	check_stack_depth();
+	switch ((RuleItemType) item->type)
+	{
+		case RI_AND:
+		case RI_OR:
+			appendStringInfoChar(buf, '(');
+			for (child = item + 1; child < RULE_NEXT(item); child = RULE_NEXT(child))
+			{
+				if (child > item + 1)
+					appendStringInfoString(buf, item->type == RI_AND ? " AND " : " OR ");
+				nullable |= compile_node(st, child, alias, table);
+			}
+			appendStringInfoChar(buf, ')');
+			return nullable;
+		case RI_NOT:
+			{
+				StringInfoData inner;
+				bool		inner_nullable;
+
+				initStringInfo(&inner);
+				st->buf = &inner;
+				inner_nullable = compile_node(st, item + 1, alias, table);
+				st->buf = buf;
+				if (inner_nullable)
+					appendStringInfo(buf, "NOT coalesce(%s, false)", inner.data);
+				else
+					appendStringInfo(buf, "NOT %s", inner.data);
+				return false;
+			}
+		case RI_TRUE:
+			appendStringInfoString(buf, "true");
+			return false;
+		case RI_FALSE:
+			appendStringInfoString(buf, "false");
+			return false;
+		case RI_FIELD:
+			if (st->cr->items[item_index(st, item)].fclass == FC_JSON)
+				return compile_json_field(st, item, alias);
+			return compile_column_field(st, item, alias);
+		case RI_EVENT:
+			compile_event(st, item);
+			return false;
+		case RI_IN_LIST:
+			compile_in_list(st, item);
+			return false;
+		case RI_IN_SEGMENT:
+			appendStringInfo(buf, "EXISTS (SELECT FROM segments.membership AS m "
+							 "WHERE m.segment_id = " INT64_FORMAT " AND m.contact = c.%s)",
+							 st->cr->items[item_index(st, item)].segment_id,
+							 quote_identifier(st->cr->att->contacts.contact_column));
+			return false;
+		case RI_VALUE:
+			break;
+	}
+	elog(ERROR, "unexpected rule item type %d", item->type);
+	return false;
+}
+
+char *
+rule_compile_sql(const CheckedRule *cr)
+{
+	const AttachedTable *co = &cr->att->contacts;
+	StringInfoData buf;
+	SqlState	st;
+	int			level = rule_enter_utc();
+
+	initStringInfo(&buf);
+	st.cr = cr;
+	st.body = cr->body;
+	st.buf = &buf;
+	appendStringInfo(&buf, "SELECT c.%s AS contact\nFROM %s AS c\nWHERE ",
+					 quote_identifier(co->contact_column),
+					 quote_qualified_identifier(co->schema, co->name));
+	if (cr->tenant)
+	{
+		appendStringInfo(&buf, "c.%s", quote_identifier(co->tenant_column));
+		append_operator(&buf, co->tenant_type, RT_EQ);
+		append_literal(&buf, cr->tenant_value, co->tenant_type, -1);
+		appendStringInfoString(&buf, "\n  AND ");
+	}
+	compile_node(&st, cr->body->items, "c", co);
+	AtEOXact_GUC(true, level);
+	return buf.data;
+}
+
+/*
+ * segments._compile(rule, tenant text) -> text
+ *
+ * The SELECT of the contact keys the rule matches (within the tenant when
+ * it is not NULL), after checking the rule against the attached tables.
+ */
+Datum
+segments_compile(PG_FUNCTION_ARGS)
+{
+	const RuleBody *body;
+	char	   *tenant;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	body = PG_GETARG_RULE_BODY(0);
+	tenant = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	PG_RETURN_TEXT_P(cstring_to_text(rule_compile_sql(rule_check(body, rule_load_attachments(), tenant))));
+}

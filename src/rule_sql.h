@@ -1,0 +1,16 @@
+/*
+ * rule_sql.h
+ *	  A checked rule compiled to SQL.
+ */
+#ifndef SEGMENTS_RULE_SQL_H
+#define SEGMENTS_RULE_SQL_H
+
+#include "rule_check.h"
+
+/* SELECT c.<key> AS contact FROM <contacts> AS c WHERE <tenant and rule> */
+extern char *rule_compile_sql(const CheckedRule *cr);
+
+/* The ILIKE pattern of contains / starts with / ends with a text. */
+extern char *rule_match_pattern(const char *text, RuleTestOp op);
+
+#endif							/* SEGMENTS_RULE_SQL_H */

@@ -1,0 +1,249 @@
+/*
+ * rule_time.c
+ *	  The clock rules use, and time arithmetic in UTC.
+ *
+ * segments.now() is now(), or the superuser-only GUC segments.now_override
+ * when set (tests and demos fast-forward time with it).  "N unit ago" is
+ * computed with PostgreSQL's interval arithmetic on timestamps in UTC, so a
+ * rule's meaning does not depend on the session's TimeZone.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgtime.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+
+#include "rule_time.h"
+
+PG_FUNCTION_INFO_V1(segments_now);
+PG_FUNCTION_INFO_V1(segments_ago);
+PG_FUNCTION_INFO_V1(segments_from_now);
+
+static char *now_override_string = NULL;
+static bool now_overridden = false;
+static TimestampTz now_override_value = 0;
+
+/*
+ * Read a timestamp with time zone; a string without a zone is read as UTC.
+ * Never throws: returns false for anything that is not a plain date and
+ * time (special values such as 'now' or 'infinity' included, since they
+ * would make a rule's truth drift).
+ */
+bool
+rule_parse_utc_timestamp(const char *str, TimestampTz *result)
+{
+	char		workbuf[MAXDATELEN + MAXDATEFIELDS];
+	char	   *field[MAXDATEFIELDS];
+	int			ftype[MAXDATEFIELDS];
+	int			nf,
+				dtype,
+				tz = 0,
+				i,
+				err;
+	struct pg_tm tm;
+	fsec_t		fsec;
+	pg_tz	   *saved = session_timezone;
+	int			saved_order = DateOrder;
+#if PG_VERSION_NUM >= 160000
+	DateTimeErrorExtra extra;
+#endif
+
+	if (strlen(str) >= MAXDATELEN)
+		return false;
+	err = ParseDateTime(str, workbuf, sizeof(workbuf), field, ftype, MAXDATEFIELDS, &nf);
+	if (err != 0)
+		return false;
+	for (i = 0; i < nf; i++)
+		if (ftype[i] == DTK_STRING)
+			return false;		/* now, today, infinity, epoch ... */
+
+	/*
+	 * A missing zone is taken from session_timezone, and the order of an
+	 * ambiguous date from DateOrder: make them UTC and year-month-day, so
+	 * the result does not depend on the session.
+	 */
+	session_timezone = pg_tzset("UTC");
+	DateOrder = DATEORDER_YMD;
+#if PG_VERSION_NUM >= 160000
+	err = DecodeDateTime(field, ftype, nf, &dtype, &tm, &fsec, &tz, &extra);
+#else
+	err = DecodeDateTime(field, ftype, nf, &dtype, &tm, &fsec, &tz);
+#endif
+	session_timezone = saved;
+	DateOrder = saved_order;
+	if (err != 0 || dtype != DTK_DATE)
+		return false;
+	return tm2timestamp(&tm, fsec, &tz, result) == 0 && IS_VALID_TIMESTAMP(*result);
+}
+
+static bool
+check_now_override(char **newval, void **extra, GucSource source)
+{
+	TimestampTz value;
+
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	if (!rule_parse_utc_timestamp(*newval, &value))
+	{
+		GUC_check_errdetail("\"%s\" is not a timestamp; a value without a time zone is read as UTC.",
+							*newval);
+		return false;
+	}
+	/* GUC extra data must be malloc'd: guc.c frees it with free() */
+	*extra = malloc(sizeof(TimestampTz));
+	if (*extra == NULL)
+		return false;
+	*(TimestampTz *) *extra = value;
+	return true;
+}
+
+static void
+assign_now_override(const char *newval, void *extra)
+{
+	now_overridden = extra != NULL;
+	if (extra)
+		now_override_value = *(TimestampTz *) extra;
+}
+
+void
+rule_time_init(void)
+{
+	DefineCustomStringVariable("segments.now_override",
+							   "Sets the time segments.now() returns, instead of now().",
+							   "Empty means now().  For tests and demos: rules then see this time.  "
+							   "A value without a time zone is read as UTC.",
+							   &now_override_string,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   check_now_override,
+							   assign_now_override,
+							   NULL);
+}
+
+TimestampTz
+rule_now(void)
+{
+	return now_overridden ? now_override_value : GetCurrentTransactionStartTimestamp();
+}
+
+/*
+ * now + sign * amount unit, in UTC.  Overflow is an error, as it is for
+ * interval arithmetic in SQL.
+ */
+TimestampTz
+rule_time_shift(TimestampTz base, int sign, uint32 amount, RuleUnit unit)
+{
+	Interval	span;
+	int64		n = (int64) sign * amount;
+
+	memset(&span, 0, sizeof(span));
+	switch (unit)
+	{
+		case RU_MINUTE:
+			span.time = n * USECS_PER_MINUTE;
+			break;
+		case RU_HOUR:
+			span.time = n * USECS_PER_HOUR;
+			break;
+		case RU_DAY:
+			span.day = (int32) n;
+			break;
+		case RU_WEEK:
+			if (n * 7 > PG_INT32_MAX || n * 7 < PG_INT32_MIN)
+				ereport(ERROR,
+						errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+						errmsg("interval out of range"));
+			span.day = (int32) (n * 7);
+			break;
+		case RU_MONTH:
+			span.month = (int32) n;
+			break;
+		case RU_YEAR:
+			if (n * MONTHS_PER_YEAR > PG_INT32_MAX || n * MONTHS_PER_YEAR < PG_INT32_MIN)
+				ereport(ERROR,
+						errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+						errmsg("interval out of range"));
+			span.month = (int32) (n * MONTHS_PER_YEAR);
+			break;
+	}
+	/* timestamp (without zone) arithmetic on the UTC value: no DST, no zone */
+	return DatumGetTimestamp(DirectFunctionCall2(timestamp_pl_interval,
+												 TimestampGetDatum(base),
+												 IntervalPGetDatum(&span)));
+}
+
+/* The time a relative value (now, ago, from now) stands for. */
+TimestampTz
+rule_time_value(RuleValueKind kind, uint32 amount, RuleUnit unit)
+{
+	switch (kind)
+	{
+		case RV_AGO:
+			return rule_time_shift(rule_now(), -1, amount, unit);
+		case RV_FROM_NOW:
+			return rule_time_shift(rule_now(), 1, amount, unit);
+		default:
+			return rule_now();
+	}
+}
+
+RuleUnit
+rule_unit_from_name(const char *name)
+{
+	RuleUnit	unit;
+
+	for (unit = RU_MINUTE; unit <= RU_LAST; unit++)
+		if (pg_strcasecmp(name, rule_unit_name(unit, false)) == 0 ||
+			pg_strcasecmp(name, rule_unit_name(unit, true)) == 0)
+			return unit;
+	ereport(ERROR,
+			errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			errmsg("unknown time unit \"%s\"", name),
+			errhint("The units are minute, hour, day, week, month and year."));
+	return RU_MINUTE;			/* keep the compiler quiet */
+}
+
+static uint32
+amount_arg(FunctionCallInfo fcinfo)
+{
+	int32		amount = PG_GETARG_INT32(0);
+
+	if (amount < 0)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("time amount must not be negative"));
+	return (uint32) amount;
+}
+
+/* segments.now() -> timestamptz */
+Datum
+segments_now(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TIMESTAMPTZ(rule_now());
+}
+
+/* segments.ago(amount integer, unit text) -> timestamptz */
+Datum
+segments_ago(PG_FUNCTION_ARGS)
+{
+	uint32		amount = amount_arg(fcinfo);
+	RuleUnit	unit = rule_unit_from_name(text_to_cstring(PG_GETARG_TEXT_PP(1)));
+
+	PG_RETURN_TIMESTAMPTZ(rule_time_value(RV_AGO, amount, unit));
+}
+
+/* segments.from_now(amount integer, unit text) -> timestamptz */
+Datum
+segments_from_now(PG_FUNCTION_ARGS)
+{
+	uint32		amount = amount_arg(fcinfo);
+	RuleUnit	unit = rule_unit_from_name(text_to_cstring(PG_GETARG_TEXT_PP(1)));
+
+	PG_RETURN_TIMESTAMPTZ(rule_time_value(RV_FROM_NOW, amount, unit));
+}
