@@ -25,6 +25,7 @@
 #include "utils/varlena.h"
 
 #include "rule_check.h"
+#include "rule_time.h"
 
 typedef struct CheckState
 {
@@ -269,6 +270,29 @@ read_literal(CheckState *st, const RuleItem *value, CheckedItem *out, Oid type,
 	error_context_stack = callback.previous;
 }
 
+/*
+ * A time literal that reads the clock ('now', 'today' ...) would be frozen
+ * when the rule is checked; the rule language has now and "N unit ago".
+ */
+static void
+refuse_clock_word(CheckState *st, const RuleItem *value, const char *field)
+{
+	const char *text = literal_text(st->body, value);
+	char	   *word = pstrdup(text);
+	char	   *end;
+
+	while (*word == ' ')
+		word++;
+	for (end = word + strlen(word); end > word && end[-1] == ' '; end--)
+		;
+	*end = '\0';
+	if (rule_is_relative_word(word))
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("the time '%s' of field %s would be fixed when the rule is checked", text, field),
+				errhint("Write now, or a time such as 1 day ago or 1 day from now, so the rule follows the clock."));
+}
+
 static void
 refuse_time(const char *field, Oid type)
 {
@@ -429,7 +453,16 @@ check_field(CheckState *st, uint32 index, const AttachedTable *table, const char
 			cv->value = CStringGetTextDatum(literal_text(st->body, value));
 		}
 		else
-			read_literal(st, value, cv, ci->coltype, ci->coltypmod, field);
+		{
+			/*
+			 * As the base type without a type modifier: a domain's check or
+			 * a length limit must not turn a comparison into an error, nor
+			 * round the literal.
+			 */
+			if (ci->fclass == FC_TIME)
+				refuse_clock_word(st, value, field);
+			read_literal(st, value, cv, ci->cmptype, -1, field);
+		}
 	}
 
 	/* jsonb bounds compare as one kind */
@@ -476,7 +509,10 @@ check_event(CheckState *st, uint32 index)
 		if (is_relative(value) || value->op == RV_DURATION)
 			cv->valtype = InvalidOid;
 		else if (value->op == RV_STRING)
-			read_literal(st, value, cv, attype, attypmod, st->att->events.at_column);
+		{
+			refuse_clock_word(st, value, st->att->events.at_column);
+			read_literal(st, value, cv, getBaseType(attype), -1, st->att->events.at_column);
+		}
 		else
 			ereport(ERROR,
 					errcode(ERRCODE_DATATYPE_MISMATCH),
@@ -544,8 +580,8 @@ check_node(CheckState *st, uint32 index, bool in_where)
 				ereport(ERROR,
 						errcode(ERRCODE_DATATYPE_MISMATCH),
 						errmsg("a list is named by a value, not a time"));
-			read_literal(st, item + 1, &st->cr->items[index + 1], st->att->lists.list_type,
-						 st->att->lists.list_typmod, st->att->lists.list_column);
+			read_literal(st, item + 1, &st->cr->items[index + 1], getBaseType(st->att->lists.list_type),
+						 -1, st->att->lists.list_column);
 			break;
 		case RI_IN_SEGMENT:
 			check_in_segment(st, index);

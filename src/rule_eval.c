@@ -530,7 +530,8 @@ count_events(EvalState *st, const RuleItem *item)
 		Datum		at = SPI_getbinval(row.tuple, row.desc, at_fnum, &isnull);
 
 		CHECK_FOR_INTERRUPTS();
-		if (isnull || !in_window(st, item, operand, DatumGetTimestampTz(at)))
+		/* an event without a time counts only for "ever", as in SQL */
+		if (isnull ? item->arg != RW_EVER : !in_window(st, item, operand, DatumGetTimestampTz(at)))
 			continue;
 		if (where && !eval_node(st, where, &row, -1))
 			continue;
@@ -655,24 +656,32 @@ contact_key(FunctionCallInfo fcinfo, Oid keytype)
 	return OidInputFunctionCall(input, value_text(PG_GETARG_DATUM(0), argtype), ioparam, -1);
 }
 
+/* The optional tenant argument as text, or NULL. */
+static char *
+tenant_arg(FunctionCallInfo fcinfo)
+{
+	if (PG_NARGS() < 3 || PG_ARGISNULL(2))
+		return NULL;
+	return value_text(PG_GETARG_DATUM(2), get_fn_expr_argtype(fcinfo->flinfo, 2));
+}
+
 /*
- * Check the rule, connect to SPI and read the contact's row; the caller
- * evaluates and calls SPI_finish().
+ * Check the rule (within the tenant, as preview does), read the contact's
+ * row and leave SPI connected; the caller evaluates and calls SPI_finish().
+ * Returns false when the contact is not in the tenant.
  */
-static EvalRow
-begin_evaluation(FunctionCallInfo fcinfo, EvalState *st)
+static bool
+begin_evaluation(FunctionCallInfo fcinfo, EvalState *st, EvalRow *row)
 {
 	Attachments *att = rule_load_attachments();
 	const RuleBody *body = PG_GETARG_RULE_BODY(1);
-	const AttachedTable *co;
-	EvalRow		row;
+	const AttachedTable *co = &att->contacts;
 	Oid			keytype;
 	char	   *query;
 
 	memset(st, 0, sizeof(EvalState));
-	st->cr = rule_check(body, att, NULL);
 	st->body = body;
-	co = &att->contacts;
+	st->cr = rule_check(body, att, tenant_arg(fcinfo));
 	keytype = co->contact_type;
 	st->key = contact_key(fcinfo, keytype);
 
@@ -688,32 +697,45 @@ begin_evaluation(FunctionCallInfo fcinfo, EvalState *st)
 				errcode(ERRCODE_NO_DATA_FOUND),
 				errmsg("contact %s does not exist in %s", value_text(st->key, keytype),
 					   quote_qualified_identifier(co->schema, co->name)));
-	row.tuple = SPI_tuptable->vals[0];
-	row.desc = SPI_tuptable->tupdesc;
-	return row;
+	row->tuple = SPI_tuptable->vals[0];
+	row->desc = SPI_tuptable->tupdesc;
+	if (st->cr->tenant)
+	{
+		char	   *tenant = SPI_getvalue(row->tuple, row->desc,
+										  SPI_fnumber(row->desc, co->tenant_column));
+
+		if (tenant == NULL ||
+			strcmp(tenant, value_text(st->cr->tenant_value, co->tenant_type)) != 0)
+			return false;
+	}
+	return true;
 }
 
 /*
- * segments.matches(contact anyelement, rule segments.rule) -> boolean
+ * segments.matches(contact anyelement, rule segments.rule [, tenant]) -> boolean
  *
- * Whether the rule is true for the contact, evaluated in C; the same
- * answer as membership of segments.preview(rule).
+ * Whether the rule is true for the contact, evaluated in C: the same
+ * answer as membership of segments.preview(rule [, tenant]), so in segment
+ * names the segments of that tenant (or those without one).
  */
 Datum
 segments_matches(PG_FUNCTION_ARGS)
 {
 	EvalState	st;
 	EvalRow		row;
-	bool		result;
+	bool		result = false;
 
-	row = begin_evaluation(fcinfo, &st);
-	result = eval_node(&st, st.body->items, &row, -1);
+	/* the overload with a tenant is not strict: a NULL tenant means none */
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	if (begin_evaluation(fcinfo, &st, &row))
+		result = eval_node(&st, st.body->items, &row, -1);
 	SPI_finish();
 	PG_RETURN_BOOL(result);
 }
 
 /*
- * segments.explain(contact anyelement, rule segments.rule)
+ * segments.explain(contact anyelement, rule segments.rule [, tenant])
  *	 -> TABLE(condition text, result boolean, observed text)
  *
  * One row per condition, the whole rule first, each indented by its depth:
@@ -730,11 +752,17 @@ segments_explain(PG_FUNCTION_ARGS)
 	uint32		i;
 
 	InitMaterializedSRF(fcinfo, 0);
-	row = begin_evaluation(fcinfo, &st);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		return (Datum) 0;
+	if (!begin_evaluation(fcinfo, &st, &row))
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("contact %s is not in tenant %s",
+					   value_text(st.key, st.cr->att->contacts.contact_type), st.cr->tenant));
 	st.lines = palloc0(sizeof(ExplainLine) * st.body->nitems);
 	eval_node(&st, st.body->items, &row, 0);
-	SPI_finish();
 
+	/* the lines live in SPI's memory: store them before SPI_finish() */
 	rule_arena_init(&arena);
 	for (i = 0; i < st.body->nitems; i++)
 	{
@@ -750,5 +778,6 @@ segments_explain(PG_FUNCTION_ARGS)
 		values[2] = line->observed ? CStringGetTextDatum(line->observed) : (Datum) 0;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+	SPI_finish();
 	return (Datum) 0;
 }

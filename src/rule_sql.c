@@ -92,10 +92,10 @@ append_window_bounds(SqlState *st, RuleTestOp op, const RuleItem *duration, bool
 	const char *zone = as_timestamp ? " AT TIME ZONE 'UTC'" : "";
 
 	if (op == RT_WITHIN_LAST)
-		appendStringInfo(st->buf, "(segments.ago(%u, %s)%s) AND (segments.now()%s)",
+		appendStringInfo(st->buf, "(SELECT segments.ago(%u, %s)%s) AND (SELECT segments.now()%s)",
 						 duration->a, unit_sql(duration->arg), zone, zone);
 	else
-		appendStringInfo(st->buf, "(segments.now()%s) AND (segments.from_now(%u, %s)%s)",
+		appendStringInfo(st->buf, "(SELECT segments.now()%s) AND (SELECT segments.from_now(%u, %s)%s)",
 						 zone, duration->a, unit_sql(duration->arg), zone);
 }
 
@@ -115,8 +115,11 @@ append_value(SqlState *st, const RuleItem *value, bool as_timestamp)
 		append_literal(buf, cv->value, cv->valtype, cv->valtypmod);
 		return;
 	}
-	if (as_timestamp)
-		appendStringInfoChar(buf, '(');
+	/*
+	 * A scalar subquery, so the time is computed once per execution (an
+	 * initplan) rather than per row, and can still bound an index scan.
+	 */
+	appendStringInfoString(buf, "(SELECT ");
 	switch ((RuleValueKind) value->op)
 	{
 		case RV_NOW:
@@ -131,8 +134,7 @@ append_value(SqlState *st, const RuleItem *value, bool as_timestamp)
 		default:
 			elog(ERROR, "unexpected value kind %d", value->op);
 	}
-	if (as_timestamp)
-		appendStringInfoString(buf, " AT TIME ZONE 'UTC')");
+	appendStringInfo(buf, "%s)", as_timestamp ? " AT TIME ZONE 'UTC'" : "");
 }
 
 /* A btree operator of a type's default operator class, qualified when needed. */
@@ -342,8 +344,9 @@ compile_json_field(SqlState *st, const RuleItem *item, const char *alias)
 		case RT_EQ:
 			if (item->b > 1 && !is_relative_value(first))
 			{
+				/* NULL when the column is */
 				append_containment(st, item, alias, first, false);
-				return false;
+				return true;
 			}
 			/* FALLTHROUGH */
 		case RT_NE:

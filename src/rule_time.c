@@ -29,10 +29,26 @@ static bool now_overridden = false;
 static TimestampTz now_override_value = 0;
 
 /*
+ * Is a word of a time literal one that reads the clock (now, today,
+ * tomorrow, yesterday)?  A rule must not freeze such a time when it is
+ * checked: it writes now or "N unit ago" instead.
+ */
+bool
+rule_is_relative_word(const char *word)
+{
+	static const char *const words[] = {"now", "today", "tomorrow", "yesterday", NULL};
+	int			i;
+
+	for (i = 0; words[i]; i++)
+		if (pg_strcasecmp(word, words[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
  * Read a timestamp with time zone; a string without a zone is read as UTC.
- * Never throws: returns false for anything that is not a plain date and
- * time (special values such as 'now' or 'infinity' included, since they
- * would make a rule's truth drift).
+ * Never throws: returns false for anything that is not a date and time,
+ * special values such as 'now' or 'infinity' included.
  */
 bool
 rule_parse_utc_timestamp(const char *str, TimestampTz *result)
@@ -59,8 +75,8 @@ rule_parse_utc_timestamp(const char *str, TimestampTz *result)
 	if (err != 0)
 		return false;
 	for (i = 0; i < nf; i++)
-		if (ftype[i] == DTK_STRING)
-			return false;		/* now, today, infinity, epoch ... */
+		if (ftype[i] == DTK_STRING && rule_is_relative_word(field[i]))
+			return false;
 
 	/*
 	 * A missing zone is taken from session_timezone, and the order of an
@@ -77,7 +93,7 @@ rule_parse_utc_timestamp(const char *str, TimestampTz *result)
 	session_timezone = saved;
 	DateOrder = saved_order;
 	if (err != 0 || dtype != DTK_DATE)
-		return false;
+		return false;			/* infinity, epoch ... */
 	return tm2timestamp(&tm, fsec, &tz, result) == 0 && IS_VALID_TIMESTAMP(*result);
 }
 
