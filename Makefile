@@ -28,7 +28,8 @@ OBJS = \
 	src/rule_jsonb.o \
 	src/rule_check.o \
 	src/rule_sql.o \
-	src/rule_eval.o
+	src/rule_eval.o \
+	src/membership.o
 
 EXTENSION = segments
 DATA = sql/segments--0.1.sql

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The segments demo: a walkthrough of the rule type on a throwaway server.
+# The segments demo: a walkthrough of the extension on a throwaway server.
 #
 #   sudo demo/run.sh
 #
@@ -7,7 +7,10 @@
 # PostgreSQL 15 cluster (run by the user postgres, on a free port, with its
 # unix socket in the temporary directory), runs demo/demo.sql with psql
 # echoing each query, then stops the server and removes the cluster.
-# Rules that are meant to fail show their errors without stopping the demo.
+# demo.sql generates its sample data with bench/data.sql (20,000 contacts,
+# 200,000 events; a few seconds).  Statements that are meant to fail show
+# their errors without stopping the demo; any other error stops it, and
+# this script then exits non-zero.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

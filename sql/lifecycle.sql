@@ -119,12 +119,14 @@ SELECT * FROM try($$SELECT segments.preview('true', -1)$$);
 --    contacts that no longer match leave, new matches join, the others
 --    stay untouched (their "since" is kept) and are not logged.
 --
-CREATE TABLE since_before AS SELECT contact, since FROM segments.membership WHERE segment_id = 1;
+CREATE TABLE since_before AS SELECT contact, since FROM segments.membership
+WHERE segment_id = (SELECT id FROM segments.segment WHERE name = 'US');
 SELECT segments.alter_segment('US', 'country = ''US'' and score >= 10');
 SELECT * FROM members;
 SELECT * FROM new_log();
 SELECT m.contact, m.since = b.since AS same_since
-FROM segments.membership m JOIN since_before b USING (contact) ORDER BY 1;
+FROM segments.membership m JOIN since_before b USING (contact)
+WHERE m.segment_id = (SELECT id FROM segments.segment WHERE name = 'US') ORDER BY 1;
 SELECT segments.alter_segment('US', 'score >= 10');
 SELECT * FROM members;
 SELECT * FROM new_log();

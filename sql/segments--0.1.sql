@@ -125,7 +125,8 @@ COMMENT ON FUNCTION segments.json_time(jsonb) IS
 -- of the matching contact keys (column "contact"), within the tenant when
 -- it is not NULL.
 CREATE FUNCTION segments._compile(rule segments.rule, tenant text) RETURNS text
-	AS 'MODULE_PATHNAME', 'segments_compile' LANGUAGE C STABLE PARALLEL RESTRICTED;
+	AS 'MODULE_PATHNAME', 'segments_compile' LANGUAGE C STABLE PARALLEL RESTRICTED
+	SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION segments._rule_rename_segment(rule segments.rule, old_name text, new_name text)
 	RETURNS segments.rule
@@ -133,24 +134,28 @@ CREATE FUNCTION segments._rule_rename_segment(rule segments.rule, old_name text,
 
 -- Per-contact evaluation in C, with the caller's privileges.
 CREATE FUNCTION segments.matches(contact anyelement, rule segments.rule) RETURNS boolean
-	AS 'MODULE_PATHNAME', 'segments_matches' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+	AS 'MODULE_PATHNAME', 'segments_matches' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED
+	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION segments.matches(anyelement, segments.rule) IS
 	'whether the rule holds for the contact';
 CREATE FUNCTION segments.explain(contact anyelement, rule segments.rule,
 	OUT condition text, OUT result boolean, OUT observed text)
 	RETURNS SETOF record
-	AS 'MODULE_PATHNAME', 'segments_explain' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED ROWS 10;
+	AS 'MODULE_PATHNAME', 'segments_explain' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED ROWS 10
+	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION segments.explain(anyelement, segments.rule) IS
 	'why a rule holds for a contact or not: each condition, its result and the value seen';
 -- The same within a tenant: as preview(rule, lim, tenant), in segment names
 -- the tenant's segments, and a contact of another tenant does not match.
 CREATE FUNCTION segments.matches(contact anyelement, rule segments.rule, tenant anycompatible)
 	RETURNS boolean
-	AS 'MODULE_PATHNAME', 'segments_matches' LANGUAGE C STABLE PARALLEL RESTRICTED;
+	AS 'MODULE_PATHNAME', 'segments_matches' LANGUAGE C STABLE PARALLEL RESTRICTED
+	SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION segments.explain(contact anyelement, rule segments.rule, tenant anycompatible,
 	OUT condition text, OUT result boolean, OUT observed text)
 	RETURNS SETOF record
-	AS 'MODULE_PATHNAME', 'segments_explain' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
+	AS 'MODULE_PATHNAME', 'segments_explain' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10
+	SET search_path = pg_catalog, pg_temp;
 
 -- == Catalog and lifecycle ==
 --
@@ -628,26 +633,12 @@ BEGIN
 END
 $$;
 
--- The first build of a segment's membership, in one statement; every
--- member is logged as joined by 'build'.  Returns the number of members.
+-- The first build of a segment's membership: the contacts compiled
+-- selects become members, each logged as joined by 'build'.  Written in
+-- batches as COPY writes (src/membership.c).  Returns the number of members.
 CREATE FUNCTION segments._build(id bigint, compiled text) RETURNS bigint
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	n bigint;
-BEGIN
-	EXECUTE format($q$
-		WITH joined AS (
-			INSERT INTO segments.membership (segment_id, contact)
-			SELECT $1, q.contact FROM (%s) q
-			RETURNING contact)
-		INSERT INTO segments.membership_log (segment_id, contact, joined, cause)
-		SELECT $1, contact, true, 'build' FROM joined$q$, compiled)
-	USING id;
-	GET DIAGNOSTICS n = ROW_COUNT;
-	RETURN n;
-END
-$$;
+	AS 'MODULE_PATHNAME', 'segments_build' LANGUAGE C VOLATILE STRICT
+	SET search_path = pg_catalog, pg_temp;
 
 -- Brings a segment's membership to the result of compiled, in one
 -- statement: the members no longer matching leave, the new ones join, both
@@ -660,17 +651,21 @@ DECLARE
 	n bigint;
 BEGIN
 	EXECUTE format($q$
-		WITH fresh AS (SELECT q.contact FROM (%s) q),
+		WITH diff AS (
+			-- one pass over fresh and stored members: who joins, who leaves
+			SELECT f.contact AS joining, m.contact AS leaving
+			FROM (%s) f
+			FULL JOIN (SELECT s.contact FROM segments.membership s WHERE s.segment_id = $1) m
+				ON m.contact = f.contact
+			WHERE m.contact IS NULL OR f.contact IS NULL),
 		left_ AS (
 			DELETE FROM segments.membership m
-			WHERE m.segment_id = $1
-				AND NOT EXISTS (SELECT FROM fresh f WHERE f.contact = m.contact)
+			USING diff d
+			WHERE m.segment_id = $1 AND m.contact = d.leaving
 			RETURNING m.contact),
 		joined AS (
 			INSERT INTO segments.membership (segment_id, contact)
-			SELECT $1, f.contact FROM fresh f
-			WHERE NOT EXISTS (SELECT FROM segments.membership m
-				WHERE m.segment_id = $1 AND m.contact = f.contact)
+			SELECT $1, d.joining FROM diff d WHERE d.joining IS NOT NULL
 			RETURNING contact)
 		INSERT INTO segments.membership_log (segment_id, contact, joined, cause)
 		SELECT $1, contact, false, $2 FROM left_
@@ -804,14 +799,17 @@ BEGIN
 
 	EXECUTE format($ddl$
 		CREATE TABLE segments.membership_log (
-			id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+			id bigint GENERATED ALWAYS AS IDENTITY,
 			segment_id bigint NOT NULL,
 			contact %s NOT NULL,
 			joined boolean NOT NULL,
 			at timestamptz NOT NULL DEFAULT now(),
 			cause text NOT NULL CHECK (cause IN ('build', 'alter', 'refresh', 'write', 'time')))$ddl$,
 		k.base_type);
-	CREATE INDEX membership_log_segment_idx ON segments.membership_log (segment_id, id);
+	-- Append-only, read by id ranges (WHERE id > last_seen): a BRIN index
+	-- costs next to nothing per row where a btree would double the cost of
+	-- a build.
+	CREATE INDEX membership_log_id_idx ON segments.membership_log USING brin (id);
 	COMMENT ON TABLE segments.membership_log IS
 		'every join (joined) and leave (not joined) of a segment, in order of id: an outbox to poll with WHERE id > last_seen';
 
@@ -1319,12 +1317,12 @@ DECLARE
 BEGIN
 	s := segments._segment(id);
 	EXECUTE format($q$
-		WITH fresh AS (SELECT q.contact FROM (%s) q),
-		stored AS (SELECT m.contact FROM segments.membership m WHERE m.segment_id = $1)
-		SELECT (SELECT count(*) FROM fresh f
-				WHERE NOT EXISTS (SELECT FROM stored m WHERE m.contact = f.contact)),
-			(SELECT count(*) FROM stored m
-				WHERE NOT EXISTS (SELECT FROM fresh f WHERE f.contact = m.contact))$q$,
+		SELECT count(*) FILTER (WHERE m.contact IS NULL),
+			count(*) FILTER (WHERE f.contact IS NULL)
+		FROM (%s) f
+		FULL JOIN (SELECT s.contact FROM segments.membership s WHERE s.segment_id = $1) m
+			ON m.contact = f.contact
+		WHERE m.contact IS NULL OR f.contact IS NULL$q$,
 		segments._compile(s.rule, s.tenant))
 	INTO missing, extra
 	USING s.id;
