@@ -123,8 +123,11 @@ COMMENT ON FUNCTION segments.json_time(jsonb) IS
 
 -- The rule checked against the attached tables and compiled to the SELECT
 -- of the matching contact keys (column "contact"), within the tenant when
--- it is not NULL.
-CREATE FUNCTION segments._compile(rule segments.rule, tenant text) RETURNS text
+-- it is not NULL.  Relative times are constants of this moment, for the
+-- statement about to run, or with portable calls of segments.now() and
+-- friends, for SQL kept and run later (to_sql).
+CREATE FUNCTION segments._compile(rule segments.rule, tenant text, portable boolean DEFAULT false)
+	RETURNS text
 	AS 'MODULE_PATHNAME', 'segments_compile' LANGUAGE C STABLE PARALLEL RESTRICTED
 	SET search_path = pg_catalog, pg_temp;
 
@@ -1400,7 +1403,7 @@ CREATE FUNCTION segments.to_sql(rule segments.rule) RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-	RETURN CASE WHEN rule IS NOT NULL THEN segments._compile(rule, NULL) END;
+	RETURN CASE WHEN rule IS NOT NULL THEN segments._compile(rule, NULL, portable => true) END;
 END
 $$;
 COMMENT ON FUNCTION segments.to_sql(segments.rule) IS
@@ -1410,7 +1413,7 @@ CREATE FUNCTION segments.to_sql(rule segments.rule, tenant anycompatible) RETURN
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-	RETURN CASE WHEN rule IS NOT NULL THEN segments._compile(rule, segments._tenant_text(tenant)) END;
+	RETURN CASE WHEN rule IS NOT NULL THEN segments._compile(rule, segments._tenant_text(tenant), portable => true) END;
 END
 $$;
 COMMENT ON FUNCTION segments.to_sql(segments.rule, anycompatible) IS

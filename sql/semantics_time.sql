@@ -226,6 +226,24 @@ SELECT t.zone, count(*) AS rules, count(*) FILTER (WHERE t.agree) AS agree,
 FROM time_results t JOIN time_results u ON u.zone = 'UTC' AND u.n = t.n
 GROUP BY t.zone ORDER BY t.zone;
 
+-- Builds and previews compile relative times as constants of the moment;
+-- to_sql writes them as calls of segments.now() and friends, so its SQL
+-- can be kept and run later.  Both select the same contacts, in every
+-- session time zone.
+CREATE FUNCTION portable_count(rule text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE n bigint;
+BEGIN
+	EXECUTE 'SELECT count(*) FROM (' || segments.to_sql(rule::segments.rule) || ') q' INTO n;
+	RETURN n;
+END $$;
+SELECT zone, count(*) AS rules,
+	count(*) FILTER (WHERE portable_count(r.rule) = segments.preview_count(r.rule::segments.rule)) AS same
+FROM time_rules r, (VALUES ('UTC'), ('America/New_York'), ('Asia/Tokyo')) AS z(zone),
+	LATERAL set_config('TimeZone', z.zone, true) AS s
+GROUP BY zone ORDER BY zone;
+SET TimeZone = 'UTC';
+SELECT segments.to_sql('seen_at within last 1 day and seen_local < 2 hours ago');
+
 --
 -- Month ends: now 2025-03-31 12:00 UTC.  1 month ago is 2025-02-28 12:00
 -- (the month is shorter), 1 month from now 2025-04-30 12:00, 2 months ago
@@ -316,6 +334,7 @@ SELECT segments.detach_contacts();
 DROP TABLE contacts, time_rules, time_results;
 DROP FUNCTION check_rule(text, text);
 DROP FUNCTION try(text);
+DROP FUNCTION portable_count(text);
 RESET segments.now_override;
 RESET TimeZone;
 RESET DateStyle;

@@ -25,10 +25,12 @@
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 #include "utils/typcache.h"
 
 #include "rule_check.h"
 #include "rule_sql.h"
+#include "rule_time.h"
 
 PG_FUNCTION_INFO_V1(segments_compile);
 
@@ -37,6 +39,7 @@ typedef struct SqlState
 	const CheckedRule *cr;
 	const RuleBody *body;
 	StringInfo	buf;
+	bool		portable;		/* relative times as calls, not constants */
 } SqlState;
 
 static bool compile_node(SqlState *st, const RuleItem *item, const char *alias,
@@ -85,11 +88,35 @@ literal_cstring(SqlState *st, const RuleItem *value)
 
 static void append_value(SqlState *st, const RuleItem *value, bool as_timestamp);
 
+/*
+ * A time computed now, as a constant: the planner then estimates the rows
+ * of a window from the statistics, as for a hand-written query.  The text
+ * is compiled afresh for every statement that runs it.
+ */
+static void
+append_time(SqlState *st, TimestampTz time, bool as_timestamp)
+{
+	append_literal(st->buf, TimestampTzGetDatum(time),
+				   as_timestamp ? TIMESTAMPOID : TIMESTAMPTZOID, -1);
+}
+
 /* The bounds of within last/next N unit: "ago AND now", "now AND from now". */
 static void
 append_window_bounds(SqlState *st, RuleTestOp op, const RuleItem *duration, bool as_timestamp)
 {
 	const char *zone = as_timestamp ? " AT TIME ZONE 'UTC'" : "";
+
+	if (!st->portable)
+	{
+		TimestampTz now = rule_now();
+		TimestampTz other = rule_time_shift(now, op == RT_WITHIN_LAST ? -1 : 1,
+											duration->a, (RuleUnit) duration->arg);
+
+		append_time(st, op == RT_WITHIN_LAST ? other : now, as_timestamp);
+		appendStringInfoString(st->buf, " AND ");
+		append_time(st, op == RT_WITHIN_LAST ? now : other, as_timestamp);
+		return;
+	}
 
 	if (op == RT_WITHIN_LAST)
 		appendStringInfo(st->buf, "(SELECT segments.ago(%u, %s)%s) AND (SELECT segments.now()%s)",
@@ -115,6 +142,13 @@ append_value(SqlState *st, const RuleItem *value, bool as_timestamp)
 		append_literal(buf, cv->value, cv->valtype, cv->valtypmod);
 		return;
 	}
+	if (!st->portable)
+	{
+		append_time(st, rule_time_value((RuleValueKind) value->op, value->a, (RuleUnit) value->arg),
+					as_timestamp);
+		return;
+	}
+
 	/*
 	 * A scalar subquery, so the time is computed once per execution (an
 	 * initplan) rather than per row, and can still bound an index scan.
@@ -727,7 +761,7 @@ compile_node(SqlState *st, const RuleItem *item, const char *alias,
 }
 
 char *
-rule_compile_sql(const CheckedRule *cr)
+rule_compile_sql(const CheckedRule *cr, bool portable)
 {
 	const AttachedTable *co = &cr->att->contacts;
 	StringInfoData buf;
@@ -738,6 +772,7 @@ rule_compile_sql(const CheckedRule *cr)
 	st.cr = cr;
 	st.body = cr->body;
 	st.buf = &buf;
+	st.portable = portable;
 	appendStringInfo(&buf, "SELECT c.%s AS contact\nFROM %s AS c\nWHERE ",
 					 quote_identifier(co->contact_column),
 					 quote_qualified_identifier(co->schema, co->name));
@@ -754,10 +789,13 @@ rule_compile_sql(const CheckedRule *cr)
 }
 
 /*
- * segments._compile(rule, tenant text) -> text
+ * segments._compile(rule, tenant text, portable boolean) -> text
  *
  * The SELECT of the contact keys the rule matches (within the tenant when
  * it is not NULL), after checking the rule against the attached tables.
+ * Portable SQL computes relative times with segments.now() and friends,
+ * so it can be kept and run later (to_sql); otherwise they are constants
+ * of this moment, for the statement about to run.
  */
 Datum
 segments_compile(PG_FUNCTION_ARGS)
@@ -769,5 +807,6 @@ segments_compile(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	body = PG_GETARG_RULE_BODY(0);
 	tenant = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
-	PG_RETURN_TEXT_P(cstring_to_text(rule_compile_sql(rule_check(body, rule_load_attachments(), tenant))));
+	PG_RETURN_TEXT_P(cstring_to_text(rule_compile_sql(rule_check(body, rule_load_attachments(), tenant),
+													  PG_NARGS() > 2 && !PG_ARGISNULL(2) && PG_GETARG_BOOL(2))));
 }

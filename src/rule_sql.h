@@ -7,8 +7,12 @@
 
 #include "rule_check.h"
 
-/* SELECT c.<key> AS contact FROM <contacts> AS c WHERE <tenant and rule> */
-extern char *rule_compile_sql(const CheckedRule *cr);
+/*
+ * SELECT c.<key> AS contact FROM <contacts> AS c WHERE <tenant and rule>;
+ * portable: relative times as calls of segments.now() and friends rather
+ * than constants of this moment.
+ */
+extern char *rule_compile_sql(const CheckedRule *cr, bool portable);
 
 /* The ILIKE pattern of contains / starts with / ends with a text. */
 extern char *rule_match_pattern(const char *text, RuleTestOp op);
