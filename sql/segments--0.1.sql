@@ -730,25 +730,62 @@ $$;
 -- Attach and detach
 --
 
+-- The start of every attach: lock the attachments, refuse a role that is
+-- already attached and, for events and lists, one attached before the
+-- contacts; check the table.  Returns the table's qualified name.
+CREATE FUNCTION segments._attach_begin(role text, tbl regclass) RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	current segments.attached;
+BEGIN
+	LOCK TABLE segments.attached IN SHARE ROW EXCLUSIVE MODE;
+	SELECT * INTO current FROM segments.attached x WHERE x.role = _attach_begin.role;
+	IF FOUND THEN
+		RAISE EXCEPTION '% are already attached', role
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			DETAIL = format('The %s table is %I.%I.', role, current.table_schema, current.table_name),
+			HINT = format('Detach them first with segments.detach_%s().', role);
+	END IF;
+	IF role <> 'contacts' AND NOT EXISTS (SELECT FROM segments.attached x WHERE x.role = 'contacts') THEN
+		RAISE EXCEPTION 'contacts must be attached before %', role
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			HINT = 'Attach the contacts table first with segments.attach_contacts().';
+	END IF;
+	RETURN segments._check_table(tbl, role);
+END
+$$;
+
+-- The column of an events or lists table that refers to the contact: it
+-- must have the type of the contact key.
+CREATE FUNCTION segments._contact_column(tbl regclass, qname text, col name)
+RETURNS smallint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	contacts record := segments._contacts();
+	c record := segments._column(tbl, col, 'contact');
+BEGIN
+	IF c.base <> contacts.key_base THEN
+		RAISE EXCEPTION 'contact column "%" of table % has type %, but the contact key has type %',
+			col, qname, c.declared, contacts.key_type
+			USING ERRCODE = 'datatype_mismatch',
+			DETAIL = format('The contact column must have the type of the key %s.%I.',
+				segments._relation_name(contacts.rel), contacts.key_column);
+	END IF;
+	RETURN c.attnum;
+END
+$$;
+
 CREATE FUNCTION segments.attach_contacts(tbl regclass, key name, tenant name DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	qname text;
+	qname text := segments._attach_begin('contacts', tbl);
 	k record;
 	t record;
-	current segments.attached;
 BEGIN
-	LOCK TABLE segments.attached IN SHARE ROW EXCLUSIVE MODE;
-	SELECT * INTO current FROM segments.attached a WHERE a.role = 'contacts';
-	IF FOUND THEN
-		RAISE EXCEPTION 'contacts are already attached'
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-			DETAIL = format('The contacts table is %I.%I.', current.table_schema, current.table_name),
-			HINT = 'Detach them first with segments.detach_contacts().';
-	END IF;
-	qname := segments._check_table(tbl, 'contacts');
 
 	k := segments._column(tbl, attach_contacts.key, 'key');
 	IF k.base NOT IN ('pg_catalog.int8'::regtype, 'pg_catalog.int4'::regtype,
@@ -851,37 +888,11 @@ RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	qname text;
-	c record;
+	qname text := segments._attach_begin('events', tbl);
+	contact_attnum smallint := segments._contact_column(tbl, qname, attach_events.contact);
 	k record;
 	a record;
-	contacts record;
-	current segments.attached;
 BEGIN
-	LOCK TABLE segments.attached IN SHARE ROW EXCLUSIVE MODE;
-	SELECT * INTO current FROM segments.attached x WHERE x.role = 'events';
-	IF FOUND THEN
-		RAISE EXCEPTION 'events are already attached'
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-			DETAIL = format('The events table is %I.%I.', current.table_schema, current.table_name),
-			HINT = 'Detach them first with segments.detach_events().';
-	END IF;
-	IF NOT EXISTS (SELECT FROM segments.attached x WHERE x.role = 'contacts') THEN
-		RAISE EXCEPTION 'contacts must be attached before events'
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-			HINT = 'Attach the contacts table first with segments.attach_contacts().';
-	END IF;
-	contacts := segments._contacts();
-	qname := segments._check_table(tbl, 'events');
-
-	c := segments._column(tbl, attach_events.contact, 'contact');
-	IF c.base <> contacts.key_base THEN
-		RAISE EXCEPTION 'contact column "%" of table % has type %, but the contact key has type %',
-			attach_events.contact, qname, c.declared, contacts.key_type
-			USING ERRCODE = 'datatype_mismatch',
-			DETAIL = format('The contact column must have the type of the key %s.%I.',
-				segments._relation_name(contacts.rel), contacts.key_column);
-	END IF;
 	k := segments._column(tbl, attach_events.kind, 'kind');
 	IF k.base NOT IN ('pg_catalog.text'::regtype, 'pg_catalog.varchar'::regtype) THEN
 		RAISE EXCEPTION 'kind column "%" of table % has type %', attach_events.kind, qname, k.declared
@@ -894,9 +905,9 @@ BEGIN
 			USING ERRCODE = 'datatype_mismatch',
 			DETAIL = 'The event time must be of type timestamp with time zone (timestamptz).';
 	END IF;
-	IF c.attnum IN (k.attnum, a.attnum) THEN
-		RAISE EXCEPTION 'column "%" of table % cannot be both the contact and the kind column',
-			attach_events.contact, qname
+	IF contact_attnum IN (k.attnum, a.attnum) THEN
+		RAISE EXCEPTION 'column "%" of table % cannot be both the contact and the % column',
+			attach_events.contact, qname, CASE WHEN contact_attnum = k.attnum THEN 'kind' ELSE 'at' END
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 
@@ -914,36 +925,10 @@ RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	qname text;
-	c record;
+	qname text := segments._attach_begin('lists', tbl);
+	contact_attnum smallint := segments._contact_column(tbl, qname, attach_lists.contact);
 	l record;
-	contacts record;
-	current segments.attached;
 BEGIN
-	LOCK TABLE segments.attached IN SHARE ROW EXCLUSIVE MODE;
-	SELECT * INTO current FROM segments.attached x WHERE x.role = 'lists';
-	IF FOUND THEN
-		RAISE EXCEPTION 'lists are already attached'
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-			DETAIL = format('The lists table is %I.%I.', current.table_schema, current.table_name),
-			HINT = 'Detach them first with segments.detach_lists().';
-	END IF;
-	IF NOT EXISTS (SELECT FROM segments.attached x WHERE x.role = 'contacts') THEN
-		RAISE EXCEPTION 'contacts must be attached before lists'
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-			HINT = 'Attach the contacts table first with segments.attach_contacts().';
-	END IF;
-	contacts := segments._contacts();
-	qname := segments._check_table(tbl, 'lists');
-
-	c := segments._column(tbl, attach_lists.contact, 'contact');
-	IF c.base <> contacts.key_base THEN
-		RAISE EXCEPTION 'contact column "%" of table % has type %, but the contact key has type %',
-			attach_lists.contact, qname, c.declared, contacts.key_type
-			USING ERRCODE = 'datatype_mismatch',
-			DETAIL = format('The contact column must have the type of the key %s.%I.',
-				segments._relation_name(contacts.rel), contacts.key_column);
-	END IF;
 	l := segments._column(tbl, attach_lists.list, 'list');
 	IF NOT segments._has_btree(l.declared) THEN
 		RAISE EXCEPTION 'list column "%" of table % has type %, which has no default btree operator class',
@@ -951,7 +936,7 @@ BEGIN
 			USING ERRCODE = 'datatype_mismatch',
 			DETAIL = 'List values must be comparable for equality and order.';
 	END IF;
-	IF c.attnum = l.attnum THEN
+	IF contact_attnum = l.attnum THEN
 		RAISE EXCEPTION 'column "%" of table % cannot be both the contact and the list column',
 			attach_lists.contact, qname
 			USING ERRCODE = 'invalid_parameter_value';
