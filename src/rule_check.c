@@ -220,30 +220,6 @@ literal_error_context(void *arg)
 			   ctx->literal, ctx->field, format_type_be(ctx->type));
 }
 
-/* The text of a STRING, NUMBER, TRUE or FALSE value. */
-static const char *
-literal_text(const RuleBody *body, const RuleItem *value)
-{
-	switch ((RuleValueKind) value->op)
-	{
-		case RV_STRING:
-		case RV_NUMBER:
-			return RULE_STR(body, value->a);
-		case RV_TRUE:
-			return "true";
-		case RV_FALSE:
-			return "false";
-		default:
-			return NULL;
-	}
-}
-
-static bool
-is_relative(const RuleItem *value)
-{
-	return value->op == RV_NOW || value->op == RV_AGO || value->op == RV_FROM_NOW;
-}
-
 /* Read a literal with the input function of type (a domain checks its constraints). */
 static void
 read_literal(CheckState *st, const RuleItem *value, CheckedItem *out, Oid type,
@@ -254,7 +230,7 @@ read_literal(CheckState *st, const RuleItem *value, CheckedItem *out, Oid type,
 	Oid			input,
 				ioparam;
 
-	ctx.literal = literal_text(st->body, value);
+	ctx.literal = rule_literal_text(st->body, value);
 	ctx.field = field;
 	ctx.type = type;
 	callback.callback = literal_error_context;
@@ -277,7 +253,7 @@ read_literal(CheckState *st, const RuleItem *value, CheckedItem *out, Oid type,
 static void
 refuse_clock_word(CheckState *st, const RuleItem *value, const char *field)
 {
-	const char *text = literal_text(st->body, value);
+	const char *text = rule_literal_text(st->body, value);
 	char	   *word = pstrdup(text);
 	char	   *end;
 
@@ -331,7 +307,7 @@ read_json_operand(CheckState *st, const RuleItem *value, CheckedItem *out, const
 static int
 json_kind(const RuleItem *value)
 {
-	return is_relative(value) ? RV_NOW : value->op == RV_FALSE ? RV_TRUE : value->op;
+	return RV_IS_RELATIVE(value->op) ? RV_NOW : value->op == RV_FALSE ? RV_TRUE : value->op;
 }
 
 static void
@@ -433,11 +409,11 @@ check_field(CheckState *st, uint32 index, const AttachedTable *table, const char
 
 		if (ci->fclass == FC_JSON)
 		{
-			if (is_relative(value) && op != RT_IN && !RT_IS_COMPARISON(op) && op != RT_BETWEEN)
+			if (RV_IS_RELATIVE(value->op) && op != RT_IN && !RT_IS_COMPARISON(op) && op != RT_BETWEEN)
 				refuse_time(field, ci->coltype);
 			read_json_operand(st, value, cv, field);
 		}
-		else if (is_relative(value))
+		else if (RV_IS_RELATIVE(value->op))
 		{
 			if (ci->fclass != FC_TIME || op == RT_CONTAINS)
 				refuse_time(field, ci->coltype);
@@ -450,7 +426,7 @@ check_field(CheckState *st, uint32 index, const AttachedTable *table, const char
 		{
 			cv->valtype = TEXTOID;
 			cv->valtypmod = -1;
-			cv->value = CStringGetTextDatum(literal_text(st->body, value));
+			cv->value = CStringGetTextDatum(rule_literal_text(st->body, value));
 		}
 		else
 		{
@@ -506,7 +482,7 @@ check_event(CheckState *st, uint32 index)
 		const RuleItem *value = &st->body->items[next];
 		CheckedItem *cv = &st->cr->items[next];
 
-		if (is_relative(value) || value->op == RV_DURATION)
+		if (RV_IS_RELATIVE(value->op) || value->op == RV_DURATION)
 			cv->valtype = InvalidOid;
 		else if (value->op == RV_STRING)
 		{
@@ -517,7 +493,7 @@ check_event(CheckState *st, uint32 index)
 			ereport(ERROR,
 					errcode(ERRCODE_DATATYPE_MISMATCH),
 					errmsg("the window of event '%s' needs a time, not %s",
-						   RULE_STR(st->body, item->a), literal_text(st->body, value)),
+						   RULE_STR(st->body, item->a), rule_literal_text(st->body, value)),
 					errhint("Write a time as a string ('2024-01-01'), now, or an amount and unit with ago or from now."));
 	}
 }
@@ -576,7 +552,7 @@ check_node(CheckState *st, uint32 index, bool in_where)
 			break;
 		case RI_IN_LIST:
 			require_attached(&st->att->lists, "lists", "lists");
-			if (is_relative(item + 1))
+			if (RV_IS_RELATIVE(item[1].op))
 				ereport(ERROR,
 						errcode(ERRCODE_DATATYPE_MISMATCH),
 						errmsg("a list is named by a value, not a time"));

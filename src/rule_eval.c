@@ -305,7 +305,7 @@ json_typed(const JsonbValue *v, int kind, Datum *out)
 static int
 json_kind_of(const RuleItem *value)
 {
-	if (value->op == RV_NOW || value->op == RV_AGO || value->op == RV_FROM_NOW)
+	if (RV_IS_RELATIVE(value->op))
 		return RV_NOW;
 	return value->op == RV_FALSE ? RV_TRUE : value->op;
 }
@@ -436,9 +436,7 @@ eval_json_field(EvalState *st, const RuleItem *item, Datum column, bool isnull,
 				return false;
 			return negated != text_match(typed, DEFAULT_COLLATION_OID,
 										 op == RT_LIKE || op == RT_ILIKE ? RULE_STR(st->body, first->a) :
-										 rule_match_pattern(first->op == RV_STRING || first->op == RV_NUMBER ?
-															RULE_STR(st->body, first->a) :
-															first->op == RV_TRUE ? "true" : "false", op),
+										 rule_match_pattern(rule_literal_text(st->body, first), op),
 										 op != RT_LIKE);
 		case RT_WITHIN_LAST:
 		case RT_WITHIN_NEXT:

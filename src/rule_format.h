@@ -108,6 +108,9 @@ typedef enum RuleValueKind
 
 #define RV_LAST RV_DURATION
 
+/* Values that read the clock: now, ago, from now. */
+#define RV_IS_RELATIVE(kind) ((kind) == RV_NOW || (kind) == RV_AGO || (kind) == RV_FROM_NOW)
+
 typedef enum RuleUnit
 {
 	RU_MINUTE = 1,

@@ -60,6 +60,23 @@ print_amount(RuleBuf *buf, const RuleItem *value)
 	rule_buf_puts(buf, rule_unit_name((RuleUnit) value->arg, value->a != 1));
 }
 
+const char *
+rule_literal_text(const RuleBody *body, const RuleItem *value)
+{
+	switch ((RuleValueKind) value->op)
+	{
+		case RV_STRING:
+		case RV_NUMBER:
+			return RULE_STR(body, value->a);
+		case RV_TRUE:
+			return "true";
+		case RV_FALSE:
+			return "false";
+		default:
+			return NULL;
+	}
+}
+
 void
 rule_print_value(RuleBuf *buf, const RuleBody *body, const RuleItem *value)
 {

@@ -42,8 +42,7 @@ typedef struct RefCollector
 static bool
 value_is_relative(const RuleItem *value)
 {
-	return value->op == RV_NOW || value->op == RV_AGO ||
-		value->op == RV_FROM_NOW || value->op == RV_DURATION;
+	return RV_IS_RELATIVE(value->op) || value->op == RV_DURATION;
 }
 
 /* Does an operand value in [from, to) depend on the clock? */

@@ -71,21 +71,6 @@ unit_sql(uint32 unit)
 	return quote_literal_cstr(rule_unit_name((RuleUnit) unit, false));
 }
 
-static bool
-is_relative_value(const RuleItem *value)
-{
-	return value->op == RV_NOW || value->op == RV_AGO || value->op == RV_FROM_NOW;
-}
-
-/* The text of a STRING, NUMBER, TRUE or FALSE literal. */
-static const char *
-literal_cstring(SqlState *st, const RuleItem *value)
-{
-	if (value->op == RV_STRING || value->op == RV_NUMBER)
-		return RULE_STR(st->body, value->a);
-	return value->op == RV_TRUE ? "true" : "false";
-}
-
 static void append_value(SqlState *st, const RuleItem *value, bool as_timestamp);
 
 /*
@@ -376,7 +361,7 @@ compile_json_field(SqlState *st, const RuleItem *item, const char *alias)
 				appendStringInfo(buf, "(%s IS NULL OR pg_catalog.jsonb_typeof(%s) = 'null')", field, field);
 			return false;
 		case RT_EQ:
-			if (item->b > 1 && !is_relative_value(first))
+			if (item->b > 1 && !RV_IS_RELATIVE(first->op))
 			{
 				/* NULL when the column is */
 				append_containment(st, item, alias, first, false);
@@ -412,7 +397,7 @@ compile_json_field(SqlState *st, const RuleItem *item, const char *alias)
 					for (i = 0; i < nops; i++)
 					{
 						const RuleItem *value = first + i;
-						int			kind = is_relative_value(value) ? RV_NOW :
+						int			kind = RV_IS_RELATIVE(value->op) ? RV_NOW :
 							value->op == RV_FALSE ? RV_TRUE : value->op;
 
 						if (kind != (int) kinds[k])
@@ -455,7 +440,7 @@ compile_json_field(SqlState *st, const RuleItem *item, const char *alias)
 		case RT_STARTS_WITH:
 		case RT_ENDS_WITH:
 			appendStringInfo(buf, "segments.json_string(%s) %sILIKE %s", field, negated ? "NOT " : "",
-							 quote_literal_cstr(match_pattern(literal_cstring(st, first), op)));
+							 quote_literal_cstr(match_pattern(rule_literal_text(st->body, first), op)));
 			return true;
 		case RT_LIKE:
 		case RT_ILIKE:
@@ -547,7 +532,7 @@ compile_column_field(SqlState *st, const RuleItem *item, const char *alias)
 			appendStringInfo(buf, "%s%s %sILIKE %s", field,
 							 ci->cmptype == TEXTOID ? "" : "::pg_catalog.text",
 							 negated ? "NOT " : "",
-							 quote_literal_cstr(match_pattern(literal_cstring(st, first), op)));
+							 quote_literal_cstr(match_pattern(rule_literal_text(st->body, first), op)));
 			return true;
 		case RT_LIKE:
 		case RT_ILIKE:

@@ -139,4 +139,7 @@ extern void rule_print_ident(RuleBuf *buf, const char *ident, bool first);
 extern void rule_print_string(RuleBuf *buf, const char *s);
 extern void rule_print_value(RuleBuf *buf, const RuleBody *body, const RuleItem *value);
 
+/* The text of a string, number, true or false literal; NULL for a time. */
+extern const char *rule_literal_text(const RuleBody *body, const RuleItem *value);
+
 #endif							/* SEGMENTS_RULE_TREE_H */
