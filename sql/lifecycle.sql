@@ -145,18 +145,23 @@ SELECT rule FROM segments.segment WHERE name = 'US';
 SELECT * FROM members;
 
 --
--- 4. verify_segment compares the stored membership with a fresh
---    evaluation; refresh_segment re-evaluates and returns the number of
---    joins and leaves.  (Until triggers maintain membership, a change to
---    the contacts is seen only by a refresh.)
+-- 4. Writes to the contacts change membership in the same statement,
+--    logged with cause write.  verify_segment compares the stored
+--    membership with a fresh evaluation; refresh_segment re-evaluates and
+--    returns the number of joins and leaves it made: none after writes,
+--    one here after a member was deleted behind the extension's back.
 --
 UPDATE contacts SET score = 0 WHERE id = 1;
 INSERT INTO contacts VALUES (11, 1, 'US', 50);
+SELECT * FROM new_log();
+SELECT * FROM segments.verify_segment('US');
+SELECT segments.refresh_segment('US');
+DELETE FROM segments.membership
+WHERE segment_id = (SELECT id FROM segments.segment WHERE name = 'US') AND contact = 11;
 SELECT * FROM segments.verify_segment('US');
 SELECT segments.refresh_segment('US');
 SELECT * FROM new_log();
 SELECT * FROM segments.verify_segment('US');
-SELECT segments.refresh_segment('US');
 SELECT * FROM members;
 
 --
@@ -168,8 +173,8 @@ SELECT segments.create_segment('Top US', 'in segment ''US'' and country = ''US''
 SELECT * FROM members;
 SELECT * FROM new_log();
 SELECT segment_id, kind, name, path, relative FROM segments.segment_reference ORDER BY 1, 2;
--- When a segment's membership changes (alter or refresh), the segments
--- that use it follow in the same transaction.
+-- When a segment's membership changes (by a write, alter or refresh), the
+-- segments that use it follow in the same transaction.
 UPDATE contacts SET score = 0 WHERE id = 6;
 SELECT segments.refresh_segment('US');
 SELECT * FROM members;

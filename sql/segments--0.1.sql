@@ -646,19 +646,25 @@ CREATE FUNCTION segments._build(id bigint, compiled text) RETURNS bigint
 -- Brings a segment's membership to the result of compiled, in one
 -- statement: the members no longer matching leave, the new ones join, both
 -- logged with cause; members that stay are untouched.  Returns the number
--- of joins and leaves.
-CREATE FUNCTION segments._apply(id bigint, compiled text, cause text) RETURNS bigint
+-- of joins and leaves.  With contacts (their keys as text), only those
+-- contacts are considered: what a write to them can have changed.
+CREATE FUNCTION segments._apply(id bigint, compiled text, cause text, contacts text[] DEFAULT NULL)
+RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	n bigint;
+	only_these text := '';
 BEGIN
+	IF contacts IS NOT NULL THEN
+		only_these := format(' AND %%1$s.contact = ANY ($3::%s[])', (segments._contacts()).key_type);
+	END IF;
 	EXECUTE format($q$
 		WITH diff AS (
 			-- one pass over fresh and stored members: who joins, who leaves
 			SELECT f.contact AS joining, m.contact AS leaving
-			FROM (%s) f
-			FULL JOIN (SELECT s.contact FROM segments.membership s WHERE s.segment_id = $1) m
+			FROM (SELECT q.contact FROM (%s) q WHERE true %s) f
+			FULL JOIN (SELECT s.contact FROM segments.membership s WHERE s.segment_id = $1 %s) m
 				ON m.contact = f.contact
 			WHERE m.contact IS NULL OR f.contact IS NULL),
 		left_ AS (
@@ -673,8 +679,9 @@ BEGIN
 		INSERT INTO segments.membership_log (segment_id, contact, joined, cause)
 		SELECT $1, contact, false, $2 FROM left_
 		UNION ALL
-		SELECT $1, contact, true, $2 FROM joined$q$, compiled)
-	USING id, cause;
+		SELECT $1, contact, true, $2 FROM joined$q$,
+		compiled, format(only_these, 'q'), format(only_these, 's'))
+	USING id, cause, contacts;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
 END
@@ -825,6 +832,7 @@ BEGIN
 	SELECT 'contacts', n.nspname, c.relname, attach_contacts.key, attach_contacts.tenant
 	FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 	WHERE c.oid = tbl;
+	PERFORM segments._install_triggers('contacts', tbl);
 
 	-- The objects typed by the contact key.
 	EXECUTE format($ddl$
@@ -915,6 +923,7 @@ BEGIN
 	SELECT 'events', n.nspname, cl.relname, attach_events.contact, attach_events.kind, attach_events.at
 	FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
 	WHERE cl.oid = tbl;
+	PERFORM segments._install_triggers('events', tbl);
 END
 $$;
 COMMENT ON FUNCTION segments.attach_events(regclass, name, name, name) IS
@@ -946,6 +955,7 @@ BEGIN
 	SELECT 'lists', n.nspname, cl.relname, attach_lists.contact, attach_lists.list
 	FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
 	WHERE cl.oid = tbl;
+	PERFORM segments._install_triggers('lists', tbl);
 END
 $$;
 COMMENT ON FUNCTION segments.attach_lists(regclass, name, name) IS
@@ -985,6 +995,7 @@ BEGIN
 	DROP FUNCTION IF EXISTS segments.preview(segments.rule, integer, anycompatible);
 	DROP TABLE IF EXISTS segments.membership;
 	DROP TABLE IF EXISTS segments.membership_log;
+	PERFORM segments._drop_triggers('contacts');
 	DELETE FROM segments.attached a WHERE a.role = 'contacts';
 END
 $$;
@@ -1016,6 +1027,7 @@ BEGIN
 			USING ERRCODE = 'dependent_objects_still_exist',
 			HINT = 'Drop those segments or alter their rules first.';
 	END IF;
+	PERFORM segments._drop_triggers(role);
 	DELETE FROM segments.attached a WHERE a.role = _detach.role;
 END
 $$;
@@ -1403,3 +1415,176 @@ END
 $$;
 COMMENT ON FUNCTION segments.to_sql(segments.rule, anycompatible) IS
 	'the SQL query a rule stands for, over one tenant''s contacts';
+
+--
+-- Maintenance: membership follows writes in the same transaction
+--
+-- attach installs statement-level AFTER triggers on the attached table
+-- (INSERT, UPDATE and DELETE with transition tables, which COPY, MERGE and
+-- partitioned tables fire too; TRUNCATE).  Each statement's trigger
+-- collects the contacts it touched and what it changed (columns, event
+-- kinds, lists), finds through segments.segment_reference the segments
+-- whose rules can see that change, adds the segments that use those "in
+-- segment", and brings each up to date for the touched contacts only, in
+-- dependency order, logging cause 'write' and notifying channel
+-- "segments" once per changed segment.
+--
+
+-- The segments of ids and those that use them through "in segment",
+-- directly or not, each after the segments it uses.
+CREATE FUNCTION segments._maintenance_order(ids bigint[]) RETURNS SETOF bigint
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+	WITH RECURSIVE up(id, depth) AS (
+		SELECT u.id, 0 FROM unnest(ids) AS u(id)
+		UNION
+		SELECT g.id, up.depth + 1
+		FROM up
+		JOIN segments.segment su ON su.id = up.id
+		JOIN segments.segment_reference r ON r.kind = 'segment' AND r.name = su.name
+		JOIN segments.segment g ON g.id = r.segment_id AND g.tenant IS NOT DISTINCT FROM su.tenant
+	)
+	SELECT up.id FROM up GROUP BY up.id ORDER BY max(up.depth), up.id
+$$;
+
+-- Bring segments ids (and their dependents) up to date for contacts (keys
+-- as text, or NULL for all), logging cause.  Returns the joins and leaves.
+CREATE FUNCTION segments._maintain(ids bigint[], contacts text[], cause text) RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	seg_id bigint;
+	s segments.segment;
+	n bigint;
+	total bigint := 0;
+BEGIN
+	FOR seg_id IN SELECT * FROM segments._maintenance_order(ids) LOOP
+		SELECT * INTO s FROM segments.segment x WHERE x.id = seg_id;
+		n := segments._apply(s.id, segments._compile(s.rule, s.tenant), cause, contacts);
+		IF n > 0 THEN
+			-- one notification per transaction and segment: equal ones fold
+			PERFORM pg_catalog.pg_notify('segments', s.id::text);
+		END IF;
+		total := total + n;
+	END LOOP;
+	RETURN total;
+END
+$$;
+
+-- The statement-level trigger of INSERT, UPDATE and DELETE on an attached
+-- table; TG_ARGV[0] is its role.
+CREATE FUNCTION segments._on_write() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	att segments.attached;
+	rows_ text;
+	contacts text[];
+	changed text[];
+	ids bigint[];
+BEGIN
+	IF NOT EXISTS (SELECT FROM segments.segment) THEN
+		RETURN NULL;
+	END IF;
+	SELECT * INTO att FROM segments.attached a WHERE a.role = TG_ARGV[0];
+	rows_ := CASE TG_OP
+		WHEN 'INSERT' THEN 'SELECT * FROM new_rows'
+		WHEN 'DELETE' THEN 'SELECT * FROM old_rows'
+		ELSE 'SELECT * FROM new_rows UNION ALL SELECT * FROM old_rows' END;
+	EXECUTE format('SELECT array_agg(DISTINCT r.%I::text) FROM (%s) r', att.contact_column, rows_)
+	INTO contacts;
+	IF contacts IS NULL THEN
+		RETURN NULL;
+	END IF;
+
+	IF att.role = 'contacts' THEN
+		IF TG_OP = 'UPDATE' THEN
+			-- the columns whose values changed; a changed key or tenant
+			-- moves the contact: every segment may be concerned
+			EXECUTE format($q$
+				SELECT array_agg(DISTINCT e.key)
+				FROM new_rows n
+				LEFT JOIN old_rows o ON o.%1$I = n.%1$I
+				CROSS JOIN LATERAL jsonb_each(to_jsonb(n)) e
+				WHERE o.%1$I IS NULL OR e.value IS DISTINCT FROM to_jsonb(o) -> e.key$q$,
+				att.contact_column)
+			INTO changed;
+		END IF;
+		IF TG_OP <> 'UPDATE' OR changed && ARRAY[att.contact_column::text, att.tenant_column::text] THEN
+			SELECT array_agg(x.id) INTO ids FROM segments.segment x;
+		ELSE
+			SELECT array_agg(DISTINCT r.segment_id) INTO ids
+			FROM segments.segment_reference r
+			WHERE r.kind = 'field' AND r.name = ANY (changed);
+		END IF;
+	ELSIF att.role = 'events' THEN
+		EXECUTE format('SELECT array_agg(DISTINCT r.%I::text) FROM (%s) r', att.kind_column, rows_)
+		INTO changed;
+		SELECT array_agg(DISTINCT r.segment_id) INTO ids
+		FROM segments.segment_reference r
+		WHERE r.kind = 'event' AND r.name = ANY (changed);
+	ELSE
+		-- a list named in a rule by another spelling (07 for 7) must not be
+		-- missed: every segment that uses lists
+		SELECT array_agg(DISTINCT r.segment_id) INTO ids
+		FROM segments.segment_reference r WHERE r.kind = 'list';
+	END IF;
+
+	IF ids IS NOT NULL THEN
+		PERFORM segments._maintain(ids, contacts, 'write');
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+-- TRUNCATE of an attached table: the segments that use it are rebuilt.
+CREATE FUNCTION segments._on_truncate() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	ids bigint[];
+BEGIN
+	SELECT array_agg(DISTINCT s.id) INTO ids
+	FROM segments.segment s
+	WHERE TG_ARGV[0] = 'contacts'
+		OR EXISTS (SELECT FROM segments.segment_reference r
+			WHERE r.segment_id = s.id
+				AND r.kind = ANY (CASE TG_ARGV[0] WHEN 'events' THEN ARRAY['event'] ELSE ARRAY['list'] END));
+	IF ids IS NOT NULL THEN
+		PERFORM segments._maintain(ids, NULL, 'write');
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION segments._install_triggers(role text, tbl regclass) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	EXECUTE format('CREATE TRIGGER segments_after_insert AFTER INSERT ON %s
+		REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION segments._on_write(%L)', tbl, role);
+	EXECUTE format('CREATE TRIGGER segments_after_update AFTER UPDATE ON %s
+		REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION segments._on_write(%L)', tbl, role);
+	EXECUTE format('CREATE TRIGGER segments_after_delete AFTER DELETE ON %s
+		REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION segments._on_write(%L)', tbl, role);
+	EXECUTE format('CREATE TRIGGER segments_after_truncate AFTER TRUNCATE ON %s
+		FOR EACH STATEMENT EXECUTE FUNCTION segments._on_truncate(%L)', tbl, role);
+END
+$$;
+
+CREATE FUNCTION segments._drop_triggers(role text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tbl text;
+	t text;
+BEGIN
+	SELECT format('%I.%I', a.table_schema, a.table_name) INTO tbl FROM segments.attached a WHERE a.role = _drop_triggers.role;
+	IF tbl IS NULL OR to_regclass(tbl) IS NULL THEN
+		RETURN;
+	END IF;
+	FOREACH t IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
+		EXECUTE format('DROP TRIGGER IF EXISTS segments_after_%s ON %s', t, tbl);
+	END LOOP;
+END
+$$;

@@ -1,0 +1,128 @@
+--
+-- Maintenance: membership follows every write to the attached tables in
+-- the same statement (INSERT, UPDATE, DELETE, COPY, MERGE, TRUNCATE, on
+-- plain and partitioned tables), logged with cause write; only the
+-- segments a change can affect are evaluated, only for the contacts it
+-- touched; segments that use others follow.
+--
+SET segments.now_override = '2025-06-15 12:00:00+00';
+
+CREATE TABLE contacts (id bigint PRIMARY KEY, account_id int NOT NULL, country text, score int, note text);
+CREATE TABLE events (contact_id bigint NOT NULL, kind text NOT NULL, at timestamptz NOT NULL)
+	PARTITION BY RANGE (at);
+CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE list_members (contact_id bigint NOT NULL, list_id int NOT NULL, PRIMARY KEY (list_id, contact_id));
+INSERT INTO contacts SELECT i, 1 + i % 2, CASE WHEN i % 3 = 0 THEN 'US' ELSE 'FR' END, i, NULL
+FROM generate_series(1, 12) AS i;
+SELECT segments.attach_contacts('contacts', key => 'id', tenant => 'account_id');
+SELECT segments.attach_events('events', contact => 'contact_id', kind => 'kind', at => 'at');
+SELECT segments.attach_lists('list_members', contact => 'contact_id', list => 'list_id');
+
+-- The triggers attach installed.
+SELECT tgrelid::regclass AS "table", tgname FROM pg_trigger
+WHERE tgname LIKE 'segments_%' ORDER BY 1, 2;
+
+SELECT segments.create_segment('US', 'country = ''US''') IS NOT NULL AS us,
+	segments.create_segment('High', 'score >= 10') IS NOT NULL AS high,
+	segments.create_segment('Openers', 'event ''opened'' count >= 2 within last 30 days') IS NOT NULL AS openers,
+	segments.create_segment('VIP', 'in list 1 and not in list 2') IS NOT NULL AS vip,
+	segments.create_segment('US openers', 'in segment ''US'' and in segment ''Openers''') IS NOT NULL AS us_openers,
+	segments.create_segment('Tenant FR', 'country = ''FR''', tenant => 2) IS NOT NULL AS tenant_fr;
+
+CREATE VIEW members AS
+SELECT s.name, array_agg(m.contact ORDER BY m.contact) AS contacts
+FROM segments.segment s LEFT JOIN segments.membership m ON m.segment_id = s.id
+GROUP BY s.id, s.name ORDER BY s.id;
+CREATE TABLE log_seen (last bigint);
+INSERT INTO log_seen SELECT coalesce(max(id), 0) FROM segments.membership_log;
+-- The joins and leaves logged since the last call.
+CREATE FUNCTION new_log() RETURNS TABLE (segment text, cause text, joined boolean, contacts bigint[])
+LANGUAGE sql AS $$
+	WITH seen AS (SELECT last FROM log_seen),
+	news AS (
+		SELECT s.name, l.cause, l.joined, array_agg(l.contact ORDER BY l.contact) AS contacts
+		FROM segments.membership_log l JOIN segments.segment s ON s.id = l.segment_id, seen
+		WHERE l.id > seen.last GROUP BY s.name, l.cause, l.joined ORDER BY s.name, l.joined),
+	moved AS (UPDATE log_seen SET last = (SELECT coalesce(max(id), 0) FROM segments.membership_log))
+	SELECT * FROM news
+$$;
+-- Every segment as a fresh evaluation sees it: (0, 0) when all is current.
+CREATE FUNCTION all_verified() RETURNS boolean LANGUAGE sql AS $$
+	SELECT bool_and(v.missing = 0 AND v.extra = 0)
+	FROM segments.segment s, LATERAL segments.verify_segment(s.id) v
+$$;
+SELECT * FROM members;
+
+-- A single-row UPDATE: the contact moves in and out at once.
+UPDATE contacts SET country = 'US' WHERE id = 1;
+SELECT * FROM new_log();
+UPDATE contacts SET score = 20, country = 'FR' WHERE id = 3;
+SELECT * FROM new_log();
+-- A column no rule names: no segment is evaluated, nothing is logged.
+UPDATE contacts SET note = 'called' WHERE id <= 6;
+SELECT * FROM new_log();
+SELECT all_verified();
+
+-- INSERT and DELETE of contacts.
+INSERT INTO contacts VALUES (13, 2, 'FR', 15, NULL), (14, 1, 'US', 1, NULL);
+SELECT * FROM new_log();
+DELETE FROM contacts WHERE id IN (13, 6);
+SELECT * FROM new_log();
+
+-- Events, through the partitioned table: the third open in 30 days makes an
+-- opener, which makes a US opener through in segment.
+INSERT INTO events VALUES (9, 'opened', '2025-06-10'), (9, 'opened', '2024-12-01'), (9, 'sent', '2025-06-10');
+SELECT * FROM new_log();
+INSERT INTO events VALUES (9, 'opened', '2025-06-14');
+SELECT * FROM new_log();
+-- COPY fires the same triggers.
+COPY events FROM STDIN;
+12	opened	2025-06-01 00:00:00+00
+12	opened	2025-06-02 00:00:00+00
+\.
+SELECT * FROM new_log();
+-- Moving an event out of the window (across partitions) and deleting one.
+UPDATE events SET at = '2024-06-01 00:00:00+00' WHERE contact_id = 12 AND at = '2025-06-02 00:00:00+00';
+SELECT * FROM new_log();
+DELETE FROM events WHERE contact_id = 9 AND at = '2025-06-14';
+SELECT * FROM new_log();
+SELECT all_verified();
+
+-- Lists, with MERGE.
+INSERT INTO list_members VALUES (1, 1), (2, 1), (2, 2);
+SELECT * FROM new_log();
+MERGE INTO list_members t
+USING (VALUES (2, 2), (4, 1)) AS v(contact_id, list_id)
+ON t.contact_id = v.contact_id AND t.list_id = v.list_id
+WHEN MATCHED THEN DELETE
+WHEN NOT MATCHED THEN INSERT VALUES (v.contact_id, v.list_id);
+SELECT * FROM new_log();
+SELECT all_verified();
+
+-- A rolled-back write leaves membership as it was.
+BEGIN;
+UPDATE contacts SET country = 'US';
+SELECT name, contacts FROM members WHERE name = 'US';
+ROLLBACK;
+SELECT name, contacts FROM members WHERE name = 'US';
+
+-- TRUNCATE: the segments that use the table are rebuilt.
+TRUNCATE events;
+SELECT * FROM new_log();
+TRUNCATE list_members;
+SELECT * FROM new_log();
+SELECT all_verified();
+SELECT * FROM members;
+
+-- Detaching removes the triggers.
+DROP VIEW members;
+DROP FUNCTION new_log(), all_verified();
+SELECT count(*) AS dropped FROM segments.segment s, LATERAL segments.drop_segment(s.id)
+WHERE s.name = 'US openers';
+SELECT count(*) AS dropped FROM segments.segment s, LATERAL segments.drop_segment(s.id);
+SELECT segments.detach_lists(), segments.detach_events(), segments.detach_contacts();
+SELECT count(*) AS triggers_left FROM pg_trigger WHERE tgname LIKE 'segments_%';
+
+DROP TABLE contacts, events, list_members, log_seen;
+RESET segments.now_override;
