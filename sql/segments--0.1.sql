@@ -577,6 +577,25 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	LOCK TABLE segments.segment IN SHARE ROW EXCLUSIVE MODE;
+	-- and wait for the writers under way (they hold it shared, see
+	-- _on_write): a build or change of a segment then sees all their data,
+	-- and writers starting now wait to see the new segment
+	PERFORM segments._writers_lock(true);
+END
+$$;
+
+-- The lock between catalog changes (exclusive) and writers' maintenance
+-- (shared), an advisory lock so that writers need no privilege on the
+-- catalog.  Both hold it until their transaction ends.
+CREATE FUNCTION segments._writers_lock(exclusive boolean) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF exclusive THEN
+		PERFORM pg_catalog.pg_advisory_xact_lock(1936025971, 0);
+	ELSE
+		PERFORM pg_catalog.pg_advisory_xact_lock_shared(1936025971, 0);
+	END IF;
 END
 $$;
 
@@ -854,6 +873,16 @@ BEGIN
 			at timestamptz NOT NULL DEFAULT now(),
 			cause text NOT NULL CHECK (cause IN ('build', 'alter', 'refresh', 'write', 'time')))$ddl$,
 		k.base_type);
+	-- One row per contact whose data a maintained write touched: writers
+	-- update it before evaluating, so two writers of one contact take turns
+	-- (the second then sees the first's data) and, under REPEATABLE READ or
+	-- SERIALIZABLE, the second gets a serialization failure instead of a
+	-- wrong membership.  Unlogged: only its row versions matter.
+	EXECUTE format($ddl$
+		CREATE UNLOGGED TABLE segments.contact_clock (
+			contact %s PRIMARY KEY,
+			writes bigint NOT NULL)$ddl$, k.base_type);
+
 	-- Append-only, read by id ranges (WHERE id > last_seen): a BRIN index
 	-- costs next to nothing per row where a btree would double the cost of
 	-- a build.
@@ -995,6 +1024,7 @@ BEGIN
 	DROP FUNCTION IF EXISTS segments.preview(segments.rule, integer, anycompatible);
 	DROP TABLE IF EXISTS segments.membership;
 	DROP TABLE IF EXISTS segments.membership_log;
+	DROP TABLE IF EXISTS segments.contact_clock;
 	PERFORM segments._drop_triggers('contacts');
 	DELETE FROM segments.attached a WHERE a.role = 'contacts';
 END
@@ -1473,8 +1503,11 @@ $$;
 
 -- The statement-level trigger of INSERT, UPDATE and DELETE on an attached
 -- table; TG_ARGV[0] is its role.
+-- Maintenance runs as the extension's owner (SECURITY DEFINER, with a
+-- pinned search_path): membership must reflect all the data, whatever the
+-- writer may read, and writers need no privilege on segments' tables.
 CREATE FUNCTION segments._on_write() RETURNS trigger
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	att segments.attached;
@@ -1496,6 +1529,8 @@ BEGIN
 	IF contacts IS NULL THEN
 		RETURN NULL;
 	END IF;
+	PERFORM segments._writers_lock(false);
+	PERFORM segments._touch(contacts);
 
 	IF att.role = 'contacts' THEN
 		IF TG_OP = 'UPDATE' THEN
@@ -1537,13 +1572,30 @@ BEGIN
 END
 $$;
 
+-- Take the turn of each contact (keys as text) in key order, so writers
+-- of the same contacts cannot deadlock here; later statements of the
+-- trigger see (under READ COMMITTED) what earlier writers committed.
+CREATE FUNCTION segments._touch(contacts text[]) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	EXECUTE format($q$
+		INSERT INTO segments.contact_clock AS k (contact, writes)
+		SELECT c.contact, 1 FROM (SELECT u::%s AS contact FROM unnest($1) AS u) c ORDER BY c.contact
+		ON CONFLICT (contact) DO UPDATE SET writes = k.writes + 1$q$,
+		(segments._contacts()).key_type)
+	USING contacts;
+END
+$$;
+
 -- TRUNCATE of an attached table: the segments that use it are rebuilt.
 CREATE FUNCTION segments._on_truncate() RETURNS trigger
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	ids bigint[];
 BEGIN
+	PERFORM segments._writers_lock(false);
 	SELECT array_agg(DISTINCT s.id) INTO ids
 	FROM segments.segment s
 	WHERE TG_ARGV[0] = 'contacts'
