@@ -126,7 +126,8 @@ COMMENT ON FUNCTION segments.json_time(jsonb) IS
 -- it is not NULL.  Relative times are constants of this moment, for the
 -- statement about to run, or with portable calls of segments.now() and
 -- friends, for SQL kept and run later (to_sql).
-CREATE FUNCTION segments._compile(rule segments.rule, tenant text, portable boolean DEFAULT false)
+CREATE FUNCTION segments._compile(rule segments.rule, tenant text, portable boolean DEFAULT false,
+	few boolean DEFAULT false)
 	RETURNS text
 	AS 'MODULE_PATHNAME', 'segments_compile' LANGUAGE C STABLE PARALLEL RESTRICTED
 	SET search_path = pg_catalog, pg_temp;
@@ -1490,7 +1491,8 @@ DECLARE
 BEGIN
 	FOR seg_id IN SELECT * FROM segments._maintenance_order(ids) LOOP
 		SELECT * INTO s FROM segments.segment x WHERE x.id = seg_id;
-		n := segments._apply(s.id, segments._compile(s.rule, s.tenant), cause, contacts);
+		n := segments._apply(s.id, segments._compile(s.rule, s.tenant, few => contacts IS NOT NULL),
+			cause, contacts);
 		IF n > 0 THEN
 			-- one notification per transaction and segment: equal ones fold
 			PERFORM pg_catalog.pg_notify('segments', s.id::text);
@@ -1589,12 +1591,17 @@ END
 $$;
 
 -- TRUNCATE of an attached table: the segments that use it are rebuilt.
+-- A TRUNCATE of a partitioned table fires this on it and then on each of
+-- its partitions; the first does the work (see segments._truncate_done).
 CREATE FUNCTION segments._on_truncate() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	ids bigint[];
 BEGIN
+	IF segments._truncate_done(TG_RELID) THEN
+		RETURN NULL;
+	END IF;
 	PERFORM segments._writers_lock(false);
 	SELECT array_agg(DISTINCT s.id) INTO ids
 	FROM segments.segment s
@@ -1609,34 +1616,772 @@ BEGIN
 END
 $$;
 
+-- The triggers of a role on an attached table and on every partition (and
+-- inheritance child) under it: a statement that names a partition fires
+-- only the partition's statement-level triggers, and one that names the
+-- table only the table's.  Later partitions get them from the event
+-- triggers (see "DDL safety").
 CREATE FUNCTION segments._install_triggers(role text, tbl regclass) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t record;
 BEGIN
-	EXECUTE format('CREATE TRIGGER segments_after_insert AFTER INSERT ON %s
-		REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION segments._on_write(%L)', tbl, role);
-	EXECUTE format('CREATE TRIGGER segments_after_update AFTER UPDATE ON %s
-		REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION segments._on_write(%L)', tbl, role);
-	EXECUTE format('CREATE TRIGGER segments_after_delete AFTER DELETE ON %s
-		REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION segments._on_write(%L)', tbl, role);
-	EXECUTE format('CREATE TRIGGER segments_after_truncate AFTER TRUNCATE ON %s
-		FOR EACH STATEMENT EXECUTE FUNCTION segments._on_truncate(%L)', tbl, role);
+	FOR t IN SELECT x.relid, x.relkind FROM segments._tree(tbl) x ORDER BY x.depth, x.relid LOOP
+		PERFORM segments._check_member(role, tbl, t.relid, t.relkind);
+		PERFORM segments._install_triggers_on(role, t.relid);
+	END LOOP;
 END
 $$;
 
+-- Removes the triggers of a role from every table that has them.
 CREATE FUNCTION segments._drop_triggers(role text) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	tbl text;
-	t text;
+	rel oid;
 BEGIN
-	SELECT format('%I.%I', a.table_schema, a.table_name) INTO tbl FROM segments.attached a WHERE a.role = _drop_triggers.role;
-	IF tbl IS NULL OR to_regclass(tbl) IS NULL THEN
-		RETURN;
-	END IF;
-	FOREACH t IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
-		EXECUTE format('DROP TRIGGER IF EXISTS segments_after_%s ON %s', t, tbl);
+	FOR rel IN SELECT t.relid FROM segments._triggered() t WHERE t.role = _drop_triggers.role ORDER BY t.relid LOOP
+		PERFORM segments._drop_triggers_on(rel);
 	END LOOP;
 END
 $$;
+
+-- == DDL safety ==
+--
+-- Event triggers keep the attachments true to the tables they name, so
+-- that no change of the tables leaves membership silently wrong:
+--
+--  * Partitions.  A statement that names a partition fires that
+--    partition's statement-level triggers and not the root's, and a
+--    statement that names the root fires only the root's.  So the triggers
+--    of an attached table are on every partition (and inheritance child)
+--    under it: attach installs them, a partition created or attached later
+--    gets them, one detached loses them.  The rows a partition brings
+--    (ATTACH PARTITION) or takes away (DETACH PARTITION, DROP TABLE) change
+--    membership as a write of those rows would, logged with cause 'write'.
+--    A foreign table cannot be such a partition: its triggers cannot have
+--    transition tables.
+--  * Columns.  A column that a segment's rule names, or that the
+--    attachment names (key, tenant, contact, kind, at, list), cannot be
+--    dropped or change its type (or collation).  Renaming it is followed:
+--    segments.attached and the rules are rewritten to the new name.
+--    Renaming the table or moving it to another schema updates
+--    segments.attached.  An ALTER COLUMN ... TYPE ... USING that rewrites
+--    such a column in place (same type) rebuilds the segments using it.
+--  * Tables.  Dropping an attached table detaches it, as detach_* would,
+--    and is refused where detach_* would be: while segments use it (or,
+--    for the contacts, while events or lists are attached, or when the
+--    session could not drop segments.membership and its log itself).
+--
+-- ddl_command_start records the attached tables (the tables under them,
+-- the roots' columns) in segments._ddl_before; ddl_command_end compares
+-- them with that record and brings the triggers of partitions up to date;
+-- sql_drop sees the dropped tables and columns.  Refusing is raising an
+-- error, which aborts the command.  These functions run as the extension's
+-- owner (SECURITY DEFINER, pinned search_path) since whoever changes a
+-- table needs no privilege on the segments catalog; event triggers fire
+-- for every DDL command of the database, so each returns at once when
+-- nothing is attached.  Tables are followed by OID only for the length of
+-- a command: nothing kept depends on OIDs.
+--
+
+-- What ddl_command_start saw, for the ddl_command_end or sql_drop of the
+-- same command: a stack per transaction (a command's event triggers may
+-- run commands).  tables: [{role, relid, root, relfilenode}], every table
+-- of the attached trees; columns: [{role, relid, attnum, name, type,
+-- typmod, coll, version}] of the attached tables themselves, version
+-- being the xmin of the column's pg_attribute row.  A backend removes the
+-- rows its earlier transactions left (a command that ends in another
+-- transaction: DETACH PARTITION CONCURRENTLY), never those of another
+-- backend, so that no two transactions delete the same rows.
+CREATE UNLOGGED TABLE segments._ddl_before (
+	pid integer NOT NULL,
+	xact xid8 NOT NULL,
+	depth integer NOT NULL,
+	tag text NOT NULL,
+	tables jsonb NOT NULL,
+	columns jsonb NOT NULL,
+	PRIMARY KEY (xact, depth)
+);
+COMMENT ON TABLE segments._ddl_before IS
+	'internal: the attached tables as a DDL command under way found them';
+
+-- The partitions whose TRUNCATE trigger has nothing left to do in this
+-- transaction (skip), because the trigger of a partitioned table above
+-- them, truncated by the same statement, brought membership up to date;
+-- and those whose trigger did its own work (not skip), which must not be
+-- skipped later in the transaction.  As in segments._ddl_before, a backend
+-- removes only the rows of its own earlier transactions.
+CREATE UNLOGGED TABLE segments._truncated (
+	pid integer NOT NULL,
+	xact xid8 NOT NULL,
+	relid oid NOT NULL,
+	skip boolean NOT NULL
+);
+COMMENT ON TABLE segments._truncated IS
+	'internal: TRUNCATE triggers of partitions done by the trigger of a partitioned table above them';
+
+-- rel and the partitions and inheritance children under it, at any depth.
+CREATE FUNCTION segments._tree(rel oid) RETURNS TABLE (relid oid, relkind "char", depth integer)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+	WITH RECURSIVE t(relid, depth) AS (
+		SELECT rel, 0
+		UNION ALL
+		SELECT i.inhrelid, t.depth + 1
+		FROM t JOIN pg_catalog.pg_inherits i ON i.inhparent = t.relid
+	)
+	SELECT t.relid, c.relkind, min(t.depth)
+	FROM t JOIN pg_catalog.pg_class c ON c.oid = t.relid
+	GROUP BY t.relid, c.relkind
+$$;
+
+-- Every attached table that exists (root) and the tables under it.
+CREATE FUNCTION segments._attached_tables()
+RETURNS TABLE (role text, root oid, relid oid, relkind "char")
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT a.role, r.oid, t.relid, t.relkind
+	FROM segments.attached a
+	CROSS JOIN LATERAL (SELECT pg_catalog.to_regclass(
+		pg_catalog.format('%I.%I', a.table_schema, a.table_name))::oid AS oid) r
+	CROSS JOIN LATERAL segments._tree(r.oid) t
+	WHERE r.oid IS NOT NULL
+$$;
+
+-- The tables that carry the triggers of a role (its name is the triggers'
+-- argument).
+CREATE FUNCTION segments._triggered() RETURNS TABLE (role text, relid oid)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT DISTINCT pg_catalog.split_part(pg_catalog.encode(t.tgargs, 'escape'), E'\\000', 1), t.tgrelid
+	FROM pg_catalog.pg_trigger t
+	WHERE t.tgfoid IN ('segments._on_write()'::pg_catalog.regprocedure,
+		'segments._on_truncate()'::pg_catalog.regprocedure)
+$$;
+
+-- Refuses a table that cannot be part of an attached table: a foreign
+-- table, whose triggers cannot have transition tables.
+CREATE FUNCTION segments._check_member(role text, root regclass, rel oid, relkind "char") RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF relkind = 'f' THEN
+		RAISE EXCEPTION 'foreign table % cannot be a partition of %, the % table',
+			segments._relation_name(rel), segments._relation_name(root), role
+			USING ERRCODE = 'feature_not_supported',
+			DETAIL = 'Triggers on foreign tables cannot have transition tables, so writes to it could not be followed.';
+	END IF;
+END
+$$;
+
+-- The four triggers of a role on one table, those it does not have yet.
+CREATE FUNCTION segments._install_triggers_on(role text, rel oid) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t record;
+BEGIN
+	FOR t IN
+		SELECT x.name, x.event, x.transitions, x.fn
+		FROM (VALUES
+			('segments_after_insert', 'INSERT', 'REFERENCING NEW TABLE AS new_rows', 'segments._on_write'),
+			('segments_after_update', 'UPDATE', 'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows', 'segments._on_write'),
+			('segments_after_delete', 'DELETE', 'REFERENCING OLD TABLE AS old_rows', 'segments._on_write'),
+			('segments_after_truncate', 'TRUNCATE', '', 'segments._on_truncate')) AS x(name, event, transitions, fn)
+		WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_trigger g
+			WHERE g.tgrelid = rel AND g.tgname = x.name
+				AND g.tgfoid = (x.fn || '()')::pg_catalog.regprocedure)
+	LOOP
+		EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s %s FOR EACH STATEMENT EXECUTE FUNCTION %s(%L)',
+			t.name, t.event, rel::regclass, t.transitions, t.fn, role);
+	END LOOP;
+END
+$$;
+
+-- Removes the segments triggers from one table.
+CREATE FUNCTION segments._drop_triggers_on(rel oid) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t name;
+BEGIN
+	FOR t IN
+		SELECT g.tgname FROM pg_catalog.pg_trigger g
+		WHERE g.tgrelid = rel
+			AND g.tgfoid IN ('segments._on_write()'::pg_catalog.regprocedure,
+				'segments._on_truncate()'::pg_catalog.regprocedure)
+		ORDER BY g.tgname
+	LOOP
+		EXECUTE format('DROP TRIGGER %I ON %s', t, rel::regclass);
+	END LOOP;
+END
+$$;
+
+-- Whether the TRUNCATE trigger on rel has nothing to do: the trigger of a
+-- partitioned table above it ran first in the same statement.  A TRUNCATE
+-- of a partitioned table truncates every partition under it and fires the
+-- triggers of the table named first, then of the tables under it; so the
+-- trigger of a partitioned table marks those below it as done, unless
+-- their trigger already ran in this transaction (they were named before
+-- it, or truncated by an earlier statement): a mark is always consumed by
+-- the same statement, never by a later one.
+CREATE FUNCTION segments._truncate_done(rel oid) RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	x xid8 := pg_catalog.pg_current_xact_id();
+	c record;
+BEGIN
+	DELETE FROM segments._truncated t WHERE t.pid = pg_catalog.pg_backend_pid() AND t.xact <> x;
+	DELETE FROM segments._truncated t WHERE t.xact = x AND t.relid = rel AND t.skip;
+	IF FOUND THEN
+		RETURN true;
+	END IF;
+	SELECT cl.relkind, cl.relispartition INTO c FROM pg_catalog.pg_class cl WHERE cl.oid = rel;
+	IF c.relispartition THEN
+		INSERT INTO segments._truncated (pid, xact, relid, skip)
+		VALUES (pg_catalog.pg_backend_pid(), x, rel, false);
+	END IF;
+	IF c.relkind = 'p' THEN
+		INSERT INTO segments._truncated (pid, xact, relid, skip)
+		SELECT pg_catalog.pg_backend_pid(), x, t.relid, true FROM segments._tree(rel) t
+		WHERE t.relid <> rel
+			AND NOT EXISTS (SELECT FROM segments._truncated d
+				WHERE d.xact = x AND d.relid = t.relid AND NOT d.skip);
+	END IF;
+	RETURN false;
+END
+$$;
+
+-- The segments whose membership the data of a role's table can change.
+CREATE FUNCTION segments._role_segments(role text) RETURNS bigint[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT array_agg(s.id ORDER BY s.id)
+	FROM segments.segment s
+	WHERE role = 'contacts'
+		OR EXISTS (SELECT FROM segments.segment_reference r
+			WHERE r.segment_id = s.id
+				AND r.kind = ANY (CASE role WHEN 'events' THEN ARRAY['event', 'event_field']
+					ELSE ARRAY['list'] END))
+$$;
+
+-- Segments as messages list them: "A", "B" (tenant 2) and 3 others.
+CREATE FUNCTION segments._segment_list(ids bigint[]) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT string_agg(x.label, ', ' ORDER BY x.i)
+		|| CASE WHEN max(x.n) > 5 THEN format(' and %s other%s', max(x.n) - 5,
+			CASE WHEN max(x.n) = 6 THEN '' ELSE 's' END) ELSE '' END
+	FROM (SELECT segments._segment_label(s.name, s.tenant) AS label,
+			row_number() OVER (ORDER BY s.name, s.tenant) AS i,
+			count(*) OVER () AS n
+		FROM segments.segment s WHERE s.id = ANY (ids)) x
+	WHERE x.i <= 5
+$$;
+
+-- What uses column col of the table attached as role: the attachment
+-- (what: 'key', 'tenant', 'contact', 'kind', 'at' or 'list'; then every
+-- segment using the table), or the rules that name it (ids).  Both NULL:
+-- the column can change freely.
+CREATE FUNCTION segments._column_users(role text, col text, OUT what text, OUT ids bigint[])
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	a segments.attached;
+BEGIN
+	SELECT * INTO a FROM segments.attached x WHERE x.role = _column_users.role;
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	what := CASE col
+		WHEN a.contact_column THEN CASE WHEN role = 'contacts' THEN 'key' ELSE 'contact' END
+		WHEN a.tenant_column THEN 'tenant'
+		WHEN a.kind_column THEN 'kind'
+		WHEN a.at_column THEN 'at'
+		WHEN a.list_column THEN 'list' END;
+	IF what IS NOT NULL THEN
+		ids := segments._role_segments(role);
+	ELSIF role = 'contacts' THEN
+		SELECT array_agg(DISTINCT r.segment_id) INTO ids
+		FROM segments.segment_reference r WHERE r.kind = 'field' AND r.name = col;
+	ELSIF role = 'events' THEN
+		SELECT array_agg(DISTINCT r.segment_id) INTO ids
+		FROM segments.segment_reference r WHERE r.kind = 'event_field' AND r.path[1] = col;
+	END IF;
+END
+$$;
+
+-- Refuses to drop (change 'drop') or change the type of (change 'type')
+-- column col of the table attached as role when something uses it.
+CREATE FUNCTION segments._refuse_column_change(role text, qname text, col text, change text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	u record := segments._column_users(role, col);
+	doing text := CASE change WHEN 'drop' THEN 'drop' ELSE 'change the type of' END;
+	code text := CASE change WHEN 'drop' THEN '2BP01' ELSE '0A000' END;
+	n integer := coalesce(cardinality(u.ids), 0);
+BEGIN
+	IF u.what IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot % column "%" of table % because it is the % column of the attached % table',
+			doing, col, qname, u.what, role
+			USING ERRCODE = code,
+			DETAIL = CASE WHEN n = 0 THEN format('No segment uses the %s table.', role)
+				ELSE format('%s %s %s the %s table.', CASE WHEN n = 1 THEN 'Segment' ELSE 'Segments' END,
+					segments._segment_list(u.ids), CASE WHEN n = 1 THEN 'uses' ELSE 'use' END, role) END,
+			HINT = CASE WHEN n = 0 THEN format('Detach the table first with segments.detach_%s().', role)
+				ELSE format('Drop those segments or alter their rules, then detach the table with segments.detach_%s().', role) END;
+	ELSIF n > 0 THEN
+		RAISE EXCEPTION 'cannot % column "%" of table % because %', doing, col, qname,
+			format('%s %s %s to it', CASE WHEN n = 1 THEN 'segment' ELSE 'segments' END,
+				segments._segment_list(u.ids), CASE WHEN n = 1 THEN 'refers' ELSE 'refer' END)
+			USING ERRCODE = code,
+			HINT = 'Drop those segments or alter their rules first.';
+	END IF;
+END
+$$;
+
+-- A rule's JSON form with the field old renamed new: the contacts' fields
+-- (outside the where of events) or, with in_events, the events' fields
+-- (inside them).  inside: whether node is in an event's where.
+CREATE FUNCTION segments._rename_field(node jsonb, old text, new text, in_events boolean,
+	inside boolean DEFAULT false)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	k text;
+BEGIN
+	IF jsonb_typeof(node) <> 'object' THEN
+		RETURN node;
+	ELSIF node ? 'and' OR node ? 'or' THEN
+		k := CASE WHEN node ? 'and' THEN 'and' ELSE 'or' END;
+		RETURN jsonb_build_object(k, (
+			SELECT jsonb_agg(segments._rename_field(e.value, old, new, in_events, inside) ORDER BY e.i)
+			FROM jsonb_array_elements(node -> k) WITH ORDINALITY AS e(value, i)));
+	ELSIF node ? 'not' THEN
+		RETURN jsonb_build_object('not', segments._rename_field(node -> 'not', old, new, in_events, inside));
+	ELSIF node ? 'field' THEN
+		IF inside = in_events AND node #>> '{field,0}' = old THEN
+			RETURN jsonb_set(node, '{field,0}', to_jsonb(new));
+		END IF;
+	ELSIF node ? 'event' AND node ? 'where' AND NOT inside THEN
+		RETURN jsonb_set(node, '{where}', segments._rename_field(node -> 'where', old, new, in_events, true));
+	END IF;
+	RETURN node;
+END
+$$;
+
+-- A column of the table attached as role was renamed from old to new: the
+-- attachment and the rules that name it follow.  Membership does not
+-- change.
+CREATE FUNCTION segments._follow_column_rename(role text, old text, new text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	ids bigint[];
+	seg_id bigint;
+BEGIN
+	UPDATE segments.attached a SET
+		contact_column = CASE WHEN a.contact_column = old THEN new ELSE a.contact_column END,
+		tenant_column = CASE WHEN a.tenant_column = old THEN new ELSE a.tenant_column END,
+		kind_column = CASE WHEN a.kind_column = old THEN new ELSE a.kind_column END,
+		at_column = CASE WHEN a.at_column = old THEN new ELSE a.at_column END,
+		list_column = CASE WHEN a.list_column = old THEN new ELSE a.list_column END
+	WHERE a.role = _follow_column_rename.role
+		AND old IN (a.contact_column, a.tenant_column, a.kind_column, a.at_column, a.list_column);
+	IF role = 'lists' THEN
+		RETURN;
+	END IF;
+	SELECT array_agg(DISTINCT r.segment_id ORDER BY r.segment_id) INTO ids
+	FROM segments.segment_reference r
+	WHERE CASE WHEN role = 'contacts' THEN r.kind = 'field' AND r.name = old
+		ELSE r.kind = 'event_field' AND r.path[1] = old END;
+	IF ids IS NULL THEN
+		RETURN;
+	END IF;
+	-- as alter_segment does (the rules change, membership does not)
+	LOCK TABLE segments.segment IN SHARE ROW EXCLUSIVE MODE;
+	FOREACH seg_id IN ARRAY ids LOOP
+		UPDATE segments.segment s
+		SET rule = segments.rule_from_jsonb(segments._rename_field(
+				segments.rule_to_jsonb(s.rule), old, new, role = 'events')),
+			updated_at = now()
+		WHERE s.id = seg_id;
+		PERFORM segments._set_references(seg_id);
+	END LOOP;
+END
+$$;
+
+-- Brings membership up to date for the contacts of the rows of tables
+-- (each without the tables under it) of the table attached as role: rows
+-- that have just joined it or left it.
+CREATE FUNCTION segments._maintain_rows(role text, tables oid[]) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	a segments.attached;
+	rel oid;
+	found_ text[];
+	contacts text[] := '{}';
+	ids bigint[];
+BEGIN
+	SELECT * INTO a FROM segments.attached x WHERE x.role = _maintain_rows.role;
+	IF NOT FOUND OR NOT EXISTS (SELECT FROM segments.segment) THEN
+		RETURN;
+	END IF;
+	FOREACH rel IN ARRAY tables LOOP
+		IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = rel) = 'r' THEN
+			EXECUTE format('SELECT array_agg(DISTINCT r.%I::text) FROM ONLY %s r', a.contact_column, rel::regclass)
+			INTO found_;
+			contacts := contacts || coalesce(found_, '{}');
+		END IF;
+	END LOOP;
+	SELECT array_agg(DISTINCT c) INTO contacts FROM unnest(contacts) AS c;
+	ids := segments._role_segments(role);
+	IF contacts IS NULL OR ids IS NULL THEN
+		RETURN;
+	END IF;
+	PERFORM segments._writers_lock(false);
+	PERFORM segments._touch(contacts);
+	PERFORM segments._maintain(ids, contacts, 'write');
+END
+$$;
+
+-- Puts the triggers on the tables under an attached table that lack them
+-- (when the table itself has them: attached by attach_*) and takes them
+-- from the tables no longer under it; the rows of those tables joined or
+-- left the attached table.
+CREATE FUNCTION segments._sync_partitions() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t record;
+	roles text[] := '{}';
+	moved oid[] := '{}';
+	role_ text;
+BEGIN
+	FOR t IN
+		WITH tree AS (SELECT * FROM segments._attached_tables()),
+		trig AS (SELECT * FROM segments._triggered())
+		SELECT x.role, x.root, x.relid, x.relkind, true AS adding
+		FROM tree x
+		WHERE EXISTS (SELECT FROM trig g WHERE g.relid = x.root AND g.role = x.role)
+			AND NOT EXISTS (SELECT FROM trig g WHERE g.relid = x.relid)
+		UNION ALL
+		-- only for a role whose table exists, so that a table whose
+		-- attachment lost track of it keeps its triggers
+		SELECT g.role, NULL, g.relid, NULL, false
+		FROM trig g
+		WHERE EXISTS (SELECT FROM tree x WHERE x.role = g.role)
+			AND NOT EXISTS (SELECT FROM tree x WHERE x.relid = g.relid)
+		ORDER BY 5 DESC, 1, 3
+	LOOP
+		IF t.adding THEN
+			PERFORM segments._check_member(t.role, t.root, t.relid, t.relkind);
+			PERFORM segments._install_triggers_on(t.role, t.relid);
+		ELSE
+			PERFORM segments._drop_triggers_on(t.relid);
+		END IF;
+		roles := roles || t.role;
+		moved := moved || t.relid;
+	END LOOP;
+	FOR role_ IN SELECT DISTINCT r FROM unnest(roles) AS r ORDER BY 1 LOOP
+		PERFORM segments._maintain_rows(role_,
+			ARRAY(SELECT m FROM unnest(roles, moved) AS u(r, m) WHERE u.r = role_));
+	END LOOP;
+END
+$$;
+
+-- After a command, what it changed of the attached tables, as against
+-- what ddl_command_start recorded: a renamed or moved table is followed; a
+-- column of the table that something uses may not change its type and,
+-- renamed, is followed; one rewritten in place is re-evaluated.
+CREATE FUNCTION segments._follow_changes(before segments._ddl_before) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	a segments.attached;
+	root oid;
+	c record;
+	qname text;
+	rewritten boolean;
+	ids bigint[];
+BEGIN
+	FOR a IN SELECT * FROM segments.attached x ORDER BY x.role LOOP
+		SELECT t.relid INTO root
+		FROM jsonb_to_recordset(before.tables) AS t(role text, relid oid, root boolean)
+		WHERE t.role = a.role AND t.root;
+		SELECT n.nspname, cl.relname INTO c
+		FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
+		WHERE cl.oid = root;
+		IF root IS NULL OR NOT FOUND THEN
+			CONTINUE;   -- not there before, or dropped (see _on_sql_drop)
+		END IF;
+		IF (c.nspname, c.relname) IS DISTINCT FROM (a.table_schema, a.table_name) THEN
+			UPDATE segments.attached x SET table_schema = c.nspname, table_name = c.relname
+			WHERE x.role = a.role;
+		END IF;
+		qname := segments._relation_name(root);
+
+		-- the table's data rewritten (ALTER COLUMN TYPE, ...) by this command
+		SELECT EXISTS (
+			SELECT FROM jsonb_to_recordset(before.tables) AS t(role text, relid oid, relfilenode oid)
+			JOIN pg_catalog.pg_class cl ON cl.oid = t.relid
+			WHERE t.role = a.role AND t.relfilenode <> 0 AND cl.relfilenode <> t.relfilenode)
+		INTO rewritten;
+
+		FOR c IN
+			SELECT b.name AS old, now_.attname AS new,
+				(b.type, b.typmod, b.coll) IS DISTINCT FROM
+					(now_.atttypid, now_.atttypmod, now_.attcollation) AS retyped,
+				b.version <> now_.xmin::text AS touched
+			FROM jsonb_to_recordset(before.columns) AS b(role text, relid oid, attnum smallint,
+				name name, type oid, typmod integer, coll oid, version text)
+			JOIN pg_catalog.pg_attribute now_ ON now_.attrelid = b.relid AND now_.attnum = b.attnum
+			WHERE b.role = a.role AND b.relid = root AND NOT now_.attisdropped
+				AND (now_.attname <> b.name OR b.version <> now_.xmin::text)
+			ORDER BY b.attnum
+		LOOP
+			IF c.retyped THEN
+				PERFORM segments._refuse_column_change(a.role, qname, c.old, 'type');
+			ELSIF c.touched AND rewritten THEN
+				-- same type, values possibly rewritten (USING): re-evaluate
+				-- the segments that use the column
+				SELECT CASE WHEN u.what IS NOT NULL THEN segments._role_segments(a.role) ELSE u.ids END
+				INTO ids FROM segments._column_users(a.role, c.old) u;
+				IF ids IS NOT NULL THEN
+					PERFORM segments._writers_lock(false);
+					PERFORM segments._maintain(ids, NULL, 'write');
+				END IF;
+			END IF;
+			IF c.new <> c.old THEN
+				PERFORM segments._follow_column_rename(a.role, c.old, c.new);
+			END IF;
+		END LOOP;
+	END LOOP;
+END
+$$;
+
+-- ddl_command_start of the commands that can rename, retype, move or drop
+-- attached tables and their columns: records them.
+CREATE FUNCTION segments._on_ddl_start() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	x xid8;
+BEGIN
+	IF NOT EXISTS (SELECT FROM segments.attached) THEN
+		RETURN;
+	END IF;
+	x := pg_catalog.pg_current_xact_id();
+	DELETE FROM segments._ddl_before b WHERE b.pid = pg_catalog.pg_backend_pid() AND b.xact <> x;
+	INSERT INTO segments._ddl_before (pid, xact, depth, tag, tables, columns)
+	SELECT pg_catalog.pg_backend_pid(), x, coalesce((SELECT max(b.depth) FROM segments._ddl_before b WHERE b.xact = x), 0) + 1, TG_TAG,
+		coalesce((SELECT jsonb_agg(jsonb_build_object('role', t.role, 'relid', t.relid,
+				'root', t.relid = t.root, 'relfilenode', cl.relfilenode))
+			FROM segments._attached_tables() t JOIN pg_catalog.pg_class cl ON cl.oid = t.relid), '[]'),
+		coalesce((SELECT jsonb_agg(jsonb_build_object('role', t.role, 'relid', t.relid,
+				'attnum', at.attnum, 'name', at.attname, 'type', at.atttypid, 'typmod', at.atttypmod,
+				'coll', at.attcollation, 'version', at.xmin::text))
+			FROM segments._attached_tables() t
+			JOIN pg_catalog.pg_attribute at ON at.attrelid = t.relid AND at.attnum > 0 AND NOT at.attisdropped
+			WHERE t.relid = t.root), '[]');
+END
+$$;
+
+-- The record ddl_command_start made for the command now ending, taken off
+-- the stack; NULL when it made none.
+CREATE FUNCTION segments._ddl_pop(tag text) RETURNS segments._ddl_before
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	x xid8 := pg_catalog.pg_current_xact_id_if_assigned();
+	b segments._ddl_before;
+BEGIN
+	IF x IS NULL THEN
+		RETURN NULL;
+	END IF;
+	DELETE FROM segments._ddl_before d
+	WHERE d.xact = x AND d.tag = _ddl_pop.tag
+		AND d.depth = (SELECT max(e.depth) FROM segments._ddl_before e WHERE e.xact = x)
+	RETURNING * INTO b;
+	RETURN b;
+END
+$$;
+
+-- The record of the command under way, left on the stack (for sql_drop).
+CREATE FUNCTION segments._ddl_top(tag text) RETURNS segments._ddl_before
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT d.* FROM segments._ddl_before d
+	WHERE d.xact = pg_catalog.pg_current_xact_id_if_assigned() AND d.tag = _ddl_top.tag
+		AND d.depth = (SELECT max(e.depth) FROM segments._ddl_before e WHERE e.xact = d.xact)
+$$;
+
+-- ddl_command_end: follows renames, refuses type changes, and keeps the
+-- triggers of partitions.
+CREATE FUNCTION segments._on_ddl_end() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	before segments._ddl_before;
+BEGIN
+	before := segments._ddl_pop(TG_TAG);
+	IF NOT EXISTS (SELECT FROM segments.attached) THEN
+		RETURN;
+	END IF;
+	IF before.xact IS NOT NULL THEN
+		PERFORM segments._follow_changes(before);
+	END IF;
+	IF TG_TAG NOT LIKE 'DROP %' THEN
+		PERFORM segments._sync_partitions();
+	END IF;
+END
+$$;
+
+-- Attached tables dropped (roles): refused while segments use them, else
+-- detached.
+CREATE FUNCTION segments._drop_attached(roles text[]) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	a segments.attached;
+	qname text;
+	ids bigint[];
+	n integer;
+	others text;
+BEGIN
+	LOCK TABLE segments.attached IN SHARE ROW EXCLUSIVE MODE;
+	PERFORM segments._lock();
+	FOR a IN SELECT * FROM segments.attached x WHERE x.role = ANY (roles) ORDER BY x.role LOOP
+		qname := format('%I.%I', a.table_schema, a.table_name);
+		ids := segments._role_segments(a.role);
+		n := coalesce(cardinality(ids), 0);
+		IF n > 0 THEN
+			RAISE EXCEPTION 'cannot drop table % because % % % it', qname,
+				CASE WHEN n = 1 THEN 'segment' ELSE 'segments' END, segments._segment_list(ids),
+				CASE WHEN n = 1 THEN 'uses' ELSE 'use' END
+				USING ERRCODE = 'dependent_objects_still_exist',
+				DETAIL = format('It is the attached %s table.', a.role),
+				HINT = 'Drop those segments or alter their rules first; dropping the table then detaches it.';
+		END IF;
+		IF a.role = 'contacts' THEN
+			SELECT string_agg(x.role, ' and ' ORDER BY x.role) INTO others
+			FROM segments.attached x WHERE x.role <> ALL (roles);
+			IF others IS NOT NULL THEN
+				RAISE EXCEPTION 'cannot drop table % while % % attached', qname, others,
+					CASE WHEN others LIKE '% and %' THEN 'are' ELSE 'is' END
+					USING ERRCODE = 'dependent_objects_still_exist',
+					DETAIL = 'It is the attached contacts table.',
+					HINT = format('Detach %s first with %s, or drop %s in the same statement.',
+						CASE WHEN others LIKE '% and %' THEN 'them' ELSE 'it' END,
+						(SELECT string_agg(format('segments.detach_%s()', x.role), ' and ' ORDER BY x.role)
+							FROM segments.attached x WHERE x.role <> ALL (roles)),
+						CASE WHEN others LIKE '% and %' THEN 'those tables' ELSE 'that table' END);
+			END IF;
+		END IF;
+	END LOOP;
+	-- Detaching the contacts drops segments.membership and its log: only
+	-- for a session that could do it with detach_contacts() (this runs as
+	-- the extension's owner; session_user is who is connected).
+	IF 'contacts' = ANY (roles) AND EXISTS (
+			SELECT FROM pg_catalog.pg_class c
+			WHERE c.oid IN (pg_catalog.to_regclass('segments.membership'),
+					pg_catalog.to_regclass('segments.membership_log'), pg_catalog.to_regclass('segments.contact_clock'))
+				AND NOT pg_catalog.pg_has_role(session_user, c.relowner, 'USAGE')) THEN
+		SELECT * INTO a FROM segments.attached x WHERE x.role = 'contacts';
+		RAISE EXCEPTION 'cannot drop table %.% because role % may not detach it',
+			quote_ident(a.table_schema), quote_ident(a.table_name), quote_ident(session_user)
+			USING ERRCODE = 'insufficient_privilege',
+			DETAIL = 'It is the attached contacts table; detaching it drops segments.membership and segments.membership_log, which that role does not own.',
+			HINT = 'Have their owner run segments.detach_contacts() first.';
+	END IF;
+	IF 'lists' = ANY (roles) THEN
+		PERFORM segments._detach('lists', ARRAY['list']);
+	END IF;
+	IF 'events' = ANY (roles) THEN
+		PERFORM segments._detach('events', ARRAY['event', 'event_field']);
+	END IF;
+	IF 'contacts' = ANY (roles) THEN
+		PERFORM segments.detach_contacts();
+	END IF;
+END
+$$;
+
+-- sql_drop: a dropped column that something uses is refused; a dropped
+-- attached table is detached (or refused); a dropped partition of an
+-- attached table re-evaluates the segments that use the table.
+CREATE FUNCTION segments._on_sql_drop() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	d record;
+	dropped text[];
+	before segments._ddl_before;
+	role_ text;
+	ids bigint[];
+BEGIN
+	IF NOT EXISTS (SELECT FROM segments.attached)
+		OR NOT EXISTS (SELECT FROM pg_catalog.pg_event_trigger_dropped_objects() o
+			WHERE o.object_type IN ('table', 'table column')) THEN
+		RETURN;
+	END IF;
+
+	FOR d IN
+		SELECT a.role, o.address_names[3] AS col
+		FROM pg_catalog.pg_event_trigger_dropped_objects() o
+		JOIN segments.attached a ON o.address_names[1] = a.table_schema AND o.address_names[2] = a.table_name
+		WHERE o.object_type = 'table column'
+		ORDER BY a.role, o.objsubid
+	LOOP
+		PERFORM segments._refuse_column_change(d.role,
+			format('%I.%I', (SELECT x.table_schema FROM segments.attached x WHERE x.role = d.role),
+				(SELECT x.table_name FROM segments.attached x WHERE x.role = d.role)), d.col, 'drop');
+	END LOOP;
+
+	SELECT array_agg(a.role) INTO dropped
+	FROM segments.attached a
+	WHERE EXISTS (SELECT FROM pg_catalog.pg_event_trigger_dropped_objects() o
+		WHERE o.object_type = 'table' AND o.schema_name = a.table_schema AND o.object_name = a.table_name);
+	IF dropped IS NOT NULL THEN
+		PERFORM segments._drop_attached(dropped);
+	END IF;
+
+	-- partitions: their rows are gone, and which contacts they held is not
+	-- known any more
+	before := segments._ddl_top(TG_TAG);
+	IF before.xact IS NULL THEN
+		RETURN;
+	END IF;
+	FOR role_ IN
+		SELECT DISTINCT t.role
+		FROM jsonb_to_recordset(before.tables) AS t(role text, relid oid, root boolean)
+		JOIN pg_catalog.pg_event_trigger_dropped_objects() o ON o.object_type = 'table' AND o.objid = t.relid
+		WHERE NOT t.root AND t.role <> ALL (coalesce(dropped, '{}'))
+		ORDER BY 1
+	LOOP
+		ids := segments._role_segments(role_);
+		IF ids IS NOT NULL THEN
+			PERFORM segments._writers_lock(false);
+			PERFORM segments._maintain(ids, NULL, 'write');
+		END IF;
+	END LOOP;
+END
+$$;
+
+CREATE EVENT TRIGGER segments_ddl_start ON ddl_command_start
+	WHEN TAG IN ('ALTER TABLE', 'ALTER FOREIGN TABLE', 'ALTER SCHEMA', 'ALTER TYPE',
+		'DROP TABLE', 'DROP FOREIGN TABLE', 'DROP SCHEMA', 'DROP OWNED')
+	EXECUTE FUNCTION segments._on_ddl_start();
+CREATE EVENT TRIGGER segments_ddl_end ON ddl_command_end
+	WHEN TAG IN ('ALTER TABLE', 'ALTER FOREIGN TABLE', 'ALTER SCHEMA', 'ALTER TYPE',
+		'DROP TABLE', 'DROP FOREIGN TABLE', 'DROP SCHEMA', 'DROP OWNED',
+		'CREATE TABLE', 'CREATE FOREIGN TABLE', 'CREATE SCHEMA')
+	EXECUTE FUNCTION segments._on_ddl_end();
+CREATE EVENT TRIGGER segments_sql_drop ON sql_drop
+	EXECUTE FUNCTION segments._on_sql_drop();

@@ -201,7 +201,8 @@ SELECT segments.matches(NULL::bigint, 'true') IS NULL AS strict,
 SELECT * FROM check_error('score > 1 or (country = ''US'' and event ''opened'' where (nope = 1))');
 
 --
--- An attached table renamed or a column renamed after attaching.
+-- An attached table or column renamed after attaching is followed (see
+-- ddl.sql): the rules keep working.
 --
 ALTER TABLE events RENAME COLUMN occurred_at TO happened_at;
 SELECT * FROM check_error('event ''opened''');

@@ -40,6 +40,7 @@ typedef struct SqlState
 	const RuleBody *body;
 	StringInfo	buf;
 	bool		portable;		/* relative times as calls, not constants */
+	bool		few;			/* for a few contacts: events counted per contact */
 } SqlState;
 
 static bool compile_node(SqlState *st, const RuleItem *item, const char *alias,
@@ -647,7 +648,19 @@ compile_event(SqlState *st, const RuleItem *item)
 	}
 	st->buf = saved;
 
-	if (!exact && k == 1)
+	if (st->few && !(!exact && k == 1))
+	{
+		/*
+		 * For a few contacts, count each one's events through the index on
+		 * the contact rather than aggregating the events of everyone.
+		 */
+		appendStringInfo(buf, "(SELECT count(*) FROM %s AS e WHERE e.%s = c.%s AND %s) %s " INT64_FORMAT,
+						 quote_qualified_identifier(ev->schema, ev->name),
+						 quote_identifier(ev->contact_column),
+						 quote_identifier(co->contact_column), filter.data,
+						 rule_test_op_name((RuleTestOp) item->op, false), n);
+	}
+	else if (!exact && k == 1)
 		appendStringInfo(buf, "%sEXISTS (SELECT FROM %s AS e WHERE e.%s = c.%s AND %s)",
 						 positive ? "" : "NOT ",
 						 quote_qualified_identifier(ev->schema, ev->name),
@@ -746,7 +759,7 @@ compile_node(SqlState *st, const RuleItem *item, const char *alias,
 }
 
 char *
-rule_compile_sql(const CheckedRule *cr, bool portable)
+rule_compile_sql(const CheckedRule *cr, bool portable, bool few)
 {
 	const AttachedTable *co = &cr->att->contacts;
 	StringInfoData buf;
@@ -758,6 +771,7 @@ rule_compile_sql(const CheckedRule *cr, bool portable)
 	st.body = cr->body;
 	st.buf = &buf;
 	st.portable = portable;
+	st.few = few;
 	appendStringInfo(&buf, "SELECT c.%s AS contact\nFROM %s AS c\nWHERE ",
 					 quote_identifier(co->contact_column),
 					 quote_qualified_identifier(co->schema, co->name));
@@ -774,13 +788,15 @@ rule_compile_sql(const CheckedRule *cr, bool portable)
 }
 
 /*
- * segments._compile(rule, tenant text, portable boolean) -> text
+ * segments._compile(rule, tenant text, portable boolean, few boolean) -> text
  *
  * The SELECT of the contact keys the rule matches (within the tenant when
  * it is not NULL), after checking the rule against the attached tables.
  * Portable SQL computes relative times with segments.now() and friends,
  * so it can be kept and run later (to_sql); otherwise they are constants
- * of this moment, for the statement about to run.
+ * of this moment, for the statement about to run.  With few, the SQL suits
+ * a query restricted to a few contacts (maintenance after a write): event
+ * conditions count each contact's events instead of grouping everyone's.
  */
 Datum
 segments_compile(PG_FUNCTION_ARGS)
@@ -793,5 +809,6 @@ segments_compile(PG_FUNCTION_ARGS)
 	body = PG_GETARG_RULE_BODY(0);
 	tenant = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	PG_RETURN_TEXT_P(cstring_to_text(rule_compile_sql(rule_check(body, rule_load_attachments(), tenant),
-													  PG_NARGS() > 2 && !PG_ARGISNULL(2) && PG_GETARG_BOOL(2))));
+													  PG_NARGS() > 2 && !PG_ARGISNULL(2) && PG_GETARG_BOOL(2),
+													  PG_NARGS() > 3 && !PG_ARGISNULL(3) && PG_GETARG_BOOL(3))));
 }

@@ -10,9 +10,10 @@
 /*
  * SELECT c.<key> AS contact FROM <contacts> AS c WHERE <tenant and rule>;
  * portable: relative times as calls of segments.now() and friends rather
- * than constants of this moment.
+ * than constants of this moment; few: for a query restricted to a few
+ * contacts, event conditions as per-contact counts.
  */
-extern char *rule_compile_sql(const CheckedRule *cr, bool portable);
+extern char *rule_compile_sql(const CheckedRule *cr, bool portable, bool few);
 
 /* The ILIKE pattern of contains / starts with / ends with a text. */
 extern char *rule_match_pattern(const char *text, RuleTestOp op);
