@@ -6,7 +6,9 @@
 -- database with bench/data.sql (contacts of 10 tenants, a year of email
 -- events, list memberships), attaches it and works with segments: trying a
 -- rule, creating segments of every kind, explaining one contact, showing
--- the SQL of a rule, altering, refreshing and verifying.
+-- the SQL of a rule, altering, writes moving a contact into and out of
+-- segments as they happen (with the log and the notifications they
+-- produce), refreshing and verifying.
 --
 -- Everything must succeed (ON_ERROR_STOP) except the statements that are
 -- meant to fail, which run with ON_ERROR_STOP off so that their errors are
@@ -256,9 +258,124 @@ WHERE l.id > :log_seen
 ORDER BY l.segment_id, l.contact LIMIT 5;
 
 \echo
-\echo '== 13. refresh_segment re-evaluates a segment in full and applies the'
-\echo '   difference (none here: nothing changed); verify_segment compares'
-\echo '   the stored membership with a fresh evaluation: (0, 0) is right.'
+\echo '== 13. Writes move contacts at once.  Triggers on the attached tables'
+\echo '   bring membership up to date in the statement that changes the data,'
+\echo '   for the contacts it touched and the segments its change can affect'
+\echo '   (and those using them), logging each join and leave with cause'
+\echo '   write.  Each changed segment is notified once per transaction on the'
+\echo '   channel segments, its id as the payload: this session listens, and'
+\echo '   psql prints each notification after the statement that delivered it.'
+\echo
+
+LISTEN segments;
+
+\echo
+\echo '   Our contact: a free-plan US subscriber of the newsletter (list 7),'
+\echo '   mailed lately but silent, hence Dormant.'
+\echo
+
+SELECT min(c.id) AS who
+FROM contacts c
+JOIN segments.membership m ON m.contact = c.id
+JOIN segments.segment s ON s.id = m.segment_id AND s.name = 'Dormant'
+WHERE c.country = 'US' AND c.plan = 'free'
+  AND EXISTS (SELECT FROM list_members l WHERE l.contact_id = c.id AND l.list_id = 7) \gset
+
+SELECT id, account_id, email, country, plan FROM contacts WHERE id = :who;
+
+SELECT string_agg(s.name, ', ' ORDER BY s.id) AS segments
+FROM segments.membership m JOIN segments.segment s ON s.id = m.segment_id
+WHERE m.contact = :who;
+
+SELECT coalesce(max(id), 0) AS log_seen FROM segments.membership_log \gset
+
+\echo
+\echo '   a. An UPDATE of one field: on the pro plan, the contact joins'
+\echo '      "US paid" (country = US and plan in (pro, team)).'
+\echo
+
+UPDATE contacts SET plan = 'pro' WHERE id = :who;
+
+SELECT l.id, s.name AS segment, l.contact, CASE WHEN l.joined THEN 'joined' ELSE 'left' END AS change, l.cause
+FROM segments.membership_log l JOIN segments.segment s ON s.id = l.segment_id
+WHERE l.id > :log_seen ORDER BY l.id;
+SELECT max(id) AS log_seen FROM segments.membership_log \gset
+
+SELECT string_agg(s.name, ', ' ORDER BY s.id) AS segments
+FROM segments.membership m JOIN segments.segment s ON s.id = m.segment_id
+WHERE m.contact = :who;
+
+\echo
+\echo '   An update of a column that no rule names (score) evaluates nothing:'
+\echo '   no log row, no notification.'
+\echo
+
+UPDATE contacts SET score = score + 1 WHERE id = :who;
+
+SELECT count(*) AS new_log_rows FROM segments.membership_log WHERE id > :log_seen;
+
+\echo
+\echo '   b. Events, up to a count threshold.  "Engaged" now asks for 2 opens'
+\echo '   in 14 days, and "Engaged readers" for Engaged and the newsletter.'
+\echo '   A first open (2 days ago by the pinned clock; the sample''s events'
+\echo '   are numbered up to 200,000) ends the silence: the contact leaves'
+\echo '   Dormant, but one open is below the threshold.'
+\echo
+
+INSERT INTO events (id, contact_id, kind, occurred_at, campaign)
+VALUES (200001, :who, 'opened', segments.now() - interval '2 days', 'campaign-7');
+
+SELECT l.id, s.name AS segment, l.contact, CASE WHEN l.joined THEN 'joined' ELSE 'left' END AS change, l.cause
+FROM segments.membership_log l JOIN segments.segment s ON s.id = l.segment_id
+WHERE l.id > :log_seen ORDER BY l.id;
+SELECT max(id) AS log_seen FROM segments.membership_log \gset
+
+\echo
+\echo '   The second open reaches the threshold: Engaged, and through it'
+\echo '   Engaged readers, in the same statement.  Inside a transaction the'
+\echo '   change is there at once, for this transaction; the notifications'
+\echo '   are delivered when it commits.'
+\echo
+
+BEGIN;
+INSERT INTO events (id, contact_id, kind, occurred_at, campaign)
+VALUES (200002, :who, 'opened', segments.now() - interval '1 hour', 'campaign-8');
+
+SELECT string_agg(s.name, ', ' ORDER BY s.id) AS segments
+FROM segments.membership m JOIN segments.segment s ON s.id = m.segment_id
+WHERE m.contact = :who;
+COMMIT;
+
+SELECT l.id, s.name AS segment, l.contact, CASE WHEN l.joined THEN 'joined' ELSE 'left' END AS change, l.cause
+FROM segments.membership_log l JOIN segments.segment s ON s.id = l.segment_id
+WHERE l.id > :log_seen ORDER BY l.id;
+SELECT max(id) AS log_seen FROM segments.membership_log \gset
+
+SELECT * FROM segments.explain(:who::bigint, $$event 'opened' count >= 2 within last 14 days$$);
+
+\echo
+\echo '   c. A list: leaving the newsletter takes the contact out of'
+\echo '   "Newsletter" and, with it, out of "Engaged readers".'
+\echo
+
+DELETE FROM list_members WHERE contact_id = :who AND list_id = 7;
+
+SELECT l.id, s.name AS segment, l.contact, CASE WHEN l.joined THEN 'joined' ELSE 'left' END AS change, l.cause
+FROM segments.membership_log l JOIN segments.segment s ON s.id = l.segment_id
+WHERE l.id > :log_seen ORDER BY l.id;
+SELECT max(id) AS log_seen FROM segments.membership_log \gset
+
+SELECT string_agg(s.name, ', ' ORDER BY s.id) AS segments
+FROM segments.membership m JOIN segments.segment s ON s.id = m.segment_id
+WHERE m.contact = :who;
+
+UNLISTEN segments;
+
+\echo
+\echo '== 14. refresh_segment re-evaluates a segment in full and applies the'
+\echo '   difference (none here: the writes above were applied as they'
+\echo '   happened); verify_segment compares the stored membership with a'
+\echo '   fresh evaluation: (0, 0) is right.'
 \echo
 
 SELECT segments.refresh_segment('Engaged') AS changes;
@@ -268,7 +385,7 @@ FROM segments.segment s, LATERAL segments.verify_segment(s.id) v
 ORDER BY s.id;
 
 \echo
-\echo '== 14. Rules are checked against the attached tables.  An unknown field'
+\echo '== 15. Rules are checked against the attached tables.  An unknown field'
 \echo '   names the table and hints the nearest column; a literal is read by'
 \echo '   the column type''s input function; a segment that others use cannot'
 \echo '   be dropped.  Nothing changes when a statement fails.'

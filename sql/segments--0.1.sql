@@ -1518,6 +1518,9 @@ DECLARE
 	changed text[];
 	ids bigint[];
 BEGIN
+	-- first, so that a catalog change under way (which holds it
+	-- exclusively) is seen once it commits, or waits for this writer
+	PERFORM segments._writers_lock(false);
 	IF NOT EXISTS (SELECT FROM segments.segment) THEN
 		RETURN NULL;
 	END IF;
@@ -1531,8 +1534,6 @@ BEGIN
 	IF contacts IS NULL THEN
 		RETURN NULL;
 	END IF;
-	PERFORM segments._writers_lock(false);
-	PERFORM segments._touch(contacts);
 
 	IF att.role = 'contacts' THEN
 		IF TG_OP = 'UPDATE' THEN
@@ -1568,6 +1569,8 @@ BEGIN
 	END IF;
 
 	IF ids IS NOT NULL THEN
+		-- take the contacts' turn before evaluating them
+		PERFORM segments._touch(contacts);
 		PERFORM segments._maintain(ids, contacts, 'write');
 	END IF;
 	RETURN NULL;
