@@ -43,7 +43,7 @@ REGRESS = rule_syntax rule_print rule_errors rule_limits rule_json \
 REGRESS_OPTS = --load-extension=segments --encoding=UTF8 --no-locale
 
 # Concurrency tests (specs/<name>.spec, expected/<name>.out).
-ISOLATION = count_threshold repeatable_read create_beside_writer
+ISOLATION = count_threshold repeatable_read create_beside_writer catalog_isolation
 ISOLATION_OPTS = $(REGRESS_OPTS)
 
 # -Wno-unused-parameter: -Wextra's unused-parameter warning fires inside

@@ -218,6 +218,10 @@ COMMENT ON TABLE segments.segment IS
 COMMENT ON COLUMN segments.segment.tenant IS
 	'the canonical text of the tenant value, NULL for a segment over all contacts';
 
+-- Bumped by every catalog change (see _writers_lock).
+CREATE TABLE segments.catalog_version (version bigint NOT NULL);
+INSERT INTO segments.catalog_version VALUES (0);
+
 CREATE TABLE segments.segment_reference (
 	segment_id bigint NOT NULL REFERENCES segments.segment (id) ON DELETE CASCADE,
 	kind text NOT NULL CHECK (kind IN ('field', 'event', 'event_field', 'list', 'segment')),
@@ -588,14 +592,30 @@ $$;
 -- The lock between catalog changes (exclusive) and writers' maintenance
 -- (shared), an advisory lock so that writers need no privilege on the
 -- catalog.  Both hold it until their transaction ends.
+--
+-- A catalog change must build from data that includes the writes it
+-- waited for, so it runs under READ COMMITTED (a later snapshot after the
+-- wait).  It also bumps segments.catalog_version: a REPEATABLE READ or
+-- SERIALIZABLE writer reads that row FOR SHARE and so gets a serialization
+-- failure, rather than maintaining with rules older than its snapshot.
 CREATE FUNCTION segments._writers_lock(exclusive boolean) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	IF exclusive THEN
+		IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+			RAISE EXCEPTION 'segments can only be changed under READ COMMITTED'
+				USING ERRCODE = 'feature_not_supported',
+				DETAIL = format('This transaction is %s.', pg_catalog.current_setting('transaction_isolation')),
+				HINT = 'Build or change segments in a READ COMMITTED transaction, so that writes committed meanwhile are seen.';
+		END IF;
 		PERFORM pg_catalog.pg_advisory_xact_lock(1936025971, 0);
+		UPDATE segments.catalog_version SET version = version + 1;
 	ELSE
 		PERFORM pg_catalog.pg_advisory_xact_lock_shared(1936025971, 0);
+		IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+			PERFORM FROM segments.catalog_version FOR SHARE;
+		END IF;
 	END IF;
 END
 $$;
