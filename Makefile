@@ -36,7 +36,7 @@ DATA = sql/segments--0.1.sql
 
 REGRESS = rule_syntax rule_print rule_errors rule_limits rule_json \
 	rule_binary rule_compare rule_refs attach lifecycle \
-	semantics_fields semantics_json semantics_events semantics_time \
+	semantics_setup semantics_fields semantics_json semantics_events semantics_time \
 	semantics_lists semantics_errors privileges maintenance ddl
 # UTF-8 and the C locale whatever the environment, so the expected output
 # (sorting, case folding, non-ASCII identifiers) is the same on every machine.

@@ -11,31 +11,6 @@
 -- a NULL column is false, except "is null".
 --
 
--- check_rule(rule, expected): the rule's canonical text, the number of
--- contacts each way, and whether the three sets are equal.
-CREATE FUNCTION check_rule(rule text, expected text,
-	OUT rule_text text, OUT compiled bigint, OUT evaluated bigint, OUT hand bigint,
-	OUT agree boolean)
-LANGUAGE plpgsql AS $$
-DECLARE
-	r segments.rule := rule::segments.rule;
-	a bigint[];
-	b bigint[];
-	h bigint[];
-BEGIN
-	rule_text := r::text;
-	EXECUTE format('SELECT coalesce(array_agg(q.contact ORDER BY q.contact), ''{}'') FROM (%s) q',
-		segments._compile(r, NULL)) INTO a;
-	SELECT coalesce(array_agg(c.id ORDER BY c.id), '{}') INTO b
-	FROM contacts c WHERE segments.matches(c.id, r);
-	EXECUTE format('SELECT coalesce(array_agg(c.id ORDER BY c.id), ''{}'') FROM contacts c WHERE %s',
-		expected) INTO h;
-	compiled := cardinality(a);
-	evaluated := cardinality(b);
-	hand := cardinality(h);
-	agree := a = b AND b = h;
-END
-$$;
 
 -- 300 contacts over three tenants, with NULLs in every nullable column,
 -- upper- and lower-case variants, and the LIKE special characters % _ \.
@@ -353,4 +328,3 @@ SELECT segments.detach_contacts();
 DROP TABLE contacts;
 DROP TYPE status_t;
 DROP DOMAIN handle_t;
-DROP FUNCTION check_rule(text, text);

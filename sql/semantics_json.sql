@@ -13,29 +13,6 @@
 -- hand-written condition (see semantics_fields); agree is true when the
 -- three sets of contacts are equal.
 --
-CREATE FUNCTION check_rule(rule text, expected text,
-	OUT rule_text text, OUT compiled bigint, OUT evaluated bigint, OUT hand bigint,
-	OUT agree boolean)
-LANGUAGE plpgsql AS $$
-DECLARE
-	r segments.rule := rule::segments.rule;
-	a bigint[];
-	b bigint[];
-	h bigint[];
-BEGIN
-	rule_text := r::text;
-	EXECUTE format('SELECT coalesce(array_agg(q.contact ORDER BY q.contact), ''{}'') FROM (%s) q',
-		segments._compile(r, NULL)) INTO a;
-	SELECT coalesce(array_agg(c.id ORDER BY c.id), '{}') INTO b
-	FROM contacts c WHERE segments.matches(c.id, r);
-	EXECUTE format('SELECT coalesce(array_agg(c.id ORDER BY c.id), ''{}'') FROM contacts c WHERE %s',
-		expected) INTO h;
-	compiled := cardinality(a);
-	evaluated := cardinality(b);
-	hand := cardinality(h);
-	agree := a = b AND b = h;
-END
-$$;
 
 -- Hand-written readers, independent of the extension's: a JSON value as a
 -- string, a number, a boolean (NULL for another JSON type), and a JSON
@@ -342,7 +319,6 @@ SELECT k.* FROM (VALUES
 
 SELECT segments.detach_contacts();
 DROP TABLE contacts;
-DROP FUNCTION check_rule(text, text);
 DROP FUNCTION j_text(jsonb), j_num(jsonb), j_bool(jsonb), j_time(jsonb);
 RESET segments.now_override;
 RESET TimeZone;

@@ -12,29 +12,6 @@
 -- hand-written condition (see semantics_fields); agree is true when the
 -- three sets of contacts are equal.
 --
-CREATE FUNCTION check_rule(rule text, expected text,
-	OUT rule_text text, OUT compiled bigint, OUT evaluated bigint, OUT hand bigint,
-	OUT agree boolean)
-LANGUAGE plpgsql AS $$
-DECLARE
-	r segments.rule := rule::segments.rule;
-	a bigint[];
-	b bigint[];
-	h bigint[];
-BEGIN
-	rule_text := r::text;
-	EXECUTE format('SELECT coalesce(array_agg(q.contact ORDER BY q.contact), ''{}'') FROM (%s) q',
-		segments._compile(r, NULL)) INTO a;
-	SELECT coalesce(array_agg(c.id ORDER BY c.id), '{}') INTO b
-	FROM contacts c WHERE segments.matches(c.id, r);
-	EXECUTE format('SELECT coalesce(array_agg(c.id ORDER BY c.id), ''{}'') FROM contacts c WHERE %s',
-		expected) INTO h;
-	compiled := cardinality(a);
-	evaluated := cardinality(b);
-	hand := cardinality(h);
-	agree := a = b AND b = h;
-END
-$$;
 
 -- check_tenant(rule, tenant, expected): the same within a tenant.  compiled
 -- is segments._compile(rule, tenant); evaluated, the contacts of the tenant
@@ -234,5 +211,4 @@ SELECT segments.drop_segment('Listed');
 SELECT segments.detach_lists();
 SELECT segments.detach_contacts();
 DROP TABLE contacts, list_members, list_names;
-DROP FUNCTION check_rule(text, text);
 DROP FUNCTION check_tenant(text, text, text, boolean);

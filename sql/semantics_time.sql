@@ -15,29 +15,6 @@
 -- hand-written condition with the expected times written out; agree is
 -- true when the three sets of contacts are equal.
 --
-CREATE FUNCTION check_rule(rule text, expected text,
-	OUT rule_text text, OUT compiled bigint, OUT evaluated bigint, OUT hand bigint,
-	OUT agree boolean)
-LANGUAGE plpgsql AS $$
-DECLARE
-	r segments.rule := rule::segments.rule;
-	a bigint[];
-	b bigint[];
-	h bigint[];
-BEGIN
-	rule_text := r::text;
-	EXECUTE format('SELECT coalesce(array_agg(q.contact ORDER BY q.contact), ''{}'') FROM (%s) q',
-		segments._compile(r, NULL)) INTO a;
-	SELECT coalesce(array_agg(c.id ORDER BY c.id), '{}') INTO b
-	FROM contacts c WHERE segments.matches(c.id, r);
-	EXECUTE format('SELECT coalesce(array_agg(c.id ORDER BY c.id), ''{}'') FROM contacts c WHERE %s',
-		expected) INTO h;
-	compiled := cardinality(a);
-	evaluated := cardinality(b);
-	hand := cardinality(h);
-	agree := a = b AND b = h;
-END
-$$;
 
 -- try(sql): run a statement, show the SQLSTATE and message of its error.
 CREATE FUNCTION try(sql text, OUT state text, OUT message text, OUT detail text)
@@ -332,7 +309,6 @@ SELECT * FROM try($$SET segments.now_override = '2025-06-15 12:00:00 UTC'$$);
 
 SELECT segments.detach_contacts();
 DROP TABLE contacts, time_rules, time_results;
-DROP FUNCTION check_rule(text, text);
 DROP FUNCTION try(text);
 DROP FUNCTION portable_count(text);
 RESET segments.now_override;
