@@ -73,7 +73,7 @@ attached_string(HeapTuple tuple, TupleDesc desc, int column)
 }
 
 static Oid
-column_type(const AttachedTable *t, const char *column, int32 *typmod)
+column_type(const AttachedTable *t, const char *column)
 {
 	int			i;
 
@@ -82,11 +82,7 @@ column_type(const AttachedTable *t, const char *column, int32 *typmod)
 		Form_pg_attribute attr = TupleDescAttr(t->tupdesc, i);
 
 		if (!attr->attisdropped && strcmp(NameStr(attr->attname), column) == 0)
-		{
-			if (typmod)
-				*typmod = attr->atttypmod;
 			return attr->atttypid;
-		}
 	}
 	ereport(ERROR,
 			errcode(ERRCODE_UNDEFINED_COLUMN),
@@ -139,11 +135,11 @@ rule_load_attachments(void)
 		t->tupdesc = CreateTupleDescCopy(RelationGetDescr(rel));
 		table_close(rel, AccessShareLock);
 
-		t->contact_type = column_type(t, t->contact_column, NULL);
+		t->contact_type = column_type(t, t->contact_column);
 		if (t->tenant_column)
-			t->tenant_type = column_type(t, t->tenant_column, NULL);
+			t->tenant_type = column_type(t, t->tenant_column);
 		if (t->list_column)
-			t->list_type = column_type(t, t->list_column, &t->list_typmod);
+			t->list_type = column_type(t, t->list_column);
 		MemoryContextSwitchTo(spi);
 	}
 	SPI_finish();
@@ -220,10 +216,14 @@ literal_error_context(void *arg)
 			   ctx->literal, ctx->field, format_type_be(ctx->type));
 }
 
-/* Read a literal with the input function of type (a domain checks its constraints). */
+/*
+ * Read a literal with the input function of a base type, without a type
+ * modifier: a length limit or a domain's check must not turn a comparison
+ * into an error, nor round the literal.
+ */
 static void
 read_literal(CheckState *st, const RuleItem *value, CheckedItem *out, Oid type,
-			 int32 typmod, const char *field)
+			 const char *field)
 {
 	LiteralContext ctx;
 	ErrorContextCallback callback;
@@ -239,9 +239,8 @@ read_literal(CheckState *st, const RuleItem *value, CheckedItem *out, Oid type,
 	error_context_stack = &callback;
 
 	getTypeInputInfo(type, &input, &ioparam);
-	out->value = OidInputFunctionCall(input, (char *) ctx.literal, ioparam, typmod);
+	out->value = OidInputFunctionCall(input, (char *) ctx.literal, ioparam, -1);
 	out->valtype = type;
-	out->valtypmod = typmod;
 
 	error_context_stack = callback.previous;
 }
@@ -289,7 +288,7 @@ read_json_operand(CheckState *st, const RuleItem *value, CheckedItem *out, const
 			out->value = CStringGetTextDatum(RULE_STR(st->body, value->a));
 			break;
 		case RV_NUMBER:
-			read_literal(st, value, out, NUMERICOID, -1, field);
+			read_literal(st, value, out, NUMERICOID, field);
 			break;
 		case RV_TRUE:
 		case RV_FALSE:
@@ -300,14 +299,6 @@ read_json_operand(CheckState *st, const RuleItem *value, CheckedItem *out, const
 			out->valtype = InvalidOid;	/* a relative time */
 			break;
 	}
-	out->valtypmod = -1;
-}
-
-/* The JSON kind a literal compares with: string, number, boolean, time. */
-static int
-json_kind(const RuleItem *value)
-{
-	return RV_IS_RELATIVE(value->op) ? RV_NOW : value->op == RV_FALSE ? RV_TRUE : value->op;
 }
 
 static void
@@ -334,8 +325,7 @@ unsupported_test(const char *field, const char *test, Oid type, const char *need
 static FieldClass
 classify(Oid type, Oid *elemtype, Oid *basetype)
 {
-	int32		basetypmod = -1;
-	Oid			base = getBaseTypeAndTypmod(type, &basetypmod);
+	Oid			base = getBaseType(type);
 
 	*basetype = base;
 	*elemtype = InvalidOid;
@@ -363,10 +353,8 @@ check_field(CheckState *st, uint32 index, const AttachedTable *table, const char
 				nops = item->span - 1;
 
 	ci->column = RULE_STR(st->body, item->a);
-	ci->attnum = find_column(table, role, ci->column);
-	attr = TupleDescAttr(table->tupdesc, ci->attnum - 1);
+	attr = TupleDescAttr(table->tupdesc, find_column(table, role, ci->column) - 1);
 	ci->coltype = attr->atttypid;
-	ci->coltypmod = attr->atttypmod;
 	ci->colcollation = attr->attcollation;
 	ci->fclass = classify(ci->coltype, &ci->elemtype, &ci->cmptype);
 
@@ -420,29 +408,23 @@ check_field(CheckState *st, uint32 index, const AttachedTable *table, const char
 			cv->valtype = InvalidOid;
 		}
 		else if (op == RT_CONTAINS && ci->fclass == FC_ARRAY)
-			read_literal(st, value, cv, ci->elemtype, -1, field);
+			read_literal(st, value, cv, ci->elemtype, field);
 		else if (op == RT_CONTAINS || op == RT_STARTS_WITH || op == RT_ENDS_WITH ||
 				 op == RT_LIKE || op == RT_ILIKE)
 		{
 			cv->valtype = TEXTOID;
-			cv->valtypmod = -1;
 			cv->value = CStringGetTextDatum(rule_literal_text(st->body, value));
 		}
 		else
 		{
-			/*
-			 * As the base type without a type modifier: a domain's check or
-			 * a length limit must not turn a comparison into an error, nor
-			 * round the literal.
-			 */
 			if (ci->fclass == FC_TIME)
 				refuse_clock_word(st, value, field);
-			read_literal(st, value, cv, ci->cmptype, -1, field);
+			read_literal(st, value, cv, ci->cmptype, field);
 		}
 	}
 
 	/* jsonb bounds compare as one kind */
-	if (ci->fclass == FC_JSON && op == RT_BETWEEN && json_kind(item + 1) != json_kind(item + 2))
+	if (ci->fclass == FC_JSON && op == RT_BETWEEN && RV_JSON_KIND(item[1].op) != RV_JSON_KIND(item[2].op))
 		ereport(ERROR,
 				errcode(ERRCODE_DATATYPE_MISMATCH),
 				errmsg("the bounds of %s between ... and ... are of different kinds", field),
@@ -468,7 +450,6 @@ check_event(CheckState *st, uint32 index)
 	uint32		next = index + 1;
 	uint32		end = index + item->span;
 	Oid			attype;
-	int32		attypmod;
 
 	require_attached(&st->att->events, "events", "events");
 	if (item->flags & RULE_HAS_WHERE)
@@ -476,7 +457,7 @@ check_event(CheckState *st, uint32 index)
 		check_node(st, next, true);
 		next += st->body->items[next].span;
 	}
-	attype = column_type(&st->att->events, st->att->events.at_column, &attypmod);
+	attype = column_type(&st->att->events, st->att->events.at_column);
 	for (; next < end; next++)
 	{
 		const RuleItem *value = &st->body->items[next];
@@ -487,7 +468,7 @@ check_event(CheckState *st, uint32 index)
 		else if (value->op == RV_STRING)
 		{
 			refuse_clock_word(st, value, st->att->events.at_column);
-			read_literal(st, value, cv, getBaseType(attype), -1, st->att->events.at_column);
+			read_literal(st, value, cv, getBaseType(attype), st->att->events.at_column);
 		}
 		else
 			ereport(ERROR,
@@ -557,7 +538,7 @@ check_node(CheckState *st, uint32 index, bool in_where)
 						errcode(ERRCODE_DATATYPE_MISMATCH),
 						errmsg("a list is named by a value, not a time"));
 			read_literal(st, item + 1, &st->cr->items[index + 1], getBaseType(st->att->lists.list_type),
-						 -1, st->att->lists.list_column);
+						 st->att->lists.list_column);
 			break;
 		case RI_IN_SEGMENT:
 			check_in_segment(st, index);

@@ -28,7 +28,6 @@ typedef struct AttachedTable
 	char	   *at_column;		/* events */
 	char	   *list_column;	/* lists */
 	Oid			list_type;
-	int32		list_typmod;
 	TupleDesc	tupdesc;
 } AttachedTable;
 
@@ -53,17 +52,17 @@ typedef struct CheckedItem
 {
 	/* FIELD */
 	const char *column;
-	AttrNumber	attnum;			/* in the attached table's descriptor */
 	Oid			coltype;
-	int32		coltypmod;
 	Oid			colcollation;
 	FieldClass	fclass;
 	Oid			elemtype;		/* FC_ARRAY */
 	Oid			cmptype;		/* FC_SCALAR, FC_TEXT: the base type compared */
 
-	/* VALUE: what the literal was read as (InvalidOid for a relative time) */
+	/*
+	 * VALUE: the base type the literal was read as, without a type modifier
+	 * (InvalidOid for a relative time)
+	 */
 	Oid			valtype;
-	int32		valtypmod;
 	Datum		value;
 
 	/* IN_SEGMENT */

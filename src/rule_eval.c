@@ -302,14 +302,6 @@ json_typed(const JsonbValue *v, int kind, Datum *out)
 	}
 }
 
-static int
-json_kind_of(const RuleItem *value)
-{
-	if (RV_IS_RELATIVE(value->op))
-		return RV_NOW;
-	return value->op == RV_FALSE ? RV_TRUE : value->op;
-}
-
 /* Compare a typed JSON value with an operand of the same kind. */
 static int
 json_cmp(EvalState *st, int kind, Datum typed, const RuleItem *operand)
@@ -337,7 +329,7 @@ json_array_has(const JsonbValue *array, const RuleItem *operand, EvalState *st)
 	JsonbIterator *it = JsonbIteratorInit(array->val.binary.data);
 	JsonbValue	element;
 	JsonbIteratorToken token;
-	int			kind = json_kind_of(operand);
+	int			kind = RV_JSON_KIND(operand->op);
 	bool		found = false;
 
 	while ((token = JsonbIteratorNext(&it, &element, true)) != WJB_DONE)
@@ -377,7 +369,7 @@ eval_json_field(EvalState *st, const RuleItem *item, Datum column, bool isnull,
 	uint32		nops = item->span - 1;
 	JsonbValue	v;
 	Datum		typed;
-	int			kind = nops > 0 ? json_kind_of(first) : 0;
+	int			kind = nops > 0 ? RV_JSON_KIND(first->op) : 0;
 	uint32		i;
 	const char *keys = RULE_STR(st->body, item->a);
 
@@ -396,14 +388,14 @@ eval_json_field(EvalState *st, const RuleItem *item, Datum column, bool isnull,
 				/* per kind of literal: the value typed so, in (or not in) those literals */
 				for (i = 0; i < nops; i++)
 				{
-					int			k = json_kind_of(first + i);
+					int			k = RV_JSON_KIND(first[i].op);
 					uint32		j;
 					bool		equal = false;
 
 					if (!json_typed(&v, k, &typed))
 						continue;
 					for (j = 0; j < nops && !equal; j++)
-						if (json_kind_of(first + j) == k)
+						if (RV_JSON_KIND(first[j].op) == k)
 							equal = json_cmp(st, k, typed, first + j) == 0;
 					if (equal != negated)
 						return true;

@@ -111,6 +111,13 @@ typedef enum RuleValueKind
 /* Values that read the clock: now, ago, from now. */
 #define RV_IS_RELATIVE(kind) ((kind) == RV_NOW || (kind) == RV_AGO || (kind) == RV_FROM_NOW)
 
+/*
+ * The kind a jsonb property is compared as, for a literal: RV_STRING,
+ * RV_NUMBER, RV_TRUE (a boolean) or RV_NOW (a time).
+ */
+#define RV_JSON_KIND(kind) \
+	(RV_IS_RELATIVE(kind) ? RV_NOW : (kind) == RV_FALSE ? RV_TRUE : (kind))
+
 typedef enum RuleUnit
 {
 	RU_MINUTE = 1,

@@ -125,7 +125,7 @@ append_value(SqlState *st, const RuleItem *value, bool as_timestamp)
 
 	if (OidIsValid(cv->valtype))
 	{
-		append_literal(buf, cv->value, cv->valtype, cv->valtypmod);
+		append_literal(buf, cv->value, cv->valtype, -1);
 		return;
 	}
 	if (!st->portable)
@@ -398,8 +398,7 @@ compile_json_field(SqlState *st, const RuleItem *item, const char *alias)
 					for (i = 0; i < nops; i++)
 					{
 						const RuleItem *value = first + i;
-						int			kind = RV_IS_RELATIVE(value->op) ? RV_NOW :
-							value->op == RV_FALSE ? RV_TRUE : value->op;
+						int			kind = RV_JSON_KIND(value->op);
 
 						if (kind != (int) kinds[k])
 							continue;
@@ -648,7 +647,13 @@ compile_event(SqlState *st, const RuleItem *item)
 	}
 	st->buf = saved;
 
-	if (st->few && !(!exact && k == 1))
+	if (!exact && k == 1)
+		appendStringInfo(buf, "%sEXISTS (SELECT FROM %s AS e WHERE e.%s = c.%s AND %s)",
+						 positive ? "" : "NOT ",
+						 quote_qualified_identifier(ev->schema, ev->name),
+						 quote_identifier(ev->contact_column),
+						 quote_identifier(co->contact_column), filter.data);
+	else if (st->few)
 	{
 		/*
 		 * For a few contacts, count each one's events through the index on
@@ -660,12 +665,6 @@ compile_event(SqlState *st, const RuleItem *item)
 						 quote_identifier(co->contact_column), filter.data,
 						 rule_test_op_name((RuleTestOp) item->op, false), n);
 	}
-	else if (!exact && k == 1)
-		appendStringInfo(buf, "%sEXISTS (SELECT FROM %s AS e WHERE e.%s = c.%s AND %s)",
-						 positive ? "" : "NOT ",
-						 quote_qualified_identifier(ev->schema, ev->name),
-						 quote_identifier(ev->contact_column),
-						 quote_identifier(co->contact_column), filter.data);
 	else
 		appendStringInfo(buf, "%sEXISTS (SELECT FROM (SELECT e.%s AS contact FROM %s AS e WHERE %s "
 						 "GROUP BY e.%s HAVING count(*) %s " INT64_FORMAT ") AS g WHERE g.contact = c.%s)",
