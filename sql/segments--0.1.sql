@@ -694,10 +694,14 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	n bigint;
-	only_these text := '';
+	key_type text;
+	fresh_only text := '';
+	stored_only text := '';
 BEGIN
 	IF contacts IS NOT NULL THEN
-		only_these := format(' AND %%1$s.contact = ANY ($3::%s[])', (segments._contacts()).key_type);
+		key_type := (segments._contacts()).key_type;
+		fresh_only := format(' AND q.contact = ANY ($3::%s[])', key_type);
+		stored_only := format(' AND s.contact = ANY ($3::%s[])', key_type);
 	END IF;
 	EXECUTE format($q$
 		WITH diff AS (
@@ -720,7 +724,7 @@ BEGIN
 		SELECT $1, contact, false, $2 FROM left_
 		UNION ALL
 		SELECT $1, contact, true, $2 FROM joined$q$,
-		compiled, format(only_these, 'q'), format(only_these, 's'))
+		compiled, fresh_only, stored_only)
 	USING id, cause, contacts;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;

@@ -231,6 +231,36 @@ SELECT segments._compile('event ''opened'' count != 2 between 10 days ago and 1 
 SELECT segments._compile('event ''opened'' count < 3 before now', NULL);
 
 --
+-- Maintenance after a write compiles rules for the few contacts it
+-- touched (few => true): event conditions then count each contact's events
+-- instead of grouping everyone's.  Both forms select the same contacts.
+--
+CREATE FUNCTION same_for_few(rule text, OUT contacts int, OUT same boolean) LANGUAGE plpgsql AS $$
+DECLARE
+	every_contact bigint[];
+	few bigint[];
+BEGIN
+	EXECUTE format('SELECT array_agg(q.contact ORDER BY q.contact) FROM (%s) q',
+		segments._compile(rule::segments.rule, NULL)) INTO every_contact;
+	EXECUTE format('SELECT array_agg(q.contact ORDER BY q.contact) FROM (%s) q',
+		segments._compile(rule::segments.rule, NULL, few => true)) INTO few;
+	contacts := coalesce(cardinality(every_contact), 0);
+	same := every_contact IS NOT DISTINCT FROM few;
+END $$;
+SELECT r.rule, f.*
+FROM (VALUES
+	('event ''opened'' count = 0'),
+	('event ''opened'' count = 2'),
+	('event ''opened'' count != 2'),
+	('event ''opened'' count < 3'),
+	('event ''opened'' count <= 1'),
+	('event ''opened'' count > 1 within last 60 days'),
+	('not event ''opened'' count >= 2 since 10 days ago'),
+	('event ''clicked'' where (url contains ''pricing'') count >= 2 between 60 days ago and 1 day ago')
+) AS r(rule), LATERAL same_for_few(r.rule) AS f;
+DROP FUNCTION same_for_few(text);
+
+--
 -- explain: the number of matching events.
 --
 SELECT * FROM segments.explain(10::bigint,
