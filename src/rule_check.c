@@ -18,7 +18,10 @@
 #include "nodes/makefuncs.h"
 #include "parser/parse_coerce.h"
 #include "utils/builtins.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/typcache.h"
@@ -91,11 +94,31 @@ column_type(const AttachedTable *t, const char *column)
 	return InvalidOid;
 }
 
-Attachments *
-rule_load_attachments(void)
+/*
+ * The attachments are read once and kept for the backend: maintenance
+ * compiles every affected segment's rule in every write statement.  Any
+ * relcache invalidation drops them (attach and detach create and drop
+ * triggers on the attached table, so they send one, as do renames and
+ * column changes); so does a change of user, since reading
+ * segments.attached is subject to privileges.
+ */
+static Attachments *cached_attachments = NULL;
+static MemoryContext attachments_context = NULL;
+static Oid	cached_for_user = InvalidOid;
+static bool callback_registered = false;
+
+static void
+forget_attachments(Datum arg, Oid relid)
 {
-	MemoryContext caller = CurrentMemoryContext;
-	Attachments *att = palloc0(sizeof(Attachments));
+	cached_attachments = NULL;
+	if (attachments_context)
+		MemoryContextReset(attachments_context);
+}
+
+static Attachments *
+read_attachments(MemoryContext target)
+{
+	Attachments *att = MemoryContextAllocZero(target, sizeof(Attachments));
 	uint64		i;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -109,7 +132,7 @@ rule_load_attachments(void)
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
-		MemoryContext spi = MemoryContextSwitchTo(caller);
+		MemoryContext spi = MemoryContextSwitchTo(target);
 		char	   *role = attached_string(tuple, desc, 1);
 		AttachedTable *t;
 		Relation	rel;
@@ -144,6 +167,25 @@ rule_load_attachments(void)
 	}
 	SPI_finish();
 	return att;
+}
+
+Attachments *
+rule_load_attachments(void)
+{
+	if (!callback_registered)
+	{
+		attachments_context = AllocSetContextCreate(CacheMemoryContext, "segments attachments",
+													ALLOCSET_SMALL_SIZES);
+		CacheRegisterRelcacheCallback(forget_attachments, (Datum) 0);
+		callback_registered = true;
+	}
+	if (cached_attachments == NULL || cached_for_user != GetUserId())
+	{
+		forget_attachments((Datum) 0, InvalidOid);
+		cached_attachments = read_attachments(attachments_context);
+		cached_for_user = GetUserId();
+	}
+	return cached_attachments;
 }
 
 char *
