@@ -29,7 +29,9 @@ OBJS = \
 	src/rule_check.o \
 	src/rule_sql.o \
 	src/rule_eval.o \
-	src/membership.o
+	src/membership.o \
+	src/segment_cache.o \
+	src/maintain.o
 
 EXTENSION = segments
 DATA = sql/segments--0.1.sql
@@ -43,7 +45,8 @@ REGRESS = rule_syntax rule_print rule_errors rule_limits rule_json \
 REGRESS_OPTS = --load-extension=segments --encoding=UTF8 --no-locale
 
 # Concurrency tests (specs/<name>.spec, expected/<name>.out).
-ISOLATION = count_threshold repeatable_read create_beside_writer catalog_isolation
+ISOLATION = count_threshold repeatable_read create_beside_writer catalog_isolation \
+	no_deadlock
 ISOLATION_OPTS = $(REGRESS_OPTS)
 
 # -Wno-unused-parameter: -Wextra's unused-parameter warning fires inside

@@ -205,8 +205,9 @@ SELECT * FROM triggers;
 DROP TABLE list_members_old;
 SELECT all_verified();
 
--- A foreign table cannot be a partition (0A000): its triggers cannot have
--- transition tables, so writes to it could not be followed.
+-- A foreign table cannot be a partition: writes to it could not be
+-- followed.  PostgreSQL itself refuses it (42809), since partitions get the
+-- commit trigger, a constraint trigger, of their partitioned table.
 CREATE FOREIGN DATA WRAPPER ddl_dummy;
 CREATE SERVER ddl_nowhere FOREIGN DATA WRAPPER ddl_dummy;
 SELECT * FROM try($$CREATE FOREIGN TABLE events_remote PARTITION OF events

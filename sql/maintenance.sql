@@ -100,12 +100,53 @@ WHEN NOT MATCHED THEN INSERT VALUES (v.contact_id, v.list_id);
 SELECT * FROM new_log();
 SELECT all_verified();
 
--- A rolled-back write leaves membership as it was.
+-- Inside a transaction, membership follows the writes at commit;
+-- segments.flush() brings it up to date before.  A rolled-back write
+-- leaves membership as it was.
 BEGIN;
 UPDATE contacts SET country = 'US';
 SELECT name, contacts FROM members WHERE name = 'US';
+SELECT segments.flush();
+SELECT name, contacts FROM members WHERE name = 'US';
 ROLLBACK;
 SELECT name, contacts FROM members WHERE name = 'US';
+
+-- Savepoints: what a rolled-back savepoint wrote is not maintained, what
+-- was written around it is, whichever statement wrote first.
+BEGIN;
+SAVEPOINT a;
+UPDATE contacts SET country = 'US' WHERE id = 2;
+ROLLBACK TO SAVEPOINT a;
+UPDATE contacts SET country = 'US' WHERE id = 4;
+COMMIT;
+SELECT * FROM new_log();
+BEGIN;
+UPDATE contacts SET country = 'FR' WHERE id = 4;
+SAVEPOINT a;
+UPDATE contacts SET country = 'US' WHERE id = 5;
+RELEASE SAVEPOINT a;
+SAVEPOINT b;
+UPDATE contacts SET country = 'US' WHERE id = 7;
+ROLLBACK TO SAVEPOINT b;
+COMMIT;
+SELECT * FROM new_log();
+BEGIN;
+SAVEPOINT a;
+UPDATE contacts SET country = 'US' WHERE id = 8;
+ROLLBACK TO SAVEPOINT a;
+COMMIT;
+SELECT * FROM new_log();
+SELECT all_verified();
+
+-- SET CONSTRAINTS ... IMMEDIATE applies each statement's changes at its end.
+BEGIN;
+SET CONSTRAINTS ALL IMMEDIATE;
+UPDATE contacts SET country = 'FR' WHERE id = 5;
+SELECT * FROM new_log();
+UPDATE contacts SET country = 'US' WHERE id = 5;
+SELECT * FROM new_log();
+COMMIT;
+SELECT all_verified();
 
 -- TRUNCATE: the segments that use the table are rebuilt.
 TRUNCATE events;

@@ -589,6 +589,11 @@ BEGIN
 END
 $$;
 
+-- Makes every backend read its cache of the segment catalog again once
+-- this transaction commits (see src/segment_cache.c).
+CREATE FUNCTION segments._catalog_changed() RETURNS void
+	AS 'MODULE_PATHNAME', 'segments_catalog_changed' LANGUAGE C VOLATILE;
+
 -- The lock between catalog changes (exclusive) and writers' maintenance
 -- (shared), an advisory lock so that writers need no privilege on the
 -- catalog.  Both hold it until their transaction ends.
@@ -611,6 +616,8 @@ BEGIN
 		END IF;
 		PERFORM pg_catalog.pg_advisory_xact_lock(1936025971, 0);
 		UPDATE segments.catalog_version SET version = version + 1;
+		-- every backend's segment cache is read again (src/segment_cache.c)
+		PERFORM segments._catalog_changed();
 	ELSE
 		PERFORM pg_catalog.pg_advisory_xact_lock_shared(1936025971, 0);
 		IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
@@ -1476,13 +1483,15 @@ COMMENT ON FUNCTION segments.to_sql(segments.rule, anycompatible) IS
 --
 -- attach installs statement-level AFTER triggers on the attached table
 -- (INSERT, UPDATE and DELETE with transition tables, which COPY, MERGE and
--- partitioned tables fire too; TRUNCATE).  Each statement's trigger
--- collects the contacts it touched and what it changed (columns, event
--- kinds, lists), finds through segments.segment_reference the segments
--- whose rules can see that change, adds the segments that use those "in
--- segment", and brings each up to date for the touched contacts only, in
--- dependency order, logging cause 'write' and notifying channel
--- "segments" once per changed segment.
+-- partitioned tables fire too; TRUNCATE) and a deferred constraint
+-- trigger.  Each statement's trigger collects the contacts it touched and
+-- what it changed (columns, event kinds, lists), finds the segments whose
+-- rules can see that change (from segments.segment_reference) and those
+-- that use them "in segment", and queues them.  At commit (or at
+-- segments.flush()) the queue is applied: each queued contact's turn is
+-- taken, then each affected segment is brought up to date for the queued
+-- contacts only, in dependency order, logging cause 'write' and notifying
+-- channel "segments" once per changed segment (src/maintain.c).
 --
 
 -- The segments of ids and those that use them through "in segment",
@@ -1528,94 +1537,30 @@ END
 $$;
 
 -- The statement-level trigger of INSERT, UPDATE and DELETE on an attached
--- table; TG_ARGV[0] is its role.
+-- table (TG_ARGV[0] is its role): queues the touched contacts and the
+-- segments the change can affect, for the commit (src/maintain.c).
 -- Maintenance runs as the extension's owner (SECURITY DEFINER, with a
 -- pinned search_path): membership must reflect all the data, whatever the
 -- writer may read, and writers need no privilege on segments' tables.
 CREATE FUNCTION segments._on_write() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	att segments.attached;
-	rows_ text;
-	contacts text[];
-	changed text[];
-	ids bigint[];
-BEGIN
-	-- first, so that a catalog change under way (which holds it
-	-- exclusively) is seen once it commits, or waits for this writer
-	PERFORM segments._writers_lock(false);
-	IF NOT EXISTS (SELECT FROM segments.segment) THEN
-		RETURN NULL;
-	END IF;
-	SELECT * INTO att FROM segments.attached a WHERE a.role = TG_ARGV[0];
-	rows_ := CASE TG_OP
-		WHEN 'INSERT' THEN 'SELECT * FROM new_rows'
-		WHEN 'DELETE' THEN 'SELECT * FROM old_rows'
-		ELSE 'SELECT * FROM new_rows UNION ALL SELECT * FROM old_rows' END;
-	EXECUTE format('SELECT array_agg(DISTINCT r.%I::text) FROM (%s) r', att.contact_column, rows_)
-	INTO contacts;
-	IF contacts IS NULL THEN
-		RETURN NULL;
-	END IF;
+	AS 'MODULE_PATHNAME', 'segments_on_write' LANGUAGE C SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
 
-	IF att.role = 'contacts' THEN
-		IF TG_OP = 'UPDATE' THEN
-			-- the columns whose values changed; a changed key or tenant
-			-- moves the contact: every segment may be concerned
-			EXECUTE format($q$
-				SELECT array_agg(DISTINCT e.key)
-				FROM new_rows n
-				LEFT JOIN old_rows o ON o.%1$I = n.%1$I
-				CROSS JOIN LATERAL jsonb_each(to_jsonb(n)) e
-				WHERE o.%1$I IS NULL OR e.value IS DISTINCT FROM to_jsonb(o) -> e.key$q$,
-				att.contact_column)
-			INTO changed;
-		END IF;
-		IF TG_OP <> 'UPDATE' OR changed && ARRAY[att.contact_column::text, att.tenant_column::text] THEN
-			SELECT array_agg(x.id) INTO ids FROM segments.segment x;
-		ELSE
-			SELECT array_agg(DISTINCT r.segment_id) INTO ids
-			FROM segments.segment_reference r
-			WHERE r.kind = 'field' AND r.name = ANY (changed);
-		END IF;
-	ELSIF att.role = 'events' THEN
-		EXECUTE format('SELECT array_agg(DISTINCT r.%I::text) FROM (%s) r', att.kind_column, rows_)
-		INTO changed;
-		SELECT array_agg(DISTINCT r.segment_id) INTO ids
-		FROM segments.segment_reference r
-		WHERE r.kind = 'event' AND r.name = ANY (changed);
-	ELSE
-		-- a list named in a rule by another spelling (07 for 7) must not be
-		-- missed: every segment that uses lists
-		SELECT array_agg(DISTINCT r.segment_id) INTO ids
-		FROM segments.segment_reference r WHERE r.kind = 'list';
-	END IF;
+-- The WHEN clause of the commit trigger: true for the first row a
+-- transaction writes, so that one commit event is queued.
+CREATE FUNCTION segments._arm_commit() RETURNS boolean
+	AS 'MODULE_PATHNAME', 'segments_arm_commit' LANGUAGE C VOLATILE;
 
-	IF ids IS NOT NULL THEN
-		-- take the contacts' turn before evaluating them
-		PERFORM segments._touch(contacts);
-		PERFORM segments._maintain(ids, contacts, 'write');
-	END IF;
-	RETURN NULL;
-END
-$$;
+-- The deferred constraint trigger that applies the queue at commit.
+CREATE FUNCTION segments._at_commit() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'segments_at_commit' LANGUAGE C SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
 
--- Take the turn of each contact (keys as text) in key order, so writers
--- of the same contacts cannot deadlock here; later statements of the
--- trigger see (under READ COMMITTED) what earlier writers committed.
-CREATE FUNCTION segments._touch(contacts text[]) RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-	EXECUTE format($q$
-		INSERT INTO segments.contact_clock AS k (contact, writes)
-		SELECT c.contact, 1 FROM (SELECT u::%s AS contact FROM unnest($1) AS u) c ORDER BY c.contact
-		ON CONFLICT (contact) DO UPDATE SET writes = k.writes + 1$q$,
-		(segments._contacts()).key_type)
-	USING contacts;
-END
-$$;
+CREATE FUNCTION segments.flush() RETURNS void
+	AS 'MODULE_PATHNAME', 'segments_flush' LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION segments.flush() IS
+	'bring membership up to date with this transaction''s writes now, rather than at commit';
 
 -- TRUNCATE of an attached table: the segments that use it are rebuilt.
 -- A TRUNCATE of a partitioned table fires this on it and then on each of
@@ -1803,7 +1748,7 @@ BEGIN
 END
 $$;
 
--- The four triggers of a role on one table, those it does not have yet.
+-- The triggers of a role on one table, those it does not have yet.
 CREATE FUNCTION segments._install_triggers_on(role text, rel oid) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
@@ -1824,6 +1769,16 @@ BEGIN
 		EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s %s FOR EACH STATEMENT EXECUTE FUNCTION %s(%L)',
 			t.name, t.event, rel::regclass, t.transitions, t.fn, role);
 	END LOOP;
+	-- The commit trigger: a partition gets it from its partitioned table
+	-- (a clone of the same name).
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger g
+		WHERE g.tgrelid = rel AND g.tgname = 'segments_at_commit'
+			AND g.tgfoid = 'segments._at_commit()'::pg_catalog.regprocedure)
+	THEN
+		EXECUTE format('CREATE CONSTRAINT TRIGGER segments_at_commit AFTER INSERT OR UPDATE OR DELETE ON %s '
+			'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (segments._arm_commit()) '
+			'EXECUTE FUNCTION segments._at_commit()', rel::regclass);
+	END IF;
 END
 $$;
 
@@ -1838,7 +1793,10 @@ BEGIN
 		SELECT g.tgname FROM pg_catalog.pg_trigger g
 		WHERE g.tgrelid = rel
 			AND g.tgfoid IN ('segments._on_write()'::pg_catalog.regprocedure,
-				'segments._on_truncate()'::pg_catalog.regprocedure)
+				'segments._on_truncate()'::pg_catalog.regprocedure,
+				'segments._at_commit()'::pg_catalog.regprocedure)
+			-- a clone goes with the trigger it was cloned from
+			AND g.tgparentid = 0
 		ORDER BY g.tgname
 	LOOP
 		EXECUTE format('DROP TRIGGER %I ON %s', t, rel::regclass);
@@ -2041,6 +1999,21 @@ BEGIN
 		WHERE s.id = seg_id;
 		PERFORM segments._set_references(seg_id);
 	END LOOP;
+END
+$$;
+
+-- Take the turn of each contact (keys as text) in key order, as the
+-- commit of a write does (src/maintain.c).
+CREATE FUNCTION segments._touch(contacts text[]) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	EXECUTE format($q$
+		INSERT INTO segments.contact_clock AS k (contact, writes)
+		SELECT c.contact, 1 FROM (SELECT u::%s AS contact FROM unnest($1) AS u) c ORDER BY c.contact
+		ON CONFLICT (contact) DO UPDATE SET writes = k.writes + 1$q$,
+		(segments._contacts()).key_type)
+	USING contacts;
 END
 $$;
 

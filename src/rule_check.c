@@ -15,19 +15,21 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_coerce.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
-#include "miscadmin.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
-#include "utils/memutils.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/typcache.h"
 #include "utils/varlena.h"
 
 #include "rule_check.h"
+#include "rule_eval.h"
 #include "rule_time.h"
 
 typedef struct CheckState
@@ -101,18 +103,73 @@ column_type(const AttachedTable *t, const char *column)
  * triggers on the attached table, so they send one, as do renames and
  * column changes); so does a change of user, since reading
  * segments.attached is subject to privileges.
+ *
+ * The invalidation callback only marks them stale: it runs wherever
+ * invalidations are accepted (any lock taken, any command counter
+ * increment), possibly in the middle of an evaluation using them and their
+ * plans.  The next call reads them again into a new memory context and
+ * retires the old ones, which stay valid until their transaction ends:
+ * they are freed by a rebuild in a later transaction.
  */
+typedef struct RetiredAttachments
+{
+	MemoryContext cxt;
+	EvalPlans  *plans;
+	LocalTransactionId lxid;
+} RetiredAttachments;
+
 static Attachments *cached_attachments = NULL;
-static MemoryContext attachments_context = NULL;
+static MemoryContext cached_context = NULL;
+static bool attachments_valid = false;
 static Oid	cached_for_user = InvalidOid;
 static bool callback_registered = false;
+static uint64 attachments_generation = 0;
+static List *retired = NIL;		/* of RetiredAttachments, in CacheMemoryContext */
 
 static void
 forget_attachments(Datum arg, Oid relid)
 {
+	attachments_valid = false;
+}
+
+/* Free the attachments retired by earlier transactions; retire the current. */
+static void
+retire_attachments(void)
+{
+	List	   *keep = NIL;
+	ListCell   *lc;
+	MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
+
+	foreach(lc, retired)
+	{
+		RetiredAttachments *r = lfirst(lc);
+
+		if (r->lxid == MyProc->lxid)
+			keep = lappend(keep, r);
+		else
+		{
+			if (r->plans)
+				rule_eval_free_plans(r->plans);
+			MemoryContextDelete(r->cxt);
+			pfree(r);
+		}
+	}
+	list_free(retired);
+	retired = keep;
+	if (cached_attachments)
+	{
+		RetiredAttachments *r = palloc(sizeof(RetiredAttachments));
+
+		r->cxt = cached_context;
+		r->plans = cached_attachments->plans;
+		r->lxid = MyProc->lxid;
+		retired = lappend(retired, r);
+	}
+	else if (cached_context)
+		MemoryContextDelete(cached_context);
+	MemoryContextSwitchTo(old);
 	cached_attachments = NULL;
-	if (attachments_context)
-		MemoryContextReset(attachments_context);
+	cached_context = NULL;
 }
 
 static Attachments *
@@ -174,15 +231,18 @@ rule_load_attachments(void)
 {
 	if (!callback_registered)
 	{
-		attachments_context = AllocSetContextCreate(CacheMemoryContext, "segments attachments",
-													ALLOCSET_SMALL_SIZES);
 		CacheRegisterRelcacheCallback(forget_attachments, (Datum) 0);
 		callback_registered = true;
 	}
-	if (cached_attachments == NULL || cached_for_user != GetUserId())
+	if (cached_attachments == NULL || !attachments_valid || cached_for_user != GetUserId())
 	{
-		forget_attachments((Datum) 0, InvalidOid);
-		cached_attachments = read_attachments(attachments_context);
+		retire_attachments();
+		cached_context = AllocSetContextCreate(CacheMemoryContext, "segments attachments",
+											   ALLOCSET_SMALL_SIZES);
+		/* an invalidation while reading makes the next call read again */
+		attachments_valid = true;
+		cached_attachments = read_attachments(cached_context);
+		cached_attachments->generation = ++attachments_generation;
 		cached_for_user = GetUserId();
 	}
 	return cached_attachments;

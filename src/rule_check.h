@@ -36,6 +36,8 @@ typedef struct Attachments
 	AttachedTable contacts;
 	AttachedTable events;
 	AttachedTable lists;
+	struct EvalPlans *plans;	/* rule_eval.c's queries, made on first use */
+	uint64		generation;		/* differs for every reading of the attachments */
 } Attachments;
 
 /* How a field's value is read and compared. */
@@ -78,7 +80,11 @@ typedef struct CheckedRule
 	Datum		tenant_value;
 } CheckedRule;
 
-/* Read segments.attached and the attached tables' descriptors. */
+/*
+ * Read segments.attached and the attached tables' descriptors, or return
+ * them as read before: they stay valid until a later call replaces them
+ * after a relcache invalidation or a change of user.
+ */
 extern Attachments *rule_load_attachments(void);
 
 /*

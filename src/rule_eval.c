@@ -1,33 +1,42 @@
 /*
  * rule_eval.c
  *	  Evaluate a checked rule for one contact, in C, walking the stored
- *	  items: segments.matches() and segments.explain().
+ *	  items: the write path's per-contact maintenance, segments.matches()
+ *	  and segments.explain().
  *
- * The contact's row, its events of each kind a condition names, its lists
- * and segment memberships are read through SPI with the caller's
- * privileges (row-level security applies); conditions are evaluated here
- * with the same comparison functions the compiled SQL uses, so the two
- * paths agree.  Every condition is true or false: a NULL value, a missing
- * property or a property of another JSON type makes it false, except
- * "is null".
+ * The contact's data is read through SPI with the caller's privileges
+ * (row-level security applies) into an EvalContact: its row first, then
+ * all its events, all its lists and all its segment memberships, each the
+ * first time a condition needs them, by plans prepared once per
+ * Attachments.  Every rule evaluated for the contact then works in memory,
+ * so the write path pays a few queries per contact rather than some per
+ * rule and condition.  Conditions are evaluated with the same comparison
+ * functions and collations the compiled SQL uses, so the two paths agree.
+ * Every condition is true or false: a NULL value, a missing property or a
+ * property of another JSON type makes it false, except "is null".
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
 #include "rule_check.h"
+#include "rule_eval.h"
 #include "rule_jsonb.h"
 #include "rule_sql.h"
 #include "rule_time.h"
@@ -55,9 +64,25 @@ typedef struct EvalState
 {
 	const CheckedRule *cr;
 	const RuleBody *body;
-	Datum		key;			/* the contact's key */
+	EvalContact *c;
 	ExplainLine *lines;			/* explain: one per item, or NULL */
 } EvalState;
+
+/* The queries reading a contact's data, each with its key as $1. */
+typedef enum EvalQuery
+{
+	EQ_CONTACT,
+	EQ_EVENTS,
+	EQ_LISTS,
+	EQ_MEMBERS
+} EvalQuery;
+
+#define EQ_COUNT (EQ_MEMBERS + 1)
+
+struct EvalPlans
+{
+	SPIPlanPtr	plans[EQ_COUNT];	/* NULL until first used */
+};
 
 static bool eval_node(EvalState *st, const RuleItem *item, const EvalRow *row, int depth);
 
@@ -139,14 +164,20 @@ window_bounds(RuleTestOp op, const RuleItem *duration, int64 *low, int64 *high)
 	}
 }
 
+static int
+column_number(TupleDesc desc, const char *column)
+{
+	int			fnum = SPI_fnumber(desc, column);
+
+	if (fnum <= 0)
+		elog(ERROR, "column \"%s\" is missing from the row", column);
+	return fnum;
+}
+
 static Datum
 field_value(const CheckedItem *ci, const EvalRow *row, bool *isnull)
 {
-	int			fnum = SPI_fnumber(row->desc, ci->column);
-
-	if (fnum <= 0)
-		elog(ERROR, "column \"%s\" is missing from the row", ci->column);
-	return SPI_getbinval(row->tuple, row->desc, fnum, isnull);
+	return heap_getattr(row->tuple, column_number(row->desc, ci->column), row->desc, isnull);
 }
 
 static bool
@@ -492,36 +523,293 @@ in_window(EvalState *st, const RuleItem *item, const RuleItem *operand, int64 at
 	return true;
 }
 
+/*
+ * The contact's data, read by plans kept with the attachments: each query
+ * reads all of the contact's rows, once, for every rule evaluated on it.
+ */
+static char *
+query_text(const Attachments *att, EvalQuery which, Oid *argtype)
+{
+	const AttachedTable *t;
+
+	switch (which)
+	{
+		case EQ_CONTACT:
+			t = &att->contacts;
+			*argtype = t->contact_type;
+			return psprintf("SELECT * FROM %s AS c WHERE c.%s = $1",
+							quote_qualified_identifier(t->schema, t->name),
+							quote_identifier(t->contact_column));
+		case EQ_EVENTS:
+			t = &att->events;
+			*argtype = t->contact_type;
+			return psprintf("SELECT * FROM %s AS e WHERE e.%s = $1",
+							quote_qualified_identifier(t->schema, t->name),
+							quote_identifier(t->contact_column));
+		case EQ_LISTS:
+			t = &att->lists;
+			*argtype = t->contact_type;
+			return psprintf("SELECT l.%s FROM %s AS l WHERE l.%s = $1",
+							quote_identifier(t->list_column),
+							quote_qualified_identifier(t->schema, t->name),
+							quote_identifier(t->contact_column));
+		case EQ_MEMBERS:
+			*argtype = att->contacts.contact_type;
+			return pstrdup("SELECT m.segment_id FROM segments.membership AS m WHERE m.contact = $1");
+	}
+	elog(ERROR, "unexpected query %d", (int) which);
+	return NULL;
+}
+
+/*
+ * Run one of the contact's queries, preparing its plan on first use; the
+ * rows are in the returned table, which the caller frees.  SPI calls leave
+ * SPI's procedure context current: the caller's is made current again.
+ */
+static SPITupleTable *
+run_query(EvalContact *c, EvalQuery which, long tcount)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	EvalPlans  *plans = c->att->plans;
+
+	if (plans == NULL)
+	{
+		/* freed with the attachments, which first free the plans */
+		plans = MemoryContextAllocZero(GetMemoryChunkContext(c->att), sizeof(EvalPlans));
+		c->att->plans = plans;
+	}
+	if (plans->plans[which] == NULL)
+	{
+		Oid			argtype;
+		char	   *query = query_text(c->att, which, &argtype);
+		SPIPlanPtr	plan = SPI_prepare(query, 1, &argtype);
+
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
+		plans->plans[which] = plan;
+	}
+	if (SPI_execute_plan(plans->plans[which], &c->key, NULL, c->read_only, tcount) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the data of a contact");
+	MemoryContextSwitchTo(caller);
+	return SPI_tuptable;
+}
+
+void
+rule_eval_free_plans(EvalPlans *plans)
+{
+	int			i;
+
+	for (i = 0; i < EQ_COUNT; i++)
+		if (plans->plans[i])
+			SPI_freeplan(plans->plans[i]);
+}
+
+bool
+rule_eval_read_contact(EvalContact *c, Attachments *att, Datum key, MemoryContext cxt,
+					   bool read_only)
+{
+	const AttachedTable *co = &att->contacts;
+	MemoryContext caller = MemoryContextSwitchTo(cxt);
+	SPITupleTable *result;
+	int16		typlen;
+	bool		typbyval;
+
+	memset(c, 0, sizeof(EvalContact));
+	c->att = att;
+	c->cxt = cxt;
+	c->read_only = read_only;
+	get_typlenbyval(co->contact_type, &typlen, &typbyval);
+	c->key = datumCopy(key, typbyval, typlen);
+
+	result = run_query(c, EQ_CONTACT, 1);
+	if (SPI_processed > 0)
+	{
+		c->row_desc = CreateTupleDescCopy(result->tupdesc);
+		c->row = heap_copytuple(result->vals[0]);
+		if (co->tenant_column)
+		{
+			int			fnum = column_number(c->row_desc, co->tenant_column);
+			bool		isnull;
+			Datum		tenant = heap_getattr(c->row, fnum, c->row_desc, &isnull);
+
+			if (!isnull)
+				c->tenant = value_text(tenant, TupleDescAttr(c->row_desc, fnum - 1)->atttypid);
+		}
+	}
+	SPI_freetuptable(result);
+	MemoryContextSwitchTo(caller);
+	return c->row != NULL;
+}
+
+static void
+read_events(EvalContact *c)
+{
+	const AttachedTable *ev = &c->att->events;
+	SPITupleTable *result = run_query(c, EQ_EVENTS, 0);
+	uint64		n = SPI_processed;
+	MemoryContext caller = MemoryContextSwitchTo(c->cxt);
+	int			kind_fnum,
+				at_fnum;
+	uint64		i;
+
+	c->events_desc = CreateTupleDescCopy(result->tupdesc);
+	kind_fnum = column_number(c->events_desc, ev->kind_column);
+	at_fnum = column_number(c->events_desc, ev->at_column);
+	c->kind_collation = TupleDescAttr(c->events_desc, kind_fnum - 1)->attcollation;
+	c->events = palloc(sizeof(EvalEvent) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		EvalEvent  *e = &c->events[i];
+		bool		isnull;
+		Datum		kind;
+
+		e->tuple = heap_copytuple(result->vals[i]);
+		kind = heap_getattr(e->tuple, kind_fnum, c->events_desc, &isnull);
+		/* detoasted once here rather than for every condition */
+		e->kind = isnull ? NULL : (text *) PG_DETOAST_DATUM_PACKED(kind);
+		e->at = DatumGetTimestampTz(heap_getattr(e->tuple, at_fnum, c->events_desc, &e->at_isnull));
+	}
+	c->nevents = n;
+	c->events_read = true;
+	SPI_freetuptable(result);
+	MemoryContextSwitchTo(caller);
+}
+
+static void
+read_lists(EvalContact *c)
+{
+	SPITupleTable *result = run_query(c, EQ_LISTS, 0);
+	uint64		n = SPI_processed;
+	MemoryContext caller = MemoryContextSwitchTo(c->cxt);
+	Form_pg_attribute attr = TupleDescAttr(result->tupdesc, 0);
+	uint64		i;
+
+	c->list_collation = attr->attcollation;
+	c->lists = palloc(sizeof(Datum) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Datum		value = heap_getattr(result->vals[i], 1, result->tupdesc, &isnull);
+
+		/* a NULL list is no list, as for l.list = v */
+		if (!isnull)
+			c->lists[c->nlists++] = datumCopy(value, attr->attbyval, attr->attlen);
+	}
+	c->lists_read = true;
+	SPI_freetuptable(result);
+	MemoryContextSwitchTo(caller);
+}
+
+static int
+int64_qsort_cmp(const void *a, const void *b)
+{
+	return int64_cmp(*(const int64 *) a, *(const int64 *) b);
+}
+
+static void
+read_members(EvalContact *c)
+{
+	SPITupleTable *result = run_query(c, EQ_MEMBERS, 0);
+	int			n = (int) SPI_processed;
+	int			i;
+
+	c->members_space = Max(n, 8);
+	c->members = MemoryContextAlloc(c->cxt, sizeof(int64) * c->members_space);
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		c->members[i] = DatumGetInt64(heap_getattr(result->vals[i], 1, result->tupdesc, &isnull));
+	}
+	qsort(c->members, n, sizeof(int64), int64_qsort_cmp);
+	c->nmembers = n;
+	c->members_read = true;
+	SPI_freetuptable(result);
+}
+
+/* Where a segment is, or would be, in c->members. */
+static int
+member_position(EvalContact *c, int64 segment_id, bool *found)
+{
+	int			low = 0,
+				high;
+
+	if (!c->members_read)
+		read_members(c);
+	high = c->nmembers;
+	while (low < high)
+	{
+		int			mid = low + (high - low) / 2;
+
+		if (c->members[mid] < segment_id)
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	*found = low < c->nmembers && c->members[low] == segment_id;
+	return low;
+}
+
+bool
+rule_eval_is_member(EvalContact *c, int64 segment_id)
+{
+	bool		found;
+
+	(void) member_position(c, segment_id, &found);
+	return found;
+}
+
+void
+rule_eval_set_member(EvalContact *c, int64 segment_id, bool member)
+{
+	bool		found;
+	int			pos = member_position(c, segment_id, &found);
+
+	if (member == found)
+		return;
+	if (member)
+	{
+		if (c->nmembers == c->members_space)
+		{
+			c->members_space *= 2;
+			c->members = repalloc(c->members, sizeof(int64) * c->members_space);
+		}
+		memmove(&c->members[pos + 1], &c->members[pos], sizeof(int64) * (c->nmembers - pos));
+		c->members[pos] = segment_id;
+		c->nmembers++;
+	}
+	else
+	{
+		memmove(&c->members[pos], &c->members[pos + 1], sizeof(int64) * (c->nmembers - pos - 1));
+		c->nmembers--;
+	}
+}
+
 static int64
 count_events(EvalState *st, const RuleItem *item)
 {
-	const AttachedTable *ev = &st->cr->att->events;
+	EvalContact *c = st->c;
 	const RuleItem *where = (item->flags & RULE_HAS_WHERE) ? item + 1 : NULL;
 	const RuleItem *operand = where ? RULE_NEXT(where) : item + 1;
-	Oid			types[2] = {ev->contact_type, TEXTOID};
-	Datum		values[2] = {st->key, CStringGetTextDatum(RULE_STR(st->body, item->a))};
-	char	   *query;
-	SPITupleTable *events;
-	int			at_fnum;
+	Datum		kind = CStringGetTextDatum(RULE_STR(st->body, item->a));
 	int64		count = 0;
 	uint64		i;
 
-	query = psprintf("SELECT * FROM %s AS e WHERE e.%s = $1 AND e.%s = $2",
-					 quote_qualified_identifier(ev->schema, ev->name),
-					 quote_identifier(ev->contact_column), quote_identifier(ev->kind_column));
-	if (SPI_execute_with_args(query, 2, types, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the events of a contact");
-	events = SPI_tuptable;
-	at_fnum = SPI_fnumber(events->tupdesc, ev->at_column);
-	for (i = 0; i < SPI_processed; i++)
+	if (!c->events_read)
+		read_events(c);
+	for (i = 0; i < c->nevents; i++)
 	{
-		EvalRow		row = {events->vals[i], events->tupdesc};
-		bool		isnull;
-		Datum		at = SPI_getbinval(row.tuple, row.desc, at_fnum, &isnull);
+		const EvalEvent *e = &c->events[i];
+		EvalRow		row = {e->tuple, c->events_desc};
 
 		CHECK_FOR_INTERRUPTS();
+		/* e.kind = 'k' as SQL has it: text equality in the column's collation */
+		if (e->kind == NULL ||
+			!DatumGetBool(DirectFunctionCall2Coll(texteq, c->kind_collation,
+												  PointerGetDatum(e->kind), kind)))
+			continue;
 		/* an event without a time counts only for "ever", as in SQL */
-		if (isnull ? item->arg != RW_EVER : !in_window(st, item, operand, DatumGetTimestampTz(at)))
+		if (e->at_isnull ? item->arg != RW_EVER : !in_window(st, item, operand, e->at))
 			continue;
 		if (where && !eval_node(st, where, &row, -1))
 			continue;
@@ -530,14 +818,24 @@ count_events(EvalState *st, const RuleItem *item)
 	return count;
 }
 
+/* Is the checked literal one of the contact's lists, by the type's = ? */
 static bool
-exists(const char *query, int nargs, Oid *types, Datum *values)
+in_list(EvalState *st, const RuleItem *item)
 {
-	bool		isnull;
+	EvalContact *c = st->c;
+	Oid			list_type = st->cr->att->lists.list_type;
+	TypeCacheEntry *tc = lookup_type_cache(list_type, TYPECACHE_EQ_OPR_FINFO);
+	Datum		wanted = checked(st, item + 1)->value;
+	uint64		i;
 
-	if (SPI_execute_with_args(query, nargs, types, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not run \"%s\"", query);
-	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (!OidIsValid(tc->eq_opr))
+		elog(ERROR, "no equality operator for type %s", format_type_be(list_type));
+	if (!c->lists_read)
+		read_lists(c);
+	for (i = 0; i < c->nlists; i++)
+		if (DatumGetBool(FunctionCall2Coll(&tc->eq_opr_finfo, c->list_collation, c->lists[i], wanted)))
+			return true;
+	return false;
 }
 
 /*
@@ -595,27 +893,10 @@ eval_node(EvalState *st, const RuleItem *item, const EvalRow *row, int depth)
 			}
 			break;
 		case RI_IN_LIST:
-			{
-				const AttachedTable *li = &st->cr->att->lists;
-				Oid			types[2] = {li->contact_type, checked(st, item + 1)->valtype};
-				Datum		values[2] = {st->key, checked(st, item + 1)->value};
-
-				result = exists(psprintf("SELECT EXISTS (SELECT FROM %s AS l WHERE l.%s = $1 AND l.%s = $2)",
-										 quote_qualified_identifier(li->schema, li->name),
-										 quote_identifier(li->contact_column),
-										 quote_identifier(li->list_column)),
-								2, types, values);
-			}
+			result = in_list(st, item);
 			break;
 		case RI_IN_SEGMENT:
-			{
-				Oid			types[2] = {INT8OID, st->cr->att->contacts.contact_type};
-				Datum		values[2] = {Int64GetDatum(checked(st, item)->segment_id), st->key};
-
-				result = exists("SELECT EXISTS (SELECT FROM segments.membership AS m "
-								"WHERE m.segment_id = $1 AND m.contact = $2)",
-								2, types, values);
-			}
+			result = rule_eval_is_member(st->c, checked(st, item)->segment_id);
 			break;
 		case RI_VALUE:
 			elog(ERROR, "unexpected value item");
@@ -655,50 +936,56 @@ tenant_arg(FunctionCallInfo fcinfo)
 	return value_text(PG_GETARG_DATUM(2), get_fn_expr_argtype(fcinfo->flinfo, 2));
 }
 
-/*
- * Check the rule (within the tenant, as preview does), read the contact's
- * row and leave SPI connected; the caller evaluates and calls SPI_finish().
- * Returns false when the contact is not in the tenant.
- */
+/* Is the contact in the rule's tenant (in any, when the rule has none)? */
 static bool
-begin_evaluation(FunctionCallInfo fcinfo, EvalState *st, EvalRow *row)
+in_tenant(const CheckedRule *cr, const EvalContact *c)
+{
+	return cr->tenant == NULL ||
+		(c->tenant != NULL &&
+		 strcmp(c->tenant, value_text(cr->tenant_value, c->att->contacts.tenant_type)) == 0);
+}
+
+bool
+rule_eval_contact(const CheckedRule *cr, EvalContact *c)
+{
+	EvalState	st = {cr, cr->body, c, NULL};
+	EvalRow		row = {c->row, c->row_desc};
+	MemoryContext caller;
+	bool		result;
+
+	Assert(cr->att == c->att);
+	if (c->row == NULL)
+		return false;
+	/* what evaluating allocates goes with the contact */
+	caller = MemoryContextSwitchTo(c->cxt);
+	result = in_tenant(cr, c) && eval_node(&st, cr->body->items, &row, -1);
+	MemoryContextSwitchTo(caller);
+	return result;
+}
+
+/*
+ * Check the rule (within the tenant, as preview does), connect SPI and read
+ * the contact into a context of its own; the caller evaluates, calls
+ * SPI_finish() and deletes c->cxt.
+ */
+static const CheckedRule *
+begin_evaluation(FunctionCallInfo fcinfo, EvalContact *c)
 {
 	Attachments *att = rule_load_attachments();
-	const RuleBody *body = PG_GETARG_RULE_BODY(1);
+	const CheckedRule *cr = rule_check(PG_GETARG_RULE_BODY(1), att, tenant_arg(fcinfo));
 	const AttachedTable *co = &att->contacts;
-	Oid			keytype;
-	char	   *query;
-
-	memset(st, 0, sizeof(EvalState));
-	st->body = body;
-	st->cr = rule_check(body, att, tenant_arg(fcinfo));
-	keytype = co->contact_type;
-	st->key = contact_key(fcinfo, keytype);
+	Datum		key = contact_key(fcinfo, co->contact_type);
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "segments contact",
+											  ALLOCSET_DEFAULT_SIZES);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	query = psprintf("SELECT * FROM %s AS c WHERE c.%s = $1",
-					 quote_qualified_identifier(co->schema, co->name),
-					 quote_identifier(co->contact_column));
-	if (SPI_execute_with_args(query, 1, &keytype, &st->key, NULL, true, 2) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the contact");
-	if (SPI_processed == 0)
+	if (!rule_eval_read_contact(c, att, key, cxt, true))
 		ereport(ERROR,
 				errcode(ERRCODE_NO_DATA_FOUND),
-				errmsg("contact %s does not exist in %s", value_text(st->key, keytype),
+				errmsg("contact %s does not exist in %s", value_text(key, co->contact_type),
 					   quote_qualified_identifier(co->schema, co->name)));
-	row->tuple = SPI_tuptable->vals[0];
-	row->desc = SPI_tuptable->tupdesc;
-	if (st->cr->tenant)
-	{
-		char	   *tenant = SPI_getvalue(row->tuple, row->desc,
-										  SPI_fnumber(row->desc, co->tenant_column));
-
-		if (tenant == NULL ||
-			strcmp(tenant, value_text(st->cr->tenant_value, co->tenant_type)) != 0)
-			return false;
-	}
-	return true;
+	return cr;
 }
 
 /*
@@ -711,16 +998,17 @@ begin_evaluation(FunctionCallInfo fcinfo, EvalState *st, EvalRow *row)
 Datum
 segments_matches(PG_FUNCTION_ARGS)
 {
-	EvalState	st;
-	EvalRow		row;
-	bool		result = false;
+	EvalContact c;
+	const CheckedRule *cr;
+	bool		result;
 
 	/* the overload with a tenant is not strict: a NULL tenant means none */
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		PG_RETURN_NULL();
-	if (begin_evaluation(fcinfo, &st, &row))
-		result = eval_node(&st, st.body->items, &row, -1);
+	cr = begin_evaluation(fcinfo, &c);
+	result = rule_eval_contact(cr, &c);
 	SPI_finish();
+	MemoryContextDelete(c.cxt);
 	PG_RETURN_BOOL(result);
 }
 
@@ -736,6 +1024,7 @@ Datum
 segments_explain(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	EvalContact c;
 	EvalState	st;
 	EvalRow		row;
 	RuleArena	arena;
@@ -744,15 +1033,23 @@ segments_explain(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		return (Datum) 0;
-	if (!begin_evaluation(fcinfo, &st, &row))
+	st.cr = begin_evaluation(fcinfo, &c);
+	st.body = st.cr->body;
+	st.c = &c;
+	row.tuple = c.row;
+	row.desc = c.row_desc;
+
+	/* the lines, in the contact's context, outlive SPI's memory */
+	MemoryContextSwitchTo(c.cxt);
+	if (!in_tenant(st.cr, &c))
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("contact %s is not in tenant %s",
-					   value_text(st.key, st.cr->att->contacts.contact_type), st.cr->tenant));
+					   value_text(c.key, c.att->contacts.contact_type), st.cr->tenant));
 	st.lines = palloc0(sizeof(ExplainLine) * st.body->nitems);
 	eval_node(&st, st.body->items, &row, 0);
+	SPI_finish();
 
-	/* the lines live in SPI's memory: store them before SPI_finish() */
 	rule_arena_init(&arena);
 	for (i = 0; i < st.body->nitems; i++)
 	{
@@ -768,6 +1065,6 @@ segments_explain(PG_FUNCTION_ARGS)
 		values[2] = line->observed ? CStringGetTextDatum(line->observed) : (Datum) 0;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	SPI_finish();
+	MemoryContextDelete(c.cxt);
 	return (Datum) 0;
 }

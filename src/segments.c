@@ -8,6 +8,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "maintain.h"
 #include "rule_time.h"
 
 PG_MODULE_MAGIC;
@@ -18,5 +19,6 @@ void
 _PG_init(void)
 {
 	rule_time_init();
+	maintain_init();
 	MarkGUCPrefixReserved("segments");
 }

@@ -1,0 +1,800 @@
+/*
+ * maintain.c
+ *	  Membership follows writes: the triggers of the attached tables.
+ *
+ * Each write statement on an attached table fires a statement-level AFTER
+ * trigger (segments._on_write) that reads the statement's transition
+ * tables, finds through the segment cache which segments the change can
+ * affect (the columns it changed, the event kinds it wrote, the lists) and
+ * which contacts it touched, and queues them for the transaction.
+ *
+ * The queue is applied at commit, by a deferred constraint trigger
+ * (segments._at_commit) that the first row written in the transaction arms
+ * (its WHEN clause calls segments._arm_commit(), true once per
+ * transaction; so one trigger event is queued, however many rows are
+ * written).  Applying it first takes the turn of every queued contact, in
+ * key order, by updating its row of segments.contact_clock; a concurrent
+ * writer of the same contact waits there until the first commits and then,
+ * under READ COMMITTED, evaluates with the first's data.  Taking turns at
+ * commit, after every lock the transaction's own statements take, is what
+ * keeps writers from deadlocking on them: a transaction holding turns
+ * waits only for turns of transactions that are themselves committing, and
+ * all take them in the same order.  A writer that needs membership current
+ * before it commits calls segments.flush().
+ *
+ * A few contacts are evaluated in C, each contact's data read once for all
+ * of its segments (rule_eval.c); many contacts go set-based, one statement
+ * per segment (segments._maintain).
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/typcache.h"
+
+#include "maintain.h"
+#include "rule_eval.h"
+#include "segment_cache.h"
+
+PG_FUNCTION_INFO_V1(segments_on_write);
+PG_FUNCTION_INFO_V1(segments_arm_commit);
+PG_FUNCTION_INFO_V1(segments_at_commit);
+PG_FUNCTION_INFO_V1(segments_flush);
+
+/* Up to this many contacts in a batch are evaluated one by one in C. */
+#define FAST_PATH_CONTACTS 16
+
+/* The advisory lock between catalog changes and writers (_writers_lock). */
+#define WRITERS_LOCK_KEY1 1936025971
+#define WRITERS_LOCK_KEY2 0
+
+/*
+ * Contacts whose membership in some segments is due, queued by the
+ * statements of the transaction: one batch per set of segments.
+ */
+typedef struct PendingBatch
+{
+	SegmentCache *cache;		/* segments are indexes into it */
+	Bitmapset  *segments;		/* with their dependents */
+	HTAB	   *contacts;		/* distinct keys (Datum) */
+} PendingBatch;
+
+/* Transaction state, reset when the transaction ends. */
+static MemoryContext pending_cxt = NULL;
+static List *pending = NIL;
+static bool armed = false;
+static SubTransactionId armed_subid = InvalidSubTransactionId;
+
+/*
+ * The contact key's type, for hashing keys; one per database (the
+ * contacts' key), set when a transaction first queues.
+ */
+static TypeCacheEntry *key_type = NULL;
+static Oid	key_collation = InvalidOid;
+
+/* Plans kept for the attachments they were prepared for. */
+static uint64 plans_generation = 0;
+static SPIPlanPtr turn_plan = NULL;
+static SPIPlanPtr write_plan = NULL;
+static SPIPlanPtr maintain_plan = NULL;
+
+static void flush(void);
+
+static uint32
+key_hash(const void *key, Size keysize)
+{
+	return DatumGetUInt32(FunctionCall1Coll(&key_type->hash_proc_finfo, key_collation,
+											*(const Datum *) key));
+}
+
+static int
+key_match(const void *a, const void *b, Size keysize)
+{
+	return DatumGetBool(FunctionCall2Coll(&key_type->eq_opr_finfo, key_collation,
+										  *(const Datum *) a, *(const Datum *) b)) ? 0 : 1;
+}
+
+static void
+pending_reset(void)
+{
+	pending_cxt = NULL;
+	pending = NIL;
+	armed = false;
+	armed_subid = InvalidSubTransactionId;
+}
+
+static void
+maintain_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			/* pending_cxt was under TopTransactionContext: already gone */
+			pending_reset();
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * The armed trigger event belongs to the subtransaction whose row armed
+ * it: it is discarded if that subtransaction rolls back.  The contacts it
+ * queued were then queued by rolled-back statements too; they stay queued
+ * (re-evaluating a contact is harmless) for a later write to arm again.
+ */
+static void
+maintain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						  SubTransactionId parentSubid, void *arg)
+{
+	if (!armed || armed_subid != mySubid)
+		return;
+	if (event == SUBXACT_EVENT_COMMIT_SUB)
+		armed_subid = parentSubid;
+	else if (event == SUBXACT_EVENT_ABORT_SUB)
+		armed = false;
+}
+
+void
+maintain_init(void)
+{
+	RegisterXactCallback(maintain_xact_callback, NULL);
+	RegisterSubXactCallback(maintain_subxact_callback, NULL);
+}
+
+/*
+ * Take the writers' lock shared, as segments._writers_lock(false) does:
+ * a catalog change under way is waited for, and seen.  Under REPEATABLE
+ * READ or SERIALIZABLE, a catalog change committed after the snapshot is
+ * a serialization failure (reading catalog_version FOR SHARE).
+ */
+static void
+writers_lock(void)
+{
+	DirectFunctionCall2(pg_advisory_xact_lock_shared_int4,
+						Int32GetDatum(WRITERS_LOCK_KEY1), Int32GetDatum(WRITERS_LOCK_KEY2));
+	/* catalog changes committed while waiting */
+	AcceptInvalidationMessages();
+	if (IsolationUsesXactSnapshot())
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (SPI_execute("SELECT FROM segments.catalog_version FOR SHARE", false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read segments.catalog_version");
+		SPI_finish();
+	}
+}
+
+static int
+column_number(TupleDesc desc, const char *name, Relation rel)
+{
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(desc, i);
+
+		if (!a->attisdropped && strcmp(NameStr(a->attname), name) == 0)
+			return i + 1;
+	}
+	ereport(ERROR,
+			errcode(ERRCODE_UNDEFINED_COLUMN),
+			errmsg("column \"%s\" of attached table %s does not exist", name,
+				   RelationGetRelationName(rel)));
+	return 0;
+}
+
+/* Read a transition table from its start into slot, row by row. */
+static void
+rows_begin(Tuplestorestate *rows)
+{
+	int			ptr = tuplestore_alloc_read_pointer(rows, EXEC_FLAG_REWIND);
+
+	tuplestore_select_read_pointer(rows, ptr);
+	tuplestore_rescan(rows);
+}
+
+static void
+rows_end(Tuplestorestate *rows)
+{
+	tuplestore_select_read_pointer(rows, 0);
+}
+
+/* The batch of this transaction for a set of segments, created if new. */
+static PendingBatch *
+batch_for(SegmentCache *cache, Bitmapset *segments)
+{
+	ListCell   *lc;
+	PendingBatch *batch;
+	MemoryContext old;
+	HASHCTL		ctl;
+
+	foreach(lc, pending)
+	{
+		batch = lfirst(lc);
+		if (batch->cache == cache && bms_equal(batch->segments, segments))
+			return batch;
+	}
+	if (pending_cxt == NULL)
+	{
+		Oid			keytype = getBaseType(cache->att->contacts.contact_type);
+
+		pending_cxt = AllocSetContextCreate(TopTransactionContext, "segments pending",
+											ALLOCSET_DEFAULT_SIZES);
+		key_type = lookup_type_cache(keytype, TYPECACHE_HASH_PROC_FINFO | TYPECACHE_EQ_OPR_FINFO);
+		if (!OidIsValid(key_type->hash_proc) || !OidIsValid(key_type->eq_opr))
+			ereport(ERROR,
+					errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					errmsg("the contact key type %s has no hash function", format_type_be(keytype)),
+					errdetail("Writes queue the contacts they touch in a hash table."));
+		key_collation = get_typcollation(keytype);
+	}
+	old = MemoryContextSwitchTo(pending_cxt);
+	batch = palloc0(sizeof(PendingBatch));
+	batch->cache = cache;
+	batch->segments = bms_copy(segments);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(Datum);
+	ctl.entrysize = sizeof(Datum);
+	ctl.hash = key_hash;
+	ctl.match = key_match;
+	ctl.hcxt = pending_cxt;
+	batch->contacts = hash_create("segments pending contacts", 64, &ctl,
+								  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	pending = lappend(pending, batch);
+	MemoryContextSwitchTo(old);
+	return batch;
+}
+
+static void
+queue_contact(PendingBatch *batch, Datum key)
+{
+	bool		found;
+	Datum	   *entry = hash_search(batch->contacts, &key, HASH_ENTER, &found);
+
+	if (!found)
+		*entry = datumCopy(key, key_type->typbyval, key_type->typlen);
+}
+
+/* Queue every contact of a transition table. */
+static void
+queue_rows(PendingBatch *batch, Tuplestorestate *rows, TupleTableSlot *slot, int contact)
+{
+	MemoryContext old = MemoryContextSwitchTo(pending_cxt);
+
+	rows_begin(rows);
+	while (tuplestore_gettupleslot(rows, true, false, slot))
+	{
+		bool		isnull;
+		Datum		key = slot_getattr(slot, contact, &isnull);
+
+		CHECK_FOR_INTERRUPTS();
+		if (!isnull)
+			queue_contact(batch, key);
+	}
+	rows_end(rows);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * The segments an UPDATE of contacts can affect: those using a column
+ * whose value changed in some row.  Old and new rows come in pairs, in
+ * the same order; a pair whose keys differ moved a contact (or is not a
+ * pair): then every segment.
+ */
+static Bitmapset *
+updated_contacts(SegmentCache *cache, TriggerData *td, int key, int tenant)
+{
+	TupleDesc	desc = RelationGetDescr(td->tg_relation);
+	TupleTableSlot *o = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	TupleTableSlot *n = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	Bitmapset  *changed = NULL;
+	Bitmapset  *segments = NULL;
+	bool		everything = false;
+	int			i;
+
+	rows_begin(td->tg_oldtable);
+	rows_begin(td->tg_newtable);
+	while (!everything)
+	{
+		bool		more_old = tuplestore_gettupleslot(td->tg_oldtable, true, false, o);
+		bool		more_new = tuplestore_gettupleslot(td->tg_newtable, true, false, n);
+
+		if (!more_old || !more_new)
+		{
+			everything = more_old != more_new;
+			break;
+		}
+		CHECK_FOR_INTERRUPTS();
+		slot_getallattrs(o);
+		slot_getallattrs(n);
+		for (i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute a = TupleDescAttr(desc, i);
+
+			if (a->attisdropped || bms_is_member(i + 1, changed))
+				continue;
+			if (o->tts_isnull[i] != n->tts_isnull[i] ||
+				(!o->tts_isnull[i] &&
+				 !datumIsEqual(o->tts_values[i], n->tts_values[i], a->attbyval, a->attlen)))
+				changed = bms_add_member(changed, i + 1);
+		}
+		if (bms_is_member(key, changed) || (tenant > 0 && bms_is_member(tenant, changed)))
+			everything = true;
+	}
+	rows_end(td->tg_oldtable);
+	rows_end(td->tg_newtable);
+	ExecDropSingleTupleTableSlot(o);
+	ExecDropSingleTupleTableSlot(n);
+
+	if (everything)
+		return cache->all;
+	i = -1;
+	while ((i = bms_next_member(changed, i)) >= 0)
+		segments = bms_add_members(segments,
+								   segment_cache_users(cache->fields, cache->nfields,
+													   NameStr(TupleDescAttr(desc, i - 1)->attname)));
+	return segments;
+}
+
+/* The segments using the event kinds of a transition table. */
+static Bitmapset *
+written_kinds(SegmentCache *cache, Tuplestorestate *rows, TupleTableSlot *slot, int kind,
+			  Bitmapset *segments)
+{
+	Oid			output;
+	bool		isvarlena;
+	char	   *last = NULL;
+
+	getTypeOutputInfo(TupleDescAttr(slot->tts_tupleDescriptor, kind - 1)->atttypid,
+					  &output, &isvarlena);
+	rows_begin(rows);
+	while (tuplestore_gettupleslot(rows, true, false, slot))
+	{
+		bool		isnull;
+		Datum		value = slot_getattr(slot, kind, &isnull);
+		char	   *name;
+
+		CHECK_FOR_INTERRUPTS();
+		if (isnull)
+			continue;
+		name = OidOutputFunctionCall(output, value);
+		/* batches mostly repeat a few kinds */
+		if (last == NULL || strcmp(last, name) != 0)
+			segments = bms_add_members(segments,
+									   segment_cache_users(cache->kinds, cache->nkinds, name));
+		if (last)
+			pfree(last);
+		last = name;
+	}
+	rows_end(rows);
+	return segments;
+}
+
+/*
+ * segments._on_write() trigger: AFTER INSERT, UPDATE or DELETE FOR EACH
+ * STATEMENT with transition tables; its argument is the table's role.
+ */
+Datum
+segments_on_write(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	const char *role;
+	SegmentCache *cache;
+	const AttachedTable *table;
+	TupleDesc	desc;
+	TupleTableSlot *slot;
+	Bitmapset  *segments = NULL;
+	PendingBatch *batch;
+	int			contact;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) ||
+		!TRIGGER_FIRED_AFTER(td->tg_event) || td->tg_trigger->tgnargs != 1)
+		elog(ERROR, "segments._on_write() must be an AFTER ... FOR EACH STATEMENT trigger with one argument");
+	role = td->tg_trigger->tgargs[0];
+
+	writers_lock();
+	cache = segment_cache_get();
+	if (cache->nsegments == 0)
+		return PointerGetDatum(NULL);
+	table = strcmp(role, "contacts") == 0 ? &cache->att->contacts :
+		strcmp(role, "events") == 0 ? &cache->att->events : &cache->att->lists;
+	if (!table->present)
+		return PointerGetDatum(NULL);
+
+	desc = RelationGetDescr(td->tg_relation);
+	contact = column_number(desc, table->contact_column, td->tg_relation);
+	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+
+	if (table == &cache->att->contacts)
+	{
+		if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+			segments = updated_contacts(cache, td, contact,
+										table->tenant_column ?
+										column_number(desc, table->tenant_column, td->tg_relation) : 0);
+		else
+			segments = cache->all;
+	}
+	else if (table == &cache->att->events)
+	{
+		int			kind = column_number(desc, table->kind_column, td->tg_relation);
+
+		if (td->tg_newtable)
+			segments = written_kinds(cache, td->tg_newtable, slot, kind, segments);
+		if (td->tg_oldtable)
+			segments = written_kinds(cache, td->tg_oldtable, slot, kind, segments);
+	}
+	else
+		segments = cache->list_users;
+
+	if (!bms_is_empty(segments))
+	{
+		int			i = -1;
+
+		segments = segment_cache_with_dependents(cache, segments);
+		/* a rule that no longer checks fails the statement, not the commit */
+		while ((i = bms_next_member(segments, i)) >= 0)
+			(void) segment_cache_checked(cache, i);
+		batch = batch_for(cache, segments);
+		if (td->tg_newtable)
+			queue_rows(batch, td->tg_newtable, slot, contact);
+		if (td->tg_oldtable)
+			queue_rows(batch, td->tg_oldtable, slot, contact);
+
+		/*
+		 * The commit trigger's event of this statement's first row fired
+		 * already: the trigger is IMMEDIATE (SET CONSTRAINTS), and its
+		 * events fire before this statement-level one.  Apply now, as
+		 * IMMEDIATE asks.
+		 */
+		if (!armed)
+			flush();
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * segments._arm_commit() -> boolean: the WHEN clause of the commit
+ * trigger; true for the first row written in the transaction (or since
+ * the armed event fired), so that one event is queued.
+ */
+Datum
+segments_arm_commit(PG_FUNCTION_ARGS)
+{
+	if (armed)
+		PG_RETURN_BOOL(false);
+	armed = true;
+	armed_subid = GetCurrentSubTransactionId();
+	PG_RETURN_BOOL(true);
+}
+
+/* (Re)prepare the plans when the attachments changed. */
+static void
+prepare_plans(Attachments *att)
+{
+	Oid			keytype = getBaseType(att->contacts.contact_type);
+	Oid			keyarray = get_array_type(keytype);
+	Oid			turn_types[1] = {keyarray};
+	Oid			write_types[3] = {keytype, INT8ARRAYOID, INT8ARRAYOID};
+	Oid			maintain_types[2] = {INT8ARRAYOID, TEXTARRAYOID};
+
+	if (plans_generation == att->generation)
+		return;
+	if (turn_plan)
+		SPI_freeplan(turn_plan);
+	if (write_plan)
+		SPI_freeplan(write_plan);
+	if (maintain_plan)
+		SPI_freeplan(maintain_plan);
+	turn_plan = write_plan = maintain_plan = NULL;
+	plans_generation = 0;
+
+	turn_plan = SPI_prepare("INSERT INTO segments.contact_clock AS k (contact, writes) "
+							"SELECT u.c, 1 FROM pg_catalog.unnest($1) AS u(c) ORDER BY u.c "
+							"ON CONFLICT (contact) DO UPDATE SET writes = k.writes + 1",
+							1, turn_types);
+	if (turn_plan == NULL || SPI_keepplan(turn_plan))
+		elog(ERROR, "could not prepare the turn of contacts: %s", SPI_result_code_string(SPI_result));
+	write_plan = SPI_prepare("WITH left_ AS ("
+							 "  DELETE FROM segments.membership m"
+							 "  WHERE m.contact = $1 AND m.segment_id = ANY ($2) RETURNING m.segment_id),"
+							 " joined AS ("
+							 "  INSERT INTO segments.membership (segment_id, contact)"
+							 "  SELECT u.id, $1 FROM pg_catalog.unnest($3) AS u(id) RETURNING segment_id) "
+							 "INSERT INTO segments.membership_log (segment_id, contact, joined, cause) "
+							 "SELECT l.segment_id, $1, false, 'write' FROM left_ l "
+							 "UNION ALL SELECT j.segment_id, $1, true, 'write' FROM joined j",
+							 3, write_types);
+	if (write_plan == NULL || SPI_keepplan(write_plan))
+		elog(ERROR, "could not prepare the membership change: %s", SPI_result_code_string(SPI_result));
+	maintain_plan = SPI_prepare("SELECT segments._maintain($1, $2, 'write')", 2, maintain_types);
+	if (maintain_plan == NULL || SPI_keepplan(maintain_plan))
+		elog(ERROR, "could not prepare segments._maintain: %s", SPI_result_code_string(SPI_result));
+	plans_generation = att->generation;
+}
+
+/* The segments of a batch queued against an older cache, in this one. */
+static Bitmapset *
+segments_now(SegmentCache *cache, PendingBatch *batch)
+{
+	Bitmapset  *result = NULL;
+	int			i = -1;
+
+	if (batch->cache == cache)
+		return batch->segments;
+	/* the transaction changed the catalog after writing: rare */
+	while ((i = bms_next_member(batch->segments, i)) >= 0)
+	{
+		int64		id = batch->cache->segments[i].id;
+		int			j;
+
+		for (j = 0; j < cache->nsegments; j++)
+			if (cache->segments[j].id == id)
+				result = bms_add_member(result, j);
+	}
+	return segment_cache_with_dependents(cache, result);
+}
+
+static Datum
+int8_array(List *ids)
+{
+	Datum	   *values = palloc(sizeof(Datum) * Max(list_length(ids), 1));
+	ListCell   *lc;
+	int			n = 0;
+
+	foreach(lc, ids)
+		values[n++] = Int64GetDatum(*(int64 *) lfirst(lc));
+	return PointerGetDatum(construct_array(values, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+static void
+notify_segment(int64 id)
+{
+	/* equal notifications of a transaction fold into one */
+	Async_Notify("segments", psprintf(INT64_FORMAT, id));
+}
+
+/* Bring one contact's membership of segments up to date, in C. */
+static void
+maintain_contact(SegmentCache *cache, Bitmapset *segments, Datum key, MemoryContext cxt)
+{
+	EvalContact contact;
+	bool		exists;
+	List	   *joined = NIL;
+	List	   *left = NIL;
+	int			i = -1;
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	exists = rule_eval_read_contact(&contact, cache->att, key, cxt, false);
+	while ((i = bms_next_member(segments, i)) >= 0)
+	{
+		CachedSegment *s = &cache->segments[i];
+		bool		member;
+		int64	   *id;
+
+		CHECK_FOR_INTERRUPTS();
+		/* another tenant's segment needs no evaluation */
+		if (!exists || (s->tenant && (contact.tenant == NULL || strcmp(s->tenant, contact.tenant) != 0)))
+			member = false;
+		else
+			member = rule_eval_contact(segment_cache_checked(cache, i), &contact);
+		if (member == rule_eval_is_member(&contact, s->id))
+			continue;
+		rule_eval_set_member(&contact, s->id, member);
+		id = palloc(sizeof(int64));
+		*id = s->id;
+		if (member)
+			joined = lappend(joined, id);
+		else
+			left = lappend(left, id);
+	}
+	if (joined != NIL || left != NIL)
+	{
+		Datum		values[3] = {key, int8_array(left), int8_array(joined)};
+		ListCell   *lc;
+
+		if (SPI_execute_plan(write_plan, values, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not change the membership of a contact");
+		MemoryContextSwitchTo(cxt);
+		foreach(lc, left)
+			notify_segment(*(int64 *) lfirst(lc));
+		foreach(lc, joined)
+			notify_segment(*(int64 *) lfirst(lc));
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/* Bring many contacts' membership up to date, a statement per segment. */
+static void
+maintain_many(SegmentCache *cache, Bitmapset *segments, HTAB *contacts)
+{
+	HASH_SEQ_STATUS seq;
+	Datum	   *key;
+	Datum	   *texts = palloc(sizeof(Datum) * hash_get_num_entries(contacts));
+	List	   *ids = NIL;
+	int			n = 0;
+	int			i = -1;
+	Oid			output;
+	bool		isvarlena;
+	Datum		values[2];
+
+	getTypeOutputInfo(key_type->type_id, &output, &isvarlena);
+	hash_seq_init(&seq, contacts);
+	while ((key = hash_seq_search(&seq)) != NULL)
+		texts[n++] = CStringGetTextDatum(OidOutputFunctionCall(output, *key));
+	while ((i = bms_next_member(segments, i)) >= 0)
+	{
+		int64	   *id = palloc(sizeof(int64));
+
+		*id = cache->segments[i].id;
+		ids = lappend(ids, id);
+	}
+	values[0] = int8_array(ids);
+	values[1] = PointerGetDatum(construct_array(texts, n, TEXTOID, -1, false, TYPALIGN_INT));
+	if (SPI_execute_plan(maintain_plan, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not run segments._maintain");
+}
+
+/* Take the turn of every queued contact, in key order. */
+static void
+take_turns(List *batches)
+{
+	HTAB	   *all;
+	HASHCTL		ctl;
+	ListCell   *lc;
+	HASH_SEQ_STATUS seq;
+	Datum	   *key;
+	Datum	   *keys;
+	int			n = 0;
+	Datum		array;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(Datum);
+	ctl.entrysize = sizeof(Datum);
+	ctl.hash = key_hash;
+	ctl.match = key_match;
+	ctl.hcxt = CurrentMemoryContext;
+	all = hash_create("segments turns", 64, &ctl,
+					  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	foreach(lc, batches)
+	{
+		PendingBatch *batch = lfirst(lc);
+
+		hash_seq_init(&seq, batch->contacts);
+		while ((key = hash_seq_search(&seq)) != NULL)
+			hash_search(all, key, HASH_ENTER, NULL);
+	}
+	keys = palloc(sizeof(Datum) * Max(hash_get_num_entries(all), 1));
+	hash_seq_init(&seq, all);
+	while ((key = hash_seq_search(&seq)) != NULL)
+		keys[n++] = *key;
+	array = PointerGetDatum(construct_array(keys, n, key_type->type_id, key_type->typlen,
+											key_type->typbyval, key_type->typalign));
+	if (SPI_execute_plan(turn_plan, &array, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not take the turn of the contacts");
+}
+
+/* Apply the batches. */
+static void
+apply_batches(List *batches)
+{
+	SegmentCache *cache = segment_cache_get();
+	MemoryContext work = AllocSetContextCreate(CurrentMemoryContext, "segments flush",
+											   ALLOCSET_DEFAULT_SIZES);
+	MemoryContext contact_cxt = AllocSetContextCreate(work, "segments contact",
+													  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(work);
+	ListCell   *lc;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	prepare_plans(cache->att);
+	take_turns(batches);
+	foreach(lc, batches)
+	{
+		PendingBatch *batch = lfirst(lc);
+		Bitmapset  *segments = segments_now(cache, batch);
+
+		if (bms_is_empty(segments))
+			continue;
+		if (hash_get_num_entries(batch->contacts) <= FAST_PATH_CONTACTS)
+		{
+			HASH_SEQ_STATUS seq;
+			Datum	   *key;
+
+			hash_seq_init(&seq, batch->contacts);
+			while ((key = hash_seq_search(&seq)) != NULL)
+			{
+				MemoryContextReset(contact_cxt);
+				maintain_contact(cache, segments, *key, contact_cxt);
+			}
+		}
+		else
+			maintain_many(cache, segments, batch->contacts);
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(work);
+}
+
+/*
+ * Apply the transaction's queue.  Writes made meanwhile (by triggers on
+ * the membership tables) queue anew; if applying fails and the failure is
+ * caught (a savepoint), the queue is kept for a later flush or the commit.
+ */
+static void
+flush(void)
+{
+	List	   *batches = pending;
+	MemoryContext batches_cxt = pending_cxt;
+
+	if (batches == NIL)
+		return;
+	pending = NIL;
+	pending_cxt = NULL;
+	PG_TRY();
+	{
+		apply_batches(batches);
+	}
+	PG_CATCH();
+	{
+		if (pending_cxt != NULL)
+			MemoryContextSetParent(pending_cxt, batches_cxt);
+		else
+			pending_cxt = batches_cxt;
+		pending = list_concat(batches, pending);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	MemoryContextDelete(batches_cxt);
+}
+
+/*
+ * segments._at_commit() trigger: the deferred constraint trigger armed by
+ * the transaction's first row; fires at commit (or at SET CONSTRAINTS ...
+ * IMMEDIATE).
+ */
+Datum
+segments_at_commit(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "segments._at_commit() must be called as a trigger");
+	/* this event is consumed: a later row arms another */
+	armed = false;
+	flush();
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * segments.flush() -> void: bring membership up to date with this
+ * transaction's writes now rather than at commit.  Takes the contacts'
+ * turns now, so it is best called once, after the transaction's writes.
+ */
+Datum
+segments_flush(PG_FUNCTION_ARGS)
+{
+	flush();
+	PG_RETURN_VOID();
+}

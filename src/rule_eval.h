@@ -1,0 +1,102 @@
+/*
+ * rule_eval.h
+ *	  Evaluate checked rules for one contact, in C.
+ *
+ * A contact's data is read once into an EvalContact and shared by every
+ * rule evaluated for it: its row when it is set up, and its events, lists
+ * and segment memberships on the first condition that needs them, each
+ * with one query of all the contact's rows (prepared once per Attachments).
+ * Conditions are then tested in memory, so evaluating many rules on one
+ * contact costs no query per rule: the write path (maintain.c) evaluates
+ * every affected segment this way, segments.matches() and
+ * segments.explain() one rule.
+ */
+#ifndef SEGMENTS_RULE_EVAL_H
+#define SEGMENTS_RULE_EVAL_H
+
+#include "datatype/timestamp.h"
+#include "executor/spi.h"
+
+#include "rule_check.h"
+
+/*
+ * Prepared, kept SPI plans reading one contact's data: made on first use
+ * for one Attachments (att->plans) and freed when rule_load_attachments()
+ * replaces those attachments.
+ */
+typedef struct EvalPlans EvalPlans;
+
+/* One event of the contact. */
+typedef struct EvalEvent
+{
+	HeapTuple	tuple;
+	text	   *kind;			/* not toasted; NULL for a NULL kind */
+	bool		at_isnull;
+	TimestampTz at;
+} EvalEvent;
+
+/*
+ * The data of one contact that rules are evaluated on: read once, shared by
+ * every rule evaluated for the contact.  Everything is allocated in cxt,
+ * which the caller resets (or deletes) when done with the contact.
+ */
+typedef struct EvalContact
+{
+	Attachments *att;
+	MemoryContext cxt;
+	bool		read_only;		/* SPI read_only flag for its queries (false
+								 * on the write path: each query then sees
+								 * the latest committed data under READ
+								 * COMMITTED) */
+	Datum		key;			/* of att->contacts.contact_type */
+	HeapTuple	row;			/* NULL: no such contact */
+	TupleDesc	row_desc;
+	char	   *tenant;			/* canonical text of the contact's tenant
+								 * value, NULL if none / no tenant column */
+
+	/* read on first need */
+	bool		events_read;
+	uint64		nevents;
+	EvalEvent  *events;			/* all the contact's events, of every kind */
+	TupleDesc	events_desc;
+	Oid			kind_collation; /* of the kind column, as e.kind = 'k' uses */
+
+	bool		lists_read;
+	uint64		nlists;
+	Datum	   *lists;			/* the contact's non-NULL list values */
+	Oid			list_collation;
+
+	bool		members_read;
+	int			nmembers;
+	int64	   *members;		/* ids of the segments the contact is a
+								 * member of, ascending */
+	int			members_space;
+} EvalContact;
+
+/*
+ * Set up c for the contact with the given key and read its row (SPI
+ * connected by the caller); false when there is no such contact (c->row is
+ * then NULL, and memberships can still be read).  Sets tenant.
+ */
+extern bool rule_eval_read_contact(EvalContact *c, Attachments *att, Datum key,
+								   MemoryContext cxt, bool read_only);
+
+/*
+ * Is cr true for the contact?  false when the contact does not exist or is
+ * not in cr->tenant (when cr->tenant is set).  cr must be checked against
+ * c->att.  SPI connected by the caller; allocates in c->cxt.
+ */
+extern bool rule_eval_contact(const CheckedRule *cr, EvalContact *c);
+
+/*
+ * Membership of the contact as "in segment" sees it: read from
+ * segments.membership on first need (SPI connected by the caller); the
+ * write path updates it as it re-evaluates segments in dependency order.
+ */
+extern bool rule_eval_is_member(EvalContact *c, int64 segment_id);
+extern void rule_eval_set_member(EvalContact *c, int64 segment_id, bool member);
+
+/* Free the plans of attachments being replaced (rule_check.c). */
+extern void rule_eval_free_plans(EvalPlans *plans);
+
+#endif							/* SEGMENTS_RULE_EVAL_H */

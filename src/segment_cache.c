@@ -1,0 +1,393 @@
+/*
+ * segment_cache.c
+ *	  The segment catalog, read once per backend for the write path.
+ *
+ * Every write statement on an attached table must find the segments its
+ * change can affect; reading segments.segment and segment_reference and
+ * checking rules in every statement would cost more than the write.  So a
+ * backend reads them once and keeps them until the catalog changes: every
+ * catalog change (create, alter, rename, drop of a segment; attach and
+ * detach) calls segments._catalog_changed(), which sends a relcache
+ * invalidation of segments.segment to every backend at commit.  Writers
+ * read the cache under the writers' lock (see maintain.c), after accepting
+ * invalidations, so they never use a catalog older than the last committed
+ * change.
+ *
+ * A cache being used must survive an invalidation arriving meanwhile (any
+ * lock taken by a query may process one): a stale cache is given to the
+ * transaction's memory, freed when the transaction ends, and a new one is
+ * read on the next request.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "rule_type.h"
+#include "segment_cache.h"
+
+PG_FUNCTION_INFO_V1(segments_catalog_changed);
+
+static SegmentCache *cache = NULL;
+static uint64 cache_generation = 0;
+static Oid	cache_user = InvalidOid;
+static bool cache_stale = true;
+static bool callback_registered = false;
+
+static Oid
+segment_relid(void)
+{
+	return get_relname_relid("segment", get_namespace_oid("segments", false));
+}
+
+static void
+catalog_invalidated(Datum arg, Oid relid)
+{
+	/* relid 0: every relation (the invalidation queue overflowed) */
+	if (cache != NULL && (relid == InvalidOid || relid == DatumGetObjectId(arg)))
+		cache_stale = true;
+}
+
+/* (tenant, name) pairs, to resolve "in segment" names */
+typedef struct SegmentName
+{
+	const char *tenant;
+	const char *name;
+	int			index;
+} SegmentName;
+
+static int
+strcmp_null(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return (a != NULL) - (b != NULL);
+	return strcmp(a, b);
+}
+
+static int
+segment_name_cmp(const void *a, const void *b)
+{
+	const SegmentName *x = a;
+	const SegmentName *y = b;
+	int			c = strcmp_null(x->tenant, y->tenant);
+
+	return c != 0 ? c : strcmp(x->name, y->name);
+}
+
+static int
+named_use_cmp(const void *a, const void *b)
+{
+	return strcmp(((const NamedUse *) a)->name, ((const NamedUse *) b)->name);
+}
+
+/* A reference read from segment_reference. */
+typedef struct Reference
+{
+	int			segment;		/* index in load order */
+	char	   *kind;
+	char	   *name;
+} Reference;
+
+/* Collapse sorted (name, one segment) pairs into one entry per name. */
+static int
+merge_uses(NamedUse *uses, int n)
+{
+	int			out = 0;
+	int			i;
+
+	qsort(uses, n, sizeof(NamedUse), named_use_cmp);
+	for (i = 0; i < n; i++)
+	{
+		if (out > 0 && strcmp(uses[out - 1].name, uses[i].name) == 0)
+			uses[out - 1].segments = bms_add_members(uses[out - 1].segments, uses[i].segments);
+		else
+			uses[out++] = uses[i];
+	}
+	return out;
+}
+
+/* depth of each segment: 0 if it uses none, else 1 + the deepest it uses */
+static int
+segment_depth(int index, List **uses, int *depth)
+{
+	ListCell   *lc;
+	int			d = 0;
+
+	check_stack_depth();
+	if (depth[index] >= 0)
+		return depth[index];
+	foreach(lc, uses[index])
+		d = Max(d, segment_depth(lfirst_int(lc), uses, depth) + 1);
+	depth[index] = d;
+	return d;
+}
+
+typedef struct Ordered
+{
+	int			depth;
+	int64		id;
+	int			loaded;
+} Ordered;
+
+static int
+ordered_cmp(const void *a, const void *b)
+{
+	const Ordered *x = a;
+	const Ordered *y = b;
+
+	if (x->depth != y->depth)
+		return x->depth - y->depth;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+static SegmentCache *
+read_cache(MemoryContext cxt)
+{
+	MemoryContext old;
+	SegmentCache *c;
+	CachedSegment *loaded;
+	SegmentName *names;
+	Reference  *refs;
+	List	  **uses;
+	int		   *depth;
+	int		   *position;
+	Ordered    *order;
+	int			n,
+				nrefs,
+				i;
+	NamedUse   *fields,
+			   *kinds;
+	int			nfields = 0,
+				nkinds = 0;
+
+	old = CurrentMemoryContext;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	MemoryContextSwitchTo(cxt);
+	c = palloc0(sizeof(SegmentCache));
+	c->cxt = cxt;
+
+	if (SPI_execute("SELECT s.id, s.name, s.tenant, s.rule FROM segments.segment s",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read segments.segment");
+	/* SPI returns in its own context */
+	MemoryContextSwitchTo(cxt);
+	n = (int) SPI_processed;
+	loaded = palloc0(sizeof(CachedSegment) * Max(n, 1));
+	names = palloc(sizeof(SegmentName) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		loaded[i].id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
+		loaded[i].name = SPI_getvalue(t, d, 2);
+		loaded[i].tenant = SPI_getvalue(t, d, 3);
+		loaded[i].rule = rule_datum_body(PointerGetDatum(PG_DETOAST_DATUM_COPY(SPI_getbinval(t, d, 4, &isnull))));
+		names[i].tenant = loaded[i].tenant;
+		names[i].name = loaded[i].name;
+		names[i].index = i;
+	}
+	qsort(names, n, sizeof(SegmentName), segment_name_cmp);
+
+	if (SPI_execute("SELECT s.id, r.kind, r.name FROM segments.segment_reference r "
+					"JOIN segments.segment s ON s.id = r.segment_id ORDER BY s.id",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read segments.segment_reference");
+	MemoryContextSwitchTo(cxt);
+	nrefs = (int) SPI_processed;
+	refs = palloc(sizeof(Reference) * Max(nrefs, 1));
+	for (i = 0; i < nrefs; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
+		int			j;
+
+		/* both results are small: a linear match keeps this simple */
+		for (j = 0; j < n && loaded[j].id != id; j++)
+			;
+		refs[i].segment = j;
+		refs[i].kind = SPI_getvalue(t, d, 2);
+		refs[i].name = SPI_getvalue(t, d, 3);
+	}
+
+	/* which segments each one uses "in segment", and its dependency depth */
+	uses = palloc0(sizeof(List *) * Max(n, 1));
+	for (i = 0; i < nrefs; i++)
+	{
+		SegmentName key;
+		SegmentName *used;
+
+		if (refs[i].segment >= n || strcmp(refs[i].kind, "segment") != 0)
+			continue;
+		key.tenant = loaded[refs[i].segment].tenant;
+		key.name = refs[i].name;
+		used = bsearch(&key, names, n, sizeof(SegmentName), segment_name_cmp);
+		if (used)
+			uses[refs[i].segment] = lappend_int(uses[refs[i].segment], used->index);
+	}
+	depth = palloc(sizeof(int) * Max(n, 1));
+	for (i = 0; i < n; i++)
+		depth[i] = -1;
+	order = palloc(sizeof(Ordered) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		order[i].depth = segment_depth(i, uses, depth);
+		order[i].id = loaded[i].id;
+		order[i].loaded = i;
+	}
+	qsort(order, n, sizeof(Ordered), ordered_cmp);
+	position = palloc(sizeof(int) * Max(n, 1));
+	c->nsegments = n;
+	c->segments = palloc0(sizeof(CachedSegment) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		c->segments[i] = loaded[order[i].loaded];
+		position[order[i].loaded] = i;
+		c->all = bms_add_member(c->all, i);
+	}
+	for (i = 0; i < n; i++)
+	{
+		ListCell   *lc;
+
+		foreach(lc, uses[i])
+		{
+			CachedSegment *used = &c->segments[position[lfirst_int(lc)]];
+
+			used->dependents = bms_add_member(used->dependents, position[i]);
+		}
+	}
+
+	/* the dependency index */
+	fields = palloc(sizeof(NamedUse) * Max(nrefs, 1));
+	kinds = palloc(sizeof(NamedUse) * Max(nrefs, 1));
+	for (i = 0; i < nrefs; i++)
+	{
+		int			s;
+
+		if (refs[i].segment >= n)
+			continue;
+		s = position[refs[i].segment];
+		if (strcmp(refs[i].kind, "field") == 0)
+		{
+			fields[nfields].name = refs[i].name;
+			fields[nfields++].segments = bms_make_singleton(s);
+		}
+		else if (strcmp(refs[i].kind, "event") == 0)
+		{
+			kinds[nkinds].name = refs[i].name;
+			kinds[nkinds++].segments = bms_make_singleton(s);
+		}
+		else if (strcmp(refs[i].kind, "list") == 0)
+		{
+			c->segments[s].uses_lists = true;
+			c->list_users = bms_add_member(c->list_users, s);
+		}
+	}
+	c->nfields = merge_uses(fields, nfields);
+	c->fields = fields;
+	c->nkinds = merge_uses(kinds, nkinds);
+	c->kinds = kinds;
+
+	SPI_finish();
+	MemoryContextSwitchTo(old);
+	return c;
+}
+
+SegmentCache *
+segment_cache_get(void)
+{
+	Attachments *att = rule_load_attachments();
+
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(catalog_invalidated, ObjectIdGetDatum(segment_relid()));
+		callback_registered = true;
+	}
+	/* checked rules point into the attachments, and both follow the user */
+	if (cache != NULL && (cache_stale || att->generation != cache_generation || cache_user != GetUserId()))
+	{
+		/* still in use by this transaction: freed when it ends */
+		MemoryContextSetParent(cache->cxt, TopTransactionContext);
+		cache = NULL;
+	}
+	if (cache == NULL)
+	{
+		MemoryContext cxt = AllocSetContextCreate(CacheMemoryContext, "segments catalog",
+												  ALLOCSET_DEFAULT_SIZES);
+
+		cache_stale = false;
+		PG_TRY();
+		{
+			cache = read_cache(cxt);
+		}
+		PG_CATCH();
+		{
+			MemoryContextDelete(cxt);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		cache->att = att;
+		cache_generation = att->generation;
+		cache_user = GetUserId();
+	}
+	return cache;
+}
+
+Bitmapset *
+segment_cache_users(const NamedUse *uses, int nuses, const char *name)
+{
+	NamedUse	key = {name, NULL};
+	NamedUse   *found = bsearch(&key, uses, nuses, sizeof(NamedUse), named_use_cmp);
+
+	return found ? found->segments : NULL;
+}
+
+const CheckedRule *
+segment_cache_checked(SegmentCache *c, int index)
+{
+	CachedSegment *s = &c->segments[index];
+
+	if (s->checked == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(c->cxt);
+
+		s->checked = rule_check(s->rule, c->att, s->tenant);
+		MemoryContextSwitchTo(old);
+	}
+	return s->checked;
+}
+
+Bitmapset *
+segment_cache_with_dependents(SegmentCache *c, Bitmapset *add)
+{
+	Bitmapset  *result = bms_copy(add);
+	int			i = -1;
+
+	/* dependents come later in the order, so one pass reaches them all */
+	while ((i = bms_next_member(result, i)) >= 0)
+		result = bms_add_members(result, c->segments[i].dependents);
+	return result;
+}
+
+/*
+ * segments._catalog_changed() -> void
+ *
+ * Called by every change of the catalog: every backend reads its cache
+ * again once this transaction commits (this one at its next command).
+ */
+Datum
+segments_catalog_changed(PG_FUNCTION_ARGS)
+{
+	CacheInvalidateRelcacheByRelid(segment_relid());
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,66 @@
+/*
+ * segment_cache.h
+ *	  The segment catalog as the write path needs it, read once per backend:
+ *	  every segment's rule, its place in dependency order, and an index from
+ *	  what a write changes (a column, an event kind, a list) to the segments
+ *	  whose rules can see that change.
+ */
+#ifndef SEGMENTS_SEGMENT_CACHE_H
+#define SEGMENTS_SEGMENT_CACHE_H
+
+#include "nodes/bitmapset.h"
+
+#include "rule_check.h"
+
+typedef struct CachedSegment
+{
+	int64		id;
+	char	   *name;
+	char	   *tenant;			/* canonical text, NULL: all contacts */
+	const RuleBody *rule;
+	CheckedRule *checked;		/* checked on first evaluation */
+	Bitmapset  *dependents;		/* segments using this one "in segment" */
+	bool		uses_lists;
+} CachedSegment;
+
+/* A name (column or event kind) and the segments whose rules use it. */
+typedef struct NamedUse
+{
+	const char *name;
+	Bitmapset  *segments;
+} NamedUse;
+
+typedef struct SegmentCache
+{
+	/* in dependency order: a segment after every segment it uses */
+	int			nsegments;
+	CachedSegment *segments;
+	/* sorted by name, for binary search */
+	int			nfields;
+	NamedUse   *fields;
+	int			nkinds;
+	NamedUse   *kinds;
+	Bitmapset  *list_users;
+	Bitmapset  *all;
+	Attachments *att;			/* what the rules are checked against */
+	MemoryContext cxt;
+} SegmentCache;
+
+/*
+ * The cache, read on first use after a change of the catalog (any backend's
+ * create, alter, rename or drop: see segment_cache_changed).  What it
+ * returns stays valid until the end of the transaction, even if the
+ * catalog changes meanwhile.  SPI must not be connected by the caller.
+ */
+extern SegmentCache *segment_cache_get(void);
+
+/* The segments (indexes into cache->segments) using name, or NULL. */
+extern Bitmapset *segment_cache_users(const NamedUse *uses, int nuses, const char *name);
+
+/* A segment's checked rule, checked on first use. */
+extern const CheckedRule *segment_cache_checked(SegmentCache *cache, int index);
+
+/* add and everything that uses them "in segment", directly or not */
+extern Bitmapset *segment_cache_with_dependents(SegmentCache *cache, Bitmapset *add);
+
+#endif							/* SEGMENTS_SEGMENT_CACHE_H */
