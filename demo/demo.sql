@@ -259,7 +259,7 @@ ORDER BY l.segment_id, l.contact LIMIT 5;
 
 \echo
 \echo '== 13. Writes move contacts at once.  Triggers on the attached tables'
-\echo '   bring membership up to date in the statement that changes the data,'
+\echo '   bring membership up to date when the writing transaction commits,'
 \echo '   for the contacts it touched and the segments its change can affect'
 \echo '   (and those using them), logging each join and leave with cause'
 \echo '   write.  Each changed segment is notified once per transaction on the'
@@ -332,16 +332,20 @@ SELECT max(id) AS log_seen FROM segments.membership_log \gset
 
 \echo
 \echo '   The second open reaches the threshold: Engaged, and through it'
-\echo '   Engaged readers, in the same statement.  Inside a transaction the'
-\echo '   change is there at once, for this transaction; the notifications'
-\echo '   are delivered when it commits.'
+\echo '   Engaged readers.  Inside a transaction, membership changes when it'
+\echo '   commits; segments.flush() applies the transaction''s writes so far'
+\echo '   before that.  The notifications are delivered at commit.'
 \echo
 
 BEGIN;
 INSERT INTO events (id, contact_id, kind, occurred_at, campaign)
 VALUES (200002, :who, 'opened', segments.now() - interval '1 hour', 'campaign-8');
 
-SELECT string_agg(s.name, ', ' ORDER BY s.id) AS segments
+SELECT string_agg(s.name, ', ' ORDER BY s.id) AS segments_before_flush
+FROM segments.membership m JOIN segments.segment s ON s.id = m.segment_id
+WHERE m.contact = :who;
+SELECT segments.flush();
+SELECT string_agg(s.name, ', ' ORDER BY s.id) AS segments_after_flush
 FROM segments.membership m JOIN segments.segment s ON s.id = m.segment_id
 WHERE m.contact = :who;
 COMMIT;

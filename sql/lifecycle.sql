@@ -145,7 +145,7 @@ SELECT rule FROM segments.segment WHERE name = 'US';
 SELECT * FROM members;
 
 --
--- 4. Writes to the contacts change membership in the same statement,
+-- 4. Writes to the contacts change membership when they commit,
 --    logged with cause write.  verify_segment compares the stored
 --    membership with a fresh evaluation; refresh_segment re-evaluates and
 --    returns the number of joins and leaves it made: none after writes,

@@ -1,7 +1,7 @@
 --
 -- Maintenance: membership follows every write to the attached tables in
--- the same statement (INSERT, UPDATE, DELETE, COPY, MERGE, TRUNCATE, on
--- plain and partitioned tables), logged with cause write; only the
+-- the same transaction, at commit (INSERT, UPDATE, DELETE, COPY, MERGE,
+-- TRUNCATE, on plain and partitioned tables), logged with cause write; only the
 -- segments a change can affect are evaluated, only for the contacts it
 -- touched; segments that use others follow.
 --

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stress test of membership maintenance under concurrent writes.
 #
-#   sudo test/stress.sh   (not yet in test/run.sh: see the README, "Concurrency")
+#   sudo test/scripts/stress.sh      (test/run.sh runs it, as every test/scripts/*.sh)
 #
 # Starts a throwaway PostgreSQL 15 cluster (user postgres, a free port, a
 # temporary directory removed on exit), generates a sample database with
@@ -37,7 +37,7 @@
 # STRESS_CATALOG          0: no catalog changes (admin.sql) beside the writers
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 here=$root/test/stress
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -45,7 +45,7 @@ if [ "$(id -u)" -ne 0 ]; then
 		exec sudo -- env STRESS_SECONDS="${STRESS_SECONDS:-30}" \
 			STRESS_SEED="${STRESS_SEED:-}" STRESS_ALLOW_DEADLOCKS="${STRESS_ALLOW_DEADLOCKS:-0}" \
 			STRESS_CATALOG="${STRESS_CATALOG:-1}" \
-			"$root/test/stress.sh" "$@"
+			"$root/test/scripts/stress.sh" "$@"
 	fi
 	echo "stress.sh: must run as root (and sudo is not available)" >&2
 	exit 1
