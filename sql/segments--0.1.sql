@@ -905,16 +905,6 @@ BEGIN
 			at timestamptz NOT NULL DEFAULT now(),
 			cause text NOT NULL CHECK (cause IN ('build', 'alter', 'refresh', 'write', 'time')))$ddl$,
 		k.base_type);
-	-- One row per contact whose data a maintained write touched: writers
-	-- update it before evaluating, so two writers of one contact take turns
-	-- (the second then sees the first's data) and, under REPEATABLE READ or
-	-- SERIALIZABLE, the second gets a serialization failure instead of a
-	-- wrong membership.  Unlogged: only its row versions matter.
-	EXECUTE format($ddl$
-		CREATE UNLOGGED TABLE segments.contact_clock (
-			contact %s PRIMARY KEY,
-			writes bigint NOT NULL)$ddl$, k.base_type);
-
 	-- Append-only, read by id ranges (WHERE id > last_seen): a BRIN index
 	-- costs next to nothing per row where a btree would double the cost of
 	-- a build.
@@ -1056,7 +1046,6 @@ BEGIN
 	DROP FUNCTION IF EXISTS segments.preview(segments.rule, integer, anycompatible);
 	DROP TABLE IF EXISTS segments.membership;
 	DROP TABLE IF EXISTS segments.membership_log;
-	DROP TABLE IF EXISTS segments.contact_clock;
 	PERFORM segments._drop_triggers('contacts');
 	DELETE FROM segments.attached a WHERE a.role = 'contacts';
 END
@@ -1556,6 +1545,16 @@ CREATE FUNCTION segments._at_commit() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'segments_at_commit' LANGUAGE C SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp;
 
+CREATE FUNCTION segments.pending() RETURNS TABLE (segment_id bigint, contact text)
+	AS 'MODULE_PATHNAME', 'segments_pending' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION segments.pending() IS
+	'the segments and contacts this transaction''s writes so far queued for its commit';
+
+-- Takes the turn of every contact (src/maintain.c), for the maintenance
+-- that DDL and TRUNCATE do at once rather than at commit.
+CREATE FUNCTION segments._take_all_turns() RETURNS void
+	AS 'MODULE_PATHNAME', 'segments_take_all_turns' LANGUAGE C VOLATILE;
+
 CREATE FUNCTION segments.flush() RETURNS void
 	AS 'MODULE_PATHNAME', 'segments_flush' LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp;
@@ -1582,6 +1581,7 @@ BEGIN
 			WHERE r.segment_id = s.id
 				AND r.kind = ANY (CASE TG_ARGV[0] WHEN 'events' THEN ARRAY['event'] ELSE ARRAY['list'] END));
 	IF ids IS NOT NULL THEN
+		PERFORM segments._take_all_turns();
 		PERFORM segments._maintain(ids, NULL, 'write');
 	END IF;
 	RETURN NULL;
@@ -2002,21 +2002,6 @@ BEGIN
 END
 $$;
 
--- Take the turn of each contact (keys as text) in key order, as the
--- commit of a write does (src/maintain.c).
-CREATE FUNCTION segments._touch(contacts text[]) RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-	EXECUTE format($q$
-		INSERT INTO segments.contact_clock AS k (contact, writes)
-		SELECT c.contact, 1 FROM (SELECT u::%s AS contact FROM unnest($1) AS u) c ORDER BY c.contact
-		ON CONFLICT (contact) DO UPDATE SET writes = k.writes + 1$q$,
-		(segments._contacts()).key_type)
-	USING contacts;
-END
-$$;
-
 -- Brings membership up to date for the contacts of the rows of tables
 -- (each without the tables under it) of the table attached as role: rows
 -- that have just joined it or left it.
@@ -2047,7 +2032,7 @@ BEGIN
 		RETURN;
 	END IF;
 	PERFORM segments._writers_lock(false);
-	PERFORM segments._touch(contacts);
+	PERFORM segments._take_all_turns();
 	PERFORM segments._maintain(ids, contacts, 'write');
 END
 $$;
@@ -2156,6 +2141,7 @@ BEGIN
 				INTO ids FROM segments._column_users(a.role, c.old) u;
 				IF ids IS NOT NULL THEN
 					PERFORM segments._writers_lock(false);
+					PERFORM segments._take_all_turns();
 					PERFORM segments._maintain(ids, NULL, 'write');
 				END IF;
 			END IF;
@@ -2292,7 +2278,7 @@ BEGIN
 	IF 'contacts' = ANY (roles) AND EXISTS (
 			SELECT FROM pg_catalog.pg_class c
 			WHERE c.oid IN (pg_catalog.to_regclass('segments.membership'),
-					pg_catalog.to_regclass('segments.membership_log'), pg_catalog.to_regclass('segments.contact_clock'))
+					pg_catalog.to_regclass('segments.membership_log'))
 				AND NOT pg_catalog.pg_has_role(session_user, c.relowner, 'USAGE')) THEN
 		SELECT * INTO a FROM segments.attached x WHERE x.role = 'contacts';
 		RAISE EXCEPTION 'cannot drop table %.% because role % may not detach it',

@@ -12,10 +12,10 @@
  * (segments._at_commit) that the first row written in the transaction arms
  * (its WHEN clause calls segments._arm_commit(), true once per
  * transaction; so one trigger event is queued, however many rows are
- * written).  Applying it first takes the turn of every queued contact, in
- * key order, by updating its row of segments.contact_clock; a concurrent
- * writer of the same contact waits there until the first commits and then,
- * under READ COMMITTED, evaluates with the first's data.  Taking turns at
+ * written).  Applying it first takes the turn of every queued contact (a
+ * lock, see take_turns); a concurrent writer of the same contact waits
+ * there until the first commits, and then evaluates with the latest data,
+ * the first's included, whatever the isolation level.  Taking turns at
  * commit, after every lock the transaction's own statements take, is what
  * keeps writers from deadlocking on them: a transaction holding turns
  * waits only for turns of transactions that are themselves committing, and
@@ -36,6 +36,7 @@
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/array.h"
@@ -57,6 +58,8 @@ PG_FUNCTION_INFO_V1(segments_on_write);
 PG_FUNCTION_INFO_V1(segments_arm_commit);
 PG_FUNCTION_INFO_V1(segments_at_commit);
 PG_FUNCTION_INFO_V1(segments_flush);
+PG_FUNCTION_INFO_V1(segments_take_all_turns);
+PG_FUNCTION_INFO_V1(segments_pending);
 
 /* Up to this many contacts in a batch are evaluated one by one in C. */
 #define FAST_PATH_CONTACTS 16
@@ -91,7 +94,6 @@ static Oid	key_collation = InvalidOid;
 
 /* Plans kept for the attachments they were prepared for. */
 static uint64 plans_generation = 0;
-static SPIPlanPtr turn_plan = NULL;
 static SPIPlanPtr write_plan = NULL;
 static SPIPlanPtr maintain_plan = NULL;
 
@@ -242,7 +244,8 @@ batch_for(SegmentCache *cache, Bitmapset *segments)
 
 		pending_cxt = AllocSetContextCreate(TopTransactionContext, "segments pending",
 											ALLOCSET_DEFAULT_SIZES);
-		key_type = lookup_type_cache(keytype, TYPECACHE_HASH_PROC_FINFO | TYPECACHE_EQ_OPR_FINFO);
+		key_type = lookup_type_cache(keytype, TYPECACHE_HASH_PROC_FINFO | TYPECACHE_EQ_OPR_FINFO |
+									 TYPECACHE_HASH_EXTENDED_PROC_FINFO);
 		if (!OidIsValid(key_type->hash_proc) || !OidIsValid(key_type->eq_opr))
 			ereport(ERROR,
 					errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -495,28 +498,18 @@ static void
 prepare_plans(Attachments *att)
 {
 	Oid			keytype = getBaseType(att->contacts.contact_type);
-	Oid			keyarray = get_array_type(keytype);
-	Oid			turn_types[1] = {keyarray};
 	Oid			write_types[3] = {keytype, INT8ARRAYOID, INT8ARRAYOID};
 	Oid			maintain_types[2] = {INT8ARRAYOID, TEXTARRAYOID};
 
 	if (plans_generation == att->generation)
 		return;
-	if (turn_plan)
-		SPI_freeplan(turn_plan);
 	if (write_plan)
 		SPI_freeplan(write_plan);
 	if (maintain_plan)
 		SPI_freeplan(maintain_plan);
-	turn_plan = write_plan = maintain_plan = NULL;
+	write_plan = maintain_plan = NULL;
 	plans_generation = 0;
 
-	turn_plan = SPI_prepare("INSERT INTO segments.contact_clock AS k (contact, writes) "
-							"SELECT u.c, 1 FROM pg_catalog.unnest($1) AS u(c) ORDER BY u.c "
-							"ON CONFLICT (contact) DO UPDATE SET writes = k.writes + 1",
-							1, turn_types);
-	if (turn_plan == NULL || SPI_keepplan(turn_plan))
-		elog(ERROR, "could not prepare the turn of contacts: %s", SPI_result_code_string(SPI_result));
 	write_plan = SPI_prepare("WITH left_ AS ("
 							 "  DELETE FROM segments.membership m"
 							 "  WHERE m.contact = $1 AND m.segment_id = ANY ($2) RETURNING m.segment_id),"
@@ -587,7 +580,7 @@ maintain_contact(SegmentCache *cache, Bitmapset *segments, Datum key, MemoryCont
 	int			i = -1;
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 
-	exists = rule_eval_read_contact(&contact, cache->att, key, cxt, false);
+	exists = rule_eval_read_contact(&contact, cache->att, key, cxt, true);
 	while ((i = bms_next_member(segments, i)) >= 0)
 	{
 		CachedSegment *s = &cache->segments[i];
@@ -615,7 +608,8 @@ maintain_contact(SegmentCache *cache, Bitmapset *segments, Datum key, MemoryCont
 		Datum		values[3] = {key, int8_array(left), int8_array(joined)};
 		ListCell   *lc;
 
-		if (SPI_execute_plan(write_plan, values, NULL, false, 0) != SPI_OK_INSERT)
+		if (SPI_execute_snapshot(write_plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
+								 false, true, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not change the membership of a contact");
 		MemoryContextSwitchTo(cxt);
 		foreach(lc, left)
@@ -657,43 +651,96 @@ maintain_many(SegmentCache *cache, Bitmapset *segments, HTAB *contacts)
 		elog(ERROR, "could not run segments._maintain");
 }
 
-/* Take the turn of every queued contact, in key order. */
+/*
+ * A contact's turn is a heavyweight lock on a hash of its key, taken at
+ * commit and held to the end of the transaction.  A transaction with many
+ * contacts (a COPY) would fill the lock table, so contacts hash into
+ * TURN_BUCKETS buckets as well: a transaction with few contacts takes each
+ * one's bucket in RowExclusiveLock (which does not conflict with itself)
+ * and then the contact in ExclusiveLock; one with many takes their buckets
+ * in ExclusiveLock.  Everybody takes them in the order (bucket, bucket lock
+ * before contact locks, hash), so turns cannot deadlock.  The locks are
+ * advisory locks of the database with classes of their own (pg_locks shows
+ * them with objsubid TURN_BUCKET_CLASS and TURN_CONTACT_CLASS), apart from
+ * those of pg_advisory_lock().
+ */
+#define TURN_BUCKETS 256
+#define TURN_CONTACTS_MAX 64
+#define TURN_BUCKET_CLASS 3
+#define TURN_CONTACT_CLASS 4
+
+typedef struct Turn
+{
+	uint32		bucket;
+	uint64		hash;
+} Turn;
+
+static int
+turn_cmp(const void *a, const void *b)
+{
+	const Turn *x = a;
+	const Turn *y = b;
+
+	if (x->bucket != y->bucket)
+		return x->bucket < y->bucket ? -1 : 1;
+	return (x->hash > y->hash) - (x->hash < y->hash);
+}
+
+static uint64
+key_hash64(Datum key)
+{
+	if (OidIsValid(key_type->hash_extended_proc))
+		return DatumGetUInt64(FunctionCall2Coll(&key_type->hash_extended_proc_finfo, key_collation,
+												key, UInt64GetDatum(0)));
+	return DatumGetUInt32(FunctionCall1Coll(&key_type->hash_proc_finfo, key_collation, key));
+}
+
+static void
+lock_turn(uint32 key1, uint32 key2, uint16 class, LOCKMODE mode)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, key1, key2, class);
+	(void) LockAcquire(&tag, mode, false, false);
+}
+
+/* Take the turn of every queued contact. */
 static void
 take_turns(List *batches)
 {
-	HTAB	   *all;
-	HASHCTL		ctl;
 	ListCell   *lc;
 	HASH_SEQ_STATUS seq;
 	Datum	   *key;
-	Datum	   *keys;
+	Turn	   *turns;
+	long		total = 0;
 	int			n = 0;
-	Datum		array;
+	int			i;
+	bool		many;
 
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(Datum);
-	ctl.entrysize = sizeof(Datum);
-	ctl.hash = key_hash;
-	ctl.match = key_match;
-	ctl.hcxt = CurrentMemoryContext;
-	all = hash_create("segments turns", 64, &ctl,
-					  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	foreach(lc, batches)
+		total += hash_get_num_entries(((PendingBatch *) lfirst(lc))->contacts);
+	turns = palloc(sizeof(Turn) * Max(total, 1));
 	foreach(lc, batches)
 	{
-		PendingBatch *batch = lfirst(lc);
-
-		hash_seq_init(&seq, batch->contacts);
+		hash_seq_init(&seq, ((PendingBatch *) lfirst(lc))->contacts);
 		while ((key = hash_seq_search(&seq)) != NULL)
-			hash_search(all, key, HASH_ENTER, NULL);
+		{
+			turns[n].hash = key_hash64(*key);
+			turns[n].bucket = (uint32) (turns[n].hash % TURN_BUCKETS);
+			n++;
+		}
 	}
-	keys = palloc(sizeof(Datum) * Max(hash_get_num_entries(all), 1));
-	hash_seq_init(&seq, all);
-	while ((key = hash_seq_search(&seq)) != NULL)
-		keys[n++] = *key;
-	array = PointerGetDatum(construct_array(keys, n, key_type->type_id, key_type->typlen,
-											key_type->typbyval, key_type->typalign));
-	if (SPI_execute_plan(turn_plan, &array, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not take the turn of the contacts");
+	qsort(turns, n, sizeof(Turn), turn_cmp);
+	many = n > TURN_CONTACTS_MAX;
+	for (i = 0; i < n; i++)
+	{
+		if (i == 0 || turns[i].bucket != turns[i - 1].bucket)
+			lock_turn(WRITERS_LOCK_KEY1, turns[i].bucket, TURN_BUCKET_CLASS,
+					  many ? ExclusiveLock : RowExclusiveLock);
+		if (!many && (i == 0 || turn_cmp(&turns[i], &turns[i - 1]) != 0))
+			lock_turn((uint32) (turns[i].hash >> 32), (uint32) turns[i].hash, TURN_CONTACT_CLASS,
+					  ExclusiveLock);
+	}
 }
 
 /* Apply the batches. */
@@ -708,6 +755,14 @@ apply_batches(List *batches)
 	MemoryContext old = MemoryContextSwitchTo(work);
 	ListCell   *lc;
 
+	/*
+	 * Under REPEATABLE READ or SERIALIZABLE the transaction's snapshot may
+	 * miss what writers of the same contacts committed since it was taken:
+	 * evaluate every contact, each with the latest data, as READ COMMITTED
+	 * does.  The contacts' turns make that data final.
+	 */
+	bool		latest = IsolationUsesXactSnapshot();
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	prepare_plans(cache->att);
@@ -719,7 +774,7 @@ apply_batches(List *batches)
 
 		if (bms_is_empty(segments))
 			continue;
-		if (hash_get_num_entries(batch->contacts) <= FAST_PATH_CONTACTS)
+		if (latest || hash_get_num_entries(batch->contacts) <= FAST_PATH_CONTACTS)
 		{
 			HASH_SEQ_STATUS seq;
 			Datum	   *key;
@@ -797,4 +852,60 @@ segments_flush(PG_FUNCTION_ARGS)
 {
 	flush();
 	PG_RETURN_VOID();
+}
+
+/*
+ * segments._take_all_turns() -> void: the turn of every contact, for
+ * maintenance of all contacts at once (TRUNCATE, partitions attached or
+ * detached).
+ */
+Datum
+segments_take_all_turns(PG_FUNCTION_ARGS)
+{
+	uint32		bucket;
+
+	for (bucket = 0; bucket < TURN_BUCKETS; bucket++)
+		lock_turn(WRITERS_LOCK_KEY1, bucket, TURN_BUCKET_CLASS, ExclusiveLock);
+	PG_RETURN_VOID();
+}
+
+/*
+ * segments.pending() -> TABLE(segment_id bigint, contact text)
+ *
+ * What the transaction's commit (or segments.flush()) will bring up to
+ * date: each segment and contact queued by its writes so far, once.
+ */
+Datum
+segments_pending(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ListCell   *lc;
+	Oid			output;
+	bool		isvarlena;
+
+	InitMaterializedSRF(fcinfo, 0);
+	foreach(lc, pending)
+	{
+		PendingBatch *batch = lfirst(lc);
+		int			i = -1;
+
+		getTypeOutputInfo(key_type->type_id, &output, &isvarlena);
+		while ((i = bms_next_member(batch->segments, i)) >= 0)
+		{
+			HASH_SEQ_STATUS seq;
+			Datum	   *key;
+
+			hash_seq_init(&seq, batch->contacts);
+			while ((key = hash_seq_search(&seq)) != NULL)
+			{
+				Datum		values[2];
+				bool		nulls[2] = {false, false};
+
+				values[0] = Int64GetDatum(batch->cache->segments[i].id);
+				values[1] = CStringGetTextDatum(OidOutputFunctionCall(output, *key));
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			}
+		}
+	}
+	return (Datum) 0;
 }

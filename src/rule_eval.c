@@ -32,6 +32,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
@@ -588,7 +589,9 @@ run_query(EvalContact *c, EvalQuery which, long tcount)
 			elog(ERROR, "could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
 		plans->plans[which] = plan;
 	}
-	if (SPI_execute_plan(plans->plans[which], &c->key, NULL, c->read_only, tcount) != SPI_OK_SELECT)
+	if (SPI_execute_snapshot(plans->plans[which], &c->key, NULL,
+							 c->latest ? GetLatestSnapshot() : InvalidSnapshot, InvalidSnapshot,
+							 !c->latest, false, tcount) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the data of a contact");
 	MemoryContextSwitchTo(caller);
 	return SPI_tuptable;
@@ -606,7 +609,7 @@ rule_eval_free_plans(EvalPlans *plans)
 
 bool
 rule_eval_read_contact(EvalContact *c, Attachments *att, Datum key, MemoryContext cxt,
-					   bool read_only)
+					   bool latest)
 {
 	const AttachedTable *co = &att->contacts;
 	MemoryContext caller = MemoryContextSwitchTo(cxt);
@@ -617,7 +620,7 @@ rule_eval_read_contact(EvalContact *c, Attachments *att, Datum key, MemoryContex
 	memset(c, 0, sizeof(EvalContact));
 	c->att = att;
 	c->cxt = cxt;
-	c->read_only = read_only;
+	c->latest = latest;
 	get_typlenbyval(co->contact_type, &typlen, &typbyval);
 	c->key = datumCopy(key, typbyval, typlen);
 
@@ -980,7 +983,7 @@ begin_evaluation(FunctionCallInfo fcinfo, EvalContact *c)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (!rule_eval_read_contact(c, att, key, cxt, true))
+	if (!rule_eval_read_contact(c, att, key, cxt, false))
 		ereport(ERROR,
 				errcode(ERRCODE_NO_DATA_FOUND),
 				errmsg("contact %s does not exist in %s", value_text(key, co->contact_type),

@@ -44,10 +44,11 @@ typedef struct EvalContact
 {
 	Attachments *att;
 	MemoryContext cxt;
-	bool		read_only;		/* SPI read_only flag for its queries (false
-								 * on the write path: each query then sees
-								 * the latest committed data under READ
-								 * COMMITTED) */
+	bool		latest;			/* false: read-only, with the caller's
+								 * snapshot (matches, explain); true: the
+								 * latest committed data, whatever the
+								 * isolation level (the write path, which
+								 * holds the contact's turn) */
 	Datum		key;			/* of att->contacts.contact_type */
 	HeapTuple	row;			/* NULL: no such contact */
 	TupleDesc	row_desc;
@@ -79,7 +80,7 @@ typedef struct EvalContact
  * then NULL, and memberships can still be read).  Sets tenant.
  */
 extern bool rule_eval_read_contact(EvalContact *c, Attachments *att, Datum key,
-								   MemoryContext cxt, bool read_only);
+								   MemoryContext cxt, bool latest);
 
 /*
  * Is cr true for the contact?  false when the contact does not exist or is
