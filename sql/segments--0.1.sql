@@ -693,22 +693,22 @@ CREATE FUNCTION segments._build(id bigint, compiled text) RETURNS bigint
 -- Brings a segment's membership to the result of compiled, in one
 -- statement: the members no longer matching leave, the new ones join, both
 -- logged with cause; members that stay are untouched.  Returns the number
--- of joins and leaves.  With contacts (their keys as text), only those
--- contacts are considered: what a write to them can have changed.
-CREATE FUNCTION segments._apply(id bigint, compiled text, cause text, contacts text[] DEFAULT NULL)
+-- of joins and leaves.  With contacts (an array of the key's type), only
+-- those contacts are considered: what a write to them can have changed.
+CREATE FUNCTION segments._apply(id bigint, compiled text, cause text, contacts anyarray DEFAULT NULL::text[])
 RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	n bigint;
-	key_type text;
 	fresh_only text := '';
 	stored_only text := '';
 BEGIN
 	IF contacts IS NOT NULL THEN
-		key_type := (segments._contacts()).key_type;
-		fresh_only := format(' AND q.contact = ANY ($3::%s[])', key_type);
-		stored_only := format(' AND s.contact = ANY ($3::%s[])', key_type);
+		-- a semi-join, which the planner can hash, where = ANY would
+		-- search the array for every row
+		fresh_only := ' AND q.contact IN (SELECT pg_catalog.unnest($3))';
+		stored_only := ' AND s.contact IN (SELECT pg_catalog.unnest($3))';
 	END IF;
 	EXECUTE format($q$
 		WITH diff AS (
@@ -1500,9 +1500,9 @@ SET search_path = pg_catalog, pg_temp AS $$
 	SELECT up.id FROM up GROUP BY up.id ORDER BY max(up.depth), up.id
 $$;
 
--- Bring segments ids (and their dependents) up to date for contacts (keys
--- as text, or NULL for all), logging cause.  Returns the joins and leaves.
-CREATE FUNCTION segments._maintain(ids bigint[], contacts text[], cause text) RETURNS bigint
+-- Bring segments ids (and their dependents) up to date for contacts (an
+-- array of the key's type, or NULL for all), logging cause.  Returns the joins and leaves.
+CREATE FUNCTION segments._maintain(ids bigint[], contacts anyarray, cause text) RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -1513,7 +1513,10 @@ DECLARE
 BEGIN
 	FOR seg_id IN SELECT * FROM segments._maintenance_order(ids) LOOP
 		SELECT * INTO s FROM segments.segment x WHERE x.id = seg_id;
-		n := segments._apply(s.id, segments._compile(s.rule, s.tenant, few => contacts IS NOT NULL),
+		-- per-contact counts of events for a few contacts; for many, the
+		-- set form (one pass over the events)
+		n := segments._apply(s.id,
+			segments._compile(s.rule, s.tenant, few => coalesce(cardinality(contacts) <= 1000, false)),
 			cause, contacts);
 		IF n > 0 THEN
 			-- one notification per transaction and segment: equal ones fold
@@ -1582,7 +1585,7 @@ BEGIN
 				AND r.kind = ANY (CASE TG_ARGV[0] WHEN 'events' THEN ARRAY['event'] ELSE ARRAY['list'] END));
 	IF ids IS NOT NULL THEN
 		PERFORM segments._take_all_turns();
-		PERFORM segments._maintain(ids, NULL, 'write');
+		PERFORM segments._maintain(ids, NULL::text[], 'write');
 	END IF;
 	RETURN NULL;
 END
@@ -2033,7 +2036,8 @@ BEGIN
 	END IF;
 	PERFORM segments._writers_lock(false);
 	PERFORM segments._take_all_turns();
-	PERFORM segments._maintain(ids, contacts, 'write');
+	EXECUTE format('SELECT segments._maintain($1, $2::%s[], %L)', (segments._contacts()).key_type, 'write')
+	USING ids, contacts;
 END
 $$;
 
@@ -2142,7 +2146,7 @@ BEGIN
 				IF ids IS NOT NULL THEN
 					PERFORM segments._writers_lock(false);
 					PERFORM segments._take_all_turns();
-					PERFORM segments._maintain(ids, NULL, 'write');
+					PERFORM segments._maintain(ids, NULL::text[], 'write');
 				END IF;
 			END IF;
 			IF c.new <> c.old THEN
@@ -2354,7 +2358,7 @@ BEGIN
 		ids := segments._role_segments(role_);
 		IF ids IS NOT NULL THEN
 			PERFORM segments._writers_lock(false);
-			PERFORM segments._maintain(ids, NULL, 'write');
+			PERFORM segments._maintain(ids, NULL::text[], 'write');
 		END IF;
 	END LOOP;
 END

@@ -72,11 +72,25 @@ PG_FUNCTION_INFO_V1(segments_pending);
  * Contacts whose membership in some segments is due, queued by the
  * statements of the transaction: one batch per set of segments.
  */
+/*
+ * A queued contact.  A contact the transaction wrote to the contacts table
+ * is kept with its row as the transaction left it (no other can change it
+ * before the commit: the transaction holds the row's lock), so that the
+ * commit does not read it again; a few per batch, to keep memory flat.
+ */
+typedef struct PendingContact
+{
+	Datum		key;			/* the hash key: first */
+	bool		known;			/* row is the contact's row (NULL: deleted) */
+	HeapTuple	row;
+	TupleDesc	desc;
+} PendingContact;
+
 typedef struct PendingBatch
 {
 	SegmentCache *cache;		/* segments are indexes into it */
 	Bitmapset  *segments;		/* with their dependents */
-	HTAB	   *contacts;		/* distinct keys (Datum) */
+	HTAB	   *contacts;		/* PendingContact by key */
 } PendingBatch;
 
 /* Transaction state, reset when the transaction ends. */
@@ -150,6 +164,21 @@ static void
 maintain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						  SubTransactionId parentSubid, void *arg)
 {
+	ListCell   *lc;
+
+	/* rows kept may be those of rolled-back statements: read them again */
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		foreach(lc, pending)
+		{
+			HASH_SEQ_STATUS seq;
+			PendingContact *queued;
+
+			hash_seq_init(&seq, ((PendingBatch *) lfirst(lc))->contacts);
+			while ((queued = hash_seq_search(&seq)) != NULL)
+				queued->known = false;
+		}
+	}
 	if (!armed || armed_subid != mySubid)
 		return;
 	if (event == SUBXACT_EVENT_COMMIT_SUB)
@@ -259,7 +288,7 @@ batch_for(SegmentCache *cache, Bitmapset *segments)
 	batch->segments = bms_copy(segments);
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(Datum);
-	ctl.entrysize = sizeof(Datum);
+	ctl.entrysize = sizeof(PendingContact);
 	ctl.hash = key_hash;
 	ctl.match = key_match;
 	ctl.hcxt = pending_cxt;
@@ -270,21 +299,58 @@ batch_for(SegmentCache *cache, Bitmapset *segments)
 	return batch;
 }
 
+/*
+ * Queue a contact.  row: its row, when a statement on the contacts table
+ * wrote it (NULL with known: deleted); any row kept for it before is then
+ * out of date, in every batch.
+ */
 static void
-queue_contact(PendingBatch *batch, Datum key)
+queue_contact(PendingBatch *batch, Datum key, bool known, TupleTableSlot *row, TupleDesc desc)
 {
 	bool		found;
-	Datum	   *entry = hash_search(batch->contacts, &key, HASH_ENTER, &found);
+	PendingContact *entry = hash_search(batch->contacts, &key, HASH_ENTER, &found);
+	ListCell   *lc;
 
 	if (!found)
-		*entry = datumCopy(key, key_type->typbyval, key_type->typlen);
+	{
+		entry->key = datumCopy(key, key_type->typbyval, key_type->typlen);
+		entry->known = false;
+		entry->row = NULL;
+	}
+	if (!known)
+		return;
+	foreach(lc, pending)
+	{
+		PendingContact *other;
+
+		if (lfirst(lc) == batch)
+			continue;
+		other = hash_search(((PendingBatch *) lfirst(lc))->contacts, &key, HASH_FIND, NULL);
+		if (other)
+			other->known = false;
+	}
+	if (entry->row)
+		heap_freetuple(entry->row);
+	entry->row = NULL;
+	entry->known = hash_get_num_entries(batch->contacts) <= FAST_PATH_CONTACTS;
+	if (entry->known && row)
+	{
+		entry->row = ExecCopySlotHeapTuple(row);
+		entry->desc = desc;
+	}
 }
 
-/* Queue every contact of a transition table. */
+/*
+ * Queue every contact of a transition table.  contacts: the table is the
+ * contacts table, its rows are the contacts' rows (present: new rows) or
+ * their deletion (old rows).
+ */
 static void
-queue_rows(PendingBatch *batch, Tuplestorestate *rows, TupleTableSlot *slot, int contact)
+queue_rows(PendingBatch *batch, Tuplestorestate *rows, TupleTableSlot *slot, int contact,
+		   bool contacts, bool present)
 {
 	MemoryContext old = MemoryContextSwitchTo(pending_cxt);
+	TupleDesc	desc = contacts && present ? CreateTupleDescCopy(slot->tts_tupleDescriptor) : NULL;
 
 	rows_begin(rows);
 	while (tuplestore_gettupleslot(rows, true, false, slot))
@@ -294,7 +360,7 @@ queue_rows(PendingBatch *batch, Tuplestorestate *rows, TupleTableSlot *slot, int
 
 		CHECK_FOR_INTERRUPTS();
 		if (!isnull)
-			queue_contact(batch, key);
+			queue_contact(batch, key, contacts, present ? slot : NULL, desc);
 	}
 	rows_end(rows);
 	MemoryContextSwitchTo(old);
@@ -460,10 +526,11 @@ segments_on_write(PG_FUNCTION_ARGS)
 		while ((i = bms_next_member(segments, i)) >= 0)
 			(void) segment_cache_checked(cache, i);
 		batch = batch_for(cache, segments);
-		if (td->tg_newtable)
-			queue_rows(batch, td->tg_newtable, slot, contact);
+		/* old rows first: an updated contact is known by its new row */
 		if (td->tg_oldtable)
-			queue_rows(batch, td->tg_oldtable, slot, contact);
+			queue_rows(batch, td->tg_oldtable, slot, contact, table == &cache->att->contacts, false);
+		if (td->tg_newtable)
+			queue_rows(batch, td->tg_newtable, slot, contact, table == &cache->att->contacts, true);
 
 		/*
 		 * The commit trigger's event of this statement's first row fired
@@ -499,7 +566,7 @@ prepare_plans(Attachments *att)
 {
 	Oid			keytype = getBaseType(att->contacts.contact_type);
 	Oid			write_types[3] = {keytype, INT8ARRAYOID, INT8ARRAYOID};
-	Oid			maintain_types[2] = {INT8ARRAYOID, TEXTARRAYOID};
+	Oid			maintain_types[2] = {INT8ARRAYOID, get_array_type(keytype)};
 
 	if (plans_generation == att->generation)
 		return;
@@ -571,16 +638,21 @@ notify_segment(int64 id)
 
 /* Bring one contact's membership of segments up to date, in C. */
 static void
-maintain_contact(SegmentCache *cache, Bitmapset *segments, Datum key, MemoryContext cxt)
+maintain_contact(SegmentCache *cache, Bitmapset *segments, PendingContact *queued,
+				 MemoryContext cxt)
 {
 	EvalContact contact;
 	bool		exists;
+	Datum		key = queued->key;
 	List	   *joined = NIL;
 	List	   *left = NIL;
 	int			i = -1;
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 
-	exists = rule_eval_read_contact(&contact, cache->att, key, cxt, true);
+	if (queued->known)
+		exists = rule_eval_use_contact(&contact, cache->att, key, queued->row, queued->desc, cxt);
+	else
+		exists = rule_eval_read_contact(&contact, cache->att, key, cxt, true);
 	while ((i = bms_next_member(segments, i)) >= 0)
 	{
 		CachedSegment *s = &cache->segments[i];
@@ -625,19 +697,16 @@ static void
 maintain_many(SegmentCache *cache, Bitmapset *segments, HTAB *contacts)
 {
 	HASH_SEQ_STATUS seq;
-	Datum	   *key;
-	Datum	   *texts = palloc(sizeof(Datum) * hash_get_num_entries(contacts));
+	PendingContact *queued;
+	Datum	   *keys = palloc(sizeof(Datum) * hash_get_num_entries(contacts));
 	List	   *ids = NIL;
 	int			n = 0;
 	int			i = -1;
-	Oid			output;
-	bool		isvarlena;
 	Datum		values[2];
 
-	getTypeOutputInfo(key_type->type_id, &output, &isvarlena);
 	hash_seq_init(&seq, contacts);
-	while ((key = hash_seq_search(&seq)) != NULL)
-		texts[n++] = CStringGetTextDatum(OidOutputFunctionCall(output, *key));
+	while ((queued = hash_seq_search(&seq)) != NULL)
+		keys[n++] = queued->key;
 	while ((i = bms_next_member(segments, i)) >= 0)
 	{
 		int64	   *id = palloc(sizeof(int64));
@@ -646,7 +715,8 @@ maintain_many(SegmentCache *cache, Bitmapset *segments, HTAB *contacts)
 		ids = lappend(ids, id);
 	}
 	values[0] = int8_array(ids);
-	values[1] = PointerGetDatum(construct_array(texts, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[1] = PointerGetDatum(construct_array(keys, n, key_type->type_id, key_type->typlen,
+												key_type->typbyval, key_type->typalign));
 	if (SPI_execute_plan(maintain_plan, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not run segments._maintain");
 }
@@ -777,13 +847,13 @@ apply_batches(List *batches)
 		if (latest || hash_get_num_entries(batch->contacts) <= FAST_PATH_CONTACTS)
 		{
 			HASH_SEQ_STATUS seq;
-			Datum	   *key;
+			PendingContact *queued;
 
 			hash_seq_init(&seq, batch->contacts);
-			while ((key = hash_seq_search(&seq)) != NULL)
+			while ((queued = hash_seq_search(&seq)) != NULL)
 			{
 				MemoryContextReset(contact_cxt);
-				maintain_contact(cache, segments, *key, contact_cxt);
+				maintain_contact(cache, segments, queued, contact_cxt);
 			}
 		}
 		else

@@ -607,13 +607,10 @@ rule_eval_free_plans(EvalPlans *plans)
 			SPI_freeplan(plans->plans[i]);
 }
 
-bool
-rule_eval_read_contact(EvalContact *c, Attachments *att, Datum key, MemoryContext cxt,
-					   bool latest)
+/* Start c for a contact: no data read yet. */
+static void
+begin_contact(EvalContact *c, Attachments *att, Datum key, MemoryContext cxt, bool latest)
 {
-	const AttachedTable *co = &att->contacts;
-	MemoryContext caller = MemoryContextSwitchTo(cxt);
-	SPITupleTable *result;
 	int16		typlen;
 	bool		typbyval;
 
@@ -621,25 +618,55 @@ rule_eval_read_contact(EvalContact *c, Attachments *att, Datum key, MemoryContex
 	c->att = att;
 	c->cxt = cxt;
 	c->latest = latest;
-	get_typlenbyval(co->contact_type, &typlen, &typbyval);
+	get_typlenbyval(att->contacts.contact_type, &typlen, &typbyval);
 	c->key = datumCopy(key, typbyval, typlen);
+}
 
-	result = run_query(c, EQ_CONTACT, 1);
-	if (SPI_processed > 0)
+/* The contact's row (in cxt) and its tenant. */
+static void
+set_row(EvalContact *c, HeapTuple row, TupleDesc desc)
+{
+	const AttachedTable *co = &c->att->contacts;
+
+	c->row_desc = desc;
+	c->row = row;
+	if (co->tenant_column)
 	{
-		c->row_desc = CreateTupleDescCopy(result->tupdesc);
-		c->row = heap_copytuple(result->vals[0]);
-		if (co->tenant_column)
-		{
-			int			fnum = column_number(c->row_desc, co->tenant_column);
-			bool		isnull;
-			Datum		tenant = heap_getattr(c->row, fnum, c->row_desc, &isnull);
+		int			fnum = column_number(desc, co->tenant_column);
+		bool		isnull;
+		Datum		tenant = heap_getattr(row, fnum, desc, &isnull);
 
-			if (!isnull)
-				c->tenant = value_text(tenant, TupleDescAttr(c->row_desc, fnum - 1)->atttypid);
-		}
+		if (!isnull)
+			c->tenant = value_text(tenant, TupleDescAttr(desc, fnum - 1)->atttypid);
 	}
+}
+
+bool
+rule_eval_read_contact(EvalContact *c, Attachments *att, Datum key, MemoryContext cxt,
+					   bool latest)
+{
+	MemoryContext caller = MemoryContextSwitchTo(cxt);
+	SPITupleTable *result;
+
+	begin_contact(c, att, key, cxt, latest);
+	result = run_query(c, EQ_CONTACT, 1);
+	MemoryContextSwitchTo(cxt);
+	if (SPI_processed > 0)
+		set_row(c, heap_copytuple(result->vals[0]), CreateTupleDescCopy(result->tupdesc));
 	SPI_freetuptable(result);
+	MemoryContextSwitchTo(caller);
+	return c->row != NULL;
+}
+
+bool
+rule_eval_use_contact(EvalContact *c, Attachments *att, Datum key, HeapTuple row,
+					  TupleDesc desc, MemoryContext cxt)
+{
+	MemoryContext caller = MemoryContextSwitchTo(cxt);
+
+	begin_contact(c, att, key, cxt, true);
+	if (row)
+		set_row(c, row, desc);
 	MemoryContextSwitchTo(caller);
 	return c->row != NULL;
 }

@@ -83,6 +83,14 @@ extern bool rule_eval_read_contact(EvalContact *c, Attachments *att, Datum key,
 								   MemoryContext cxt, bool latest);
 
 /*
+ * Set up c for the write path with the contact's row as the caller knows
+ * it (row NULL: no such contact); its other data is read with the latest
+ * snapshot.  Returns whether the contact exists.
+ */
+extern bool rule_eval_use_contact(EvalContact *c, Attachments *att, Datum key, HeapTuple row,
+								  TupleDesc desc, MemoryContext cxt);
+
+/*
  * Is cr true for the contact?  false when the contact does not exist or is
  * not in cr->tenant (when cr->tenant is set).  cr must be checked against
  * c->att.  SPI connected by the caller; allocates in c->cxt.
