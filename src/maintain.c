@@ -109,7 +109,6 @@ static Oid	key_collation = InvalidOid;
 /* Plans kept for the attachments they were prepared for. */
 static uint64 plans_generation = 0;
 static SPIPlanPtr write_plan = NULL;
-static SPIPlanPtr maintain_plan = NULL;
 
 static void flush(void);
 
@@ -565,33 +564,32 @@ static void
 prepare_plans(Attachments *att)
 {
 	Oid			keytype = getBaseType(att->contacts.contact_type);
-	Oid			write_types[3] = {keytype, INT8ARRAYOID, INT8ARRAYOID};
-	Oid			maintain_types[2] = {INT8ARRAYOID, get_array_type(keytype)};
+	Oid			write_types[3] = {INT8ARRAYOID, get_array_type(keytype), BOOLARRAYOID};
 
 	if (plans_generation == att->generation)
 		return;
 	if (write_plan)
 		SPI_freeplan(write_plan);
-	if (maintain_plan)
-		SPI_freeplan(maintain_plan);
-	write_plan = maintain_plan = NULL;
+	write_plan = NULL;
 	plans_generation = 0;
-
-	write_plan = SPI_prepare("WITH left_ AS ("
-							 "  DELETE FROM segments.membership m"
-							 "  WHERE m.contact = $1 AND m.segment_id = ANY ($2) RETURNING m.segment_id),"
+	write_plan = SPI_prepare("WITH change AS ("
+							 "  SELECT u.segment_id, u.contact, u.joined"
+							 "  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3))"
+							 "  AS u(segment_id, contact, joined)),"
+							 " left_ AS ("
+							 "  DELETE FROM segments.membership m USING change c"
+							 "  WHERE NOT c.joined AND m.segment_id = c.segment_id AND m.contact = c.contact"
+							 "  RETURNING m.segment_id, m.contact),"
 							 " joined AS ("
 							 "  INSERT INTO segments.membership (segment_id, contact)"
-							 "  SELECT u.id, $1 FROM pg_catalog.unnest($3) AS u(id) RETURNING segment_id) "
+							 "  SELECT c.segment_id, c.contact FROM change c WHERE c.joined"
+							 "  RETURNING segment_id, contact) "
 							 "INSERT INTO segments.membership_log (segment_id, contact, joined, cause) "
-							 "SELECT l.segment_id, $1, false, 'write' FROM left_ l "
-							 "UNION ALL SELECT j.segment_id, $1, true, 'write' FROM joined j",
+							 "SELECT l.segment_id, l.contact, false, 'write' FROM left_ l "
+							 "UNION ALL SELECT j.segment_id, j.contact, true, 'write' FROM joined j",
 							 3, write_types);
 	if (write_plan == NULL || SPI_keepplan(write_plan))
 		elog(ERROR, "could not prepare the membership change: %s", SPI_result_code_string(SPI_result));
-	maintain_plan = SPI_prepare("SELECT segments._maintain($1, $2, 'write')", 2, maintain_types);
-	if (maintain_plan == NULL || SPI_keepplan(maintain_plan))
-		elog(ERROR, "could not prepare segments._maintain: %s", SPI_result_code_string(SPI_result));
 	plans_generation = att->generation;
 }
 
@@ -617,108 +615,176 @@ segments_now(SegmentCache *cache, PendingBatch *batch)
 	return segment_cache_with_dependents(cache, result);
 }
 
-static Datum
-int8_array(List *ids)
+/*
+ * The joins and leaves found while applying the queue, written in bulk:
+ * one statement per contact, or per chunk of contacts.
+ */
+typedef struct Changes
 {
-	Datum	   *values = palloc(sizeof(Datum) * Max(list_length(ids), 1));
-	ListCell   *lc;
-	int			n = 0;
+	int			n;
+	int			space;
+	int64	   *segment;
+	Datum	   *contact;
+	bool	   *joined;
+	Bitmapset  *changed;		/* cache indexes of the segments changed */
+	MemoryContext cxt;			/* of the arrays and changed */
+} Changes;
 
-	foreach(lc, ids)
-		values[n++] = Int64GetDatum(*(int64 *) lfirst(lc));
-	return PointerGetDatum(construct_array(values, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+static void
+add_change(Changes *ch, int index, int64 segment, Datum contact, bool joined)
+{
+	MemoryContext old;
+
+	if (ch->n == ch->space)
+	{
+		ch->space = Max(16, ch->space * 2);
+		ch->segment = repalloc_huge(ch->segment, sizeof(int64) * ch->space);
+		ch->contact = repalloc_huge(ch->contact, sizeof(Datum) * ch->space);
+		ch->joined = repalloc_huge(ch->joined, sizeof(bool) * ch->space);
+	}
+	ch->segment[ch->n] = segment;
+	ch->contact[ch->n] = contact;
+	ch->joined[ch->n] = joined;
+	ch->n++;
+	old = MemoryContextSwitchTo(ch->cxt);
+	ch->changed = bms_add_member(ch->changed, index);
+	MemoryContextSwitchTo(old);
 }
 
 static void
-notify_segment(int64 id)
+init_changes(Changes *ch)
 {
-	/* equal notifications of a transaction fold into one */
-	Async_Notify("segments", psprintf(INT64_FORMAT, id));
+	memset(ch, 0, sizeof(Changes));
+	ch->cxt = CurrentMemoryContext;
+	ch->space = 16;
+	ch->segment = palloc(sizeof(int64) * ch->space);
+	ch->contact = palloc(sizeof(Datum) * ch->space);
+	ch->joined = palloc(sizeof(bool) * ch->space);
 }
 
-/* Bring one contact's membership of segments up to date, in C. */
+/* Write the changes to membership and its log, and forget them. */
 static void
-maintain_contact(SegmentCache *cache, Bitmapset *segments, PendingContact *queued,
-				 MemoryContext cxt)
+write_changes(Changes *ch)
 {
-	EvalContact contact;
-	bool		exists;
-	Datum		key = queued->key;
-	List	   *joined = NIL;
-	List	   *left = NIL;
+	Datum		values[3];
+
+	Datum	   *ids;
+	Datum	   *flags;
+	int			i;
+
+	if (ch->n == 0)
+		return;
+	ids = palloc(sizeof(Datum) * ch->n);
+	flags = palloc(sizeof(Datum) * ch->n);
+	for (i = 0; i < ch->n; i++)
+	{
+		ids[i] = Int64GetDatum(ch->segment[i]);
+		flags[i] = BoolGetDatum(ch->joined[i]);
+	}
+	values[0] = PointerGetDatum(construct_array(ids, ch->n, INT8OID, 8, FLOAT8PASSBYVAL,
+												TYPALIGN_DOUBLE));
+	values[1] = PointerGetDatum(construct_array(ch->contact, ch->n, key_type->type_id,
+												key_type->typlen, key_type->typbyval,
+												key_type->typalign));
+	values[2] = PointerGetDatum(construct_array(flags, ch->n, BOOLOID, 1, true, TYPALIGN_CHAR));
+	if (SPI_execute_snapshot(write_plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							 false, true, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not change membership");
+	ch->n = 0;
+}
+
+/*
+ * Evaluate the segments for one contact (in dependency order: "in segment"
+ * sees the memberships just found) and note the changes; key lives as
+ * long as the changes.
+ */
+static void
+evaluate_contact(SegmentCache *cache, Bitmapset *segments, EvalContact *contact, bool exists,
+				 Datum key, Changes *ch)
+{
 	int			i = -1;
-	MemoryContext old = MemoryContextSwitchTo(cxt);
 
-	if (queued->known)
-		exists = rule_eval_use_contact(&contact, cache->att, key, queued->row, queued->desc, cxt);
-	else
-		exists = rule_eval_read_contact(&contact, cache->att, key, cxt, true);
 	while ((i = bms_next_member(segments, i)) >= 0)
 	{
 		CachedSegment *s = &cache->segments[i];
 		bool		member;
-		int64	   *id;
 
 		CHECK_FOR_INTERRUPTS();
 		/* another tenant's segment needs no evaluation */
-		if (!exists || (s->tenant && (contact.tenant == NULL || strcmp(s->tenant, contact.tenant) != 0)))
+		if (!exists || (s->tenant && (contact->tenant == NULL || strcmp(s->tenant, contact->tenant) != 0)))
 			member = false;
 		else
-			member = rule_eval_contact(segment_cache_checked(cache, i), &contact);
-		if (member == rule_eval_is_member(&contact, s->id))
+			member = rule_eval_contact(segment_cache_checked(cache, i), contact);
+		if (member == rule_eval_is_member(contact, s->id))
 			continue;
-		rule_eval_set_member(&contact, s->id, member);
-		id = palloc(sizeof(int64));
-		*id = s->id;
-		if (member)
-			joined = lappend(joined, id);
-		else
-			left = lappend(left, id);
+		rule_eval_set_member(contact, s->id, member);
+		add_change(ch, i, s->id, key, member);
 	}
-	if (joined != NIL || left != NIL)
-	{
-		Datum		values[3] = {key, int8_array(left), int8_array(joined)};
-		ListCell   *lc;
-
-		if (SPI_execute_snapshot(write_plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
-								 false, true, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not change the membership of a contact");
-		MemoryContextSwitchTo(cxt);
-		foreach(lc, left)
-			notify_segment(*(int64 *) lfirst(lc));
-		foreach(lc, joined)
-			notify_segment(*(int64 *) lfirst(lc));
-	}
-	MemoryContextSwitchTo(old);
 }
 
-/* Bring many contacts' membership up to date, a statement per segment. */
+/* One contact, its data read with a query each (or known). */
 static void
-maintain_many(SegmentCache *cache, Bitmapset *segments, HTAB *contacts)
+maintain_contact(SegmentCache *cache, Bitmapset *segments, PendingContact *queued,
+				 MemoryContext cxt, Changes *ch)
+{
+	EvalContact contact;
+	bool		exists;
+
+	if (queued->known)
+		exists = rule_eval_use_contact(&contact, cache->att, queued->key, queued->row, queued->desc, cxt);
+	else
+		exists = rule_eval_read_contact(&contact, cache->att, queued->key, cxt, true);
+	evaluate_contact(cache, segments, &contact, exists, queued->key, ch);
+}
+
+/* Up to this many contacts have their data read together. */
+#define CHUNK_CONTACTS 1000
+
+/* Many contacts, a chunk at a time, each query reading a whole chunk. */
+static void
+maintain_chunks(SegmentCache *cache, Bitmapset *segments, HTAB *contacts,
+				MemoryContext chunk_cxt, MemoryContext contact_cxt, Changes *ch)
 {
 	HASH_SEQ_STATUS seq;
 	PendingContact *queued;
-	Datum	   *keys = palloc(sizeof(Datum) * hash_get_num_entries(contacts));
-	List	   *ids = NIL;
-	int			n = 0;
+	long		n = hash_get_num_entries(contacts);
+	Datum	   *keys = palloc(sizeof(Datum) * n);
+	bool		events = false;
+	bool		lists = false;
+	long		done;
 	int			i = -1;
-	Datum		values[2];
 
 	hash_seq_init(&seq, contacts);
+	n = 0;
 	while ((queued = hash_seq_search(&seq)) != NULL)
 		keys[n++] = queued->key;
 	while ((i = bms_next_member(segments, i)) >= 0)
 	{
-		int64	   *id = palloc(sizeof(int64));
-
-		*id = cache->segments[i].id;
-		ids = lappend(ids, id);
+		events |= cache->segments[i].uses_events;
+		lists |= cache->segments[i].uses_lists;
 	}
-	values[0] = int8_array(ids);
-	values[1] = PointerGetDatum(construct_array(keys, n, key_type->type_id, key_type->typlen,
-												key_type->typbyval, key_type->typalign));
-	if (SPI_execute_plan(maintain_plan, values, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not run segments._maintain");
+	for (done = 0; done < n; done += CHUNK_CONTACTS)
+	{
+		int			m = (int) Min(CHUNK_CONTACTS, n - done);
+		MemoryContext old;
+		EvalChunk  *chunk;
+		int			j;
+
+		MemoryContextReset(chunk_cxt);
+		chunk = rule_eval_read_chunk(cache->att, keys + done, m, events, lists, chunk_cxt);
+		old = MemoryContextSwitchTo(chunk_cxt);
+		for (j = 0; j < m; j++)
+		{
+			EvalContact contact;
+			bool		exists;
+
+			MemoryContextReset(contact_cxt);
+			exists = rule_eval_chunk_contact(chunk, j, &contact, contact_cxt);
+			evaluate_contact(cache, segments, &contact, exists, keys[done + j], ch);
+		}
+		write_changes(ch);
+		MemoryContextSwitchTo(old);
+	}
 }
 
 /*
@@ -820,23 +886,21 @@ apply_batches(List *batches)
 	SegmentCache *cache = segment_cache_get();
 	MemoryContext work = AllocSetContextCreate(CurrentMemoryContext, "segments flush",
 											   ALLOCSET_DEFAULT_SIZES);
+	MemoryContext chunk_cxt = AllocSetContextCreate(work, "segments chunk",
+													ALLOCSET_DEFAULT_SIZES);
 	MemoryContext contact_cxt = AllocSetContextCreate(work, "segments contact",
 													  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(work);
 	ListCell   *lc;
-
-	/*
-	 * Under REPEATABLE READ or SERIALIZABLE the transaction's snapshot may
-	 * miss what writers of the same contacts committed since it was taken:
-	 * evaluate every contact, each with the latest data, as READ COMMITTED
-	 * does.  The contacts' turns make that data final.
-	 */
-	bool		latest = IsolationUsesXactSnapshot();
+	Changes		ch;
+	int			i = -1;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	MemoryContextSwitchTo(work);
 	prepare_plans(cache->att);
 	take_turns(batches);
+	init_changes(&ch);
 	foreach(lc, batches)
 	{
 		PendingBatch *batch = lfirst(lc);
@@ -844,7 +908,7 @@ apply_batches(List *batches)
 
 		if (bms_is_empty(segments))
 			continue;
-		if (latest || hash_get_num_entries(batch->contacts) <= FAST_PATH_CONTACTS)
+		if (hash_get_num_entries(batch->contacts) <= FAST_PATH_CONTACTS)
 		{
 			HASH_SEQ_STATUS seq;
 			PendingContact *queued;
@@ -853,12 +917,18 @@ apply_batches(List *batches)
 			while ((queued = hash_seq_search(&seq)) != NULL)
 			{
 				MemoryContextReset(contact_cxt);
-				maintain_contact(cache, segments, queued, contact_cxt);
+				maintain_contact(cache, segments, queued, contact_cxt, &ch);
+				MemoryContextSwitchTo(work);
 			}
+			write_changes(&ch);
+			MemoryContextSwitchTo(work);
 		}
 		else
-			maintain_many(cache, segments, batch->contacts);
+			maintain_chunks(cache, segments, batch->contacts, chunk_cxt, contact_cxt, &ch);
 	}
+	/* one notification per changed segment (they fold per transaction) */
+	while ((i = bms_next_member(ch.changed, i)) >= 0)
+		Async_Notify("segments", psprintf(INT64_FORMAT, cache->segments[i].id));
 	SPI_finish();
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(work);

@@ -69,16 +69,23 @@ typedef struct EvalState
 	ExplainLine *lines;			/* explain: one per item, or NULL */
 } EvalState;
 
-/* The queries reading a contact's data, each with its key as $1. */
+/*
+ * The queries reading a contact's data, each with its key as $1; the
+ * _ANY forms read a chunk of contacts, their keys as an array in $1.
+ */
 typedef enum EvalQuery
 {
 	EQ_CONTACT,
 	EQ_EVENTS,
 	EQ_LISTS,
-	EQ_MEMBERS
+	EQ_MEMBERS,
+	EQ_CONTACT_ANY,
+	EQ_EVENTS_ANY,
+	EQ_LISTS_ANY,
+	EQ_MEMBERS_ANY
 } EvalQuery;
 
-#define EQ_COUNT (EQ_MEMBERS + 1)
+#define EQ_COUNT (EQ_MEMBERS_ANY + 1)
 
 struct EvalPlans
 {
@@ -557,6 +564,30 @@ query_text(const Attachments *att, EvalQuery which, Oid *argtype)
 		case EQ_MEMBERS:
 			*argtype = att->contacts.contact_type;
 			return pstrdup("SELECT m.segment_id FROM segments.membership AS m WHERE m.contact = $1");
+		case EQ_CONTACT_ANY:
+			t = &att->contacts;
+			*argtype = get_array_type(getBaseType(t->contact_type));
+			return psprintf("SELECT * FROM %s AS c WHERE c.%s = ANY ($1)",
+							quote_qualified_identifier(t->schema, t->name),
+							quote_identifier(t->contact_column));
+		case EQ_EVENTS_ANY:
+			t = &att->events;
+			*argtype = get_array_type(getBaseType(att->contacts.contact_type));
+			return psprintf("SELECT * FROM %s AS e WHERE e.%s = ANY ($1)",
+							quote_qualified_identifier(t->schema, t->name),
+							quote_identifier(t->contact_column));
+		case EQ_LISTS_ANY:
+			t = &att->lists;
+			*argtype = get_array_type(getBaseType(att->contacts.contact_type));
+			return psprintf("SELECT l.%s, l.%s FROM %s AS l WHERE l.%s = ANY ($1)",
+							quote_identifier(t->contact_column),
+							quote_identifier(t->list_column),
+							quote_qualified_identifier(t->schema, t->name),
+							quote_identifier(t->contact_column));
+		case EQ_MEMBERS_ANY:
+			*argtype = get_array_type(getBaseType(att->contacts.contact_type));
+			return pstrdup("SELECT m.contact, m.segment_id FROM segments.membership AS m "
+						   "WHERE m.contact = ANY ($1)");
 	}
 	elog(ERROR, "unexpected query %d", (int) which);
 	return NULL;
@@ -568,33 +599,39 @@ query_text(const Attachments *att, EvalQuery which, Oid *argtype)
  * SPI's procedure context current: the caller's is made current again.
  */
 static SPITupleTable *
-run_query(EvalContact *c, EvalQuery which, long tcount)
+run_query_on(Attachments *att, EvalQuery which, Datum arg, bool latest, long tcount)
 {
 	MemoryContext caller = CurrentMemoryContext;
-	EvalPlans  *plans = c->att->plans;
+	EvalPlans  *plans = att->plans;
 
 	if (plans == NULL)
 	{
 		/* freed with the attachments, which first free the plans */
-		plans = MemoryContextAllocZero(GetMemoryChunkContext(c->att), sizeof(EvalPlans));
-		c->att->plans = plans;
+		plans = MemoryContextAllocZero(GetMemoryChunkContext(att), sizeof(EvalPlans));
+		att->plans = plans;
 	}
 	if (plans->plans[which] == NULL)
 	{
 		Oid			argtype;
-		char	   *query = query_text(c->att, which, &argtype);
+		char	   *query = query_text(att, which, &argtype);
 		SPIPlanPtr	plan = SPI_prepare(query, 1, &argtype);
 
 		if (plan == NULL || SPI_keepplan(plan) != 0)
 			elog(ERROR, "could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
 		plans->plans[which] = plan;
 	}
-	if (SPI_execute_snapshot(plans->plans[which], &c->key, NULL,
-							 c->latest ? GetLatestSnapshot() : InvalidSnapshot, InvalidSnapshot,
-							 !c->latest, false, tcount) != SPI_OK_SELECT)
+	if (SPI_execute_snapshot(plans->plans[which], &arg, NULL,
+							 latest ? GetLatestSnapshot() : InvalidSnapshot, InvalidSnapshot,
+							 !latest, false, tcount) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the data of a contact");
 	MemoryContextSwitchTo(caller);
 	return SPI_tuptable;
+}
+
+static SPITupleTable *
+run_query(EvalContact *c, EvalQuery which, long tcount)
+{
+	return run_query_on(c->att, which, c->key, c->latest, tcount);
 }
 
 void
@@ -671,21 +708,18 @@ rule_eval_use_contact(EvalContact *c, Attachments *att, Datum key, HeapTuple row
 	return c->row != NULL;
 }
 
+/* The contact's events: tuples (kept, in c->cxt or longer-lived). */
 static void
-read_events(EvalContact *c)
+set_events(EvalContact *c, HeapTuple *tuples, uint64 n, TupleDesc desc)
 {
 	const AttachedTable *ev = &c->att->events;
-	SPITupleTable *result = run_query(c, EQ_EVENTS, 0);
-	uint64		n = SPI_processed;
 	MemoryContext caller = MemoryContextSwitchTo(c->cxt);
-	int			kind_fnum,
-				at_fnum;
+	int			kind_fnum = column_number(desc, ev->kind_column);
+	int			at_fnum = column_number(desc, ev->at_column);
 	uint64		i;
 
-	c->events_desc = CreateTupleDescCopy(result->tupdesc);
-	kind_fnum = column_number(c->events_desc, ev->kind_column);
-	at_fnum = column_number(c->events_desc, ev->at_column);
-	c->kind_collation = TupleDescAttr(c->events_desc, kind_fnum - 1)->attcollation;
+	c->events_desc = desc;
+	c->kind_collation = TupleDescAttr(desc, kind_fnum - 1)->attcollation;
 	c->events = palloc(sizeof(EvalEvent) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
@@ -693,15 +727,49 @@ read_events(EvalContact *c)
 		bool		isnull;
 		Datum		kind;
 
-		e->tuple = heap_copytuple(result->vals[i]);
-		kind = heap_getattr(e->tuple, kind_fnum, c->events_desc, &isnull);
+		e->tuple = tuples[i];
+		kind = heap_getattr(e->tuple, kind_fnum, desc, &isnull);
 		/* detoasted once here rather than for every condition */
 		e->kind = isnull ? NULL : (text *) PG_DETOAST_DATUM_PACKED(kind);
-		e->at = DatumGetTimestampTz(heap_getattr(e->tuple, at_fnum, c->events_desc, &e->at_isnull));
+		e->at = DatumGetTimestampTz(heap_getattr(e->tuple, at_fnum, desc, &e->at_isnull));
 	}
 	c->nevents = n;
 	c->events_read = true;
+	MemoryContextSwitchTo(caller);
+}
+
+static void
+read_events(EvalContact *c)
+{
+	SPITupleTable *result = run_query(c, EQ_EVENTS, 0);
+	uint64		n = SPI_processed;
+	MemoryContext caller = MemoryContextSwitchTo(c->cxt);
+	HeapTuple  *tuples = palloc(sizeof(HeapTuple) * Max(n, 1));
+	uint64		i;
+
+	for (i = 0; i < n; i++)
+		tuples[i] = heap_copytuple(result->vals[i]);
+	set_events(c, tuples, n, CreateTupleDescCopy(result->tupdesc));
 	SPI_freetuptable(result);
+	MemoryContextSwitchTo(caller);
+}
+
+/* The contact's lists: values of the list column (attr), NULLs left out. */
+static void
+set_lists(EvalContact *c, Datum *values, bool *nulls, uint64 n, Form_pg_attribute attr)
+{
+	MemoryContext caller = MemoryContextSwitchTo(c->cxt);
+	uint64		i;
+
+	c->list_collation = attr->attcollation;
+	c->lists = palloc(sizeof(Datum) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		/* a NULL list is no list, as for l.list = v */
+		if (!nulls[i])
+			c->lists[c->nlists++] = values[i];
+	}
+	c->lists_read = true;
 	MemoryContextSwitchTo(caller);
 }
 
@@ -712,20 +780,17 @@ read_lists(EvalContact *c)
 	uint64		n = SPI_processed;
 	MemoryContext caller = MemoryContextSwitchTo(c->cxt);
 	Form_pg_attribute attr = TupleDescAttr(result->tupdesc, 0);
+	Datum	   *values = palloc(sizeof(Datum) * Max(n, 1));
+	bool	   *nulls = palloc(sizeof(bool) * Max(n, 1));
 	uint64		i;
 
-	c->list_collation = attr->attcollation;
-	c->lists = palloc(sizeof(Datum) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
-		bool		isnull;
-		Datum		value = heap_getattr(result->vals[i], 1, result->tupdesc, &isnull);
-
-		/* a NULL list is no list, as for l.list = v */
-		if (!isnull)
-			c->lists[c->nlists++] = datumCopy(value, attr->attbyval, attr->attlen);
+		values[i] = heap_getattr(result->vals[i], 1, result->tupdesc, &nulls[i]);
+		if (!nulls[i])
+			values[i] = datumCopy(values[i], attr->attbyval, attr->attlen);
 	}
-	c->lists_read = true;
+	set_lists(c, values, nulls, n, attr);
 	SPI_freetuptable(result);
 	MemoryContextSwitchTo(caller);
 }
@@ -736,24 +801,34 @@ int64_qsort_cmp(const void *a, const void *b)
 	return int64_cmp(*(const int64 *) a, *(const int64 *) b);
 }
 
+/* The segments the contact is a member of (copied: set_member changes them). */
+static void
+set_members(EvalContact *c, const int64 *ids, int n)
+{
+	c->members_space = Max(n, 8);
+	c->members = MemoryContextAlloc(c->cxt, sizeof(int64) * c->members_space);
+	memcpy(c->members, ids, sizeof(int64) * n);
+	qsort(c->members, n, sizeof(int64), int64_qsort_cmp);
+	c->nmembers = n;
+	c->members_read = true;
+}
+
 static void
 read_members(EvalContact *c)
 {
 	SPITupleTable *result = run_query(c, EQ_MEMBERS, 0);
 	int			n = (int) SPI_processed;
+	int64	   *ids = palloc(sizeof(int64) * Max(n, 1));
 	int			i;
 
-	c->members_space = Max(n, 8);
-	c->members = MemoryContextAlloc(c->cxt, sizeof(int64) * c->members_space);
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
 
-		c->members[i] = DatumGetInt64(heap_getattr(result->vals[i], 1, result->tupdesc, &isnull));
+		ids[i] = DatumGetInt64(heap_getattr(result->vals[i], 1, result->tupdesc, &isnull));
 	}
-	qsort(c->members, n, sizeof(int64), int64_qsort_cmp);
-	c->nmembers = n;
-	c->members_read = true;
+	set_members(c, ids, n);
+	pfree(ids);
 	SPI_freetuptable(result);
 }
 
@@ -1097,4 +1172,218 @@ segments_explain(PG_FUNCTION_ARGS)
 	}
 	MemoryContextDelete(c.cxt);
 	return (Datum) 0;
+}
+
+/*
+ * Chunks: the data of many contacts read at once, for the write path when
+ * a transaction touched many contacts.  Each query reads the data of the
+ * whole chunk (key = ANY (keys)); rows are then grouped by contact, found
+ * by key in a hash table.
+ */
+typedef struct ChunkSlot
+{
+	Datum		key;			/* the hash key: first */
+	int			index;
+} ChunkSlot;
+
+struct EvalChunk
+{
+	Attachments *att;
+	MemoryContext cxt;
+	int			n;
+	Datum	   *keys;
+	HTAB	   *index;			/* ChunkSlot by key */
+	HeapTuple  *rows;			/* NULL: no such contact */
+	TupleDesc	row_desc;
+	/* grouped rows: contact i's are [start[i], start[i + 1]) */
+	uint64	   *event_start;	/* NULL: not read */
+	HeapTuple  *events;
+	TupleDesc	events_desc;
+	uint64	   *list_start;		/* NULL: not read */
+	Datum	   *lists;
+	bool	   *list_nulls;
+	FormData_pg_attribute list_attr;
+	uint64	   *member_start;
+	int64	   *members;
+};
+
+/* The key type of the chunk being hashed (one per database). */
+static TypeCacheEntry *chunk_key_type = NULL;
+
+static uint32
+chunk_hash(const void *key, Size keysize)
+{
+	return DatumGetUInt32(FunctionCall1Coll(&chunk_key_type->hash_proc_finfo,
+											chunk_key_type->typcollation, *(const Datum *) key));
+}
+
+static int
+chunk_match(const void *a, const void *b, Size keysize)
+{
+	return DatumGetBool(FunctionCall2Coll(&chunk_key_type->eq_opr_finfo,
+										  chunk_key_type->typcollation,
+										  *(const Datum *) a, *(const Datum *) b)) ? 0 : 1;
+}
+
+static int
+chunk_index(EvalChunk *chunk, Datum key)
+{
+	ChunkSlot  *slot = hash_search(chunk->index, &key, HASH_FIND, NULL);
+
+	if (slot == NULL)
+		elog(ERROR, "a row of a contact outside the chunk");
+	return slot->index;
+}
+
+/*
+ * Group the rows of result by contact (its key in column key_fnum):
+ * returns start[0..n], and the rows' positions in order (*order).
+ */
+static uint64 *
+group_rows(EvalChunk *chunk, SPITupleTable *result, uint64 nrows, int key_fnum, uint64 **order)
+{
+	uint64	   *start = palloc0(sizeof(uint64) * (chunk->n + 1));
+	int		   *owner = palloc(sizeof(int) * Max(nrows, 1));
+	uint64	   *next;
+	uint64		i;
+
+	for (i = 0; i < nrows; i++)
+	{
+		bool		isnull;
+		Datum		key = heap_getattr(result->vals[i], key_fnum, result->tupdesc, &isnull);
+
+		owner[i] = chunk_index(chunk, key);
+		start[owner[i] + 1]++;
+	}
+	for (i = 0; i < (uint64) chunk->n; i++)
+		start[i + 1] += start[i];
+	next = palloc(sizeof(uint64) * Max(chunk->n, 1));
+	memcpy(next, start, sizeof(uint64) * chunk->n);
+	*order = palloc(sizeof(uint64) * Max(nrows, 1));
+	for (i = 0; i < nrows; i++)
+		(*order)[next[owner[i]]++] = i;
+	pfree(owner);
+	pfree(next);
+	return start;
+}
+
+EvalChunk *
+rule_eval_read_chunk(Attachments *att, const Datum *keys, int n, bool events, bool lists,
+					 MemoryContext cxt)
+{
+	MemoryContext caller = MemoryContextSwitchTo(cxt);
+	EvalChunk  *chunk = palloc0(sizeof(EvalChunk));
+	Oid			keytype = getBaseType(att->contacts.contact_type);
+	HASHCTL		ctl;
+	Datum		array;
+	SPITupleTable *result;
+	uint64		nrows;
+	uint64	   *order;
+	uint64		i;
+	int			fnum;
+
+	chunk->att = att;
+	chunk->cxt = cxt;
+	chunk->n = n;
+	chunk->keys = palloc(sizeof(Datum) * Max(n, 1));
+	memcpy(chunk->keys, keys, sizeof(Datum) * n);
+	chunk_key_type = lookup_type_cache(keytype, TYPECACHE_HASH_PROC_FINFO | TYPECACHE_EQ_OPR_FINFO);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(Datum);
+	ctl.entrysize = sizeof(ChunkSlot);
+	ctl.hash = chunk_hash;
+	ctl.match = chunk_match;
+	ctl.hcxt = cxt;
+	chunk->index = hash_create("segments chunk", n, &ctl,
+							   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	for (i = 0; i < (uint64) n; i++)
+		((ChunkSlot *) hash_search(chunk->index, &keys[i], HASH_ENTER, NULL))->index = (int) i;
+	array = PointerGetDatum(construct_array(chunk->keys, n, keytype, chunk_key_type->typlen,
+											chunk_key_type->typbyval, chunk_key_type->typalign));
+
+	/* the contacts' rows */
+	result = run_query_on(att, EQ_CONTACT_ANY, array, true, 0);
+	MemoryContextSwitchTo(cxt);
+	chunk->row_desc = CreateTupleDescCopy(result->tupdesc);
+	chunk->rows = palloc0(sizeof(HeapTuple) * Max(n, 1));
+	fnum = column_number(result->tupdesc, att->contacts.contact_column);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		key = heap_getattr(result->vals[i], fnum, result->tupdesc, &isnull);
+
+		chunk->rows[chunk_index(chunk, key)] = heap_copytuple(result->vals[i]);
+	}
+	SPI_freetuptable(result);
+
+	if (events)
+	{
+		result = run_query_on(att, EQ_EVENTS_ANY, array, true, 0);
+		MemoryContextSwitchTo(cxt);
+		nrows = SPI_processed;
+		chunk->events_desc = CreateTupleDescCopy(result->tupdesc);
+		chunk->event_start = group_rows(chunk, result, nrows,
+										column_number(result->tupdesc, att->events.contact_column),
+										&order);
+		chunk->events = palloc(sizeof(HeapTuple) * Max(nrows, 1));
+		for (i = 0; i < nrows; i++)
+			chunk->events[i] = heap_copytuple(result->vals[order[i]]);
+		SPI_freetuptable(result);
+	}
+	if (lists)
+	{
+		result = run_query_on(att, EQ_LISTS_ANY, array, true, 0);
+		MemoryContextSwitchTo(cxt);
+		nrows = SPI_processed;
+		chunk->list_attr = *TupleDescAttr(result->tupdesc, 1);
+		chunk->list_start = group_rows(chunk, result, nrows, 1, &order);
+		chunk->lists = palloc(sizeof(Datum) * Max(nrows, 1));
+		chunk->list_nulls = palloc(sizeof(bool) * Max(nrows, 1));
+		for (i = 0; i < nrows; i++)
+		{
+			Datum		value = heap_getattr(result->vals[order[i]], 2, result->tupdesc,
+											 &chunk->list_nulls[i]);
+
+			if (!chunk->list_nulls[i])
+				value = datumCopy(value, chunk->list_attr.attbyval, chunk->list_attr.attlen);
+			chunk->lists[i] = value;
+		}
+		SPI_freetuptable(result);
+	}
+
+	result = run_query_on(att, EQ_MEMBERS_ANY, array, true, 0);
+	MemoryContextSwitchTo(cxt);
+	nrows = SPI_processed;
+	chunk->member_start = group_rows(chunk, result, nrows, 1, &order);
+	chunk->members = palloc(sizeof(int64) * Max(nrows, 1));
+	for (i = 0; i < nrows; i++)
+	{
+		bool		isnull;
+
+		chunk->members[i] = DatumGetInt64(heap_getattr(result->vals[order[i]], 2,
+													   result->tupdesc, &isnull));
+	}
+	SPI_freetuptable(result);
+	MemoryContextSwitchTo(caller);
+	return chunk;
+}
+
+bool
+rule_eval_chunk_contact(EvalChunk *chunk, int i, EvalContact *c, MemoryContext cxt)
+{
+	MemoryContext caller = MemoryContextSwitchTo(cxt);
+
+	begin_contact(c, chunk->att, chunk->keys[i], cxt, true);
+	if (chunk->rows[i])
+		set_row(c, chunk->rows[i], chunk->row_desc);
+	if (chunk->event_start)
+		set_events(c, &chunk->events[chunk->event_start[i]],
+				   chunk->event_start[i + 1] - chunk->event_start[i], chunk->events_desc);
+	if (chunk->list_start)
+		set_lists(c, &chunk->lists[chunk->list_start[i]], &chunk->list_nulls[chunk->list_start[i]],
+				  chunk->list_start[i + 1] - chunk->list_start[i], &chunk->list_attr);
+	set_members(c, &chunk->members[chunk->member_start[i]],
+				(int) (chunk->member_start[i + 1] - chunk->member_start[i]));
+	MemoryContextSwitchTo(caller);
+	return c->row != NULL;
 }

@@ -105,6 +105,24 @@ extern bool rule_eval_contact(const CheckedRule *cr, EvalContact *c);
 extern bool rule_eval_is_member(EvalContact *c, int64 segment_id);
 extern void rule_eval_set_member(EvalContact *c, int64 segment_id, bool member);
 
+/*
+ * The data of many contacts, read at once: their rows, their events (if
+ * events), their lists (if lists) and their memberships, each with one
+ * query for all of them (the latest snapshot, SPI connected by the
+ * caller), allocated in cxt.
+ */
+typedef struct EvalChunk EvalChunk;
+
+extern EvalChunk *rule_eval_read_chunk(Attachments *att, const Datum *keys, int n,
+									   bool events, bool lists, MemoryContext cxt);
+
+/*
+ * Set up c for the chunk's i-th contact (keys[i]) from the chunk, with
+ * what c allocates in cxt; data the chunk did not read is read when
+ * needed.  Returns whether the contact exists.
+ */
+extern bool rule_eval_chunk_contact(EvalChunk *chunk, int i, EvalContact *c, MemoryContext cxt);
+
 /* Free the plans of attachments being replaced (rule_check.c). */
 extern void rule_eval_free_plans(EvalPlans *plans);
 

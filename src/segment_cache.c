@@ -284,6 +284,7 @@ read_cache(MemoryContext cxt)
 		}
 		else if (strcmp(refs[i].kind, "event") == 0)
 		{
+			c->segments[s].uses_events = true;
 			kinds[nkinds].name = refs[i].name;
 			kinds[nkinds++].segments = bms_make_singleton(s);
 		}
