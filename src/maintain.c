@@ -572,7 +572,8 @@ prepare_plans(Attachments *att)
 		SPI_freeplan(write_plan);
 	write_plan = NULL;
 	plans_generation = 0;
-	write_plan = SPI_prepare("WITH change AS ("
+	/* a generic plan: planning it anew costs more than running it */
+	write_plan = SPI_prepare_cursor("WITH change AS ("
 							 "  SELECT u.segment_id, u.contact, u.joined"
 							 "  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3))"
 							 "  AS u(segment_id, contact, joined)),"
@@ -587,7 +588,7 @@ prepare_plans(Attachments *att)
 							 "INSERT INTO segments.membership_log (segment_id, contact, joined, cause) "
 							 "SELECT l.segment_id, l.contact, false, 'write' FROM left_ l "
 							 "UNION ALL SELECT j.segment_id, j.contact, true, 'write' FROM joined j",
-							 3, write_types);
+							 3, write_types, CURSOR_OPT_GENERIC_PLAN);
 	if (write_plan == NULL || SPI_keepplan(write_plan))
 		elog(ERROR, "could not prepare the membership change: %s", SPI_result_code_string(SPI_result));
 	plans_generation = att->generation;
@@ -751,6 +752,7 @@ maintain_chunks(SegmentCache *cache, Bitmapset *segments, HTAB *contacts,
 	Datum	   *keys = palloc(sizeof(Datum) * n);
 	bool		events = false;
 	bool		lists = false;
+	EvalEventNeeds needs;
 	long		done;
 	int			i = -1;
 
@@ -758,9 +760,15 @@ maintain_chunks(SegmentCache *cache, Bitmapset *segments, HTAB *contacts,
 	n = 0;
 	while ((queued = hash_seq_search(&seq)) != NULL)
 		keys[n++] = queued->key;
+	/* only the events some rule counts: their kinds, from the earliest time */
+	memset(&needs, 0, sizeof(needs));
 	while ((i = bms_next_member(segments, i)) >= 0)
 	{
-		events |= cache->segments[i].uses_events;
+		if (cache->segments[i].uses_events)
+		{
+			rule_eval_event_needs(segment_cache_checked(cache, i), &needs);
+			events = true;
+		}
 		lists |= cache->segments[i].uses_lists;
 	}
 	for (done = 0; done < n; done += CHUNK_CONTACTS)
@@ -771,7 +779,8 @@ maintain_chunks(SegmentCache *cache, Bitmapset *segments, HTAB *contacts,
 		int			j;
 
 		MemoryContextReset(chunk_cxt);
-		chunk = rule_eval_read_chunk(cache->att, keys + done, m, events, lists, chunk_cxt);
+		chunk = rule_eval_read_chunk(cache->att, keys + done, m, events ? &needs : NULL, lists,
+									 chunk_cxt);
 		old = MemoryContextSwitchTo(chunk_cxt);
 		for (j = 0; j < m; j++)
 		{

@@ -81,6 +81,7 @@ typedef enum EvalQuery
 	EQ_MEMBERS,
 	EQ_CONTACT_ANY,
 	EQ_EVENTS_ANY,
+	EQ_EVENTS_ANY_SINCE,
 	EQ_LISTS_ANY,
 	EQ_MEMBERS_ANY
 } EvalQuery;
@@ -531,12 +532,19 @@ in_window(EvalState *st, const RuleItem *item, const RuleItem *operand, int64 at
 	return true;
 }
 
+/* The type of a column of an attached table. */
+static Oid
+column_type_of(const AttachedTable *t, const char *column)
+{
+	return TupleDescAttr(t->tupdesc, column_number(t->tupdesc, column) - 1)->atttypid;
+}
+
 /*
  * The contact's data, read by plans kept with the attachments: each query
  * reads all of the contact's rows, once, for every rule evaluated on it.
  */
 static char *
-query_text(const Attachments *att, EvalQuery which, Oid *argtype)
+query_text(const Attachments *att, EvalQuery which, Oid *argtype, int *nargs)
 {
 	const AttachedTable *t;
 
@@ -571,11 +579,20 @@ query_text(const Attachments *att, EvalQuery which, Oid *argtype)
 							quote_qualified_identifier(t->schema, t->name),
 							quote_identifier(t->contact_column));
 		case EQ_EVENTS_ANY:
+		case EQ_EVENTS_ANY_SINCE:
+			/* the kinds the rules name ($2), and the earliest time they count ($3) */
 			t = &att->events;
-			*argtype = get_array_type(getBaseType(att->contacts.contact_type));
-			return psprintf("SELECT * FROM %s AS e WHERE e.%s = ANY ($1)",
+			argtype[0] = get_array_type(getBaseType(att->contacts.contact_type));
+			argtype[1] = get_array_type(column_type_of(t, t->kind_column));
+			argtype[2] = TIMESTAMPTZOID;
+			*nargs = which == EQ_EVENTS_ANY ? 2 : 3;
+			return psprintf("SELECT * FROM %s AS e WHERE e.%s = ANY ($1) AND e.%s = ANY ($2)%s%s",
 							quote_qualified_identifier(t->schema, t->name),
-							quote_identifier(t->contact_column));
+							quote_identifier(t->contact_column),
+							quote_identifier(t->kind_column),
+							which == EQ_EVENTS_ANY ? "" : " AND e.",
+							which == EQ_EVENTS_ANY ? "" :
+							psprintf("%s >= $3", quote_identifier(t->at_column)));
 		case EQ_LISTS_ANY:
 			t = &att->lists;
 			*argtype = get_array_type(getBaseType(att->contacts.contact_type));
@@ -599,7 +616,7 @@ query_text(const Attachments *att, EvalQuery which, Oid *argtype)
  * SPI's procedure context current: the caller's is made current again.
  */
 static SPITupleTable *
-run_query_on(Attachments *att, EvalQuery which, Datum arg, bool latest, long tcount)
+run_query_on(Attachments *att, EvalQuery which, Datum *args, bool latest, long tcount)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	EvalPlans  *plans = att->plans;
@@ -612,15 +629,17 @@ run_query_on(Attachments *att, EvalQuery which, Datum arg, bool latest, long tco
 	}
 	if (plans->plans[which] == NULL)
 	{
-		Oid			argtype;
-		char	   *query = query_text(att, which, &argtype);
-		SPIPlanPtr	plan = SPI_prepare(query, 1, &argtype);
+		Oid			argtypes[3];
+		int			nargs = 1;
+		char	   *query = query_text(att, which, argtypes, &nargs);
+		/* generic plans: each query reads by key, whatever its value */
+		SPIPlanPtr	plan = SPI_prepare_cursor(query, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
 
 		if (plan == NULL || SPI_keepplan(plan) != 0)
 			elog(ERROR, "could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
 		plans->plans[which] = plan;
 	}
-	if (SPI_execute_snapshot(plans->plans[which], &arg, NULL,
+	if (SPI_execute_snapshot(plans->plans[which], args, NULL,
 							 latest ? GetLatestSnapshot() : InvalidSnapshot, InvalidSnapshot,
 							 !latest, false, tcount) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the data of a contact");
@@ -631,7 +650,7 @@ run_query_on(Attachments *att, EvalQuery which, Datum arg, bool latest, long tco
 static SPITupleTable *
 run_query(EvalContact *c, EvalQuery which, long tcount)
 {
-	return run_query_on(c->att, which, c->key, c->latest, tcount);
+	return run_query_on(c->att, which, &c->key, c->latest, tcount);
 }
 
 void
@@ -1267,9 +1286,52 @@ group_rows(EvalChunk *chunk, SPITupleTable *result, uint64 nrows, int key_fnum, 
 	return start;
 }
 
+void
+rule_eval_event_needs(const CheckedRule *cr, EvalEventNeeds *needs)
+{
+	EvalState	st = {cr, cr->body, NULL, NULL};
+	const RuleItem *item;
+	ListCell   *lc;
+
+	for (item = cr->body->items; item < cr->body->items + cr->body->nitems; item++)
+	{
+		const char *kind;
+		const RuleItem *operand;
+		int64		low = DT_NOBEGIN;
+		int64		high;
+		bool		known = false;
+
+		if (item->type != RI_EVENT)
+			continue;
+		kind = RULE_STR(cr->body, item->a);
+		foreach(lc, needs->kinds)
+			known |= strcmp(lfirst(lc), kind) == 0;
+		if (!known)
+			needs->kinds = lappend(needs->kinds, pstrdup(kind));
+		operand = (item->flags & RULE_HAS_WHERE) ? RULE_NEXT(item + 1) : item + 1;
+		switch ((RuleWindow) item->arg)
+		{
+			case RW_WITHIN_LAST:
+				window_bounds(RT_WITHIN_LAST, operand, &low, &high);
+				break;
+			case RW_SINCE:
+			case RW_BETWEEN:
+				low = operand_usec(&st, operand);
+				break;
+			case RW_BEFORE:
+			case RW_EVER:
+				needs->any_time = true;
+				break;
+		}
+		if (!needs->counted || low < needs->since)
+			needs->since = low;
+		needs->counted = true;
+	}
+}
+
 EvalChunk *
-rule_eval_read_chunk(Attachments *att, const Datum *keys, int n, bool events, bool lists,
-					 MemoryContext cxt)
+rule_eval_read_chunk(Attachments *att, const Datum *keys, int n, const EvalEventNeeds *events,
+					 bool lists, MemoryContext cxt)
 {
 	MemoryContext caller = MemoryContextSwitchTo(cxt);
 	EvalChunk  *chunk = palloc0(sizeof(EvalChunk));
@@ -1302,7 +1364,7 @@ rule_eval_read_chunk(Attachments *att, const Datum *keys, int n, bool events, bo
 											chunk_key_type->typbyval, chunk_key_type->typalign));
 
 	/* the contacts' rows */
-	result = run_query_on(att, EQ_CONTACT_ANY, array, true, 0);
+	result = run_query_on(att, EQ_CONTACT_ANY, &array, true, 0);
 	MemoryContextSwitchTo(cxt);
 	chunk->row_desc = CreateTupleDescCopy(result->tupdesc);
 	chunk->rows = palloc0(sizeof(HeapTuple) * Max(n, 1));
@@ -1316,9 +1378,30 @@ rule_eval_read_chunk(Attachments *att, const Datum *keys, int n, bool events, bo
 	}
 	SPI_freetuptable(result);
 
-	if (events)
+	if (events && events->kinds != NIL)
 	{
-		result = run_query_on(att, EQ_EVENTS_ANY, array, true, 0);
+		Oid			kindtype = column_type_of(&att->events, att->events.kind_column);
+		Oid			input,
+					ioparam;
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+		Datum	   *kinds = palloc(sizeof(Datum) * list_length(events->kinds));
+		Datum		args[3];
+		ListCell   *lc;
+		int			k = 0;
+
+		getTypeInputInfo(kindtype, &input, &ioparam);
+		get_typlenbyvalalign(kindtype, &typlen, &typbyval, &typalign);
+		foreach(lc, events->kinds)
+			kinds[k++] = OidInputFunctionCall(input, lfirst(lc), ioparam, -1);
+		args[0] = array;
+		args[1] = PointerGetDatum(construct_array(kinds, k, kindtype, typlen, typbyval, typalign));
+		/* two days early: the time column may be a date or a timestamp */
+		args[2] = TimestampTzGetDatum(events->any_time ? DT_NOBEGIN :
+									  events->since - 2 * USECS_PER_DAY);
+		result = run_query_on(att, events->any_time ? EQ_EVENTS_ANY : EQ_EVENTS_ANY_SINCE,
+							  args, true, 0);
 		MemoryContextSwitchTo(cxt);
 		nrows = SPI_processed;
 		chunk->events_desc = CreateTupleDescCopy(result->tupdesc);
@@ -1332,7 +1415,7 @@ rule_eval_read_chunk(Attachments *att, const Datum *keys, int n, bool events, bo
 	}
 	if (lists)
 	{
-		result = run_query_on(att, EQ_LISTS_ANY, array, true, 0);
+		result = run_query_on(att, EQ_LISTS_ANY, &array, true, 0);
 		MemoryContextSwitchTo(cxt);
 		nrows = SPI_processed;
 		chunk->list_attr = *TupleDescAttr(result->tupdesc, 1);
@@ -1351,7 +1434,7 @@ rule_eval_read_chunk(Attachments *att, const Datum *keys, int n, bool events, bo
 		SPI_freetuptable(result);
 	}
 
-	result = run_query_on(att, EQ_MEMBERS_ANY, array, true, 0);
+	result = run_query_on(att, EQ_MEMBERS_ANY, &array, true, 0);
 	MemoryContextSwitchTo(cxt);
 	nrows = SPI_processed;
 	chunk->member_start = group_rows(chunk, result, nrows, 1, &order);

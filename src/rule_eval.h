@@ -16,6 +16,7 @@
 
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
+#include "nodes/pg_list.h"
 
 #include "rule_check.h"
 
@@ -113,8 +114,25 @@ extern void rule_eval_set_member(EvalContact *c, int64 segment_id, bool member);
  */
 typedef struct EvalChunk EvalChunk;
 
+/*
+ * The events rules count: their kinds, and the earliest time they count
+ * (unless some rule counts events of any time).  A chunk reads only those.
+ */
+typedef struct EvalEventNeeds
+{
+	List	   *kinds;			/* of char *, each once */
+	bool		counted;		/* some condition seen: since is set */
+	bool		any_time;
+	TimestampTz since;
+} EvalEventNeeds;
+
+/* Add what cr's event conditions count to needs (zeroed at first). */
+extern void rule_eval_event_needs(const CheckedRule *cr, EvalEventNeeds *needs);
+
+/* events: the events to read, or NULL for none */
 extern EvalChunk *rule_eval_read_chunk(Attachments *att, const Datum *keys, int n,
-									   bool events, bool lists, MemoryContext cxt);
+									   const EvalEventNeeds *events, bool lists,
+									   MemoryContext cxt);
 
 /*
  * Set up c for the chunk's i-th contact (keys[i]) from the chunk, with

@@ -155,8 +155,25 @@ rule_now(void)
 TimestampTz
 rule_time_shift(TimestampTz base, int sign, uint32 amount, RuleUnit unit)
 {
+	/*
+	 * The write path shifts the same moment by the same windows for every
+	 * contact it evaluates: the last shifts are remembered.
+	 */
+	static struct
+	{
+		bool		valid;
+		TimestampTz base;
+		int64		n;
+		RuleUnit	unit;
+		TimestampTz result;
+	}			memo[16];
 	Interval	span;
 	int64		n = (int64) sign * amount;
+	int			slot = (int) (((uint64) n * 31 + (uint64) unit) % lengthof(memo));
+	TimestampTz result;
+
+	if (memo[slot].valid && memo[slot].base == base && memo[slot].n == n && memo[slot].unit == unit)
+		return memo[slot].result;
 
 	memset(&span, 0, sizeof(span));
 	switch (unit)
@@ -189,9 +206,15 @@ rule_time_shift(TimestampTz base, int sign, uint32 amount, RuleUnit unit)
 			break;
 	}
 	/* timestamp (without zone) arithmetic on the UTC value: no DST, no zone */
-	return DatumGetTimestamp(DirectFunctionCall2(timestamp_pl_interval,
-												 TimestampGetDatum(base),
-												 IntervalPGetDatum(&span)));
+	result = DatumGetTimestamp(DirectFunctionCall2(timestamp_pl_interval,
+												   TimestampGetDatum(base),
+												   IntervalPGetDatum(&span)));
+	memo[slot].valid = true;
+	memo[slot].base = base;
+	memo[slot].n = n;
+	memo[slot].unit = unit;
+	memo[slot].result = result;
+	return result;
 }
 
 /* The time a relative value (now, ago, from now) stands for. */
