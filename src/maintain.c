@@ -22,9 +22,11 @@
  * all take them in the same order.  A writer that needs membership current
  * before it commits calls segments.flush().
  *
- * A few contacts are evaluated in C, each contact's data read once for all
- * of its segments (rule_eval.c); many contacts go set-based, one statement
- * per segment (segments._maintain).
+ * Every contact is evaluated in C for all of its segments at once
+ * (rule_eval.c): a few one by one, each contact's data read with a query
+ * per table (or, for a contact the transaction wrote, taken from the
+ * write); many a chunk at a time, each query reading the data of the whole
+ * chunk.  The joins and leaves are written in bulk.
  */
 #include "postgres.h"
 
@@ -69,10 +71,6 @@ PG_FUNCTION_INFO_V1(segments_pending);
 #define WRITERS_LOCK_KEY2 0
 
 /*
- * Contacts whose membership in some segments is due, queued by the
- * statements of the transaction: one batch per set of segments.
- */
-/*
  * A queued contact.  A contact the transaction wrote to the contacts table
  * is kept with its row as the transaction left it (no other can change it
  * before the commit: the transaction holds the row's lock), so that the
@@ -86,6 +84,10 @@ typedef struct PendingContact
 	TupleDesc	desc;
 } PendingContact;
 
+/*
+ * Contacts whose membership in some segments is due, queued by the
+ * statements of the transaction: one batch per set of segments.
+ */
 typedef struct PendingBatch
 {
 	SegmentCache *cache;		/* segments are indexes into it */

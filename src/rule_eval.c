@@ -580,13 +580,18 @@ query_text(const Attachments *att, EvalQuery which, Oid *argtype, int *nargs)
 							quote_identifier(t->contact_column));
 		case EQ_EVENTS_ANY:
 		case EQ_EVENTS_ANY_SINCE:
-			/* the kinds the rules name ($2), and the earliest time they count ($3) */
+			/*
+			 * The kinds the rules name ($2), and the earliest time they
+			 * count ($3).  The kinds are a filter, not an index condition
+			 * (IS TRUE): with two arrays in its conditions a btree scan
+			 * descends once per pair of elements.
+			 */
 			t = &att->events;
 			argtype[0] = get_array_type(getBaseType(att->contacts.contact_type));
 			argtype[1] = get_array_type(column_type_of(t, t->kind_column));
 			argtype[2] = TIMESTAMPTZOID;
 			*nargs = which == EQ_EVENTS_ANY ? 2 : 3;
-			return psprintf("SELECT * FROM %s AS e WHERE e.%s = ANY ($1) AND e.%s = ANY ($2)%s%s",
+			return psprintf("SELECT * FROM %s AS e WHERE e.%s = ANY ($1) AND (e.%s = ANY ($2)) IS TRUE%s%s",
 							quote_qualified_identifier(t->schema, t->name),
 							quote_identifier(t->contact_column),
 							quote_identifier(t->kind_column),
