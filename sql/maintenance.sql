@@ -168,6 +168,27 @@ DELETE FROM contacts WHERE id > 100;
 SELECT * FROM new_log();
 SELECT all_verified();
 
+-- Beyond segments.max_queued_contacts contacts, a transaction stops
+-- remembering them (its memory stays flat): the segments its writes can
+-- affect are evaluated for every contact at commit.
+SET segments.max_queued_contacts = 20;
+BEGIN;
+INSERT INTO contacts SELECT i, 1, 'US', 50, NULL FROM generate_series(201, 210) AS i;
+SELECT s.name, count(p.contact) AS contacts, bool_or(p.contact IS NULL) AS every_contact
+FROM segments.pending() p JOIN segments.segment s ON s.id = p.segment_id GROUP BY s.name ORDER BY s.name;
+INSERT INTO contacts SELECT i, 1, 'US', 50, NULL FROM generate_series(211, 230) AS i;
+SELECT s.name, count(p.contact) AS contacts, bool_or(p.contact IS NULL) AS every_contact
+FROM segments.pending() p JOIN segments.segment s ON s.id = p.segment_id GROUP BY s.name ORDER BY s.name;
+COMMIT;
+SELECT * FROM new_log();
+UPDATE contacts SET country = 'FR' WHERE id BETWEEN 201 AND 205;
+DELETE FROM contacts WHERE id > 205;
+SELECT * FROM new_log();
+SELECT all_verified();
+DELETE FROM contacts WHERE id > 200;
+RESET segments.max_queued_contacts;
+SELECT * FROM new_log();
+
 -- TRUNCATE: the segments that use the table are rebuilt.
 TRUNCATE events;
 SELECT * FROM new_log();

@@ -1551,7 +1551,7 @@ CREATE FUNCTION segments._at_commit() RETURNS trigger
 CREATE FUNCTION segments.pending() RETURNS TABLE (segment_id bigint, contact text)
 	AS 'MODULE_PATHNAME', 'segments_pending' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION segments.pending() IS
-	'the segments and contacts this transaction''s writes so far queued for its commit';
+	'the segments and contacts this transaction''s writes so far queued for its commit (a NULL contact: every contact)';
 
 -- Takes the turn of every contact (src/maintain.c), for the maintenance
 -- that DDL and TRUNCATE do at once rather than at commit.

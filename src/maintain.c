@@ -44,6 +44,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -65,6 +66,14 @@ PG_FUNCTION_INFO_V1(segments_pending);
 
 /* Up to this many contacts in a batch are evaluated one by one in C. */
 #define FAST_PATH_CONTACTS 16
+
+/*
+ * segments.max_queued_contacts: beyond this many contacts a batch (under
+ * READ COMMITTED) stops remembering them, so that memory stays flat however
+ * much is written: its segments are then evaluated for every contact,
+ * set-based.
+ */
+static int	max_queued_contacts = 2000000;
 
 /* The advisory lock between catalog changes and writers (_writers_lock). */
 #define WRITERS_LOCK_KEY1 1936025971
@@ -93,6 +102,7 @@ typedef struct PendingBatch
 	SegmentCache *cache;		/* segments are indexes into it */
 	Bitmapset  *segments;		/* with their dependents */
 	HTAB	   *contacts;		/* PendingContact by key */
+	bool		all;			/* too many contacts: every contact */
 } PendingBatch;
 
 /* Transaction state, reset when the transaction ends. */
@@ -111,6 +121,7 @@ static Oid	key_collation = InvalidOid;
 /* Plans kept for the attachments they were prepared for. */
 static uint64 plans_generation = 0;
 static SPIPlanPtr write_plan = NULL;
+static SPIPlanPtr maintain_all_plan = NULL;
 
 static void flush(void);
 
@@ -191,6 +202,11 @@ maintain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 void
 maintain_init(void)
 {
+	DefineCustomIntVariable("segments.max_queued_contacts",
+							"Contacts a transaction queues for the segments a write can affect, at most.",
+							"Beyond it those segments are evaluated for every contact at commit, so that memory stays flat.",
+							&max_queued_contacts, 2000000, 1, INT_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 	RegisterXactCallback(maintain_xact_callback, NULL);
 	RegisterSubXactCallback(maintain_subxact_callback, NULL);
 }
@@ -253,6 +269,22 @@ rows_end(Tuplestorestate *rows)
 	tuplestore_select_read_pointer(rows, 0);
 }
 
+/* An empty table of PendingContact, in pending_cxt. */
+static HTAB *
+contact_table(void)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(Datum);
+	ctl.entrysize = sizeof(PendingContact);
+	ctl.hash = key_hash;
+	ctl.match = key_match;
+	ctl.hcxt = pending_cxt;
+	return hash_create("segments pending contacts", 64, &ctl,
+					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+}
+
 /* The batch of this transaction for a set of segments, created if new. */
 static PendingBatch *
 batch_for(SegmentCache *cache, Bitmapset *segments)
@@ -260,7 +292,6 @@ batch_for(SegmentCache *cache, Bitmapset *segments)
 	ListCell   *lc;
 	PendingBatch *batch;
 	MemoryContext old;
-	HASHCTL		ctl;
 
 	foreach(lc, pending)
 	{
@@ -287,14 +318,7 @@ batch_for(SegmentCache *cache, Bitmapset *segments)
 	batch = palloc0(sizeof(PendingBatch));
 	batch->cache = cache;
 	batch->segments = bms_copy(segments);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(Datum);
-	ctl.entrysize = sizeof(PendingContact);
-	ctl.hash = key_hash;
-	ctl.match = key_match;
-	ctl.hcxt = pending_cxt;
-	batch->contacts = hash_create("segments pending contacts", 64, &ctl,
-								  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	batch->contacts = contact_table();
 	pending = lappend(pending, batch);
 	MemoryContextSwitchTo(old);
 	return batch;
@@ -309,14 +333,27 @@ static void
 queue_contact(PendingBatch *batch, Datum key, bool known, TupleTableSlot *row, TupleDesc desc)
 {
 	bool		found;
-	PendingContact *entry = hash_search(batch->contacts, &key, HASH_ENTER, &found);
+	PendingContact *entry;
 	ListCell   *lc;
+
+	if (batch->all)
+		return;
+	entry = hash_search(batch->contacts, &key, HASH_ENTER, &found);
 
 	if (!found)
 	{
 		entry->key = datumCopy(key, key_type->typbyval, key_type->typlen);
 		entry->known = false;
 		entry->row = NULL;
+		if (hash_get_num_entries(batch->contacts) > max_queued_contacts &&
+			!IsolationUsesXactSnapshot())
+		{
+			/* the keys stay in pending_cxt until the end of the transaction */
+			hash_destroy(batch->contacts);
+			batch->contacts = contact_table();
+			batch->all = true;
+			return;
+		}
 	}
 	if (!known)
 		return;
@@ -567,12 +604,15 @@ prepare_plans(Attachments *att)
 {
 	Oid			keytype = getBaseType(att->contacts.contact_type);
 	Oid			write_types[3] = {INT8ARRAYOID, get_array_type(keytype), BOOLARRAYOID};
+	Oid			maintain_types[1] = {INT8ARRAYOID};
 
 	if (plans_generation == att->generation)
 		return;
 	if (write_plan)
 		SPI_freeplan(write_plan);
-	write_plan = NULL;
+	if (maintain_all_plan)
+		SPI_freeplan(maintain_all_plan);
+	write_plan = maintain_all_plan = NULL;
 	plans_generation = 0;
 	/* a generic plan: planning it anew costs more than running it */
 	write_plan = SPI_prepare_cursor("WITH change AS ("
@@ -593,6 +633,10 @@ prepare_plans(Attachments *att)
 							 3, write_types, CURSOR_OPT_GENERIC_PLAN);
 	if (write_plan == NULL || SPI_keepplan(write_plan))
 		elog(ERROR, "could not prepare the membership change: %s", SPI_result_code_string(SPI_result));
+	maintain_all_plan = SPI_prepare("SELECT segments._maintain($1, NULL::pg_catalog.text[], 'write')",
+									1, maintain_types);
+	if (maintain_all_plan == NULL || SPI_keepplan(maintain_all_plan))
+		elog(ERROR, "could not prepare segments._maintain: %s", SPI_result_code_string(SPI_result));
 	plans_generation = att->generation;
 }
 
@@ -851,6 +895,15 @@ lock_turn(uint32 key1, uint32 key2, uint16 class, LOCKMODE mode)
 	(void) LockAcquire(&tag, mode, false, false);
 }
 
+static void
+lock_all_turns(void)
+{
+	uint32		bucket;
+
+	for (bucket = 0; bucket < TURN_BUCKETS; bucket++)
+		lock_turn(WRITERS_LOCK_KEY1, bucket, TURN_BUCKET_CLASS, ExclusiveLock);
+}
+
 /* Take the turn of every queued contact. */
 static void
 take_turns(List *batches)
@@ -865,7 +918,15 @@ take_turns(List *batches)
 	bool		many;
 
 	foreach(lc, batches)
+	{
+		/* every contact: every bucket */
+		if (((PendingBatch *) lfirst(lc))->all)
+		{
+			lock_all_turns();
+			return;
+		}
 		total += hash_get_num_entries(((PendingBatch *) lfirst(lc))->contacts);
+	}
 	turns = palloc(sizeof(Turn) * Max(total, 1));
 	foreach(lc, batches)
 	{
@@ -888,6 +949,22 @@ take_turns(List *batches)
 			lock_turn((uint32) (turns[i].hash >> 32), (uint32) turns[i].hash, TURN_CONTACT_CLASS,
 					  ExclusiveLock);
 	}
+}
+
+/* Every contact, a statement per segment (segments._maintain). */
+static void
+maintain_all(SegmentCache *cache, Bitmapset *segments)
+{
+	Datum	   *ids = palloc(sizeof(Datum) * bms_num_members(segments));
+	Datum		array;
+	int			n = 0;
+	int			i = -1;
+
+	while ((i = bms_next_member(segments, i)) >= 0)
+		ids[n++] = Int64GetDatum(cache->segments[i].id);
+	array = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	if (SPI_execute_plan(maintain_all_plan, &array, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not run segments._maintain");
 }
 
 /* Apply the batches. */
@@ -919,7 +996,9 @@ apply_batches(List *batches)
 
 		if (bms_is_empty(segments))
 			continue;
-		if (hash_get_num_entries(batch->contacts) <= FAST_PATH_CONTACTS)
+		if (batch->all)
+			maintain_all(cache, segments);
+		else if (hash_get_num_entries(batch->contacts) <= FAST_PATH_CONTACTS)
 		{
 			HASH_SEQ_STATUS seq;
 			PendingContact *queued;
@@ -1013,10 +1092,7 @@ segments_flush(PG_FUNCTION_ARGS)
 Datum
 segments_take_all_turns(PG_FUNCTION_ARGS)
 {
-	uint32		bucket;
-
-	for (bucket = 0; bucket < TURN_BUCKETS; bucket++)
-		lock_turn(WRITERS_LOCK_KEY1, bucket, TURN_BUCKET_CLASS, ExclusiveLock);
+	lock_all_turns();
 	PG_RETURN_VOID();
 }
 
@@ -1024,7 +1100,8 @@ segments_take_all_turns(PG_FUNCTION_ARGS)
  * segments.pending() -> TABLE(segment_id bigint, contact text)
  *
  * What the transaction's commit (or segments.flush()) will bring up to
- * date: each segment and contact queued by its writes so far, once.
+ * date: each segment and contact queued by its writes so far, once; a NULL
+ * contact stands for every contact.
  */
 Datum
 segments_pending(PG_FUNCTION_ARGS)
@@ -1046,6 +1123,14 @@ segments_pending(PG_FUNCTION_ARGS)
 			HASH_SEQ_STATUS seq;
 			Datum	   *key;
 
+			if (batch->all)
+			{
+				Datum		values[2] = {Int64GetDatum(batch->cache->segments[i].id), (Datum) 0};
+				bool		nulls[2] = {false, true};
+
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+				continue;
+			}
 			hash_seq_init(&seq, batch->contacts);
 			while ((key = hash_seq_search(&seq)) != NULL)
 			{
