@@ -1,67 +1,368 @@
 #!/usr/bin/env bash
-# Write cost of maintenance: throughput of writes to the attached tables
-# against the same writes to twin tables without triggers, in one run.
+# Write cost of maintenance: the write goals of SPEC.md section 6, each
+# measured against the same writes to twin tables without the extension's
+# triggers, in the same run.  Prints one table: workload, with, without,
+# ratio, goal.  Figures only: a slow figure never makes it fail.
 #
-#   PGHOST=... PGPORT=... PGDATABASE=... bench/writes.sh [seconds]
+#   PGHOST=... PGPORT=... PGDATABASE=... bench/writes.sh [--memory] [seconds]
 #
-# Needs bench/data.sql loaded and the three tables attached (see README,
-# "Performance").  It creates its twin tables and segments and removes them
-# at the end.  Prints one row per workload: tps with and without, ratio.
+#   seconds      pgbench duration of each side of each throughput row (15)
+#   --memory     also run the memory row (or WRITES_MEMORY=1): a COPY of
+#                MEMORY_ROWS events (default 10,000,000) into the attached
+#                events table, sampling the COPY backend's memory every
+#                SAMPLE_SECONDS (1) until its COMMIT returns.  Long: about
+#                ten times the COPY row.  The server must run on this machine
+#                (the script reads /proc/<pid>/status of the backend).
+#   COPY_ROWS    rows of the COPY row (default 1,000,000)
+#   WRITES_VERIFY=1  also check each group of segments with verify_segment
+#                before dropping it (slow: one full evaluation per segment)
+#   PGBENCH      pgbench to use (default /usr/lib/postgresql/15/bin/pgbench)
+#
+# Needs bench/data.sql loaded (any scale: the contact ids and tenants are
+# read from the tables) and the three tables attached (README,
+# "Performance"), and a superuser: every session runs with
+# segments.now_override = 2025-06-15 12:00 UTC, the time the data was
+# generated for, so that written events fall inside the rules' windows
+# (without a superuser the real clock is used, and says so), and the COPY
+# rows are timed after a CHECKPOINT.
+#
+# Rows, in order:
+#   * single-row UPDATE of contacts.score, 100 segments naming it
+#     (score = i and country = 'US'); the same UPDATE of email = email,
+#     which no rule names
+#   * the same UPDATE of score with 10 segments per tenant (1,000 over 100
+#     tenants): eight name score, mixed with fields, properties, tags and
+#     an event condition, two do not
+#   * single event INSERT ('opened', now) with 50 engagement segments
+#     (event 'opened' count >= 1..5 within last 10..59 days)
+#   * COPY of COPY_ROWS events (the same 50 segments) from a file generated
+#     once, like bench/data.sql's events: in one transaction, COMMIT
+#     included, against the same COPY into the twin
+#   * with --memory: the backend's private memory (RssAnon) at 10%, 50% and
+#     100% of the COPY, and its peak until COMMIT returns; "flat" when the
+#     peak after 10% is less than 10% above the figure at 10%
+# Setup (twins, segment builds, generating the file) is timed and printed
+# apart from the table.
+#
+# Everything it creates is removed on exit, also after an error or ^C, and
+# at the start if a previous run was interrupted: its segments (names
+# 'bench ...'), its events (ids >= 10^12, deleted after its segments are
+# dropped, then VACUUM), the contacts' scores as they were before, the
+# twins contacts_twin and events_twin.  The membership log keeps the rows of
+# the segments it built, as for any dropped segment.
 set -euo pipefail
-secs=${1:-15}
+
+secs=15
+memory=${WRITES_MEMORY:-0}
+for a in "$@"; do
+	case $a in
+	--memory) memory=1 ;;
+	[0-9]*) secs=$a ;;
+	*) echo "usage: $0 [--memory] [seconds]" >&2; exit 2 ;;
+	esac
+done
+copy_rows=${COPY_ROWS:-1000000}
+memory_rows=${MEMORY_ROWS:-10000000}
+sample=${SAMPLE_SECONDS:-1}
 pgbench=${PGBENCH:-/usr/lib/postgresql/15/bin/pgbench}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"; psql -X -q -c "SELECT segments.drop_segment(id) FROM segments.segment WHERE name LIKE '"'"'bench %'"'"'" >/dev/null 2>&1 || true' EXIT
+base=1000000000000		# ids of the events this script writes
+# with a space (escaped for PGOPTIONS) and a numeric zone: a value with a
+# letter in it (2025-06-15T12:00Z, ... UTC) makes the setting's check hook
+# look up time zone abbreviations, which can crash a parallel worker while it
+# restores the leader's settings (segfault in DecodeTimezoneAbbrev)
+now_override='2025-06-15\ 12:00:00+00'
 
 q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+qv() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }	# one value
+say() { printf '# %s\n' "$*" >&2; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {r = a / b; printf (r >= 0.1 ? "%.2fx" : r >= 0.0001 ? "%.4fx" : "%.1ex"), r}'; }
+secs_since() { echo "$(date +%s.%N) - $1" | bc -l; }
+fmt() { printf '%s' "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }	# 1000000 -> 1,000,000
 
-q <<'SQL'
-SET segments.now_override = '2025-06-15 12:00:00+00';
+tmp=$(mktemp -d)
+chmod 755 "$tmp"
+bg_pids=()
+copy_backend=
+
+cleanup() {
+	local p
+	for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	if [ -n "$copy_backend" ]; then
+		qv -c "SELECT pg_cancel_backend($copy_backend)" >/dev/null 2>&1 || true
+	fi
+	for p in "${bg_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	bg_pids=()
+	copy_backend=
+	# segments first: the deletes and score restores then have no segment to
+	# maintain (those of other segments, if any, are maintained as usual)
+	q -c "SELECT count(segments.drop_segment(id)) FROM segments.segment WHERE name LIKE 'bench %'" >/dev/null || true
+	q <<SQL >/dev/null || true
+SET client_min_messages = warning;
+DO \$\$
+BEGIN
+	IF to_regclass('public.bench_contacts_score') IS NOT NULL THEN
+		UPDATE public.contacts c SET score = s.score
+		FROM public.bench_contacts_score s
+		WHERE s.id = c.id AND c.score IS DISTINCT FROM s.score;
+		DROP TABLE public.bench_contacts_score;
+	END IF;
+END \$\$;
 DROP TABLE IF EXISTS public.contacts_twin, public.events_twin;
+DROP SEQUENCE IF EXISTS public.bench_event_id;
+SQL
+	if [ "$(qv -c "SELECT EXISTS (SELECT FROM public.events WHERE id >= $base)" 2>/dev/null)" = t ]; then
+		q -c "DELETE FROM public.events WHERE id >= $base" -c "VACUUM public.events" >/dev/null || true
+	fi
+	q -c "VACUUM public.contacts" >/dev/null || true
+}
+trap 'cleanup; rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+
+# --- settings, scale ---------------------------------------------------------
+
+if [ "$(qv -c "SELECT rolsuper FROM pg_roles WHERE rolname = current_user")" = t ]; then
+	export PGOPTIONS="${PGOPTIONS:-} -c segments.now_override=$now_override"
+	superuser=1
+else
+	say "not a superuser: rules see the real clock, COPY rows are timed without a CHECKPOINT"
+	superuser=0
+fi
+checkpoint() { if [ "$superuser" = 1 ]; then q -c CHECKPOINT; fi; }
+
+cleanup		# what an interrupted run left
+read -r n_contacts n_tenants n_events max_event <<<"$(qv -F ' ' -c "
+	SELECT (SELECT max(id) FROM public.contacts), (SELECT count(DISTINCT account_id) FROM public.contacts),
+	       (SELECT count(*) FROM public.events), (SELECT coalesce(max(id), 0) FROM public.events)")"
+say "$(fmt "$n_contacts") contacts of $n_tenants tenants, $(fmt "$n_events") events; ${secs}s per pgbench side"
+if [ "$max_event" -ge "$base" ]; then
+	echo "public.events has ids >= $base, which this script uses and deletes" >&2
+	exit 1
+fi
+
+t0=$(date +%s.%N)
+q <<SQL
+CREATE TABLE public.bench_contacts_score AS SELECT id, score FROM public.contacts;
 CREATE TABLE public.contacts_twin (LIKE public.contacts INCLUDING ALL);
 INSERT INTO public.contacts_twin SELECT * FROM public.contacts;
 CREATE TABLE public.events_twin (LIKE public.events INCLUDING ALL);
-VACUUM ANALYZE public.contacts_twin;
+INSERT INTO public.events_twin SELECT * FROM public.events;
+VACUUM ANALYZE public.contacts_twin, public.events_twin;
+CREATE SEQUENCE public.bench_event_id START $base;
 SQL
+say "setup: twin tables (copies of contacts and events) $(printf %.1f "$(secs_since "$t0")") s"
 
-tps() {	# script file -> tps
-	"$pgbench" -n -c 2 -j 2 -T "$secs" -f "$1" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+# --- the table ---------------------------------------------------------------
+
+rows=()
+record() {	# workload with without ratio goal
+	rows+=("$(printf '%-64s %20s %14s %12s  %s' "$@")")
+	say "$(printf '%s: %s / %s = %s (goal %s)' "$@")"
+}
+failed=0
+
+tps() {	# script file -> tps, empty on error
+	"$pgbench" -n -c 2 -j 2 -T "$secs" -f "$1" 2>"$tmp/pgbench.err" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' || true
 }
 
-row() {	# name script twin-script
+tps_row() {	# name script twin-script goal
 	local a b
 	b=$(tps "$3")
 	a=$(tps "$2")
-	printf '%-58s %10s %10s %6.2f\n' "$1" "$a" "$b" "$(echo "$a / $b" | bc -l)"
+	if [ -z "$a" ] || [ -z "$b" ]; then
+		sed 's/^/# pgbench: /' "$tmp/pgbench.err" >&2
+		record "$1" "${a:-error} tps" "${b:-error} tps" "-" "$4"
+		failed=1
+		return
+	fi
+	record "$1" "$(printf '%.1f tps' "$a")" "$(printf '%.1f tps' "$b")" \
+		"$(ratio "$a" "$b")" "$4"
 }
 
-cat >"$tmp/update.sql" <<'SQL'
-\set id random(1, 1000000)
+segments() {	# label sql: creates segments, prints the time
+	local t0
+	t0=$(date +%s.%N)
+	q -c "$2" >/dev/null
+	say "setup: $1 $(printf %.1f "$(secs_since "$t0")") s"
+}
+# WRITES_VERIFY=1: before its segments are dropped, each group is checked
+# with segments.verify_segment (materialized against fresh membership)
+verify_segments() {
+	[ "${WRITES_VERIFY:-0}" = 1 ] || return 0
+	say "verify '$1': $(qv -F ' ' -c "SELECT count(*) || ' segments, missing ' || coalesce(sum(v.missing), 0) || ', extra ' || coalesce(sum(v.extra), 0) FROM segments.segment s, segments.verify_segment(s.id) v WHERE s.name LIKE '$1'" 2>&1)"
+}
+drop_segments() { verify_segments "$1"; q -c "SELECT count(segments.drop_segment(id)) FROM segments.segment WHERE name LIKE '$1'" >/dev/null; }
+
+cat >"$tmp/update.sql" <<SQL
+\set id random(1, $n_contacts)
 \set s random(0, 100)
 UPDATE public.contacts SET score = :s WHERE id = :id;
 SQL
 sed 's/public.contacts /public.contacts_twin /' "$tmp/update.sql" >"$tmp/update_twin.sql"
-cat >"$tmp/untouched.sql" <<'SQL'
-\set id random(1, 1000000)
+cat >"$tmp/untouched.sql" <<SQL
+\set id random(1, $n_contacts)
 UPDATE public.contacts SET email = email WHERE id = :id;
 SQL
 sed 's/public.contacts /public.contacts_twin /' "$tmp/untouched.sql" >"$tmp/untouched_twin.sql"
-cat >"$tmp/event.sql" <<'SQL'
-\set id random(1, 1000000)
-INSERT INTO public.events VALUES (nextval('bench_event_id'), :id, 'opened', '2025-06-15 11:00:00+00', 'campaign-1', NULL);
+cat >"$tmp/event.sql" <<SQL
+\set id random(1, $n_contacts)
+INSERT INTO public.events VALUES (nextval('public.bench_event_id'), :id, 'opened', '2025-06-15 11:00:00+00', 'campaign-1', NULL);
 SQL
 sed 's/public.events /public.events_twin /' "$tmp/event.sql" >"$tmp/event_twin.sql"
-q -c "CREATE SEQUENCE IF NOT EXISTS public.bench_event_id START 100000000"
 
-printf '%-58s %10s %10s %6s\n' workload tps twin_tps ratio
+# 1. 100 segments on the updated column
+segments "100 segments (score = i and country = 'US')" \
+	"SELECT count(segments.create_segment('bench field ' || i, format('score = %s and country = ''US''', i)::segments.rule)) FROM generate_series(0, 99) AS i"
+tps_row "single-row UPDATE of a rule column, 100 segments" "$tmp/update.sql" "$tmp/update_twin.sql" ">= 0.7x"
+tps_row "single-row UPDATE of no rule's column, 100 segments" "$tmp/untouched.sql" "$tmp/untouched_twin.sql" "-"
+drop_segments 'bench field %'
 
-q -c "SELECT count(segments.create_segment('bench field ' || i, format('score = %s and country = ''US''', i)::segments.rule)) FROM generate_series(0, 99) AS i" >/dev/null
-row "single-row UPDATE of a rule column, 100 segments" "$tmp/update.sql" "$tmp/update_twin.sql"
-row "single-row UPDATE of no rule's column, 100 segments" "$tmp/untouched.sql" "$tmp/untouched_twin.sql"
-q -c "SELECT segments.drop_segment(id) FROM segments.segment WHERE name LIKE 'bench field %'" >/dev/null
+# 2. 10 segments per tenant
+n_tenant_segments=$((10 * n_tenants))
+segments "$(fmt $n_tenant_segments) segments, 10 per tenant" "
+SELECT count(segments.create_segment('bench tenant ' || k, (ARRAY[
+	format('score >= %s', 50 + t % 20),
+	format('score < %s', 5 + t % 10),
+	'score between 20 and 40 and country = ''US''',
+	'score >= 80 and plan in (''pro'', ''team'')',
+	'score > 30 and props.ltv >= 1000',
+	'score >= 60 or tags contains ''vip''',
+	'not score between 40 and 60',
+	'score >= 70 and event ''opened'' within last 30 days',
+	'country = ''GB'' and plan = ''free''',
+	'email ends with ''@gmail.com'' and created_at < 90 days ago'])[k + 1]::segments.rule, t))
+FROM (SELECT DISTINCT account_id AS t FROM public.contacts) AS tenants, generate_series(0, 9) AS k"
+tps_row "single-row UPDATE of a rule column, $(fmt $n_tenant_segments) segments / $n_tenants tenants" \
+	"$tmp/update.sql" "$tmp/update_twin.sql" ">= 0.7x"
+drop_segments 'bench tenant %'
 
-q -c "SELECT count(segments.create_segment('bench opens ' || i, format('event ''opened'' count >= %s within last %s days', 1 + i % 5, 10 + i)::segments.rule)) FROM generate_series(0, 49) AS i" >/dev/null
-row "single event INSERT, 50 engagement segments" "$tmp/event.sql" "$tmp/event_twin.sql"
-q -c "SELECT segments.drop_segment(id) FROM segments.segment WHERE name LIKE 'bench opens %'" >/dev/null
+# 3. 50 engagement segments: one event, a COPY, the memory of a long COPY
+segments "50 engagement segments" \
+	"SELECT count(segments.create_segment('bench opens ' || i, format('event ''opened'' count >= %s within last %s days', 1 + i % 5, 10 + i)::segments.rule)) FROM generate_series(0, 49) AS i"
+tps_row "single event INSERT, 50 engagement segments" "$tmp/event.sql" "$tmp/event_twin.sql" ">= 0.5x"
 
-q -c "DELETE FROM public.events WHERE id >= 100000000; DROP TABLE public.contacts_twin, public.events_twin; DROP SEQUENCE public.bench_event_id" >/dev/null
+events_sql() {	# first-id count -> one line of SQL: events as bench/data.sql makes them
+	echo "SELECT j, 1 + floor($n_contacts * power((hashint8(j)::float8 + 2147483648) / 4294967296, 3))::bigint," \
+		"(ARRAY['delivered', 'delivered', 'delivered', 'opened', 'opened', 'clicked', 'bounced', 'unsubscribed'])[1 + (hashint8(-j) & 7)]," \
+		"timestamptz '2025-06-15 12:00:00+00' - floor((hashint8(j + 1000000000000)::float8 + 2147483648) / 4294967296 * 525600) * interval '1 minute'," \
+		"'campaign-' || (j * 17) % 40," \
+		"CASE WHEN (hashint8(-j) & 7) = 5 THEN (ARRAY['https://example.com/pricing', 'https://example.com/blog', 'https://example.com/docs'])[1 + (hashint8(j * 3) & 3) % 3] END" \
+		"FROM generate_series($1::bigint, $1::bigint + $2 - 1) AS j"
+}
+
+copy_time() {	# table file -> seconds of BEGIN; COPY; COMMIT, empty on error
+	local t0
+	checkpoint
+	t0=$(date +%s.%N)
+	if q -c BEGIN -c "\\copy $1 FROM '$2'" -c COMMIT >"$tmp/copy.err" 2>&1; then
+		printf '%.2f' "$(secs_since "$t0")"
+	else
+		sed 's/^/# copy: /' "$tmp/copy.err" >&2
+	fi
+}
+
+copy_first=$((base + 1000000000))
+t0=$(date +%s.%N)
+q -c "\\copy ($(events_sql $copy_first "$copy_rows")) TO '$tmp/events.copy'"
+say "setup: $(fmt "$copy_rows") events written to a file $(printf %.1f "$(secs_since "$t0")") s"
+b=$(copy_time public.events_twin "$tmp/events.copy")
+a=$(copy_time public.events "$tmp/events.copy")
+if [ -n "$a" ] && [ -n "$b" ]; then
+	record "COPY of $(fmt "$copy_rows") events, 50 engagement segments" "$a s" "$b s" \
+		"$(ratio "$a" "$b")" "<= 3x"
+else
+	record "COPY of $(fmt "$copy_rows") events, 50 engagement segments" "${a:-error} s" "${b:-error} s" "-" "<= 3x"
+	failed=1
+fi
+rm -f "$tmp/events.copy"
+
+memory_row() {
+	local name="memory over a $(fmt "$memory_rows")-row COPY, 50 segments" first=$((base + 2000000000))
+	local p t0 bpid= i line n anon rss hwm phase
+	cat >"$tmp/memcopy.sql" <<'SQL'
+BEGIN;
+\copy public.events FROM pstdin
+COMMIT;
+SQL
+	checkpoint
+	t0=$(date +%s.%N)
+	# the events are generated by a second backend and streamed through
+	(
+		set -o pipefail
+		psql -X -q -v ON_ERROR_STOP=1 -c "COPY ($(events_sql $first "$memory_rows")) TO STDOUT" |
+			PGAPPNAME=bench_copy_memory psql -X -q -v ON_ERROR_STOP=1 -f "$tmp/memcopy.sql"
+	) >"$tmp/memcopy.err" 2>&1 &
+	p=$!
+	bg_pids+=("$p")
+	for i in $(seq 1 100); do
+		bpid=$(qv -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'bench_copy_memory'" || true)
+		[ -n "$bpid" ] && break
+		sleep 0.1
+	done
+	copy_backend=$bpid
+	if [ -z "$bpid" ] || ! [ -r "/proc/$bpid/status" ]; then
+		say "memory: the COPY backend's /proc/<pid>/status cannot be read (is the server on this machine?)"
+		wait "$p" || true
+		bg_pids=()
+		copy_backend=
+		record "$name" "n/a" "-" "-" "flat"
+		return
+	fi
+	: >"$tmp/samples"
+	while kill -0 "$p" 2>/dev/null && [ -r "/proc/$bpid/status" ]; do
+		n=$(qv -c "SELECT tuples_processed FROM pg_stat_progress_copy WHERE pid = $bpid" 2>/dev/null || true)
+		read -r anon rss hwm < <(awk '/^RssAnon:/ {a = $2} /^VmRSS:/ {r = $2} /^VmHWM:/ {h = $2}
+			END {print a + 0, r + 0, h + 0}' "/proc/$bpid/status" 2>/dev/null || echo "0 0 0")
+		# rows: reading rows; after: every row read (the statement's end,
+		# AFTER triggers, COMMIT)
+		if [ -n "$n" ] && [ "$n" -lt "$memory_rows" ]; then phase=rows; else phase=after; fi
+		[ "$anon" -gt 0 ] && printf '%.1f %s %s %s %s %s\n' "$(secs_since "$t0")" "$phase" "${n:-$memory_rows}" "$anon" "$rss" "$hwm" >>"$tmp/samples"
+		sleep "$sample"
+	done
+	if ! wait "$p"; then
+		bg_pids=()
+		copy_backend=
+		sed 's/^/# memory copy: /' "$tmp/memcopy.err" >&2
+		record "$name" "error" "-" "-" "flat"
+		failed=1
+		return
+	fi
+	bg_pids=()
+	copy_backend=
+	say "memory: COPY of $(fmt "$memory_rows") events and COMMIT $(printf %.1f "$(secs_since "$t0")") s; samples (s, phase, rows, RssAnon kB, VmRSS kB, VmHWM kB) (about 20 of them):"
+	awk -v k="$(( ($(wc -l <"$tmp/samples") + 19) / 20 ))" '(NR - 1) % k == 0 {print "#   " $0}' "$tmp/samples" >&2
+	# RssAnon at the first samples past 10% and 50% of the rows, at the
+	# last sample before every row was read ("100%"), the peak after that
+	# (end of the statement and COMMIT), and the peak from 10% on
+	line=$(awk -v n="$memory_rows" '
+		$2 == "rows" && $3 >= 0.1 * n && !a10 {a10 = $4}
+		$2 == "rows" && $3 >= 0.5 * n && !a50 {a50 = $4}
+		$2 == "rows" {a100 = $4}
+		$2 == "after" && $4 > ca {ca = $4}
+		(a10 || $2 == "after") && $4 > peak {peak = $4}
+		{h = $6}
+		END {printf "%d %d %d %d %d %d\n", a10, a50, a100, ca, peak, h}' "$tmp/samples")
+	read -r a10 a50 a100 ca peak h <<<"$line"
+	say "memory: RssAnon at 10% of the rows $((a10 / 1024)) MB, 50% $((a50 / 1024)) MB, 100% $((a100 / 1024)) MB;" \
+		"after the rows until COMMIT returned: peak $((ca / 1024)) MB; VmHWM (shared buffers included) $((h / 1024)) MB"
+	if [ "$a10" -gt 0 ]; then
+		local growth verdict
+		growth=$(echo "$peak / $a10" | bc -l)
+		if [ "$(echo "$growth < 1.10" | bc -l)" = 1 ]; then verdict=flat; else verdict=grows; fi
+		record "$name" "$((a10 / 1024))/$((a50 / 1024))/$((a100 / 1024)), $((ca / 1024)) MB" \
+			"$((a10 / 1024)) MB" "$(printf '%.2fx' "$growth") $verdict" "flat (< 1.10x)"
+	else
+		record "$name" "too short to sample" "-" "-" "flat"
+	fi
+}
+if [ "$memory" = 1 ]; then
+	memory_row
+fi
+drop_segments 'bench opens %'
+
+printf '%-64s %20s %14s %12s  %s\n' workload with without ratio goal
+printf '%s\n' "${rows[@]}"
+if [ "$memory" = 1 ]; then
+	echo "memory: with = the COPY backend's RssAnon at 10%/50%/100% of the rows read, then its peak from the end of"
+	echo "        the rows until COMMIT returned; without = at 10%; ratio = the peak from 10% on over the figure at 10%"
+fi
+exit "$failed"
