@@ -796,6 +796,7 @@ maintain_chunks(SegmentCache *cache, Bitmapset *segments, HTAB *contacts,
 	PendingContact *queued;
 	long		n = hash_get_num_entries(contacts);
 	Datum	   *keys = palloc(sizeof(Datum) * n);
+	bool		rows = false;
 	bool		events = false;
 	bool		lists = false;
 	EvalEventNeeds needs;
@@ -816,6 +817,7 @@ maintain_chunks(SegmentCache *cache, Bitmapset *segments, HTAB *contacts,
 			events = true;
 		}
 		lists |= cache->segments[i].uses_lists;
+		rows |= cache->segments[i].uses_fields || cache->segments[i].tenant != NULL;
 	}
 	for (done = 0; done < n; done += CHUNK_CONTACTS)
 	{
@@ -825,7 +827,7 @@ maintain_chunks(SegmentCache *cache, Bitmapset *segments, HTAB *contacts,
 		int			j;
 
 		MemoryContextReset(chunk_cxt);
-		chunk = rule_eval_read_chunk(cache->att, keys + done, m, events ? &needs : NULL, lists,
+		chunk = rule_eval_read_chunk(cache->att, keys + done, m, rows, events ? &needs : NULL, lists,
 									 chunk_cxt);
 		old = MemoryContextSwitchTo(chunk_cxt);
 		for (j = 0; j < m; j++)

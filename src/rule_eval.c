@@ -80,8 +80,11 @@ typedef enum EvalQuery
 	EQ_LISTS,
 	EQ_MEMBERS,
 	EQ_CONTACT_ANY,
+	EQ_CONTACT_KEYS_ANY,		/* only the keys: which contacts exist */
 	EQ_EVENTS_ANY,
 	EQ_EVENTS_ANY_SINCE,
+	EQ_EVENT_TIMES_ANY,			/* only contact, kind and time */
+	EQ_EVENT_TIMES_ANY_SINCE,
 	EQ_LISTS_ANY,
 	EQ_MEMBERS_ANY
 } EvalQuery;
@@ -573,13 +576,18 @@ query_text(const Attachments *att, EvalQuery which, Oid *argtype, int *nargs)
 			*argtype = att->contacts.contact_type;
 			return pstrdup("SELECT m.segment_id FROM segments.membership AS m WHERE m.contact = $1");
 		case EQ_CONTACT_ANY:
+		case EQ_CONTACT_KEYS_ANY:
 			t = &att->contacts;
 			*argtype = get_array_type(getBaseType(t->contact_type));
-			return psprintf("SELECT * FROM %s AS c WHERE c.%s = ANY ($1)",
+			return psprintf("SELECT %s FROM %s AS c WHERE c.%s = ANY ($1)",
+							which == EQ_CONTACT_ANY ? "*" :
+							psprintf("c.%s", quote_identifier(t->contact_column)),
 							quote_qualified_identifier(t->schema, t->name),
 							quote_identifier(t->contact_column));
 		case EQ_EVENTS_ANY:
 		case EQ_EVENTS_ANY_SINCE:
+		case EQ_EVENT_TIMES_ANY:
+		case EQ_EVENT_TIMES_ANY_SINCE:
 			/*
 			 * The kinds the rules name ($2), and the earliest time they
 			 * count ($3).  The kinds are a filter, not an index condition
@@ -590,14 +598,21 @@ query_text(const Attachments *att, EvalQuery which, Oid *argtype, int *nargs)
 			argtype[0] = get_array_type(getBaseType(att->contacts.contact_type));
 			argtype[1] = get_array_type(column_type_of(t, t->kind_column));
 			argtype[2] = TIMESTAMPTZOID;
-			*nargs = which == EQ_EVENTS_ANY ? 2 : 3;
-			return psprintf("SELECT * FROM %s AS e WHERE e.%s = ANY ($1) AND (e.%s = ANY ($2)) IS TRUE%s%s",
-							quote_qualified_identifier(t->schema, t->name),
-							quote_identifier(t->contact_column),
-							quote_identifier(t->kind_column),
-							which == EQ_EVENTS_ANY ? "" : " AND e.",
-							which == EQ_EVENTS_ANY ? "" :
-							psprintf("%s >= $3", quote_identifier(t->at_column)));
+			{
+				bool		since = which == EQ_EVENTS_ANY_SINCE || which == EQ_EVENT_TIMES_ANY_SINCE;
+				bool		all = which == EQ_EVENTS_ANY || which == EQ_EVENTS_ANY_SINCE;
+
+				*nargs = since ? 3 : 2;
+				/* without where clauses, an index of the three can answer alone */
+				return psprintf("SELECT %s FROM %s AS e WHERE e.%s = ANY ($1) AND (e.%s = ANY ($2)) IS TRUE%s",
+								all ? "*" : psprintf("e.%s, e.%s, e.%s", quote_identifier(t->contact_column),
+													 quote_identifier(t->kind_column),
+													 quote_identifier(t->at_column)),
+								quote_qualified_identifier(t->schema, t->name),
+								quote_identifier(t->contact_column),
+								quote_identifier(t->kind_column),
+								since ? psprintf(" AND e.%s >= $3", quote_identifier(t->at_column)) : "");
+			}
 		case EQ_LISTS_ANY:
 			t = &att->lists;
 			*argtype = get_array_type(getBaseType(att->contacts.contact_type));
@@ -1219,6 +1234,7 @@ struct EvalChunk
 	HTAB	   *index;			/* ChunkSlot by key */
 	HeapTuple  *rows;			/* NULL: no such contact */
 	TupleDesc	row_desc;
+	bool		keys_only;		/* rows of the key column alone */
 	/* grouped rows: contact i's are [start[i], start[i + 1]) */
 	uint64	   *event_start;	/* NULL: not read */
 	HeapTuple  *events;
@@ -1309,6 +1325,8 @@ rule_eval_event_needs(const CheckedRule *cr, EvalEventNeeds *needs)
 		if (item->type != RI_EVENT)
 			continue;
 		kind = RULE_STR(cr->body, item->a);
+		/* a where clause reads other columns of the events */
+		needs->all_columns |= (item->flags & RULE_HAS_WHERE) != 0;
 		foreach(lc, needs->kinds)
 			known |= strcmp(lfirst(lc), kind) == 0;
 		if (!known)
@@ -1335,8 +1353,8 @@ rule_eval_event_needs(const CheckedRule *cr, EvalEventNeeds *needs)
 }
 
 EvalChunk *
-rule_eval_read_chunk(Attachments *att, const Datum *keys, int n, const EvalEventNeeds *events,
-					 bool lists, MemoryContext cxt)
+rule_eval_read_chunk(Attachments *att, const Datum *keys, int n, bool rows,
+					 const EvalEventNeeds *events, bool lists, MemoryContext cxt)
 {
 	MemoryContext caller = MemoryContextSwitchTo(cxt);
 	EvalChunk  *chunk = palloc0(sizeof(EvalChunk));
@@ -1352,6 +1370,7 @@ rule_eval_read_chunk(Attachments *att, const Datum *keys, int n, const EvalEvent
 	chunk->att = att;
 	chunk->cxt = cxt;
 	chunk->n = n;
+	chunk->keys_only = !rows;
 	chunk->keys = palloc(sizeof(Datum) * Max(n, 1));
 	memcpy(chunk->keys, keys, sizeof(Datum) * n);
 	chunk_key_type = lookup_type_cache(keytype, TYPECACHE_HASH_PROC_FINFO | TYPECACHE_EQ_OPR_FINFO);
@@ -1369,7 +1388,7 @@ rule_eval_read_chunk(Attachments *att, const Datum *keys, int n, const EvalEvent
 											chunk_key_type->typbyval, chunk_key_type->typalign));
 
 	/* the contacts' rows */
-	result = run_query_on(att, EQ_CONTACT_ANY, &array, true, 0);
+	result = run_query_on(att, rows ? EQ_CONTACT_ANY : EQ_CONTACT_KEYS_ANY, &array, true, 0);
 	MemoryContextSwitchTo(cxt);
 	chunk->row_desc = CreateTupleDescCopy(result->tupdesc);
 	chunk->rows = palloc0(sizeof(HeapTuple) * Max(n, 1));
@@ -1405,7 +1424,9 @@ rule_eval_read_chunk(Attachments *att, const Datum *keys, int n, const EvalEvent
 		/* two days early: the time column may be a date or a timestamp */
 		args[2] = TimestampTzGetDatum(events->any_time ? DT_NOBEGIN :
 									  events->since - 2 * USECS_PER_DAY);
-		result = run_query_on(att, events->any_time ? EQ_EVENTS_ANY : EQ_EVENTS_ANY_SINCE,
+		result = run_query_on(att, events->any_time ?
+							  (events->all_columns ? EQ_EVENTS_ANY : EQ_EVENT_TIMES_ANY) :
+							  (events->all_columns ? EQ_EVENTS_ANY_SINCE : EQ_EVENT_TIMES_ANY_SINCE),
 							  args, true, 0);
 		MemoryContextSwitchTo(cxt);
 		nrows = SPI_processed;
@@ -1462,7 +1483,13 @@ rule_eval_chunk_contact(EvalChunk *chunk, int i, EvalContact *c, MemoryContext c
 	MemoryContext caller = MemoryContextSwitchTo(cxt);
 
 	begin_contact(c, chunk->att, chunk->keys[i], cxt, true);
-	if (chunk->rows[i])
+	if (chunk->rows[i] && chunk->keys_only)
+	{
+		/* the contact exists; no rule reads its fields or its tenant */
+		c->row = chunk->rows[i];
+		c->row_desc = chunk->row_desc;
+	}
+	else if (chunk->rows[i])
 		set_row(c, chunk->rows[i], chunk->row_desc);
 	if (chunk->event_start)
 		set_events(c, &chunk->events[chunk->event_start[i]],

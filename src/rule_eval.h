@@ -107,7 +107,8 @@ extern bool rule_eval_is_member(EvalContact *c, int64 segment_id);
 extern void rule_eval_set_member(EvalContact *c, int64 segment_id, bool member);
 
 /*
- * The data of many contacts, read at once: their rows, their events (if
+ * The data of many contacts, read at once: their rows (or, without rows,
+ * only their keys: no rule reads a field or a tenant), their events (if
  * events), their lists (if lists) and their memberships, each with one
  * query for all of them (the latest snapshot, SPI connected by the
  * caller), allocated in cxt.
@@ -122,6 +123,7 @@ typedef struct EvalEventNeeds
 {
 	List	   *kinds;			/* of char *, each once */
 	bool		counted;		/* some condition seen: since is set */
+	bool		all_columns;	/* where clauses read other columns */
 	bool		any_time;
 	TimestampTz since;
 } EvalEventNeeds;
@@ -130,7 +132,7 @@ typedef struct EvalEventNeeds
 extern void rule_eval_event_needs(const CheckedRule *cr, EvalEventNeeds *needs);
 
 /* events: the events to read, or NULL for none */
-extern EvalChunk *rule_eval_read_chunk(Attachments *att, const Datum *keys, int n,
+extern EvalChunk *rule_eval_read_chunk(Attachments *att, const Datum *keys, int n, bool rows,
 									   const EvalEventNeeds *events, bool lists,
 									   MemoryContext cxt);
 

@@ -279,6 +279,7 @@ read_cache(MemoryContext cxt)
 		s = position[refs[i].segment];
 		if (strcmp(refs[i].kind, "field") == 0)
 		{
+			c->segments[s].uses_fields = true;
 			fields[nfields].name = refs[i].name;
 			fields[nfields++].segments = bms_make_singleton(s);
 		}
