@@ -594,6 +594,18 @@ $$;
 CREATE FUNCTION segments._catalog_changed() RETURNS void
 	AS 'MODULE_PATHNAME', 'segments_catalog_changed' LANGUAGE C VOLATILE;
 
+-- Every change of the attachments is a change of the catalog.
+CREATE FUNCTION segments._attached_changed() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM segments._catalog_changed();
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER attached_changed AFTER INSERT OR UPDATE OR DELETE ON segments.attached
+	FOR EACH STATEMENT EXECUTE FUNCTION segments._attached_changed();
+
 -- The lock between catalog changes (exclusive) and writers' maintenance
 -- (shared), an advisory lock so that writers need no privilege on the
 -- catalog.  Both hold it until their transaction ends.

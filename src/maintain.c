@@ -121,6 +121,7 @@ static Oid	key_collation = InvalidOid;
 /* Plans kept for the attachments they were prepared for. */
 static uint64 plans_generation = 0;
 static SPIPlanPtr write_plan = NULL;
+static SPIPlanPtr contact_plan = NULL;
 static SPIPlanPtr maintain_all_plan = NULL;
 
 static void flush(void);
@@ -605,14 +606,17 @@ prepare_plans(Attachments *att)
 	Oid			keytype = getBaseType(att->contacts.contact_type);
 	Oid			write_types[3] = {INT8ARRAYOID, get_array_type(keytype), BOOLARRAYOID};
 	Oid			maintain_types[1] = {INT8ARRAYOID};
+	Oid			contact_types[3] = {keytype, INT8ARRAYOID, INT8ARRAYOID};
 
 	if (plans_generation == att->generation)
 		return;
 	if (write_plan)
 		SPI_freeplan(write_plan);
+	if (contact_plan)
+		SPI_freeplan(contact_plan);
 	if (maintain_all_plan)
 		SPI_freeplan(maintain_all_plan);
-	write_plan = maintain_all_plan = NULL;
+	write_plan = contact_plan = maintain_all_plan = NULL;
 	plans_generation = 0;
 	/* a generic plan: planning it anew costs more than running it */
 	write_plan = SPI_prepare_cursor("WITH change AS ("
@@ -632,6 +636,26 @@ prepare_plans(Attachments *att)
 							 "UNION ALL SELECT j.segment_id, j.contact, true, 'write' FROM joined j",
 							 3, write_types, CURSOR_OPT_GENERIC_PLAN);
 	if (write_plan == NULL || SPI_keepplan(write_plan))
+		elog(ERROR, "could not prepare the membership change: %s", SPI_result_code_string(SPI_result));
+	/*
+	 * One contact's membership of segments $2 made what $3 (of them) says:
+	 * its rows of the others leave, the missing join; returns the changes.
+	 */
+	contact_plan = SPI_prepare_cursor("WITH left_ AS ("
+									  "  DELETE FROM segments.membership m"
+									  "  WHERE m.contact = $1 AND m.segment_id = ANY ($2)"
+									  "   AND NOT m.segment_id = ANY ($3)"
+									  "  RETURNING m.segment_id),"
+									  " joined AS ("
+									  "  INSERT INTO segments.membership (segment_id, contact)"
+									  "  SELECT u.id, $1 FROM pg_catalog.unnest($3) AS u(id)"
+									  "  ON CONFLICT DO NOTHING RETURNING segment_id) "
+									  "INSERT INTO segments.membership_log AS g (segment_id, contact, joined, cause) "
+									  "SELECT l.segment_id, $1, false, 'write' FROM left_ l "
+									  "UNION ALL SELECT j.segment_id, $1, true, 'write' FROM joined j "
+									  "RETURNING g.segment_id",
+									  3, contact_types, CURSOR_OPT_GENERIC_PLAN);
+	if (contact_plan == NULL || SPI_keepplan(contact_plan))
 		elog(ERROR, "could not prepare the membership change: %s", SPI_result_code_string(SPI_result));
 	maintain_all_plan = SPI_prepare("SELECT segments._maintain($1, NULL::pg_catalog.text[], 'write')",
 									1, maintain_types);
@@ -782,6 +806,64 @@ maintain_contact(SegmentCache *cache, Bitmapset *segments, PendingContact *queue
 	else
 		exists = rule_eval_read_contact(&contact, cache->att, queued->key, cxt, true);
 	evaluate_contact(cache, segments, &contact, exists, queued->key, ch);
+}
+
+/*
+ * One contact, when no segment of the batch uses another ("in segment"):
+ * its memberships need not be read first.  The segments are evaluated, and
+ * one statement makes its membership of them so, returning what changed.
+ */
+static void
+maintain_contact_blind(SegmentCache *cache, Bitmapset *segments, PendingContact *queued,
+					   MemoryContext cxt, Changes *ch)
+{
+	EvalContact contact;
+	bool		exists;
+	int			n = bms_num_members(segments);
+	Datum	   *all = palloc(sizeof(Datum) * n);
+	Datum	   *members = palloc(sizeof(Datum) * n);
+	int			nall = 0;
+	int			nmembers = 0;
+	int			i = -1;
+	Datum		values[3];
+	uint64		k;
+
+	if (queued->known)
+		exists = rule_eval_use_contact(&contact, cache->att, queued->key, queued->row, queued->desc, cxt);
+	else
+		exists = rule_eval_read_contact(&contact, cache->att, queued->key, cxt, true);
+	while ((i = bms_next_member(segments, i)) >= 0)
+	{
+		CachedSegment *s = &cache->segments[i];
+
+		CHECK_FOR_INTERRUPTS();
+		all[nall++] = Int64GetDatum(s->id);
+		/* another tenant's segment needs no evaluation */
+		if (exists && (s->tenant == NULL || (contact.tenant && strcmp(s->tenant, contact.tenant) == 0)) &&
+			rule_eval_contact(segment_cache_checked(cache, i), &contact))
+			members[nmembers++] = Int64GetDatum(s->id);
+	}
+	values[0] = queued->key;
+	values[1] = PointerGetDatum(construct_array(all, nall, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[2] = PointerGetDatum(construct_array(members, nmembers, INT8OID, 8, FLOAT8PASSBYVAL,
+												TYPALIGN_DOUBLE));
+	if (SPI_execute_snapshot(contact_plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							 false, true, 0) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "could not change the membership of a contact");
+	for (k = 0; k < SPI_processed; k++)
+	{
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1,
+													 &isnull));
+
+		i = -1;
+		while ((i = bms_next_member(segments, i)) >= 0)
+			if (cache->segments[i].id == id)
+				break;
+		MemoryContextSwitchTo(ch->cxt);
+		ch->changed = bms_add_member(ch->changed, i);
+	}
+	SPI_freetuptable(SPI_tuptable);
 }
 
 /* Up to this many contacts have their data read together. */
@@ -1005,11 +1087,20 @@ apply_batches(List *batches)
 			HASH_SEQ_STATUS seq;
 			PendingContact *queued;
 
+			bool		blind = true;
+			int			j = -1;
+
+			while ((j = bms_next_member(segments, j)) >= 0)
+				blind &= !cache->segments[j].uses_segments;
 			hash_seq_init(&seq, batch->contacts);
 			while ((queued = hash_seq_search(&seq)) != NULL)
 			{
 				MemoryContextReset(contact_cxt);
-				maintain_contact(cache, segments, queued, contact_cxt, &ch);
+				MemoryContextSwitchTo(contact_cxt);
+				if (blind)
+					maintain_contact_blind(cache, segments, queued, contact_cxt, &ch);
+				else
+					maintain_contact(cache, segments, queued, contact_cxt, &ch);
 				MemoryContextSwitchTo(work);
 			}
 			write_changes(&ch);

@@ -126,10 +126,19 @@ static bool callback_registered = false;
 static uint64 attachments_generation = 0;
 static List *retired = NIL;		/* of RetiredAttachments, in CacheMemoryContext */
 
+/*
+ * Any change of the attached tables' definitions (their relcache entries)
+ * or of the catalog (segments._catalog_changed(), which every change of
+ * segments.attached calls) makes the attachments stale.
+ */
 static void
 forget_attachments(Datum arg, Oid relid)
 {
-	attachments_valid = false;
+	Attachments *att = cached_attachments;
+
+	if (relid == InvalidOid || relid == DatumGetObjectId(arg) || att == NULL ||
+		relid == att->contacts.relid || relid == att->events.relid || relid == att->lists.relid)
+		attachments_valid = false;
 }
 
 /* Free the attachments retired by earlier transactions; retire the current. */
@@ -231,7 +240,9 @@ rule_load_attachments(void)
 {
 	if (!callback_registered)
 	{
-		CacheRegisterRelcacheCallback(forget_attachments, (Datum) 0);
+		Oid			catalog = get_relname_relid("segment", get_namespace_oid("segments", false));
+
+		CacheRegisterRelcacheCallback(forget_attachments, ObjectIdGetDatum(catalog));
 		callback_registered = true;
 	}
 	if (cached_attachments == NULL || !attachments_valid || cached_for_user != GetUserId())
