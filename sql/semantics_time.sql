@@ -306,6 +306,14 @@ SELECT segments._compile('seen_at > ''epoch'' and seen_local < ''infinity''', NU
 SELECT '2025-06-15T12:00:00Z'::timestamptz = '2025-06-15 12:00:00+00' AS valid_timestamptz;
 SELECT * FROM try($$SET segments.now_override = '2025-06-15T12:00:00Z'$$);
 SELECT * FROM try($$SET segments.now_override = '2025-06-15 12:00:00 UTC'$$);
+-- It is kept in a form without letters: a parallel worker sets it again
+-- before it can read zone names, and must see the same time.
+SET segments.now_override = '2025-06-15T12:00:00.5Z';
+SHOW segments.now_override;
+SET force_parallel_mode = on;
+SELECT segments.now() AS in_a_worker FROM time_rules LIMIT 1;
+RESET force_parallel_mode;
+SET segments.now_override = '2025-06-15 12:00:00+00';
 
 SELECT segments.detach_contacts();
 DROP TABLE contacts, time_rules, time_results;

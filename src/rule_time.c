@@ -110,8 +110,47 @@ check_now_override(char **newval, void **extra, GucSource source)
 							*newval);
 		return false;
 	}
-	/* GUC extra data must be malloc'd: guc.c frees it with free() */
+	/*
+	 * Keep the value in a canonical form without letters (2025-06-15
+	 * 12:00:00+00, not 2025-06-15T12:00Z): a parallel worker sets it again
+	 * before it has time zone abbreviations to read letters with.
+	 */
+	if (!TIMESTAMP_NOT_FINITE(value))
+	{
+		struct pg_tm tm;
+		fsec_t		fsec;
+		char		canonical[64];
+		char	   *copy;
+
+		if (timestamp2tm(value, NULL, &tm, &fsec, NULL, NULL) != 0)
+		{
+			GUC_check_errdetail("\"%s\" is out of range.", *newval);
+			return false;
+		}
+		snprintf(canonical, sizeof(canonical), "%04d-%02d-%02d %02d:%02d:%02d%s+00%s",
+				 tm.tm_year > 0 ? tm.tm_year : -(tm.tm_year - 1), tm.tm_mon, tm.tm_mday,
+				 tm.tm_hour, tm.tm_min, tm.tm_sec,
+				 fsec != 0 ? psprintf(".%06d", (int) fsec) : "", tm.tm_year > 0 ? "" : " BC");
+#if PG_VERSION_NUM >= 160000
+		copy = guc_strdup(LOG, canonical);
+#else
+		copy = strdup(canonical);	/* guc.c frees it with free() */
+#endif
+		if (copy == NULL)
+			return false;
+#if PG_VERSION_NUM >= 160000
+		guc_free(*newval);
+#else
+		free(*newval);
+#endif
+		*newval = copy;
+	}
+	/* GUC extra data is freed by guc.c: allocated as it frees */
+#if PG_VERSION_NUM >= 160000
+	*extra = guc_malloc(LOG, sizeof(TimestampTz));
+#else
 	*extra = malloc(sizeof(TimestampTz));
+#endif
 	if (*extra == NULL)
 		return false;
 	*(TimestampTz *) *extra = value;
