@@ -641,15 +641,19 @@ prepare_plans(Attachments *att)
 	 * One contact's membership of segments $2 made what $3 (of them) says:
 	 * its rows of the others leave, the missing join; returns the changes.
 	 */
-	contact_plan = SPI_prepare_cursor("WITH left_ AS ("
+	contact_plan = SPI_prepare_cursor("WITH now_ AS ("
+									  "  SELECT m.segment_id FROM segments.membership m"
+									  "  WHERE m.contact = $1 AND m.segment_id = ANY ($2)),"
+									  " left_ AS ("
 									  "  DELETE FROM segments.membership m"
-									  "  WHERE m.contact = $1 AND m.segment_id = ANY ($2)"
-									  "   AND NOT m.segment_id = ANY ($3)"
+									  "  WHERE m.contact = $1 AND m.segment_id IN"
+									  "   (SELECT n.segment_id FROM now_ n WHERE NOT n.segment_id = ANY ($3))"
 									  "  RETURNING m.segment_id),"
 									  " joined AS ("
 									  "  INSERT INTO segments.membership (segment_id, contact)"
 									  "  SELECT u.id, $1 FROM pg_catalog.unnest($3) AS u(id)"
-									  "  ON CONFLICT DO NOTHING RETURNING segment_id) "
+									  "  WHERE u.id NOT IN (SELECT n.segment_id FROM now_ n)"
+									  "  RETURNING segment_id) "
 									  "INSERT INTO segments.membership_log AS g (segment_id, contact, joined, cause) "
 									  "SELECT l.segment_id, $1, false, 'write' FROM left_ l "
 									  "UNION ALL SELECT j.segment_id, $1, true, 'write' FROM joined j "
