@@ -1140,6 +1140,15 @@ BEGIN
 	RETURNING id INTO new_id;
 	PERFORM segments._set_references(new_id);
 	PERFORM segments._build(new_id, segments._compile(rule, tenant));
+	-- Writes read membership by contact with plans made once: statistics
+	-- that still see the table (nearly) empty would have them scan it all.
+	-- So builds that have more than doubled it since it was last analyzed
+	-- analyze it (autovacuum would, later).
+	IF pg_catalog.pg_relation_size('segments.membership') / 8192 >
+			2 * (SELECT c.relpages FROM pg_catalog.pg_class c
+				WHERE c.oid = 'segments.membership'::pg_catalog.regclass) + 128 THEN
+		ANALYZE segments.membership;
+	END IF;
 	RETURN new_id;
 END
 $$;
