@@ -168,6 +168,18 @@ DELETE FROM contacts WHERE id > 100;
 SELECT * FROM new_log();
 SELECT all_verified();
 
+-- A contact that moves to another tenant leaves the segments of its
+-- former tenant, and joins those of the new one.
+INSERT INTO contacts VALUES (301, 2, 'FR', 1, NULL);
+SELECT * FROM new_log();
+UPDATE contacts SET account_id = 1 WHERE id = 301;
+SELECT * FROM new_log();
+UPDATE contacts SET account_id = 2 WHERE id = 301;
+SELECT * FROM new_log();
+DELETE FROM contacts WHERE id = 301;
+SELECT * FROM new_log();
+SELECT all_verified();
+
 -- Beyond segments.max_queued_contacts contacts, a transaction stops
 -- remembering them (its memory stays flat): the segments its writes can
 -- affect are evaluated for every contact at commit.

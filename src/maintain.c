@@ -89,6 +89,7 @@ typedef struct PendingContact
 {
 	Datum		key;			/* the hash key: first */
 	bool		known;			/* row is the contact's row (NULL: deleted) */
+	bool		moved;			/* inserted, deleted, or its key or tenant changed */
 	HeapTuple	row;
 	TupleDesc	desc;
 } PendingContact;
@@ -331,7 +332,8 @@ batch_for(SegmentCache *cache, Bitmapset *segments)
  * out of date, in every batch.
  */
 static void
-queue_contact(PendingBatch *batch, Datum key, bool known, TupleTableSlot *row, TupleDesc desc)
+queue_contact(PendingBatch *batch, Datum key, bool known, TupleTableSlot *row, TupleDesc desc,
+			  bool moved)
 {
 	bool		found;
 	PendingContact *entry;
@@ -345,6 +347,7 @@ queue_contact(PendingBatch *batch, Datum key, bool known, TupleTableSlot *row, T
 	{
 		entry->key = datumCopy(key, key_type->typbyval, key_type->typlen);
 		entry->known = false;
+		entry->moved = false;
 		entry->row = NULL;
 		if (hash_get_num_entries(batch->contacts) > max_queued_contacts &&
 			!IsolationUsesXactSnapshot())
@@ -356,6 +359,7 @@ queue_contact(PendingBatch *batch, Datum key, bool known, TupleTableSlot *row, T
 			return;
 		}
 	}
+	entry->moved |= moved;
 	if (!known)
 		return;
 	foreach(lc, pending)
@@ -386,7 +390,7 @@ queue_contact(PendingBatch *batch, Datum key, bool known, TupleTableSlot *row, T
  */
 static void
 queue_rows(PendingBatch *batch, Tuplestorestate *rows, TupleTableSlot *slot, int contact,
-		   bool contacts, bool present)
+		   bool contacts, bool present, bool moved)
 {
 	MemoryContext old = MemoryContextSwitchTo(pending_cxt);
 	TupleDesc	desc = contacts && present ? CreateTupleDescCopy(slot->tts_tupleDescriptor) : NULL;
@@ -399,7 +403,7 @@ queue_rows(PendingBatch *batch, Tuplestorestate *rows, TupleTableSlot *slot, int
 
 		CHECK_FOR_INTERRUPTS();
 		if (!isnull)
-			queue_contact(batch, key, contacts, present ? slot : NULL, desc);
+			queue_contact(batch, key, contacts, present ? slot : NULL, desc, moved);
 	}
 	rows_end(rows);
 	MemoryContextSwitchTo(old);
@@ -559,6 +563,8 @@ segments_on_write(PG_FUNCTION_ARGS)
 	if (!bms_is_empty(segments))
 	{
 		int			i = -1;
+		/* a contact may then have memberships of another tenant's segments */
+		bool		moved = table == &cache->att->contacts && segments == cache->all;
 
 		segments = segment_cache_with_dependents(cache, segments);
 		/* a rule that no longer checks fails the statement, not the commit */
@@ -567,9 +573,11 @@ segments_on_write(PG_FUNCTION_ARGS)
 		batch = batch_for(cache, segments);
 		/* old rows first: an updated contact is known by its new row */
 		if (td->tg_oldtable)
-			queue_rows(batch, td->tg_oldtable, slot, contact, table == &cache->att->contacts, false);
+			queue_rows(batch, td->tg_oldtable, slot, contact, table == &cache->att->contacts, false,
+					   moved);
 		if (td->tg_newtable)
-			queue_rows(batch, td->tg_newtable, slot, contact, table == &cache->att->contacts, true);
+			queue_rows(batch, td->tg_newtable, slot, contact, table == &cache->att->contacts, true,
+					   moved);
 
 		/*
 		 * The commit trigger's event of this statement's first row fired
@@ -839,12 +847,18 @@ maintain_contact_blind(SegmentCache *cache, Bitmapset *segments, PendingContact 
 	while ((i = bms_next_member(segments, i)) >= 0)
 	{
 		CachedSegment *s = &cache->segments[i];
+		bool		in_tenant = s->tenant == NULL ||
+			(contact.tenant && strcmp(s->tenant, contact.tenant) == 0);
 
 		CHECK_FOR_INTERRUPTS();
+		/*
+		 * Another tenant's segment needs no evaluation, nor a look at its
+		 * membership unless the contact may have been in that tenant.
+		 */
+		if (exists && !queued->moved && !in_tenant)
+			continue;
 		all[nall++] = Int64GetDatum(s->id);
-		/* another tenant's segment needs no evaluation */
-		if (exists && (s->tenant == NULL || (contact.tenant && strcmp(s->tenant, contact.tenant) == 0)) &&
-			rule_eval_contact(segment_cache_checked(cache, i), &contact))
+		if (exists && in_tenant && rule_eval_contact(segment_cache_checked(cache, i), &contact))
 			members[nmembers++] = Int64GetDatum(s->id);
 	}
 	values[0] = queued->key;
