@@ -80,19 +80,18 @@ static int	max_queued_contacts = 2000000;
 #define WRITERS_LOCK_KEY2 0
 
 /*
- * A queued contact.  A contact the transaction wrote to the contacts table
- * is kept with its row as the transaction left it (no other can change it
- * before the commit: the transaction holds the row's lock), so that the
- * commit does not read it again; a few per batch, to keep memory flat.
+ * A contact the transaction wrote to the contacts table, as it left it:
+ * no other transaction can change the row before the commit (this one
+ * holds its lock), so the commit need not read it again.  Kept for the
+ * first few contacts written only: those evaluated one by one.
  */
-typedef struct PendingContact
+typedef struct WrittenContact
 {
 	Datum		key;			/* the hash key: first */
-	bool		known;			/* row is the contact's row (NULL: deleted) */
-	bool		moved;			/* inserted, deleted, or its key or tenant changed */
-	HeapTuple	row;
+	HeapTuple	row;			/* NULL: deleted */
 	TupleDesc	desc;
-} PendingContact;
+	bool		moved;			/* inserted, deleted, or its key or tenant changed */
+} WrittenContact;
 
 /*
  * Contacts whose membership in some segments is due, queued by the
@@ -102,7 +101,7 @@ typedef struct PendingBatch
 {
 	SegmentCache *cache;		/* segments are indexes into it */
 	Bitmapset  *segments;		/* with their dependents */
-	HTAB	   *contacts;		/* PendingContact by key */
+	HTAB	   *contacts;		/* the keys (Datum) */
 	bool		all;			/* too many contacts: every contact */
 } PendingBatch;
 
@@ -111,6 +110,8 @@ static MemoryContext pending_cxt = NULL;
 static List *pending = NIL;
 static bool armed = false;
 static SubTransactionId armed_subid = InvalidSubTransactionId;
+static HTAB *written = NULL;	/* WrittenContact by key, in pending_cxt */
+static bool written_unknown = false;	/* contacts were written that it lacks */
 
 /*
  * The contact key's type, for hashing keys; one per database (the
@@ -148,6 +149,8 @@ pending_reset(void)
 	pending = NIL;
 	armed = false;
 	armed_subid = InvalidSubTransactionId;
+	written = NULL;
+	written_unknown = false;
 }
 
 static void
@@ -178,20 +181,12 @@ static void
 maintain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						  SubTransactionId parentSubid, void *arg)
 {
-	ListCell   *lc;
-
 	/* rows kept may be those of rolled-back statements: read them again */
-	if (event == SUBXACT_EVENT_ABORT_SUB)
+	if (event == SUBXACT_EVENT_ABORT_SUB && written != NULL)
 	{
-		foreach(lc, pending)
-		{
-			HASH_SEQ_STATUS seq;
-			PendingContact *queued;
-
-			hash_seq_init(&seq, ((PendingBatch *) lfirst(lc))->contacts);
-			while ((queued = hash_seq_search(&seq)) != NULL)
-				queued->known = false;
-		}
+		hash_destroy(written);
+		written = NULL;
+		written_unknown = true;
 	}
 	if (!armed || armed_subid != mySubid)
 		return;
@@ -271,15 +266,15 @@ rows_end(Tuplestorestate *rows)
 	tuplestore_select_read_pointer(rows, 0);
 }
 
-/* An empty table of PendingContact, in pending_cxt. */
+/* An empty table of entries starting with a contact's key, in pending_cxt. */
 static HTAB *
-contact_table(void)
+key_table(Size entrysize)
 {
 	HASHCTL		ctl;
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(Datum);
-	ctl.entrysize = sizeof(PendingContact);
+	ctl.entrysize = entrysize;
 	ctl.hash = key_hash;
 	ctl.match = key_match;
 	ctl.hcxt = pending_cxt;
@@ -320,73 +315,64 @@ batch_for(SegmentCache *cache, Bitmapset *segments)
 	batch = palloc0(sizeof(PendingBatch));
 	batch->cache = cache;
 	batch->segments = bms_copy(segments);
-	batch->contacts = contact_table();
+	batch->contacts = key_table(sizeof(Datum));
 	pending = lappend(pending, batch);
 	MemoryContextSwitchTo(old);
 	return batch;
 }
 
-/*
- * Queue a contact.  row: its row, when a statement on the contacts table
- * wrote it (NULL with known: deleted); any row kept for it before is then
- * out of date, in every batch.
- */
 static void
-queue_contact(PendingBatch *batch, Datum key, bool known, TupleTableSlot *row, TupleDesc desc,
-			  bool moved)
+queue_contact(PendingBatch *batch, Datum key)
 {
 	bool		found;
-	PendingContact *entry;
-	ListCell   *lc;
+	Datum	   *entry;
 
 	if (batch->all)
 		return;
 	entry = hash_search(batch->contacts, &key, HASH_ENTER, &found);
-
-	if (!found)
-	{
-		entry->key = datumCopy(key, key_type->typbyval, key_type->typlen);
-		entry->known = false;
-		entry->moved = false;
-		entry->row = NULL;
-		if (hash_get_num_entries(batch->contacts) > max_queued_contacts &&
-			!IsolationUsesXactSnapshot())
-		{
-			/* the keys stay in pending_cxt until the end of the transaction */
-			hash_destroy(batch->contacts);
-			batch->contacts = contact_table();
-			batch->all = true;
-			return;
-		}
-	}
-	entry->moved |= moved;
-	if (!known)
+	if (found)
 		return;
-	foreach(lc, pending)
+	*entry = datumCopy(key, key_type->typbyval, key_type->typlen);
+	if (hash_get_num_entries(batch->contacts) > max_queued_contacts && !IsolationUsesXactSnapshot())
 	{
-		PendingContact *other;
-
-		if (lfirst(lc) == batch)
-			continue;
-		other = hash_search(((PendingBatch *) lfirst(lc))->contacts, &key, HASH_FIND, NULL);
-		if (other)
-			other->known = false;
-	}
-	if (entry->row)
-		heap_freetuple(entry->row);
-	entry->row = NULL;
-	entry->known = hash_get_num_entries(batch->contacts) <= FAST_PATH_CONTACTS;
-	if (entry->known && row)
-	{
-		entry->row = ExecCopySlotHeapTuple(row);
-		entry->desc = desc;
+		/* the keys stay in pending_cxt until the end of the transaction */
+		hash_destroy(batch->contacts);
+		batch->contacts = key_table(sizeof(Datum));
+		batch->all = true;
 	}
 }
 
+/* Remember a contact's row as a statement on the contacts table left it. */
+static void
+remember_written(Datum key, TupleTableSlot *row, TupleDesc desc, bool moved)
+{
+	bool		found;
+	WrittenContact *w;
+
+	if (written == NULL)
+		written = key_table(sizeof(WrittenContact));
+	w = hash_search(written, &key, HASH_FIND, NULL);
+	if (w == NULL && hash_get_num_entries(written) >= FAST_PATH_CONTACTS)
+	{
+		written_unknown = true;
+		return;
+	}
+	if (w == NULL)
+	{
+		w = hash_search(written, &key, HASH_ENTER, &found);
+		w->key = datumCopy(key, key_type->typbyval, key_type->typlen);
+		w->moved = false;
+	}
+	else if (w->row)
+		heap_freetuple(w->row);
+	w->row = row ? ExecCopySlotHeapTuple(row) : NULL;
+	w->desc = desc;
+	w->moved |= moved;
+}
+
 /*
- * Queue every contact of a transition table.  contacts: the table is the
- * contacts table, its rows are the contacts' rows (present: new rows) or
- * their deletion (old rows).
+ * Queue every contact of a transition table.  For the contacts table, also
+ * remember its rows: new rows (present), or old ones as deleted.
  */
 static void
 queue_rows(PendingBatch *batch, Tuplestorestate *rows, TupleTableSlot *slot, int contact,
@@ -402,8 +388,11 @@ queue_rows(PendingBatch *batch, Tuplestorestate *rows, TupleTableSlot *slot, int
 		Datum		key = slot_getattr(slot, contact, &isnull);
 
 		CHECK_FOR_INTERRUPTS();
-		if (!isnull)
-			queue_contact(batch, key, contacts, present ? slot : NULL, desc, moved);
+		if (isnull)
+			continue;
+		queue_contact(batch, key);
+		if (contacts)
+			remember_written(key, present ? slot : NULL, desc, moved);
 	}
 	rows_end(rows);
 	MemoryContextSwitchTo(old);
@@ -470,35 +459,43 @@ updated_contacts(SegmentCache *cache, TriggerData *td, int key, int tenant)
 	return segments;
 }
 
-/* The segments using the event kinds of a transition table. */
+/*
+ * The segments using the event kinds of a transition table.  A batch
+ * mostly repeats a few kinds: the first KINDS_SEEN are looked up once.
+ */
+#define KINDS_SEEN 64
+
 static Bitmapset *
 written_kinds(SegmentCache *cache, Tuplestorestate *rows, TupleTableSlot *slot, int kind,
 			  Bitmapset *segments)
 {
+	Form_pg_attribute attr = TupleDescAttr(slot->tts_tupleDescriptor, kind - 1);
 	Oid			output;
 	bool		isvarlena;
-	char	   *last = NULL;
+	Datum		seen[KINDS_SEEN];
+	int			nseen = 0;
 
-	getTypeOutputInfo(TupleDescAttr(slot->tts_tupleDescriptor, kind - 1)->atttypid,
-					  &output, &isvarlena);
+	getTypeOutputInfo(attr->atttypid, &output, &isvarlena);
 	rows_begin(rows);
 	while (tuplestore_gettupleslot(rows, true, false, slot))
 	{
 		bool		isnull;
 		Datum		value = slot_getattr(slot, kind, &isnull);
 		char	   *name;
+		int			i;
 
 		CHECK_FOR_INTERRUPTS();
 		if (isnull)
 			continue;
+		for (i = 0; i < nseen && !datumIsEqual(value, seen[i], attr->attbyval, attr->attlen); i++)
+			;
+		if (i < nseen)
+			continue;
+		if (nseen < KINDS_SEEN)
+			seen[nseen++] = datumCopy(value, attr->attbyval, attr->attlen);
 		name = OidOutputFunctionCall(output, value);
-		/* batches mostly repeat a few kinds */
-		if (last == NULL || strcmp(last, name) != 0)
-			segments = bms_add_members(segments,
-									   segment_cache_users(cache->kinds, cache->nkinds, name));
-		if (last)
-			pfree(last);
-		last = name;
+		segments = bms_add_members(segments, segment_cache_users(cache->kinds, cache->nkinds, name));
+		pfree(name);
 	}
 	rows_end(rows);
 	return segments;
@@ -523,7 +520,10 @@ segments_on_write(PG_FUNCTION_ARGS)
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) ||
 		!TRIGGER_FIRED_AFTER(td->tg_event) || td->tg_trigger->tgnargs != 1)
-		elog(ERROR, "segments._on_write() must be an AFTER ... FOR EACH STATEMENT trigger with one argument");
+		ereport(ERROR,
+				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				errmsg("segments._on_write() must be fired as an AFTER ... FOR EACH STATEMENT trigger with one argument"),
+				errhint("Attaching a table installs it; use segments.attach_contacts(), attach_events() or attach_lists()."));
 	role = td->tg_trigger->tgargs[0];
 
 	writers_lock();
@@ -607,14 +607,39 @@ segments_arm_commit(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(true);
 }
 
+/*
+ * A plan kept for the session, generic: planning the write path's
+ * statements anew costs more than running them.
+ */
+static SPIPlanPtr
+keep_plan(const char *query, int nargs, Oid *types)
+{
+	SPIPlanPtr	plan = SPI_prepare_cursor(query, nargs, types, CURSOR_OPT_GENERIC_PLAN);
+
+	if (plan == NULL || SPI_keepplan(plan) != 0)
+		elog(ERROR, "could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
+	return plan;
+}
+
+/*
+ * The log rows of the changes left_ and joined (segment_id, contact): the
+ * leaves first, each contact's in the order of segment ids.
+ */
+#define LOG_CHANGES \
+	"INSERT INTO segments.membership_log AS g (segment_id, contact, joined, cause) " \
+	"SELECT c.segment_id, c.contact, c.joined, 'write' FROM (" \
+	" SELECT l.segment_id, l.contact, false AS joined FROM left_ l" \
+	" UNION ALL SELECT j.segment_id, j.contact, true FROM joined j) c " \
+	"ORDER BY c.joined, c.contact, c.segment_id"
+
 /* (Re)prepare the plans when the attachments changed. */
 static void
 prepare_plans(Attachments *att)
 {
 	Oid			keytype = getBaseType(att->contacts.contact_type);
 	Oid			write_types[3] = {INT8ARRAYOID, get_array_type(keytype), BOOLARRAYOID};
-	Oid			maintain_types[1] = {INT8ARRAYOID};
 	Oid			contact_types[3] = {keytype, INT8ARRAYOID, INT8ARRAYOID};
+	Oid			maintain_types[1] = {INT8ARRAYOID};
 
 	if (plans_generation == att->generation)
 		return;
@@ -626,53 +651,45 @@ prepare_plans(Attachments *att)
 		SPI_freeplan(maintain_all_plan);
 	write_plan = contact_plan = maintain_all_plan = NULL;
 	plans_generation = 0;
-	/* a generic plan: planning it anew costs more than running it */
-	write_plan = SPI_prepare_cursor("WITH change AS ("
-							 "  SELECT u.segment_id, u.contact, u.joined"
-							 "  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3))"
-							 "  AS u(segment_id, contact, joined)),"
+
+	/* Changes of many contacts: (segment $1, contact $2, joined $3). */
+	write_plan = keep_plan("WITH change AS ("
+						   "  SELECT u.segment_id, u.contact, u.joined"
+						   "  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3))"
+						   "  AS u(segment_id, contact, joined)),"
+						   " left_ AS ("
+						   "  DELETE FROM segments.membership m USING change c"
+						   "  WHERE NOT c.joined AND m.segment_id = c.segment_id AND m.contact = c.contact"
+						   "  RETURNING m.segment_id, m.contact),"
+						   " joined AS ("
+						   "  INSERT INTO segments.membership (segment_id, contact)"
+						   "  SELECT c.segment_id, c.contact FROM change c WHERE c.joined"
+						   "  RETURNING segment_id, contact) "
+						   LOG_CHANGES,
+						   3, write_types);
+
+	/*
+	 * One contact's ($1) membership of segments $2 made what $3 (of them)
+	 * says: its rows of the others leave, the missing join; returns the
+	 * segments changed.
+	 */
+	contact_plan = keep_plan("WITH now_ AS ("
+							 "  SELECT m.segment_id FROM segments.membership m"
+							 "  WHERE m.contact = $1 AND m.segment_id = ANY ($2)),"
 							 " left_ AS ("
-							 "  DELETE FROM segments.membership m USING change c"
-							 "  WHERE NOT c.joined AND m.segment_id = c.segment_id AND m.contact = c.contact"
+							 "  DELETE FROM segments.membership m"
+							 "  WHERE m.contact = $1 AND m.segment_id IN"
+							 "   (SELECT n.segment_id FROM now_ n WHERE NOT n.segment_id = ANY ($3))"
 							 "  RETURNING m.segment_id, m.contact),"
 							 " joined AS ("
 							 "  INSERT INTO segments.membership (segment_id, contact)"
-							 "  SELECT c.segment_id, c.contact FROM change c WHERE c.joined"
+							 "  SELECT u.id, $1 FROM pg_catalog.unnest($3) AS u(id)"
+							 "  WHERE u.id NOT IN (SELECT n.segment_id FROM now_ n)"
 							 "  RETURNING segment_id, contact) "
-							 "INSERT INTO segments.membership_log (segment_id, contact, joined, cause) "
-							 "SELECT l.segment_id, l.contact, false, 'write' FROM left_ l "
-							 "UNION ALL SELECT j.segment_id, j.contact, true, 'write' FROM joined j",
-							 3, write_types, CURSOR_OPT_GENERIC_PLAN);
-	if (write_plan == NULL || SPI_keepplan(write_plan))
-		elog(ERROR, "could not prepare the membership change: %s", SPI_result_code_string(SPI_result));
-	/*
-	 * One contact's membership of segments $2 made what $3 (of them) says:
-	 * its rows of the others leave, the missing join; returns the changes.
-	 */
-	contact_plan = SPI_prepare_cursor("WITH now_ AS ("
-									  "  SELECT m.segment_id FROM segments.membership m"
-									  "  WHERE m.contact = $1 AND m.segment_id = ANY ($2)),"
-									  " left_ AS ("
-									  "  DELETE FROM segments.membership m"
-									  "  WHERE m.contact = $1 AND m.segment_id IN"
-									  "   (SELECT n.segment_id FROM now_ n WHERE NOT n.segment_id = ANY ($3))"
-									  "  RETURNING m.segment_id),"
-									  " joined AS ("
-									  "  INSERT INTO segments.membership (segment_id, contact)"
-									  "  SELECT u.id, $1 FROM pg_catalog.unnest($3) AS u(id)"
-									  "  WHERE u.id NOT IN (SELECT n.segment_id FROM now_ n)"
-									  "  RETURNING segment_id) "
-									  "INSERT INTO segments.membership_log AS g (segment_id, contact, joined, cause) "
-									  "SELECT l.segment_id, $1, false, 'write' FROM left_ l "
-									  "UNION ALL SELECT j.segment_id, $1, true, 'write' FROM joined j "
-									  "RETURNING g.segment_id",
-									  3, contact_types, CURSOR_OPT_GENERIC_PLAN);
-	if (contact_plan == NULL || SPI_keepplan(contact_plan))
-		elog(ERROR, "could not prepare the membership change: %s", SPI_result_code_string(SPI_result));
-	maintain_all_plan = SPI_prepare("SELECT segments._maintain($1, NULL::pg_catalog.text[], 'write')",
-									1, maintain_types);
-	if (maintain_all_plan == NULL || SPI_keepplan(maintain_all_plan))
-		elog(ERROR, "could not prepare segments._maintain: %s", SPI_result_code_string(SPI_result));
+							 LOG_CHANGES " RETURNING g.segment_id",
+							 3, contact_types);
+	maintain_all_plan = keep_plan("SELECT segments._maintain($1, NULL::pg_catalog.text[], 'write')",
+								  1, maintain_types);
 	plans_generation = att->generation;
 }
 
@@ -805,30 +822,19 @@ evaluate_contact(SegmentCache *cache, Bitmapset *segments, EvalContact *contact,
 	}
 }
 
-/* One contact, its data read with a query each (or known). */
-static void
-maintain_contact(SegmentCache *cache, Bitmapset *segments, PendingContact *queued,
-				 MemoryContext cxt, Changes *ch)
-{
-	EvalContact contact;
-	bool		exists;
-
-	if (queued->known)
-		exists = rule_eval_use_contact(&contact, cache->att, queued->key, queued->row, queued->desc, cxt);
-	else
-		exists = rule_eval_read_contact(&contact, cache->att, queued->key, cxt, true);
-	evaluate_contact(cache, segments, &contact, exists, queued->key, ch);
-}
-
 /*
- * One contact, when no segment of the batch uses another ("in segment"):
- * its memberships need not be read first.  The segments are evaluated, and
- * one statement makes its membership of them so, returning what changed.
+ * One contact, its data read with a query each (its row not at all when
+ * the transaction wrote it).  Its segments are evaluated, and one
+ * statement makes its membership of them so, returning what changed: its
+ * memberships are read first only when a segment evaluated later uses one
+ * evaluated here ("in segment").
  */
 static void
-maintain_contact_blind(SegmentCache *cache, Bitmapset *segments, PendingContact *queued,
-					   MemoryContext cxt, Changes *ch)
+maintain_contact(SegmentCache *cache, Bitmapset *segments, Datum key, HTAB *rows,
+				 bool rows_unknown, MemoryContext cxt, Changes *ch)
 {
+	WrittenContact *w = rows ? hash_search(rows, &key, HASH_FIND, NULL) : NULL;
+	bool		moved = w ? w->moved : rows_unknown;
 	EvalContact contact;
 	bool		exists;
 	int			n = bms_num_members(segments);
@@ -840,28 +846,32 @@ maintain_contact_blind(SegmentCache *cache, Bitmapset *segments, PendingContact 
 	Datum		values[3];
 	uint64		k;
 
-	if (queued->known)
-		exists = rule_eval_use_contact(&contact, cache->att, queued->key, queued->row, queued->desc, cxt);
+	if (w)
+		exists = rule_eval_use_contact(&contact, cache->att, key, w->row, w->desc, cxt);
 	else
-		exists = rule_eval_read_contact(&contact, cache->att, queued->key, cxt, true);
+		exists = rule_eval_read_contact(&contact, cache->att, key, cxt, true);
 	while ((i = bms_next_member(segments, i)) >= 0)
 	{
 		CachedSegment *s = &cache->segments[i];
 		bool		in_tenant = s->tenant == NULL ||
 			(contact.tenant && strcmp(s->tenant, contact.tenant) == 0);
+		bool		member;
 
 		CHECK_FOR_INTERRUPTS();
 		/*
 		 * Another tenant's segment needs no evaluation, nor a look at its
 		 * membership unless the contact may have been in that tenant.
 		 */
-		if (exists && !queued->moved && !in_tenant)
+		if (exists && !moved && !in_tenant)
 			continue;
 		all[nall++] = Int64GetDatum(s->id);
-		if (exists && in_tenant && rule_eval_contact(segment_cache_checked(cache, i), &contact))
+		member = exists && in_tenant && rule_eval_contact(segment_cache_checked(cache, i), &contact);
+		if (member)
 			members[nmembers++] = Int64GetDatum(s->id);
+		if (!bms_is_empty(s->dependents))
+			rule_eval_set_member(&contact, s->id, member);
 	}
-	values[0] = queued->key;
+	values[0] = key;
 	values[1] = PointerGetDatum(construct_array(all, nall, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	values[2] = PointerGetDatum(construct_array(members, nmembers, INT8OID, 8, FLOAT8PASSBYVAL,
 												TYPALIGN_DOUBLE));
@@ -893,7 +903,7 @@ maintain_chunks(SegmentCache *cache, Bitmapset *segments, HTAB *contacts,
 				MemoryContext chunk_cxt, MemoryContext contact_cxt, Changes *ch)
 {
 	HASH_SEQ_STATUS seq;
-	PendingContact *queued;
+	Datum	   *key;
 	long		n = hash_get_num_entries(contacts);
 	Datum	   *keys = palloc(sizeof(Datum) * n);
 	bool		rows = false;
@@ -905,8 +915,8 @@ maintain_chunks(SegmentCache *cache, Bitmapset *segments, HTAB *contacts,
 
 	hash_seq_init(&seq, contacts);
 	n = 0;
-	while ((queued = hash_seq_search(&seq)) != NULL)
-		keys[n++] = queued->key;
+	while ((key = hash_seq_search(&seq)) != NULL)
+		keys[n++] = *key;
 	/* only the events some rule counts: their kinds, from the earliest time */
 	memset(&needs, 0, sizeof(needs));
 	while ((i = bms_next_member(segments, i)) >= 0)
@@ -1069,9 +1079,12 @@ maintain_all(SegmentCache *cache, Bitmapset *segments)
 		elog(ERROR, "could not run segments._maintain");
 }
 
-/* Apply the batches. */
+/*
+ * Apply the batches; rows: the contacts' rows the transaction wrote
+ * (WrittenContact), rows_unknown: it wrote others too.
+ */
 static void
-apply_batches(List *batches)
+apply_batches(List *batches, HTAB *rows, bool rows_unknown)
 {
 	SegmentCache *cache = segment_cache_get();
 	MemoryContext work = AllocSetContextCreate(CurrentMemoryContext, "segments flush",
@@ -1103,26 +1116,16 @@ apply_batches(List *batches)
 		else if (hash_get_num_entries(batch->contacts) <= FAST_PATH_CONTACTS)
 		{
 			HASH_SEQ_STATUS seq;
-			PendingContact *queued;
+			Datum	   *key;
 
-			bool		blind = true;
-			int			j = -1;
-
-			while ((j = bms_next_member(segments, j)) >= 0)
-				blind &= !cache->segments[j].uses_segments;
 			hash_seq_init(&seq, batch->contacts);
-			while ((queued = hash_seq_search(&seq)) != NULL)
+			while ((key = hash_seq_search(&seq)) != NULL)
 			{
 				MemoryContextReset(contact_cxt);
 				MemoryContextSwitchTo(contact_cxt);
-				if (blind)
-					maintain_contact_blind(cache, segments, queued, contact_cxt, &ch);
-				else
-					maintain_contact(cache, segments, queued, contact_cxt, &ch);
+				maintain_contact(cache, segments, *key, rows, rows_unknown, contact_cxt, &ch);
 				MemoryContextSwitchTo(work);
 			}
-			write_changes(&ch);
-			MemoryContextSwitchTo(work);
 		}
 		else
 			maintain_chunks(cache, segments, batch->contacts, chunk_cxt, contact_cxt, &ch);
@@ -1145,22 +1148,28 @@ flush(void)
 {
 	List	   *batches = pending;
 	MemoryContext batches_cxt = pending_cxt;
+	HTAB	   *batches_written = written;
+	bool		batches_unknown = written_unknown;
 
 	if (batches == NIL)
 		return;
 	pending = NIL;
 	pending_cxt = NULL;
+	written = NULL;
+	written_unknown = false;
 	PG_TRY();
 	{
-		apply_batches(batches);
+		apply_batches(batches, batches_written, batches_unknown);
 	}
 	PG_CATCH();
 	{
 		if (pending_cxt != NULL)
 			MemoryContextSetParent(pending_cxt, batches_cxt);
-		else
-			pending_cxt = batches_cxt;
+		pending_cxt = batches_cxt;
 		pending = list_concat(batches, pending);
+		/* rows written meanwhile are not in the restored table */
+		written_unknown = batches_unknown || written != NULL;
+		written = batches_written;
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -1176,7 +1185,10 @@ Datum
 segments_at_commit(PG_FUNCTION_ARGS)
 {
 	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "segments._at_commit() must be called as a trigger");
+		ereport(ERROR,
+				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				errmsg("segments._at_commit() must be fired as a trigger"),
+				errhint("Attaching a table installs it; call segments.flush() to apply this transaction's writes now."));
 	/* this event is consumed: a later row arms another */
 	armed = false;
 	flush();
@@ -1211,7 +1223,7 @@ segments_take_all_turns(PG_FUNCTION_ARGS)
  * segments.pending() -> TABLE(segment_id bigint, contact text)
  *
  * What the transaction's commit (or segments.flush()) will bring up to
- * date: each segment and contact queued by its writes so far, once; a NULL
+ * date: each segment and contact queued by its writes so far; a NULL
  * contact stands for every contact.
  */
 Datum

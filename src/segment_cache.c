@@ -229,7 +229,6 @@ read_cache(MemoryContext cxt)
 
 		if (refs[i].segment >= n || strcmp(refs[i].kind, "segment") != 0)
 			continue;
-		loaded[refs[i].segment].uses_segments = true;
 		key.tenant = loaded[refs[i].segment].tenant;
 		key.name = refs[i].name;
 		used = bsearch(&key, names, n, sizeof(SegmentName), segment_name_cmp);

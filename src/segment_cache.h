@@ -23,7 +23,6 @@ typedef struct CachedSegment
 	bool		uses_fields;	/* fields of the contact */
 	bool		uses_events;
 	bool		uses_lists;
-	bool		uses_segments;	/* in segment */
 } CachedSegment;
 
 /* A name (column or event kind) and the segments whose rules use it. */
