@@ -29,6 +29,7 @@ OBJS = \
 	src/rule_check.o \
 	src/rule_sql.o \
 	src/rule_eval.o \
+	src/contact_data.o \
 	src/membership.o \
 	src/segment_cache.o \
 	src/maintain.o

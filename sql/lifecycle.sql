@@ -276,6 +276,13 @@ UPDATE contacts SET score = 6 WHERE id = 7;
 SELECT segments.refresh_segment('Active', tenant => 1) AS tenant_1,
        segments.refresh_segment('Active', tenant => 2) AS tenant_2;
 SELECT * FROM segments.verify_segment('Active', tenant => 2);
+-- Rules tried with the tenant spelt otherwise ('02') see the same tenant.
+SELECT c.id, segments.matches(c.id, 'in segment ''Active''', tenant => '02') AS in_active,
+       m.contact IS NOT NULL AS member
+FROM contacts c
+LEFT JOIN segments.membership m ON m.contact = c.id
+	AND m.segment_id = (SELECT s.id FROM segments.segment s WHERE s.name = 'Active' AND s.tenant = '2')
+ORDER BY c.id;
 SELECT segments.alter_segment('Active', 'score >= 10', tenant => 2);
 SELECT * FROM new_log();
 \x on

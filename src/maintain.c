@@ -54,6 +54,7 @@
 #include "utils/typcache.h"
 
 #include "maintain.h"
+#include "contact_data.h"
 #include "rule_eval.h"
 #include "segment_cache.h"
 
@@ -113,12 +114,8 @@ static SubTransactionId armed_subid = InvalidSubTransactionId;
 static HTAB *written = NULL;	/* WrittenContact by key, in pending_cxt */
 static bool written_unknown = false;	/* contacts were written that it lacks */
 
-/*
- * The contact key's type, for hashing keys; one per database (the
- * contacts' key), set when a transaction first queues.
- */
+/* The contact key's type, set when a transaction first queues. */
 static TypeCacheEntry *key_type = NULL;
-static Oid	key_collation = InvalidOid;
 
 /* Plans kept for the attachments they were prepared for. */
 static uint64 plans_generation = 0;
@@ -127,20 +124,6 @@ static SPIPlanPtr contact_plan = NULL;
 static SPIPlanPtr maintain_all_plan = NULL;
 
 static void flush(void);
-
-static uint32
-key_hash(const void *key, Size keysize)
-{
-	return DatumGetUInt32(FunctionCall1Coll(&key_type->hash_proc_finfo, key_collation,
-											*(const Datum *) key));
-}
-
-static int
-key_match(const void *a, const void *b, Size keysize)
-{
-	return DatumGetBool(FunctionCall2Coll(&key_type->eq_opr_finfo, key_collation,
-										  *(const Datum *) a, *(const Datum *) b)) ? 0 : 1;
-}
 
 static void
 pending_reset(void)
@@ -270,16 +253,7 @@ rows_end(Tuplestorestate *rows)
 static HTAB *
 key_table(Size entrysize)
 {
-	HASHCTL		ctl;
-
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(Datum);
-	ctl.entrysize = entrysize;
-	ctl.hash = key_hash;
-	ctl.match = key_match;
-	ctl.hcxt = pending_cxt;
-	return hash_create("segments pending contacts", 64, &ctl,
-					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	return contact_key_table(key_type, entrysize, 64, pending_cxt);
 }
 
 /* The batch of this transaction for a set of segments, created if new. */
@@ -298,18 +272,9 @@ batch_for(SegmentCache *cache, Bitmapset *segments)
 	}
 	if (pending_cxt == NULL)
 	{
-		Oid			keytype = getBaseType(cache->att->contacts.contact_type);
-
+		key_type = contact_key_type(cache->att);
 		pending_cxt = AllocSetContextCreate(TopTransactionContext, "segments pending",
 											ALLOCSET_DEFAULT_SIZES);
-		key_type = lookup_type_cache(keytype, TYPECACHE_HASH_PROC_FINFO | TYPECACHE_EQ_OPR_FINFO |
-									 TYPECACHE_HASH_EXTENDED_PROC_FINFO);
-		if (!OidIsValid(key_type->hash_proc) || !OidIsValid(key_type->eq_opr))
-			ereport(ERROR,
-					errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					errmsg("the contact key type %s has no hash function", format_type_be(keytype)),
-					errdetail("Writes queue the contacts they touch in a hash table."));
-		key_collation = get_typcollation(keytype);
 	}
 	old = MemoryContextSwitchTo(pending_cxt);
 	batch = palloc0(sizeof(PendingBatch));
@@ -823,15 +788,14 @@ evaluate_contact(SegmentCache *cache, Bitmapset *segments, EvalContact *contact,
 }
 
 /*
- * One contact, its data read with a query each (its row not at all when
- * the transaction wrote it).  Its segments are evaluated, and one
- * statement makes its membership of them so, returning what changed: its
- * memberships are read first only when a segment evaluated later uses one
- * evaluated here ("in segment").
+ * One contact, a chunk of one (its row not read when the transaction wrote
+ * it).  Its segments are evaluated, and one statement makes its membership
+ * of them so, returning what changed: its memberships are read first only
+ * when a segment uses another ("in segment").
  */
 static void
-maintain_contact(SegmentCache *cache, Bitmapset *segments, Datum key, HTAB *rows,
-				 bool rows_unknown, MemoryContext cxt, Changes *ch)
+maintain_contact(SegmentCache *cache, Bitmapset *segments, const EvalNeeds *needs, Datum key,
+				 HTAB *rows, bool rows_unknown, MemoryContext cxt, Changes *ch)
 {
 	WrittenContact *w = rows ? hash_search(rows, &key, HASH_FIND, NULL) : NULL;
 	bool		moved = w ? w->moved : rows_unknown;
@@ -846,10 +810,10 @@ maintain_contact(SegmentCache *cache, Bitmapset *segments, Datum key, HTAB *rows
 	Datum		values[3];
 	uint64		k;
 
+	exists = contact_chunk_contact(contact_chunk_read(cache->att, &key, 1, needs, w == NULL, true, cxt),
+								   0, &contact, cxt);
 	if (w)
-		exists = rule_eval_use_contact(&contact, cache->att, key, w->row, w->desc, cxt);
-	else
-		exists = rule_eval_read_contact(&contact, cache->att, key, cxt, true);
+		exists = contact_set_row(&contact, w->row, w->desc);
 	while ((i = bms_next_member(segments, i)) >= 0)
 	{
 		CachedSegment *s = &cache->segments[i];
@@ -899,46 +863,31 @@ maintain_contact(SegmentCache *cache, Bitmapset *segments, Datum key, HTAB *rows
 
 /* Many contacts, a chunk at a time, each query reading a whole chunk. */
 static void
-maintain_chunks(SegmentCache *cache, Bitmapset *segments, HTAB *contacts,
-				MemoryContext chunk_cxt, MemoryContext contact_cxt, Changes *ch)
+maintain_chunks(SegmentCache *cache, Bitmapset *segments, const EvalNeeds *needs,
+				HTAB *contacts, MemoryContext chunk_cxt, MemoryContext contact_cxt, Changes *ch)
 {
 	HASH_SEQ_STATUS seq;
 	Datum	   *key;
 	long		n = hash_get_num_entries(contacts);
 	Datum	   *keys = palloc(sizeof(Datum) * n);
-	bool		rows = false;
-	bool		events = false;
-	bool		lists = false;
-	EvalEventNeeds needs;
+	EvalNeeds	with_members = *needs;
 	long		done;
-	int			i = -1;
 
 	hash_seq_init(&seq, contacts);
 	n = 0;
 	while ((key = hash_seq_search(&seq)) != NULL)
 		keys[n++] = *key;
-	/* only the events some rule counts: their kinds, from the earliest time */
-	memset(&needs, 0, sizeof(needs));
-	while ((i = bms_next_member(segments, i)) >= 0)
-	{
-		if (cache->segments[i].uses_events)
-		{
-			rule_eval_event_needs(segment_cache_checked(cache, i), &needs);
-			events = true;
-		}
-		lists |= cache->segments[i].uses_lists;
-		rows |= cache->segments[i].uses_fields || cache->segments[i].tenant != NULL;
-	}
+	/* the changes are found by comparing with the memberships */
+	with_members.members = true;
 	for (done = 0; done < n; done += CHUNK_CONTACTS)
 	{
 		int			m = (int) Min(CHUNK_CONTACTS, n - done);
 		MemoryContext old;
-		EvalChunk  *chunk;
+		ContactChunk *chunk;
 		int			j;
 
 		MemoryContextReset(chunk_cxt);
-		chunk = rule_eval_read_chunk(cache->att, keys + done, m, rows, events ? &needs : NULL, lists,
-									 chunk_cxt);
+		chunk = contact_chunk_read(cache->att, keys + done, m, &with_members, true, true, chunk_cxt);
 		old = MemoryContextSwitchTo(chunk_cxt);
 		for (j = 0; j < m; j++)
 		{
@@ -946,7 +895,7 @@ maintain_chunks(SegmentCache *cache, Bitmapset *segments, HTAB *contacts,
 			bool		exists;
 
 			MemoryContextReset(contact_cxt);
-			exists = rule_eval_chunk_contact(chunk, j, &contact, contact_cxt);
+			exists = contact_chunk_contact(chunk, j, &contact, contact_cxt);
 			evaluate_contact(cache, segments, &contact, exists, keys[done + j], ch);
 		}
 		write_changes(ch);
@@ -993,9 +942,9 @@ static uint64
 key_hash64(Datum key)
 {
 	if (OidIsValid(key_type->hash_extended_proc))
-		return DatumGetUInt64(FunctionCall2Coll(&key_type->hash_extended_proc_finfo, key_collation,
+		return DatumGetUInt64(FunctionCall2Coll(&key_type->hash_extended_proc_finfo, key_type->typcollation,
 												key, UInt64GetDatum(0)));
-	return DatumGetUInt32(FunctionCall1Coll(&key_type->hash_proc_finfo, key_collation, key));
+	return DatumGetUInt32(FunctionCall1Coll(&key_type->hash_proc_finfo, key_type->typcollation, key));
 }
 
 static void
@@ -1108,12 +1057,21 @@ apply_batches(List *batches, HTAB *rows, bool rows_unknown)
 	{
 		PendingBatch *batch = lfirst(lc);
 		Bitmapset  *segments = segments_now(cache, batch);
+		EvalNeeds	needs;
+		int			j = -1;
 
 		if (bms_is_empty(segments))
 			continue;
 		if (batch->all)
+		{
 			maintain_all(cache, segments);
-		else if (hash_get_num_entries(batch->contacts) <= FAST_PATH_CONTACTS)
+			continue;
+		}
+		/* the contacts' data the batch's rules read */
+		memset(&needs, 0, sizeof(needs));
+		while ((j = bms_next_member(segments, j)) >= 0)
+			rule_eval_needs(segment_cache_checked(cache, j), &needs);
+		if (hash_get_num_entries(batch->contacts) <= FAST_PATH_CONTACTS)
 		{
 			HASH_SEQ_STATUS seq;
 			Datum	   *key;
@@ -1123,12 +1081,12 @@ apply_batches(List *batches, HTAB *rows, bool rows_unknown)
 			{
 				MemoryContextReset(contact_cxt);
 				MemoryContextSwitchTo(contact_cxt);
-				maintain_contact(cache, segments, *key, rows, rows_unknown, contact_cxt, &ch);
+				maintain_contact(cache, segments, &needs, *key, rows, rows_unknown, contact_cxt, &ch);
 				MemoryContextSwitchTo(work);
 			}
 		}
 		else
-			maintain_chunks(cache, segments, batch->contacts, chunk_cxt, contact_cxt, &ch);
+			maintain_chunks(cache, segments, &needs, batch->contacts, chunk_cxt, contact_cxt, &ch);
 	}
 	/* one notification per changed segment (they fold per transaction) */
 	while ((i = bms_next_member(ch.changed, i)) >= 0)

@@ -29,7 +29,7 @@
 #include "utils/varlena.h"
 
 #include "rule_check.h"
-#include "rule_eval.h"
+#include "contact_data.h"
 #include "rule_time.h"
 
 typedef struct CheckState
@@ -114,7 +114,7 @@ column_type(const AttachedTable *t, const char *column)
 typedef struct RetiredAttachments
 {
 	MemoryContext cxt;
-	EvalPlans  *plans;
+	ContactPlans  *plans;
 	LocalTransactionId lxid;
 } RetiredAttachments;
 
@@ -158,7 +158,7 @@ retire_attachments(void)
 		else
 		{
 			if (r->plans)
-				rule_eval_free_plans(r->plans);
+				contact_free_plans(r->plans);
 			MemoryContextDelete(r->cxt);
 			pfree(r);
 		}
@@ -683,7 +683,9 @@ rule_check(const RuleBody *body, Attachments *att, const char *tenant)
 	if (tenant)
 	{
 		Oid			input,
-					ioparam;
+					ioparam,
+					output;
+		bool		varlena;
 
 		if (!att->contacts.tenant_column)
 			ereport(ERROR,
@@ -692,6 +694,9 @@ rule_check(const RuleBody *body, Attachments *att, const char *tenant)
 					errhint("Attach the contacts table with tenant => 'column' to use tenants."));
 		getTypeInputInfo(att->contacts.tenant_type, &input, &ioparam);
 		cr->tenant_value = OidInputFunctionCall(input, (char *) tenant, ioparam, -1);
+		/* '03' and '3' name one tenant of an integer column */
+		getTypeOutputInfo(att->contacts.tenant_type, &output, &varlena);
+		cr->tenant = OidOutputFunctionCall(output, cr->tenant_value);
 	}
 	check_node(&st, 0, false);
 	AtEOXact_GUC(true, level);

@@ -36,7 +36,7 @@ typedef struct Attachments
 	AttachedTable contacts;
 	AttachedTable events;
 	AttachedTable lists;
-	struct EvalPlans *plans;	/* rule_eval.c's queries, made on first use */
+	struct ContactPlans *plans;	/* contact_data.c's queries, made on first use */
 	uint64		generation;		/* differs for every reading of the attachments */
 } Attachments;
 

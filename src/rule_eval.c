@@ -36,6 +36,7 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
+#include "contact_data.h"
 #include "rule_check.h"
 #include "rule_eval.h"
 #include "rule_jsonb.h"
@@ -68,33 +69,6 @@ typedef struct EvalState
 	EvalContact *c;
 	ExplainLine *lines;			/* explain: one per item, or NULL */
 } EvalState;
-
-/*
- * The queries reading a contact's data, each with its key as $1; the
- * _ANY forms read a chunk of contacts, their keys as an array in $1.
- */
-typedef enum EvalQuery
-{
-	EQ_CONTACT,
-	EQ_EVENTS,
-	EQ_LISTS,
-	EQ_MEMBERS,
-	EQ_CONTACT_ANY,
-	EQ_CONTACT_KEYS_ANY,		/* only the keys: which contacts exist */
-	EQ_EVENTS_ANY,
-	EQ_EVENTS_ANY_SINCE,
-	EQ_EVENT_TIMES_ANY,			/* only contact, kind and time */
-	EQ_EVENT_TIMES_ANY_SINCE,
-	EQ_LISTS_ANY,
-	EQ_MEMBERS_ANY
-} EvalQuery;
-
-#define EQ_COUNT (EQ_MEMBERS_ANY + 1)
-
-struct EvalPlans
-{
-	SPIPlanPtr	plans[EQ_COUNT];	/* NULL until first used */
-};
 
 static bool eval_node(EvalState *st, const RuleItem *item, const EvalRow *row, int depth);
 
@@ -176,20 +150,10 @@ window_bounds(RuleTestOp op, const RuleItem *duration, int64 *low, int64 *high)
 	}
 }
 
-static int
-column_number(TupleDesc desc, const char *column)
-{
-	int			fnum = SPI_fnumber(desc, column);
-
-	if (fnum <= 0)
-		elog(ERROR, "column \"%s\" is missing from the row", column);
-	return fnum;
-}
-
 static Datum
 field_value(const CheckedItem *ci, const EvalRow *row, bool *isnull)
 {
-	return heap_getattr(row->tuple, column_number(row->desc, ci->column), row->desc, isnull);
+	return heap_getattr(row->tuple, contact_column(row->desc, ci->column), row->desc, isnull);
 }
 
 static bool
@@ -535,342 +499,6 @@ in_window(EvalState *st, const RuleItem *item, const RuleItem *operand, int64 at
 	return true;
 }
 
-/* The type of a column of an attached table. */
-static Oid
-column_type_of(const AttachedTable *t, const char *column)
-{
-	return TupleDescAttr(t->tupdesc, column_number(t->tupdesc, column) - 1)->atttypid;
-}
-
-/*
- * The contact's data, read by plans kept with the attachments: each query
- * reads all of the contact's rows, once, for every rule evaluated on it.
- */
-static char *
-query_text(const Attachments *att, EvalQuery which, Oid *argtype, int *nargs)
-{
-	const AttachedTable *t;
-
-	switch (which)
-	{
-		case EQ_CONTACT:
-			t = &att->contacts;
-			*argtype = t->contact_type;
-			return psprintf("SELECT * FROM %s AS c WHERE c.%s = $1",
-							quote_qualified_identifier(t->schema, t->name),
-							quote_identifier(t->contact_column));
-		case EQ_EVENTS:
-			t = &att->events;
-			*argtype = t->contact_type;
-			return psprintf("SELECT * FROM %s AS e WHERE e.%s = $1",
-							quote_qualified_identifier(t->schema, t->name),
-							quote_identifier(t->contact_column));
-		case EQ_LISTS:
-			t = &att->lists;
-			*argtype = t->contact_type;
-			return psprintf("SELECT l.%s FROM %s AS l WHERE l.%s = $1",
-							quote_identifier(t->list_column),
-							quote_qualified_identifier(t->schema, t->name),
-							quote_identifier(t->contact_column));
-		case EQ_MEMBERS:
-			*argtype = att->contacts.contact_type;
-			return pstrdup("SELECT m.segment_id FROM segments.membership AS m WHERE m.contact = $1");
-		case EQ_CONTACT_ANY:
-		case EQ_CONTACT_KEYS_ANY:
-			t = &att->contacts;
-			*argtype = get_array_type(getBaseType(t->contact_type));
-			return psprintf("SELECT %s FROM %s AS c WHERE c.%s = ANY ($1)",
-							which == EQ_CONTACT_ANY ? "*" :
-							psprintf("c.%s", quote_identifier(t->contact_column)),
-							quote_qualified_identifier(t->schema, t->name),
-							quote_identifier(t->contact_column));
-		case EQ_EVENTS_ANY:
-		case EQ_EVENTS_ANY_SINCE:
-		case EQ_EVENT_TIMES_ANY:
-		case EQ_EVENT_TIMES_ANY_SINCE:
-			/*
-			 * The kinds the rules name ($2), and the earliest time they
-			 * count ($3).  The kinds are a filter, not an index condition
-			 * (IS TRUE): with two arrays in its conditions a btree scan
-			 * descends once per pair of elements.
-			 */
-			t = &att->events;
-			argtype[0] = get_array_type(getBaseType(att->contacts.contact_type));
-			argtype[1] = get_array_type(column_type_of(t, t->kind_column));
-			argtype[2] = TIMESTAMPTZOID;
-			{
-				bool		since = which == EQ_EVENTS_ANY_SINCE || which == EQ_EVENT_TIMES_ANY_SINCE;
-				bool		all = which == EQ_EVENTS_ANY || which == EQ_EVENTS_ANY_SINCE;
-
-				*nargs = since ? 3 : 2;
-				/* without where clauses, an index of the three can answer alone */
-				return psprintf("SELECT %s FROM %s AS e WHERE e.%s = ANY ($1) AND (e.%s = ANY ($2)) IS TRUE%s",
-								all ? "*" : psprintf("e.%s, e.%s, e.%s", quote_identifier(t->contact_column),
-													 quote_identifier(t->kind_column),
-													 quote_identifier(t->at_column)),
-								quote_qualified_identifier(t->schema, t->name),
-								quote_identifier(t->contact_column),
-								quote_identifier(t->kind_column),
-								since ? psprintf(" AND e.%s >= $3", quote_identifier(t->at_column)) : "");
-			}
-		case EQ_LISTS_ANY:
-			t = &att->lists;
-			*argtype = get_array_type(getBaseType(att->contacts.contact_type));
-			return psprintf("SELECT l.%s, l.%s FROM %s AS l WHERE l.%s = ANY ($1)",
-							quote_identifier(t->contact_column),
-							quote_identifier(t->list_column),
-							quote_qualified_identifier(t->schema, t->name),
-							quote_identifier(t->contact_column));
-		case EQ_MEMBERS_ANY:
-			*argtype = get_array_type(getBaseType(att->contacts.contact_type));
-			return pstrdup("SELECT m.contact, m.segment_id FROM segments.membership AS m "
-						   "WHERE m.contact = ANY ($1)");
-	}
-	elog(ERROR, "unexpected query %d", (int) which);
-	return NULL;
-}
-
-/*
- * Run one of the contact's queries, preparing its plan on first use; the
- * rows are in the returned table, which the caller frees.  SPI calls leave
- * SPI's procedure context current: the caller's is made current again.
- */
-static SPITupleTable *
-run_query_on(Attachments *att, EvalQuery which, Datum *args, bool latest, long tcount)
-{
-	MemoryContext caller = CurrentMemoryContext;
-	EvalPlans  *plans = att->plans;
-
-	if (plans == NULL)
-	{
-		/* freed with the attachments, which first free the plans */
-		plans = MemoryContextAllocZero(GetMemoryChunkContext(att), sizeof(EvalPlans));
-		att->plans = plans;
-	}
-	if (plans->plans[which] == NULL)
-	{
-		Oid			argtypes[3];
-		int			nargs = 1;
-		char	   *query = query_text(att, which, argtypes, &nargs);
-		/* generic plans: each query reads by key, whatever its value */
-		SPIPlanPtr	plan = SPI_prepare_cursor(query, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
-
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
-		plans->plans[which] = plan;
-	}
-	if (SPI_execute_snapshot(plans->plans[which], args, NULL,
-							 latest ? GetLatestSnapshot() : InvalidSnapshot, InvalidSnapshot,
-							 !latest, false, tcount) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the data of a contact");
-	MemoryContextSwitchTo(caller);
-	return SPI_tuptable;
-}
-
-static SPITupleTable *
-run_query(EvalContact *c, EvalQuery which, long tcount)
-{
-	return run_query_on(c->att, which, &c->key, c->latest, tcount);
-}
-
-void
-rule_eval_free_plans(EvalPlans *plans)
-{
-	int			i;
-
-	for (i = 0; i < EQ_COUNT; i++)
-		if (plans->plans[i])
-			SPI_freeplan(plans->plans[i]);
-}
-
-/* Start c for a contact: no data read yet. */
-static void
-begin_contact(EvalContact *c, Attachments *att, Datum key, MemoryContext cxt, bool latest)
-{
-	int16		typlen;
-	bool		typbyval;
-
-	memset(c, 0, sizeof(EvalContact));
-	c->att = att;
-	c->cxt = cxt;
-	c->latest = latest;
-	get_typlenbyval(att->contacts.contact_type, &typlen, &typbyval);
-	c->key = datumCopy(key, typbyval, typlen);
-}
-
-/* The contact's row (in cxt) and its tenant. */
-static void
-set_row(EvalContact *c, HeapTuple row, TupleDesc desc)
-{
-	const AttachedTable *co = &c->att->contacts;
-
-	c->row_desc = desc;
-	c->row = row;
-	if (co->tenant_column)
-	{
-		int			fnum = column_number(desc, co->tenant_column);
-		bool		isnull;
-		Datum		tenant = heap_getattr(row, fnum, desc, &isnull);
-
-		if (!isnull)
-			c->tenant = value_text(tenant, TupleDescAttr(desc, fnum - 1)->atttypid);
-	}
-}
-
-bool
-rule_eval_read_contact(EvalContact *c, Attachments *att, Datum key, MemoryContext cxt,
-					   bool latest)
-{
-	MemoryContext caller = MemoryContextSwitchTo(cxt);
-	SPITupleTable *result;
-
-	begin_contact(c, att, key, cxt, latest);
-	result = run_query(c, EQ_CONTACT, 1);
-	MemoryContextSwitchTo(cxt);
-	if (SPI_processed > 0)
-		set_row(c, heap_copytuple(result->vals[0]), CreateTupleDescCopy(result->tupdesc));
-	SPI_freetuptable(result);
-	MemoryContextSwitchTo(caller);
-	return c->row != NULL;
-}
-
-bool
-rule_eval_use_contact(EvalContact *c, Attachments *att, Datum key, HeapTuple row,
-					  TupleDesc desc, MemoryContext cxt)
-{
-	MemoryContext caller = MemoryContextSwitchTo(cxt);
-
-	begin_contact(c, att, key, cxt, true);
-	if (row)
-		set_row(c, row, desc);
-	MemoryContextSwitchTo(caller);
-	return c->row != NULL;
-}
-
-/* The contact's events: tuples (kept, in c->cxt or longer-lived). */
-static void
-set_events(EvalContact *c, HeapTuple *tuples, uint64 n, TupleDesc desc)
-{
-	const AttachedTable *ev = &c->att->events;
-	MemoryContext caller = MemoryContextSwitchTo(c->cxt);
-	int			kind_fnum = column_number(desc, ev->kind_column);
-	int			at_fnum = column_number(desc, ev->at_column);
-	uint64		i;
-
-	c->events_desc = desc;
-	c->kind_collation = TupleDescAttr(desc, kind_fnum - 1)->attcollation;
-	c->events = palloc(sizeof(EvalEvent) * Max(n, 1));
-	for (i = 0; i < n; i++)
-	{
-		EvalEvent  *e = &c->events[i];
-		bool		isnull;
-		Datum		kind;
-
-		e->tuple = tuples[i];
-		kind = heap_getattr(e->tuple, kind_fnum, desc, &isnull);
-		/* detoasted once here rather than for every condition */
-		e->kind = isnull ? NULL : (text *) PG_DETOAST_DATUM_PACKED(kind);
-		e->at = DatumGetTimestampTz(heap_getattr(e->tuple, at_fnum, desc, &e->at_isnull));
-	}
-	c->nevents = n;
-	c->events_read = true;
-	MemoryContextSwitchTo(caller);
-}
-
-static void
-read_events(EvalContact *c)
-{
-	SPITupleTable *result = run_query(c, EQ_EVENTS, 0);
-	uint64		n = SPI_processed;
-	MemoryContext caller = MemoryContextSwitchTo(c->cxt);
-	HeapTuple  *tuples = palloc(sizeof(HeapTuple) * Max(n, 1));
-	uint64		i;
-
-	for (i = 0; i < n; i++)
-		tuples[i] = heap_copytuple(result->vals[i]);
-	set_events(c, tuples, n, CreateTupleDescCopy(result->tupdesc));
-	SPI_freetuptable(result);
-	MemoryContextSwitchTo(caller);
-}
-
-/* The contact's lists: values of the list column (attr), NULLs left out. */
-static void
-set_lists(EvalContact *c, Datum *values, bool *nulls, uint64 n, Form_pg_attribute attr)
-{
-	MemoryContext caller = MemoryContextSwitchTo(c->cxt);
-	uint64		i;
-
-	c->list_collation = attr->attcollation;
-	c->lists = palloc(sizeof(Datum) * Max(n, 1));
-	for (i = 0; i < n; i++)
-	{
-		/* a NULL list is no list, as for l.list = v */
-		if (!nulls[i])
-			c->lists[c->nlists++] = values[i];
-	}
-	c->lists_read = true;
-	MemoryContextSwitchTo(caller);
-}
-
-static void
-read_lists(EvalContact *c)
-{
-	SPITupleTable *result = run_query(c, EQ_LISTS, 0);
-	uint64		n = SPI_processed;
-	MemoryContext caller = MemoryContextSwitchTo(c->cxt);
-	Form_pg_attribute attr = TupleDescAttr(result->tupdesc, 0);
-	Datum	   *values = palloc(sizeof(Datum) * Max(n, 1));
-	bool	   *nulls = palloc(sizeof(bool) * Max(n, 1));
-	uint64		i;
-
-	for (i = 0; i < n; i++)
-	{
-		values[i] = heap_getattr(result->vals[i], 1, result->tupdesc, &nulls[i]);
-		if (!nulls[i])
-			values[i] = datumCopy(values[i], attr->attbyval, attr->attlen);
-	}
-	set_lists(c, values, nulls, n, attr);
-	SPI_freetuptable(result);
-	MemoryContextSwitchTo(caller);
-}
-
-static int
-int64_qsort_cmp(const void *a, const void *b)
-{
-	return int64_cmp(*(const int64 *) a, *(const int64 *) b);
-}
-
-/* The segments the contact is a member of (copied: set_member changes them). */
-static void
-set_members(EvalContact *c, const int64 *ids, int n)
-{
-	c->members_space = Max(n, 8);
-	c->members = MemoryContextAlloc(c->cxt, sizeof(int64) * c->members_space);
-	memcpy(c->members, ids, sizeof(int64) * n);
-	qsort(c->members, n, sizeof(int64), int64_qsort_cmp);
-	c->nmembers = n;
-	c->members_read = true;
-}
-
-static void
-read_members(EvalContact *c)
-{
-	SPITupleTable *result = run_query(c, EQ_MEMBERS, 0);
-	int			n = (int) SPI_processed;
-	int64	   *ids = palloc(sizeof(int64) * Max(n, 1));
-	int			i;
-
-	for (i = 0; i < n; i++)
-	{
-		bool		isnull;
-
-		ids[i] = DatumGetInt64(heap_getattr(result->vals[i], 1, result->tupdesc, &isnull));
-	}
-	set_members(c, ids, n);
-	pfree(ids);
-	SPI_freetuptable(result);
-}
-
 /* Where a segment is, or would be, in c->members. */
 static int
 member_position(EvalContact *c, int64 segment_id, bool *found)
@@ -879,7 +507,7 @@ member_position(EvalContact *c, int64 segment_id, bool *found)
 				high;
 
 	if (!c->members_read)
-		read_members(c);
+		elog(ERROR, "the memberships of the contact were not read");
 	high = c->nmembers;
 	while (low < high)
 	{
@@ -940,7 +568,7 @@ count_events(EvalState *st, const RuleItem *item)
 	uint64		i;
 
 	if (!c->events_read)
-		read_events(c);
+		elog(ERROR, "the events of the contact were not read");
 	for (i = 0; i < c->nevents; i++)
 	{
 		const EvalEvent *e = &c->events[i];
@@ -975,7 +603,7 @@ in_list(EvalState *st, const RuleItem *item)
 	if (!OidIsValid(tc->eq_opr))
 		elog(ERROR, "no equality operator for type %s", format_type_be(list_type));
 	if (!c->lists_read)
-		read_lists(c);
+		elog(ERROR, "the lists of the contact were not read");
 	for (i = 0; i < c->nlists; i++)
 		if (DatumGetBool(FunctionCall2Coll(&tc->eq_opr_finfo, c->list_collation, c->lists[i], wanted)))
 			return true;
@@ -1084,9 +712,7 @@ tenant_arg(FunctionCallInfo fcinfo)
 static bool
 in_tenant(const CheckedRule *cr, const EvalContact *c)
 {
-	return cr->tenant == NULL ||
-		(c->tenant != NULL &&
-		 strcmp(c->tenant, value_text(cr->tenant_value, c->att->contacts.tenant_type)) == 0);
+	return cr->tenant == NULL || (c->tenant != NULL && strcmp(c->tenant, cr->tenant) == 0);
 }
 
 bool
@@ -1109,8 +735,8 @@ rule_eval_contact(const CheckedRule *cr, EvalContact *c)
 
 /*
  * Check the rule (within the tenant, as preview does), connect SPI and read
- * the contact into a context of its own; the caller evaluates, calls
- * SPI_finish() and deletes c->cxt.
+ * the contact's data the rule needs into a context of its own; the caller
+ * evaluates, calls SPI_finish() and deletes c->cxt.
  */
 static const CheckedRule *
 begin_evaluation(FunctionCallInfo fcinfo, EvalContact *c)
@@ -1121,10 +747,16 @@ begin_evaluation(FunctionCallInfo fcinfo, EvalContact *c)
 	Datum		key = contact_key(fcinfo, co->contact_type);
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "segments contact",
 											  ALLOCSET_DEFAULT_SIZES);
+	EvalNeeds	needs;
+	ContactChunk *chunk;
 
+	memset(&needs, 0, sizeof(needs));
+	rule_eval_needs(cr, &needs);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (!rule_eval_read_contact(c, att, key, cxt, false))
+	/* a chunk of one, read with the caller's snapshot and privileges */
+	chunk = contact_chunk_read(att, &key, 1, &needs, true, false, cxt);
+	if (!contact_chunk_contact(chunk, 0, c, cxt))
 		ereport(ERROR,
 				errcode(ERRCODE_NO_DATA_FOUND),
 				errmsg("contact %s does not exist in %s", value_text(key, co->contact_type),
@@ -1213,120 +845,49 @@ segments_explain(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/*
- * Chunks: the data of many contacts read at once, for the write path when
- * a transaction touched many contacts.  Each query reads the data of the
- * whole chunk (key = ANY (keys)); rows are then grouped by contact, found
- * by key in a hash table.
- */
-typedef struct ChunkSlot
-{
-	Datum		key;			/* the hash key: first */
-	int			index;
-} ChunkSlot;
-
-struct EvalChunk
-{
-	Attachments *att;
-	MemoryContext cxt;
-	int			n;
-	Datum	   *keys;
-	HTAB	   *index;			/* ChunkSlot by key */
-	HeapTuple  *rows;			/* NULL: no such contact */
-	TupleDesc	row_desc;
-	bool		keys_only;		/* rows of the key column alone */
-	/* grouped rows: contact i's are [start[i], start[i + 1]) */
-	uint64	   *event_start;	/* NULL: not read */
-	HeapTuple  *events;
-	TupleDesc	events_desc;
-	uint64	   *list_start;		/* NULL: not read */
-	Datum	   *lists;
-	bool	   *list_nulls;
-	FormData_pg_attribute list_attr;
-	uint64	   *member_start;
-	int64	   *members;
-};
-
-/* The key type of the chunk being hashed (one per database). */
-static TypeCacheEntry *chunk_key_type = NULL;
-
-static uint32
-chunk_hash(const void *key, Size keysize)
-{
-	return DatumGetUInt32(FunctionCall1Coll(&chunk_key_type->hash_proc_finfo,
-											chunk_key_type->typcollation, *(const Datum *) key));
-}
-
-static int
-chunk_match(const void *a, const void *b, Size keysize)
-{
-	return DatumGetBool(FunctionCall2Coll(&chunk_key_type->eq_opr_finfo,
-										  chunk_key_type->typcollation,
-										  *(const Datum *) a, *(const Datum *) b)) ? 0 : 1;
-}
-
-static int
-chunk_index(EvalChunk *chunk, Datum key)
-{
-	ChunkSlot  *slot = hash_search(chunk->index, &key, HASH_FIND, NULL);
-
-	if (slot == NULL)
-		elog(ERROR, "a row of a contact outside the chunk");
-	return slot->index;
-}
-
-/*
- * Group the rows of result by contact (its key in column key_fnum):
- * returns start[0..n], and the rows' positions in order (*order).
- */
-static uint64 *
-group_rows(EvalChunk *chunk, SPITupleTable *result, uint64 nrows, int key_fnum, uint64 **order)
-{
-	uint64	   *start = palloc0(sizeof(uint64) * (chunk->n + 1));
-	int		   *owner = palloc(sizeof(int) * Max(nrows, 1));
-	uint64	   *next;
-	uint64		i;
-
-	for (i = 0; i < nrows; i++)
-	{
-		bool		isnull;
-		Datum		key = heap_getattr(result->vals[i], key_fnum, result->tupdesc, &isnull);
-
-		owner[i] = chunk_index(chunk, key);
-		start[owner[i] + 1]++;
-	}
-	for (i = 0; i < (uint64) chunk->n; i++)
-		start[i + 1] += start[i];
-	next = palloc(sizeof(uint64) * Max(chunk->n, 1));
-	memcpy(next, start, sizeof(uint64) * chunk->n);
-	*order = palloc(sizeof(uint64) * Max(nrows, 1));
-	for (i = 0; i < nrows; i++)
-		(*order)[next[owner[i]]++] = i;
-	pfree(owner);
-	pfree(next);
-	return start;
-}
-
 void
-rule_eval_event_needs(const CheckedRule *cr, EvalEventNeeds *needs)
+rule_eval_needs(const CheckedRule *cr, EvalNeeds *needs)
 {
 	EvalState	st = {cr, cr->body, NULL, NULL};
 	const RuleItem *item;
+	const RuleItem *end = cr->body->items + cr->body->nitems;
+	const RuleItem *event_end = NULL;	/* the where clause being walked */
 	ListCell   *lc;
 
-	for (item = cr->body->items; item < cr->body->items + cr->body->nitems; item++)
+	needs->fields |= cr->tenant != NULL;
+	for (item = cr->body->items; item < end; item++)
 	{
 		const char *kind;
 		const RuleItem *operand;
 		int64		low = DT_NOBEGIN;
 		int64		high;
 		bool		known = false;
+		bool		first;
 
-		if (item->type != RI_EVENT)
-			continue;
+		if (event_end && item >= event_end)
+			event_end = NULL;
+		switch ((RuleItemType) item->type)
+		{
+			case RI_FIELD:
+				/* a field in a where clause is an event's */
+				needs->fields |= event_end == NULL;
+				continue;
+			case RI_IN_LIST:
+				needs->lists = true;
+				continue;
+			case RI_IN_SEGMENT:
+				needs->members = true;
+				continue;
+			case RI_EVENT:
+				break;
+			default:
+				continue;
+		}
+		event_end = RULE_NEXT(item);
+		first = needs->kinds == NIL;
 		kind = RULE_STR(cr->body, item->a);
 		/* a where clause reads other columns of the events */
-		needs->all_columns |= (item->flags & RULE_HAS_WHERE) != 0;
+		needs->event_columns |= (item->flags & RULE_HAS_WHERE) != 0;
 		foreach(lc, needs->kinds)
 			known |= strcmp(lfirst(lc), kind) == 0;
 		if (!known)
@@ -1346,159 +907,7 @@ rule_eval_event_needs(const CheckedRule *cr, EvalEventNeeds *needs)
 				needs->any_time = true;
 				break;
 		}
-		if (!needs->counted || low < needs->since)
+		if (first || low < needs->since)
 			needs->since = low;
-		needs->counted = true;
 	}
-}
-
-EvalChunk *
-rule_eval_read_chunk(Attachments *att, const Datum *keys, int n, bool rows,
-					 const EvalEventNeeds *events, bool lists, MemoryContext cxt)
-{
-	MemoryContext caller = MemoryContextSwitchTo(cxt);
-	EvalChunk  *chunk = palloc0(sizeof(EvalChunk));
-	Oid			keytype = getBaseType(att->contacts.contact_type);
-	HASHCTL		ctl;
-	Datum		array;
-	SPITupleTable *result;
-	uint64		nrows;
-	uint64	   *order;
-	uint64		i;
-	int			fnum;
-
-	chunk->att = att;
-	chunk->cxt = cxt;
-	chunk->n = n;
-	chunk->keys_only = !rows;
-	chunk->keys = palloc(sizeof(Datum) * Max(n, 1));
-	memcpy(chunk->keys, keys, sizeof(Datum) * n);
-	chunk_key_type = lookup_type_cache(keytype, TYPECACHE_HASH_PROC_FINFO | TYPECACHE_EQ_OPR_FINFO);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(Datum);
-	ctl.entrysize = sizeof(ChunkSlot);
-	ctl.hash = chunk_hash;
-	ctl.match = chunk_match;
-	ctl.hcxt = cxt;
-	chunk->index = hash_create("segments chunk", n, &ctl,
-							   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
-	for (i = 0; i < (uint64) n; i++)
-		((ChunkSlot *) hash_search(chunk->index, &keys[i], HASH_ENTER, NULL))->index = (int) i;
-	array = PointerGetDatum(construct_array(chunk->keys, n, keytype, chunk_key_type->typlen,
-											chunk_key_type->typbyval, chunk_key_type->typalign));
-
-	/* the contacts' rows */
-	result = run_query_on(att, rows ? EQ_CONTACT_ANY : EQ_CONTACT_KEYS_ANY, &array, true, 0);
-	MemoryContextSwitchTo(cxt);
-	chunk->row_desc = CreateTupleDescCopy(result->tupdesc);
-	chunk->rows = palloc0(sizeof(HeapTuple) * Max(n, 1));
-	fnum = column_number(result->tupdesc, att->contacts.contact_column);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		Datum		key = heap_getattr(result->vals[i], fnum, result->tupdesc, &isnull);
-
-		chunk->rows[chunk_index(chunk, key)] = heap_copytuple(result->vals[i]);
-	}
-	SPI_freetuptable(result);
-
-	if (events && events->kinds != NIL)
-	{
-		Oid			kindtype = column_type_of(&att->events, att->events.kind_column);
-		Oid			input,
-					ioparam;
-		int16		typlen;
-		bool		typbyval;
-		char		typalign;
-		Datum	   *kinds = palloc(sizeof(Datum) * list_length(events->kinds));
-		Datum		args[3];
-		ListCell   *lc;
-		int			k = 0;
-
-		getTypeInputInfo(kindtype, &input, &ioparam);
-		get_typlenbyvalalign(kindtype, &typlen, &typbyval, &typalign);
-		foreach(lc, events->kinds)
-			kinds[k++] = OidInputFunctionCall(input, lfirst(lc), ioparam, -1);
-		args[0] = array;
-		args[1] = PointerGetDatum(construct_array(kinds, k, kindtype, typlen, typbyval, typalign));
-		/* two days early: the time column may be a date or a timestamp */
-		args[2] = TimestampTzGetDatum(events->any_time ? DT_NOBEGIN :
-									  events->since - 2 * USECS_PER_DAY);
-		result = run_query_on(att, events->any_time ?
-							  (events->all_columns ? EQ_EVENTS_ANY : EQ_EVENT_TIMES_ANY) :
-							  (events->all_columns ? EQ_EVENTS_ANY_SINCE : EQ_EVENT_TIMES_ANY_SINCE),
-							  args, true, 0);
-		MemoryContextSwitchTo(cxt);
-		nrows = SPI_processed;
-		chunk->events_desc = CreateTupleDescCopy(result->tupdesc);
-		chunk->event_start = group_rows(chunk, result, nrows,
-										column_number(result->tupdesc, att->events.contact_column),
-										&order);
-		chunk->events = palloc(sizeof(HeapTuple) * Max(nrows, 1));
-		for (i = 0; i < nrows; i++)
-			chunk->events[i] = heap_copytuple(result->vals[order[i]]);
-		SPI_freetuptable(result);
-	}
-	if (lists)
-	{
-		result = run_query_on(att, EQ_LISTS_ANY, &array, true, 0);
-		MemoryContextSwitchTo(cxt);
-		nrows = SPI_processed;
-		chunk->list_attr = *TupleDescAttr(result->tupdesc, 1);
-		chunk->list_start = group_rows(chunk, result, nrows, 1, &order);
-		chunk->lists = palloc(sizeof(Datum) * Max(nrows, 1));
-		chunk->list_nulls = palloc(sizeof(bool) * Max(nrows, 1));
-		for (i = 0; i < nrows; i++)
-		{
-			Datum		value = heap_getattr(result->vals[order[i]], 2, result->tupdesc,
-											 &chunk->list_nulls[i]);
-
-			if (!chunk->list_nulls[i])
-				value = datumCopy(value, chunk->list_attr.attbyval, chunk->list_attr.attlen);
-			chunk->lists[i] = value;
-		}
-		SPI_freetuptable(result);
-	}
-
-	result = run_query_on(att, EQ_MEMBERS_ANY, &array, true, 0);
-	MemoryContextSwitchTo(cxt);
-	nrows = SPI_processed;
-	chunk->member_start = group_rows(chunk, result, nrows, 1, &order);
-	chunk->members = palloc(sizeof(int64) * Max(nrows, 1));
-	for (i = 0; i < nrows; i++)
-	{
-		bool		isnull;
-
-		chunk->members[i] = DatumGetInt64(heap_getattr(result->vals[order[i]], 2,
-													   result->tupdesc, &isnull));
-	}
-	SPI_freetuptable(result);
-	MemoryContextSwitchTo(caller);
-	return chunk;
-}
-
-bool
-rule_eval_chunk_contact(EvalChunk *chunk, int i, EvalContact *c, MemoryContext cxt)
-{
-	MemoryContext caller = MemoryContextSwitchTo(cxt);
-
-	begin_contact(c, chunk->att, chunk->keys[i], cxt, true);
-	if (chunk->rows[i] && chunk->keys_only)
-	{
-		/* the contact exists; no rule reads its fields or its tenant */
-		c->row = chunk->rows[i];
-		c->row_desc = chunk->row_desc;
-	}
-	else if (chunk->rows[i])
-		set_row(c, chunk->rows[i], chunk->row_desc);
-	if (chunk->event_start)
-		set_events(c, &chunk->events[chunk->event_start[i]],
-				   chunk->event_start[i + 1] - chunk->event_start[i], chunk->events_desc);
-	if (chunk->list_start)
-		set_lists(c, &chunk->lists[chunk->list_start[i]], &chunk->list_nulls[chunk->list_start[i]],
-				  chunk->list_start[i + 1] - chunk->list_start[i], &chunk->list_attr);
-	set_members(c, &chunk->members[chunk->member_start[i]],
-				(int) (chunk->member_start[i + 1] - chunk->member_start[i]));
-	MemoryContextSwitchTo(caller);
-	return c->row != NULL;
 }

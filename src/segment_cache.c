@@ -279,21 +279,16 @@ read_cache(MemoryContext cxt)
 		s = position[refs[i].segment];
 		if (strcmp(refs[i].kind, "field") == 0)
 		{
-			c->segments[s].uses_fields = true;
 			fields[nfields].name = refs[i].name;
 			fields[nfields++].segments = bms_make_singleton(s);
 		}
 		else if (strcmp(refs[i].kind, "event") == 0)
 		{
-			c->segments[s].uses_events = true;
 			kinds[nkinds].name = refs[i].name;
 			kinds[nkinds++].segments = bms_make_singleton(s);
 		}
 		else if (strcmp(refs[i].kind, "list") == 0)
-		{
-			c->segments[s].uses_lists = true;
 			c->list_users = bms_add_member(c->list_users, s);
-		}
 	}
 	c->nfields = merge_uses(fields, nfields);
 	c->fields = fields;

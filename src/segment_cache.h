@@ -20,9 +20,6 @@ typedef struct CachedSegment
 	const RuleBody *rule;
 	CheckedRule *checked;		/* checked on first evaluation */
 	Bitmapset  *dependents;		/* segments using this one "in segment" */
-	bool		uses_fields;	/* fields of the contact */
-	bool		uses_events;
-	bool		uses_lists;
 } CachedSegment;
 
 /* A name (column or event kind) and the segments whose rules use it. */

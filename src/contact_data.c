@@ -1,0 +1,538 @@
+/*
+ * contact_data.c
+ *	  Reading contacts' data for evaluation: rows, events, lists and
+ *	  memberships of a chunk of contacts, one query per table.
+ *
+ * Each query reads the data of the whole chunk (key = ANY (keys)) by a
+ * plan prepared once per Attachments; rows are then grouped by contact,
+ * found by key in a hash table.  Only what the rules to evaluate need is
+ * read (EvalNeeds): the contacts' keys alone when no rule reads a field,
+ * the events of the kinds the rules name from the earliest time they
+ * count, and only their contact, kind and time when no where clause reads
+ * more (an index of the three can then answer alone).  A single contact
+ * (segments.matches(), a write of a few contacts) is a chunk of one.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "contact_data.h"
+
+/* The queries, each with the chunk's keys as $1. */
+typedef enum ContactQuery
+{
+	CQ_CONTACTS,
+	CQ_CONTACT_KEYS,			/* only the keys: which contacts exist */
+	CQ_EVENTS,					/* of kinds $2 */
+	CQ_EVENTS_SINCE,			/* of kinds $2, from $3 */
+	CQ_EVENT_TIMES,				/* only contact, kind and time */
+	CQ_EVENT_TIMES_SINCE,
+	CQ_LISTS,
+	CQ_MEMBERS
+} ContactQuery;
+
+#define CQ_COUNT (CQ_MEMBERS + 1)
+
+struct ContactPlans
+{
+	SPIPlanPtr	plans[CQ_COUNT];	/* NULL until first used */
+};
+
+struct ContactChunk
+{
+	Attachments *att;
+	int			n;
+	Datum	   *keys;
+	HTAB	   *index;			/* ChunkSlot by key */
+	bool		rows_read;
+	HeapTuple  *rows;			/* NULL: no such contact */
+	TupleDesc	row_desc;
+	bool		keys_only;		/* rows of the key column alone */
+	/* grouped rows: contact i's are [start[i], start[i + 1]) */
+	uint64	   *event_start;	/* NULL: not read */
+	HeapTuple  *events;
+	TupleDesc	events_desc;
+	uint64	   *list_start;		/* NULL: not read */
+	Datum	   *lists;
+	bool	   *list_nulls;
+	FormData_pg_attribute list_attr;
+	uint64	   *member_start;	/* NULL: not read */
+	int64	   *members;
+};
+
+typedef struct ChunkSlot
+{
+	Datum		key;			/* the hash key: first */
+	int			index;
+} ChunkSlot;
+
+int
+contact_column(TupleDesc desc, const char *column)
+{
+	int			fnum = SPI_fnumber(desc, column);
+
+	if (fnum <= 0)
+		elog(ERROR, "column \"%s\" is missing from the row", column);
+	return fnum;
+}
+
+static Oid
+column_type(const AttachedTable *t, const char *column)
+{
+	return TupleDescAttr(t->tupdesc, contact_column(t->tupdesc, column) - 1)->atttypid;
+}
+
+static char *
+query_text(const Attachments *att, ContactQuery which, Oid *argtypes, int *nargs)
+{
+	Oid			keys = get_array_type(getBaseType(att->contacts.contact_type));
+	const AttachedTable *t;
+
+	argtypes[0] = keys;
+	*nargs = 1;
+	switch (which)
+	{
+		case CQ_CONTACTS:
+		case CQ_CONTACT_KEYS:
+			t = &att->contacts;
+			return psprintf("SELECT %s FROM %s AS c WHERE c.%s = ANY ($1)",
+							which == CQ_CONTACTS ? "*" :
+							psprintf("c.%s", quote_identifier(t->contact_column)),
+							quote_qualified_identifier(t->schema, t->name),
+							quote_identifier(t->contact_column));
+		case CQ_EVENTS:
+		case CQ_EVENTS_SINCE:
+		case CQ_EVENT_TIMES:
+		case CQ_EVENT_TIMES_SINCE:
+			{
+				bool		since = which == CQ_EVENTS_SINCE || which == CQ_EVENT_TIMES_SINCE;
+				bool		all = which == CQ_EVENTS || which == CQ_EVENTS_SINCE;
+
+				/*
+				 * The kinds are a filter, not an index condition (IS TRUE):
+				 * with two arrays in its conditions a btree scan descends
+				 * once per pair of elements.
+				 */
+				t = &att->events;
+				argtypes[1] = get_array_type(column_type(t, t->kind_column));
+				argtypes[2] = TIMESTAMPTZOID;
+				*nargs = since ? 3 : 2;
+				return psprintf("SELECT %s FROM %s AS e WHERE e.%s = ANY ($1) AND (e.%s = ANY ($2)) IS TRUE%s",
+								all ? "*" : psprintf("e.%s, e.%s, e.%s", quote_identifier(t->contact_column),
+													 quote_identifier(t->kind_column),
+													 quote_identifier(t->at_column)),
+								quote_qualified_identifier(t->schema, t->name),
+								quote_identifier(t->contact_column),
+								quote_identifier(t->kind_column),
+								since ? psprintf(" AND e.%s >= $3", quote_identifier(t->at_column)) : "");
+			}
+		case CQ_LISTS:
+			t = &att->lists;
+			return psprintf("SELECT l.%s, l.%s FROM %s AS l WHERE l.%s = ANY ($1)",
+							quote_identifier(t->contact_column),
+							quote_identifier(t->list_column),
+							quote_qualified_identifier(t->schema, t->name),
+							quote_identifier(t->contact_column));
+		case CQ_MEMBERS:
+			return pstrdup("SELECT m.contact, m.segment_id FROM segments.membership AS m "
+						   "WHERE m.contact = ANY ($1)");
+	}
+	elog(ERROR, "unexpected query %d", (int) which);
+	return NULL;
+}
+
+/*
+ * Run one of the queries, preparing its plan on first use (generic: each
+ * reads by key, whatever the keys); the rows are in the returned table,
+ * which the caller frees.  SPI calls leave SPI's procedure context
+ * current: the caller's is made current again.
+ */
+static SPITupleTable *
+run_query(Attachments *att, ContactQuery which, Datum *args, bool latest)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	ContactPlans *plans = att->plans;
+
+	if (plans == NULL)
+	{
+		/* freed with the attachments, which first free the plans */
+		plans = MemoryContextAllocZero(GetMemoryChunkContext(att), sizeof(ContactPlans));
+		att->plans = plans;
+	}
+	if (plans->plans[which] == NULL)
+	{
+		Oid			argtypes[3];
+		int			nargs;
+		char	   *query = query_text(att, which, argtypes, &nargs);
+		SPIPlanPtr	plan = SPI_prepare_cursor(query, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
+
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
+		plans->plans[which] = plan;
+	}
+	if (SPI_execute_snapshot(plans->plans[which], args, NULL,
+							 latest ? GetLatestSnapshot() : InvalidSnapshot, InvalidSnapshot,
+							 !latest, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the data of contacts");
+	MemoryContextSwitchTo(caller);
+	return SPI_tuptable;
+}
+
+void
+contact_free_plans(ContactPlans *plans)
+{
+	int			i;
+
+	for (i = 0; i < CQ_COUNT; i++)
+		if (plans->plans[i])
+			SPI_freeplan(plans->plans[i]);
+}
+
+/* The key type of the table being hashed (one per database). */
+static TypeCacheEntry *hashed_type = NULL;
+
+static uint32
+key_hash(const void *key, Size keysize)
+{
+	return DatumGetUInt32(FunctionCall1Coll(&hashed_type->hash_proc_finfo, hashed_type->typcollation,
+											*(const Datum *) key));
+}
+
+static int
+key_match(const void *a, const void *b, Size keysize)
+{
+	return DatumGetBool(FunctionCall2Coll(&hashed_type->eq_opr_finfo, hashed_type->typcollation,
+										  *(const Datum *) a, *(const Datum *) b)) ? 0 : 1;
+}
+
+TypeCacheEntry *
+contact_key_type(Attachments *att)
+{
+	Oid			keytype = getBaseType(att->contacts.contact_type);
+	TypeCacheEntry *type = lookup_type_cache(keytype, TYPECACHE_HASH_PROC_FINFO |
+											 TYPECACHE_EQ_OPR_FINFO |
+											 TYPECACHE_HASH_EXTENDED_PROC_FINFO);
+
+	if (!OidIsValid(type->hash_proc) || !OidIsValid(type->eq_opr))
+		ereport(ERROR,
+				errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				errmsg("the contact key type %s has no hash function", format_type_be(keytype)),
+				errdetail("Writes and their maintenance keep the contacts they touch in hash tables."));
+	return type;
+}
+
+HTAB *
+contact_key_table(TypeCacheEntry *type, Size entrysize, long nelem, MemoryContext cxt)
+{
+	HASHCTL		ctl;
+
+	hashed_type = type;
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(Datum);
+	ctl.entrysize = entrysize;
+	ctl.hash = key_hash;
+	ctl.match = key_match;
+	ctl.hcxt = cxt;
+	return hash_create("segments contact keys", nelem, &ctl,
+					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+}
+
+static int
+chunk_index(ContactChunk *chunk, Datum key)
+{
+	ChunkSlot  *slot = hash_search(chunk->index, &key, HASH_FIND, NULL);
+
+	if (slot == NULL)
+		elog(ERROR, "a row of a contact outside the chunk");
+	return slot->index;
+}
+
+/*
+ * Group the rows of result by contact (its key in column key_fnum):
+ * returns start[0..n], and the rows' positions in order (*order).
+ */
+static uint64 *
+group_rows(ContactChunk *chunk, SPITupleTable *result, uint64 nrows, int key_fnum, uint64 **order)
+{
+	uint64	   *start = palloc0(sizeof(uint64) * (chunk->n + 1));
+	int		   *owner = palloc(sizeof(int) * Max(nrows, 1));
+	uint64	   *next;
+	uint64		i;
+
+	for (i = 0; i < nrows; i++)
+	{
+		bool		isnull;
+		Datum		key = heap_getattr(result->vals[i], key_fnum, result->tupdesc, &isnull);
+
+		owner[i] = chunk_index(chunk, key);
+		start[owner[i] + 1]++;
+	}
+	for (i = 0; i < (uint64) chunk->n; i++)
+		start[i + 1] += start[i];
+	next = palloc(sizeof(uint64) * Max(chunk->n, 1));
+	memcpy(next, start, sizeof(uint64) * chunk->n);
+	*order = palloc(sizeof(uint64) * Max(nrows, 1));
+	for (i = 0; i < nrows; i++)
+		(*order)[next[owner[i]]++] = i;
+	pfree(owner);
+	pfree(next);
+	return start;
+}
+
+static void
+read_rows(ContactChunk *chunk, Datum array, bool keys_only, bool latest)
+{
+	const AttachedTable *co = &chunk->att->contacts;
+	SPITupleTable *result = run_query(chunk->att, keys_only ? CQ_CONTACT_KEYS : CQ_CONTACTS,
+									  &array, latest);
+	int			fnum = contact_column(result->tupdesc, co->contact_column);
+	uint64		i;
+
+	chunk->rows_read = true;
+	chunk->keys_only = keys_only;
+	chunk->row_desc = CreateTupleDescCopy(result->tupdesc);
+	chunk->rows = palloc0(sizeof(HeapTuple) * Max(chunk->n, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		key = heap_getattr(result->vals[i], fnum, result->tupdesc, &isnull);
+
+		chunk->rows[chunk_index(chunk, key)] = heap_copytuple(result->vals[i]);
+	}
+	SPI_freetuptable(result);
+}
+
+static void
+read_events(ContactChunk *chunk, Datum array, const EvalNeeds *needs, bool latest)
+{
+	const AttachedTable *ev = &chunk->att->events;
+	Oid			kindtype = column_type(ev, ev->kind_column);
+	Oid			input,
+				ioparam;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	Datum	   *kinds = palloc(sizeof(Datum) * list_length(needs->kinds));
+	Datum		args[3];
+	ListCell   *lc;
+	int			k = 0;
+	SPITupleTable *result;
+	uint64		nrows;
+	uint64	   *order;
+	uint64		i;
+
+	getTypeInputInfo(kindtype, &input, &ioparam);
+	get_typlenbyvalalign(kindtype, &typlen, &typbyval, &typalign);
+	foreach(lc, needs->kinds)
+		kinds[k++] = OidInputFunctionCall(input, lfirst(lc), ioparam, -1);
+	args[0] = array;
+	args[1] = PointerGetDatum(construct_array(kinds, k, kindtype, typlen, typbyval, typalign));
+	/* two days early: the time column may be a date or a timestamp */
+	args[2] = TimestampTzGetDatum(needs->any_time ? DT_NOBEGIN : needs->since - 2 * USECS_PER_DAY);
+	result = run_query(chunk->att, needs->any_time ?
+					   (needs->event_columns ? CQ_EVENTS : CQ_EVENT_TIMES) :
+					   (needs->event_columns ? CQ_EVENTS_SINCE : CQ_EVENT_TIMES_SINCE),
+					   args, latest);
+	nrows = SPI_processed;
+	chunk->events_desc = CreateTupleDescCopy(result->tupdesc);
+	chunk->event_start = group_rows(chunk, result, nrows,
+									contact_column(result->tupdesc, ev->contact_column), &order);
+	chunk->events = palloc(sizeof(HeapTuple) * Max(nrows, 1));
+	for (i = 0; i < nrows; i++)
+		chunk->events[i] = heap_copytuple(result->vals[order[i]]);
+	SPI_freetuptable(result);
+}
+
+static void
+read_lists(ContactChunk *chunk, Datum array, bool latest)
+{
+	SPITupleTable *result = run_query(chunk->att, CQ_LISTS, &array, latest);
+	uint64		nrows = SPI_processed;
+	uint64	   *order;
+	uint64		i;
+
+	chunk->list_attr = *TupleDescAttr(result->tupdesc, 1);
+	chunk->list_start = group_rows(chunk, result, nrows, 1, &order);
+	chunk->lists = palloc(sizeof(Datum) * Max(nrows, 1));
+	chunk->list_nulls = palloc(sizeof(bool) * Max(nrows, 1));
+	for (i = 0; i < nrows; i++)
+	{
+		Datum		value = heap_getattr(result->vals[order[i]], 2, result->tupdesc,
+										 &chunk->list_nulls[i]);
+
+		if (!chunk->list_nulls[i])
+			value = datumCopy(value, chunk->list_attr.attbyval, chunk->list_attr.attlen);
+		chunk->lists[i] = value;
+	}
+	SPI_freetuptable(result);
+}
+
+static void
+read_members(ContactChunk *chunk, Datum array, bool latest)
+{
+	SPITupleTable *result = run_query(chunk->att, CQ_MEMBERS, &array, latest);
+	uint64		nrows = SPI_processed;
+	uint64	   *order;
+	uint64		i;
+
+	chunk->member_start = group_rows(chunk, result, nrows, 1, &order);
+	chunk->members = palloc(sizeof(int64) * Max(nrows, 1));
+	for (i = 0; i < nrows; i++)
+	{
+		bool		isnull;
+
+		chunk->members[i] = DatumGetInt64(heap_getattr(result->vals[order[i]], 2,
+													   result->tupdesc, &isnull));
+	}
+	SPI_freetuptable(result);
+}
+
+ContactChunk *
+contact_chunk_read(Attachments *att, const Datum *keys, int n, const EvalNeeds *needs,
+				   bool rows, bool latest, MemoryContext cxt)
+{
+	MemoryContext caller = MemoryContextSwitchTo(cxt);
+	ContactChunk *chunk = palloc0(sizeof(ContactChunk));
+	TypeCacheEntry *keytype = contact_key_type(att);
+	Datum		array;
+	int			i;
+
+	chunk->att = att;
+	chunk->n = n;
+	chunk->keys = palloc(sizeof(Datum) * Max(n, 1));
+	memcpy(chunk->keys, keys, sizeof(Datum) * n);
+	chunk->index = contact_key_table(keytype, sizeof(ChunkSlot), n, cxt);
+	for (i = 0; i < n; i++)
+		((ChunkSlot *) hash_search(chunk->index, &keys[i], HASH_ENTER, NULL))->index = i;
+	array = PointerGetDatum(construct_array(chunk->keys, n, keytype->type_id, keytype->typlen,
+											keytype->typbyval, keytype->typalign));
+
+	/* each read leaves SPI's context current: back to cxt after it */
+	if (rows)
+		read_rows(chunk, array, !needs->fields, latest);
+	MemoryContextSwitchTo(cxt);
+	if (needs->kinds != NIL)
+		read_events(chunk, array, needs, latest);
+	MemoryContextSwitchTo(cxt);
+	if (needs->lists)
+		read_lists(chunk, array, latest);
+	MemoryContextSwitchTo(cxt);
+	if (needs->members)
+		read_members(chunk, array, latest);
+	MemoryContextSwitchTo(caller);
+	return chunk;
+}
+
+bool
+contact_set_row(EvalContact *c, HeapTuple row, TupleDesc desc)
+{
+	const AttachedTable *co = &c->att->contacts;
+
+	c->row_desc = desc;
+	c->row = row;
+	if (row && co->tenant_column)
+	{
+		int			fnum = contact_column(desc, co->tenant_column);
+		bool		isnull;
+		Datum		tenant = heap_getattr(row, fnum, desc, &isnull);
+		Oid			output;
+		bool		varlena;
+
+		if (!isnull)
+		{
+			getTypeOutputInfo(TupleDescAttr(desc, fnum - 1)->atttypid, &output, &varlena);
+			c->tenant = OidOutputFunctionCall(output, tenant);
+		}
+	}
+	return row != NULL;
+}
+
+/* The contact's events: tuples (kept in a longer-lived context). */
+static void
+set_events(EvalContact *c, HeapTuple *tuples, uint64 n, TupleDesc desc)
+{
+	const AttachedTable *ev = &c->att->events;
+	int			kind_fnum = contact_column(desc, ev->kind_column);
+	int			at_fnum = contact_column(desc, ev->at_column);
+	uint64		i;
+
+	c->events_desc = desc;
+	c->kind_collation = TupleDescAttr(desc, kind_fnum - 1)->attcollation;
+	c->events = palloc(sizeof(EvalEvent) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		EvalEvent  *e = &c->events[i];
+		bool		isnull;
+		Datum		kind;
+
+		e->tuple = tuples[i];
+		kind = heap_getattr(e->tuple, kind_fnum, desc, &isnull);
+		/* detoasted once here rather than for every condition */
+		e->kind = isnull ? NULL : (text *) PG_DETOAST_DATUM_PACKED(kind);
+		e->at = DatumGetTimestampTz(heap_getattr(e->tuple, at_fnum, desc, &e->at_isnull));
+	}
+	c->nevents = n;
+	c->events_read = true;
+}
+
+static int
+int64_cmp(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+bool
+contact_chunk_contact(ContactChunk *chunk, int i, EvalContact *c, MemoryContext cxt)
+{
+	MemoryContext caller = MemoryContextSwitchTo(cxt);
+	uint64		j;
+
+	memset(c, 0, sizeof(EvalContact));
+	c->att = chunk->att;
+	c->cxt = cxt;
+	c->key = chunk->keys[i];
+	if (chunk->rows_read && chunk->keys_only)
+	{
+		/* whether the contact exists; no rule reads its fields or tenant */
+		c->row = chunk->rows[i];
+		c->row_desc = chunk->row_desc;
+	}
+	else if (chunk->rows_read)
+		contact_set_row(c, chunk->rows[i], chunk->row_desc);
+	if (chunk->event_start)
+		set_events(c, &chunk->events[chunk->event_start[i]],
+				   chunk->event_start[i + 1] - chunk->event_start[i], chunk->events_desc);
+	if (chunk->list_start)
+	{
+		c->list_collation = chunk->list_attr.attcollation;
+		c->lists = palloc(sizeof(Datum) * Max(chunk->list_start[i + 1] - chunk->list_start[i], 1));
+		/* a NULL list is no list, as for l.list = v */
+		for (j = chunk->list_start[i]; j < chunk->list_start[i + 1]; j++)
+			if (!chunk->list_nulls[j])
+				c->lists[c->nlists++] = chunk->lists[j];
+		c->lists_read = true;
+	}
+	if (chunk->member_start)
+	{
+		/* a copy: rule_eval_set_member changes it */
+		c->nmembers = (int) (chunk->member_start[i + 1] - chunk->member_start[i]);
+		c->members_space = Max(c->nmembers, 8);
+		c->members = palloc(sizeof(int64) * c->members_space);
+		memcpy(c->members, &chunk->members[chunk->member_start[i]], sizeof(int64) * c->nmembers);
+		qsort(c->members, c->nmembers, sizeof(int64), int64_cmp);
+		c->members_read = true;
+	}
+	MemoryContextSwitchTo(caller);
+	return c->row != NULL;
+}
