@@ -27,41 +27,9 @@ PGBIN=/usr/lib/postgresql/15/bin
 
 "$root/scripts/setup.sh"
 
-tmp=$(mktemp -d /tmp/segments-demo.XXXXXX)
-pgdata=$tmp/data
-started=0
-
-cleanup() {
-	if [ "$started" -eq 1 ]; then
-		runuser -u postgres -- "$PGBIN/pg_ctl" -D "$pgdata" stop -m fast -w \
-			>/dev/null 2>&1 ||
-			runuser -u postgres -- "$PGBIN/pg_ctl" -D "$pgdata" stop -m immediate -w \
-				>/dev/null 2>&1 || true
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-chown postgres: "$tmp"
-port=$("$root/scripts/free_port.sh")
-
+. "$root/scripts/cluster.sh"
 # Quiet unless it fails.
-if ! runuser -u postgres -- "$PGBIN/initdb" -D "$pgdata" -U postgres -A trust \
-		-E UTF8 --no-locale >"$tmp/initdb.log" 2>&1; then
-	cat "$tmp/initdb.log" >&2
-	exit 1
-fi
-
-started=1
-if ! runuser -u postgres -- "$PGBIN/pg_ctl" -D "$pgdata" -l "$tmp/server.log" -w -t 60 \
-		-o "-c listen_addresses='' -k $tmp -p $port" start >/dev/null 2>&1; then
-	echo "demo/run.sh: the server did not start; its log:" >&2
-	cat "$tmp/server.log" >&2
-	exit 1
-fi
+cluster_start demo || exit 1
 
 # stderr into stdout so that each error shows right after its query.
-"$PGBIN/psql" -X -v ON_ERROR_STOP=0 -e -h "$tmp" -p "$port" -U postgres \
-	-d postgres -f "$root/demo/demo.sql" 2>&1
+"$PGBIN/psql" -X -v ON_ERROR_STOP=0 -e -d postgres -f "$root/demo/demo.sql" 2>&1

@@ -70,48 +70,13 @@ if [ ! -x "$PGBIN/pg_config" ] ||
 	"$root/scripts/setup.sh"
 fi
 
-tmp=$(mktemp -d /tmp/segments-stress.XXXXXX)
-pgdata=$tmp/data
-started=0
-
-# shellcheck disable=SC2317  # called from the trap
-cleanup() {
-	if [ "$started" -eq 1 ]; then
-		runuser -u postgres -- "$PGBIN/pg_ctl" -D "$pgdata" stop -m fast -w -t 30 \
-			>/dev/null 2>&1 ||
-			runuser -u postgres -- "$PGBIN/pg_ctl" -D "$pgdata" stop -m immediate -w \
-				>/dev/null 2>&1 || true
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-chown postgres: "$tmp"
-chmod 755 "$tmp"
-port=$("$root/scripts/free_port.sh")
-
-if ! runuser -u postgres -- "$PGBIN/initdb" -D "$pgdata" -U postgres -A trust \
-		-E UTF8 --no-locale >"$tmp/initdb.log" 2>&1; then
-	echo "stress.sh: initdb failed:" >&2
-	cat "$tmp/initdb.log" >&2
-	exit 1
-fi
-
 # A throwaway cluster: durability off.  A short deadlock_timeout only makes
 # deadlocks found sooner.
-started=1
-if ! runuser -u postgres -- "$PGBIN/pg_ctl" -D "$pgdata" -l "$tmp/server.log" -w -t 60 \
-		-o "-c listen_addresses='' -k $tmp -p $port -c max_connections=40 \
-			-c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-			-c deadlock_timeout=200ms" start >/dev/null 2>&1; then
-	echo "stress.sh: the server did not start; its log:" >&2
-	cat "$tmp/server.log" >&2
-	exit 1
-fi
+. "$root/scripts/cluster.sh"
+cluster_start stress -c max_connections=40 -c fsync=off -c synchronous_commit=off \
+	-c full_page_writes=off -c deadlock_timeout=200ms || exit 1
+tmp=$CLUSTER_DIR
 
-export PGHOST=$tmp PGPORT=$port PGUSER=postgres
 psql_() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 # one value
 value() { psql_ -d stress -At -c "$1"; }

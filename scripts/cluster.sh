@@ -1,0 +1,56 @@
+# A throwaway PostgreSQL 15 cluster for the scripts that run as root
+# (demo/run.sh, test/scripts/*.sh).  Source it, then:
+#
+#   cluster_start NAME [server options]
+#
+# creates a cluster in a new temporary directory (CLUSTER_DIR, also its
+# unix socket directory), run by the user postgres on a free port, starts
+# it with the options (e.g. -c fsync=off) and exports PGHOST, PGPORT and
+# PGUSER for psql.  On exit the server is stopped and the directory
+# removed.  When initdb or the server fails, it prints their log and
+# returns non-zero.  The server's log is CLUSTER_DIR/server.log.
+
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+CLUSTER_DIR=
+cluster_started=0
+
+# shellcheck disable=SC2317  # called from the trap
+cluster_stop() {
+	if [ "$cluster_started" -eq 1 ]; then
+		runuser -u postgres -- "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/data" stop -m fast -w -t 30 \
+			>/dev/null 2>&1 ||
+			runuser -u postgres -- "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/data" stop -m immediate -w \
+				>/dev/null 2>&1 || true
+		cluster_started=0
+	fi
+	if [ -n "$CLUSTER_DIR" ]; then
+		rm -rf "$CLUSTER_DIR"
+	fi
+}
+
+cluster_start() {
+	local name=$1 root port
+	shift
+	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+	CLUSTER_DIR=$(mktemp -d "/tmp/segments-$name.XXXXXX")
+	trap cluster_stop EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	chown postgres: "$CLUSTER_DIR"
+	chmod 755 "$CLUSTER_DIR"
+	port=$("$root/scripts/free_port.sh") || return 1
+	if ! runuser -u postgres -- "$PGBIN/initdb" -D "$CLUSTER_DIR/data" -U postgres -A trust \
+			-E UTF8 --no-locale >"$CLUSTER_DIR/initdb.log" 2>&1; then
+		echo "$name: initdb failed:" >&2
+		cat "$CLUSTER_DIR/initdb.log" >&2
+		return 1
+	fi
+	cluster_started=1
+	if ! runuser -u postgres -- "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_DIR/server.log" \
+			-w -t 60 -o "-c listen_addresses='' -k $CLUSTER_DIR -p $port $*" start >/dev/null 2>&1; then
+		echo "$name: the server did not start; its log:" >&2
+		cat "$CLUSTER_DIR/server.log" >&2
+		return 1
+	fi
+	export PGHOST=$CLUSTER_DIR PGPORT=$port PGUSER=postgres
+}
