@@ -112,6 +112,8 @@ static List *pending = NIL;
 static bool armed = false;
 static SubTransactionId armed_subid = InvalidSubTransactionId;
 static HTAB *written = NULL;	/* WrittenContact by key, in pending_cxt */
+static bool writers_locked = false; /* the writers' lock, taken by ... */
+static SubTransactionId writers_subid = InvalidSubTransactionId;	/* ... this one */
 static bool written_unknown = false;	/* contacts were written that it lacks */
 
 /* The contact key's type, set when a transaction first queues. */
@@ -134,6 +136,7 @@ pending_reset(void)
 	armed_subid = InvalidSubTransactionId;
 	written = NULL;
 	written_unknown = false;
+	writers_locked = false;
 }
 
 static void
@@ -171,6 +174,14 @@ maintain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		written = NULL;
 		written_unknown = true;
 	}
+	/* a lock taken by a subtransaction goes with it, or to its parent */
+	if (writers_locked && writers_subid == mySubid)
+	{
+		if (event == SUBXACT_EVENT_COMMIT_SUB)
+			writers_subid = parentSubid;
+		else if (event == SUBXACT_EVENT_ABORT_SUB)
+			writers_locked = false;
+	}
 	if (!armed || armed_subid != mySubid)
 		return;
 	if (event == SUBXACT_EVENT_COMMIT_SUB)
@@ -195,11 +206,14 @@ maintain_init(void)
  * Take the writers' lock shared, as segments._writers_lock(false) does:
  * a catalog change under way is waited for, and seen.  Under REPEATABLE
  * READ or SERIALIZABLE, a catalog change committed after the snapshot is
- * a serialization failure (reading catalog_version FOR SHARE).
+ * a serialization failure (reading catalog_version FOR SHARE).  Once per
+ * transaction: while it holds the lock, the catalog cannot change.
  */
 static void
 writers_lock(void)
 {
+	if (writers_locked)
+		return;
 	DirectFunctionCall2(pg_advisory_xact_lock_shared_int4,
 						Int32GetDatum(WRITERS_LOCK_KEY1), Int32GetDatum(WRITERS_LOCK_KEY2));
 	/* catalog changes committed while waiting */
@@ -212,6 +226,8 @@ writers_lock(void)
 			elog(ERROR, "could not read segments.catalog_version");
 		SPI_finish();
 	}
+	writers_locked = true;
+	writers_subid = GetCurrentSubTransactionId();
 }
 
 static int
