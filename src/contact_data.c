@@ -46,6 +46,16 @@ struct ContactPlans
 	SPIPlanPtr	plans[CQ_COUNT];	/* NULL until first used */
 };
 
+/* The second column of a query's rows (the first: the contact), grouped. */
+typedef struct Grouped
+{
+	uint64	   *start;			/* NULL: not read; contact i's values are
+								 * [start[i], start[i + 1]) */
+	Datum	   *values;
+	bool	   *nulls;
+	FormData_pg_attribute attr;
+} Grouped;
+
 struct ContactChunk
 {
 	Attachments *att;
@@ -60,12 +70,8 @@ struct ContactChunk
 	uint64	   *event_start;	/* NULL: not read */
 	HeapTuple  *events;
 	TupleDesc	events_desc;
-	uint64	   *list_start;		/* NULL: not read */
-	Datum	   *lists;
-	bool	   *list_nulls;
-	FormData_pg_attribute list_attr;
-	uint64	   *member_start;	/* NULL: not read */
-	int64	   *members;
+	Grouped		lists;
+	Grouped		members;
 };
 
 typedef struct ChunkSlot
@@ -352,45 +358,23 @@ read_events(ContactChunk *chunk, Datum array, const EvalNeeds *needs, bool lates
 }
 
 static void
-read_lists(ContactChunk *chunk, Datum array, bool latest)
+read_grouped(ContactChunk *chunk, ContactQuery which, Datum array, bool latest, Grouped *out)
 {
-	SPITupleTable *result = run_query(chunk->att, CQ_LISTS, &array, latest);
+	SPITupleTable *result = run_query(chunk->att, which, &array, latest);
 	uint64		nrows = SPI_processed;
 	uint64	   *order;
 	uint64		i;
 
-	chunk->list_attr = *TupleDescAttr(result->tupdesc, 1);
-	chunk->list_start = group_rows(chunk, result, nrows, 1, &order);
-	chunk->lists = palloc(sizeof(Datum) * Max(nrows, 1));
-	chunk->list_nulls = palloc(sizeof(bool) * Max(nrows, 1));
+	out->attr = *TupleDescAttr(result->tupdesc, 1);
+	out->start = group_rows(chunk, result, nrows, 1, &order);
+	out->values = palloc(sizeof(Datum) * Max(nrows, 1));
+	out->nulls = palloc(sizeof(bool) * Max(nrows, 1));
 	for (i = 0; i < nrows; i++)
 	{
-		Datum		value = heap_getattr(result->vals[order[i]], 2, result->tupdesc,
-										 &chunk->list_nulls[i]);
+		Datum		value = heap_getattr(result->vals[order[i]], 2, result->tupdesc, &out->nulls[i]);
 
-		if (!chunk->list_nulls[i])
-			value = datumCopy(value, chunk->list_attr.attbyval, chunk->list_attr.attlen);
-		chunk->lists[i] = value;
-	}
-	SPI_freetuptable(result);
-}
-
-static void
-read_members(ContactChunk *chunk, Datum array, bool latest)
-{
-	SPITupleTable *result = run_query(chunk->att, CQ_MEMBERS, &array, latest);
-	uint64		nrows = SPI_processed;
-	uint64	   *order;
-	uint64		i;
-
-	chunk->member_start = group_rows(chunk, result, nrows, 1, &order);
-	chunk->members = palloc(sizeof(int64) * Max(nrows, 1));
-	for (i = 0; i < nrows; i++)
-	{
-		bool		isnull;
-
-		chunk->members[i] = DatumGetInt64(heap_getattr(result->vals[order[i]], 2,
-													   result->tupdesc, &isnull));
+		out->values[i] = out->nulls[i] ? (Datum) 0 :
+			datumCopy(value, out->attr.attbyval, out->attr.attlen);
 	}
 	SPI_freetuptable(result);
 }
@@ -423,10 +407,10 @@ contact_chunk_read(Attachments *att, const Datum *keys, int n, const EvalNeeds *
 		read_events(chunk, array, needs, latest);
 	MemoryContextSwitchTo(cxt);
 	if (needs->lists)
-		read_lists(chunk, array, latest);
+		read_grouped(chunk, CQ_LISTS, array, latest, &chunk->lists);
 	MemoryContextSwitchTo(cxt);
 	if (needs->members)
-		read_members(chunk, array, latest);
+		read_grouped(chunk, CQ_MEMBERS, array, latest, &chunk->members);
 	MemoryContextSwitchTo(caller);
 	return chunk;
 }
@@ -513,23 +497,28 @@ contact_chunk_contact(ContactChunk *chunk, int i, EvalContact *c, MemoryContext 
 	if (chunk->event_start)
 		set_events(c, &chunk->events[chunk->event_start[i]],
 				   chunk->event_start[i + 1] - chunk->event_start[i], chunk->events_desc);
-	if (chunk->list_start)
+	if (chunk->lists.start)
 	{
-		c->list_collation = chunk->list_attr.attcollation;
-		c->lists = palloc(sizeof(Datum) * Max(chunk->list_start[i + 1] - chunk->list_start[i], 1));
+		const Grouped *g = &chunk->lists;
+
+		c->list_collation = g->attr.attcollation;
+		c->lists = palloc(sizeof(Datum) * Max(g->start[i + 1] - g->start[i], 1));
 		/* a NULL list is no list, as for l.list = v */
-		for (j = chunk->list_start[i]; j < chunk->list_start[i + 1]; j++)
-			if (!chunk->list_nulls[j])
-				c->lists[c->nlists++] = chunk->lists[j];
+		for (j = g->start[i]; j < g->start[i + 1]; j++)
+			if (!g->nulls[j])
+				c->lists[c->nlists++] = g->values[j];
 		c->lists_read = true;
 	}
-	if (chunk->member_start)
+	if (chunk->members.start)
 	{
-		/* a copy: rule_eval_set_member changes it */
-		c->nmembers = (int) (chunk->member_start[i + 1] - chunk->member_start[i]);
+		const Grouped *g = &chunk->members;
+
+		/* sorted, in a space of its own: rule_eval_set_member changes it */
+		c->nmembers = (int) (g->start[i + 1] - g->start[i]);
 		c->members_space = Max(c->nmembers, 8);
 		c->members = palloc(sizeof(int64) * c->members_space);
-		memcpy(c->members, &chunk->members[chunk->member_start[i]], sizeof(int64) * c->nmembers);
+		for (j = g->start[i]; j < g->start[i + 1]; j++)
+			c->members[j - g->start[i]] = DatumGetInt64(g->values[j]);
 		qsort(c->members, c->nmembers, sizeof(int64), int64_cmp);
 		c->members_read = true;
 	}
