@@ -21,8 +21,9 @@
 # SERIALIZABLE: pgbench retries them (--max-tries) and counts the ones that
 # fail every try.  Any other error fails the test, deadlocks included: the
 # writers' scripts cannot deadlock with one another without the extension
-# (checked by running them on the same data without it), so a deadlock is
-# one that the extension brought in.
+# (a statement that locks several rows locks them in key order, and an
+# explicit transaction locks existing rows of the contacts, events and list
+# tables in that order), so a deadlock is one that the extension brought in.
 #
 # Afterwards every segment must verify as (0, 0) (segments.verify_segment)
 # and segments.membership_log must agree with segments.membership: for every
