@@ -180,26 +180,54 @@ DELETE FROM contacts WHERE id = 301;
 SELECT * FROM new_log();
 SELECT all_verified();
 
--- Beyond segments.max_queued_contacts contacts, a transaction stops
--- remembering them (its memory stays flat): the segments its writes can
--- affect are evaluated for every contact at commit.
-SET segments.max_queued_contacts = 20;
+-- However many contacts a transaction writes, the memory that queues them
+-- stays flat: past a few thousand, they move to a sort (on disk beyond
+-- work_mem, here 64kB), which the commit reads back in key order, each
+-- contact once.  Here 20,000 new contacts, all written twice.
+SET work_mem = '64kB';
 BEGIN;
-INSERT INTO contacts SELECT i, 1, 'US', 50, NULL FROM generate_series(201, 210) AS i;
-SELECT s.name, count(p.contact) AS contacts, bool_or(p.contact IS NULL) AS every_contact
+INSERT INTO contacts SELECT i, 1 + i % 2, 'US', 5, NULL FROM generate_series(1001, 21000) AS i;
+UPDATE contacts SET score = 50 WHERE id > 1000;
+SELECT s.name, count(p.contact) AS contacts, min(p.contact::bigint) AS first,
+	max(p.contact::bigint) AS last
 FROM segments.pending() p JOIN segments.segment s ON s.id = p.segment_id GROUP BY s.name ORDER BY s.name;
-INSERT INTO contacts SELECT i, 1, 'US', 50, NULL FROM generate_series(211, 230) AS i;
-SELECT s.name, count(p.contact) AS contacts, bool_or(p.contact IS NULL) AS every_contact
+-- Read once, the queue still takes more.
+INSERT INTO contacts SELECT i, 2, 'FR', 5, NULL FROM generate_series(21001, 21100) AS i;
+UPDATE contacts SET country = 'FR' WHERE id BETWEEN 20001 AND 21000;
+DELETE FROM contacts WHERE id BETWEEN 20501 AND 21050;
+SELECT s.name, count(p.contact) AS contacts
 FROM segments.pending() p JOIN segments.segment s ON s.id = p.segment_id GROUP BY s.name ORDER BY s.name;
+-- Applying it fails halfway (a trigger on the membership table); under a
+-- savepoint, the queue stays whole for the commit.
+CREATE SEQUENCE membership_writes;
+CREATE FUNCTION fail_once() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF nextval('public.membership_writes') = 1 THEN
+		RAISE EXCEPTION 'membership write failed';
+	END IF;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER fail_once AFTER INSERT ON segments.membership
+	FOR EACH STATEMENT EXECUTE FUNCTION fail_once();
+SAVEPOINT before_flush;
+\set VERBOSITY terse
+SELECT segments.flush();
+\set VERBOSITY default
+ROLLBACK TO SAVEPOINT before_flush;
+SELECT count(*) AS queued FROM segments.pending();
 COMMIT;
-SELECT * FROM new_log();
-UPDATE contacts SET country = 'FR' WHERE id BETWEEN 201 AND 205;
-DELETE FROM contacts WHERE id > 205;
-SELECT * FROM new_log();
+RESET work_mem;
+SELECT segment, cause, joined, cardinality(contacts) AS contacts, contacts[1] AS first,
+	contacts[cardinality(contacts)] AS last
+FROM new_log();
 SELECT all_verified();
-DELETE FROM contacts WHERE id > 200;
-RESET segments.max_queued_contacts;
-SELECT * FROM new_log();
+DELETE FROM contacts WHERE id > 1000;
+SELECT segment, cause, joined, cardinality(contacts) AS contacts FROM new_log();
+SELECT all_verified();
+DROP TRIGGER fail_once ON segments.membership;
+DROP FUNCTION fail_once();
+DROP SEQUENCE membership_writes;
 
 -- TRUNCATE: the segments that use the table are rebuilt.
 TRUNCATE events;

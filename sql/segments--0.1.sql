@@ -1569,10 +1569,17 @@ CREATE FUNCTION segments._at_commit() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'segments_at_commit' LANGUAGE C SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp;
 
-CREATE FUNCTION segments.pending() RETURNS TABLE (segment_id bigint, contact text)
+-- The queue, batch by batch: a contact that writes queued for different
+-- sets of segments comes once per batch.
+CREATE FUNCTION segments._pending() RETURNS TABLE (segment_id bigint, contact text)
 	AS 'MODULE_PATHNAME', 'segments_pending' LANGUAGE C VOLATILE STRICT;
+CREATE FUNCTION segments.pending() RETURNS TABLE (segment_id bigint, contact text)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT DISTINCT p.segment_id, p.contact FROM segments._pending() p
+$$;
 COMMENT ON FUNCTION segments.pending() IS
-	'the segments and contacts this transaction''s writes so far queued for its commit (a NULL contact: every contact)';
+	'the segments and contacts this transaction''s writes so far queued for its commit';
 
 -- Takes the turn of every contact (src/maintain.c), for the maintenance
 -- that DDL and TRUNCATE do at once rather than at commit.

@@ -225,13 +225,14 @@ contact_key_type(Attachments *att)
 	Oid			keytype = getBaseType(att->contacts.contact_type);
 	TypeCacheEntry *type = lookup_type_cache(keytype, TYPECACHE_HASH_PROC_FINFO |
 											 TYPECACHE_EQ_OPR_FINFO |
-											 TYPECACHE_HASH_EXTENDED_PROC_FINFO);
+											 TYPECACHE_HASH_EXTENDED_PROC_FINFO |
+											 TYPECACHE_LT_OPR);
 
-	if (!OidIsValid(type->hash_proc) || !OidIsValid(type->eq_opr))
+	if (!OidIsValid(type->hash_proc) || !OidIsValid(type->eq_opr) || !OidIsValid(type->lt_opr))
 		ereport(ERROR,
 				errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				errmsg("the contact key type %s has no hash function", format_type_be(keytype)),
-				errdetail("Writes and their maintenance keep the contacts they touch in hash tables."));
+				errmsg("the contact key type %s has no hash function or no ordering", format_type_be(keytype)),
+				errdetail("Writes and their maintenance keep the contacts they touch in hash tables, and sort them when they are many."));
 	return type;
 }
 

@@ -55,6 +55,7 @@
 
 #include "maintain.h"
 #include "contact_data.h"
+#include "contact_queue.h"
 #include "rule_eval.h"
 #include "segment_cache.h"
 
@@ -67,14 +68,6 @@ PG_FUNCTION_INFO_V1(segments_pending);
 
 /* Up to this many contacts in a batch are evaluated one by one in C. */
 #define FAST_PATH_CONTACTS 16
-
-/*
- * segments.max_queued_contacts: beyond this many contacts a batch (under
- * READ COMMITTED) stops remembering them, so that memory stays flat however
- * much is written: its segments are then evaluated for every contact,
- * set-based.
- */
-static int	max_queued_contacts = 2000000;
 
 /* The advisory lock between catalog changes and writers (_writers_lock). */
 #define WRITERS_LOCK_KEY1 1936025971
@@ -102,8 +95,7 @@ typedef struct PendingBatch
 {
 	SegmentCache *cache;		/* segments are indexes into it */
 	Bitmapset  *segments;		/* with their dependents */
-	HTAB	   *contacts;		/* the keys (Datum) */
-	bool		all;			/* too many contacts: every contact */
+	ContactQueue *contacts;
 } PendingBatch;
 
 /* Transaction state, reset when the transaction ends. */
@@ -123,9 +115,17 @@ static TypeCacheEntry *key_type = NULL;
 static uint64 plans_generation = 0;
 static SPIPlanPtr write_plan = NULL;
 static SPIPlanPtr contact_plan = NULL;
-static SPIPlanPtr maintain_all_plan = NULL;
 
 static void flush(void);
+
+static void
+free_queues(List *batches)
+{
+	ListCell   *lc;
+
+	foreach(lc, batches)
+		contact_queue_free(((PendingBatch *) lfirst(lc))->contacts);
+}
 
 static void
 pending_reset(void)
@@ -145,11 +145,19 @@ maintain_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PREPARE:
+			/*
+			 * Contacts queued by statements that rolled back, never
+			 * applied: their queues' temporary files are closed before
+			 * the transaction's resource owner would complain of them.
+			 */
+			free_queues(pending);
+			pending_reset();
+			break;
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PREPARE:
-			/* pending_cxt was under TopTransactionContext: already gone */
+			/* pending_cxt goes with TopTransactionContext, files with the transaction */
 			pending_reset();
 			break;
 		default:
@@ -193,11 +201,6 @@ maintain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 void
 maintain_init(void)
 {
-	DefineCustomIntVariable("segments.max_queued_contacts",
-							"Contacts a transaction queues for the segments a write can affect, at most.",
-							"Beyond it those segments are evaluated for every contact at commit, so that memory stays flat.",
-							&max_queued_contacts, 2000000, 1, INT_MAX,
-							PGC_USERSET, 0, NULL, NULL, NULL);
 	RegisterXactCallback(maintain_xact_callback, NULL);
 	RegisterSubXactCallback(maintain_subxact_callback, NULL);
 }
@@ -296,31 +299,10 @@ batch_for(SegmentCache *cache, Bitmapset *segments)
 	batch = palloc0(sizeof(PendingBatch));
 	batch->cache = cache;
 	batch->segments = bms_copy(segments);
-	batch->contacts = key_table(sizeof(Datum));
+	batch->contacts = contact_queue_create(key_type, pending_cxt);
 	pending = lappend(pending, batch);
 	MemoryContextSwitchTo(old);
 	return batch;
-}
-
-static void
-queue_contact(PendingBatch *batch, Datum key)
-{
-	bool		found;
-	Datum	   *entry;
-
-	if (batch->all)
-		return;
-	entry = hash_search(batch->contacts, &key, HASH_ENTER, &found);
-	if (found)
-		return;
-	*entry = datumCopy(key, key_type->typbyval, key_type->typlen);
-	if (hash_get_num_entries(batch->contacts) > max_queued_contacts && !IsolationUsesXactSnapshot())
-	{
-		/* the keys stay in pending_cxt until the end of the transaction */
-		hash_destroy(batch->contacts);
-		batch->contacts = key_table(sizeof(Datum));
-		batch->all = true;
-	}
 }
 
 /* Remember a contact's row as a statement on the contacts table left it. */
@@ -371,7 +353,7 @@ queue_rows(PendingBatch *batch, Tuplestorestate *rows, TupleTableSlot *slot, int
 		CHECK_FOR_INTERRUPTS();
 		if (isnull)
 			continue;
-		queue_contact(batch, key);
+		contact_queue_add(batch->contacts, key);
 		if (contacts)
 			remember_written(key, present ? slot : NULL, desc, moved);
 	}
@@ -620,7 +602,6 @@ prepare_plans(Attachments *att)
 	Oid			keytype = getBaseType(att->contacts.contact_type);
 	Oid			write_types[3] = {INT8ARRAYOID, get_array_type(keytype), BOOLARRAYOID};
 	Oid			contact_types[3] = {keytype, INT8ARRAYOID, INT8ARRAYOID};
-	Oid			maintain_types[1] = {INT8ARRAYOID};
 
 	if (plans_generation == att->generation)
 		return;
@@ -628,9 +609,7 @@ prepare_plans(Attachments *att)
 		SPI_freeplan(write_plan);
 	if (contact_plan)
 		SPI_freeplan(contact_plan);
-	if (maintain_all_plan)
-		SPI_freeplan(maintain_all_plan);
-	write_plan = contact_plan = maintain_all_plan = NULL;
+	write_plan = contact_plan = NULL;
 	plans_generation = 0;
 
 	/* Changes of many contacts: (segment $1, contact $2, joined $3). */
@@ -669,8 +648,6 @@ prepare_plans(Attachments *att)
 							 "  RETURNING segment_id, contact) "
 							 LOG_CHANGES " RETURNING g.segment_id",
 							 3, contact_types);
-	maintain_all_plan = keep_plan("SELECT segments._maintain($1, NULL::pg_catalog.text[], 'write')",
-								  1, maintain_types);
 	plans_generation = att->generation;
 }
 
@@ -877,46 +854,53 @@ maintain_contact(SegmentCache *cache, Bitmapset *segments, const EvalNeeds *need
 /* Up to this many contacts have their data read together. */
 #define CHUNK_CONTACTS 1000
 
-/* Many contacts, a chunk at a time, each query reading a whole chunk. */
+/*
+ * Many contacts, a chunk at a time, each query reading a whole chunk (in
+ * key order, when the queue spilled).
+ */
 static void
 maintain_chunks(SegmentCache *cache, Bitmapset *segments, const EvalNeeds *needs,
-				HTAB *contacts, MemoryContext chunk_cxt, MemoryContext contact_cxt, Changes *ch)
+				ContactQueue *contacts, MemoryContext chunk_cxt, MemoryContext contact_cxt, Changes *ch)
 {
-	HASH_SEQ_STATUS seq;
-	Datum	   *key;
-	long		n = hash_get_num_entries(contacts);
-	Datum	   *keys = palloc(sizeof(Datum) * n);
+	MemoryContext keys_cxt = AllocSetContextCreate(CurrentMemoryContext, "segments chunk keys",
+												   ALLOCSET_DEFAULT_SIZES);
+	Datum		keys[CHUNK_CONTACTS];
 	EvalNeeds	with_members = *needs;
-	long		done;
+	bool		more = true;
 
-	hash_seq_init(&seq, contacts);
-	n = 0;
-	while ((key = hash_seq_search(&seq)) != NULL)
-		keys[n++] = *key;
 	/* the changes are found by comparing with the memberships */
 	with_members.members = true;
-	for (done = 0; done < n; done += CHUNK_CONTACTS)
+	contact_queue_rewind(contacts);
+	while (more)
 	{
-		int			m = (int) Min(CHUNK_CONTACTS, n - done);
 		MemoryContext old;
 		ContactChunk *chunk;
+		int			n = 0;
 		int			j;
 
+		MemoryContextReset(keys_cxt);
+		old = MemoryContextSwitchTo(keys_cxt);
+		while (n < CHUNK_CONTACTS && (more = contact_queue_next(contacts, &keys[n])))
+			n++;
+		MemoryContextSwitchTo(old);
+		if (n == 0)
+			break;
 		MemoryContextReset(chunk_cxt);
-		chunk = contact_chunk_read(cache->att, keys + done, m, &with_members, true, true, chunk_cxt);
+		chunk = contact_chunk_read(cache->att, keys, n, &with_members, true, true, chunk_cxt);
 		old = MemoryContextSwitchTo(chunk_cxt);
-		for (j = 0; j < m; j++)
+		for (j = 0; j < n; j++)
 		{
 			EvalContact contact;
 			bool		exists;
 
 			MemoryContextReset(contact_cxt);
 			exists = contact_chunk_contact(chunk, j, &contact, contact_cxt);
-			evaluate_contact(cache, segments, &contact, exists, keys[done + j], ch);
+			evaluate_contact(cache, segments, &contact, exists, keys[j], ch);
 		}
 		write_changes(ch);
 		MemoryContextSwitchTo(old);
 	}
+	MemoryContextDelete(keys_cxt);
 }
 
 /*
@@ -981,36 +965,41 @@ lock_all_turns(void)
 		lock_turn(WRITERS_LOCK_KEY1, bucket, TURN_BUCKET_CLASS, ExclusiveLock);
 }
 
-/* Take the turn of every queued contact. */
+/*
+ * Take the turn of every queued contact.  A queue that spilled holds so
+ * many contacts that they fall in every bucket.
+ */
 static void
 take_turns(List *batches)
 {
 	ListCell   *lc;
-	HASH_SEQ_STATUS seq;
-	Datum	   *key;
+	Datum		key;
 	Turn	   *turns;
-	long		total = 0;
+	int64		total = 0;
 	int			n = 0;
 	int			i;
 	bool		many;
 
 	foreach(lc, batches)
 	{
-		/* every contact: every bucket */
-		if (((PendingBatch *) lfirst(lc))->all)
+		ContactQueue *contacts = ((PendingBatch *) lfirst(lc))->contacts;
+
+		if (contact_queue_spilled(contacts))
 		{
 			lock_all_turns();
 			return;
 		}
-		total += hash_get_num_entries(((PendingBatch *) lfirst(lc))->contacts);
+		total += contact_queue_count(contacts);
 	}
 	turns = palloc(sizeof(Turn) * Max(total, 1));
 	foreach(lc, batches)
 	{
-		hash_seq_init(&seq, ((PendingBatch *) lfirst(lc))->contacts);
-		while ((key = hash_seq_search(&seq)) != NULL)
+		ContactQueue *contacts = ((PendingBatch *) lfirst(lc))->contacts;
+
+		contact_queue_rewind(contacts);
+		while (contact_queue_next(contacts, &key))
 		{
-			turns[n].hash = key_hash64(*key);
+			turns[n].hash = key_hash64(key);
 			turns[n].bucket = (uint32) (turns[n].hash % TURN_BUCKETS);
 			n++;
 		}
@@ -1026,22 +1015,6 @@ take_turns(List *batches)
 			lock_turn((uint32) (turns[i].hash >> 32), (uint32) turns[i].hash, TURN_CONTACT_CLASS,
 					  ExclusiveLock);
 	}
-}
-
-/* Every contact, a statement per segment (segments._maintain). */
-static void
-maintain_all(SegmentCache *cache, Bitmapset *segments)
-{
-	Datum	   *ids = palloc(sizeof(Datum) * bms_num_members(segments));
-	Datum		array;
-	int			n = 0;
-	int			i = -1;
-
-	while ((i = bms_next_member(segments, i)) >= 0)
-		ids[n++] = Int64GetDatum(cache->segments[i].id);
-	array = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	if (SPI_execute_plan(maintain_all_plan, &array, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not run segments._maintain");
 }
 
 /*
@@ -1078,26 +1051,20 @@ apply_batches(List *batches, HTAB *rows, bool rows_unknown)
 
 		if (bms_is_empty(segments))
 			continue;
-		if (batch->all)
-		{
-			maintain_all(cache, segments);
-			continue;
-		}
 		/* the contacts' data the batch's rules read */
 		memset(&needs, 0, sizeof(needs));
 		while ((j = bms_next_member(segments, j)) >= 0)
 			rule_eval_needs(segment_cache_checked(cache, j), &needs);
-		if (hash_get_num_entries(batch->contacts) <= FAST_PATH_CONTACTS)
+		if (contact_queue_count(batch->contacts) <= FAST_PATH_CONTACTS)
 		{
-			HASH_SEQ_STATUS seq;
-			Datum	   *key;
+			Datum		key;
 
-			hash_seq_init(&seq, batch->contacts);
-			while ((key = hash_seq_search(&seq)) != NULL)
+			contact_queue_rewind(batch->contacts);
+			while (contact_queue_next(batch->contacts, &key))
 			{
 				MemoryContextReset(contact_cxt);
 				MemoryContextSwitchTo(contact_cxt);
-				maintain_contact(cache, segments, &needs, *key, rows, rows_unknown, contact_cxt, &ch);
+				maintain_contact(cache, segments, &needs, key, rows, rows_unknown, contact_cxt, &ch);
 				MemoryContextSwitchTo(work);
 			}
 		}
@@ -1147,6 +1114,7 @@ flush(void)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	free_queues(batches);
 	MemoryContextDelete(batches_cxt);
 }
 
@@ -1194,11 +1162,11 @@ segments_take_all_turns(PG_FUNCTION_ARGS)
 }
 
 /*
- * segments.pending() -> TABLE(segment_id bigint, contact text)
+ * segments._pending() -> TABLE(segment_id bigint, contact text)
  *
  * What the transaction's commit (or segments.flush()) will bring up to
- * date: each segment and contact queued by its writes so far; a NULL
- * contact stands for every contact.
+ * date: each segment and contact queued by its writes so far, batch by
+ * batch (segments.pending() lists each pair once).
  */
 Datum
 segments_pending(PG_FUNCTION_ARGS)
@@ -1217,25 +1185,16 @@ segments_pending(PG_FUNCTION_ARGS)
 		getTypeOutputInfo(key_type->type_id, &output, &isvarlena);
 		while ((i = bms_next_member(batch->segments, i)) >= 0)
 		{
-			HASH_SEQ_STATUS seq;
-			Datum	   *key;
+			Datum		key;
 
-			if (batch->all)
-			{
-				Datum		values[2] = {Int64GetDatum(batch->cache->segments[i].id), (Datum) 0};
-				bool		nulls[2] = {false, true};
-
-				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-				continue;
-			}
-			hash_seq_init(&seq, batch->contacts);
-			while ((key = hash_seq_search(&seq)) != NULL)
+			contact_queue_rewind(batch->contacts);
+			while (contact_queue_next(batch->contacts, &key))
 			{
 				Datum		values[2];
 				bool		nulls[2] = {false, false};
 
 				values[0] = Int64GetDatum(batch->cache->segments[i].id);
-				values[1] = CStringGetTextDatum(OidOutputFunctionCall(output, *key));
+				values[1] = CStringGetTextDatum(OidOutputFunctionCall(output, key));
 				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 			}
 		}
