@@ -5,7 +5,11 @@
  *
  * Each query reads the data of the whole chunk (key = ANY (keys)) by a
  * plan prepared once per Attachments; rows are then grouped by contact,
- * found by key in a hash table.  Only what the rules to evaluate need is
+ * found by key in a hash table.  Events, of which a contact can have
+ * many, are streamed instead: a cursor returns them in the chunk's order of
+ * contacts, and each contact's are fetched as it is evaluated, so that
+ * memory holds one contact's events, not a chunk's.  Only what the rules to
+ * evaluate need is
  * read (EvalNeeds): the contacts' keys alone when no rule reads a field,
  * the events of the kinds the rules name from the earliest time they
  * count, and only their contact, kind and time when no where clause reads
@@ -15,6 +19,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
@@ -46,6 +51,9 @@ struct ContactPlans
 	SPIPlanPtr	plans[CQ_COUNT];	/* NULL until first used */
 };
 
+/* Events fetched from a chunk's cursor at a time. */
+#define EVENTS_FETCH 1000
+
 /* The second column of a query's rows (the first: the contact), grouped. */
 typedef struct Grouped
 {
@@ -66,10 +74,14 @@ struct ContactChunk
 	HeapTuple  *rows;			/* NULL: no such contact */
 	TupleDesc	row_desc;
 	bool		keys_only;		/* rows of the key column alone */
-	/* grouped rows: contact i's are [start[i], start[i + 1]) */
-	uint64	   *event_start;	/* NULL: not read */
-	HeapTuple  *events;
+	/* events, in the order of the contacts (the last column: i + 1) */
+	bool		events_read;
+	Portal		events_cursor;	/* NULL: every row fetched */
+	SPITupleTable *fetched;		/* rows fetched and not yet handed out ... */
+	uint64		next_fetched;	/* ... from this one */
+	int			next_contact;	/* contacts before it were handed out */
 	TupleDesc	events_desc;
+	/* grouped rows: contact i's are [start[i], start[i + 1]) */
 	Grouped		lists;
 	Grouped		members;
 };
@@ -131,10 +143,18 @@ query_text(const Attachments *att, ContactQuery which, Oid *argtypes, int *nargs
 				argtypes[1] = get_array_type(column_type(t, t->kind_column));
 				argtypes[2] = TIMESTAMPTZOID;
 				*nargs = since ? 3 : 2;
-				return psprintf("SELECT %s FROM %s AS e WHERE e.%s = ANY ($1) AND (e.%s = ANY ($2)) IS TRUE%s",
-								all ? "*" : psprintf("e.%s, e.%s, e.%s", quote_identifier(t->contact_column),
-													 quote_identifier(t->kind_column),
-													 quote_identifier(t->at_column)),
+
+				/*
+				 * In the order of the keys: a nested loop over them, each
+				 * an index scan.  The position is the last column, so
+				 * that the table's own column names come first.
+				 */
+				return psprintf("SELECT %s, k.i FROM pg_catalog.unnest($1) WITH ORDINALITY AS k(key, i)"
+								" JOIN %s AS e ON e.%s = k.key WHERE (e.%s = ANY ($2)) IS TRUE%s"
+								" ORDER BY k.i",
+								all ? "e.*" : psprintf("e.%s, e.%s, e.%s", quote_identifier(t->contact_column),
+													   quote_identifier(t->kind_column),
+													   quote_identifier(t->at_column)),
 								quote_qualified_identifier(t->schema, t->name),
 								quote_identifier(t->contact_column),
 								quote_identifier(t->kind_column),
@@ -156,15 +176,12 @@ query_text(const Attachments *att, ContactQuery which, Oid *argtypes, int *nargs
 }
 
 /*
- * Run one of the queries, preparing its plan on first use (generic: each
- * reads by key, whatever the keys); the rows are in the returned table,
- * which the caller frees.  SPI calls leave SPI's procedure context
- * current: the caller's is made current again.
+ * The plan of one of the queries, prepared on first use (generic: each
+ * reads by key, whatever the keys).
  */
-static SPITupleTable *
-run_query(Attachments *att, ContactQuery which, Datum *args, bool latest)
+static SPIPlanPtr
+query_plan(Attachments *att, ContactQuery which)
 {
-	MemoryContext caller = CurrentMemoryContext;
 	ContactPlans *plans = att->plans;
 
 	if (plans == NULL)
@@ -184,7 +201,21 @@ run_query(Attachments *att, ContactQuery which, Datum *args, bool latest)
 			elog(ERROR, "could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
 		plans->plans[which] = plan;
 	}
-	if (SPI_execute_snapshot(plans->plans[which], args, NULL,
+	return plans->plans[which];
+}
+
+/*
+ * Run one of the queries; the rows are in the returned table, which the
+ * caller frees.  SPI calls leave SPI's procedure context current: the
+ * caller's is made current again.
+ */
+static SPITupleTable *
+run_query(Attachments *att, ContactQuery which, Datum *args, bool latest)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	SPIPlanPtr	plan = query_plan(att, which);
+
+	if (SPI_execute_snapshot(plan, args, NULL,
 							 latest ? GetLatestSnapshot() : InvalidSnapshot, InvalidSnapshot,
 							 !latest, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the data of contacts");
@@ -317,6 +348,7 @@ read_rows(ContactChunk *chunk, Datum array, bool keys_only, bool latest)
 	SPI_freetuptable(result);
 }
 
+/* Open the cursor of the chunk's events. */
 static void
 read_events(ContactChunk *chunk, Datum array, const EvalNeeds *needs, bool latest)
 {
@@ -331,10 +363,7 @@ read_events(ContactChunk *chunk, Datum array, const EvalNeeds *needs, bool lates
 	Datum		args[3];
 	ListCell   *lc;
 	int			k = 0;
-	SPITupleTable *result;
-	uint64		nrows;
-	uint64	   *order;
-	uint64		i;
+	SPIPlanPtr	plan;
 
 	getTypeInputInfo(kindtype, &input, &ioparam);
 	get_typlenbyvalalign(kindtype, &typlen, &typbyval, &typalign);
@@ -344,18 +373,83 @@ read_events(ContactChunk *chunk, Datum array, const EvalNeeds *needs, bool lates
 	args[1] = PointerGetDatum(construct_array(kinds, k, kindtype, typlen, typbyval, typalign));
 	/* two days early: the time column may be a date or a timestamp */
 	args[2] = TimestampTzGetDatum(needs->any_time ? DT_NOBEGIN : needs->since - 2 * USECS_PER_DAY);
-	result = run_query(chunk->att, needs->any_time ?
-					   (needs->event_columns ? CQ_EVENTS : CQ_EVENT_TIMES) :
-					   (needs->event_columns ? CQ_EVENTS_SINCE : CQ_EVENT_TIMES_SINCE),
-					   args, latest);
-	nrows = SPI_processed;
-	chunk->events_desc = CreateTupleDescCopy(result->tupdesc);
-	chunk->event_start = group_rows(chunk, result, nrows,
-									contact_column(result->tupdesc, ev->contact_column), &order);
-	chunk->events = palloc(sizeof(HeapTuple) * Max(nrows, 1));
-	for (i = 0; i < nrows; i++)
-		chunk->events[i] = heap_copytuple(result->vals[order[i]]);
-	SPI_freetuptable(result);
+	plan = query_plan(chunk->att, needs->any_time ?
+					  (needs->event_columns ? CQ_EVENTS : CQ_EVENT_TIMES) :
+					  (needs->event_columns ? CQ_EVENTS_SINCE : CQ_EVENT_TIMES_SINCE));
+	/*
+	 * Read-only: with the active snapshot, the latest one if asked (after
+	 * the transaction's own last writes, as SPI_execute_snapshot does).
+	 */
+	if (latest)
+	{
+		CommandCounterIncrement();
+		PushActiveSnapshot(GetLatestSnapshot());
+	}
+	chunk->events_cursor = SPI_cursor_open(NULL, plan, args, NULL, true);
+	if (latest)
+		PopActiveSnapshot();
+	if (chunk->events_cursor == NULL)
+		elog(ERROR, "could not read the events of contacts: %s", SPI_result_code_string(SPI_result));
+	chunk->events_desc = CreateTupleDescCopy(chunk->events_cursor->tupDesc);
+	chunk->events_read = true;
+}
+
+/*
+ * The events of contact i, copied into the current memory context, and
+ * their number: the rows the cursor returns for it.  Contacts are asked
+ * for in order; the last one asked for closes the cursor.
+ */
+static HeapTuple *
+contact_events(ContactChunk *chunk, int i, uint64 *n)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int			position = chunk->events_desc->natts;
+	uint64		space = 8;
+	HeapTuple  *events = palloc(sizeof(HeapTuple) * space);
+
+	if (i < chunk->next_contact)
+		elog(ERROR, "the events of a chunk's contacts are read in order");
+	chunk->next_contact = i + 1;
+	*n = 0;
+	while (chunk->events_cursor != NULL)
+	{
+		HeapTuple	row;
+		bool		isnull;
+		int64		owner;
+
+		if (chunk->fetched == NULL || chunk->next_fetched == chunk->fetched->numvals)
+		{
+			if (chunk->fetched)
+				SPI_freetuptable(chunk->fetched);
+			chunk->fetched = NULL;
+			SPI_cursor_fetch(chunk->events_cursor, true, EVENTS_FETCH);
+			MemoryContextSwitchTo(cxt);
+			if (SPI_processed == 0)
+			{
+				SPI_freetuptable(SPI_tuptable);
+				SPI_cursor_close(chunk->events_cursor);
+				chunk->events_cursor = NULL;
+				break;
+			}
+			chunk->fetched = SPI_tuptable;
+			chunk->next_fetched = 0;
+		}
+		row = chunk->fetched->vals[chunk->next_fetched];
+		owner = DatumGetInt64(heap_getattr(row, position, chunk->fetched->tupdesc, &isnull)) - 1;
+		/* the next contact's, or a contact's not asked for */
+		if (owner > i)
+			break;
+		chunk->next_fetched++;
+		if (owner < i)
+			continue;
+		if (*n == space)
+		{
+			space *= 2;
+			events = repalloc(events, sizeof(HeapTuple) * space);
+		}
+		events[(*n)++] = heap_copytuple(row);
+	}
+	return events;
 }
 
 static void
@@ -440,7 +534,7 @@ contact_set_row(EvalContact *c, HeapTuple row, TupleDesc desc)
 	return row != NULL;
 }
 
-/* The contact's events: tuples (kept in a longer-lived context). */
+/* The contact's events: tuples allocated in the contact's context. */
 static void
 set_events(EvalContact *c, HeapTuple *tuples, uint64 n, TupleDesc desc)
 {
@@ -495,9 +589,13 @@ contact_chunk_contact(ContactChunk *chunk, int i, EvalContact *c, MemoryContext 
 	}
 	else if (chunk->rows_read)
 		contact_set_row(c, chunk->rows[i], chunk->row_desc);
-	if (chunk->event_start)
-		set_events(c, &chunk->events[chunk->event_start[i]],
-				   chunk->event_start[i + 1] - chunk->event_start[i], chunk->events_desc);
+	if (chunk->events_read)
+	{
+		uint64		n;
+		HeapTuple  *events = contact_events(chunk, i, &n);
+
+		set_events(c, events, n, chunk->events_desc);
+	}
 	if (chunk->lists.start)
 	{
 		const Grouped *g = &chunk->lists;
