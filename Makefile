@@ -31,6 +31,7 @@ OBJS = \
 	src/rule_eval.o \
 	src/contact_data.o \
 	src/contact_queue.o \
+	src/tick.o \
 	src/membership.o \
 	src/segment_cache.o \
 	src/maintain.o
@@ -41,14 +42,14 @@ DATA = sql/segments--0.1.sql
 REGRESS = rule_syntax rule_print rule_errors rule_limits rule_json \
 	rule_binary rule_compare rule_refs attach lifecycle \
 	semantics_setup semantics_fields semantics_json semantics_events semantics_time \
-	semantics_lists semantics_errors privileges maintenance ddl
+	semantics_lists semantics_errors privileges maintenance ddl tick
 # UTF-8 and the C locale whatever the environment, so the expected output
 # (sorting, case folding, non-ASCII identifiers) is the same on every machine.
 REGRESS_OPTS = --load-extension=segments --encoding=UTF8 --no-locale
 
 # Concurrency tests (specs/<name>.spec, expected/<name>.out).
 ISOLATION = count_threshold repeatable_read create_beside_writer catalog_isolation \
-	no_deadlock
+	no_deadlock tick_concurrency
 ISOLATION_OPTS = $(REGRESS_OPTS)
 
 # -Wno-unused-parameter: -Wextra's unused-parameter warning fires inside

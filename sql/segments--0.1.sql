@@ -234,6 +234,27 @@ CREATE INDEX segment_reference_segment_idx ON segments.segment_reference (segmen
 COMMENT ON TABLE segments.segment_reference IS
 	'the dependency index: what each segment''s rule refers to (segments.rule_references of its rule)';
 
+-- How far time has been applied to each segment's membership: a full
+-- evaluation (build, alter, refresh, TRUNCATE) brings it to the time it
+-- evaluated at, segments.tick() to the time it ran at (src/tick.c).
+CREATE TABLE segments.segment_state (
+	segment_id bigint PRIMARY KEY REFERENCES segments.segment (id) ON DELETE CASCADE,
+	swept_to timestamptz NOT NULL
+);
+COMMENT ON TABLE segments.segment_state IS
+	'per segment, the time (segments.now()) up to which changes due to time were applied';
+
+-- The last tick: one row.
+CREATE TABLE segments.tick_state (
+	swept_to timestamptz,
+	ticked_at timestamptz,
+	changes bigint
+);
+CREATE UNIQUE INDEX tick_state_one_row ON segments.tick_state ((true));
+INSERT INTO segments.tick_state VALUES (NULL, NULL, NULL);
+COMMENT ON TABLE segments.tick_state IS
+	'the last segments.tick(): the time it applied (swept_to), when it ran, the joins and leaves it wrote';
+
 -- pg_dump dumps the rows of these tables (and the identity sequence's value)
 -- although the tables belong to the extension.
 SELECT pg_catalog.pg_extension_config_dump('segments.attached', '');
@@ -241,6 +262,7 @@ SELECT pg_catalog.pg_extension_config_dump('segments.segment', '');
 SELECT pg_catalog.pg_extension_config_dump(
 	pg_catalog.pg_get_serial_sequence('segments.segment', 'id')::pg_catalog.regclass, '');
 SELECT pg_catalog.pg_extension_config_dump('segments.segment_reference', '');
+SELECT pg_catalog.pg_extension_config_dump('segments.segment_state', '');
 
 --
 -- Internal helpers
@@ -698,6 +720,14 @@ $$;
 -- The first build of a segment's membership: the contacts compiled
 -- selects become members, each logged as joined by 'build'.  Written in
 -- batches as COPY writes (src/membership.c).  Returns the number of members.
+-- A segment was evaluated for every contact at segments.now().
+CREATE FUNCTION segments._swept(id bigint) RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp AS $$
+	INSERT INTO segments.segment_state AS s (segment_id, swept_to) VALUES (id, segments.now())
+	ON CONFLICT (segment_id) DO UPDATE SET swept_to = excluded.swept_to
+$$;
+
 CREATE FUNCTION segments._build(id bigint, compiled text) RETURNS bigint
 	AS 'MODULE_PATHNAME', 'segments_build' LANGUAGE C VOLATILE STRICT
 	SET search_path = pg_catalog, pg_temp;
@@ -706,7 +736,8 @@ CREATE FUNCTION segments._build(id bigint, compiled text) RETURNS bigint
 -- statement: the members no longer matching leave, the new ones join, both
 -- logged with cause; members that stay are untouched.  Returns the number
 -- of joins and leaves.  With contacts (an array of the key's type), only
--- those contacts are considered: what a write to them can have changed.
+-- those contacts are considered: what a write to them can have changed;
+-- without, the segment is then current at segments.now() (_swept).
 CREATE FUNCTION segments._apply(id bigint, compiled text, cause text, contacts anyarray DEFAULT NULL::text[])
 RETURNS bigint
 LANGUAGE plpgsql
@@ -746,6 +777,9 @@ BEGIN
 		compiled, fresh_only, stored_only)
 	USING id, cause, contacts;
 	GET DIAGNOSTICS n = ROW_COUNT;
+	IF contacts IS NULL THEN
+		PERFORM segments._swept(id);
+	END IF;
 	RETURN n;
 END
 $$;
@@ -1140,6 +1174,7 @@ BEGIN
 	RETURNING id INTO new_id;
 	PERFORM segments._set_references(new_id);
 	PERFORM segments._build(new_id, segments._compile(rule, tenant));
+	PERFORM segments._swept(new_id);
 	-- Writes read membership by contact with plans made once: statistics
 	-- that still see the table (nearly) empty would have them scan it all.
 	-- So builds that have more than doubled it since it was last analyzed
@@ -1580,6 +1615,12 @@ SET search_path = pg_catalog, pg_temp AS $$
 $$;
 COMMENT ON FUNCTION segments.pending() IS
 	'the segments and contacts this transaction''s writes so far queued for its commit';
+
+CREATE FUNCTION segments.tick() RETURNS bigint
+	AS 'MODULE_PATHNAME', 'segments_tick' LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION segments.tick() IS
+	'apply the membership changes due because time moved (to segments.now()); returns the joins and leaves written, 0 at once while another tick runs';
 
 -- Takes the turn of every contact (src/maintain.c), for the maintenance
 -- that DDL and TRUNCATE do at once rather than at commit.

@@ -57,6 +57,7 @@
 #include "contact_data.h"
 #include "contact_queue.h"
 #include "rule_eval.h"
+#include "rule_time.h"
 #include "segment_cache.h"
 
 PG_FUNCTION_INFO_V1(segments_on_write);
@@ -159,6 +160,7 @@ maintain_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 			/* pending_cxt goes with TopTransactionContext, files with the transaction */
 			pending_reset();
+			rule_pin_now(0);
 			break;
 		default:
 			break;
@@ -175,6 +177,9 @@ static void
 maintain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						  SubTransactionId parentSubid, void *arg)
 {
+	/* maintenance that failed under a savepoint no longer evaluates */
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		rule_pin_now(0);
 	/* rows kept may be those of rolled-back statements: read them again */
 	if (event == SUBXACT_EVENT_ABORT_SUB && written != NULL)
 	{
@@ -590,7 +595,7 @@ keep_plan(const char *query, int nargs, Oid *types)
  */
 #define LOG_CHANGES \
 	"INSERT INTO segments.membership_log AS g (segment_id, contact, joined, cause) " \
-	"SELECT c.segment_id, c.contact, c.joined, 'write' FROM (" \
+	"SELECT c.segment_id, c.contact, c.joined, $4 FROM (" \
 	" SELECT l.segment_id, l.contact, false AS joined FROM left_ l" \
 	" UNION ALL SELECT j.segment_id, j.contact, true FROM joined j) c " \
 	"ORDER BY c.joined, c.contact, c.segment_id"
@@ -600,8 +605,8 @@ static void
 prepare_plans(Attachments *att)
 {
 	Oid			keytype = getBaseType(att->contacts.contact_type);
-	Oid			write_types[3] = {INT8ARRAYOID, get_array_type(keytype), BOOLARRAYOID};
-	Oid			contact_types[3] = {keytype, INT8ARRAYOID, INT8ARRAYOID};
+	Oid			write_types[4] = {INT8ARRAYOID, get_array_type(keytype), BOOLARRAYOID, TEXTOID};
+	Oid			contact_types[4] = {keytype, INT8ARRAYOID, INT8ARRAYOID, TEXTOID};
 
 	if (plans_generation == att->generation)
 		return;
@@ -612,7 +617,7 @@ prepare_plans(Attachments *att)
 	write_plan = contact_plan = NULL;
 	plans_generation = 0;
 
-	/* Changes of many contacts: (segment $1, contact $2, joined $3). */
+	/* Changes of many contacts: (segment $1, contact $2, joined $3), cause $4. */
 	write_plan = keep_plan("WITH change AS ("
 						   "  SELECT u.segment_id, u.contact, u.joined"
 						   "  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3))"
@@ -626,12 +631,12 @@ prepare_plans(Attachments *att)
 						   "  SELECT c.segment_id, c.contact FROM change c WHERE c.joined"
 						   "  RETURNING segment_id, contact) "
 						   LOG_CHANGES,
-						   3, write_types);
+						   4, write_types);
 
 	/*
 	 * One contact's ($1) membership of segments $2 made what $3 (of them)
-	 * says: its rows of the others leave, the missing join; returns the
-	 * segments changed.
+	 * says: its rows of the others leave, the missing join (cause $4);
+	 * returns the segments changed.
 	 */
 	contact_plan = keep_plan("WITH now_ AS ("
 							 "  SELECT m.segment_id FROM segments.membership m"
@@ -647,7 +652,7 @@ prepare_plans(Attachments *att)
 							 "  WHERE u.id NOT IN (SELECT n.segment_id FROM now_ n)"
 							 "  RETURNING segment_id, contact) "
 							 LOG_CHANGES " RETURNING g.segment_id",
-							 3, contact_types);
+							 4, contact_types);
 	plans_generation = att->generation;
 }
 
@@ -686,6 +691,8 @@ typedef struct Changes
 	bool	   *joined;
 	Bitmapset  *changed;		/* cache indexes of the segments changed */
 	MemoryContext cxt;			/* of the arrays and changed */
+	Datum		cause;			/* of the log rows (text) */
+	int64		written;		/* joins and leaves written */
 } Changes;
 
 static void
@@ -710,10 +717,11 @@ add_change(Changes *ch, int index, int64 segment, Datum contact, bool joined)
 }
 
 static void
-init_changes(Changes *ch)
+init_changes(Changes *ch, const char *cause)
 {
 	memset(ch, 0, sizeof(Changes));
 	ch->cxt = CurrentMemoryContext;
+	ch->cause = CStringGetTextDatum(cause);
 	ch->space = 16;
 	ch->segment = palloc(sizeof(int64) * ch->space);
 	ch->contact = palloc(sizeof(Datum) * ch->space);
@@ -724,8 +732,7 @@ init_changes(Changes *ch)
 static void
 write_changes(Changes *ch)
 {
-	Datum		values[3];
-
+	Datum		values[4];
 	Datum	   *ids;
 	Datum	   *flags;
 	int			i;
@@ -745,9 +752,11 @@ write_changes(Changes *ch)
 												key_type->typlen, key_type->typbyval,
 												key_type->typalign));
 	values[2] = PointerGetDatum(construct_array(flags, ch->n, BOOLOID, 1, true, TYPALIGN_CHAR));
+	values[3] = ch->cause;
 	if (SPI_execute_snapshot(write_plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
 							 false, true, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not change membership");
+	ch->written += SPI_processed;
 	ch->n = 0;
 }
 
@@ -800,7 +809,7 @@ maintain_contact(SegmentCache *cache, Bitmapset *segments, const EvalNeeds *need
 	int			nall = 0;
 	int			nmembers = 0;
 	int			i = -1;
-	Datum		values[3];
+	Datum		values[4];
 	uint64		k;
 
 	exists = contact_chunk_contact(contact_chunk_read(cache->att, &key, 1, needs, w == NULL, true, cxt),
@@ -832,9 +841,11 @@ maintain_contact(SegmentCache *cache, Bitmapset *segments, const EvalNeeds *need
 	values[1] = PointerGetDatum(construct_array(all, nall, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	values[2] = PointerGetDatum(construct_array(members, nmembers, INT8OID, 8, FLOAT8PASSBYVAL,
 												TYPALIGN_DOUBLE));
+	values[3] = ch->cause;
 	if (SPI_execute_snapshot(contact_plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
 							 false, true, 0) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not change the membership of a contact");
+	ch->written += SPI_processed;
 	for (k = 0; k < SPI_processed; k++)
 	{
 		bool		isnull;
@@ -1019,10 +1030,12 @@ take_turns(List *batches)
 
 /*
  * Apply the batches; rows: the contacts' rows the transaction wrote
- * (WrittenContact), rows_unknown: it wrote others too.
+ * (WrittenContact), rows_unknown: it wrote others too.  The joins and
+ * leaves are logged with cause; returns their number.  Rules see the clock
+ * as it is once the turns are taken (rule_pin_now).
  */
-static void
-apply_batches(List *batches, HTAB *rows, bool rows_unknown)
+static int64
+apply_batches(List *batches, HTAB *rows, bool rows_unknown, const char *cause)
 {
 	SegmentCache *cache = segment_cache_get();
 	MemoryContext work = AllocSetContextCreate(CurrentMemoryContext, "segments flush",
@@ -1041,7 +1054,8 @@ apply_batches(List *batches, HTAB *rows, bool rows_unknown)
 	MemoryContextSwitchTo(work);
 	prepare_plans(cache->att);
 	take_turns(batches);
-	init_changes(&ch);
+	rule_pin_now(rule_clock());
+	init_changes(&ch, cause);
 	foreach(lc, batches)
 	{
 		PendingBatch *batch = lfirst(lc);
@@ -1074,9 +1088,36 @@ apply_batches(List *batches, HTAB *rows, bool rows_unknown)
 	/* one notification per changed segment (they fold per transaction) */
 	while ((i = bms_next_member(ch.changed, i)) >= 0)
 		Async_Notify("segments", psprintf(INT64_FORMAT, cache->segments[i].id));
+	rule_pin_now(0);
 	SPI_finish();
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(work);
+	return ch.written;
+}
+
+int64
+maintain_apply(Bitmapset *segments, ContactQueue *contacts, const char *cause)
+{
+	SegmentCache *cache = segment_cache_get();
+	PendingBatch batch;
+
+	key_type = contact_key_type(cache->att);
+	batch.cache = cache;
+	batch.segments = segments;
+	batch.contacts = contacts;
+	return apply_batches(list_make1(&batch), NULL, true, cause);
+}
+
+void
+maintain_writers_lock(void)
+{
+	writers_lock();
+}
+
+void
+maintain_take_all_turns(void)
+{
+	lock_all_turns();
 }
 
 /*
@@ -1100,7 +1141,7 @@ flush(void)
 	written_unknown = false;
 	PG_TRY();
 	{
-		apply_batches(batches, batches_written, batches_unknown);
+		apply_batches(batches, batches_written, batches_unknown, "write");
 	}
 	PG_CATCH();
 	{

@@ -5,7 +5,28 @@
 #ifndef SEGMENTS_MAINTAIN_H
 #define SEGMENTS_MAINTAIN_H
 
+#include "nodes/bitmapset.h"
+
+#include "contact_queue.h"
+
 /* Register the transaction callbacks that reset the queue (_PG_init). */
 extern void maintain_init(void);
+
+/*
+ * Take the writers' lock shared, as a writer does: catalog changes wait for
+ * the holder, and the holder for them.
+ */
+extern void maintain_writers_lock(void);
+
+/* Take every contact's turn (what TRUNCATE and DDL do). */
+extern void maintain_take_all_turns(void);
+
+/*
+ * Bring segments (indexes into segment_cache_get(), with their dependents)
+ * up to date for the queued contacts at once, as a commit does for a
+ * write's, taking their turns; joins and leaves are logged with cause.
+ * Returns their number.
+ */
+extern int64 maintain_apply(Bitmapset *segments, ContactQueue *contacts, const char *cause);
 
 #endif							/* SEGMENTS_MAINTAIN_H */

@@ -251,6 +251,28 @@ field_sql(SqlState *st, const RuleItem *item, const char *alias)
 	return buf.data;
 }
 
+char *
+rule_sql_time_field(const CheckedRule *cr, const RuleItem *field, const char *alias)
+{
+	SqlState	st;
+	StringInfoData buf;
+
+	memset(&st, 0, sizeof(st));
+	st.cr = cr;
+	st.body = cr->body;
+	st.buf = &buf;
+	initStringInfo(&buf);
+	if (cr->items[item_index(&st, field)].fclass == FC_JSON)
+	{
+		appendStringInfoString(&buf, "segments.json_time(");
+		append_field(&st, field, alias);
+		appendStringInfoChar(&buf, ')');
+	}
+	else
+		append_field(&st, field, alias);
+	return buf.data;
+}
+
 /* A case-insensitive text match: contains, starts with, ends with. */
 static char *
 match_pattern(const char *text, RuleTestOp op)

@@ -15,6 +15,12 @@
  */
 extern char *rule_compile_sql(const CheckedRule *cr, bool portable, bool few);
 
+/*
+ * A field (a FIELD item of the rule) as a time: the column, or the jsonb
+ * property read by segments.json_time(); alias names the table.
+ */
+extern char *rule_sql_time_field(const CheckedRule *cr, const RuleItem *field, const char *alias);
+
 /* The ILIKE pattern of contains / starts with / ends with a text. */
 extern char *rule_match_pattern(const char *text, RuleTestOp op);
 

@@ -181,10 +181,27 @@ rule_time_init(void)
 							   NULL);
 }
 
+/* Maintenance's time while it evaluates (rule_pin_now), else 0. */
+static TimestampTz pinned_now = 0;
+
 TimestampTz
 rule_now(void)
 {
-	return now_overridden ? now_override_value : GetCurrentTransactionStartTimestamp();
+	if (now_overridden)
+		return now_override_value;
+	return pinned_now != 0 ? pinned_now : GetCurrentTransactionStartTimestamp();
+}
+
+TimestampTz
+rule_clock(void)
+{
+	return now_overridden ? now_override_value : GetCurrentTimestamp();
+}
+
+void
+rule_pin_now(TimestampTz now)
+{
+	pinned_now = now;
 }
 
 /*

@@ -10,7 +10,21 @@
 #include "rule_tree.h"
 
 extern void rule_time_init(void);
+/*
+ * The time rules see: segments.now_override, or the time maintenance
+ * pinned while it evaluates, or the transaction's start (now()).
+ */
 extern TimestampTz rule_now(void);
+
+/* segments.now_override, or the clock. */
+extern TimestampTz rule_clock(void);
+
+/*
+ * Maintenance evaluates with the clock read once it holds the contacts'
+ * turns (0 unpins): a transaction that started before a concurrent one
+ * brought them up to date at a later time must not bring them back.
+ */
+extern void rule_pin_now(TimestampTz now);
 extern TimestampTz rule_time_shift(TimestampTz base, int sign, uint32 amount, RuleUnit unit);
 extern TimestampTz rule_time_value(RuleValueKind kind, uint32 amount, RuleUnit unit);
 extern bool rule_parse_utc_timestamp(const char *str, TimestampTz *result);

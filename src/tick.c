@@ -1,0 +1,494 @@
+/*
+ * tick.c
+ *	  Time: segments.tick() applies the membership changes that are due
+ *	  because time moved.
+ *
+ * A time-relative condition changes its truth only when the clock passes
+ * one of its edges: a value of the contact (a field, an event's time or
+ * field, a list) equal to now shifted by the condition's amount ("30 days
+ * ago": now - 30 days; "within last 30 days": that and now itself).  So
+ * between a segment's last sweep (segments.segment_state.swept_to, t0) and
+ * now (t1), the only contacts whose membership can have changed are those
+ * with such a value between t0 and t1 shifted likewise: a range, which an
+ * index on the value finds in time proportional to what it holds.  The
+ * shift is monotonic (month and year arithmetic included), so the range
+ * holds every crossing.  Those contacts are evaluated like a write's, in
+ * dependency order with the segments that use the swept ones, with cause
+ * 'time'; the segments are then swept to t1.  A segment with no sweep on
+ * record (restored from a dump) is evaluated for every contact.
+ *
+ * One tick runs at a time: a concurrent call returns 0 at once (it takes
+ * the tick lock, pg_try_advisory_xact_lock(1936025971, 1), without
+ * waiting).  Like a writer it holds the writers' lock shared, so catalog
+ * changes wait for it, and takes the turns of the contacts it evaluates.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "contact_data.h"
+#include "contact_queue.h"
+#include "maintain.h"
+#include "rule_sql.h"
+#include "rule_time.h"
+#include "segment_cache.h"
+
+PG_FUNCTION_INFO_V1(segments_tick);
+
+/* The tick lock: pg_try_advisory_xact_lock(1936025971, 1). */
+#define TICK_LOCK_KEY1 1936025971
+#define TICK_LOCK_KEY2 1
+
+/* Contacts fetched from a sweep at a time. */
+#define SWEEP_FETCH 10000
+
+/*
+ * One edge of a segment's conditions: the query of the contacts with a
+ * value in [$1, $2], and the shift from now to the value at the edge
+ * (now + sign * amount unit).
+ */
+typedef struct Sweep
+{
+	char	   *query;
+	int			sign;
+	uint32		amount;
+	RuleUnit	unit;
+	bool		widen;			/* a date or timestamp: two days more each way */
+	TimestampTz from;			/* swept from this time (to now) */
+} Sweep;
+
+static bool
+same_sweep(const Sweep *a, const Sweep *b)
+{
+	return a->sign == b->sign && a->amount == b->amount && a->unit == b->unit &&
+		a->from == b->from && strcmp(a->query, b->query) == 0;
+}
+
+/* The sweeps' plans, kept for the attachments they were prepared for. */
+typedef struct SweepPlan
+{
+	char	   *query;
+	SPIPlanPtr	plan;
+} SweepPlan;
+
+static List *sweep_plans = NIL;
+static uint64 sweep_plans_generation = 0;
+
+typedef struct EdgeCollector
+{
+	const CheckedRule *cr;
+	List	   *sweeps;
+} EdgeCollector;
+
+static bool
+is_time_without_zone(Oid type)
+{
+	type = getBaseType(type);
+	return type == DATEOID || type == TIMESTAMPOID;
+}
+
+static Oid
+column_type(const AttachedTable *t, const char *column)
+{
+	return TupleDescAttr(t->tupdesc, contact_column(t->tupdesc, column) - 1)->atttypid;
+}
+
+/* The query of the contacts with a value of expr in [$1, $2]. */
+static char *
+sweep_query(const CheckedRule *cr, const char *role, const char *event_kind, const char *expr)
+{
+	const Attachments *att = cr->att;
+
+	if (strcmp(role, "contacts") == 0)
+		return psprintf("SELECT c.%s FROM %s AS c WHERE %s BETWEEN $1 AND $2",
+						quote_identifier(att->contacts.contact_column),
+						quote_qualified_identifier(att->contacts.schema, att->contacts.name), expr);
+	if (strcmp(role, "lists") == 0)
+		return psprintf("SELECT l.%s FROM %s AS l WHERE %s BETWEEN $1 AND $2",
+						quote_identifier(att->lists.contact_column),
+						quote_qualified_identifier(att->lists.schema, att->lists.name), expr);
+	return psprintf("SELECT e.%s FROM %s AS e WHERE e.%s = %s::%s AND %s BETWEEN $1 AND $2",
+					quote_identifier(att->events.contact_column),
+					quote_qualified_identifier(att->events.schema, att->events.name),
+					quote_identifier(att->events.kind_column),
+					quote_literal_cstr(event_kind),
+					format_type_be_qualified(column_type(&att->events, att->events.kind_column)),
+					expr);
+}
+
+static void
+add_sweep(EdgeCollector *ec, const char *query, bool widen, int sign, const RuleItem *amount)
+{
+	Sweep	   *sweep = palloc(sizeof(Sweep));
+
+	sweep->query = pstrdup(query);
+	sweep->widen = widen;
+	sweep->sign = amount ? sign : 0;
+	sweep->amount = amount ? amount->a : 0;
+	sweep->unit = amount ? (RuleUnit) amount->arg : RU_MINUTE;
+	ec->sweeps = lappend(ec->sweeps, sweep);
+}
+
+static bool
+operands_are_relative(const RuleItem *from, const RuleItem *to)
+{
+	for (; from < to; from = RULE_NEXT(from))
+		if (RV_IS_RELATIVE(from->op) || from->op == RV_DURATION)
+			return true;
+	return false;
+}
+
+/* The edges of relative operands: now, N unit ago, N unit from now. */
+static void
+add_operand_sweeps(EdgeCollector *ec, const char *query, bool widen,
+				   const RuleItem *from, const RuleItem *to)
+{
+	for (; from < to; from = RULE_NEXT(from))
+	{
+		if (from->op == RV_NOW)
+			add_sweep(ec, query, widen, 0, NULL);
+		else if (from->op == RV_AGO)
+			add_sweep(ec, query, widen, -1, from);
+		else if (from->op == RV_FROM_NOW)
+			add_sweep(ec, query, widen, 1, from);
+	}
+}
+
+static void
+collect_edges(EdgeCollector *ec, const RuleItem *item, const char *event_kind)
+{
+	const RuleBody *body = ec->cr->body;
+	const Attachments *att = ec->cr->att;
+	const RuleItem *end = RULE_NEXT(item);
+	const RuleItem *child;
+
+	check_stack_depth();
+	switch ((RuleItemType) item->type)
+	{
+		case RI_AND:
+		case RI_OR:
+		case RI_NOT:
+			for (child = item + 1; child < end; child = RULE_NEXT(child))
+				collect_edges(ec, child, event_kind);
+			break;
+		case RI_FIELD:
+			{
+				const CheckedItem *ci = &ec->cr->items[item - body->items];
+				bool		within = item->op == RT_WITHIN_LAST || item->op == RT_WITHIN_NEXT;
+				char	   *query;
+				bool		widen;
+
+				if (!within && !operands_are_relative(item + 1, end))
+					break;
+				query = sweep_query(ec->cr, event_kind ? "events" : "contacts", event_kind,
+									rule_sql_time_field(ec->cr, item, event_kind ? "e" : "c"));
+				widen = ci->fclass == FC_TIME && is_time_without_zone(ci->coltype);
+				if (within)
+				{
+					/* between now - N unit and now, or now and now + N unit */
+					add_sweep(ec, query, widen, 0, NULL);
+					add_sweep(ec, query, widen, item->op == RT_WITHIN_LAST ? -1 : 1, item + 1);
+				}
+				else
+					add_operand_sweeps(ec, query, widen, item + 1, end);
+			}
+			break;
+		case RI_EVENT:
+			{
+				const char *kind = RULE_STR(body, item->a);
+				char	   *query;
+				bool		widen;
+
+				child = item + 1;
+				if (item->flags & RULE_HAS_WHERE)
+				{
+					collect_edges(ec, child, kind);
+					child = RULE_NEXT(child);
+				}
+				if (!operands_are_relative(child, end))
+					break;
+				query = sweep_query(ec->cr, "events", kind,
+									psprintf("e.%s", quote_identifier(att->events.at_column)));
+				widen = is_time_without_zone(column_type(&att->events, att->events.at_column));
+				if (item->arg == RW_WITHIN_LAST)
+				{
+					/* events enter at now, leave at now - N unit */
+					add_sweep(ec, query, widen, 0, NULL);
+					add_sweep(ec, query, widen, -1, child);
+				}
+				else
+					add_operand_sweeps(ec, query, widen, child, end);
+			}
+			break;
+		case RI_IN_LIST:
+			if (operands_are_relative(item + 1, end))
+				add_operand_sweeps(ec, sweep_query(ec->cr, "lists", NULL,
+												   psprintf("l.%s", quote_identifier(att->lists.list_column))),
+								   is_time_without_zone(att->lists.list_type), item + 1, end);
+			break;
+		case RI_IN_SEGMENT:
+		case RI_TRUE:
+		case RI_FALSE:
+		case RI_VALUE:
+			break;
+	}
+}
+
+/* The sweeps of a segment's rule: NIL when time cannot change it. */
+static List *
+rule_sweeps(const CheckedRule *cr)
+{
+	EdgeCollector ec;
+
+	ec.cr = cr;
+	ec.sweeps = NIL;
+	if (cr->body->nitems > 0)
+		collect_edges(&ec, cr->body->items, NULL);
+	return ec.sweeps;
+}
+
+static SPIPlanPtr
+sweep_plan(Attachments *att, const char *query)
+{
+	static const Oid types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+	MemoryContext old;
+	ListCell   *lc;
+	SweepPlan  *sp;
+	SPIPlanPtr	plan;
+
+	if (sweep_plans_generation != att->generation)
+	{
+		foreach(lc, sweep_plans)
+		{
+			sp = lfirst(lc);
+			SPI_freeplan(sp->plan);
+			pfree(sp->query);
+			pfree(sp);
+		}
+		list_free(sweep_plans);
+		sweep_plans = NIL;
+		sweep_plans_generation = att->generation;
+	}
+	foreach(lc, sweep_plans)
+	{
+		sp = lfirst(lc);
+		if (strcmp(sp->query, query) == 0)
+			return sp->plan;
+	}
+	plan = SPI_prepare_cursor(query, 2, (Oid *) types, CURSOR_OPT_GENERIC_PLAN);
+	if (plan == NULL || SPI_keepplan(plan) != 0)
+		elog(ERROR, "could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	sp = palloc(sizeof(SweepPlan));
+	sp->query = pstrdup(query);
+	sp->plan = plan;
+	sweep_plans = lappend(sweep_plans, sp);
+	MemoryContextSwitchTo(old);
+	return plan;
+}
+
+/* Queue the contacts with a value at an edge that time crossed from t0 to t1. */
+static void
+sweep(Attachments *att, const Sweep *sw, TimestampTz t0, TimestampTz t1, ContactQueue *queue)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	TimestampTz from = Min(t0, t1);
+	TimestampTz to = Max(t0, t1);
+	Datum		bounds[2];
+	Portal		cursor;
+
+	if (sw->sign != 0)
+	{
+		from = rule_time_shift(from, sw->sign, sw->amount, sw->unit);
+		to = rule_time_shift(to, sw->sign, sw->amount, sw->unit);
+	}
+	if (sw->widen)
+	{
+		from -= 2 * USECS_PER_DAY;
+		to += 2 * USECS_PER_DAY;
+	}
+	bounds[0] = TimestampTzGetDatum(from);
+	bounds[1] = TimestampTzGetDatum(to);
+	/* with the latest data, as a writer's commit reads it */
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetLatestSnapshot());
+	cursor = SPI_cursor_open(NULL, sweep_plan(att, sw->query), bounds, NULL, true);
+	PopActiveSnapshot();
+	for (;;)
+	{
+		uint64		i;
+
+		CHECK_FOR_INTERRUPTS();
+		SPI_cursor_fetch(cursor, true, SWEEP_FETCH);
+		MemoryContextSwitchTo(caller);
+		if (SPI_processed == 0)
+			break;
+		for (i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			Datum		key = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+			if (!isnull)
+				contact_queue_add(queue, key);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	SPI_cursor_close(cursor);
+}
+
+static Datum
+segment_ids(SegmentCache *cache, Bitmapset *segments)
+{
+	Datum	   *ids = palloc(sizeof(Datum) * Max(bms_num_members(segments), 1));
+	int			n = 0;
+	int			i = -1;
+
+	while ((i = bms_next_member(segments, i)) >= 0)
+		ids[n++] = Int64GetDatum(cache->segments[i].id);
+	return PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+static bool
+try_tick_lock(void)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, TICK_LOCK_KEY1, TICK_LOCK_KEY2, 2);
+	return LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL;
+}
+
+/*
+ * segments.tick() -> bigint: apply the membership changes due because time
+ * moved; returns the joins and leaves written (0 too when another tick is
+ * running).
+ */
+Datum
+segments_tick(PG_FUNCTION_ARGS)
+{
+	MemoryContext work;
+	MemoryContext old;
+	SegmentCache *cache;
+	TimestampTz t1 = rule_now();
+	Bitmapset  *swept = NULL;	/* segments with a sweep on record */
+	Bitmapset  *unswept = NULL; /* time-relative ones without */
+	List	  **sweeps;
+	TimestampTz *swept_to;
+	ContactQueue *queue;
+	List	   *done = NIL;
+	int64		changes = 0;
+	bool		isnull;
+	int			i;
+	uint64		k;
+	Datum		args[2];
+
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				errmsg("segments.tick() runs only under READ COMMITTED"),
+				errhint("Call it in a transaction of its own, or in a READ COMMITTED one."));
+	if (!try_tick_lock())
+		PG_RETURN_INT64(0);
+	maintain_writers_lock();
+
+	work = AllocSetContextCreate(CurrentMemoryContext, "segments tick", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(work);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	MemoryContextSwitchTo(work);
+	cache = segment_cache_get();
+
+	/* the segments time can change, and how far each was swept */
+	sweeps = palloc0(sizeof(List *) * Max(cache->nsegments, 1));
+	swept_to = palloc0(sizeof(TimestampTz) * Max(cache->nsegments, 1));
+	for (i = 0; i < cache->nsegments; i++)
+		sweeps[i] = rule_sweeps(segment_cache_checked(cache, i));
+	if (SPI_execute("SELECT s.segment_id, s.swept_to FROM segments.segment_state s", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read segments.segment_state");
+	MemoryContextSwitchTo(work);
+	for (k = 0; k < SPI_processed; k++)
+	{
+		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1, &isnull));
+		Datum		to = SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 2, &isnull);
+
+		for (i = 0; i < cache->nsegments; i++)
+			if (cache->segments[i].id == id && sweeps[i] != NIL && !isnull)
+			{
+				swept = bms_add_member(swept, i);
+				swept_to[i] = DatumGetTimestampTz(to);
+			}
+	}
+	SPI_freetuptable(SPI_tuptable);
+	for (i = 0; i < cache->nsegments; i++)
+		if (sweeps[i] != NIL && !bms_is_member(i, swept))
+			unswept = bms_add_member(unswept, i);
+
+	/* segments without a sweep on record: every contact */
+	if (!bms_is_empty(unswept))
+	{
+		maintain_take_all_turns();
+		args[0] = segment_ids(cache, segment_cache_with_dependents(cache, unswept));
+		if (SPI_execute_with_args("SELECT segments._maintain($1, NULL::pg_catalog.text[], 'time')",
+								  1, (Oid[]) {INT8ARRAYOID}, args, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not run segments._maintain");
+		changes += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		MemoryContextSwitchTo(work);
+	}
+
+	/* the others: the contacts at an edge time crossed, each sweep once */
+	queue = contact_queue_create(contact_key_type(cache->att), work);
+	i = -1;
+	while ((i = bms_next_member(swept, i)) >= 0)
+	{
+		ListCell   *lc;
+
+		if (swept_to[i] == t1)
+			continue;
+		foreach(lc, sweeps[i])
+		{
+			Sweep	   *sw = lfirst(lc);
+			ListCell   *d;
+			bool		seen = false;
+
+			sw->from = swept_to[i];
+			foreach(d, done)
+				seen = seen || same_sweep(lfirst(d), sw);
+			if (seen)
+				continue;
+			sweep(cache->att, sw, swept_to[i], t1, queue);
+			done = lappend(done, sw);
+		}
+	}
+	if (contact_queue_count(queue) > 0)
+		changes += maintain_apply(segment_cache_with_dependents(cache, swept), queue, "time");
+	contact_queue_free(queue);
+
+	/* every time-relative segment is now swept to t1 */
+	args[0] = segment_ids(cache, bms_union(swept, unswept));
+	args[1] = TimestampTzGetDatum(t1);
+	if (SPI_execute_with_args("INSERT INTO segments.segment_state AS s (segment_id, swept_to) "
+							  "SELECT pg_catalog.unnest($1), $2 "
+							  "ON CONFLICT (segment_id) DO UPDATE SET swept_to = excluded.swept_to",
+							  2, (Oid[]) {INT8ARRAYOID, TIMESTAMPTZOID}, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not update segments.segment_state");
+	args[0] = TimestampTzGetDatum(t1);
+	args[1] = Int64GetDatum(changes);
+	if (SPI_execute_with_args("UPDATE segments.tick_state "
+							  "SET swept_to = $1, ticked_at = pg_catalog.clock_timestamp(), changes = $2",
+							  2, (Oid[]) {TIMESTAMPTZOID, INT8OID}, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update segments.tick_state");
+	SPI_finish();
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(work);
+	PG_RETURN_INT64(changes);
+}
