@@ -348,7 +348,7 @@ read_rows(ContactChunk *chunk, Datum array, bool keys_only, bool latest)
 	SPI_freetuptable(result);
 }
 
-/* Open the cursor of the chunk's events. */
+/* Start reading the chunk's events: a cursor, or for one contact all at once. */
 static void
 read_events(ContactChunk *chunk, Datum array, const EvalNeeds *needs, bool latest)
 {
@@ -363,6 +363,7 @@ read_events(ContactChunk *chunk, Datum array, const EvalNeeds *needs, bool lates
 	Datum		args[3];
 	ListCell   *lc;
 	int			k = 0;
+	ContactQuery which;
 	SPIPlanPtr	plan;
 
 	getTypeInputInfo(kindtype, &input, &ioparam);
@@ -373,9 +374,19 @@ read_events(ContactChunk *chunk, Datum array, const EvalNeeds *needs, bool lates
 	args[1] = PointerGetDatum(construct_array(kinds, k, kindtype, typlen, typbyval, typalign));
 	/* two days early: the time column may be a date or a timestamp */
 	args[2] = TimestampTzGetDatum(needs->any_time ? DT_NOBEGIN : needs->since - 2 * USECS_PER_DAY);
-	plan = query_plan(chunk->att, needs->any_time ?
-					  (needs->event_columns ? CQ_EVENTS : CQ_EVENT_TIMES) :
-					  (needs->event_columns ? CQ_EVENTS_SINCE : CQ_EVENT_TIMES_SINCE));
+	which = needs->any_time ?
+		(needs->event_columns ? CQ_EVENTS : CQ_EVENT_TIMES) :
+		(needs->event_columns ? CQ_EVENTS_SINCE : CQ_EVENT_TIMES_SINCE);
+	chunk->events_read = true;
+	if (chunk->n == 1)
+	{
+		/* one contact's events at once: a cursor would only cost more */
+		chunk->fetched = run_query(chunk->att, which, args, latest);
+		chunk->next_fetched = 0;
+		chunk->events_desc = CreateTupleDescCopy(chunk->fetched->tupdesc);
+		return;
+	}
+	plan = query_plan(chunk->att, which);
 	/*
 	 * Read-only: with the active snapshot, the latest one if asked (after
 	 * the transaction's own last writes, as SPI_execute_snapshot does).
@@ -391,7 +402,6 @@ read_events(ContactChunk *chunk, Datum array, const EvalNeeds *needs, bool lates
 	if (chunk->events_cursor == NULL)
 		elog(ERROR, "could not read the events of contacts: %s", SPI_result_code_string(SPI_result));
 	chunk->events_desc = CreateTupleDescCopy(chunk->events_cursor->tupDesc);
-	chunk->events_read = true;
 }
 
 /*
@@ -411,7 +421,7 @@ contact_events(ContactChunk *chunk, int i, uint64 *n)
 		elog(ERROR, "the events of a chunk's contacts are read in order");
 	chunk->next_contact = i + 1;
 	*n = 0;
-	while (chunk->events_cursor != NULL)
+	for (;;)
 	{
 		HeapTuple	row;
 		bool		isnull;
@@ -422,6 +432,8 @@ contact_events(ContactChunk *chunk, int i, uint64 *n)
 			if (chunk->fetched)
 				SPI_freetuptable(chunk->fetched);
 			chunk->fetched = NULL;
+			if (chunk->events_cursor == NULL)
+				break;
 			SPI_cursor_fetch(chunk->events_cursor, true, EVENTS_FETCH);
 			MemoryContextSwitchTo(cxt);
 			if (SPI_processed == 0)

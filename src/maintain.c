@@ -530,14 +530,12 @@ segments_on_write(PG_FUNCTION_ARGS)
 
 	if (!bms_is_empty(segments))
 	{
-		int			i = -1;
 		/* a contact may then have memberships of another tenant's segments */
 		bool		moved = table == &cache->att->contacts && segments == cache->all;
 
 		segments = segment_cache_with_dependents(cache, segments);
 		/* a rule that no longer checks fails the statement, not the commit */
-		while ((i = bms_next_member(segments, i)) >= 0)
-			(void) segment_cache_checked(cache, i);
+		segment_cache_check_all(cache, segments);
 		batch = batch_for(cache, segments);
 		/* old rows first: an updated contact is known by its new row */
 		if (td->tg_oldtable)
@@ -1028,6 +1026,40 @@ take_turns(List *batches)
 	}
 }
 
+/* The contacts' data the rules of segments read. */
+static void
+needs_of(SegmentCache *cache, Bitmapset *segments, EvalNeeds *needs)
+{
+	int			i = -1;
+
+	memset(needs, 0, sizeof(EvalNeeds));
+	while ((i = bms_next_member(segments, i)) >= 0)
+		rule_eval_needs(segment_cache_checked(cache, i), needs);
+}
+
+/*
+ * Of segments, those a contact the transaction wrote can be a member of,
+ * when its row tells its tenant and it stayed in that tenant: it has no
+ * memberships of other tenants' segments to look at.  Otherwise all of
+ * them.
+ */
+static Bitmapset *
+tenant_segments(SegmentCache *cache, Bitmapset *segments, Datum key, HTAB *rows)
+{
+	WrittenContact *w;
+	EvalContact row;
+
+	if (cache->ntenants == 0 || rows == NULL)
+		return segments;
+	w = hash_search(rows, &key, HASH_FIND, NULL);
+	if (w == NULL || w->moved || w->row == NULL)
+		return segments;
+	memset(&row, 0, sizeof(row));
+	row.att = cache->att;
+	(void) contact_set_row(&row, w->row, w->desc);
+	return bms_int_members(segment_cache_in_tenant(cache, row.tenant), segments);
+}
+
 /*
  * Apply the batches; rows: the contacts' rows the transaction wrote
  * (WrittenContact), rows_unknown: it wrote others too.  The joins and
@@ -1061,14 +1093,9 @@ apply_batches(List *batches, HTAB *rows, bool rows_unknown, const char *cause)
 		PendingBatch *batch = lfirst(lc);
 		Bitmapset  *segments = segments_now(cache, batch);
 		EvalNeeds	needs;
-		int			j = -1;
 
 		if (bms_is_empty(segments))
 			continue;
-		/* the contacts' data the batch's rules read */
-		memset(&needs, 0, sizeof(needs));
-		while ((j = bms_next_member(segments, j)) >= 0)
-			rule_eval_needs(segment_cache_checked(cache, j), &needs);
 		if (contact_queue_count(batch->contacts) <= FAST_PATH_CONTACTS)
 		{
 			Datum		key;
@@ -1076,14 +1103,21 @@ apply_batches(List *batches, HTAB *rows, bool rows_unknown, const char *cause)
 			contact_queue_rewind(batch->contacts);
 			while (contact_queue_next(batch->contacts, &key))
 			{
+				Bitmapset  *own;
+
 				MemoryContextReset(contact_cxt);
 				MemoryContextSwitchTo(contact_cxt);
-				maintain_contact(cache, segments, &needs, key, rows, rows_unknown, contact_cxt, &ch);
+				own = tenant_segments(cache, segments, key, rows);
+				needs_of(cache, own, &needs);
+				maintain_contact(cache, own, &needs, key, rows, rows_unknown, contact_cxt, &ch);
 				MemoryContextSwitchTo(work);
 			}
 		}
 		else
+		{
+			needs_of(cache, segments, &needs);
 			maintain_chunks(cache, segments, &needs, batch->contacts, chunk_cxt, contact_cxt, &ch);
+		}
 	}
 	/* one notification per changed segment (they fold per transaction) */
 	while ((i = bms_next_member(ch.changed, i)) >= 0)

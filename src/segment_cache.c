@@ -295,6 +295,20 @@ read_cache(MemoryContext cxt)
 	c->nkinds = merge_uses(kinds, nkinds);
 	c->kinds = kinds;
 
+	/* the tenant index */
+	c->tenants = palloc(sizeof(NamedUse) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		if (c->segments[i].tenant == NULL)
+		{
+			c->untenanted = bms_add_member(c->untenanted, i);
+			continue;
+		}
+		c->tenants[c->ntenants].name = c->segments[i].tenant;
+		c->tenants[c->ntenants++].segments = bms_make_singleton(i);
+	}
+	c->ntenants = merge_uses(c->tenants, c->ntenants);
+
 	SPI_finish();
 	MemoryContextSwitchTo(old);
 	return c;
@@ -367,13 +381,47 @@ segment_cache_checked(SegmentCache *c, int index)
 Bitmapset *
 segment_cache_with_dependents(SegmentCache *c, Bitmapset *add)
 {
-	Bitmapset  *result = bms_copy(add);
+	MemoryContext old;
+	Bitmapset  *result;
 	int			i = -1;
 
+	/* a write path's statements ask for the same set again and again */
+	if (c->dependents_of != NULL && bms_equal(c->dependents_of, add))
+		return c->with_dependents;
+	old = MemoryContextSwitchTo(c->cxt);
+	result = bms_copy(add);
 	/* dependents come later in the order, so one pass reaches them all */
 	while ((i = bms_next_member(result, i)) >= 0)
 		result = bms_add_members(result, c->segments[i].dependents);
+	bms_free(c->dependents_of);
+	bms_free(c->with_dependents);
+	c->dependents_of = bms_copy(add);
+	c->with_dependents = result;
+	MemoryContextSwitchTo(old);
 	return result;
+}
+
+void
+segment_cache_check_all(SegmentCache *c, Bitmapset *segments)
+{
+	MemoryContext old;
+	int			i = -1;
+
+	if (bms_is_subset(segments, c->checked))
+		return;
+	while ((i = bms_next_member(segments, i)) >= 0)
+		(void) segment_cache_checked(c, i);
+	old = MemoryContextSwitchTo(c->cxt);
+	c->checked = bms_add_members(c->checked, segments);
+	MemoryContextSwitchTo(old);
+}
+
+Bitmapset *
+segment_cache_in_tenant(SegmentCache *c, const char *tenant)
+{
+	Bitmapset  *of_tenant = tenant ? segment_cache_users(c->tenants, c->ntenants, tenant) : NULL;
+
+	return bms_union(c->untenanted, of_tenant);
 }
 
 /*

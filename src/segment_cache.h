@@ -41,6 +41,15 @@ typedef struct SegmentCache
 	NamedUse   *kinds;
 	Bitmapset  *list_users;
 	Bitmapset  *all;
+	/* segments by tenant, sorted by tenant; those over all contacts */
+	int			ntenants;
+	NamedUse   *tenants;
+	Bitmapset  *untenanted;
+	/* the last set segment_cache_with_dependents was asked for, its result */
+	Bitmapset  *dependents_of;
+	Bitmapset  *with_dependents;
+	/* segments whose rules were checked (segment_cache_checked) */
+	Bitmapset  *checked;
 	Attachments *att;			/* what the rules are checked against */
 	MemoryContext cxt;
 } SegmentCache;
@@ -59,7 +68,19 @@ extern Bitmapset *segment_cache_users(const NamedUse *uses, int nuses, const cha
 /* A segment's checked rule, checked on first use. */
 extern const CheckedRule *segment_cache_checked(SegmentCache *cache, int index);
 
-/* add and everything that uses them "in segment", directly or not */
+/*
+ * add and everything that uses them "in segment", directly or not.  The
+ * result belongs to the cache: copy it to change it.
+ */
 extern Bitmapset *segment_cache_with_dependents(SegmentCache *cache, Bitmapset *add);
+
+/* Check every rule of segments (segment_cache_checked); errors name the first that fails. */
+extern void segment_cache_check_all(SegmentCache *cache, Bitmapset *segments);
+
+/*
+ * The segments a contact of the tenant (canonical text; NULL: none) can
+ * be a member of: the tenant's and those over all contacts.
+ */
+extern Bitmapset *segment_cache_in_tenant(SegmentCache *cache, const char *tenant);
 
 #endif							/* SEGMENTS_SEGMENT_CACHE_H */
