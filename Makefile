@@ -34,7 +34,8 @@ OBJS = \
 	src/tick.o \
 	src/membership.o \
 	src/segment_cache.o \
-	src/maintain.o
+	src/maintain.o \
+	src/worker.o
 
 EXTENSION = segments
 DATA = sql/segments--0.1.sql

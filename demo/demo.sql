@@ -8,7 +8,7 @@
 -- rule, creating segments of every kind, explaining one contact, showing
 -- the SQL of a rule, altering, writes moving a contact into and out of
 -- segments as they happen (with the log and the notifications they
--- produce), refreshing and verifying.
+-- produce), refreshing and verifying, and time passing (segments.tick()).
 --
 -- Everything must succeed (ON_ERROR_STOP) except the statements that are
 -- meant to fail, which run with ON_ERROR_STOP off so that their errors are
@@ -389,7 +389,50 @@ FROM segments.segment s, LATERAL segments.verify_segment(s.id) v
 ORDER BY s.id;
 
 \echo
-\echo '== 15. Rules are checked against the attached tables.  An unknown field'
+\echo '== 15. Time passes.  Engaged (now 2 opens within the last 14 days), Dormant'
+\echo '   and Pricing interest change as the days go by, with no write at all:'
+\echo '   segments.tick() applies what is due (the background worker or'
+\echo '   pg_cron calls it every minute).  It reads only the contacts with an'
+\echo '   event or value at an edge that time crossed since the last tick.'
+\echo '   Fast-forward the clock a week, then a month; then back.'
+\echo
+
+SELECT s.name, count(m.contact) AS members
+FROM segments.segment s LEFT JOIN segments.membership m ON m.segment_id = s.id
+GROUP BY s.id ORDER BY s.id;
+
+SET segments.now_override = '2025-06-22 12:00:00+00';
+SELECT segments.tick() AS changes;
+SELECT s.name AS segment, count(*) FILTER (WHERE l.joined) AS joined,
+       count(*) FILTER (WHERE NOT l.joined) AS "left"
+FROM segments.membership_log l JOIN segments.segment s ON s.id = l.segment_id
+WHERE l.id > :log_seen AND l.cause = 'time'
+GROUP BY s.id, s.name ORDER BY s.id;
+SELECT max(id) AS log_seen FROM segments.membership_log \gset
+
+SET segments.now_override = '2025-07-22 12:00:00+00';
+SELECT segments.tick() AS changes;
+SELECT s.name AS segment, count(*) FILTER (WHERE l.joined) AS joined,
+       count(*) FILTER (WHERE NOT l.joined) AS "left"
+FROM segments.membership_log l JOIN segments.segment s ON s.id = l.segment_id
+WHERE l.id > :log_seen AND l.cause = 'time'
+GROUP BY s.id, s.name ORDER BY s.id;
+SELECT max(id) AS log_seen FROM segments.membership_log \gset
+
+\echo
+\echo '   A tick with nothing due does next to nothing; every segment still'
+\echo '   verifies.  Moving the clock back undoes it all.'
+\echo
+
+SELECT segments.tick() AS changes;
+SELECT s.name, v.missing, v.extra
+FROM segments.segment s, LATERAL segments.verify_segment(s.id) v
+ORDER BY s.id;
+SET segments.now_override = '2025-06-15 12:00:00+00';
+SELECT segments.tick() AS changes;
+
+\echo
+\echo '== 16. Rules are checked against the attached tables.  An unknown field'
 \echo '   names the table and hints the nearest column; a literal is read by'
 \echo '   the column type''s input function; a segment that others use cannot'
 \echo '   be dropped.  Nothing changes when a statement fails.'

@@ -2,7 +2,8 @@
 # Install what building and testing segments needs, then build and install
 # the extension into the system's PostgreSQL 15.
 #
-#   scripts/setup.sh            PostgreSQL 15 server and headers, make, gcc
+#   scripts/setup.sh            PostgreSQL 15 server and headers, make, gcc,
+#                               pg_cron (for test/scripts/cron.sh)
 #   scripts/setup.sh --fuzz     also clang-14 and its libFuzzer/sanitizer runtime
 #
 # Idempotent: installs only missing packages (apt-get update only when an
@@ -39,7 +40,7 @@ fail() {
 	exit 1
 }
 
-packages=(postgresql-15 postgresql-server-dev-15 make gcc)
+packages=(postgresql-15 postgresql-server-dev-15 make gcc postgresql-15-cron)
 if [ "$fuzz" -eq 1 ]; then
 	packages+=(clang-14 libclang-rt-14-dev)
 fi

@@ -9,6 +9,9 @@
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
 
+-- Nothing attached yet: nothing is due.
+SELECT segments.tick();
+
 CREATE TABLE contacts (id bigint PRIMARY KEY, created_at timestamptz, renews_on date,
 	trial_ends timestamp, props jsonb);
 CREATE TABLE events (contact_id bigint NOT NULL, kind text NOT NULL, at timestamptz NOT NULL,

@@ -522,6 +522,35 @@ contact_chunk_read(Attachments *att, const Datum *keys, int n, const EvalNeeds *
 	return chunk;
 }
 
+/* The evaluator's first count of events: read them now. */
+static void
+read_deferred_events(EvalContact *c)
+{
+	EvalNeeds	events_only;
+	ContactChunk *chunk;
+	EvalContact read;
+
+	memset(&events_only, 0, sizeof(events_only));
+	events_only.kinds = c->events_needs->kinds;
+	events_only.event_columns = c->events_needs->event_columns;
+	events_only.any_time = c->events_needs->any_time;
+	events_only.since = c->events_needs->since;
+	chunk = contact_chunk_read(c->att, &c->key, 1, &events_only, false, true, c->cxt);
+	(void) contact_chunk_contact(chunk, 0, &read, c->cxt);
+	c->events = read.events;
+	c->nevents = read.nevents;
+	c->events_desc = read.events_desc;
+	c->kind_collation = read.kind_collation;
+	c->events_read = true;
+}
+
+void
+contact_defer_events(EvalContact *c, const EvalNeeds *needs)
+{
+	c->read_events = needs->kinds != NIL ? read_deferred_events : NULL;
+	c->events_needs = needs;
+}
+
 bool
 contact_set_row(EvalContact *c, HeapTuple row, TupleDesc desc)
 {

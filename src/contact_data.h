@@ -40,6 +40,14 @@ extern ContactChunk *contact_chunk_read(Attachments *att, const Datum *keys, int
  */
 extern bool contact_chunk_contact(ContactChunk *chunk, int i, EvalContact *c, MemoryContext cxt);
 
+/*
+ * Read the events needs asks for (its kinds, from its time) only when a
+ * rule first counts them, with the latest snapshot: a contact whose
+ * rules are decided before (score >= 70 and event ...) costs no query.
+ * needs must live as long as c.
+ */
+extern void contact_defer_events(EvalContact *c, const EvalNeeds *needs);
+
 /* Give c the contact's row as the caller knows it (NULL: none). */
 extern bool contact_set_row(EvalContact *c, HeapTuple row, TupleDesc desc);
 

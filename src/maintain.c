@@ -809,9 +809,14 @@ maintain_contact(SegmentCache *cache, Bitmapset *segments, const EvalNeeds *need
 	int			i = -1;
 	Datum		values[4];
 	uint64		k;
+	EvalNeeds	without_events = *needs;
 
-	exists = contact_chunk_contact(contact_chunk_read(cache->att, &key, 1, needs, w == NULL, true, cxt),
+	/* the events only if a rule gets to count them */
+	without_events.kinds = NIL;
+	exists = contact_chunk_contact(contact_chunk_read(cache->att, &key, 1, &without_events, w == NULL,
+													  true, cxt),
 								   0, &contact, cxt);
+	contact_defer_events(&contact, needs);
 	if (w)
 		exists = contact_set_row(&contact, w->row, w->desc);
 	while ((i = bms_next_member(segments, i)) >= 0)

@@ -567,6 +567,8 @@ count_events(EvalState *st, const RuleItem *item)
 	int64		count = 0;
 	uint64		i;
 
+	if (!c->events_read && c->read_events)
+		c->read_events(c);
 	if (!c->events_read)
 		elog(ERROR, "the events of the contact were not read");
 	for (i = 0; i < c->nevents; i++)

@@ -48,6 +48,9 @@ typedef struct EvalContact
 	EvalEvent  *events;			/* the events the rules count */
 	TupleDesc	events_desc;
 	Oid			kind_collation; /* of the kind column, as e.kind = 'k' uses */
+	/* reads the events when a rule first counts them (contact_defer_events) */
+	void		(*read_events) (struct EvalContact *c);
+	const struct EvalNeeds *events_needs;
 
 	bool		lists_read;
 	uint64		nlists;

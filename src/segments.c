@@ -10,6 +10,7 @@
 
 #include "maintain.h"
 #include "rule_time.h"
+#include "worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -20,5 +21,6 @@ _PG_init(void)
 {
 	rule_time_init();
 	maintain_init();
+	worker_init();
 	MarkGUCPrefixReserved("segments");
 }

@@ -384,7 +384,7 @@ segments_tick(PG_FUNCTION_ARGS)
 	Bitmapset  *unswept = NULL; /* time-relative ones without */
 	List	  **sweeps;
 	TimestampTz *swept_to;
-	ContactQueue *queue;
+	ContactQueue *queue = NULL;
 	List	   *done = NIL;
 	int64		changes = 0;
 	bool		isnull;
@@ -446,7 +446,6 @@ segments_tick(PG_FUNCTION_ARGS)
 	}
 
 	/* the others: the contacts at an edge time crossed, each sweep once */
-	queue = contact_queue_create(contact_key_type(cache->att), work);
 	i = -1;
 	while ((i = bms_next_member(swept, i)) >= 0)
 	{
@@ -465,13 +464,16 @@ segments_tick(PG_FUNCTION_ARGS)
 				seen = seen || same_sweep(lfirst(d), sw);
 			if (seen)
 				continue;
+			if (queue == NULL)
+				queue = contact_queue_create(contact_key_type(cache->att), work);
 			sweep(cache->att, sw, swept_to[i], t1, queue);
 			done = lappend(done, sw);
 		}
 	}
-	if (contact_queue_count(queue) > 0)
+	if (queue != NULL && contact_queue_count(queue) > 0)
 		changes += maintain_apply(segment_cache_with_dependents(cache, swept), queue, "time");
-	contact_queue_free(queue);
+	if (queue != NULL)
+		contact_queue_free(queue);
 
 	/* every time-relative segment is now swept to t1 */
 	args[0] = segment_ids(cache, bms_union(swept, unswept));
