@@ -868,6 +868,9 @@ maintain_contact(SegmentCache *cache, Bitmapset *segments, const EvalNeeds *need
 /* Up to this many contacts have their data read together. */
 #define CHUNK_CONTACTS 1000
 
+/* Joins and leaves written by one statement at most. */
+#define CHANGES_AT_ONCE 2000
+
 /*
  * Many contacts, a chunk at a time, each query reading a whole chunk (in
  * key order, when the queue spilled).
@@ -910,6 +913,12 @@ maintain_chunks(SegmentCache *cache, Bitmapset *segments, const EvalNeeds *needs
 			MemoryContextReset(contact_cxt);
 			exists = contact_chunk_contact(chunk, j, &contact, contact_cxt);
 			evaluate_contact(cache, segments, &contact, exists, keys[j], ch);
+			/* the changes of many segments' contacts: a statement per CHANGES_AT_ONCE */
+			if (ch->n >= CHANGES_AT_ONCE)
+			{
+				write_changes(ch);
+				MemoryContextSwitchTo(chunk_cxt);
+			}
 		}
 		write_changes(ch);
 		MemoryContextSwitchTo(old);
