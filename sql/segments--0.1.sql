@@ -248,12 +248,13 @@ COMMENT ON TABLE segments.segment_state IS
 CREATE TABLE segments.tick_state (
 	swept_to timestamptz,
 	ticked_at timestamptz,
-	changes bigint
+	changes bigint,
+	contacts bigint
 );
 CREATE UNIQUE INDEX tick_state_one_row ON segments.tick_state ((true));
-INSERT INTO segments.tick_state VALUES (NULL, NULL, NULL);
+INSERT INTO segments.tick_state VALUES (NULL, NULL, NULL, NULL);
 COMMENT ON TABLE segments.tick_state IS
-	'the last segments.tick(): the time it applied (swept_to), when it ran, the joins and leaves it wrote';
+	'the last segments.tick(): the time it applied (swept_to), when it ran, the joins and leaves it wrote and the contacts its sweeps found and evaluated';
 
 -- pg_dump dumps the rows of these tables (and the identity sequence's value)
 -- although the tables belong to the extension.

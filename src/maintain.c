@@ -691,6 +691,7 @@ typedef struct Changes
 	MemoryContext cxt;			/* of the arrays and changed */
 	Datum		cause;			/* of the log rows (text) */
 	int64		written;		/* joins and leaves written */
+	int64		evaluated;		/* contacts evaluated */
 } Changes;
 
 static void
@@ -913,6 +914,7 @@ maintain_chunks(SegmentCache *cache, Bitmapset *segments, const EvalNeeds *needs
 			MemoryContextReset(contact_cxt);
 			exists = contact_chunk_contact(chunk, j, &contact, contact_cxt);
 			evaluate_contact(cache, segments, &contact, exists, keys[j], ch);
+			ch->evaluated++;
 			/* the changes of many segments' contacts: a statement per CHANGES_AT_ONCE */
 			if (ch->n >= CHANGES_AT_ONCE)
 			{
@@ -1081,7 +1083,7 @@ tenant_segments(SegmentCache *cache, Bitmapset *segments, Datum key, HTAB *rows)
  * as it is once the turns are taken (rule_pin_now).
  */
 static int64
-apply_batches(List *batches, HTAB *rows, bool rows_unknown, const char *cause)
+apply_batches(List *batches, HTAB *rows, bool rows_unknown, const char *cause, int64 *evaluated)
 {
 	SegmentCache *cache = segment_cache_get();
 	MemoryContext work = AllocSetContextCreate(CurrentMemoryContext, "segments flush",
@@ -1124,6 +1126,7 @@ apply_batches(List *batches, HTAB *rows, bool rows_unknown, const char *cause)
 				own = tenant_segments(cache, segments, key, rows);
 				needs_of(cache, own, &needs);
 				maintain_contact(cache, own, &needs, key, rows, rows_unknown, contact_cxt, &ch);
+				ch.evaluated++;
 				MemoryContextSwitchTo(work);
 			}
 		}
@@ -1140,11 +1143,13 @@ apply_batches(List *batches, HTAB *rows, bool rows_unknown, const char *cause)
 	SPI_finish();
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(work);
+	if (evaluated)
+		*evaluated = ch.evaluated;
 	return ch.written;
 }
 
 int64
-maintain_apply(Bitmapset *segments, ContactQueue *contacts, const char *cause)
+maintain_apply(Bitmapset *segments, ContactQueue *contacts, const char *cause, int64 *evaluated)
 {
 	SegmentCache *cache = segment_cache_get();
 	PendingBatch batch;
@@ -1153,7 +1158,7 @@ maintain_apply(Bitmapset *segments, ContactQueue *contacts, const char *cause)
 	batch.cache = cache;
 	batch.segments = segments;
 	batch.contacts = contacts;
-	return apply_batches(list_make1(&batch), NULL, true, cause);
+	return apply_batches(list_make1(&batch), NULL, true, cause, evaluated);
 }
 
 void
@@ -1189,7 +1194,7 @@ flush(void)
 	written_unknown = false;
 	PG_TRY();
 	{
-		apply_batches(batches, batches_written, batches_unknown, "write");
+		apply_batches(batches, batches_written, batches_unknown, "write", NULL);
 	}
 	PG_CATCH();
 	{

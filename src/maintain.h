@@ -25,8 +25,9 @@ extern void maintain_take_all_turns(void);
  * Bring segments (indexes into segment_cache_get(), with their dependents)
  * up to date for the queued contacts at once, as a commit does for a
  * write's, taking their turns; joins and leaves are logged with cause.
- * Returns their number.
+ * Returns their number, and sets *evaluated to the contacts evaluated.
  */
-extern int64 maintain_apply(Bitmapset *segments, ContactQueue *contacts, const char *cause);
+extern int64 maintain_apply(Bitmapset *segments, ContactQueue *contacts, const char *cause,
+							int64 *evaluated);
 
 #endif							/* SEGMENTS_MAINTAIN_H */

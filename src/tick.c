@@ -387,10 +387,11 @@ segments_tick(PG_FUNCTION_ARGS)
 	ContactQueue *queue = NULL;
 	List	   *done = NIL;
 	int64		changes = 0;
+	int64		evaluated = 0;	/* contacts the sweeps found */
 	bool		isnull;
 	int			i;
 	uint64		k;
-	Datum		args[2];
+	Datum		args[3];
 
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
@@ -471,7 +472,7 @@ segments_tick(PG_FUNCTION_ARGS)
 		}
 	}
 	if (queue != NULL && contact_queue_count(queue) > 0)
-		changes += maintain_apply(segment_cache_with_dependents(cache, swept), queue, "time");
+		changes += maintain_apply(segment_cache_with_dependents(cache, swept), queue, "time", &evaluated);
 	if (queue != NULL)
 		contact_queue_free(queue);
 
@@ -485,9 +486,10 @@ segments_tick(PG_FUNCTION_ARGS)
 		elog(ERROR, "could not update segments.segment_state");
 	args[0] = TimestampTzGetDatum(t1);
 	args[1] = Int64GetDatum(changes);
-	if (SPI_execute_with_args("UPDATE segments.tick_state "
-							  "SET swept_to = $1, ticked_at = pg_catalog.clock_timestamp(), changes = $2",
-							  2, (Oid[]) {TIMESTAMPTZOID, INT8OID}, args, NULL, false, 0) != SPI_OK_UPDATE)
+	args[2] = Int64GetDatum(evaluated);
+	if (SPI_execute_with_args("UPDATE segments.tick_state SET swept_to = $1, "
+							  "ticked_at = pg_catalog.clock_timestamp(), changes = $2, contacts = $3",
+							  3, (Oid[]) {TIMESTAMPTZOID, INT8OID, INT8OID}, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update segments.tick_state");
 	SPI_finish();
 	MemoryContextSwitchTo(old);
