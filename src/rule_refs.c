@@ -39,22 +39,6 @@ typedef struct RefCollector
 	int			nrefs;
 } RefCollector;
 
-static bool
-value_is_relative(const RuleItem *value)
-{
-	return RV_IS_RELATIVE(value->op) || value->op == RV_DURATION;
-}
-
-/* Does an operand value in [from, to) depend on the clock? */
-static bool
-operands_are_relative(const RuleItem *from, const RuleItem *to)
-{
-	for (; from < to; from++)
-		if (value_is_relative(from))
-			return true;
-	return false;
-}
-
 static void
 add_ref(RefCollector *rc, const char *kind, const char *name,
 		const RuleItem *field, bool relative)
@@ -103,14 +87,14 @@ collect(RefCollector *rc, const RuleItem *item, const char *event_kind)
 			add_ref(rc, event_kind ? "event_field" : "field",
 					event_kind ? event_kind : RULE_STR(rc->body, item->a), item,
 					item->op == RT_WITHIN_LAST || item->op == RT_WITHIN_NEXT ||
-					operands_are_relative(item + 1, end));
+					rule_operands_are_relative(item + 1, end));
 			break;
 		case RI_EVENT:
 			child = item + 1;
 			if (item->flags & RULE_HAS_WHERE)
 				child = RULE_NEXT(child);
 			add_ref(rc, "event", RULE_STR(rc->body, item->a), NULL,
-					operands_are_relative(child, end));
+					rule_operands_are_relative(child, end));
 			if (item->flags & RULE_HAS_WHERE)
 				collect(rc, item + 1, RULE_STR(rc->body, item->a));
 			break;
@@ -127,7 +111,7 @@ collect(RefCollector *rc, const RuleItem *item, const char *event_kind)
 					rule_buf_puts(&buf, RULE_STR(rc->body, value->a));
 				else
 					rule_print_value(&buf, rc->body, value);
-				add_ref(rc, "list", buf.data, NULL, value_is_relative(value));
+				add_ref(rc, "list", buf.data, NULL, rule_value_is_relative(value));
 			}
 			break;
 		case RI_IN_SEGMENT:
@@ -245,7 +229,7 @@ rule_depends_on_time(PG_FUNCTION_ARGS)
 	uint32		i;
 
 	for (i = 0; i < body->nitems; i++)
-		if (body->items[i].type == RI_VALUE && value_is_relative(&body->items[i]))
+		if (body->items[i].type == RI_VALUE && rule_value_is_relative(&body->items[i]))
 			PG_RETURN_BOOL(true);
 	PG_RETURN_BOOL(false);
 }

@@ -191,3 +191,18 @@ rule_operand_count(RuleTestOp op, int *max)
 			return 1;
 	}
 }
+
+bool
+rule_value_is_relative(const RuleItem *value)
+{
+	return RV_IS_RELATIVE(value->op) || value->op == RV_DURATION;
+}
+
+bool
+rule_operands_are_relative(const RuleItem *from, const RuleItem *to)
+{
+	for (; from < to; from++)
+		if (rule_value_is_relative(from))
+			return true;
+	return false;
+}

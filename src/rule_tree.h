@@ -108,6 +108,10 @@ extern const char *rule_unit_name(RuleUnit unit, bool plural);
 extern const char *rule_window_name(RuleWindow window);
 extern int	rule_operand_count(RuleTestOp op, int *max);	/* min, max */
 
+/* Does a VALUE item, or one of the VALUE items [from, to), read the clock? */
+extern bool rule_value_is_relative(const RuleItem *value);
+extern bool rule_operands_are_relative(const RuleItem *from, const RuleItem *to);
+
 /*
  * Check and encode a tree.  Returns the body preceded by `header` zeroed
  * bytes (room for a varlena header), and its total length in *len; or NULL

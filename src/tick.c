@@ -139,15 +139,6 @@ add_sweep(EdgeCollector *ec, const char *query, bool widen, int sign, const Rule
 	ec->sweeps = lappend(ec->sweeps, sweep);
 }
 
-static bool
-operands_are_relative(const RuleItem *from, const RuleItem *to)
-{
-	for (; from < to; from = RULE_NEXT(from))
-		if (RV_IS_RELATIVE(from->op) || from->op == RV_DURATION)
-			return true;
-	return false;
-}
-
 /* The edges of relative operands: now, N unit ago, N unit from now. */
 static void
 add_operand_sweeps(EdgeCollector *ec, const char *query, bool widen,
@@ -188,7 +179,7 @@ collect_edges(EdgeCollector *ec, const RuleItem *item, const char *event_kind)
 				char	   *query;
 				bool		widen;
 
-				if (!within && !operands_are_relative(item + 1, end))
+				if (!within && !rule_operands_are_relative(item + 1, end))
 					break;
 				query = sweep_query(ec->cr, event_kind ? "events" : "contacts", event_kind,
 									rule_sql_time_field(ec->cr, item, event_kind ? "e" : "c"));
@@ -215,7 +206,7 @@ collect_edges(EdgeCollector *ec, const RuleItem *item, const char *event_kind)
 					collect_edges(ec, child, kind);
 					child = RULE_NEXT(child);
 				}
-				if (!operands_are_relative(child, end))
+				if (!rule_operands_are_relative(child, end))
 					break;
 				query = sweep_query(ec->cr, "events", kind,
 									psprintf("e.%s", quote_identifier(att->events.at_column)));
@@ -231,7 +222,7 @@ collect_edges(EdgeCollector *ec, const RuleItem *item, const char *event_kind)
 			}
 			break;
 		case RI_IN_LIST:
-			if (operands_are_relative(item + 1, end))
+			if (rule_operands_are_relative(item + 1, end))
 				add_operand_sweeps(ec, sweep_query(ec->cr, "lists", NULL,
 												   psprintf("l.%s", quote_identifier(att->lists.list_column))),
 								   is_time_without_zone(att->lists.list_type), item + 1, end);
