@@ -239,20 +239,26 @@ COMMENT ON TABLE segments.segment_reference IS
 -- evaluated at, segments.tick() to the time it ran at (src/tick.c).
 CREATE TABLE segments.segment_state (
 	segment_id bigint PRIMARY KEY REFERENCES segments.segment (id) ON DELETE CASCADE,
-	swept_to timestamptz NOT NULL
+	swept_to timestamptz NOT NULL,
+	last_change timestamptz
 );
 COMMENT ON TABLE segments.segment_state IS
-	'per segment, the time (segments.now()) up to which changes due to time were applied';
+	'per segment, the time (segments.now()) up to which changes due to time were applied, and its last join or leave as of the last tick';
 
 -- The last tick: one row.
 CREATE TABLE segments.tick_state (
 	swept_to timestamptz,
 	ticked_at timestamptz,
 	changes bigint,
-	contacts bigint
+	contacts bigint,
+	-- the log rows whose times segment_state.last_change holds: those of
+	-- id <= logged_to, except those of transactions started at or after
+	-- log_horizon (they may have committed since)
+	logged_to bigint NOT NULL DEFAULT 0,
+	log_horizon timestamptz
 );
 CREATE UNIQUE INDEX tick_state_one_row ON segments.tick_state ((true));
-INSERT INTO segments.tick_state VALUES (NULL, NULL, NULL, NULL);
+INSERT INTO segments.tick_state DEFAULT VALUES;
 COMMENT ON TABLE segments.tick_state IS
 	'the last segments.tick(): the time it applied (swept_to), when it ran, the joins and leaves it wrote and the contacts its sweeps found and evaluated';
 
@@ -952,10 +958,10 @@ BEGIN
 			at timestamptz NOT NULL DEFAULT now(),
 			cause text NOT NULL CHECK (cause IN ('build', 'alter', 'refresh', 'write', 'time')))$ddl$,
 		k.base_type);
-	-- Append-only, read by id ranges (WHERE id > last_seen): a BRIN index
-	-- costs next to nothing per row where a btree would double the cost of
-	-- a build.
-	CREATE INDEX membership_log_id_idx ON segments.membership_log USING brin (id);
+	-- Append-only, read by id ranges (WHERE id > last_seen) and, for
+	-- segments.stats, by recent times: a BRIN index costs next to nothing
+	-- per row where a btree would double the cost of a build.
+	CREATE INDEX membership_log_id_at_idx ON segments.membership_log USING brin (id, at);
 	COMMENT ON TABLE segments.membership_log IS
 		'every join (joined) and leave (not joined) of a segment, in order of id: an outbox to poll with WHERE id > last_seen';
 
@@ -1622,6 +1628,80 @@ CREATE FUNCTION segments.tick() RETURNS bigint
 	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION segments.tick() IS
 	'apply the membership changes due because time moved (to segments.now()); returns the joins and leaves written, 0 at once while another tick runs';
+
+-- The log rows segment_state.last_change does not hold yet (tick_state):
+-- the last join or leave of each segment among them.  (PL/pgSQL: the log
+-- exists once the contacts are attached.)
+CREATE FUNCTION segments._recent_changes()
+RETURNS TABLE (segment_id bigint, last_change timestamptz, last_id bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF pg_catalog.to_regclass('segments.membership_log') IS NULL THEN
+		RETURN;
+	END IF;
+	RETURN QUERY
+	SELECT l.segment_id, max(l.at), max(l.id)
+	FROM segments.membership_log l, segments.tick_state t
+	WHERE l.id > t.logged_to OR l.at >= t.log_horizon
+	GROUP BY l.segment_id;
+END
+$$;
+
+-- Fold the recent log into segment_state.last_change (segments.tick() does
+-- it at the end of each tick).  A log row is stamped with the start of its
+-- transaction, so the rows of transactions still running now are stamped
+-- at or after the start of the oldest of them: the next fold reads those
+-- again.  The starts of prepared transactions are not known: while there
+-- are any, the next fold reads the whole log.
+CREATE FUNCTION segments._fold_log() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	horizon timestamptz;
+BEGIN
+	SELECT CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_prepared_xacts) THEN '-infinity'
+		ELSE least(min(a.xact_start), pg_catalog.now()) END
+	INTO horizon
+	FROM pg_catalog.pg_stat_activity a WHERE a.xact_start IS NOT NULL;
+	WITH recent AS MATERIALIZED (SELECT * FROM segments._recent_changes()),
+	changed AS (
+		UPDATE segments.segment_state s SET last_change = r.last_change
+		FROM recent r
+		WHERE r.segment_id = s.segment_id AND (s.last_change IS NULL OR s.last_change < r.last_change))
+	UPDATE segments.tick_state
+	SET logged_to = greatest(logged_to, coalesce((SELECT max(r.last_id) FROM recent r), 0)),
+		log_horizon = horizon;
+END
+$$;
+
+CREATE FUNCTION segments._stats()
+RETURNS TABLE (segment_id bigint, name text, tenant text, members bigint, last_change timestamptz,
+	last_tick timestamptz, swept_to timestamptz, behind interval)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF pg_catalog.to_regclass('segments.membership') IS NULL THEN
+		RETURN;
+	END IF;
+	RETURN QUERY
+	SELECT s.id, s.name, s.tenant,
+		(SELECT count(*) FROM segments.membership m WHERE m.segment_id = s.id),
+		greatest(st.last_change, r.last_change),
+		t.ticked_at,
+		st.swept_to,
+		CASE WHEN segments.rule_depends_on_time(s.rule) THEN segments.now() - st.swept_to END
+	FROM segments.segment s
+	LEFT JOIN segments.segment_state st ON st.segment_id = s.id
+	LEFT JOIN segments._recent_changes() r ON r.segment_id = s.id
+	CROSS JOIN segments.tick_state t
+	ORDER BY s.id;
+END
+$$;
+
+CREATE VIEW segments.stats AS SELECT * FROM segments._stats();
+COMMENT ON VIEW segments.stats IS
+	'per segment: its members, the time of its last join or leave, the last tick, the time up to which time''s changes were applied (swept_to) and, for a segment time changes, how far behind segments.now() that is';
 
 -- Takes the turn of every contact (src/maintain.c), for the maintenance
 -- that DDL and TRUNCATE do at once rather than at commit.

@@ -8,6 +8,7 @@
 --
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
+SET IntervalStyle = 'postgres';
 
 -- Nothing attached yet: nothing is due.
 SELECT segments.tick();
@@ -156,6 +157,27 @@ SELECT * FROM tick_at('2025-06-27 00:00:00+00');
 SELECT s.name, st.swept_to FROM segments.segment s
 LEFT JOIN segments.segment_state st ON st.segment_id = s.id ORDER BY s.id;
 SELECT swept_to, changes FROM segments.tick_state;
+
+-- segments.stats: per segment its members, its last join or leave (the
+-- start of the transaction that made it), the last tick, the time up to
+-- which time's changes were applied and, for a segment time changes, how
+-- far behind segments.now() that is.  Each tick folds the log into it;
+-- what was logged since is read from the log.
+CREATE VIEW stats_checked AS
+SELECT s.name, s.members,
+	s.members = (SELECT count(*) FROM segments.membership m WHERE m.segment_id = s.segment_id) AS members_right,
+	s.last_change IS NOT DISTINCT FROM
+		(SELECT max(l.at) FROM segments.membership_log l WHERE l.segment_id = s.segment_id) AS last_change_right,
+	s.last_tick = (SELECT ticked_at FROM segments.tick_state) AS last_tick_right,
+	s.swept_to, s.behind
+FROM segments.stats s;
+SELECT * FROM stats_checked;
+SET segments.now_override = '2025-06-27 06:00:00+00';
+INSERT INTO events VALUES (6, 'webinar', '2025-06-27 05:00:00+00', NULL);
+SELECT * FROM stats_checked WHERE name IN ('Attended', 'Old');
+SELECT * FROM tick_at('2025-06-27 06:00:00+00');
+SELECT * FROM stats_checked WHERE name IN ('Attended', 'Old');
+DROP VIEW stats_checked;
 
 -- A segment the clock cannot change is never swept.
 SELECT count(*) AS static_log FROM segments.membership_log l

@@ -482,6 +482,9 @@ segments_tick(PG_FUNCTION_ARGS)
 							  "ticked_at = pg_catalog.clock_timestamp(), changes = $2, contacts = $3",
 							  3, (Oid[]) {TIMESTAMPTZOID, INT8OID, INT8OID}, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update segments.tick_state");
+	/* the last change of each segment, for segments.stats */
+	if (SPI_execute("SELECT segments._fold_log()", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not run segments._fold_log");
 	SPI_finish();
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(work);
