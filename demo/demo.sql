@@ -432,6 +432,14 @@ SET segments.now_override = '2025-06-15 12:00:00+00';
 SELECT segments.tick() AS changes;
 
 \echo
+\echo '   segments.stats: per segment, its members, its last join or leave,'
+\echo '   the last tick, and how far behind the clock a segment that time'
+\echo '   changes is (times here are the real clock''s).'
+\echo
+
+SELECT name, members, last_change, last_tick, swept_to, behind FROM segments.stats;
+
+\echo
 \echo '== 16. Rules are checked against the attached tables.  An unknown field'
 \echo '   names the table and hints the nearest column; a literal is read by'
 \echo '   the column type''s input function; a segment that others use cannot'
