@@ -1635,15 +1635,23 @@ COMMENT ON FUNCTION segments.tick() IS
 CREATE FUNCTION segments._recent_changes()
 RETURNS TABLE (segment_id bigint, last_change timestamptz, last_id bigint)
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp AS $$
+-- the estimates of a range of a BRIN index are the whole table's: no
+-- workers nor JIT for what reads the last pages
+SET search_path = pg_catalog, pg_temp SET max_parallel_workers_per_gather = 0 SET jit = off AS $$
+DECLARE
+	logged_to bigint;
+	horizon timestamptz;
 BEGIN
 	IF pg_catalog.to_regclass('segments.membership_log') IS NULL THEN
 		RETURN;
 	END IF;
+	-- values, not a join: the conditions on id and at are then BRIN scans
+	SELECT t.logged_to, coalesce(t.log_horizon, 'infinity') INTO logged_to, horizon
+	FROM segments.tick_state t;
 	RETURN QUERY
 	SELECT l.segment_id, max(l.at), max(l.id)
-	FROM segments.membership_log l, segments.tick_state t
-	WHERE l.id > t.logged_to OR l.at >= t.log_horizon
+	FROM segments.membership_log l
+	WHERE l.id > logged_to OR l.at >= horizon
 	GROUP BY l.segment_id;
 END
 $$;
@@ -1660,10 +1668,17 @@ SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	horizon timestamptz;
 BEGIN
+	IF pg_catalog.to_regclass('segments.membership_log') IS NULL THEN
+		RETURN;
+	END IF;
 	SELECT CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_prepared_xacts) THEN '-infinity'
 		ELSE least(min(a.xact_start), pg_catalog.now()) END
 	INTO horizon
 	FROM pg_catalog.pg_stat_activity a WHERE a.xact_start IS NOT NULL;
+	-- BRIN scans read the pages of every range not yet summarized: the
+	-- pages written since the last tick are summarized once, here, so
+	-- that the ranges of id and at below read little more than the tail
+	PERFORM pg_catalog.brin_summarize_new_values('segments.membership_log_id_at_idx'::pg_catalog.regclass);
 	WITH recent AS MATERIALIZED (SELECT * FROM segments._recent_changes()),
 	changed AS (
 		UPDATE segments.segment_state s SET last_change = r.last_change
