@@ -1659,9 +1659,10 @@ $$;
 -- Fold the recent log into segment_state.last_change (segments.tick() does
 -- it at the end of each tick).  A log row is stamped with the start of its
 -- transaction, so the rows of transactions still running now are stamped
--- at or after the start of the oldest of them: the next fold reads those
--- again.  The starts of prepared transactions are not known: while there
--- are any, the next fold reads the whole log.
+-- at or after the start of the oldest of them (client backends and
+-- background workers of this database): the next fold reads those again.
+-- The starts of prepared transactions are not known: while there are any,
+-- the next fold reads the whole log.
 CREATE FUNCTION segments._fold_log() RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
@@ -1671,10 +1672,14 @@ BEGIN
 	IF pg_catalog.to_regclass('segments.membership_log') IS NULL THEN
 		RETURN;
 	END IF;
-	SELECT CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_prepared_xacts) THEN '-infinity'
+	-- the sessions that can write this database's log: not autovacuum's
+	SELECT CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_prepared_xacts p
+			WHERE p.database = pg_catalog.current_database()) THEN '-infinity'
 		ELSE least(min(a.xact_start), pg_catalog.now()) END
 	INTO horizon
-	FROM pg_catalog.pg_stat_activity a WHERE a.xact_start IS NOT NULL;
+	FROM pg_catalog.pg_stat_activity a
+	WHERE a.xact_start IS NOT NULL AND a.datname = pg_catalog.current_database()
+		AND a.backend_type IN ('client backend', 'background worker');
 	-- BRIN scans read the pages of every range not yet summarized: the
 	-- pages written since the last tick are summarized once, here, so
 	-- that the ranges of id and at below read little more than the tail
