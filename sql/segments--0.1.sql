@@ -961,7 +961,8 @@ BEGIN
 	-- Append-only, read by id ranges (WHERE id > last_seen) and, for
 	-- segments.stats, by recent times: a BRIN index costs next to nothing
 	-- per row where a btree would double the cost of a build.
-	CREATE INDEX membership_log_id_at_idx ON segments.membership_log USING brin (id, at);
+	CREATE INDEX membership_log_id_at_idx ON segments.membership_log USING brin (id, at)
+		WITH (autosummarize = on);
 	COMMENT ON TABLE segments.membership_log IS
 		'every join (joined) and leave (not joined) of a segment, in order of id: an outbox to poll with WHERE id > last_seen';
 
@@ -1656,6 +1657,21 @@ BEGIN
 END
 $$;
 
+-- BRIN scans read the pages of every range not yet summarized: those
+-- written since the last tick are summarized here, once, so that the log's
+-- ranges of id and at read little more than its tail (autovacuum does it
+-- too, a minute or so after a range fills: autosummarize).  While
+-- autovacuum holds the table, the tick does not wait for it.
+CREATE FUNCTION segments._summarize_log() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp SET lock_timeout = '20ms' AS $$
+BEGIN
+	PERFORM pg_catalog.brin_summarize_new_values('segments.membership_log_id_at_idx'::pg_catalog.regclass);
+EXCEPTION WHEN lock_not_available THEN
+	NULL;
+END
+$$;
+
 -- Fold the recent log into segment_state.last_change (segments.tick() does
 -- it at the end of each tick).  A log row is stamped with the start of its
 -- transaction, so the rows of transactions still running now are stamped
@@ -1680,10 +1696,7 @@ BEGIN
 	FROM pg_catalog.pg_stat_activity a
 	WHERE a.xact_start IS NOT NULL AND a.datname = pg_catalog.current_database()
 		AND a.backend_type IN ('client backend', 'background worker');
-	-- BRIN scans read the pages of every range not yet summarized: the
-	-- pages written since the last tick are summarized once, here, so
-	-- that the ranges of id and at below read little more than the tail
-	PERFORM pg_catalog.brin_summarize_new_values('segments.membership_log_id_at_idx'::pg_catalog.regclass);
+	PERFORM segments._summarize_log();
 	WITH recent AS MATERIALIZED (SELECT * FROM segments._recent_changes()),
 	changed AS (
 		UPDATE segments.segment_state s SET last_change = r.last_change
