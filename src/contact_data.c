@@ -102,8 +102,8 @@ contact_column(TupleDesc desc, const char *column)
 	return fnum;
 }
 
-static Oid
-column_type(const AttachedTable *t, const char *column)
+Oid
+contact_column_type(const AttachedTable *t, const char *column)
 {
 	return TupleDescAttr(t->tupdesc, contact_column(t->tupdesc, column) - 1)->atttypid;
 }
@@ -140,7 +140,7 @@ query_text(const Attachments *att, ContactQuery which, Oid *argtypes, int *nargs
 				 * once per pair of elements.
 				 */
 				t = &att->events;
-				argtypes[1] = get_array_type(column_type(t, t->kind_column));
+				argtypes[1] = get_array_type(contact_column_type(t, t->kind_column));
 				argtypes[2] = TIMESTAMPTZOID;
 				*nargs = since ? 3 : 2;
 
@@ -175,6 +175,16 @@ query_text(const Attachments *att, ContactQuery which, Oid *argtypes, int *nargs
 	return NULL;
 }
 
+SPIPlanPtr
+keep_generic_plan(const char *query, int nargs, Oid *types)
+{
+	SPIPlanPtr	plan = SPI_prepare_cursor(query, nargs, types, CURSOR_OPT_GENERIC_PLAN);
+
+	if (plan == NULL || SPI_keepplan(plan) != 0)
+		elog(ERROR, "could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
+	return plan;
+}
+
 /*
  * The plan of one of the queries, prepared on first use (generic: each
  * reads by key, whatever the keys).
@@ -195,11 +205,8 @@ query_plan(Attachments *att, ContactQuery which)
 		Oid			argtypes[3];
 		int			nargs;
 		char	   *query = query_text(att, which, argtypes, &nargs);
-		SPIPlanPtr	plan = SPI_prepare_cursor(query, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
 
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
-		plans->plans[which] = plan;
+		plans->plans[which] = keep_generic_plan(query, nargs, argtypes);
 	}
 	return plans->plans[which];
 }
@@ -353,7 +360,7 @@ static void
 read_events(ContactChunk *chunk, Datum array, const EvalNeeds *needs, bool latest)
 {
 	const AttachedTable *ev = &chunk->att->events;
-	Oid			kindtype = column_type(ev, ev->kind_column);
+	Oid			kindtype = contact_column_type(ev, ev->kind_column);
 	Oid			input,
 				ioparam;
 	int16		typlen;
@@ -526,15 +533,11 @@ contact_chunk_read(Attachments *att, const Datum *keys, int n, const EvalNeeds *
 static void
 read_deferred_events(EvalContact *c)
 {
-	EvalNeeds	events_only;
+	EvalNeeds	events_only = *c->events_needs;
 	ContactChunk *chunk;
 	EvalContact read;
 
-	memset(&events_only, 0, sizeof(events_only));
-	events_only.kinds = c->events_needs->kinds;
-	events_only.event_columns = c->events_needs->event_columns;
-	events_only.any_time = c->events_needs->any_time;
-	events_only.since = c->events_needs->since;
+	events_only.fields = events_only.lists = events_only.members = false;
 	chunk = contact_chunk_read(c->att, &c->key, 1, &events_only, false, true, c->cxt);
 	(void) contact_chunk_contact(chunk, 0, &read, c->cxt);
 	c->events = read.events;

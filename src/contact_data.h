@@ -7,10 +7,17 @@
 #ifndef SEGMENTS_CONTACT_DATA_H
 #define SEGMENTS_CONTACT_DATA_H
 
+#include "executor/spi.h"
 #include "utils/hsearch.h"
 #include "utils/typcache.h"
 
 #include "rule_eval.h"
+
+/*
+ * A plan of query kept for the session, generic (SPI connected): the write
+ * path's statements cost more to plan anew than to run.
+ */
+extern SPIPlanPtr keep_generic_plan(const char *query, int nargs, Oid *types);
 
 /*
  * Prepared, kept SPI plans reading contacts' data: made on first use for
@@ -53,6 +60,9 @@ extern bool contact_set_row(EvalContact *c, HeapTuple row, TupleDesc desc);
 
 /* The attribute number of a column, which the row must have. */
 extern int	contact_column(TupleDesc desc, const char *column);
+
+/* The type of a column of an attached table. */
+extern Oid	contact_column_type(const AttachedTable *t, const char *column);
 
 /*
  * Hash tables keyed by contact keys (a Datum of the key's base type,

@@ -574,20 +574,6 @@ segments_arm_commit(PG_FUNCTION_ARGS)
 }
 
 /*
- * A plan kept for the session, generic: planning the write path's
- * statements anew costs more than running them.
- */
-static SPIPlanPtr
-keep_plan(const char *query, int nargs, Oid *types)
-{
-	SPIPlanPtr	plan = SPI_prepare_cursor(query, nargs, types, CURSOR_OPT_GENERIC_PLAN);
-
-	if (plan == NULL || SPI_keepplan(plan) != 0)
-		elog(ERROR, "could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
-	return plan;
-}
-
-/*
  * The log rows of the changes left_ and joined (segment_id, contact): the
  * leaves first, each contact's in the order of segment ids.
  */
@@ -616,7 +602,7 @@ prepare_plans(Attachments *att)
 	plans_generation = 0;
 
 	/* Changes of many contacts: (segment $1, contact $2, joined $3), cause $4. */
-	write_plan = keep_plan("WITH change AS ("
+	write_plan = keep_generic_plan("WITH change AS ("
 						   "  SELECT u.segment_id, u.contact, u.joined"
 						   "  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3))"
 						   "  AS u(segment_id, contact, joined)),"
@@ -636,7 +622,7 @@ prepare_plans(Attachments *att)
 	 * says: its rows of the others leave, the missing join (cause $4);
 	 * returns the segments changed.
 	 */
-	contact_plan = keep_plan("WITH now_ AS ("
+	contact_plan = keep_generic_plan("WITH now_ AS ("
 							 "  SELECT m.segment_id FROM segments.membership m"
 							 "  WHERE m.contact = $1 AND m.segment_id = ANY ($2)),"
 							 " left_ AS ("

@@ -97,12 +97,6 @@ is_time_without_zone(Oid type)
 	return type == DATEOID || type == TIMESTAMPOID;
 }
 
-static Oid
-column_type(const AttachedTable *t, const char *column)
-{
-	return TupleDescAttr(t->tupdesc, contact_column(t->tupdesc, column) - 1)->atttypid;
-}
-
 /* The query of the contacts with a value of expr in [$1, $2]. */
 static char *
 sweep_query(const CheckedRule *cr, const char *role, const char *event_kind, const char *expr)
@@ -122,7 +116,7 @@ sweep_query(const CheckedRule *cr, const char *role, const char *event_kind, con
 					quote_qualified_identifier(att->events.schema, att->events.name),
 					quote_identifier(att->events.kind_column),
 					quote_literal_cstr(event_kind),
-					format_type_be_qualified(column_type(&att->events, att->events.kind_column)),
+					format_type_be_qualified(contact_column_type(&att->events, att->events.kind_column)),
 					expr);
 }
 
@@ -210,7 +204,7 @@ collect_edges(EdgeCollector *ec, const RuleItem *item, const char *event_kind)
 					break;
 				query = sweep_query(ec->cr, "events", kind,
 									psprintf("e.%s", quote_identifier(att->events.at_column)));
-				widen = is_time_without_zone(column_type(&att->events, att->events.at_column));
+				widen = is_time_without_zone(contact_column_type(&att->events, att->events.at_column));
 				if (item->arg == RW_WITHIN_LAST)
 				{
 					/* events enter at now, leave at now - N unit */
@@ -276,9 +270,7 @@ sweep_plan(Attachments *att, const char *query)
 		if (strcmp(sp->query, query) == 0)
 			return sp->plan;
 	}
-	plan = SPI_prepare_cursor(query, 2, (Oid *) types, CURSOR_OPT_GENERIC_PLAN);
-	if (plan == NULL || SPI_keepplan(plan) != 0)
-		elog(ERROR, "could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
+	plan = keep_generic_plan(query, 2, (Oid *) types);
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	sp = palloc(sizeof(SweepPlan));
 	sp->query = pstrdup(query);
@@ -404,26 +396,29 @@ segments_tick(PG_FUNCTION_ARGS)
 	sweeps = palloc0(sizeof(List *) * Max(cache->nsegments, 1));
 	swept_to = palloc0(sizeof(TimestampTz) * Max(cache->nsegments, 1));
 	for (i = 0; i < cache->nsegments; i++)
+	{
 		sweeps[i] = rule_sweeps(segment_cache_checked(cache, i));
-	if (SPI_execute("SELECT s.segment_id, s.swept_to FROM segments.segment_state s", true, 0) != SPI_OK_SELECT)
+		if (sweeps[i] != NIL)
+			unswept = bms_add_member(unswept, i);
+	}
+	/* the positions are indexes into the cache */
+	args[0] = segment_ids(cache, cache->all);
+	if (SPI_execute_with_args("SELECT u.i - 1, s.swept_to FROM pg_catalog.unnest($1) WITH ORDINALITY AS u(id, i) "
+							  "JOIN segments.segment_state s ON s.segment_id = u.id",
+							  1, (Oid[]) {INT8ARRAYOID}, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read segments.segment_state");
 	MemoryContextSwitchTo(work);
 	for (k = 0; k < SPI_processed; k++)
 	{
-		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1, &isnull));
-		Datum		to = SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 2, &isnull);
-
-		for (i = 0; i < cache->nsegments; i++)
-			if (cache->segments[i].id == id && sweeps[i] != NIL && !isnull)
-			{
-				swept = bms_add_member(swept, i);
-				swept_to[i] = DatumGetTimestampTz(to);
-			}
+		i = (int) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1, &isnull));
+		if (!bms_is_member(i, unswept))
+			continue;
+		unswept = bms_del_member(unswept, i);
+		swept = bms_add_member(swept, i);
+		swept_to[i] = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 2,
+														&isnull));
 	}
 	SPI_freetuptable(SPI_tuptable);
-	for (i = 0; i < cache->nsegments; i++)
-		if (sweeps[i] != NIL && !bms_is_member(i, swept))
-			unswept = bms_add_member(unswept, i);
 
 	/* segments without a sweep on record: every contact */
 	if (!bms_is_empty(unswept))
@@ -467,8 +462,8 @@ segments_tick(PG_FUNCTION_ARGS)
 	if (queue != NULL)
 		contact_queue_free(queue);
 
-	/* every time-relative segment is now swept to t1 */
-	args[0] = segment_ids(cache, bms_union(swept, unswept));
+	/* every time-relative segment, and those using them, is now swept to t1 */
+	args[0] = segment_ids(cache, segment_cache_with_dependents(cache, bms_union(swept, unswept)));
 	args[1] = TimestampTzGetDatum(t1);
 	if (SPI_execute_with_args("INSERT INTO segments.segment_state AS s (segment_id, swept_to) "
 							  "SELECT pg_catalog.unnest($1), $2 "
