@@ -39,7 +39,8 @@ struct ContactQueue
 	int64		spilled;		/* keys put into the sort, repeats included */
 	/* reading */
 	HASH_SEQ_STATUS seq;
-	MemoryContext last_cxt;		/* the key read last, to skip its repeats */
+	MemoryContext last_cxt;		/* the key read last, to skip its repeats
+								 * (made on the first read of the sort) */
 	bool		has_last;
 	Datum		last;
 };
@@ -59,7 +60,6 @@ contact_queue_create(TypeCacheEntry *type, MemoryContext cxt)
 	queue->type = type;
 	queue->cxt = cxt;
 	queue->table_cxt = AllocSetContextCreate(cxt, "segments queued keys", ALLOCSET_DEFAULT_SIZES);
-	queue->last_cxt = AllocSetContextCreate(cxt, "segments queue reader", ALLOCSET_SMALL_SIZES);
 	new_table(queue);
 	return queue;
 }
@@ -202,6 +202,9 @@ contact_queue_rewind(ContactQueue *queue)
 	}
 	if (hash_get_num_entries(queue->table) > 0)
 		spill(queue);
+	if (queue->last_cxt == NULL)
+		queue->last_cxt = AllocSetContextCreate(queue->cxt, "segments queue reader",
+												ALLOCSET_SMALL_SIZES);
 	FOR_TRANSACTION(tuplesort_performsort(queue->sort));
 	queue->sorted = true;
 }
@@ -251,6 +254,7 @@ contact_queue_free(ContactQueue *queue)
 		FOR_TRANSACTION(tuplesort_end(queue->sort));
 	queue->sort = NULL;
 	MemoryContextDelete(queue->table_cxt);
-	MemoryContextDelete(queue->last_cxt);
+	if (queue->last_cxt != NULL)
+		MemoryContextDelete(queue->last_cxt);
 	pfree(queue);
 }
