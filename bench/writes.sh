@@ -18,8 +18,17 @@
 #   COPY_ROWS    rows of the COPY row (default 1,000,000)
 #   WRITES_ROUNDS  runs of each side of each throughput row, alternately,
 #                the best kept (1; 3 gives steadier ratios on a busy machine)
+#   WRITES_ROWS  the rows to run, of: update tenants event copy (all four;
+#                memory comes with --memory, after copy)
+#   FIELD_SEGMENTS       segments of the UPDATE rows (100)
+#   TENANT_SEGMENTS      segments of the tenants row, spread evenly over the
+#                        tenants (10 per tenant)
+#   ENGAGEMENT_SEGMENTS  segments of the event, COPY and memory rows (50)
 #   WRITES_VERIFY=1  also check each group of segments with verify_segment
-#                before dropping it (slow: one full evaluation per segment)
+#                before dropping it (slow: one full evaluation per segment);
+#                a segment that differs makes the script fail
+#   BENCH_ROWS   a file to which each row is appended as
+#                "row|workload|with|without|ratio|goal|" (for bench/run.sh)
 #   WRITES_ANALYZE=0  do not VACUUM ANALYZE segments.membership and its log
 #                after creating each group of segments (by default it does,
 #                so that the rows do not depend on when autovacuum gets to
@@ -36,14 +45,14 @@
 #
 # Rows, in order:
 #   * single-row UPDATE of contacts.score, 100 segments naming it
-#     (score = i and country = 'US'); the same UPDATE of email = email,
-#     which no rule names
+#     (score = i and country = 'US'; past 101 segments, other countries);
+#     the same UPDATE of email = email, which no rule names
 #   * the same UPDATE of score with 10 segments per tenant (1,000 over 100
-#     tenants): eight name score, mixed with fields, properties, tags and
-#     an event condition, two do not
+#     tenants): eight in ten name score, mixed with fields, properties, tags
+#     and an event condition, two do not
 #   * single event INSERT ('opened', an hour before now) with 50 engagement
 #     segments (event 'opened' count >= 1..5 within last 10..59 days)
-#   * COPY of COPY_ROWS events (the same 50 segments) from a file generated
+#   * COPY of COPY_ROWS events (the same segments) from a file generated
 #     once, like bench/data.sql's events (a year of events of every kind):
 #     BEGIN, COPY, COMMIT, against the same into the twin
 #   * with --memory: the same kind of COPY of MEMORY_ROWS events, streamed
@@ -80,6 +89,10 @@ for a in "$@"; do
 	esac
 done
 copy_rows=${COPY_ROWS:-1000000}
+rows_wanted=" ${WRITES_ROWS:-update tenants event copy} "
+n_field=${FIELD_SEGMENTS:-100}
+n_engagement=${ENGAGEMENT_SEGMENTS:-50}
+wants() { [[ "$rows_wanted" == *" $1 "* ]]; }
 memory_rows=${MEMORY_ROWS:-10000000}
 sample=${SAMPLE_SECONDS:-1}
 pgbench=${PGBENCH:-/usr/lib/postgresql/15/bin/pgbench}
@@ -156,17 +169,19 @@ if [ "$max_event" -ge "$base" ]; then
 	exit 1
 fi
 
+# the twins of the tables the rows write: full copies without triggers
+twins=()
+if wants update || wants tenants; then twins+=(contacts); fi
+if wants event || wants copy; then twins+=(events); fi
 t0=$(date +%s.%N)
-q <<SQL
-CREATE TABLE public.bench_contacts_score AS SELECT id, score FROM public.contacts;
-CREATE TABLE public.contacts_twin (LIKE public.contacts INCLUDING ALL);
-INSERT INTO public.contacts_twin SELECT * FROM public.contacts;
-CREATE TABLE public.events_twin (LIKE public.events INCLUDING ALL);
-INSERT INTO public.events_twin SELECT * FROM public.events;
-VACUUM ANALYZE public.contacts_twin, public.events_twin, public.bench_contacts_score;
-CREATE SEQUENCE public.bench_event_id START $base;
-SQL
-say "setup: twin tables (copies of contacts and events) $(printf %.1f "$(secs_since "$t0")") s"
+q -c "CREATE TABLE public.bench_contacts_score AS SELECT id, score FROM public.contacts" \
+	-c "CREATE SEQUENCE public.bench_event_id START $base"
+for t in "${twins[@]}"; do
+	q -c "CREATE TABLE public.${t}_twin (LIKE public.$t INCLUDING ALL)" \
+		-c "INSERT INTO public.${t}_twin SELECT * FROM public.$t" \
+		-c "VACUUM ANALYZE public.${t}_twin"
+done
+say "setup: twin tables (copies of ${twins[*]:-no table}) $(printf %.1f "$(secs_since "$t0")") s"
 checkpoint
 
 # --- the table ---------------------------------------------------------------
@@ -174,6 +189,7 @@ checkpoint
 rows=()
 record() {	# workload with without ratio goal
 	rows+=("$(printf '%-64s %24s %14s %12s  %s' "$@")")
+	if [ -n "${BENCH_ROWS:-}" ]; then printf 'row|%s|%s|%s|%s|%s|\n' "$@" >>"$BENCH_ROWS"; fi
 	say "$(printf '%s: %s / %s = %s (goal %s)' "$@")"
 }
 failed=0
@@ -217,8 +233,14 @@ segments() {	# label sql: creates segments, prints the time
 # WRITES_VERIFY=1: before its segments are dropped, each group is checked
 # with segments.verify_segment (materialized against fresh membership)
 verify_segments() {
+	local n missing extra
 	[ "${WRITES_VERIFY:-0}" = 1 ] || return 0
-	say "verify '$1': $(qv -F ' ' -c "SELECT count(*) || ' segments, missing ' || coalesce(sum(v.missing), 0) || ', extra ' || coalesce(sum(v.extra), 0) FROM segments.segment s, segments.verify_segment(s.id) v WHERE s.name LIKE '$1'" 2>&1)"
+	read -r n missing extra <<<"$(qv -F ' ' -c "SELECT count(*), coalesce(sum(v.missing), 0), coalesce(sum(v.extra), 0) FROM segments.segment s, segments.verify_segment(s.id) v WHERE s.name LIKE '$1'")"
+	say "verify '$1': $n segments, missing $missing, extra $extra"
+	if [ "$missing" != 0 ] || [ "$extra" != 0 ]; then
+		echo "bench/writes.sh: the segments '$1' differ from a fresh evaluation: $missing missing, $extra extra" >&2
+		failed=1
+	fi
 }
 drop_segments() { verify_segments "$1"; q -c "SELECT count(segments.drop_segment(id)) FROM segments.segment WHERE name LIKE '$1'" >/dev/null; }
 
@@ -239,19 +261,25 @@ INSERT INTO public.events VALUES (nextval('public.bench_event_id'), :id, 'opened
 SQL
 sed 's/public.events /public.events_twin /' "$tmp/event.sql" >"$tmp/event_twin.sql"
 
-# 1. 100 segments on the updated column
-segments "100 segments (score = i and country = 'US')" \
-	"SELECT count(segments.create_segment('bench field ' || i, format('score = %s and country = ''US''', i)::segments.rule)) FROM generate_series(0, 99) AS i"
-tps_row "single-row UPDATE of a rule column, 100 segments" "$tmp/update.sql" "$tmp/update_twin.sql" ">= 0.7x"
-tps_row "single-row UPDATE of no rule's column, 100 segments" "$tmp/untouched.sql" "$tmp/untouched_twin.sql" "-"
-drop_segments 'bench field %'
+# 1. segments on the updated column
+if wants update; then
+	segments "$(fmt "$n_field") segments (score = i and country = 'US', ...)" \
+		"SELECT count(segments.create_segment('bench field ' || i, format('score = %s and country = %L', i % 101, (ARRAY['US', 'CA', 'GB', 'DE', 'FR'])[1 + (i / 101) % 5])::segments.rule)) FROM generate_series(0, $n_field - 1) AS i"
+	tps_row "single-row UPDATE of a rule column, $(fmt "$n_field") segments" "$tmp/update.sql" "$tmp/update_twin.sql" ">= 0.7x"
+	tps_row "single-row UPDATE of no rule's column, $(fmt "$n_field") segments" "$tmp/untouched.sql" "$tmp/untouched_twin.sql" "-"
+	drop_segments 'bench field %'
+fi
 
-# 2. 10 segments per tenant
-n_tenant_segments=$((10 * n_tenants))
-segments "$(fmt $n_tenant_segments) segments, 10 per tenant" "
+# 2. segments of each tenant
+if wants tenants; then
+	n_tenant_segments=${TENANT_SEGMENTS:-$((10 * n_tenants))}
+	per_tenant=$((n_tenant_segments / n_tenants))
+	if [ "$per_tenant" -lt 1 ]; then per_tenant=1; fi
+	n_tenant_segments=$((per_tenant * n_tenants))
+	segments "$(fmt $n_tenant_segments) segments, $per_tenant per tenant" "
 SELECT count(segments.create_segment('bench tenant ' || k, (ARRAY[
-	format('score >= %s', 50 + t % 20),
-	format('score < %s', 5 + t % 10),
+	format('score >= %s', 50 + (t + k / 10) % 20),
+	format('score < %s', 5 + (t + k / 10) % 10),
 	'score between 20 and 40 and country = ''US''',
 	'score >= 80 and plan in (''pro'', ''team'')',
 	'score > 30 and props.ltv >= 1000',
@@ -259,16 +287,21 @@ SELECT count(segments.create_segment('bench tenant ' || k, (ARRAY[
 	'not score between 40 and 60',
 	'score >= 70 and event ''opened'' within last 30 days',
 	'country = ''GB'' and plan = ''free''',
-	'email ends with ''@gmail.com'' and created_at < 90 days ago'])[k + 1]::segments.rule, t))
-FROM (SELECT DISTINCT account_id AS t FROM public.contacts) AS tenants, generate_series(0, 9) AS k"
-tps_row "single-row UPDATE of a rule column, $(fmt $n_tenant_segments) segments / $n_tenants tenants" \
-	"$tmp/update.sql" "$tmp/update_twin.sql" ">= 0.7x"
-drop_segments 'bench tenant %'
+	'email ends with ''@gmail.com'' and created_at < 90 days ago'])[k % 10 + 1]::segments.rule, t))
+FROM (SELECT DISTINCT account_id AS t FROM public.contacts) AS tenants, generate_series(0, $per_tenant - 1) AS k"
+	tps_row "single-row UPDATE of a rule column, $(fmt $n_tenant_segments) segments / $n_tenants tenants" \
+		"$tmp/update.sql" "$tmp/update_twin.sql" ">= 0.7x"
+	drop_segments 'bench tenant %'
+fi
 
-# 3. 50 engagement segments: one event, a COPY, the memory of a long COPY
-segments "50 engagement segments" \
-	"SELECT count(segments.create_segment('bench opens ' || i, format('event ''opened'' count >= %s within last %s days', 1 + i % 5, 10 + i)::segments.rule)) FROM generate_series(0, 49) AS i"
-tps_row "single event INSERT, 50 engagement segments" "$tmp/event.sql" "$tmp/event_twin.sql" ">= 0.5x"
+# 3. engagement segments: one event, a COPY, the memory of a long COPY
+if wants event || wants copy || [ "$memory" = 1 ]; then
+	segments "$(fmt "$n_engagement") engagement segments" \
+		"SELECT count(segments.create_segment('bench opens ' || i, format('event ''opened'' count >= %s within last %s days', 1 + i % 5, 10 + i % 350)::segments.rule)) FROM generate_series(0, $n_engagement - 1) AS i"
+fi
+if wants event; then
+	tps_row "single event INSERT, $(fmt "$n_engagement") engagement segments" "$tmp/event.sql" "$tmp/event_twin.sql" ">= 0.5x"
+fi
 
 events_sql() {	# first-id count -> one line of SQL: events as bench/data.sql makes them
 	echo "SELECT j, 1 + floor($n_contacts * power((hashint8(j)::float8 + 2147483648) / 4294967296, 3))::bigint," \
@@ -291,22 +324,24 @@ copy_time() {	# table file; sets copy_secs to the seconds of BEGIN; COPY; COMMIT
 	fi
 }
 
-copy_first=$((base + 1000000000))
-t0=$(date +%s.%N)
-q -c "\\copy ($(events_sql $copy_first "$copy_rows")) TO '$tmp/events.copy'"
-say "setup: $(fmt "$copy_rows") events written to a file $(printf %.1f "$(secs_since "$t0")") s"
-copy_time public.events_twin "$tmp/events.copy"
-b=$copy_secs
-copy_time public.events "$tmp/events.copy"
-a=$copy_secs
-if [ -n "$a" ] && [ -n "$b" ]; then
-	record "COPY of $(fmt "$copy_rows") events, 50 engagement segments" "$a s" "$b s" \
-		"$(ratio "$a" "$b")" "<= 3x"
-else
-	record "COPY of $(fmt "$copy_rows") events, 50 engagement segments" "${a:-error} s" "${b:-error} s" "-" "<= 3x"
-	failed=1
+if wants copy; then
+	copy_first=$((base + 1000000000))
+	t0=$(date +%s.%N)
+	q -c "\\copy ($(events_sql $copy_first "$copy_rows")) TO '$tmp/events.copy'"
+	say "setup: $(fmt "$copy_rows") events written to a file $(printf %.1f "$(secs_since "$t0")") s"
+	copy_time public.events_twin "$tmp/events.copy"
+	b=$copy_secs
+	copy_time public.events "$tmp/events.copy"
+	a=$copy_secs
+	if [ -n "$a" ] && [ -n "$b" ]; then
+		record "COPY of $(fmt "$copy_rows") events, $(fmt "$n_engagement") engagement segments" "$a s" "$b s" \
+			"$(ratio "$a" "$b")" "<= 3x"
+	else
+		record "COPY of $(fmt "$copy_rows") events, $(fmt "$n_engagement") engagement segments" "${a:-error} s" "${b:-error} s" "-" "<= 3x"
+		failed=1
+	fi
+	rm -f "$tmp/events.copy"
 fi
-rm -f "$tmp/events.copy"
 
 sampled_copy() {	# first-id count; sets copy_result to "secs a10 a50 a100 after peak hwm" (kB), or error, n/a
 	local first=$1 count=$2 p t0 bpid='' n anon rss hwm phase
@@ -374,7 +409,7 @@ sampled_copy() {	# first-id count; sets copy_result to "secs a10 a50 a100 after 
 # 100%) and its peak, COMMIT included, is the same for twice the rows.
 memory_row() {
 	local name small big
-	name="memory over a $(fmt "$memory_rows")-row COPY, 50 segments"
+	name="memory over a $(fmt "$memory_rows")-row COPY, $(fmt "$n_engagement") segments"
 	local a10 a50 a100 ca peak h secs speak x
 	cat >"$tmp/memcopy.sql" <<'SQL'
 BEGIN;
@@ -410,7 +445,9 @@ SQL
 if [ "$memory" = 1 ]; then
 	memory_row
 fi
-drop_segments 'bench opens %'
+if wants event || wants copy || [ "$memory" = 1 ]; then
+	drop_segments 'bench opens %'
+fi
 
 printf '%-64s %24s %14s %12s  %s\n' workload with without ratio goal
 printf '%s\n' "${rows[@]}"
