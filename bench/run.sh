@@ -3,11 +3,11 @@
 # measured in the same run, printed as one table of ratios.
 #
 #   sudo bench/run.sh [--scale reference|small] [--check] [--seconds N]
-#                     [--runs N] [--no-memory] [--here]
+#                     [--runs N] [--rounds N] [--no-memory] [--here]
 #
 #   --scale reference  1,000,000 contacts, 10,000,000 events over a year,
 #                      about 2,000,000 list rows, 100 tenants (the default;
-#                      about 45 minutes on 2 cores, 6 GB of disk)
+#                      about an hour on 2 cores, 12 GB of disk)
 #   --scale small      20,000 contacts, 200,000 events, 10 tenants (a minute)
 #   --check            also check that every result of the extension equals
 #                      its baseline's (builds, counts, the rebuilt view, the
@@ -15,7 +15,10 @@
 #                      when one differs; one run of each timing, 2 s per
 #                      pgbench side unless --seconds says otherwise.  The
 #                      test suite runs it at the small scale.
-#   --seconds N        pgbench seconds per side of each throughput row (15)
+#   --seconds N        pgbench seconds per side of each throughput row (10)
+#   --rounds N         pgbench runs of each side of each throughput row,
+#                      alternately, the best kept (3; fsync-bound
+#                      throughput moves by 10% from one run to the next)
 #   --runs N           runs of each build, count and refresh, the best kept (3)
 #   --no-memory        leave out the memory row (a 10,000,000-row COPY and
 #                      one of half of it: about a quarter of the time)
@@ -53,6 +56,7 @@ scale=reference
 check=0
 seconds=
 runs=
+rounds=
 memory=1
 here=0
 while [ $# -gt 0 ]; do
@@ -61,10 +65,11 @@ while [ $# -gt 0 ]; do
 	--check) check=1 ;;
 	--seconds) seconds=${2:-}; shift ;;
 	--runs) runs=${2:-}; shift ;;
+	--rounds) rounds=${2:-}; shift ;;
 	--no-memory) memory=0 ;;
 	--here) here=1 ;;
-	-h | --help) sed -n '2,47p' "${BASH_SOURCE[0]}"; exit 0 ;;
-	*) echo "usage: $0 [--scale reference|small] [--check] [--seconds N] [--runs N] [--no-memory] [--here]" >&2; exit 2 ;;
+	-h | --help) sed -n '2,50p' "${BASH_SOURCE[0]}"; exit 0 ;;
+	*) echo "usage: $0 [--scale reference|small] [--check] [--seconds N] [--runs N] [--rounds N] [--no-memory] [--here]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -73,15 +78,17 @@ reference) contacts=1000000 events=10000000 tenants=100 copy_rows=1000000 memory
 small) contacts=20000 events=200000 tenants=10 copy_rows=20000 memory_rows=200000 ;;
 *) echo "bench/run.sh: --scale is reference or small" >&2; exit 2 ;;
 esac
-for v in "$seconds" "$runs"; do
-	case $v in *[!0-9]*) echo "bench/run.sh: --seconds and --runs take a whole number" >&2; exit 2 ;; esac
+for v in "$seconds" "$runs" "$rounds"; do
+	case $v in *[!0-9]*) echo "bench/run.sh: --seconds, --runs and --rounds take a whole number" >&2; exit 2 ;; esac
 done
 if [ "$check" = 1 ]; then
 	seconds=${seconds:-2}
 	runs=${runs:-1}
+	rounds=${rounds:-1}
 fi
-seconds=${seconds:-15}
+seconds=${seconds:-10}
 runs=${runs:-3}
+rounds=${rounds:-3}
 
 . "$root/bench/lib.sh"
 if [ "$here" = 0 ]; then
@@ -141,7 +148,7 @@ part "preview_count (bench/preview.sql)" sqlpart preview preview.sql
 part "rebuild everything (bench/refresh.sql)" sqlpart refresh refresh.sql
 writes_args=("$seconds")
 if [ "$memory" = 1 ]; then writes_args=(--memory "${writes_args[@]}"); fi
-part "writes (bench/writes.sh)" env BENCH_ROWS="$rows" WRITES_VERIFY="$check" \
+part "writes (bench/writes.sh)" env BENCH_ROWS="$rows" WRITES_VERIFY="$check" WRITES_ROUNDS="$rounds" \
 	COPY_ROWS="$copy_rows" MEMORY_ROWS="$memory_rows" bash "$root/bench/writes.sh" "${writes_args[@]}"
 part "tick (bench/tick.sh)" env BENCH_ROWS="$rows" TICK_SMALL=0 TICK_VERIFY="$check" \
 	bash "$root/bench/tick.sh" $((check ? 5 : 21))
@@ -161,7 +168,7 @@ verdict() {
 
 say "segments benchmark, scale $scale$([ "$check" = 1 ] && echo ", checked")"
 bench_machine
-echo "with = with the extension, without = the baseline; pgbench ${seconds}s per side, best of $runs for builds and counts"
+echo "with = with the extension, without = the baseline; pgbench: best of $rounds alternations of ${seconds}s per side; builds, counts, refreshes: best of $runs"
 echo
 notes=()
 printf '%-76s %20s %14s %12s  %-9s %s\n' work with without ratio goal verdict
