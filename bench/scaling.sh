@@ -3,12 +3,13 @@
 # figure is measured against its baseline in the same run, as in
 # bench/run.sh, so that the curves show the extension's share.
 #
-#   sudo bench/scaling.sh [--contacts "100000 300000 1000000"] [--seconds N]
+#   sudo bench/scaling.sh [--contacts "100000 300000 1000000"] [--seconds N] [--rounds N]
 #
 #   --contacts LIST  the points of the contacts axis (three by default);
 #                    each has 10 events and about 2 list rows per contact,
 #                    100 tenants
 #   --seconds N      pgbench seconds per side of each throughput figure (10)
+#   --rounds N       pgbench runs of each side, alternately, the best kept (2)
 #
 # Axes:
 #   contacts  at each point, a database of that size: a build and a
@@ -33,17 +34,19 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 args=("$@")
 points="100000 300000 1000000"
 seconds=10
+rounds=2
 while [ $# -gt 0 ]; do
 	case $1 in
 	--contacts) points=${2:-}; shift ;;
 	--seconds) seconds=${2:-}; shift ;;
-	-h | --help) sed -n '2,30p' "${BASH_SOURCE[0]}"; exit 0 ;;
-	*) echo "usage: $0 [--contacts \"N N N\"] [--seconds N]" >&2; exit 2 ;;
+	--rounds) rounds=${2:-}; shift ;;
+	-h | --help) sed -n '2,31p' "${BASH_SOURCE[0]}"; exit 0 ;;
+	*) echo "usage: $0 [--contacts \"N N N\"] [--seconds N] [--rounds N]" >&2; exit 2 ;;
 	esac
 	shift
 done
-for v in $points $seconds; do
-	case $v in '' | *[!0-9]*) echo "bench/scaling.sh: --contacts and --seconds take whole numbers" >&2; exit 2 ;; esac
+for v in $points $seconds $rounds; do
+	case $v in '' | *[!0-9]*) echo "bench/scaling.sh: --contacts, --seconds and --rounds take whole numbers" >&2; exit 2 ;; esac
 done
 read -r -a points <<<"$points"
 [ "${#points[@]}" -gt 0 ] || { echo "bench/scaling.sh: no points" >&2; exit 2; }
@@ -82,7 +85,7 @@ run_part() {
 	printf -- '-- %s: %.0f s\n' "$name" "$(secs_since "$t0")"
 }
 sql_rows() { q -v runs=1 -f "$root/bench/$1" | grep '^row|' >>"$rows"; }
-writes() { env BENCH_ROWS="$rows" "$@" bash "$root/bench/writes.sh" "$seconds"; }	# writes VAR=VALUE...
+writes() { env BENCH_ROWS="$rows" WRITES_ROUNDS="$rounds" "$@" bash "$root/bench/writes.sh" "$seconds"; }	# writes VAR=VALUE...
 
 # --- contacts ---------------------------------------------------------------
 
@@ -140,7 +143,7 @@ for t in 1 10 100; do
 	echo "${out[-1]}"
 done
 
-say "segments scaling, pgbench ${seconds}s per side"
+say "segments scaling; pgbench: best of $rounds alternations of ${seconds}s per side"
 bench_machine
 echo
 printf '%s\n' "${out[@]}"

@@ -157,6 +157,15 @@ setup_db "$small_db"
 fi
 
 big=$(median_nothing_due "$db")
+# over the goal: one more tick shows its slow statements and their plans
+if awk -v ms="$big" 'BEGIN {exit !(ms > 20)}'; then
+	say "a tick with nothing due took $big ms; the statements of one more over 5 ms:"
+	qv -c "LOAD 'auto_explain'" -c "SET auto_explain.log_min_duration = 5" \
+		-c "SET auto_explain.log_nested_statements = on" -c "SET auto_explain.log_analyze = on" \
+		-c "SET auto_explain.log_level = notice" -c "SET client_min_messages = notice" \
+		-c "SET segments.now_override = '$(qv -c "SELECT (timestamptz '$start' + ($runs + 0.5) * interval '1 second')::text")'" \
+		-c "SELECT segments.tick()" 2>&1 >/dev/null | sed 's/^/#   /' >&2 || true
+fi
 if [ "${TICK_SMALL:-1}" = 1 ]; then
 	small=$(median_nothing_due "$small_db")
 	printf '%-58s %14s %14s  %s\n' "tick, 20 time-relative segments" "$(fmt "$n_contacts")" "$(fmt $small_contacts)" "goal"
