@@ -54,6 +54,7 @@
 #include "utils/typcache.h"
 
 #include "maintain.h"
+#include "membership.h"
 #include "contact_data.h"
 #include "contact_queue.h"
 #include "rule_eval.h"
@@ -115,7 +116,6 @@ static TypeCacheEntry *key_type = NULL;
 /* Plans kept for the attachments they were prepared for. */
 static uint64 plans_generation = 0;
 static SPIPlanPtr write_plan = NULL;
-static SPIPlanPtr contact_plan = NULL;
 
 static void flush(void);
 
@@ -590,15 +590,12 @@ prepare_plans(Attachments *att)
 {
 	Oid			keytype = getBaseType(att->contacts.contact_type);
 	Oid			write_types[4] = {INT8ARRAYOID, get_array_type(keytype), BOOLARRAYOID, TEXTOID};
-	Oid			contact_types[4] = {keytype, INT8ARRAYOID, INT8ARRAYOID, TEXTOID};
 
 	if (plans_generation == att->generation)
 		return;
 	if (write_plan)
 		SPI_freeplan(write_plan);
-	if (contact_plan)
-		SPI_freeplan(contact_plan);
-	write_plan = contact_plan = NULL;
+	write_plan = NULL;
 	plans_generation = 0;
 
 	/* Changes of many contacts: (segment $1, contact $2, joined $3), cause $4. */
@@ -617,26 +614,6 @@ prepare_plans(Attachments *att)
 						   LOG_CHANGES,
 						   4, write_types);
 
-	/*
-	 * One contact's ($1) membership of segments $2 made what $3 (of them)
-	 * says: its rows of the others leave, the missing join (cause $4);
-	 * returns the segments changed.
-	 */
-	contact_plan = keep_generic_plan("WITH now_ AS ("
-							 "  SELECT m.segment_id FROM segments.membership m"
-							 "  WHERE m.contact = $1 AND m.segment_id = ANY ($2)),"
-							 " left_ AS ("
-							 "  DELETE FROM segments.membership m"
-							 "  WHERE m.contact = $1 AND m.segment_id IN"
-							 "   (SELECT n.segment_id FROM now_ n WHERE NOT n.segment_id = ANY ($3))"
-							 "  RETURNING m.segment_id, m.contact),"
-							 " joined AS ("
-							 "  INSERT INTO segments.membership (segment_id, contact)"
-							 "  SELECT u.id, $1 FROM pg_catalog.unnest($3) AS u(id)"
-							 "  WHERE u.id NOT IN (SELECT n.segment_id FROM now_ n)"
-							 "  RETURNING segment_id, contact) "
-							 LOG_CHANGES " RETURNING g.segment_id",
-							 4, contact_types);
 	plans_generation = att->generation;
 }
 
@@ -663,8 +640,9 @@ segments_now(SegmentCache *cache, PendingBatch *batch)
 }
 
 /*
- * The joins and leaves found while applying the queue, written in bulk:
- * one statement per contact, or per chunk of contacts.
+ * The joins and leaves found while applying the queue: those of a chunk
+ * of contacts written in bulk, a statement at a time; those of single
+ * contacts by the contact writer.
  */
 typedef struct Changes
 {
@@ -676,6 +654,8 @@ typedef struct Changes
 	Bitmapset  *changed;		/* cache indexes of the segments changed */
 	MemoryContext cxt;			/* of the arrays and changed */
 	Datum		cause;			/* of the log rows (text) */
+	const char *cause_name;
+	ContactWriter *writer;		/* of single contacts, opened when first needed */
 	int64		written;		/* joins and leaves written */
 	int64		evaluated;		/* contacts evaluated */
 } Changes;
@@ -707,6 +687,7 @@ init_changes(Changes *ch, const char *cause)
 	memset(ch, 0, sizeof(Changes));
 	ch->cxt = CurrentMemoryContext;
 	ch->cause = CStringGetTextDatum(cause);
+	ch->cause_name = cause;
 	ch->space = 16;
 	ch->segment = palloc(sizeof(int64) * ch->space);
 	ch->contact = palloc(sizeof(Datum) * ch->space);
@@ -774,11 +755,27 @@ evaluate_contact(SegmentCache *cache, Bitmapset *segments, EvalContact *contact,
 	}
 }
 
+/* A segment looked at for one contact, and whether the contact belongs. */
+typedef struct Looked
+{
+	int64		id;
+	int			index;			/* in the cache */
+	bool		member;
+} Looked;
+
+static int
+looked_cmp(const void *a, const void *b)
+{
+	int64		x = ((const Looked *) a)->id;
+	int64		y = ((const Looked *) b)->id;
+
+	return (x > y) - (x < y);
+}
+
 /*
  * One contact, a chunk of one (its row not read when the transaction wrote
- * it).  Its segments are evaluated, and one statement makes its membership
- * of them so, returning what changed: its memberships are read first only
- * when a segment uses another ("in segment").
+ * it).  Its segments are evaluated, and the contact writer makes its
+ * membership of them so (membership.c).
  */
 static void
 maintain_contact(SegmentCache *cache, Bitmapset *segments, const EvalNeeds *needs, Datum key,
@@ -789,14 +786,15 @@ maintain_contact(SegmentCache *cache, Bitmapset *segments, const EvalNeeds *need
 	EvalContact contact;
 	bool		exists;
 	int			n = bms_num_members(segments);
-	Datum	   *all = palloc(sizeof(Datum) * n);
-	Datum	   *members = palloc(sizeof(Datum) * n);
-	int			nall = 0;
-	int			nmembers = 0;
+	Looked	   *looked = palloc(sizeof(Looked) * Max(n, 1));
+	int64	   *ids;
+	bool	   *member;
+	bool	   *changed;
+	int			nlooked = 0;
 	int			i = -1;
-	Datum		values[4];
-	uint64		k;
+	int			j;
 	EvalNeeds	without_events = *needs;
+	MemoryContext old;
 
 	/* the events only if a rule gets to count them */
 	without_events.kinds = NIL;
@@ -811,7 +809,7 @@ maintain_contact(SegmentCache *cache, Bitmapset *segments, const EvalNeeds *need
 		CachedSegment *s = &cache->segments[i];
 		bool		in_tenant = s->tenant == NULL ||
 			(contact.tenant && strcmp(s->tenant, contact.tenant) == 0);
-		bool		member;
+		Looked	   *l;
 
 		CHECK_FOR_INTERRUPTS();
 		/*
@@ -820,36 +818,35 @@ maintain_contact(SegmentCache *cache, Bitmapset *segments, const EvalNeeds *need
 		 */
 		if (exists && !moved && !in_tenant)
 			continue;
-		all[nall++] = Int64GetDatum(s->id);
-		member = exists && in_tenant && rule_eval_contact(segment_cache_checked(cache, i), &contact);
-		if (member)
-			members[nmembers++] = Int64GetDatum(s->id);
+		l = &looked[nlooked++];
+		l->id = s->id;
+		l->index = i;
+		l->member = exists && in_tenant && rule_eval_contact(segment_cache_checked(cache, i), &contact);
 		if (!bms_is_empty(s->dependents))
-			rule_eval_set_member(&contact, s->id, member);
+			rule_eval_set_member(&contact, s->id, l->member);
 	}
-	values[0] = key;
-	values[1] = PointerGetDatum(construct_array(all, nall, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[2] = PointerGetDatum(construct_array(members, nmembers, INT8OID, 8, FLOAT8PASSBYVAL,
-												TYPALIGN_DOUBLE));
-	values[3] = ch->cause;
-	if (SPI_execute_snapshot(contact_plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
-							 false, true, 0) != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "could not change the membership of a contact");
-	ch->written += SPI_processed;
-	for (k = 0; k < SPI_processed; k++)
-	{
-		bool		isnull;
-		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1,
-													 &isnull));
 
-		i = -1;
-		while ((i = bms_next_member(segments, i)) >= 0)
-			if (cache->segments[i].id == id)
-				break;
-		MemoryContextSwitchTo(ch->cxt);
-		ch->changed = bms_add_member(ch->changed, i);
+	qsort(looked, nlooked, sizeof(Looked), looked_cmp);
+	ids = palloc(sizeof(int64) * Max(nlooked, 1));
+	member = palloc(sizeof(bool) * Max(nlooked, 1));
+	changed = palloc0(sizeof(bool) * Max(nlooked, 1));
+	for (j = 0; j < nlooked; j++)
+	{
+		ids[j] = looked[j].id;
+		member[j] = looked[j].member;
 	}
-	SPI_freetuptable(SPI_tuptable);
+	if (ch->writer == NULL)
+	{
+		old = MemoryContextSwitchTo(ch->cxt);
+		ch->writer = contact_writer_open(ch->cause_name);
+		MemoryContextSwitchTo(old);
+	}
+	ch->written += contact_writer_apply(ch->writer, key, ids, member, nlooked, changed);
+	old = MemoryContextSwitchTo(ch->cxt);
+	for (j = 0; j < nlooked; j++)
+		if (changed[j])
+			ch->changed = bms_add_member(ch->changed, looked[j].index);
+	MemoryContextSwitchTo(old);
 }
 
 /* Up to this many contacts have their data read together. */
@@ -1125,6 +1122,8 @@ apply_batches(List *batches, HTAB *rows, bool rows_unknown, const char *cause, i
 	/* one notification per changed segment (they fold per transaction) */
 	while ((i = bms_next_member(ch.changed, i)) >= 0)
 		Async_Notify("segments", psprintf(INT64_FORMAT, cache->segments[i].id));
+	if (ch.writer)
+		contact_writer_close(ch.writer);
 	rule_pin_now(0);
 	SPI_finish();
 	MemoryContextSwitchTo(old);

@@ -1,6 +1,6 @@
 /*
  * membership.c
- *	  Bulk writes of a segment's membership and its log.
+ *	  Direct writes of the membership and its log.
  *
  * The first build of a segment inserts every member into
  * segments.membership and logs each join in segments.membership_log.  Done
@@ -9,10 +9,19 @@
  * one WAL record per page rather than per row), with their indexes
  * maintained tuple by tuple, so a build costs about what a hand-written
  * INSERT ... SELECT of the members alone costs.
+ *
+ * The commit of a single-row write changes one contact's membership of a
+ * few segments.  A statement that works out and writes those changes costs
+ * more to start than to run (three tables, their indexes, a plan of a
+ * dozen nodes), about as much as the write it maintains; the contact writer
+ * reads the contact's memberships through its index and deletes and
+ * inserts rows itself, with the tables opened once per commit.
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/heapam.h"
+#include "access/nbtree.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -30,6 +39,9 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
+#include "utils/snapmgr.h"
+
+#include "membership.h"
 
 PG_FUNCTION_INFO_V1(segments_build);
 
@@ -68,27 +80,62 @@ column(Relation rel, const char *name)
 	return attnum;
 }
 
-static void
-bulk_open(BulkTable *t, Oid relid)
+/*
+ * One of the extension's tables, opened for a direct write (mode: the
+ * privileges it needs), with its indexes.
+ */
+static ResultRelInfo *
+open_for_writing(Oid relid, AclMode mode)
 {
-	AclResult	acl;
-	int			i;
+	Relation	rel = table_open(relid, RowExclusiveLock);
+	AclResult	acl = pg_class_aclcheck(relid, GetUserId(), mode);
+	ResultRelInfo *rri;
 
-	t->rel = table_open(relid, RowExclusiveLock);
-	acl = pg_class_aclcheck(relid, GetUserId(), ACL_INSERT);
 	if (acl != ACLCHECK_OK)
-		aclcheck_error(acl, OBJECT_TABLE, RelationGetRelationName(t->rel));
-	/* what COPY would honour and a bulk write bypasses must not be there */
-	if (t->rel->trigdesc != NULL ||
+		aclcheck_error(acl, OBJECT_TABLE, RelationGetRelationName(rel));
+	/* what a statement would honour and a direct write bypasses must not be there */
+	if (rel->trigdesc != NULL ||
 		check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED ||
-		t->rel->rd_rel->relkind != RELKIND_RELATION)
+		rel->rd_rel->relkind != RELKIND_RELATION)
 		ereport(ERROR,
 				errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				errmsg("segments.%s must be a plain table without triggers or row-level security",
-					   RelationGetRelationName(t->rel)));
-	t->rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(t->rri, t->rel, 1, NULL, 0);
-	ExecOpenIndices(t->rri, false);
+					   RelationGetRelationName(rel)));
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	ExecOpenIndices(rri, false);
+	return rri;
+}
+
+static void
+close_for_writing(ResultRelInfo *rri)
+{
+	ExecCloseIndices(rri);
+	table_close(rri->ri_RelationDesc, NoLock);
+}
+
+/* One row, with its index entries (a duplicate key fails). */
+static void
+insert_row(ResultRelInfo *rri, TupleTableSlot *slot, EState *estate)
+{
+	List	   *recheck;
+
+	table_tuple_insert(rri->ri_RelationDesc, slot, GetCurrentCommandId(true), 0, NULL);
+#if PG_VERSION_NUM >= 160000
+	recheck = ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL, false);
+#else
+	recheck = ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
+#endif
+	list_free(recheck);
+}
+
+static void
+bulk_open(BulkTable *t, Oid relid)
+{
+	int			i;
+
+	t->rri = open_for_writing(relid, ACL_INSERT);
+	t->rel = t->rri->ri_RelationDesc;
 	t->bistate = GetBulkInsertState();
 	for (i = 0; i < BUILD_BATCH; i++)
 		t->slots[i] = MakeSingleTupleTableSlot(RelationGetDescr(t->rel), &TTSOpsVirtual);
@@ -138,8 +185,7 @@ bulk_close(BulkTable *t)
 		ExecDropSingleTupleTableSlot(t->slots[i]);
 	FreeBulkInsertState(t->bistate);
 	table_finish_bulk_insert(t->rel, 0);
-	ExecCloseIndices(t->rri);
-	table_close(t->rel, NoLock);
+	close_for_writing(t->rri);
 }
 
 /*
@@ -236,4 +282,201 @@ segments_build(PG_FUNCTION_ARGS)
 	FreeExecutorState(estate);
 	CommandCounterIncrement();
 	PG_RETURN_INT64(total);
+}
+
+/* The writer of single contacts' changes (membership.h). */
+struct ContactWriter
+{
+	EState	   *estate;
+	ResultRelInfo *members;
+	ResultRelInfo *log;
+	Relation	by_contact;		/* the membership's btree index led by contact */
+	ScanKeyData key;			/* contact = ?, its argument set per contact */
+	TupleTableSlot *found;		/* a membership row read */
+	TupleTableSlot *member_row;
+	TupleTableSlot *log_row;
+	AttrNumber	m_segment,
+				m_contact,
+				m_since,
+				l_id,
+				l_segment,
+				l_contact,
+				l_joined,
+				l_at,
+				l_cause;
+	Oid			log_sequence;
+	Datum		cause;
+};
+
+ContactWriter *
+contact_writer_open(const char *cause)
+{
+	ContactWriter *w = palloc0(sizeof(ContactWriter));
+	Relation	members;
+	Relation	log;
+	Oid			eq = InvalidOid;
+	int			i;
+
+	w->estate = CreateExecutorState();
+	w->members = open_for_writing(segments_table("membership"), ACL_SELECT | ACL_INSERT | ACL_DELETE);
+	w->log = open_for_writing(segments_table("membership_log"), ACL_INSERT);
+	members = w->members->ri_RelationDesc;
+	log = w->log->ri_RelationDesc;
+	w->m_segment = column(members, "segment_id");
+	w->m_contact = column(members, "contact");
+	w->m_since = column(members, "since");
+	w->l_id = column(log, "id");
+	w->l_segment = column(log, "segment_id");
+	w->l_contact = column(log, "contact");
+	w->l_joined = column(log, "joined");
+	w->l_at = column(log, "at");
+	w->l_cause = column(log, "cause");
+	w->log_sequence = getIdentitySequence(RelationGetRelid(log), w->l_id, false);
+	w->cause = CStringGetTextDatum(cause);
+
+	for (i = 0; i < w->members->ri_NumIndices && w->by_contact == NULL; i++)
+	{
+		Relation	index = w->members->ri_IndexRelationDescs[i];
+
+		if (index->rd_rel->relam != BTREE_AM_OID || index->rd_index->indkey.values[0] != w->m_contact)
+			continue;
+		eq = get_opfamily_member(index->rd_opfamily[0], index->rd_opcintype[0],
+								 index->rd_opcintype[0], BTEqualStrategyNumber);
+		if (OidIsValid(eq))
+			w->by_contact = index;
+	}
+	if (w->by_contact == NULL)
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("segments.membership has no index led by its contact column"),
+				errhint("Create one: CREATE INDEX ON segments.membership (contact, segment_id)."));
+	ScanKeyInit(&w->key, 1, BTEqualStrategyNumber, get_opcode(eq), (Datum) 0);
+
+	w->found = table_slot_create(members, NULL);
+	w->member_row = MakeSingleTupleTableSlot(RelationGetDescr(members), &TTSOpsVirtual);
+	w->log_row = MakeSingleTupleTableSlot(RelationGetDescr(log), &TTSOpsVirtual);
+	return w;
+}
+
+void
+contact_writer_close(ContactWriter *w)
+{
+	ExecDropSingleTupleTableSlot(w->found);
+	ExecDropSingleTupleTableSlot(w->member_row);
+	ExecDropSingleTupleTableSlot(w->log_row);
+	close_for_writing(w->members);
+	close_for_writing(w->log);
+	FreeExecutorState(w->estate);
+	pfree(w);
+}
+
+static void
+log_change(ContactWriter *w, int64 segment, Datum contact, bool joined, Datum now)
+{
+	TupleTableSlot *l = w->log_row;
+
+	ExecClearTuple(l);
+	memset(l->tts_isnull, true, sizeof(bool) * l->tts_tupleDescriptor->natts);
+	l->tts_values[w->l_id - 1] = Int64GetDatum(nextval_internal(w->log_sequence, false));
+	l->tts_values[w->l_segment - 1] = Int64GetDatum(segment);
+	l->tts_values[w->l_contact - 1] = contact;
+	l->tts_values[w->l_joined - 1] = BoolGetDatum(joined);
+	l->tts_values[w->l_at - 1] = now;
+	l->tts_values[w->l_cause - 1] = w->cause;
+	l->tts_isnull[w->l_id - 1] = l->tts_isnull[w->l_segment - 1] = l->tts_isnull[w->l_contact - 1] =
+		l->tts_isnull[w->l_joined - 1] = l->tts_isnull[w->l_at - 1] = l->tts_isnull[w->l_cause - 1] = false;
+	ExecStoreVirtualTuple(l);
+	insert_row(w->log, l, w->estate);
+}
+
+static int
+id_cmp(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Make contact a member of exactly those of the n segments (ascending
+ * ids) whose member[i] is true; its memberships of others stay.  Sets
+ * changed[i] for each it joined or left, logs them (leaves first, like a
+ * batch's statement) and returns their number.  The caller holds the
+ * contact's turn: no one else changes these memberships until it commits.
+ */
+int
+contact_writer_apply(ContactWriter *w, Datum contact, const int64 *segment, const bool *member,
+					 int n, bool *changed)
+{
+	bool	   *present = palloc0(sizeof(bool) * Max(n, 1));
+	Datum		now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	Snapshot	snapshot;
+	IndexScanDesc scan;
+	int			written = 0;
+	int			i;
+
+	/* what this transaction wrote so far, and what others committed */
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	w->key.sk_argument = contact;
+	scan = index_beginscan(w->members->ri_RelationDesc, w->by_contact, snapshot, 1, 0);
+	index_rescan(scan, &w->key, 1, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, w->found))
+	{
+		bool		isnull;
+		int64		id = DatumGetInt64(slot_getattr(w->found, w->m_segment, &isnull));
+		int64	   *at = bsearch(&id, segment, n, sizeof(int64), id_cmp);
+
+		if (at == NULL)
+			continue;
+		i = at - segment;
+		present[i] = true;
+		if (!member[i])
+		{
+			simple_table_tuple_delete(w->members->ri_RelationDesc, &w->found->tts_tid, snapshot);
+			changed[i] = true;
+		}
+	}
+	index_endscan(scan);
+	UnregisterSnapshot(snapshot);
+
+	for (i = 0; i < n; i++)
+	{
+		TupleTableSlot *m = w->member_row;
+
+		if (!member[i] || present[i])
+			continue;
+		ExecClearTuple(m);
+		memset(m->tts_isnull, true, sizeof(bool) * m->tts_tupleDescriptor->natts);
+		m->tts_values[w->m_segment - 1] = Int64GetDatum(segment[i]);
+		m->tts_values[w->m_contact - 1] = contact;
+		m->tts_values[w->m_since - 1] = now;
+		m->tts_isnull[w->m_segment - 1] = m->tts_isnull[w->m_contact - 1] =
+			m->tts_isnull[w->m_since - 1] = false;
+		ExecStoreVirtualTuple(m);
+		insert_row(w->members, m, w->estate);
+		changed[i] = true;
+	}
+	for (i = 0; i < n; i++)
+	{
+		if (changed[i] && !member[i])
+		{
+			log_change(w, segment[i], contact, false, now);
+			written++;
+		}
+	}
+	for (i = 0; i < n; i++)
+	{
+		if (changed[i] && member[i])
+		{
+			log_change(w, segment[i], contact, true, now);
+			written++;
+		}
+	}
+	ResetPerTupleExprContext(w->estate);
+	pfree(present);
+	if (written > 0)
+		CommandCounterIncrement();
+	return written;
 }
