@@ -14,19 +14,11 @@
 -- bench/run.sh collects ("row|...").
 
 \set ON_ERROR_STOP 1
-SET segments.now_override = '2025-06-15 12:00:00+00';
-SET max_parallel_workers_per_gather = 0;
-\if :{?runs}
-\else
-\set runs 3
-\endif
-SELECT set_config('bench.runs', :'runs', false) \gset
-SET client_min_messages = warning;
 \ir rules.sql
 
 DROP TABLE IF EXISTS public.bench_base;
 CREATE TABLE public.bench_base (LIKE segments.membership INCLUDING ALL);
-SELECT count(segments.drop_segment(id)) FROM segments.segment WHERE name LIKE 'bench %' \gset
+SELECT count(segments.drop_segment(s.id)) FROM (SELECT id FROM segments.segment WHERE name LIKE 'bench %' ORDER BY id DESC) s \gset
 SELECT segments.create_segment('bench US', 'country = ''US''') \gset
 
 CREATE FUNCTION pg_temp.elapsed(sql text) RETURNS numeric LANGUAGE plpgsql AS $$

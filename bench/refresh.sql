@@ -20,21 +20,14 @@
 -- are dropped.  Setup (the segments' builds, the view's) is printed apart.
 
 \set ON_ERROR_STOP 1
-SET segments.now_override = '2025-06-15 12:00:00+00';
-SET max_parallel_workers_per_gather = 0;
-\if :{?runs}
-\else
-\set runs 3
-\endif
+\ir rules.sql
 \if :{?updates}
 \else
 \set updates 50
 \endif
-SELECT set_config('bench.runs', :'runs', false), set_config('bench.updates', :'updates', false) \gset
-SET client_min_messages = warning;
-\ir rules.sql
+SELECT set_config('bench.updates', :'updates', false) \gset
 
-SELECT count(segments.drop_segment(id)) FROM segments.segment WHERE name LIKE 'bench %' \gset
+SELECT count(segments.drop_segment(s.id)) FROM (SELECT id FROM segments.segment WHERE name LIKE 'bench %' ORDER BY id DESC) s \gset
 DROP MATERIALIZED VIEW IF EXISTS public.bench_segments_mv;
 
 CREATE FUNCTION pg_temp.elapsed(sql text) RETURNS numeric LANGUAGE plpgsql AS $$
@@ -131,12 +124,12 @@ FROM t
 UNION ALL
 SELECT 'row', format('%s segments current after a 1-row UPDATE: the UPDATE, REFRESH CONCURRENTLY', n),
        round(ours_update::numeric, 2) || ' ms', round(view_update) || ' ms',
-       round((ours_update / greatest(view_update, 0.1))::numeric, 4) || 'x', '-', '-'
+       ltrim(to_char(ours_update / greatest(view_update, 0.1), '9.9EEEE')) || 'x', '-', '-'
 FROM t;
 \pset format aligned
 \pset tuples_only off
 
 UPDATE public.contacts c SET score = u.score, country = u.country FROM bench_updated u WHERE u.id = c.id;
 DROP MATERIALIZED VIEW public.bench_segments_mv;
-SELECT count(segments.drop_segment(id)) FROM segments.segment WHERE name ~ '^bench [0-9]+$' \gset
+SELECT count(segments.drop_segment(s.id)) FROM (SELECT id FROM segments.segment WHERE name ~ '^bench [0-9]+$' ORDER BY id DESC) s \gset
 SELECT segments.drop_segment('bench US') \gset

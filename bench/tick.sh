@@ -55,7 +55,7 @@ fmt() { printf '%s' "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
 
 made_indexes=()
 cleanup() {
-	q -c "SELECT count(segments.drop_segment(id)) FROM segments.segment WHERE name LIKE 'bench time %'" \
+	q -c "SELECT count(segments.drop_segment(s.id)) FROM (SELECT id FROM segments.segment WHERE name LIKE 'bench time %' ORDER BY id DESC) s" \
 		>/dev/null 2>&1 || true
 	for i in "${made_indexes[@]}"; do q -c "DROP INDEX IF EXISTS $i" >/dev/null 2>&1 || true; done
 	q -d postgres -c "DROP DATABASE IF EXISTS $small_db" >/dev/null 2>&1 || true

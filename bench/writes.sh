@@ -125,7 +125,7 @@ cleanup() {
 	copy_backend=
 	# segments first: the deletes and score restores then have no segment to
 	# maintain (those of other segments, if any, are maintained as usual)
-	q -c "SELECT count(segments.drop_segment(id)) FROM segments.segment WHERE name LIKE 'bench %'" >/dev/null || true
+	q -c "SELECT count(segments.drop_segment(s.id)) FROM (SELECT id FROM segments.segment WHERE name LIKE 'bench %' ORDER BY id DESC) s" >/dev/null || true
 	q <<SQL >/dev/null || true
 SET client_min_messages = warning;
 DO \$\$
@@ -242,7 +242,7 @@ verify_segments() {
 		failed=1
 	fi
 }
-drop_segments() { verify_segments "$1"; q -c "SELECT count(segments.drop_segment(id)) FROM segments.segment WHERE name LIKE '$1'" >/dev/null; }
+drop_segments() { verify_segments "$1"; q -c "SELECT count(segments.drop_segment(s.id)) FROM (SELECT id FROM segments.segment WHERE name LIKE '$1' ORDER BY id DESC) s" >/dev/null; }
 
 cat >"$tmp/update.sql" <<SQL
 \set id random(1, $n_contacts)

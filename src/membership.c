@@ -129,6 +129,66 @@ insert_row(ResultRelInfo *rri, TupleTableSlot *slot, EState *estate)
 	list_free(recheck);
 }
 
+/* Where the membership's rows and the log's put their values. */
+typedef struct RowLayout
+{
+	AttrNumber	m_segment,
+				m_contact,
+				m_since,
+				l_id,
+				l_segment,
+				l_contact,
+				l_joined,
+				l_at,
+				l_cause;
+	Oid			log_sequence;	/* of the log's id */
+} RowLayout;
+
+static void
+row_layout(RowLayout *r, Relation members, Relation log)
+{
+	r->m_segment = column(members, "segment_id");
+	r->m_contact = column(members, "contact");
+	r->m_since = column(members, "since");
+	r->l_id = column(log, "id");
+	r->l_segment = column(log, "segment_id");
+	r->l_contact = column(log, "contact");
+	r->l_joined = column(log, "joined");
+	r->l_at = column(log, "at");
+	r->l_cause = column(log, "cause");
+	r->log_sequence = getIdentitySequence(RelationGetRelid(log), r->l_id, false);
+}
+
+static void
+member_row(TupleTableSlot *m, const RowLayout *r, int64 segment, Datum contact, Datum now)
+{
+	ExecClearTuple(m);
+	memset(m->tts_isnull, true, sizeof(bool) * m->tts_tupleDescriptor->natts);
+	m->tts_values[r->m_segment - 1] = Int64GetDatum(segment);
+	m->tts_values[r->m_contact - 1] = contact;
+	m->tts_values[r->m_since - 1] = now;
+	m->tts_isnull[r->m_segment - 1] = m->tts_isnull[r->m_contact - 1] = m->tts_isnull[r->m_since - 1] = false;
+	ExecStoreVirtualTuple(m);
+}
+
+/* A log row, its id drawn from the identity's sequence. */
+static void
+log_row(TupleTableSlot *l, const RowLayout *r, int64 segment, Datum contact, bool joined, Datum now,
+		Datum cause)
+{
+	ExecClearTuple(l);
+	memset(l->tts_isnull, true, sizeof(bool) * l->tts_tupleDescriptor->natts);
+	l->tts_values[r->l_id - 1] = Int64GetDatum(nextval_internal(r->log_sequence, false));
+	l->tts_values[r->l_segment - 1] = Int64GetDatum(segment);
+	l->tts_values[r->l_contact - 1] = contact;
+	l->tts_values[r->l_joined - 1] = BoolGetDatum(joined);
+	l->tts_values[r->l_at - 1] = now;
+	l->tts_values[r->l_cause - 1] = cause;
+	l->tts_isnull[r->l_id - 1] = l->tts_isnull[r->l_segment - 1] = l->tts_isnull[r->l_contact - 1] =
+		l->tts_isnull[r->l_joined - 1] = l->tts_isnull[r->l_at - 1] = l->tts_isnull[r->l_cause - 1] = false;
+	ExecStoreVirtualTuple(l);
+}
+
 static void
 bulk_open(BulkTable *t, Oid relid)
 {
@@ -142,15 +202,11 @@ bulk_open(BulkTable *t, Oid relid)
 	t->nslots = 0;
 }
 
-/* The next slot to fill, cleared. */
+/* The next slot to fill. */
 static TupleTableSlot *
 bulk_slot(BulkTable *t)
 {
-	TupleTableSlot *slot = t->slots[t->nslots++];
-
-	ExecClearTuple(slot);
-	memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
-	return slot;
+	return t->slots[t->nslots++];
 }
 
 static void
@@ -202,16 +258,7 @@ segments_build(PG_FUNCTION_ARGS)
 	EState	   *estate = CreateExecutorState();
 	BulkTable	members,
 				log;
-	AttrNumber	m_segment,
-				m_contact,
-				m_since,
-				l_id,
-				l_segment,
-				l_contact,
-				l_joined,
-				l_at,
-				l_cause;
-	Oid			log_sequence;
+	RowLayout	layout;
 	Datum		now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 	Datum		cause = CStringGetTextDatum("build");
 	Portal		portal;
@@ -219,16 +266,7 @@ segments_build(PG_FUNCTION_ARGS)
 
 	bulk_open(&members, segments_table("membership"));
 	bulk_open(&log, segments_table("membership_log"));
-	m_segment = column(members.rel, "segment_id");
-	m_contact = column(members.rel, "contact");
-	m_since = column(members.rel, "since");
-	l_id = column(log.rel, "id");
-	l_segment = column(log.rel, "segment_id");
-	l_contact = column(log.rel, "contact");
-	l_joined = column(log.rel, "joined");
-	l_at = column(log.rel, "at");
-	l_cause = column(log.rel, "cause");
-	log_sequence = getIdentitySequence(RelationGetRelid(log.rel), l_id, false);
+	row_layout(&layout, members.rel, log.rel);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -244,28 +282,11 @@ segments_build(PG_FUNCTION_ARGS)
 		{
 			bool		isnull;
 			Datum		contact = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-			TupleTableSlot *m;
-			TupleTableSlot *l;
 
 			if (isnull)
 				continue;		/* a key column admits no NULL; stay safe */
-			m = bulk_slot(&members);
-			l = bulk_slot(&log);
-			m->tts_values[m_segment - 1] = Int64GetDatum(segment_id);
-			m->tts_values[m_contact - 1] = contact;
-			m->tts_values[m_since - 1] = now;
-			m->tts_isnull[m_segment - 1] = m->tts_isnull[m_contact - 1] = m->tts_isnull[m_since - 1] = false;
-			ExecStoreVirtualTuple(m);
-
-			l->tts_values[l_id - 1] = Int64GetDatum(nextval_internal(log_sequence, false));
-			l->tts_values[l_segment - 1] = Int64GetDatum(segment_id);
-			l->tts_values[l_contact - 1] = contact;
-			l->tts_values[l_joined - 1] = BoolGetDatum(true);
-			l->tts_values[l_at - 1] = now;
-			l->tts_values[l_cause - 1] = cause;
-			l->tts_isnull[l_id - 1] = l->tts_isnull[l_segment - 1] = l->tts_isnull[l_contact - 1] =
-				l->tts_isnull[l_joined - 1] = l->tts_isnull[l_at - 1] = l->tts_isnull[l_cause - 1] = false;
-			ExecStoreVirtualTuple(l);
+			member_row(bulk_slot(&members), &layout, segment_id, contact, now);
+			log_row(bulk_slot(&log), &layout, segment_id, contact, true, now, cause);
 			total++;
 		}
 		/* the batch's contacts live in SPI's tuple table: write them now */
@@ -293,18 +314,9 @@ struct ContactWriter
 	Relation	by_contact;		/* the membership's btree index led by contact */
 	ScanKeyData key;			/* contact = ?, its argument set per contact */
 	TupleTableSlot *found;		/* a membership row read */
-	TupleTableSlot *member_row;
-	TupleTableSlot *log_row;
-	AttrNumber	m_segment,
-				m_contact,
-				m_since,
-				l_id,
-				l_segment,
-				l_contact,
-				l_joined,
-				l_at,
-				l_cause;
-	Oid			log_sequence;
+	TupleTableSlot *member_slot;
+	TupleTableSlot *log_slot;
+	RowLayout	layout;
 	Datum		cause;
 };
 
@@ -322,23 +334,14 @@ contact_writer_open(const char *cause)
 	w->log = open_for_writing(segments_table("membership_log"), ACL_INSERT);
 	members = w->members->ri_RelationDesc;
 	log = w->log->ri_RelationDesc;
-	w->m_segment = column(members, "segment_id");
-	w->m_contact = column(members, "contact");
-	w->m_since = column(members, "since");
-	w->l_id = column(log, "id");
-	w->l_segment = column(log, "segment_id");
-	w->l_contact = column(log, "contact");
-	w->l_joined = column(log, "joined");
-	w->l_at = column(log, "at");
-	w->l_cause = column(log, "cause");
-	w->log_sequence = getIdentitySequence(RelationGetRelid(log), w->l_id, false);
+	row_layout(&w->layout, members, log);
 	w->cause = CStringGetTextDatum(cause);
 
 	for (i = 0; i < w->members->ri_NumIndices && w->by_contact == NULL; i++)
 	{
 		Relation	index = w->members->ri_IndexRelationDescs[i];
 
-		if (index->rd_rel->relam != BTREE_AM_OID || index->rd_index->indkey.values[0] != w->m_contact)
+		if (index->rd_rel->relam != BTREE_AM_OID || index->rd_index->indkey.values[0] != w->layout.m_contact)
 			continue;
 		eq = get_opfamily_member(index->rd_opfamily[0], index->rd_opcintype[0],
 								 index->rd_opcintype[0], BTEqualStrategyNumber);
@@ -353,8 +356,8 @@ contact_writer_open(const char *cause)
 	ScanKeyInit(&w->key, 1, BTEqualStrategyNumber, get_opcode(eq), (Datum) 0);
 
 	w->found = table_slot_create(members, NULL);
-	w->member_row = MakeSingleTupleTableSlot(RelationGetDescr(members), &TTSOpsVirtual);
-	w->log_row = MakeSingleTupleTableSlot(RelationGetDescr(log), &TTSOpsVirtual);
+	w->member_slot = MakeSingleTupleTableSlot(RelationGetDescr(members), &TTSOpsVirtual);
+	w->log_slot = MakeSingleTupleTableSlot(RelationGetDescr(log), &TTSOpsVirtual);
 	return w;
 }
 
@@ -362,8 +365,8 @@ void
 contact_writer_close(ContactWriter *w)
 {
 	ExecDropSingleTupleTableSlot(w->found);
-	ExecDropSingleTupleTableSlot(w->member_row);
-	ExecDropSingleTupleTableSlot(w->log_row);
+	ExecDropSingleTupleTableSlot(w->member_slot);
+	ExecDropSingleTupleTableSlot(w->log_slot);
 	close_for_writing(w->members);
 	close_for_writing(w->log);
 	FreeExecutorState(w->estate);
@@ -373,20 +376,8 @@ contact_writer_close(ContactWriter *w)
 static void
 log_change(ContactWriter *w, int64 segment, Datum contact, bool joined, Datum now)
 {
-	TupleTableSlot *l = w->log_row;
-
-	ExecClearTuple(l);
-	memset(l->tts_isnull, true, sizeof(bool) * l->tts_tupleDescriptor->natts);
-	l->tts_values[w->l_id - 1] = Int64GetDatum(nextval_internal(w->log_sequence, false));
-	l->tts_values[w->l_segment - 1] = Int64GetDatum(segment);
-	l->tts_values[w->l_contact - 1] = contact;
-	l->tts_values[w->l_joined - 1] = BoolGetDatum(joined);
-	l->tts_values[w->l_at - 1] = now;
-	l->tts_values[w->l_cause - 1] = w->cause;
-	l->tts_isnull[w->l_id - 1] = l->tts_isnull[w->l_segment - 1] = l->tts_isnull[w->l_contact - 1] =
-		l->tts_isnull[w->l_joined - 1] = l->tts_isnull[w->l_at - 1] = l->tts_isnull[w->l_cause - 1] = false;
-	ExecStoreVirtualTuple(l);
-	insert_row(w->log, l, w->estate);
+	log_row(w->log_slot, &w->layout, segment, contact, joined, now, w->cause);
+	insert_row(w->log, w->log_slot, w->estate);
 }
 
 static int
@@ -425,7 +416,7 @@ contact_writer_apply(ContactWriter *w, Datum contact, const int64 *segment, cons
 	while (index_getnext_slot(scan, ForwardScanDirection, w->found))
 	{
 		bool		isnull;
-		int64		id = DatumGetInt64(slot_getattr(w->found, w->m_segment, &isnull));
+		int64		id = DatumGetInt64(slot_getattr(w->found, w->layout.m_segment, &isnull));
 		int64	   *at = bsearch(&id, segment, n, sizeof(int64), id_cmp);
 
 		if (at == NULL)
@@ -443,19 +434,10 @@ contact_writer_apply(ContactWriter *w, Datum contact, const int64 *segment, cons
 
 	for (i = 0; i < n; i++)
 	{
-		TupleTableSlot *m = w->member_row;
-
 		if (!member[i] || present[i])
 			continue;
-		ExecClearTuple(m);
-		memset(m->tts_isnull, true, sizeof(bool) * m->tts_tupleDescriptor->natts);
-		m->tts_values[w->m_segment - 1] = Int64GetDatum(segment[i]);
-		m->tts_values[w->m_contact - 1] = contact;
-		m->tts_values[w->m_since - 1] = now;
-		m->tts_isnull[w->m_segment - 1] = m->tts_isnull[w->m_contact - 1] =
-			m->tts_isnull[w->m_since - 1] = false;
-		ExecStoreVirtualTuple(m);
-		insert_row(w->members, m, w->estate);
+		member_row(w->member_slot, &w->layout, segment[i], contact, now);
+		insert_row(w->members, w->member_slot, w->estate);
 		changed[i] = true;
 	}
 	for (i = 0; i < n; i++)
