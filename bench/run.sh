@@ -7,7 +7,7 @@
 #
 #   --scale reference  1,000,000 contacts, 10,000,000 events over a year,
 #                      about 2,000,000 list rows, 100 tenants (the default;
-#                      about an hour on 2 cores, 12 GB of disk)
+#                      about 30 minutes on 2 cores, 12 GB of disk)
 #   --scale small      20,000 contacts, 200,000 events, 10 tenants (a minute)
 #   --check            also check that every result of the extension equals
 #                      its baseline's (builds, counts, the rebuilt view, the

@@ -229,6 +229,22 @@ DROP TRIGGER fail_once ON segments.membership;
 DROP FUNCTION fail_once();
 DROP SEQUENCE membership_writes;
 
+-- A single contact's joins and leaves are written directly, as builds
+-- write: a trigger on the membership or its log would be bypassed, so the
+-- commit refuses, and nothing changes; without it, the same write goes in.
+CREATE FUNCTION audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+CREATE TRIGGER audit AFTER INSERT ON segments.membership_log FOR EACH ROW EXECUTE FUNCTION audit();
+SELECT score FROM contacts WHERE id = 1;
+UPDATE contacts SET score = 20 WHERE id = 1;
+SELECT score FROM contacts WHERE id = 1;
+SELECT * FROM new_log();
+SELECT segments.create_segment('Low', 'score < 10');
+DROP TRIGGER audit ON segments.membership_log;
+DROP FUNCTION audit();
+UPDATE contacts SET score = 20 WHERE id = 1;
+SELECT * FROM new_log();
+SELECT all_verified();
+
 -- TRUNCATE: the segments that use the table are rebuilt.
 TRUNCATE events;
 SELECT * FROM new_log();
