@@ -21,13 +21,6 @@ CREATE TABLE public.bench_base (LIKE segments.membership INCLUDING ALL);
 SELECT count(segments.drop_segment(s.id)) FROM (SELECT id FROM segments.segment WHERE name LIKE 'bench %' ORDER BY id DESC) s \gset
 SELECT segments.create_segment('bench US', 'country = ''US''') \gset
 
-CREATE FUNCTION pg_temp.elapsed(sql text) RETURNS numeric LANGUAGE plpgsql AS $$
-DECLARE t0 timestamptz := clock_timestamp();
-BEGIN
-	EXECUTE sql;
-	RETURN round(extract(epoch FROM clock_timestamp() - t0) * 1000, 1);
-END $$;
-
 CREATE TEMP TABLE bench_result (id int, kind text, rule text, members bigint, ours_ms numeric, hand_ms numeric);
 
 DO $$

@@ -30,13 +30,6 @@ SELECT set_config('bench.updates', :'updates', false) \gset
 SELECT count(segments.drop_segment(s.id)) FROM (SELECT id FROM segments.segment WHERE name LIKE 'bench %' ORDER BY id DESC) s \gset
 DROP MATERIALIZED VIEW IF EXISTS public.bench_segments_mv;
 
-CREATE FUNCTION pg_temp.elapsed(sql text) RETURNS numeric LANGUAGE plpgsql AS $$
-DECLARE t0 timestamptz := clock_timestamp();
-BEGIN
-	EXECUTE sql;
-	RETURN round(extract(epoch FROM clock_timestamp() - t0) * 1000, 1);
-END $$;
-
 SELECT pg_temp.elapsed($$
 	SELECT segments.create_segment('bench US', 'country = ''US''');
 	SELECT count(segments.create_segment('bench ' || id, rule::segments.rule)) FROM bench_rule$$) AS "setup: segments built (ms)";
