@@ -49,7 +49,8 @@ REGRESS = rule_syntax rule_print rule_errors rule_limits rule_json \
 REGRESS_OPTS = --load-extension=segments --encoding=UTF8 --no-locale
 
 # Concurrency tests (specs/<name>.spec, expected/<name>.out).
-ISOLATION = count_threshold repeatable_read create_beside_writer catalog_isolation \
+ISOLATION = count_threshold repeatable_read catalog_isolation \
+	catalog_create catalog_alter catalog_rename catalog_drop catalog_attach catalog_detach \
 	no_deadlock tick_concurrency
 ISOLATION_OPTS = $(REGRESS_OPTS)
 

@@ -212,10 +212,12 @@ maintain_init(void)
 
 /*
  * Take the writers' lock shared, as segments._writers_lock(false) does:
- * a catalog change under way is waited for, and seen.  Under REPEATABLE
- * READ or SERIALIZABLE, a catalog change committed after the snapshot is
- * a serialization failure (reading catalog_version FOR SHARE).  Once per
- * transaction: while it holds the lock, the catalog cannot change.
+ * a catalog change under way is waited for, and seen (segment_cache_get()
+ * accepts its invalidation and reads the catalog under a snapshot taken
+ * after it).  Under REPEATABLE READ or SERIALIZABLE, a catalog change
+ * committed after the snapshot is a serialization failure (reading
+ * catalog_version FOR SHARE).  Once per transaction: while it holds the
+ * lock, the catalog cannot change.
  */
 static void
 writers_lock(void)
@@ -1068,7 +1070,7 @@ tenant_segments(SegmentCache *cache, Bitmapset *segments, Datum key, HTAB *rows)
 static int64
 apply_batches(List *batches, HTAB *rows, bool rows_unknown, const char *cause, int64 *evaluated)
 {
-	SegmentCache *cache = segment_cache_get();
+	SegmentCache *cache;
 	MemoryContext work = AllocSetContextCreate(CurrentMemoryContext, "segments flush",
 											   ALLOCSET_DEFAULT_SIZES);
 	MemoryContext chunk_cxt = AllocSetContextCreate(work, "segments chunk",
@@ -1080,6 +1082,13 @@ apply_batches(List *batches, HTAB *rows, bool rows_unknown, const char *cause, i
 	Changes		ch;
 	int			i = -1;
 
+	/*
+	 * Held since the first write, unless the subtransaction that took it
+	 * rolled back: then the catalog may have changed since, and the queue
+	 * is applied with the catalog as it is now.
+	 */
+	writers_lock();
+	cache = segment_cache_get();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(work);

@@ -19,12 +19,14 @@
 #include "nodes/makefuncs.h"
 #include "parser/parse_coerce.h"
 #include "storage/proc.h"
+#include "storage/procarray.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/typcache.h"
 #include "utils/varlena.h"
 
@@ -107,9 +109,11 @@ column_type(const AttachedTable *t, const char *column)
  * The invalidation callback only marks them stale: it runs wherever
  * invalidations are accepted (any lock taken, any command counter
  * increment), possibly in the middle of an evaluation using them and their
- * plans.  The next call reads them again into a new memory context and
- * retires the old ones, which stay valid until their transaction ends:
- * they are freed by a rebuild in a later transaction.
+ * plans.  The next call accepts the invalidations sent so far, reads them
+ * again into a new memory context under a snapshot taken after that (the
+ * statement's may predate the change: docs/design.md, "Catalog changes
+ * and the caches") and retires the old ones, which stay valid until their
+ * transaction ends: they are freed by a rebuild in a later transaction.
  */
 typedef struct RetiredAttachments
 {
@@ -123,6 +127,7 @@ static MemoryContext cached_context = NULL;
 static bool attachments_valid = false;
 static Oid	cached_for_user = InvalidOid;
 static bool callback_registered = false;
+static Oid	catalog_relid = InvalidOid;	/* segments.segment at the last reading */
 static uint64 attachments_generation = 0;
 static List *retired = NIL;		/* of RetiredAttachments, in CacheMemoryContext */
 
@@ -136,7 +141,7 @@ forget_attachments(Datum arg, Oid relid)
 {
 	Attachments *att = cached_attachments;
 
-	if (relid == InvalidOid || relid == DatumGetObjectId(arg) || att == NULL ||
+	if (relid == InvalidOid || relid == catalog_relid || att == NULL ||
 		relid == att->contacts.relid || relid == att->events.relid || relid == att->lists.relid)
 		attachments_valid = false;
 }
@@ -235,24 +240,43 @@ read_attachments(MemoryContext target)
 	return att;
 }
 
+/*
+ * Make a snapshot taken now the active one, until PopActiveSnapshot(): the
+ * caches are read under it.  GetLatestSnapshot() would do, but it refuses
+ * to run in parallel mode, where matches() and explain() run in the leader
+ * of a parallel query; a snapshot of our own is taken the way the catalog
+ * snapshot is.
+ */
+void
+rule_push_fresh_snapshot(void)
+{
+	static SnapshotData fresh = {SNAPSHOT_MVCC};
+
+	PushActiveSnapshot(GetSnapshotData(&fresh));
+}
+
 Attachments *
 rule_load_attachments(void)
 {
 	if (!callback_registered)
 	{
-		Oid			catalog = get_relname_relid("segment", get_namespace_oid("segments", false));
-
-		CacheRegisterRelcacheCallback(forget_attachments, ObjectIdGetDatum(catalog));
+		CacheRegisterRelcacheCallback(forget_attachments, (Datum) 0);
 		callback_registered = true;
 	}
+	/* the changes committed so far, whatever lock the caller took */
+	AcceptInvalidationMessages();
 	if (cached_attachments == NULL || !attachments_valid || cached_for_user != GetUserId())
 	{
 		retire_attachments();
 		cached_context = AllocSetContextCreate(CacheMemoryContext, "segments attachments",
 											   ALLOCSET_SMALL_SIZES);
+		/* the extension may have been dropped and created again */
+		catalog_relid = get_relname_relid("segment", get_namespace_oid("segments", false));
 		/* an invalidation while reading makes the next call read again */
 		attachments_valid = true;
+		rule_push_fresh_snapshot();
 		cached_attachments = read_attachments(cached_context);
+		PopActiveSnapshot();
 		cached_attachments->generation = ++attachments_generation;
 		cached_for_user = GetUserId();
 	}

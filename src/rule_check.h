@@ -88,6 +88,14 @@ typedef struct CheckedRule
 extern Attachments *rule_load_attachments(void);
 
 /*
+ * Push a snapshot taken now as the active one (end it with
+ * PopActiveSnapshot()): the attachments and the segment cache are read
+ * under it, never under a statement's snapshot that may predate the
+ * catalog change that made them stale.
+ */
+extern void rule_push_fresh_snapshot(void);
+
+/*
  * Check a rule against the attached tables, for the given tenant (NULL:
  * all contacts).  Errors name what is wrong.  Runs with TimeZone UTC and
  * DateStyle ISO, so literals read the same in every session.

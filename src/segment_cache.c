@@ -5,13 +5,21 @@
  * Every write statement on an attached table must find the segments its
  * change can affect; reading segments.segment and segment_reference and
  * checking rules in every statement would cost more than the write.  So a
- * backend reads them once and keeps them until the catalog changes: every
- * catalog change (create, alter, rename, drop of a segment; attach and
- * detach) calls segments._catalog_changed(), which sends a relcache
- * invalidation of segments.segment to every backend at commit.  Writers
- * read the cache under the writers' lock (see maintain.c), after accepting
- * invalidations, so they never use a catalog older than the last committed
- * change.
+ * backend reads them once and keeps them until the catalog changes.  Why
+ * no backend ever uses a cache older than the catalog it writes under is
+ * argued in docs/design.md ("Catalog changes and the caches"); in short:
+ *
+ * - every catalog change (create, alter, rename, drop of a segment; attach
+ *   and detach) takes the writers' lock exclusively and calls
+ *   segments._catalog_changed(), which sends a relcache invalidation of
+ *   segments.segment; PostgreSQL sends it at commit, after the change is
+ *   visible to new snapshots and before the lock is released;
+ * - writers take the writers' lock shared before they use the cache (see
+ *   maintain.c), and segment_cache_get() accepts invalidations itself, so a
+ *   change committed before the lock was granted has marked it stale;
+ * - a stale cache is read again under a snapshot taken after that, never
+ *   under the statement's snapshot, which may predate the change; the
+ *   rules are checked (segment names resolved) under such a snapshot too.
  *
  * A cache being used must survive an invalidation arriving meanwhile (any
  * lock taken by a query may process one): a stale cache is given to the
@@ -28,6 +36,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "rule_type.h"
 #include "segment_cache.h"
@@ -40,17 +49,27 @@ static Oid	cache_user = InvalidOid;
 static bool cache_stale = true;
 static bool callback_registered = false;
 
+/*
+ * segments.segment as of the last reading: the extension may be dropped
+ * and created again in the life of a backend, so it is looked up anew.
+ */
+static Oid	catalog_relid = InvalidOid;
+
 static Oid
 segment_relid(void)
 {
 	return get_relname_relid("segment", get_namespace_oid("segments", false));
 }
 
+/*
+ * Marks the cache stale, also while it is being read (an invalidation
+ * processed by a lock the reading takes must not be lost).
+ */
 static void
 catalog_invalidated(Datum arg, Oid relid)
 {
 	/* relid 0: every relation (the invalidation queue overflowed) */
-	if (cache != NULL && (relid == InvalidOid || relid == DatumGetObjectId(arg)))
+	if (relid == InvalidOid || relid == catalog_relid)
 		cache_stale = true;
 }
 
@@ -169,6 +188,7 @@ read_cache(MemoryContext cxt)
 	old = CurrentMemoryContext;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* read-only SPI runs under the active snapshot: see segment_cache_get */
 	MemoryContextSwitchTo(cxt);
 	c = palloc0(sizeof(SegmentCache));
 	c->cxt = cxt;
@@ -317,13 +337,19 @@ read_cache(MemoryContext cxt)
 SegmentCache *
 segment_cache_get(void)
 {
-	Attachments *att = rule_load_attachments();
+	Attachments *att;
 
 	if (!callback_registered)
 	{
-		CacheRegisterRelcacheCallback(catalog_invalidated, ObjectIdGetDatum(segment_relid()));
+		CacheRegisterRelcacheCallback(catalog_invalidated, (Datum) 0);
 		callback_registered = true;
 	}
+	/*
+	 * Changes committed before now, whatever the caller waited for: an
+	 * advisory lock (the writers' lock) does not accept them when granted.
+	 */
+	AcceptInvalidationMessages();
+	att = rule_load_attachments();
 	/* checked rules point into the attachments, and both follow the user */
 	if (cache != NULL && (cache_stale || att->generation != cache_generation || cache_user != GetUserId()))
 	{
@@ -336,7 +362,15 @@ segment_cache_get(void)
 		MemoryContext cxt = AllocSetContextCreate(CacheMemoryContext, "segments catalog",
 												  ALLOCSET_DEFAULT_SIZES);
 
+		/* an invalidation processed while reading makes the next call read again */
 		cache_stale = false;
+		catalog_relid = segment_relid();
+		/*
+		 * Under a snapshot taken now, after the invalidations: the
+		 * statement's snapshot may predate the change that made the cache
+		 * stale, and reading under it would keep the old catalog for good.
+		 */
+		rule_push_fresh_snapshot();
 		PG_TRY();
 		{
 			cache = read_cache(cxt);
@@ -347,6 +381,7 @@ segment_cache_get(void)
 			PG_RE_THROW();
 		}
 		PG_END_TRY();
+		PopActiveSnapshot();
 		cache->att = att;
 		cache_generation = att->generation;
 		cache_user = GetUserId();
@@ -372,7 +407,10 @@ segment_cache_checked(SegmentCache *c, int index)
 	{
 		MemoryContext old = MemoryContextSwitchTo(c->cxt);
 
+		/* "in segment" names resolved in the catalog the cache was read from */
+		rule_push_fresh_snapshot();
 		s->checked = rule_check(s->rule, c->att, s->tenant);
+		PopActiveSnapshot();
 		MemoryContextSwitchTo(old);
 	}
 	return s->checked;
