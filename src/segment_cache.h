@@ -55,10 +55,13 @@ typedef struct SegmentCache
 } SegmentCache;
 
 /*
- * The cache, read on first use after a change of the catalog (any backend's
- * create, alter, rename or drop: see segment_cache_changed).  What it
- * returns stays valid until the end of the transaction, even if the
- * catalog changes meanwhile.  SPI must not be connected by the caller.
+ * The cache, read again (under a snapshot taken now) on first use after a
+ * committed change of the catalog, which it learns of by accepting
+ * invalidations itself: docs/design.md, "Catalog changes and the caches".
+ * Call it under the writers' lock, so that the catalog stays as read until
+ * the transaction ends.  What it returns stays valid until the end of the
+ * transaction, even if the catalog changes meanwhile.  SPI must not be
+ * connected by the caller.
  */
 extern SegmentCache *segment_cache_get(void);
 

@@ -11,7 +11,9 @@
 # test/stress/ (single-row and multi-row writes of contacts, events
 # and lists, explicit transactions, many of them on ten hot contacts so that
 # transactions collide, and catalog changes beside them, always at READ
-# COMMITTED) with 8 clients in 2 threads, in three phases:
+# COMMITTED: admin.sql alters, refreshes, creates, drops and renames) with 8
+# clients in 2 threads, each on one connection for the whole phase, in
+# three phases:
 #
 #   READ COMMITTED   STRESS_SECONDS seconds (default 30)
 #   REPEATABLE READ  a third of that
@@ -25,8 +27,11 @@
 # explicit transaction locks existing rows of the contacts, events and list
 # tables in that order), so a deadlock is one that the extension brought in.
 #
-# Afterwards every segment must verify as (0, 0) (segments.verify_segment)
-# and segments.membership_log must agree with segments.membership: for every
+# After every phase, every segment must verify as (0, 0)
+# (segments.verify_segment), with no membership row of a segment that no
+# longer exists: a writer that maintained with a catalog older than the
+# last change it waited for shows there.  At the end
+# segments.membership_log must agree with segments.membership: for every
 # segment and contact, the log alternates join, leave, join, ... starting
 # with a join, and its last row says joined exactly when the contact is a
 # member.  Prints a summary; exits 0 when all holds, 1 otherwise with a
@@ -112,6 +117,10 @@ scripts=(
 	-f "$here/transaction_event_first.sql@3"
 )
 
+# admin.sql's weight against the writers' 83: about one transaction in 30
+# changes the catalog.
+admin_weight=3
+
 # pgbench numbers the scripts from 0 in its error messages.
 legend=$(for ((i = 1; i < ${#scripts[@]}; i += 2)); do
 	f=${scripts[i]##*/}
@@ -180,37 +189,34 @@ phase() {
 	fi
 }
 
-phase read-committed "read committed" "$seconds" 1 1
-phase repeatable-read "repeatable read" "$rr_seconds" 5 3
-phase serializable "serializable" "$ser_seconds" 5 3
-
-# The server must still be up, without a crash in its log.
-if ! value "SELECT 1" >/dev/null 2>&1; then
-	echo "stress: FAILED (seed $seed): the server is down after the writes; its log:"
-	tail -n 40 "$tmp/server.log"
-	exit 1
-fi
-if grep -qE 'PANIC|terminated by signal|server process .* was terminated' "$tmp/server.log"; then
-	problems+=("a server process crashed; see the server log below")
-	echo "-- server log, crashes:"
-	grep -E -B 2 -A 5 'PANIC|terminated by signal|was terminated' "$tmp/server.log" | sed -n 1,60p || true
-fi
-
-# Every segment: members before and after, and verify_segment.
-psql_ -d stress -c "CREATE TABLE public.stress_after AS
-	SELECT s.id, s.name, coalesce(s.tenant, '') AS tenant, b.members AS before,
-		(SELECT count(*) FROM segments.membership m WHERE m.segment_id = s.id) AS after,
-		v.missing, v.extra
-	FROM segments.segment s
-	JOIN public.stress_before b ON b.id = s.id
-	CROSS JOIN LATERAL segments.verify_segment(s.id) v"
-echo
-psql_ -d stress -P footer=off -c "SELECT * FROM public.stress_after ORDER BY id"
-
-wrong=$(value "SELECT count(*) FROM public.stress_after WHERE missing <> 0 OR extra <> 0")
-if [ "$wrong" -ne 0 ]; then
-	problems+=("$wrong segments do not verify as (0, 0)")
-	echo "-- contacts whose membership is wrong (up to 20), with their log:"
+# after_phase NAME: the server is up, and every segment verifies as
+# (0, 0) with no membership row of a segment that does not exist;
+# otherwise a problem, with the contacts whose membership is wrong.
+# Checked after every phase, not only at the end: a later phase's catalog
+# changes (alter, refresh) re-evaluate segments wholesale and would repair
+# what an earlier phase's writers got wrong, as would the serialization
+# failures that REPEATABLE READ and SERIALIZABLE writers get where a READ
+# COMMITTED writer maintains.
+after_phase() {
+	local name=$1 wrong orphans
+	if ! value "SELECT 1" >/dev/null 2>&1; then
+		echo "stress: FAILED (seed $seed): the server is down after the $name phase; its log:"
+		tail -n 40 "$tmp/server.log"
+		exit 1
+	fi
+	wrong=$(value "SELECT coalesce(string_agg(format('%s (%s, %s)', s.name, v.missing, v.extra), ', ' ORDER BY s.id), '')
+		FROM segments.segment s CROSS JOIN LATERAL segments.verify_segment(s.id) v
+		WHERE v.missing <> 0 OR v.extra <> 0")
+	orphans=$(value "SELECT count(*) FROM segments.membership m
+		WHERE NOT EXISTS (SELECT FROM segments.segment s WHERE s.id = m.segment_id)")
+	if [ "$orphans" -ne 0 ]; then
+		problems+=("after $name: $orphans membership rows of segments that do not exist")
+	fi
+	if [ -z "$wrong" ]; then
+		return
+	fi
+	problems+=("after $name: segments that do not verify as (0, 0), as (missing, extra): $wrong")
+	echo "-- after $name: contacts whose membership is wrong (up to 20), with their log:"
 	psql_ -d stress -c "
 		CREATE FUNCTION pg_temp.wrong(id bigint) RETURNS TABLE (contact bigint, what text)
 		LANGUAGE plpgsql AS \$\$
@@ -233,16 +239,40 @@ if [ "$wrong" -ne 0 ]; then
 			 FROM segments.membership_log l WHERE l.segment_id = s.id AND l.contact = w.contact) AS log
 		FROM segments.segment s, LATERAL pg_temp.wrong(s.id) w
 		ORDER BY s.id, w.contact LIMIT 20" || true
+}
+
+phase read-committed "read committed" "$seconds" 1 "$admin_weight"
+after_phase read-committed
+phase repeatable-read "repeatable read" "$rr_seconds" 5 "$admin_weight"
+after_phase repeatable-read
+phase serializable "serializable" "$ser_seconds" 5 "$admin_weight"
+after_phase serializable
+
+if grep -qE 'PANIC|terminated by signal|server process .* was terminated' "$tmp/server.log"; then
+	problems+=("a server process crashed; see the server log below")
+	echo "-- server log, crashes:"
+	grep -E -B 2 -A 5 'PANIC|terminated by signal|was terminated' "$tmp/server.log" | sed -n 1,60p || true
 fi
 
-# The log against the membership.
+# Every segment: members before (none for one created meanwhile) and after.
+psql_ -d stress -c "CREATE TABLE public.stress_after AS
+	SELECT s.id, s.name, coalesce(s.tenant, '') AS tenant, b.members AS before,
+		(SELECT count(*) FROM segments.membership m WHERE m.segment_id = s.id) AS after
+	FROM segments.segment s
+	LEFT JOIN public.stress_before b ON b.id = s.id"
+echo
+psql_ -d stress -P footer=off -c "SELECT * FROM public.stress_after ORDER BY id"
+
+# The log against the membership, of the segments that exist: dropping a
+# segment deletes its members, and its log stops where it was.
 log_counts=$(value "
 	WITH l AS (
 		SELECT segment_id, contact, joined, id,
 			lag(joined) OVER (PARTITION BY segment_id, contact ORDER BY id) AS prev,
 			row_number() OVER (PARTITION BY segment_id, contact ORDER BY id DESC) AS from_last
 		FROM segments.membership_log),
-	last AS (SELECT segment_id, contact, joined FROM l WHERE from_last = 1)
+	last AS (SELECT segment_id, contact, joined FROM l
+		WHERE from_last = 1 AND segment_id IN (SELECT id FROM segments.segment))
 	SELECT
 		(SELECT count(*) FROM last FULL JOIN segments.membership m USING (segment_id, contact)
 		 WHERE coalesce(last.joined, false) <> (m.contact IS NOT NULL)),
@@ -268,7 +298,8 @@ if [ "$log_bad_last" -ne 0 ] || [ "$log_bad_order" -ne 0 ]; then
 			UNION
 			SELECT coalesce(x.segment_id, m.segment_id), coalesce(x.contact, m.contact)
 			FROM (SELECT DISTINCT ON (segment_id, contact) segment_id, contact, joined
-				FROM segments.membership_log ORDER BY segment_id, contact, id DESC) x
+				FROM segments.membership_log WHERE segment_id IN (SELECT id FROM segments.segment)
+				ORDER BY segment_id, contact, id DESC) x
 			FULL JOIN segments.membership m USING (segment_id, contact)
 			WHERE coalesce(x.joined, false) <> (m.contact IS NOT NULL)
 			LIMIT 20)

@@ -39,7 +39,10 @@ SELECT segments.create_segment('T3 pricing', $$event 'clicked' where (url contai
 SELECT segments.create_segment('T3 gmail', $$email ends with '@gmail.com' and score > 50$$, tenant => 3);
 SELECT segments.create_segment('T3 gmail openers', $$in segment 'T3 gmail' and event 'opened' count >= 2 within last 14 days$$, tenant => 3);
 SELECT segments.create_segment('T2 everyone', $$true$$, tenant => 2);
--- The segment that admin.sql alters back and forth, over the hot contacts.
+-- Over the hot contacts: the segment that admin.sql alters back and forth,
+-- and the one it renames back and forth, with a segment referring to it.
 SELECT segments.create_segment('Hot country', $$id between 4001 and 4010 and country = 'US'$$);
+SELECT segments.create_segment('Hot score', $$id between 4001 and 4010 and score >= 40$$);
+SELECT segments.create_segment('Hot score US', $$in segment 'Hot score' and country = 'US'$$);
 
 VACUUM ANALYZE;
