@@ -605,11 +605,19 @@ BEGIN
 END
 $$;
 
--- Catalog changes (create, alter, rename, drop) serialize on this lock.
+-- Catalog changes (create, alter, rename, drop, detach) serialize on this
+-- lock.  They run only under READ COMMITTED: a build must see the writes
+-- committed while it waited for the writers.
 CREATE FUNCTION segments._lock() RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+		RAISE EXCEPTION 'segments can only be changed under READ COMMITTED'
+			USING ERRCODE = 'feature_not_supported',
+			DETAIL = format('This transaction is %s.', pg_catalog.current_setting('transaction_isolation')),
+			HINT = 'Build or change segments in a READ COMMITTED transaction, so that writes committed meanwhile are seen.';
+	END IF;
 	LOCK TABLE segments.segment IN SHARE ROW EXCLUSIVE MODE;
 	-- and wait for the writers under way (they hold it shared, see
 	-- _on_write): a build or change of a segment then sees all their data,
@@ -637,24 +645,21 @@ CREATE TRIGGER attached_changed AFTER INSERT OR UPDATE OR DELETE ON segments.att
 
 -- The lock between catalog changes (exclusive) and writers' maintenance
 -- (shared), an advisory lock so that writers need no privilege on the
--- catalog.  Both hold it until their transaction ends.
+-- catalog.  Both hold it until their transaction ends: while a writer
+-- holds it, the rules and attachments it maintains with cannot change
+-- (docs/design.md, "Catalog changes and the caches").
 --
--- A catalog change must build from data that includes the writes it
--- waited for, so it runs under READ COMMITTED (a later snapshot after the
--- wait).  It also bumps segments.catalog_version: a REPEATABLE READ or
--- SERIALIZABLE writer reads that row FOR SHARE and so gets a serialization
--- failure, rather than maintaining with rules older than its snapshot.
+-- Every change of the rules or attachments takes it exclusively: the
+-- segment lifecycle through _lock(), and the DDL that the event triggers
+-- follow (a renamed column or table) directly.  It also bumps
+-- segments.catalog_version: a REPEATABLE READ or SERIALIZABLE writer reads
+-- that row FOR SHARE and so gets a serialization failure, rather than
+-- maintaining with rules older than its snapshot.
 CREATE FUNCTION segments._writers_lock(exclusive boolean) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	IF exclusive THEN
-		IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
-			RAISE EXCEPTION 'segments can only be changed under READ COMMITTED'
-				USING ERRCODE = 'feature_not_supported',
-				DETAIL = format('This transaction is %s.', pg_catalog.current_setting('transaction_isolation')),
-				HINT = 'Build or change segments in a READ COMMITTED transaction, so that writes committed meanwhile are seen.';
-		END IF;
 		PERFORM pg_catalog.pg_advisory_xact_lock(1936025971, 0);
 		UPDATE segments.catalog_version SET version = version + 1;
 		-- every backend's segment cache is read again (src/segment_cache.c)
@@ -2157,6 +2162,23 @@ DECLARE
 	ids bigint[];
 	seg_id bigint;
 BEGIN
+	-- as alter_segment does (the rules change, membership does not); the
+	-- catalog changes that refer to the column are then over
+	LOCK TABLE segments.segment IN SHARE ROW EXCLUSIVE MODE;
+	IF role <> 'lists' THEN
+		SELECT array_agg(DISTINCT r.segment_id ORDER BY r.segment_id) INTO ids
+		FROM segments.segment_reference r
+		WHERE CASE WHEN role = 'contacts' THEN r.kind = 'field' AND r.name = old
+			ELSE r.kind = 'event_field' AND r.path[1] = old END;
+	END IF;
+	IF ids IS NULL AND NOT EXISTS (SELECT FROM segments.attached a
+			WHERE a.role = _follow_column_rename.role
+				AND old IN (a.contact_column, a.tenant_column, a.kind_column, a.at_column, a.list_column)) THEN
+		RETURN;
+	END IF;
+	-- the rules or the attachments change: no writer may maintain with
+	-- the old ones from now on
+	PERFORM segments._writers_lock(true);
 	UPDATE segments.attached a SET
 		contact_column = CASE WHEN a.contact_column = old THEN new ELSE a.contact_column END,
 		tenant_column = CASE WHEN a.tenant_column = old THEN new ELSE a.tenant_column END,
@@ -2165,19 +2187,7 @@ BEGIN
 		list_column = CASE WHEN a.list_column = old THEN new ELSE a.list_column END
 	WHERE a.role = _follow_column_rename.role
 		AND old IN (a.contact_column, a.tenant_column, a.kind_column, a.at_column, a.list_column);
-	IF role = 'lists' THEN
-		RETURN;
-	END IF;
-	SELECT array_agg(DISTINCT r.segment_id ORDER BY r.segment_id) INTO ids
-	FROM segments.segment_reference r
-	WHERE CASE WHEN role = 'contacts' THEN r.kind = 'field' AND r.name = old
-		ELSE r.kind = 'event_field' AND r.path[1] = old END;
-	IF ids IS NULL THEN
-		RETURN;
-	END IF;
-	-- as alter_segment does (the rules change, membership does not)
-	LOCK TABLE segments.segment IN SHARE ROW EXCLUSIVE MODE;
-	FOREACH seg_id IN ARRAY ids LOOP
+	FOREACH seg_id IN ARRAY coalesce(ids, '{}') LOOP
 		UPDATE segments.segment s
 		SET rule = segments.rule_from_jsonb(segments._rename_field(
 				segments.rule_to_jsonb(s.rule), old, new, role = 'events')),
@@ -2201,6 +2211,9 @@ DECLARE
 	contacts text[] := '{}';
 	ids bigint[];
 BEGIN
+	-- before the catalog is read: a segment created meanwhile is then
+	-- either built with these rows or seen below
+	PERFORM segments._writers_lock(false);
 	SELECT * INTO a FROM segments.attached x WHERE x.role = _maintain_rows.role;
 	IF NOT FOUND OR NOT EXISTS (SELECT FROM segments.segment) THEN
 		RETURN;
@@ -2217,7 +2230,6 @@ BEGIN
 	IF contacts IS NULL OR ids IS NULL THEN
 		RETURN;
 	END IF;
-	PERFORM segments._writers_lock(false);
 	PERFORM segments._take_all_turns();
 	EXECUTE format('SELECT segments._maintain($1, $2::%s[], %L)', (segments._contacts()).key_type, 'write')
 	USING ids, contacts;
@@ -2295,6 +2307,9 @@ BEGIN
 			CONTINUE;   -- not there before, or dropped (see _on_sql_drop)
 		END IF;
 		IF (c.nspname, c.relname) IS DISTINCT FROM (a.table_schema, a.table_name) THEN
+			-- writers' plans name the table: none may use them from now on
+			LOCK TABLE segments.segment IN SHARE ROW EXCLUSIVE MODE;
+			PERFORM segments._writers_lock(true);
 			UPDATE segments.attached x SET table_schema = c.nspname, table_name = c.relname
 			WHERE x.role = a.role;
 		END IF;

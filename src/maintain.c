@@ -1145,8 +1145,11 @@ apply_batches(List *batches, HTAB *rows, bool rows_unknown, const char *cause, i
 int64
 maintain_apply(Bitmapset *segments, ContactQueue *contacts, const char *cause, int64 *evaluated)
 {
-	SegmentCache *cache = segment_cache_get();
+	SegmentCache *cache;
 	PendingBatch batch;
+
+	writers_lock();
+	cache = segment_cache_get();
 
 	key_type = contact_key_type(cache->att);
 	batch.cache = cache;

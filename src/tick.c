@@ -401,11 +401,15 @@ segments_tick(PG_FUNCTION_ARGS)
 		if (sweeps[i] != NIL)
 			unswept = bms_add_member(unswept, i);
 	}
-	/* the positions are indexes into the cache */
+	/*
+	 * The positions are indexes into the cache.  Not read-only: under a new
+	 * snapshot, which sees the sweeps of the segments created while tick
+	 * waited for the writers' lock, as the cache does.
+	 */
 	args[0] = segment_ids(cache, cache->all);
 	if (SPI_execute_with_args("SELECT u.i - 1, s.swept_to FROM pg_catalog.unnest($1) WITH ORDINALITY AS u(id, i) "
 							  "JOIN segments.segment_state s ON s.segment_id = u.id",
-							  1, (Oid[]) {INT8ARRAYOID}, args, NULL, true, 0) != SPI_OK_SELECT)
+							  1, (Oid[]) {INT8ARRAYOID}, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read segments.segment_state");
 	MemoryContextSwitchTo(work);
 	for (k = 0; k < SPI_processed; k++)
