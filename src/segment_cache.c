@@ -10,9 +10,10 @@
  * argued in docs/design.md ("Catalog changes and the caches"); in short:
  *
  * - every catalog change (create, alter, rename, drop of a segment; attach
- *   and detach) takes the writers' lock exclusively and calls
- *   segments._catalog_changed(), which sends a relcache invalidation of
- *   segments.segment; PostgreSQL sends it at commit, after the change is
+ *   and detach) calls segments._catalog_changed(), which sends a relcache
+ *   invalidation of segments.segment; every change that can alter what an
+ *   existing segment means takes the writers' lock exclusively, and
+ *   PostgreSQL sends the invalidation at commit, after the change is
  *   visible to new snapshots and before the lock is released;
  * - writers take the writers' lock shared before they use the cache (see
  *   maintain.c), and segment_cache_get() accepts invalidations itself, so a
