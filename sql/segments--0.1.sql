@@ -683,6 +683,12 @@ DECLARE
 	s segments.segment;
 	missing text;
 	cycle text[];
+	reached bigint[];
+	reached_from bigint[];
+	frontier bigint[];
+	next_ids bigint[];
+	next_from bigint[];
+	back bigint;
 BEGIN
 	s := segments._segment(id);
 	DELETE FROM segments.segment_reference r WHERE r.segment_id = s.id;
@@ -705,20 +711,35 @@ BEGIN
 					ELSE ' (in segment resolves within the tenant)' END);
 	END IF;
 
-	-- Walk the segments this one refers to, directly and indirectly; the
-	-- rest of the graph is acyclic, so a cycle must come back here.
-	WITH RECURSIVE walk(id, path, back) AS (
-		SELECT s.id, ARRAY[s.name], false
-		UNION ALL
-		SELECT o.id, w.path || o.name, o.id = s.id
-		FROM walk w
-		JOIN segments.segment_reference r ON r.segment_id = w.id AND r.kind = 'segment'
-		JOIN segments.segment o ON o.name = r.name AND o.tenant IS NOT DISTINCT FROM s.tenant
-		WHERE NOT w.back AND (o.id = s.id OR o.name <> ALL (w.path))
-	)
-	SELECT w.path INTO cycle FROM walk w WHERE w.back
-	ORDER BY cardinality(w.path) LIMIT 1;
-	IF FOUND THEN
+	-- Breadth first through the segments this one refers to, directly and
+	-- indirectly, each reached once (a path per segment would double with
+	-- every layer of a diamond); the rest of the graph is acyclic, so a
+	-- cycle must come back here, and the first way back is a shortest one.
+	reached := ARRAY[s.id];
+	reached_from := ARRAY[NULL::bigint];
+	frontier := ARRAY[s.id];
+	WHILE cardinality(frontier) > 0 AND back IS NULL LOOP
+		SELECT array_agg(e.used ORDER BY e.used), array_agg(e.user_id ORDER BY e.used)
+		INTO next_ids, next_from
+		FROM (SELECT DISTINCT ON (o.id) o.id AS used, r.segment_id AS user_id
+			FROM segments.segment_reference r
+			JOIN segments.segment o ON o.name = r.name AND o.tenant IS NOT DISTINCT FROM s.tenant
+			WHERE r.kind = 'segment' AND r.segment_id = ANY (frontier)
+				AND (o.id = s.id OR o.id <> ALL (reached))
+			ORDER BY o.id, r.segment_id) e;
+		back := next_from[array_position(next_ids, s.id)];
+		reached := reached || next_ids;
+		reached_from := reached_from || next_from;
+		frontier := next_ids;
+	END LOOP;
+	IF back IS NOT NULL THEN
+		-- from the segment that refers back to this one, up to this one
+		cycle := ARRAY[s.name];
+		WHILE back <> s.id LOOP
+			cycle := (SELECT o.name FROM segments.segment o WHERE o.id = back) || cycle;
+			back := reached_from[array_position(reached, back)];
+		END LOOP;
+		cycle := s.name || cycle;
 		RAISE EXCEPTION 'the rule of segment % makes a cycle: %',
 			segments._segment_label(s.name, s.tenant),
 			(SELECT string_agg(format('"%s"', p), ' -> ' ORDER BY i)
