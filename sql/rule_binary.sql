@@ -121,6 +121,15 @@ SELECT receive(wire(item(7, 6, 1, 2, 1, 0, 1), 1, '\x7800'));				-- where flag w
 SELECT receive(wire(item(7, 6, 1, 2, 2, 0, 1) || item(7, 6, 1, 0, 1, 0, 1), 2, '\x7800'));	-- event inside where
 SELECT receive(wire(item(4, 0, 0, 0, 1, 0, 0), 1) || '\x00'::bytea);		-- trailing bytes
 
+-- The strings must be valid in the database encoding (22021), or the
+-- catalog's dump could not be reloaded: a lone continuation byte, an
+-- overlong encoding, a truncated sequence in an unreferenced string.
+SELECT receive(wire(item(9, 0, 0, 0, 1, 0, 0), 1, '\x418000'));				-- in segment 'A\x80'
+SELECT receive(wire(item(7, 6, 1, 0, 1, 0, 1), 1, '\xc0af00'));				-- event '\xc0\xaf'
+SELECT receive(wire(item(9, 0, 0, 0, 1, 0, 0), 1, '\x4100e282'));			-- a trailing '\xe2\x82'
+-- and a valid multibyte name is kept as it is
+SELECT receive(wire(item(9, 0, 0, 0, 1, 0, 0), 1, convert_to('Café', 'UTF8') || '\x00'::bytea));
+
 -- Nesting is bounded before anything recurses: 300 nested nots are refused
 -- as too deep (54001) by the structural check.
 SELECT receive(wire(

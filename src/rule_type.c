@@ -170,6 +170,27 @@ recv_error(const char *detail, uint32 value)
 			errdetail(detail, value));
 }
 
+/*
+ * The pool's strings are stored as they come: each must be valid in the
+ * database encoding (22021 otherwise), as text input would have made it,
+ * or the catalog could not be dumped and reloaded.
+ */
+static void
+verify_pool_encoding(const char *pool, uint32 poolsize)
+{
+	const char *end = pool + poolsize;
+
+	while (pool < end)
+	{
+		const char *nul = memchr(pool, '\0', end - pool);
+
+		(void) pg_verify_mbstr(GetDatabaseEncoding(), pool, (int) ((nul ? nul : end) - pool), false);
+		if (nul == NULL)
+			break;
+		pool = nul + 1;
+	}
+}
+
 Datum
 rule_recv(PG_FUNCTION_ARGS)
 {
@@ -216,6 +237,7 @@ rule_recv(PG_FUNCTION_ARGS)
 				   poolsize);
 	body = repalloc(body, len + poolsize);
 	pq_copymsgbytes(msg, (char *) body + len, (int) poolsize);
+	verify_pool_encoding((char *) body + len, poolsize);
 	len += poolsize;
 
 	if (!rule_validate(body, len, &err))
