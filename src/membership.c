@@ -245,6 +245,25 @@ bulk_close(BulkTable *t)
 }
 
 /*
+ * The query's first column is stored as the contact key, datum for datum:
+ * it must be of the key's type (or a domain over it; a datum of another
+ * type, stored as a key, would be read back as what it is not).
+ */
+static void
+check_contact_column(TupleDesc query, Form_pg_attribute key)
+{
+	if (query == NULL || query->natts < 1 ||
+		getBaseType(TupleDescAttr(query, 0)->atttypid) != getBaseType(key->atttypid))
+		ereport(ERROR,
+				errcode(ERRCODE_DATATYPE_MISMATCH),
+				errmsg("the query of a build must return the contact key first, of type %s",
+					   format_type_be(key->atttypid)),
+				query == NULL || query->natts < 1 ? errdetail("It returns no column.") :
+				errdetail("Its first column has type %s.",
+						  format_type_be(TupleDescAttr(query, 0)->atttypid)));
+}
+
+/*
  * segments._build(id bigint, compiled text) -> bigint
  *
  * Insert the contacts the compiled rule selects as members of segment id,
@@ -271,6 +290,7 @@ segments_build(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	portal = SPI_cursor_open_with_args(NULL, compiled, 0, NULL, NULL, NULL, true, 0);
+	check_contact_column(portal->tupDesc, TupleDescAttr(RelationGetDescr(members.rel), layout.m_contact - 1));
 	for (;;)
 	{
 		uint64		i;
