@@ -51,7 +51,7 @@ REGRESS_OPTS = --load-extension=segments --encoding=UTF8 --no-locale
 # Concurrency tests (specs/<name>.spec, expected/<name>.out).
 ISOLATION = count_threshold repeatable_read catalog_isolation \
 	catalog_create catalog_alter catalog_rename catalog_drop catalog_attach catalog_detach catalog_ddl \
-	no_deadlock tick_concurrency
+	locks no_deadlock tick_concurrency
 ISOLATION_OPTS = $(REGRESS_OPTS)
 
 # -Wno-unused-parameter: -Wextra's unused-parameter warning fires inside

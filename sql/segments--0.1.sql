@@ -644,34 +644,20 @@ CREATE TRIGGER attached_changed AFTER INSERT OR UPDATE OR DELETE ON segments.att
 	FOR EACH STATEMENT EXECUTE FUNCTION segments._attached_changed();
 
 -- The lock between catalog changes (exclusive) and writers' maintenance
--- (shared), an advisory lock so that writers need no privilege on the
--- catalog.  Both hold it until their transaction ends: while a writer
--- holds it, the rules and attachments it maintains with cannot change
--- (docs/design.md, "Catalog changes and the caches").
+-- (shared), held until the transaction ends: while a writer holds it, the
+-- rules and attachments it maintains with cannot change (docs/design.md,
+-- "Catalog changes and the caches").  A lock tag that pg_advisory_lock()
+-- cannot reach (src/locks.h), so that writers need no privilege on the
+-- catalog and no role can hold it from SQL.
 --
 -- Every change of the rules or attachments takes it exclusively: the
 -- segment lifecycle through _lock(), and the DDL that the event triggers
--- follow (a renamed column or table) directly.  It also bumps
+-- follow (a renamed column or table) directly.  Exclusive, it also bumps
 -- segments.catalog_version: a REPEATABLE READ or SERIALIZABLE writer reads
 -- that row FOR SHARE and so gets a serialization failure, rather than
 -- maintaining with rules older than its snapshot.
 CREATE FUNCTION segments._writers_lock(exclusive boolean) RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-	IF exclusive THEN
-		PERFORM pg_catalog.pg_advisory_xact_lock(1936025971, 0);
-		UPDATE segments.catalog_version SET version = version + 1;
-		-- every backend's segment cache is read again (src/segment_cache.c)
-		PERFORM segments._catalog_changed();
-	ELSE
-		PERFORM pg_catalog.pg_advisory_xact_lock_shared(1936025971, 0);
-		IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
-			PERFORM FROM segments.catalog_version FOR SHARE;
-		END IF;
-	END IF;
-END
-$$;
+	AS 'MODULE_PATHNAME', 'segments_writers_lock' LANGUAGE C VOLATILE STRICT;
 
 -- Records what a segment's rule refers to in segments.segment_reference,
 -- then checks that every segment it refers to exists in its tenant and that

@@ -53,6 +53,7 @@
 #include "utils/snapmgr.h"
 #include "utils/typcache.h"
 
+#include "locks.h"
 #include "maintain.h"
 #include "membership.h"
 #include "contact_data.h"
@@ -67,13 +68,10 @@ PG_FUNCTION_INFO_V1(segments_at_commit);
 PG_FUNCTION_INFO_V1(segments_flush);
 PG_FUNCTION_INFO_V1(segments_take_all_turns);
 PG_FUNCTION_INFO_V1(segments_pending);
+PG_FUNCTION_INFO_V1(segments_writers_lock);
 
 /* Up to this many contacts in a batch are evaluated one by one in C. */
 #define FAST_PATH_CONTACTS 16
-
-/* The advisory lock between catalog changes and writers (_writers_lock). */
-#define WRITERS_LOCK_KEY1 1936025971
-#define WRITERS_LOCK_KEY2 0
 
 /*
  * A contact the transaction wrote to the contacts table, as it left it:
@@ -211,21 +209,33 @@ maintain_init(void)
 }
 
 /*
- * Take the writers' lock shared, as segments._writers_lock(false) does:
- * a catalog change under way is waited for, and seen (segment_cache_get()
- * accepts its invalidation and reads the catalog under a snapshot taken
- * after it).  Under REPEATABLE READ or SERIALIZABLE, a catalog change
- * committed after the snapshot is a serialization failure (reading
- * catalog_version FOR SHARE).  Once per transaction: while it holds the
- * lock, the catalog cannot change.
+ * The writers' lock, between catalog changes (exclusive) and maintenance
+ * (shared), held to the end of the transaction (or of the subtransaction
+ * that took it, if that rolls back); its tag is in locks.h.
+ */
+static void
+lock_writers(LOCKMODE mode)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_SEGMENTS(tag, SEGMENTS_LOCK_KEY, WRITERS_LOCK_KEY2, SEGMENTS_LOCK_CLASS);
+	(void) LockAcquire(&tag, mode, false, false);
+}
+
+/*
+ * Take the writers' lock shared: a catalog change under way is waited for,
+ * and seen (segment_cache_get() accepts its invalidation and reads the
+ * catalog under a snapshot taken after it).  Under REPEATABLE READ or
+ * SERIALIZABLE, a catalog change committed after the snapshot is a
+ * serialization failure (reading catalog_version FOR SHARE).  Once per
+ * transaction: while it holds the lock, the catalog cannot change.
  */
 static void
 writers_lock(void)
 {
 	if (writers_locked)
 		return;
-	DirectFunctionCall2(pg_advisory_xact_lock_shared_int4,
-						Int32GetDatum(WRITERS_LOCK_KEY1), Int32GetDatum(WRITERS_LOCK_KEY2));
+	lock_writers(ShareLock);
 	/* catalog changes committed while waiting */
 	AcceptInvalidationMessages();
 	if (IsolationUsesXactSnapshot())
@@ -921,15 +931,11 @@ maintain_chunks(SegmentCache *cache, Bitmapset *segments, const EvalNeeds *needs
  * one's bucket in RowExclusiveLock (which does not conflict with itself)
  * and then the contact in ExclusiveLock; one with many takes their buckets
  * in ExclusiveLock.  Everybody takes them in the order (bucket, bucket lock
- * before contact locks, hash), so turns cannot deadlock.  The locks are
- * advisory locks of the database with classes of their own (pg_locks shows
- * them with objsubid TURN_BUCKET_CLASS and TURN_CONTACT_CLASS), apart from
- * those of pg_advisory_lock().
+ * before contact locks, hash), so turns cannot deadlock.  Their tags are
+ * in locks.h.
  */
 #define TURN_BUCKETS 256
 #define TURN_CONTACTS_MAX 64
-#define TURN_BUCKET_CLASS 3
-#define TURN_CONTACT_CLASS 4
 
 typedef struct Turn
 {
@@ -962,7 +968,7 @@ lock_turn(uint32 key1, uint32 key2, uint16 class, LOCKMODE mode)
 {
 	LOCKTAG		tag;
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, key1, key2, class);
+	SET_LOCKTAG_SEGMENTS(tag, key1, key2, class);
 	(void) LockAcquire(&tag, mode, false, false);
 }
 
@@ -972,7 +978,7 @@ lock_all_turns(void)
 	uint32		bucket;
 
 	for (bucket = 0; bucket < TURN_BUCKETS; bucket++)
-		lock_turn(WRITERS_LOCK_KEY1, bucket, TURN_BUCKET_CLASS, ExclusiveLock);
+		lock_turn(SEGMENTS_LOCK_KEY, bucket, TURN_BUCKET_CLASS, ExclusiveLock);
 }
 
 /*
@@ -1019,7 +1025,7 @@ take_turns(List *batches)
 	for (i = 0; i < n; i++)
 	{
 		if (i == 0 || turns[i].bucket != turns[i - 1].bucket)
-			lock_turn(WRITERS_LOCK_KEY1, turns[i].bucket, TURN_BUCKET_CLASS,
+			lock_turn(SEGMENTS_LOCK_KEY, turns[i].bucket, TURN_BUCKET_CLASS,
 					  many ? ExclusiveLock : RowExclusiveLock);
 		if (!many && (i == 0 || turn_cmp(&turns[i], &turns[i - 1]) != 0))
 			lock_turn((uint32) (turns[i].hash >> 32), (uint32) turns[i].hash, TURN_CONTACT_CLASS,
@@ -1162,6 +1168,34 @@ void
 maintain_writers_lock(void)
 {
 	writers_lock();
+}
+
+/*
+ * segments._writers_lock(exclusive boolean) -> void
+ *
+ * Shared: as a writer takes it (writers_lock()).  Exclusive: for a change
+ * of the catalog, which waits for the writers under way and makes new
+ * ones wait until it ends; it bumps segments.catalog_version, so that
+ * REPEATABLE READ and SERIALIZABLE writers whose snapshot predates it get
+ * a serialization failure, and makes every backend read its caches again
+ * once it commits (docs/design.md, "Catalog changes and the caches").
+ */
+Datum
+segments_writers_lock(PG_FUNCTION_ARGS)
+{
+	if (!PG_GETARG_BOOL(0))
+	{
+		writers_lock();
+		PG_RETURN_VOID();
+	}
+	lock_writers(ExclusiveLock);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("UPDATE segments.catalog_version SET version = version + 1", false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update segments.catalog_version");
+	SPI_finish();
+	segment_cache_catalog_changed();
+	PG_RETURN_VOID();
 }
 
 void

@@ -463,6 +463,12 @@ segment_cache_in_tenant(SegmentCache *c, const char *tenant)
 	return bms_union(c->untenanted, of_tenant);
 }
 
+void
+segment_cache_catalog_changed(void)
+{
+	CacheInvalidateRelcacheByRelid(segment_relid());
+}
+
 /*
  * segments._catalog_changed() -> void
  *
@@ -472,6 +478,6 @@ segment_cache_in_tenant(SegmentCache *c, const char *tenant)
 Datum
 segments_catalog_changed(PG_FUNCTION_ARGS)
 {
-	CacheInvalidateRelcacheByRelid(segment_relid());
+	segment_cache_catalog_changed();
 	PG_RETURN_VOID();
 }

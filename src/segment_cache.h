@@ -86,4 +86,10 @@ extern void segment_cache_check_all(SegmentCache *cache, Bitmapset *segments);
  */
 extern Bitmapset *segment_cache_in_tenant(SegmentCache *cache, const char *tenant);
 
+/*
+ * This transaction changes the catalog: every backend's cache is read again
+ * once it commits (this backend's at its next command).
+ */
+extern void segment_cache_catalog_changed(void);
+
 #endif							/* SEGMENTS_SEGMENT_CACHE_H */

@@ -18,8 +18,7 @@
  * record (restored from a dump) is evaluated for every contact.
  *
  * One tick runs at a time: a concurrent call returns 0 at once (it takes
- * the tick lock, pg_try_advisory_xact_lock(1936025971, 1), without
- * waiting).  Like a writer it holds the writers' lock shared, so catalog
+ * the tick lock, locks.h, without waiting).  Like a writer it holds the writers' lock shared, so catalog
  * changes wait for it, and takes the turns of the contacts it evaluates.
  */
 #include "postgres.h"
@@ -38,16 +37,13 @@
 
 #include "contact_data.h"
 #include "contact_queue.h"
+#include "locks.h"
 #include "maintain.h"
 #include "rule_sql.h"
 #include "rule_time.h"
 #include "segment_cache.h"
 
 PG_FUNCTION_INFO_V1(segments_tick);
-
-/* The tick lock: pg_try_advisory_xact_lock(1936025971, 1). */
-#define TICK_LOCK_KEY1 1936025971
-#define TICK_LOCK_KEY2 1
 
 /* Contacts fetched from a sweep at a time. */
 #define SWEEP_FETCH 10000
@@ -347,7 +343,7 @@ try_tick_lock(void)
 {
 	LOCKTAG		tag;
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, TICK_LOCK_KEY1, TICK_LOCK_KEY2, 2);
+	SET_LOCKTAG_SEGMENTS(tag, SEGMENTS_LOCK_KEY, TICK_LOCK_KEY2, SEGMENTS_LOCK_CLASS);
 	return LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL;
 }
 
