@@ -86,30 +86,73 @@ append_time(SqlState *st, TimestampTz time, bool as_timestamp)
 				   as_timestamp ? TIMESTAMPOID : TIMESTAMPTZOID, -1);
 }
 
-/* The bounds of within last/next N unit: "ago AND now", "now AND from now". */
+/*
+ * An operator of pg_catalog by name.  Every operator of the generated SQL
+ * is named with its schema: an operator that any role can create on the
+ * search_path, a better match for the operands' types than pg_catalog's,
+ * would otherwise run instead, with the rights of whoever runs the SQL.
+ * (BETWEEN and IN are written out for the same reason: the parser expands
+ * them with unqualified operators.)
+ */
+#define BUILTIN_OP(name) " OPERATOR(pg_catalog." name ") "
+
+/* The bounds of within last/next N unit: ago and now, or now and from now. */
 static void
-append_window_bounds(SqlState *st, RuleTestOp op, const RuleItem *duration, bool as_timestamp)
+window_bounds(SqlState *st, RuleTestOp op, const RuleItem *duration, bool as_timestamp,
+			  char **low, char **high)
 {
 	const char *zone = as_timestamp ? " AT TIME ZONE 'UTC'" : "";
+	StringInfo	saved = st->buf;
+	StringInfoData lo,
+				hi;
 
+	initStringInfo(&lo);
+	initStringInfo(&hi);
 	if (!st->portable)
 	{
 		TimestampTz now = rule_now();
 		TimestampTz other = rule_time_shift(now, op == RT_WITHIN_LAST ? -1 : 1,
 											duration->a, (RuleUnit) duration->arg);
 
+		st->buf = &lo;
 		append_time(st, op == RT_WITHIN_LAST ? other : now, as_timestamp);
-		appendStringInfoString(st->buf, " AND ");
+		st->buf = &hi;
 		append_time(st, op == RT_WITHIN_LAST ? now : other, as_timestamp);
-		return;
+		st->buf = saved;
 	}
-
-	if (op == RT_WITHIN_LAST)
-		appendStringInfo(st->buf, "(SELECT segments.ago(%u, %s)%s) AND (SELECT segments.now()%s)",
-						 duration->a, unit_sql(duration->arg), zone, zone);
+	else if (op == RT_WITHIN_LAST)
+	{
+		appendStringInfo(&lo, "(SELECT segments.ago(%u, %s)%s)", duration->a, unit_sql(duration->arg), zone);
+		appendStringInfo(&hi, "(SELECT segments.now()%s)", zone);
+	}
 	else
-		appendStringInfo(st->buf, "(SELECT segments.now()%s) AND (SELECT segments.from_now(%u, %s)%s)",
-						 zone, duration->a, unit_sql(duration->arg), zone);
+	{
+		appendStringInfo(&lo, "(SELECT segments.now()%s)", zone);
+		appendStringInfo(&hi, "(SELECT segments.from_now(%u, %s)%s)", duration->a, unit_sql(duration->arg), zone);
+	}
+	*low = lo.data;
+	*high = hi.data;
+}
+
+/* expr BETWEEN low AND high (or NOT), with pg_catalog's operators. */
+static void
+append_between(StringInfo buf, const char *expr, bool negated, const char *low, const char *high)
+{
+	if (negated)
+		appendStringInfo(buf, "(%s" BUILTIN_OP("<") "%s OR %s" BUILTIN_OP(">") "%s)", expr, low, expr, high);
+	else
+		appendStringInfo(buf, "(%s" BUILTIN_OP(">=") "%s AND %s" BUILTIN_OP("<=") "%s)", expr, low, expr, high);
+}
+
+/* expr within last/next N unit, with pg_catalog's operators. */
+static void
+append_window(SqlState *st, const char *expr, RuleTestOp op, const RuleItem *duration, bool as_timestamp)
+{
+	char	   *low,
+			   *high;
+
+	window_bounds(st, op, duration, as_timestamp, &low, &high);
+	append_between(st->buf, expr, false, low, high);
 }
 
 /*
@@ -157,7 +200,21 @@ append_value(SqlState *st, const RuleItem *value, bool as_timestamp)
 	appendStringInfo(buf, "%s)", as_timestamp ? " AT TIME ZONE 'UTC'" : "");
 }
 
-/* A btree operator of a type's default operator class, qualified when needed. */
+/* The SQL of a value operand, as a string of its own. */
+static char *
+value_sql(SqlState *st, const RuleItem *value, bool as_timestamp)
+{
+	StringInfo	saved = st->buf;
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	st->buf = &buf;
+	append_value(st, value, as_timestamp);
+	st->buf = saved;
+	return buf.data;
+}
+
+/* A btree operator of a type's default operator class, with its schema. */
 static void
 append_operator(StringInfo buf, Oid type, RuleTestOp op)
 {
@@ -194,12 +251,9 @@ append_operator(StringInfo buf, Oid type, RuleTestOp op)
 	if (!HeapTupleIsValid(tuple))
 		elog(ERROR, "cache lookup failed for operator %u", opno);
 	form = (Form_pg_operator) GETSTRUCT(tuple);
-	if (form->oprnamespace == PG_CATALOG_NAMESPACE)
-		appendStringInfo(buf, " %s ", NameStr(form->oprname));
-	else
-		appendStringInfo(buf, " OPERATOR(%s.%s) ",
-						 quote_identifier(get_namespace_name(form->oprnamespace)),
-						 NameStr(form->oprname));
+	appendStringInfo(buf, " OPERATOR(%s.%s) ",
+					 quote_identifier(get_namespace_name(form->oprnamespace)),
+					 NameStr(form->oprname));
 	ReleaseSysCache(tuple);
 }
 
@@ -209,18 +263,27 @@ plain_operator(RuleTestOp op)
 	switch (op)
 	{
 		case RT_EQ:
-			return " = ";
+			return BUILTIN_OP("=");
 		case RT_NE:
-			return " <> ";
+			return BUILTIN_OP("<>");
 		case RT_LT:
-			return " < ";
+			return BUILTIN_OP("<");
 		case RT_LE:
-			return " <= ";
+			return BUILTIN_OP("<=");
 		case RT_GT:
-			return " > ";
+			return BUILTIN_OP(">");
 		default:
-			return " >= ";
+			return BUILTIN_OP(">=");
 	}
+}
+
+/* LIKE, ILIKE and their negations, as pg_catalog's operators. */
+static const char *
+like_operator(RuleTestOp op, bool negated)
+{
+	if (op == RT_LIKE)
+		return negated ? BUILTIN_OP("!~~") : BUILTIN_OP("~~");
+	return negated ? BUILTIN_OP("!~~*") : BUILTIN_OP("~~*");
 }
 
 /* The expression of a field: a column, or a jsonb column followed by keys. */
@@ -234,7 +297,7 @@ append_field(SqlState *st, const RuleItem *item, const char *alias)
 	for (i = 1; i < item->b; i++)
 	{
 		component += strlen(component) + 1;
-		appendStringInfo(st->buf, " -> %s", quote_literal_cstr(component));
+		appendStringInfo(st->buf, BUILTIN_OP("->") "%s", quote_literal_cstr(component));
 	}
 }
 
@@ -358,7 +421,7 @@ append_containment(SqlState *st, const RuleItem *item, const char *alias,
 		appendStringInfoChar(&json, ']');
 	for (i = 1; i < item->b; i++)
 		appendStringInfoChar(&json, '}');
-	appendStringInfo(st->buf, "%s.%s @> %s::jsonb", alias,
+	appendStringInfo(st->buf, "%s.%s" BUILTIN_OP("@>") "%s::pg_catalog.jsonb", alias,
 					 quote_identifier(RULE_STR(st->body, item->a)),
 					 quote_literal_cstr(json.data));
 }
@@ -379,9 +442,11 @@ compile_json_field(SqlState *st, const RuleItem *item, const char *alias)
 	{
 		case RT_IS_NULL:
 			if (negated)
-				appendStringInfo(buf, "(%s IS NOT NULL AND pg_catalog.jsonb_typeof(%s) <> 'null')", field, field);
+				appendStringInfo(buf, "(%s IS NOT NULL AND pg_catalog.jsonb_typeof(%s)" BUILTIN_OP("<>") "'null')",
+								 field, field);
 			else
-				appendStringInfo(buf, "(%s IS NULL OR pg_catalog.jsonb_typeof(%s) = 'null')", field, field);
+				appendStringInfo(buf, "(%s IS NULL OR pg_catalog.jsonb_typeof(%s)" BUILTIN_OP("=") "'null')",
+								 field, field);
 			return false;
 		case RT_EQ:
 			if (item->b > 1 && !RV_IS_RELATIVE(first->op))
@@ -400,10 +465,8 @@ compile_json_field(SqlState *st, const RuleItem *item, const char *alias)
 			append_value(st, first, false);
 			return true;
 		case RT_BETWEEN:
-			appendStringInfo(buf, "%s(%s) %sBETWEEN ", json_reader(first), field, negated ? "NOT " : "");
-			append_value(st, first, false);
-			appendStringInfoString(buf, " AND ");
-			append_value(st, first + 1, false);
+			append_between(buf, psprintf("%s(%s)", json_reader(first), field), negated,
+						   value_sql(st, first, false), value_sql(st, first + 1, false));
 			return true;
 		case RT_IN:
 			{
@@ -428,7 +491,8 @@ compile_json_field(SqlState *st, const RuleItem *item, const char *alias)
 						{
 							if (groups++ > 0)
 								appendStringInfoString(buf, " OR ");
-							appendStringInfo(buf, negated ? "coalesce(%s(%s) NOT IN (" : "%s(%s) IN (",
+							appendStringInfo(buf, negated ? "coalesce(%s(%s)" BUILTIN_OP("<>") "ALL (ARRAY[" :
+											 "%s(%s)" BUILTIN_OP("=") "ANY (ARRAY[",
 											 json_reader(value), field);
 						}
 						else
@@ -437,7 +501,7 @@ compile_json_field(SqlState *st, const RuleItem *item, const char *alias)
 						any = true;
 					}
 					if (any)
-						appendStringInfoString(buf, negated ? "), false)" : ")");
+						appendStringInfoString(buf, negated ? "]), false)" : "])");
 				}
 				appendStringInfoChar(buf, ')');
 				return !negated;
@@ -446,9 +510,9 @@ compile_json_field(SqlState *st, const RuleItem *item, const char *alias)
 			/* a string containing the text, or an array holding the element */
 			appendStringInfo(buf, "%sCASE pg_catalog.jsonb_typeof(%s)", negated ? "NOT " : "", field);
 			if (first->op == RV_STRING)
-				appendStringInfo(buf, " WHEN 'string' THEN segments.json_string(%s) ILIKE %s",
+				appendStringInfo(buf, " WHEN 'string' THEN segments.json_string(%s)" BUILTIN_OP("~~*") "%s",
 								 field, quote_literal_cstr(match_pattern(RULE_STR(st->body, first->a), op)));
-			appendStringInfo(buf, " WHEN 'array' THEN %s @> ", field);
+			appendStringInfo(buf, " WHEN 'array' THEN %s" BUILTIN_OP("@>"), field);
 			{
 				StringInfoData json;
 
@@ -456,24 +520,23 @@ compile_json_field(SqlState *st, const RuleItem *item, const char *alias)
 				appendStringInfoChar(&json, '[');
 				append_json_scalar(&json, st->body, first);
 				appendStringInfoChar(&json, ']');
-				appendStringInfo(buf, "%s::jsonb END", quote_literal_cstr(json.data));
+				appendStringInfo(buf, "%s::pg_catalog.jsonb END", quote_literal_cstr(json.data));
 			}
 			return true;
 		case RT_STARTS_WITH:
 		case RT_ENDS_WITH:
-			appendStringInfo(buf, "segments.json_string(%s) %sILIKE %s", field, negated ? "NOT " : "",
+			appendStringInfo(buf, "segments.json_string(%s)%s%s", field,
+							 negated ? BUILTIN_OP("!~~*") : BUILTIN_OP("~~*"),
 							 quote_literal_cstr(match_pattern(rule_literal_text(st->body, first), op)));
 			return true;
 		case RT_LIKE:
 		case RT_ILIKE:
-			appendStringInfo(buf, "segments.json_string(%s) %s%s %s", field, negated ? "NOT " : "",
-							 op == RT_LIKE ? "LIKE" : "ILIKE",
+			appendStringInfo(buf, "segments.json_string(%s)%s%s", field, like_operator(op, negated),
 							 quote_literal_cstr(RULE_STR(st->body, first->a)));
 			return true;
 		case RT_WITHIN_LAST:
 		case RT_WITHIN_NEXT:
-			appendStringInfo(buf, "segments.json_time(%s) BETWEEN ", field);
-			append_window_bounds(st, op, first, false);
+			append_window(st, psprintf("segments.json_time(%s)", field), op, first, false);
 			return true;
 	}
 	return true;
@@ -543,7 +606,7 @@ compile_column_field(SqlState *st, const RuleItem *item, const char *alias)
 		case RT_CONTAINS:
 			if (ci->fclass == FC_ARRAY)
 			{
-				appendStringInfo(buf, "%s(%s @> ARRAY[", negated ? "NOT " : "", field);
+				appendStringInfo(buf, "%s(%s" BUILTIN_OP("@>") "ARRAY[", negated ? "NOT " : "", field);
 				append_value(st, first, false);
 				appendStringInfoString(buf, "])");
 				return true;
@@ -551,22 +614,21 @@ compile_column_field(SqlState *st, const RuleItem *item, const char *alias)
 			/* FALLTHROUGH */
 		case RT_STARTS_WITH:
 		case RT_ENDS_WITH:
-			appendStringInfo(buf, "%s%s %sILIKE %s", field,
+			appendStringInfo(buf, "%s%s%s%s", field,
 							 ci->cmptype == TEXTOID ? "" : "::pg_catalog.text",
-							 negated ? "NOT " : "",
+							 negated ? BUILTIN_OP("!~~*") : BUILTIN_OP("~~*"),
 							 quote_literal_cstr(match_pattern(rule_literal_text(st->body, first), op)));
 			return true;
 		case RT_LIKE:
 		case RT_ILIKE:
-			appendStringInfo(buf, "%s%s %s%s %s", field,
+			appendStringInfo(buf, "%s%s%s%s", field,
 							 ci->cmptype == TEXTOID ? "" : "::pg_catalog.text",
-							 negated ? "NOT " : "", op == RT_LIKE ? "LIKE" : "ILIKE",
+							 like_operator(op, negated),
 							 quote_literal_cstr(RULE_STR(st->body, first->a)));
 			return true;
 		case RT_WITHIN_LAST:
 		case RT_WITHIN_NEXT:
-			appendStringInfo(buf, "%s BETWEEN ", field);
-			append_window_bounds(st, op, first, as_timestamp);
+			append_window(st, field, op, first, as_timestamp);
 			return true;
 	}
 	return true;
@@ -628,7 +690,7 @@ compile_event(SqlState *st, const RuleItem *item)
 
 	/* the events that count: kind, where, window */
 	initStringInfo(&filter);
-	appendStringInfo(&filter, "e.%s = %s", quote_identifier(ev->kind_column),
+	appendStringInfo(&filter, "e.%s" BUILTIN_OP("=") "%s", quote_identifier(ev->kind_column),
 					 quote_literal_cstr(RULE_STR(st->body, item->a)));
 	saved = st->buf;
 	st->buf = &filter;
@@ -640,28 +702,25 @@ compile_event(SqlState *st, const RuleItem *item)
 	}
 	if (item->arg != RW_EVER)
 	{
-		const char *at = quote_identifier(ev->at_column);
+		const char *at = psprintf("e.%s", quote_identifier(ev->at_column));
 
-		appendStringInfo(&filter, " AND e.%s ", at);
+		appendStringInfoString(&filter, " AND ");
 		switch ((RuleWindow) item->arg)
 		{
 			case RW_WITHIN_LAST:
-				appendStringInfoString(&filter, "BETWEEN ");
-				append_window_bounds(st, RT_WITHIN_LAST, operand, false);
+				append_window(st, at, RT_WITHIN_LAST, operand, false);
 				break;
 			case RW_SINCE:
-				appendStringInfoString(&filter, ">= ");
+				appendStringInfo(&filter, "%s" BUILTIN_OP(">="), at);
 				append_value(st, operand, false);
 				break;
 			case RW_BEFORE:
-				appendStringInfoString(&filter, "< ");
+				appendStringInfo(&filter, "%s" BUILTIN_OP("<"), at);
 				append_value(st, operand, false);
 				break;
 			case RW_BETWEEN:
-				appendStringInfoString(&filter, "BETWEEN ");
-				append_value(st, operand, false);
-				appendStringInfoString(&filter, " AND ");
-				append_value(st, operand + 1, false);
+				append_between(&filter, at, false, value_sql(st, operand, false),
+							   value_sql(st, operand + 1, false));
 				break;
 			case RW_EVER:
 				break;
@@ -670,7 +729,7 @@ compile_event(SqlState *st, const RuleItem *item)
 	st->buf = saved;
 
 	if (!exact && k == 1)
-		appendStringInfo(buf, "%sEXISTS (SELECT FROM %s AS e WHERE e.%s = c.%s AND %s)",
+		appendStringInfo(buf, "%sEXISTS (SELECT FROM %s AS e WHERE e.%s" BUILTIN_OP("=") "c.%s AND %s)",
 						 positive ? "" : "NOT ",
 						 quote_qualified_identifier(ev->schema, ev->name),
 						 quote_identifier(ev->contact_column),
@@ -681,7 +740,8 @@ compile_event(SqlState *st, const RuleItem *item)
 		 * For a few contacts, count each one's events through the index on
 		 * the contact rather than aggregating the events of everyone.
 		 */
-		appendStringInfo(buf, "(SELECT count(*) FROM %s AS e WHERE e.%s = c.%s AND %s) %s " INT64_FORMAT,
+		appendStringInfo(buf, "(SELECT count(*) FROM %s AS e WHERE e.%s" BUILTIN_OP("=") "c.%s AND %s)"
+						 " OPERATOR(pg_catalog.%s) " INT64_FORMAT,
 						 quote_qualified_identifier(ev->schema, ev->name),
 						 quote_identifier(ev->contact_column),
 						 quote_identifier(co->contact_column), filter.data,
@@ -689,7 +749,8 @@ compile_event(SqlState *st, const RuleItem *item)
 	}
 	else
 		appendStringInfo(buf, "%sEXISTS (SELECT FROM (SELECT e.%s AS contact FROM %s AS e WHERE %s "
-						 "GROUP BY e.%s HAVING count(*) %s " INT64_FORMAT ") AS g WHERE g.contact = c.%s)",
+						 "GROUP BY e.%s HAVING count(*) OPERATOR(pg_catalog.%s) " INT64_FORMAT ") AS g "
+						 "WHERE g.contact" BUILTIN_OP("=") "c.%s)",
 						 positive ? "" : "NOT ",
 						 quote_identifier(ev->contact_column),
 						 quote_qualified_identifier(ev->schema, ev->name), filter.data,
@@ -702,7 +763,7 @@ compile_in_list(SqlState *st, const RuleItem *item)
 {
 	const AttachedTable *li = &st->cr->att->lists;
 
-	appendStringInfo(st->buf, "EXISTS (SELECT FROM %s AS l WHERE l.%s = c.%s AND l.%s",
+	appendStringInfo(st->buf, "EXISTS (SELECT FROM %s AS l WHERE l.%s" BUILTIN_OP("=") "c.%s AND l.%s",
 					 quote_qualified_identifier(li->schema, li->name),
 					 quote_identifier(li->contact_column),
 					 quote_identifier(st->cr->att->contacts.contact_column),
@@ -768,7 +829,7 @@ compile_node(SqlState *st, const RuleItem *item, const char *alias,
 			return false;
 		case RI_IN_SEGMENT:
 			appendStringInfo(buf, "EXISTS (SELECT FROM segments.membership AS m "
-							 "WHERE m.segment_id = " INT64_FORMAT " AND m.contact = c.%s)",
+							 "WHERE m.segment_id" BUILTIN_OP("=") INT64_FORMAT " AND m.contact" BUILTIN_OP("=") "c.%s)",
 							 st->cr->items[item_index(st, item)].segment_id,
 							 quote_identifier(st->cr->att->contacts.contact_column));
 			return false;

@@ -99,21 +99,23 @@ sweep_query(const CheckedRule *cr, const char *role, const char *event_kind, con
 {
 	const Attachments *att = cr->att;
 
+	/* pg_catalog's operators, whatever the search_path (see rule_sql.c) */
 	if (strcmp(role, "contacts") == 0)
-		return psprintf("SELECT c.%s FROM %s AS c WHERE %s BETWEEN $1 AND $2",
+		return psprintf("SELECT c.%s FROM %s AS c WHERE %s OPERATOR(pg_catalog.>=) $1 AND %s OPERATOR(pg_catalog.<=) $2",
 						quote_identifier(att->contacts.contact_column),
-						quote_qualified_identifier(att->contacts.schema, att->contacts.name), expr);
+						quote_qualified_identifier(att->contacts.schema, att->contacts.name), expr, expr);
 	if (strcmp(role, "lists") == 0)
-		return psprintf("SELECT l.%s FROM %s AS l WHERE %s BETWEEN $1 AND $2",
+		return psprintf("SELECT l.%s FROM %s AS l WHERE %s OPERATOR(pg_catalog.>=) $1 AND %s OPERATOR(pg_catalog.<=) $2",
 						quote_identifier(att->lists.contact_column),
-						quote_qualified_identifier(att->lists.schema, att->lists.name), expr);
-	return psprintf("SELECT e.%s FROM %s AS e WHERE e.%s = %s::%s AND %s BETWEEN $1 AND $2",
+						quote_qualified_identifier(att->lists.schema, att->lists.name), expr, expr);
+	return psprintf("SELECT e.%s FROM %s AS e WHERE e.%s OPERATOR(pg_catalog.=) %s::%s "
+					"AND %s OPERATOR(pg_catalog.>=) $1 AND %s OPERATOR(pg_catalog.<=) $2",
 					quote_identifier(att->events.contact_column),
 					quote_qualified_identifier(att->events.schema, att->events.name),
 					quote_identifier(att->events.kind_column),
 					quote_literal_cstr(event_kind),
 					format_type_be_qualified(contact_column_type(&att->events, att->events.kind_column)),
-					expr);
+					expr, expr);
 }
 
 static void
