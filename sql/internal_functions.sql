@@ -33,3 +33,50 @@ SELECT m.contact FROM segments.membership m WHERE m.segment_id = :us_id ORDER BY
 SELECT segments.drop_segment('US');
 SELECT segments.detach_contacts();
 DROP TABLE contacts;
+
+-- The trigger functions fire only on the attached tables (39P01): a role
+-- that puts them on a table of its own, a temporary one here, could have
+-- its rows taken as contacts (forging membership, or a crash when its
+-- columns have other types) and make a TRUNCATE rebuild every segment.
+CREATE TABLE contacts (id bigint PRIMARY KEY, country text NOT NULL)
+	PARTITION BY RANGE (id);
+CREATE TABLE contacts_low PARTITION OF contacts FOR VALUES FROM (0) TO (100);
+INSERT INTO contacts VALUES (10, 'FR');
+SELECT segments.attach_contacts('contacts', key => 'id');
+SELECT segments.create_segment('US', 'country = ''US''') IS NOT NULL AS created;
+-- as the README's grants allow an application role: USAGE on the schema
+CREATE ROLE segments_test_forger;
+GRANT USAGE ON SCHEMA segments TO segments_test_forger;
+SET ROLE segments_test_forger;
+CREATE TEMP TABLE forged (id bigint, country text);
+CREATE TRIGGER forge AFTER INSERT ON forged REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION segments._on_write('contacts');
+CREATE TRIGGER forge_truncate AFTER TRUNCATE ON forged
+	FOR EACH STATEMENT EXECUTE FUNCTION segments._on_truncate('contacts');
+INSERT INTO forged VALUES (10, 'US');
+TRUNCATE forged;
+-- text where the key is bigint
+CREATE TEMP TABLE forged_types (id text, country text);
+CREATE TRIGGER forge AFTER INSERT ON forged_types REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION segments._on_write('contacts');
+INSERT INTO forged_types SELECT i::text, 'US' FROM generate_series(1, 4096) AS i;
+RESET ROLE;
+SELECT m.contact FROM segments.membership m JOIN segments.segment s ON s.id = m.segment_id
+WHERE s.name = 'US';
+
+-- The attached table and its partitions, also one created after the
+-- writer's attachments were read, keep being maintained.
+UPDATE contacts SET country = 'US' WHERE id = 10;
+CREATE TABLE contacts_high PARTITION OF contacts FOR VALUES FROM (100) TO (200);
+INSERT INTO contacts_high VALUES (150, 'US');
+INSERT INTO contacts_low VALUES (20, 'US');
+SELECT m.contact FROM segments.membership m JOIN segments.segment s ON s.id = m.segment_id
+WHERE s.name = 'US' ORDER BY 1;
+SELECT * FROM segments.verify_segment('US');
+
+DROP TABLE forged, forged_types;
+REVOKE USAGE ON SCHEMA segments FROM segments_test_forger;
+DROP ROLE segments_test_forger;
+SELECT segments.drop_segment('US');
+SELECT segments.detach_contacts();
+DROP TABLE contacts;

@@ -1768,6 +1768,14 @@ SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	ids bigint[];
 BEGIN
+	-- a TRUNCATE of the role's table only: any other would rebuild its segments for nothing
+	IF NOT EXISTS (SELECT FROM segments._attached_tables() t
+			WHERE t.role = TG_ARGV[0] AND t.relid = TG_RELID) THEN
+		RAISE EXCEPTION 'segments._on_truncate() fires only on the attached % table', TG_ARGV[0]
+			USING ERRCODE = 'trigger_protocol_violated',
+			DETAIL = format('Table %s is not the attached %s table nor one of its partitions.',
+				TG_RELID::pg_catalog.regclass, TG_ARGV[0]);
+	END IF;
 	IF segments._truncate_done(TG_RELID) THEN
 		RETURN NULL;
 	END IF;

@@ -491,7 +491,7 @@ segments_on_write(PG_FUNCTION_ARGS)
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	const char *role;
 	SegmentCache *cache;
-	const AttachedTable *table;
+	AttachedTable *table;
 	TupleDesc	desc;
 	TupleTableSlot *slot;
 	Bitmapset  *segments = NULL;
@@ -514,6 +514,14 @@ segments_on_write(PG_FUNCTION_ARGS)
 		strcmp(role, "events") == 0 ? &cache->att->events : &cache->att->lists;
 	if (!table->present)
 		return PointerGetDatum(NULL);
+	/* its rows are taken as the role's rows: only on the attached tables */
+	if (!rule_attached_relation(cache->att, table, RelationGetRelid(td->tg_relation)))
+		ereport(ERROR,
+				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				errmsg("segments._on_write() fires only on the attached %s table", role),
+				errdetail("Table %s is not the attached %s table nor one of its partitions.",
+						  RelationGetRelationName(td->tg_relation), role),
+				errhint("Attaching a table installs it; use segments.attach_%s().", role));
 
 	desc = RelationGetDescr(td->tg_relation);
 	contact = column_number(desc, table->contact_column, td->tg_relation);

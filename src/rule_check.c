@@ -13,6 +13,7 @@
 
 #include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -238,6 +239,37 @@ read_attachments(MemoryContext target)
 	}
 	SPI_finish();
 	return att;
+}
+
+/*
+ * The tree of an attached table is found on first use and kept with the
+ * attachments.  A partition or child added since (which does not always
+ * invalidate the parent) is not in it: a relation not found is looked for
+ * again in a tree found now, before it is refused.
+ */
+bool
+rule_attached_relation(Attachments *att, AttachedTable *t, Oid relid)
+{
+	int			attempt;
+
+	if (!t->present)
+		return false;
+	if (relid == t->relid)
+		return true;
+	for (attempt = 0; attempt < 2; attempt++)
+	{
+		if (t->tree == NIL || attempt > 0)
+		{
+			MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(att));
+
+			list_free(t->tree);
+			t->tree = find_all_inheritors(t->relid, NoLock, NULL);
+			MemoryContextSwitchTo(old);
+		}
+		if (list_member_oid(t->tree, relid))
+			return true;
+	}
+	return false;
 }
 
 /*

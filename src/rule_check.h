@@ -29,6 +29,8 @@ typedef struct AttachedTable
 	char	   *list_column;	/* lists */
 	Oid			list_type;
 	TupleDesc	tupdesc;
+	List	   *tree;			/* the table, its partitions and inheritance
+								 * children, as last found; NIL until asked */
 } AttachedTable;
 
 typedef struct Attachments
@@ -86,6 +88,12 @@ typedef struct CheckedRule
  * after a relcache invalidation or a change of user.
  */
 extern Attachments *rule_load_attachments(void);
+
+/*
+ * Whether relid is the attached table t or one of its partitions or
+ * inheritance children (the tables its triggers are installed on).
+ */
+extern bool rule_attached_relation(Attachments *att, AttachedTable *t, Oid relid);
 
 /*
  * Push a snapshot taken now as the active one (end it with
