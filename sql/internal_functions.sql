@@ -80,3 +80,30 @@ DROP ROLE segments_test_forger;
 SELECT segments.drop_segment('US');
 SELECT segments.detach_contacts();
 DROP TABLE contacts;
+
+-- segments._arm_commit() is the WHEN clause of the commit trigger: true
+-- for the first row written, so that one event applies the transaction's
+-- queue at commit.  Called by hand first, it makes the WHEN clause of every
+-- row false, and no event is queued; the queue is applied before the
+-- commit all the same.
+CREATE TABLE contacts (id bigint PRIMARY KEY, country text NOT NULL);
+INSERT INTO contacts VALUES (1, 'FR');
+SELECT segments.attach_contacts('contacts', key => 'id');
+SELECT segments.create_segment('US', 'country = ''US''') IS NOT NULL AS created;
+BEGIN;
+SELECT segments._arm_commit();
+UPDATE contacts SET country = 'US' WHERE id = 1;
+COMMIT;
+SELECT m.contact FROM segments.membership m JOIN segments.segment s ON s.id = m.segment_id
+WHERE s.name = 'US';
+-- a write rolled back to a savepoint, and none after it: the queue of the
+-- rolled-back write is applied at commit (it changes nothing)
+BEGIN;
+SAVEPOINT s;
+UPDATE contacts SET country = 'FR' WHERE id = 1;
+ROLLBACK TO s;
+COMMIT;
+SELECT * FROM segments.verify_segment('US');
+SELECT segments.drop_segment('US');
+SELECT segments.detach_contacts();
+DROP TABLE contacts;

@@ -12,7 +12,9 @@
  * (segments._at_commit) that the first row written in the transaction arms
  * (its WHEN clause calls segments._arm_commit(), true once per
  * transaction; so one trigger event is queued, however many rows are
- * written).  Applying it first takes the turn of every queued contact (a
+ * written).  What is still queued once the deferred triggers have fired
+ * is applied just before the commit (maintain_xact_callback): calling
+ * _arm_commit() by hand, so that no event is queued, skips nothing.  Applying it first takes the turn of every queued contact (a
  * lock, see take_turns); a concurrent writer of the same contact waits
  * there until the first commits, and then evaluates with the latest data,
  * the first's included, whatever the isolation level.  Taking turns at
@@ -143,6 +145,17 @@ maintain_xact_callback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			/*
+			 * The deferred triggers have fired: a queue still pending was
+			 * never armed (its rows' subtransaction rolled back, or a
+			 * caller armed the event itself with segments._arm_commit()
+			 * so that none was queued).  Applied now, it cannot be skipped.
+			 */
+			if (pending != NIL)
+				flush();
+			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PREPARE:
 			/*
@@ -169,7 +182,8 @@ maintain_xact_callback(XactEvent event, void *arg)
  * The armed trigger event belongs to the subtransaction whose row armed
  * it: it is discarded if that subtransaction rolls back.  The contacts it
  * queued were then queued by rolled-back statements too; they stay queued
- * (re-evaluating a contact is harmless) for a later write to arm again.
+ * (re-evaluating a contact is harmless) for a later write to arm again, or
+ * else for the commit.
  */
 static void
 maintain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
