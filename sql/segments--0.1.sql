@@ -1752,6 +1752,10 @@ COMMENT ON VIEW segments.stats IS
 -- that DDL and TRUNCATE do at once rather than at commit.
 CREATE FUNCTION segments._take_all_turns() RETURNS void
 	AS 'MODULE_PATHNAME', 'segments_take_all_turns' LANGUAGE C VOLATILE;
+-- Only the extension's own functions, running as its owner, take every
+-- turn: called by any role, it would hold back every committing writer
+-- until that role's transaction ends.
+REVOKE EXECUTE ON FUNCTION segments._take_all_turns() FROM PUBLIC;
 
 CREATE FUNCTION segments.flush() RETURNS void
 	AS 'MODULE_PATHNAME', 'segments_flush' LANGUAGE C VOLATILE SECURITY DEFINER
