@@ -140,7 +140,7 @@ query_text(const Attachments *att, ContactQuery which, Oid *argtypes, int *nargs
 				 * once per pair of elements.
 				 */
 				t = &att->events;
-				argtypes[1] = get_array_type(contact_column_type(t, t->kind_column));
+				argtypes[1] = get_array_type(getBaseType(contact_column_type(t, t->kind_column)));
 				argtypes[2] = TIMESTAMPTZOID;
 				*nargs = since ? 3 : 2;
 
@@ -360,7 +360,8 @@ static void
 read_events(ContactChunk *chunk, Datum array, const EvalNeeds *needs, bool latest)
 {
 	const AttachedTable *ev = &chunk->att->events;
-	Oid			kindtype = contact_column_type(ev, ev->kind_column);
+	/* a domain's CHECK is the table owner's code: kinds are read as its base type */
+	Oid			kindtype = getBaseType(contact_column_type(ev, ev->kind_column));
 	Oid			input,
 				ioparam;
 	int16		typlen;

@@ -748,10 +748,14 @@ rule_check(const RuleBody *body, Attachments *att, const char *tenant)
 					errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					errmsg("contacts are attached without a tenant column"),
 					errhint("Attach the contacts table with tenant => 'column' to use tenants."));
-		getTypeInputInfo(att->contacts.tenant_type, &input, &ioparam);
+		/*
+		 * Read as the base type of a domain: its CHECK is code the table's
+		 * owner wrote, and this may run as the extension's owner.
+		 */
+		getTypeInputInfo(getBaseType(att->contacts.tenant_type), &input, &ioparam);
 		cr->tenant_value = OidInputFunctionCall(input, (char *) tenant, ioparam, -1);
 		/* '03' and '3' name one tenant of an integer column */
-		getTypeOutputInfo(att->contacts.tenant_type, &output, &varlena);
+		getTypeOutputInfo(getBaseType(att->contacts.tenant_type), &output, &varlena);
 		cr->tenant = OidOutputFunctionCall(output, cr->tenant_value);
 	}
 	check_node(&st, 0, false);

@@ -860,8 +860,9 @@ rule_compile_sql(const CheckedRule *cr, bool portable, bool few)
 	if (cr->tenant)
 	{
 		appendStringInfo(&buf, "c.%s", quote_identifier(co->tenant_column));
-		append_operator(&buf, co->tenant_type, RT_EQ);
-		append_literal(&buf, cr->tenant_value, co->tenant_type, -1);
+		/* the base type, as the tenant was read (rule_check.c) */
+		append_operator(&buf, getBaseType(co->tenant_type), RT_EQ);
+		append_literal(&buf, cr->tenant_value, getBaseType(co->tenant_type), -1);
 		appendStringInfoString(&buf, "\n  AND ");
 	}
 	compile_node(&st, cr->body->items, "c", co);

@@ -114,7 +114,7 @@ sweep_query(const CheckedRule *cr, const char *role, const char *event_kind, con
 					quote_qualified_identifier(att->events.schema, att->events.name),
 					quote_identifier(att->events.kind_column),
 					quote_literal_cstr(event_kind),
-					format_type_be_qualified(contact_column_type(&att->events, att->events.kind_column)),
+					format_type_be_qualified(getBaseType(contact_column_type(&att->events, att->events.kind_column))),
 					expr, expr);
 }
 

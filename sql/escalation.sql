@@ -1,0 +1,56 @@
+--
+-- Escalation: code that the owner of an attached table controls must not
+-- run with the rights of the extension's owner, under which maintenance
+-- runs.  A domain's CHECK is such code: the tenant and event kind literals
+-- of the rules are read as the domain's base type, so no CHECK runs when
+-- the owner's own writes are maintained.  Every call of the owner's check
+-- functions is recorded with the role it ran as.
+--
+CREATE ROLE segments_test_owner;
+GRANT CREATE ON SCHEMA public TO segments_test_owner;
+SET ROLE segments_test_owner;
+CREATE TABLE public.check_calls (ran_as name, what text);
+GRANT INSERT ON public.check_calls TO PUBLIC;
+CREATE FUNCTION public.owner_check(what text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	-- a real attack would ALTER ROLE ... SUPERUSER here
+	INSERT INTO public.check_calls VALUES (current_user, what);
+	RETURN true;
+END
+$$;
+CREATE DOMAIN public.tenant_id AS integer CHECK (public.owner_check('tenant ' || VALUE));
+CREATE DOMAIN public.event_kind AS text CHECK (public.owner_check('kind ' || VALUE));
+CREATE TABLE public.contacts (id bigint PRIMARY KEY, account tenant_id NOT NULL, country text);
+CREATE TABLE public.events (contact_id bigint NOT NULL, kind event_kind NOT NULL, at timestamptz NOT NULL);
+INSERT INTO public.contacts VALUES (1, 1, 'FR'), (2, 2, 'US');
+RESET ROLE;
+
+SELECT segments.attach_contacts('contacts', key => 'id', tenant => 'account');
+SELECT segments.attach_events('events', contact => 'contact_id', kind => 'kind', at => 'at');
+SELECT segments.create_segment('US', 'country = ''US''', tenant => 1) IS NOT NULL AS created,
+	segments.create_segment('Openers', 'event ''opened''', tenant => 1) IS NOT NULL AS created;
+
+-- The owner writes; maintenance runs as the extension's owner.
+TRUNCATE check_calls;
+SET ROLE segments_test_owner;
+UPDATE contacts SET country = 'US' WHERE id = 1;
+INSERT INTO events VALUES (1, 'opened', '2025-06-01');
+RESET ROLE;
+-- the owner's own row's CHECK ran as the owner; nothing ran as anyone else
+SELECT ran_as, what FROM check_calls ORDER BY what;
+SELECT s.name, array_agg(m.contact ORDER BY m.contact) AS members
+FROM segments.segment s JOIN segments.membership m ON m.segment_id = s.id
+GROUP BY s.name ORDER BY s.name;
+SELECT s.name, v.missing, v.extra FROM segments.segment s, LATERAL segments.verify_segment(s.id) v ORDER BY s.name;
+-- a tenant written as the base type reads the same ('01' is tenant 1)
+SELECT segments.preview_count('true', tenant => '01') AS tenant_1;
+
+SELECT segments.drop_segment(id) FROM segments.segment ORDER BY id DESC;
+SELECT segments.detach_events();
+SELECT segments.detach_contacts();
+DROP TABLE public.events, public.contacts, public.check_calls;
+DROP DOMAIN public.tenant_id;
+DROP DOMAIN public.event_kind;
+DROP FUNCTION public.owner_check(text);
+REVOKE CREATE ON SCHEMA public FROM segments_test_owner;
+DROP ROLE segments_test_owner;
