@@ -618,10 +618,10 @@ BEGIN
 			DETAIL = format('This transaction is %s.', pg_catalog.current_setting('transaction_isolation')),
 			HINT = 'Build or change segments in a READ COMMITTED transaction, so that writes committed meanwhile are seen.';
 	END IF;
-	LOCK TABLE segments.segment IN SHARE ROW EXCLUSIVE MODE;
-	-- and wait for the writers under way (they hold it shared, see
-	-- _on_write): a build or change of a segment then sees all their data,
-	-- and writers starting now wait to see the new segment
+	-- one catalog change at a time, and wait for the writers under way
+	-- (they hold the writers' lock shared, see _on_write): a build or change
+	-- of a segment then sees all their data, and writers starting now wait
+	-- to see the new segment
 	PERFORM segments._writers_lock(true);
 END
 $$;
@@ -652,7 +652,9 @@ CREATE TRIGGER attached_changed AFTER INSERT OR UPDATE OR DELETE ON segments.att
 --
 -- Every change of the rules or attachments takes it exclusively: the
 -- segment lifecycle through _lock(), and the DDL that the event triggers
--- follow (a renamed column or table) directly.  Exclusive, it also bumps
+-- follow (a renamed column or table) directly.  Exclusive, it is taken
+-- after SHARE ROW EXCLUSIVE on segments.segment (catalog changes run one at
+-- a time, in that order of locks), and it bumps
 -- segments.catalog_version: a REPEATABLE READ or SERIALIZABLE writer reads
 -- that row FOR SHARE and so gets a serialization failure, rather than
 -- maintaining with rules older than its snapshot.
@@ -2181,8 +2183,8 @@ DECLARE
 	ids bigint[];
 	seg_id bigint;
 BEGIN
-	-- as alter_segment does (the rules change, membership does not); the
-	-- catalog changes that refer to the column are then over
+	-- the lock _writers_lock(true) takes below, taken before the catalog is
+	-- read: the catalog changes that refer to the column are then over
 	LOCK TABLE segments.segment IN SHARE ROW EXCLUSIVE MODE;
 	IF role <> 'lists' THEN
 		SELECT array_agg(DISTINCT r.segment_id ORDER BY r.segment_id) INTO ids
@@ -2327,7 +2329,6 @@ BEGIN
 		END IF;
 		IF (c.nspname, c.relname) IS DISTINCT FROM (a.table_schema, a.table_name) THEN
 			-- writers' plans name the table: none may use them from now on
-			LOCK TABLE segments.segment IN SHARE ROW EXCLUSIVE MODE;
 			PERFORM segments._writers_lock(true);
 			UPDATE segments.attached x SET table_schema = c.nspname, table_name = c.relname
 			WHERE x.role = a.role;

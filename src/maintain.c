@@ -1196,8 +1196,10 @@ maintain_writers_lock(void)
  * segments._writers_lock(exclusive boolean) -> void
  *
  * Shared: as a writer takes it (writers_lock()).  Exclusive: for a change
- * of the catalog, which waits for the writers under way and makes new
- * ones wait until it ends; it bumps segments.catalog_version, so that
+ * of the catalog, which first takes SHARE ROW EXCLUSIVE on segments.segment
+ * (catalog changes run one at a time; readers are not blocked), then waits
+ * for the writers under way and makes new ones wait until it ends; it
+ * bumps segments.catalog_version, so that
  * REPEATABLE READ and SERIALIZABLE writers whose snapshot predates it get
  * a serialization failure, and makes every backend read its caches again
  * once it commits (docs/design.md, "Catalog changes and the caches").
@@ -1210,6 +1212,7 @@ segments_writers_lock(PG_FUNCTION_ARGS)
 		writers_lock();
 		PG_RETURN_VOID();
 	}
+	LockRelationOid(rule_catalog_relid(), ShareRowExclusiveLock);
 	lock_writers(ExclusiveLock);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

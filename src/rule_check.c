@@ -272,6 +272,12 @@ rule_attached_relation(Attachments *att, AttachedTable *t, Oid relid)
 	return false;
 }
 
+Oid
+rule_catalog_relid(void)
+{
+	return get_relname_relid("segment", get_namespace_oid("segments", false));
+}
+
 /*
  * Make a snapshot taken now the active one, until PopActiveSnapshot(): the
  * caches are read under it.  GetLatestSnapshot() would do, but it refuses
@@ -303,7 +309,7 @@ rule_load_attachments(void)
 		cached_context = AllocSetContextCreate(CacheMemoryContext, "segments attachments",
 											   ALLOCSET_SMALL_SIZES);
 		/* the extension may have been dropped and created again */
-		catalog_relid = get_relname_relid("segment", get_namespace_oid("segments", false));
+		catalog_relid = rule_catalog_relid();
 		/* an invalidation while reading makes the next call read again */
 		attachments_valid = true;
 		rule_push_fresh_snapshot();

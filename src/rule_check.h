@@ -95,6 +95,9 @@ extern Attachments *rule_load_attachments(void);
  */
 extern bool rule_attached_relation(Attachments *att, AttachedTable *t, Oid relid);
 
+/* segments.segment, whose relcache invalidation announces a catalog change */
+extern Oid	rule_catalog_relid(void);
+
 /*
  * Push a snapshot taken now as the active one (end it with
  * PopActiveSnapshot()): the attachments and the segment cache are read

@@ -86,15 +86,6 @@ append_time(SqlState *st, TimestampTz time, bool as_timestamp)
 				   as_timestamp ? TIMESTAMPOID : TIMESTAMPTZOID, -1);
 }
 
-/*
- * An operator of pg_catalog by name.  Every operator of the generated SQL
- * is named with its schema: an operator that any role can create on the
- * search_path, a better match for the operands' types than pg_catalog's,
- * would otherwise run instead, with the rights of whoever runs the SQL.
- * (BETWEEN and IN are written out for the same reason: the parser expands
- * them with unqualified operators.)
- */
-#define BUILTIN_OP(name) " OPERATOR(pg_catalog." name ") "
 
 /* The bounds of within last/next N unit: ago and now, or now and from now. */
 static void
@@ -200,19 +191,6 @@ append_value(SqlState *st, const RuleItem *value, bool as_timestamp)
 	appendStringInfo(buf, "%s)", as_timestamp ? " AT TIME ZONE 'UTC'" : "");
 }
 
-/* The SQL of a value operand, as a string of its own. */
-static char *
-value_sql(SqlState *st, const RuleItem *value, bool as_timestamp)
-{
-	StringInfo	saved = st->buf;
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	st->buf = &buf;
-	append_value(st, value, as_timestamp);
-	st->buf = saved;
-	return buf.data;
-}
 
 /* A btree operator of a type's default operator class, with its schema. */
 static void
@@ -301,15 +279,22 @@ append_field(SqlState *st, const RuleItem *item, const char *alias)
 	}
 }
 
+/*
+ * The SQL of an operand, a field (of alias) or a value, as a string of its
+ * own: for an operand written twice, or before what precedes it is known.
+ */
 static char *
-field_sql(SqlState *st, const RuleItem *item, const char *alias)
+operand_sql(SqlState *st, const RuleItem *item, const char *alias, bool as_timestamp)
 {
 	StringInfo	saved = st->buf;
 	StringInfoData buf;
 
 	initStringInfo(&buf);
 	st->buf = &buf;
-	append_field(st, item, alias);
+	if (item->type == RI_FIELD)
+		append_field(st, item, alias);
+	else
+		append_value(st, item, as_timestamp);
 	st->buf = saved;
 	return buf.data;
 }
@@ -435,7 +420,7 @@ compile_json_field(SqlState *st, const RuleItem *item, const char *alias)
 	bool		negated = (item->flags & RULE_NEGATED) != 0;
 	const RuleItem *first = item + 1;
 	uint32		nops = item->span - 1;
-	char	   *field = field_sql(st, item, alias);
+	char	   *field = operand_sql(st, item, alias, false);
 	uint32		i;
 
 	switch (op)
@@ -466,7 +451,7 @@ compile_json_field(SqlState *st, const RuleItem *item, const char *alias)
 			return true;
 		case RT_BETWEEN:
 			append_between(buf, psprintf("%s(%s)", json_reader(first), field), negated,
-						   value_sql(st, first, false), value_sql(st, first + 1, false));
+						   operand_sql(st, first, NULL, false), operand_sql(st, first + 1, NULL, false));
 			return true;
 		case RT_IN:
 			{
@@ -552,7 +537,7 @@ compile_column_field(SqlState *st, const RuleItem *item, const char *alias)
 	bool		negated = (item->flags & RULE_NEGATED) != 0;
 	const RuleItem *first = item + 1;
 	uint32		nops = item->span - 1;
-	char	   *field = field_sql(st, item, alias);
+	char	   *field = operand_sql(st, item, alias, false);
 	bool		time = ci->fclass == FC_TIME;
 	bool		as_timestamp = time && ci->cmptype != TIMESTAMPTZOID;
 	uint32		i;
@@ -719,8 +704,8 @@ compile_event(SqlState *st, const RuleItem *item)
 				append_value(st, operand, false);
 				break;
 			case RW_BETWEEN:
-				append_between(&filter, at, false, value_sql(st, operand, false),
-							   value_sql(st, operand + 1, false));
+				append_between(&filter, at, false, operand_sql(st, operand, NULL, false),
+							   operand_sql(st, operand + 1, NULL, false));
 				break;
 			case RW_EVER:
 				break;

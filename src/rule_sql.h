@@ -8,6 +8,16 @@
 #include "rule_check.h"
 
 /*
+ * An operator of pg_catalog by name.  Every operator of the generated SQL
+ * is named with its schema: an operator that any role can create on the
+ * search_path, a better match for the operands' types than pg_catalog's,
+ * would otherwise run instead, with the rights of whoever runs the SQL.
+ * (BETWEEN and IN are written out for the same reason: the parser expands
+ * them with unqualified operators.)
+ */
+#define BUILTIN_OP(name) " OPERATOR(pg_catalog." name ") "
+
+/*
  * SELECT c.<key> AS contact FROM <contacts> AS c WHERE <tenant and rule>;
  * portable: relative times as calls of segments.now() and friends rather
  * than constants of this moment; few: for a query restricted to a few

@@ -56,12 +56,6 @@ static bool callback_registered = false;
  */
 static Oid	catalog_relid = InvalidOid;
 
-static Oid
-segment_relid(void)
-{
-	return get_relname_relid("segment", get_namespace_oid("segments", false));
-}
-
 /*
  * Marks the cache stale, also while it is being read (an invalidation
  * processed by a lock the reading takes must not be lost).
@@ -346,10 +340,9 @@ segment_cache_get(void)
 		callback_registered = true;
 	}
 	/*
-	 * Changes committed before now, whatever the caller waited for: an
-	 * advisory lock (the writers' lock) does not accept them when granted.
+	 * It accepts the invalidations sent so far (the writers' lock does not
+	 * when granted), this cache's too.
 	 */
-	AcceptInvalidationMessages();
 	att = rule_load_attachments();
 	/* checked rules point into the attachments, and both follow the user */
 	if (cache != NULL && (cache_stale || att->generation != cache_generation || cache_user != GetUserId()))
@@ -365,7 +358,7 @@ segment_cache_get(void)
 
 		/* an invalidation processed while reading makes the next call read again */
 		cache_stale = false;
-		catalog_relid = segment_relid();
+		catalog_relid = rule_catalog_relid();
 		/*
 		 * Under a snapshot taken now, after the invalidations: the
 		 * statement's snapshot may predate the change that made the cache
@@ -466,7 +459,7 @@ segment_cache_in_tenant(SegmentCache *c, const char *tenant)
 void
 segment_cache_catalog_changed(void)
 {
-	CacheInvalidateRelcacheByRelid(segment_relid());
+	CacheInvalidateRelcacheByRelid(rule_catalog_relid());
 }
 
 /*

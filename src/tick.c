@@ -99,17 +99,17 @@ sweep_query(const CheckedRule *cr, const char *role, const char *event_kind, con
 {
 	const Attachments *att = cr->att;
 
-	/* pg_catalog's operators, whatever the search_path (see rule_sql.c) */
+	/* pg_catalog's operators, whatever the search_path (rule_sql.h) */
 	if (strcmp(role, "contacts") == 0)
-		return psprintf("SELECT c.%s FROM %s AS c WHERE %s OPERATOR(pg_catalog.>=) $1 AND %s OPERATOR(pg_catalog.<=) $2",
+		return psprintf("SELECT c.%s FROM %s AS c WHERE %s" BUILTIN_OP(">=") "$1 AND %s" BUILTIN_OP("<=") "$2",
 						quote_identifier(att->contacts.contact_column),
 						quote_qualified_identifier(att->contacts.schema, att->contacts.name), expr, expr);
 	if (strcmp(role, "lists") == 0)
-		return psprintf("SELECT l.%s FROM %s AS l WHERE %s OPERATOR(pg_catalog.>=) $1 AND %s OPERATOR(pg_catalog.<=) $2",
+		return psprintf("SELECT l.%s FROM %s AS l WHERE %s" BUILTIN_OP(">=") "$1 AND %s" BUILTIN_OP("<=") "$2",
 						quote_identifier(att->lists.contact_column),
 						quote_qualified_identifier(att->lists.schema, att->lists.name), expr, expr);
-	return psprintf("SELECT e.%s FROM %s AS e WHERE e.%s OPERATOR(pg_catalog.=) %s::%s "
-					"AND %s OPERATOR(pg_catalog.>=) $1 AND %s OPERATOR(pg_catalog.<=) $2",
+	return psprintf("SELECT e.%s FROM %s AS e WHERE e.%s" BUILTIN_OP("=") "%s::%s "
+					"AND %s" BUILTIN_OP(">=") "$1 AND %s" BUILTIN_OP("<=") "$2",
 					quote_identifier(att->events.contact_column),
 					quote_qualified_identifier(att->events.schema, att->events.name),
 					quote_identifier(att->events.kind_column),
