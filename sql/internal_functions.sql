@@ -34,10 +34,11 @@ SELECT segments.drop_segment('US');
 SELECT segments.detach_contacts();
 DROP TABLE contacts;
 
--- The trigger functions fire only on the attached tables (39P01): a role
--- that puts them on a table of its own, a temporary one here, could have
--- its rows taken as contacts (forging membership, or a crash when its
--- columns have other types) and make a TRUNCATE rebuild every segment.
+-- The trigger functions: a role that puts them on a table of its own, a
+-- temporary one here, could have its rows taken as contacts (forging
+-- membership, or a crash when its columns have other types) and make a
+-- TRUNCATE rebuild every segment.  They are not executable by PUBLIC
+-- (42501), nor is taking every contact's turn.
 CREATE TABLE contacts (id bigint PRIMARY KEY, country text NOT NULL)
 	PARTITION BY RANGE (id);
 CREATE TABLE contacts_low PARTITION OF contacts FOR VALUES FROM (0) TO (100);
@@ -53,10 +54,21 @@ CREATE TRIGGER forge AFTER INSERT ON forged REFERENCING NEW TABLE AS new_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION segments._on_write('contacts');
 CREATE TRIGGER forge_truncate AFTER TRUNCATE ON forged
 	FOR EACH STATEMENT EXECUTE FUNCTION segments._on_truncate('contacts');
-INSERT INTO forged VALUES (10, 'US');
-TRUNCATE forged;
 -- taking every contact's turn, which would hold back every committing writer
 SELECT segments._take_all_turns();
+RESET ROLE;
+
+-- A role allowed to run them (as one that attaches tables must be) still
+-- cannot point them at a table of its own: they fire only on the attached
+-- table of their role and its partitions (39P01).
+GRANT EXECUTE ON FUNCTION segments._on_write(), segments._on_truncate() TO segments_test_forger;
+SET ROLE segments_test_forger;
+CREATE TRIGGER forge AFTER INSERT ON forged REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION segments._on_write('contacts');
+CREATE TRIGGER forge_truncate AFTER TRUNCATE ON forged
+	FOR EACH STATEMENT EXECUTE FUNCTION segments._on_truncate('contacts');
+INSERT INTO forged VALUES (10, 'US');
+TRUNCATE forged;
 -- text where the key is bigint
 CREATE TEMP TABLE forged_types (id text, country text);
 CREATE TRIGGER forge AFTER INSERT ON forged_types REFERENCING NEW TABLE AS new_rows
@@ -77,6 +89,7 @@ WHERE s.name = 'US' ORDER BY 1;
 SELECT * FROM segments.verify_segment('US');
 
 DROP TABLE forged, forged_types;
+REVOKE EXECUTE ON FUNCTION segments._on_write(), segments._on_truncate() FROM segments_test_forger;
 REVOKE USAGE ON SCHEMA segments FROM segments_test_forger;
 DROP ROLE segments_test_forger;
 SELECT segments.drop_segment('US');

@@ -1754,10 +1754,6 @@ COMMENT ON VIEW segments.stats IS
 -- that DDL and TRUNCATE do at once rather than at commit.
 CREATE FUNCTION segments._take_all_turns() RETURNS void
 	AS 'MODULE_PATHNAME', 'segments_take_all_turns' LANGUAGE C VOLATILE;
--- Only the extension's own functions, running as its owner, take every
--- turn: called by any role, it would hold back every committing writer
--- until that role's transaction ends.
-REVOKE EXECUTE ON FUNCTION segments._take_all_turns() FROM PUBLIC;
 
 CREATE FUNCTION segments.flush() RETURNS void
 	AS 'MODULE_PATHNAME', 'segments_flush' LANGUAGE C VOLATILE SECURITY DEFINER
@@ -2593,3 +2589,22 @@ CREATE EVENT TRIGGER segments_ddl_end ON ddl_command_end
 	EXECUTE FUNCTION segments._on_ddl_end();
 CREATE EVENT TRIGGER segments_sql_drop ON sql_drop
 	EXECUTE FUNCTION segments._on_sql_drop();
+
+--
+-- Functions no role calls.  Triggers and event triggers fire without a
+-- check of EXECUTE, and the functions that take every turn run as the
+-- extension's owner (SECURITY DEFINER trigger and event trigger
+-- functions), so none of these needs PUBLIC: called by a role, a trigger
+-- function could take that role's table for an attached one (they check
+-- what they fire on all the same), and _take_all_turns() would hold back
+-- every committing writer until that role's transaction ended.  Attaching
+-- a table creates triggers running them: it needs the extension's owner
+-- or a role granted EXECUTE on them.  segments._arm_commit() stays: the
+-- WHEN clause of the commit trigger calls it as the writer, with a check
+-- of EXECUTE.
+--
+REVOKE EXECUTE ON FUNCTION
+	segments._on_write(), segments._at_commit(), segments._on_truncate(),
+	segments._attached_changed(), segments._on_ddl_start(), segments._on_ddl_end(),
+	segments._on_sql_drop(), segments._take_all_turns()
+	FROM PUBLIC;
