@@ -34,6 +34,7 @@ OBJS = \
 	src/tick.o \
 	src/membership.o \
 	src/segment_cache.o \
+	src/data_owner.o \
 	src/maintain.o \
 	src/worker.o
 
@@ -43,7 +44,7 @@ DATA = sql/segments--0.1.sql
 REGRESS = rule_syntax rule_print rule_errors rule_limits rule_json \
 	rule_binary rule_compare rule_refs attach lifecycle \
 	semantics_setup semantics_fields semantics_json semantics_events semantics_time \
-	semantics_lists semantics_errors privileges internal_functions operator_hijack escalation maintenance ddl catalog_cache denial_of_service tick
+	semantics_lists semantics_errors privileges row_security internal_functions operator_hijack escalation maintenance ddl catalog_cache denial_of_service tick
 # UTF-8 and the C locale whatever the environment, so the expected output
 # (sorting, case folding, non-ASCII identifiers) is the same on every machine.
 REGRESS_OPTS = --load-extension=segments --encoding=UTF8 --no-locale

@@ -45,6 +45,40 @@ SELECT s.name, v.missing, v.extra FROM segments.segment s, LATERAL segments.veri
 -- a tenant written as the base type reads the same ('01' is tenant 1)
 SELECT segments.preview_count('true', tenant => '01') AS tenant_1;
 
+-- Maintenance, builds and verification read the attached tables as their
+-- owner, in a security-restricted operation: code the owner controls
+-- there, here a function in a policy the owner forces on itself, runs as
+-- the owner, never as the extension's owner (a superuser, which row-level
+-- security would not even apply to).
+SET ROLE segments_test_owner;
+ALTER TABLE contacts ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+CREATE POLICY checked ON contacts USING (public.owner_check('policy'));
+RESET ROLE;
+TRUNCATE check_calls;
+SELECT segments.create_segment('FR', 'country = ''FR''', tenant => 2) IS NOT NULL AS created;
+SET ROLE segments_test_owner;
+UPDATE contacts SET country = 'FR' WHERE id = 2;
+RESET ROLE;
+SELECT s.name, v.missing, v.extra FROM segments.segment s, LATERAL segments.verify_segment(s.id) v
+WHERE s.name = 'FR';
+SELECT DISTINCT ran_as, what FROM check_calls ORDER BY what;
+SELECT m.contact FROM segments.membership m JOIN segments.segment s ON s.id = m.segment_id
+WHERE s.name = 'FR';
+-- What the owner's code may not do there: leave objects in the session,
+-- or anything else a security-restricted operation forbids.  Verifying reads
+-- the contacts.
+SET ROLE segments_test_owner;
+CREATE OR REPLACE FUNCTION public.owner_check(what text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE 'CREATE TEMP TABLE IF NOT EXISTS owner_stash (x int)';
+	RETURN true;
+END
+$$;
+RESET ROLE;
+\set VERBOSITY terse
+SELECT * FROM segments.verify_segment('FR', tenant => 2);
+\set VERBOSITY default
+
 SELECT segments.drop_segment(id) FROM segments.segment ORDER BY id DESC;
 SELECT segments.detach_events();
 SELECT segments.detach_contacts();

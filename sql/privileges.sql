@@ -1,10 +1,31 @@
 --
--- Privileges: preview, preview_count, matches and explain run with the
--- caller's privileges, so row-level security on the contacts table applies
--- and a role that may not read a table gets an error, not its rows.  The
--- SQL the rules compile to quotes every identifier and literal, and no
--- function depends on the caller's search_path.
+-- Privileges: nothing internal is executable by PUBLIC, and people get one
+-- of two roles.  segments_reader reads the catalog, membership, its log
+-- and stats and evaluates rules ad hoc with its own privileges;
+-- segments_editor also creates, alters, renames, drops, refreshes and
+-- verifies segments, whose catalog and membership only the extension's
+-- owner writes.  Writers of the attached tables need nothing.  The SQL the
+-- rules compile to quotes every identifier and literal, and no function
+-- depends on the caller's search_path.
 --
+
+-- The roles: created by the install script, unable to log in.
+SELECT r.rolname, r.rolcanlogin, ARRAY(SELECT b.rolname FROM pg_auth_members m
+		JOIN pg_roles b ON b.oid = m.roleid WHERE m.member = r.oid) AS member_of
+FROM pg_roles r WHERE r.rolname LIKE 'segments\_%' ORDER BY 1;
+
+-- What PUBLIC may execute: the rule type's support, the clock and JSON
+-- readers of the compiled SQL, and what a writer calls in its own
+-- transaction.
+SELECT p.oid::regprocedure AS executable_by_public
+FROM pg_proc p
+WHERE p.pronamespace = 'segments'::regnamespace
+	AND has_function_privilege('public', p.oid, 'EXECUTE')
+ORDER BY 1::text;
+-- Tables: nothing for PUBLIC.
+SELECT c.relname, c.relacl IS NOT NULL AND EXISTS (SELECT FROM aclexplode(c.relacl) g WHERE g.grantee = 0) AS public_may
+FROM pg_class c WHERE c.relnamespace = 'segments'::regnamespace AND c.relkind IN ('r', 'v')
+ORDER BY 1;
 
 -- A contacts table whose schema and columns need quoting.
 CREATE SCHEMA "Sales Data";
@@ -23,33 +44,82 @@ SELECT segments.attach_contacts('"Sales Data"."Contacts"', key => 'Id');
 SELECT segments.to_sql($$"First Name" = 'name 1''s' and "it's" >= 3$$);
 SELECT segments.preview_count($$"it's" >= 3$$) AS as_owner;
 
--- Row-level security: each owner sees only their own contacts.
-CREATE ROLE seg_alice;
-CREATE ROLE seg_nobody;
-GRANT USAGE ON SCHEMA segments, "Sales Data" TO seg_alice, seg_nobody;
-GRANT SELECT ON segments.attached, segments.segment TO seg_alice, seg_nobody;
-GRANT SELECT ON "Sales Data"."Contacts" TO seg_alice;
-ALTER TABLE "Sales Data"."Contacts" ENABLE ROW LEVEL SECURITY;
-CREATE POLICY own ON "Sales Data"."Contacts" USING ("Owner" = current_user::text OR 'seg_' || "Owner" = current_user::text);
+CREATE ROLE seg_writer;
+CREATE ROLE seg_reader IN ROLE segments_reader;
+CREATE ROLE seg_editor IN ROLE segments_editor;
+CREATE ROLE seg_stranger;
+GRANT USAGE ON SCHEMA "Sales Data" TO seg_writer, seg_reader, seg_editor, seg_stranger;
+GRANT SELECT, INSERT, UPDATE, DELETE ON "Sales Data"."Contacts" TO seg_writer;
+GRANT SELECT ON "Sales Data"."Contacts" TO seg_reader, seg_editor, seg_stranger;
 
-SET ROLE seg_alice;
-SELECT segments.preview_count($$"it's" >= 3$$) AS as_alice;
-SELECT segments.preview($$"it's" >= 3$$, 100) AS visible_to_alice;
--- an even id is alice's: she can evaluate it; an odd one is not visible to her
-SELECT segments.matches(4::bigint, $$"it's" >= 3$$) AS alice_4;
+-- An editor creates, alters, renames, refreshes and verifies segments.
+SET ROLE seg_editor;
+SELECT segments.create_segment('Three', $$"it's" = 3$$) IS NOT NULL AS created;
+SELECT segments.alter_segment('Three', $$"it's" >= 3$$);
+SELECT segments.rename_segment('Three', 'Three plus');
+SELECT segments.refresh_segment('Three plus');
+SELECT * FROM segments.verify_segment('Three plus');
+SELECT segments.tick() >= 0 AS ticked;
+-- It cannot write the catalog or the membership itself (which would leave
+-- them disagreeing), nor call the internal functions.
 \set VERBOSITY terse
-SELECT segments.matches(3::bigint, $$"it's" >= 3$$) AS alice_3;
+UPDATE segments.segment SET rule = 'true';
+INSERT INTO segments.membership (segment_id, contact) VALUES (1, 1);
+DELETE FROM segments.membership_log;
+UPDATE segments.segment_state SET swept_to = now();
+SELECT segments._build(1, 'SELECT 1::bigint');
+SELECT segments._writers_lock(true);
+SELECT segments._lock();
+SELECT segments._apply(1, 'SELECT 1::bigint AS contact', 'refresh');
+SELECT segments._matching('SELECT 1::bigint', NULL::bigint);
+SELECT segments._set_references(1);
+SELECT segments._catalog_changed();
+SELECT segments.attach_lists('"Sales Data"."Contacts"', contact => 'Id', list => 'Owner');
+SELECT segments.detach_contacts();
 \set VERBOSITY default
-SELECT * FROM segments.explain(4::bigint, $$"it's" >= 3 and "First Name" contains 'NAME'$$);
 RESET ROLE;
 
--- A role without SELECT on the contacts gets an error.
-SET ROLE seg_nobody;
+-- A reader reads the catalog, membership, log and stats, and evaluates
+-- rules; it cannot change segments.
+SET ROLE seg_reader;
+SELECT name, rule FROM segments.segment;
+SELECT count(*) AS members FROM segments.membership;
+SELECT count(*) AS log_rows FROM segments.membership_log;
+SELECT name, members FROM segments.stats;
+SELECT segments.preview_count($$"it's" >= 3$$) AS counted;
+SELECT segments.preview($$"it's" >= 4$$, 3) AS previewed;
+SELECT segments.matches(3::bigint, $$"it's" >= 3$$) AS matches_3;
+SELECT segments.to_sql('in segment ''Three plus''') IS NOT NULL AS compiled;
+\set VERBOSITY terse
+SELECT segments.create_segment('Mine', 'true');
+SELECT segments.drop_segment('Three plus');
+SELECT segments.refresh_segment('Three plus');
+SELECT segments.tick();
+\set VERBOSITY default
+RESET ROLE;
+
+-- A role with neither gets nothing: not even its own SELECT on the
+-- contacts lets it call the functions or read the tables.
+SET ROLE seg_stranger;
 \set VERBOSITY terse
 SELECT segments.preview_count('true');
-SELECT segments.matches(2::bigint, 'true');
+SELECT count(*) FROM segments.membership;
+SELECT segments.create_segment('Mine', 'true');
 \set VERBOSITY default
 RESET ROLE;
+
+-- A writer of the attached table needs no privilege on segments: its
+-- writes are maintained in its transaction, and it may flush them.
+SET ROLE seg_writer;
+UPDATE "Sales Data"."Contacts" SET "it's" = 3 WHERE "Id" = 1;
+BEGIN;
+INSERT INTO "Sales Data"."Contacts" VALUES (21, 'carol', 'name 21', 4);
+SELECT segments.flush();
+COMMIT;
+DELETE FROM "Sales Data"."Contacts" WHERE "Id" = 3;
+RESET ROLE;
+SELECT m.contact FROM segments.membership m ORDER BY 1;
+SELECT * FROM segments.verify_segment('Three plus');
 
 -- A hostile search_path changes nothing: a schema ahead of pg_catalog with
 -- its own = for bigint, always true.
@@ -65,9 +135,7 @@ SELECT segments.matches(99::bigint, 'true');
 RESET search_path;
 DROP SCHEMA hostile CASCADE;
 
-ALTER TABLE "Sales Data"."Contacts" DISABLE ROW LEVEL SECURITY;
+SELECT segments.drop_segment('Three plus');
 SELECT segments.detach_contacts();
 DROP SCHEMA "Sales Data" CASCADE;
-REVOKE ALL ON segments.attached, segments.segment FROM seg_alice, seg_nobody;
-REVOKE ALL ON SCHEMA segments FROM seg_alice, seg_nobody;
-DROP ROLE seg_alice, seg_nobody;
+DROP ROLE seg_writer, seg_reader, seg_editor, seg_stranger;

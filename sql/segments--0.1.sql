@@ -482,7 +482,10 @@ BEGIN
 	FROM segments._column(rel, a.contact_column, 'key') x;
 	tenant_column := a.tenant_column;
 	IF a.tenant_column IS NOT NULL THEN
-		tenant_type := (segments._column(rel, a.tenant_column, 'tenant')).declared;
+		-- a domain's CHECK would run code the table's owner controls, here
+		-- with the rights of whoever runs this (the extension's owner, for
+		-- the lifecycle functions): tenants are read as the base type
+		tenant_type := (segments._column(rel, a.tenant_column, 'tenant')).base_type;
 	END IF;
 END
 $$;
@@ -753,6 +756,17 @@ CREATE FUNCTION segments._build(id bigint, compiled text) RETURNS bigint
 	AS 'MODULE_PATHNAME', 'segments_build' LANGUAGE C VOLATILE STRICT
 	SET search_path = pg_catalog, pg_temp;
 
+-- The contacts a compiled rule selects, evaluated as the contacts table's
+-- owner in a security-restricted operation (src/data_owner.c): the
+-- extension's statements compare them with the membership as its owner.
+-- key gives the result's type; _matching_among passes contacts as $1.
+CREATE FUNCTION segments._matching(compiled text, key anyelement) RETURNS SETOF anyelement
+	AS 'MODULE_PATHNAME', 'segments_matching' LANGUAGE C VOLATILE ROWS 10000
+	SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION segments._matching_among(query text, contacts anyarray) RETURNS SETOF anyelement
+	AS 'MODULE_PATHNAME', 'segments_matching' LANGUAGE C VOLATILE ROWS 100
+	SET search_path = pg_catalog, pg_temp;
+
 -- Brings a segment's membership to the result of compiled, in one
 -- statement: the members no longer matching leave, the new ones join, both
 -- logged with cause; members that stay are untouched.  Returns the number
@@ -765,20 +779,24 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	n bigint;
-	fresh_only text := '';
+	fresh text;
 	stored_only text := '';
 BEGIN
 	IF contacts IS NOT NULL THEN
 		-- a semi-join, which the planner can hash, where = ANY would
 		-- search the array for every row
-		fresh_only := ' AND q.contact IN (SELECT pg_catalog.unnest($3))';
+		fresh := format('segments._matching_among(%L, $3)',
+			format('SELECT q.contact FROM (%s) q WHERE q.contact IN (SELECT pg_catalog.unnest($1))',
+				compiled));
 		stored_only := ' AND s.contact IN (SELECT pg_catalog.unnest($3))';
+	ELSE
+		fresh := format('segments._matching(%L, NULL::%s)', compiled, (segments._contacts()).key_type);
 	END IF;
 	EXECUTE format($q$
 		WITH diff AS (
 			-- one pass over fresh and stored members: who joins, who leaves
 			SELECT f.contact AS joining, m.contact AS leaving
-			FROM (SELECT q.contact FROM (%s) q WHERE true %s) f
+			FROM %s f(contact)
 			FULL JOIN (SELECT s.contact FROM segments.membership s WHERE s.segment_id = $1 %s) m
 				ON m.contact = f.contact
 			WHERE m.contact IS NULL OR f.contact IS NULL),
@@ -795,7 +813,7 @@ BEGIN
 		SELECT $1, contact, false, $2 FROM left_
 		UNION ALL
 		SELECT $1, contact, true, $2 FROM joined$q$,
-		compiled, fresh_only, stored_only)
+		fresh, stored_only)
 	USING id, cause, contacts;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	IF contacts IS NULL THEN
@@ -902,6 +920,74 @@ BEGIN
 END
 $$;
 
+-- Whether row-level security leaves the current role every row of the
+-- contacts table (the policies of membership and its log).
+CREATE FUNCTION segments._sees_all_contacts() RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT NOT pg_catalog.row_security_active(pg_catalog.format('%I.%I', a.table_schema, a.table_name))
+	FROM segments.attached a WHERE a.role = 'contacts'
+$$;
+
+-- Maintenance reads and evaluates the attached tables as the contacts
+-- table's owner (src/data_owner.c), and "in segment" reads the membership
+-- (whose policies let that owner see every row): what it needs is granted
+-- to the contacts table's owner while it is attached (at attach and when
+-- its owner changes), and revoked from whoever had it before.  The
+-- direct grant of EXECUTE on _sees_all_contacts() marks those roles.
+CREATE FUNCTION segments._sync_data_owner() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	owner oid;
+	former text;
+BEGIN
+	SELECT c.relowner INTO owner
+	FROM segments.attached a
+	JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(format('%I.%I', a.table_schema, a.table_name))
+	WHERE a.role = 'contacts' AND pg_catalog.to_regclass('segments.membership') IS NOT NULL;
+	FOR former IN
+		SELECT DISTINCT g.grantee::regrole::text
+		FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) g
+		WHERE p.oid = 'segments._sees_all_contacts()'::pg_catalog.regprocedure
+			AND g.grantee NOT IN (0, p.proowner, 'segments_reader'::pg_catalog.regrole)
+			AND g.grantee IS DISTINCT FROM owner
+	LOOP
+		EXECUTE format('REVOKE SELECT ON segments.attached FROM %s', former);
+		EXECUTE format('REVOKE EXECUTE ON FUNCTION segments._sees_all_contacts() FROM %s', former);
+		IF pg_catalog.to_regclass('segments.membership') IS NOT NULL THEN
+			EXECUTE format('REVOKE SELECT ON segments.membership FROM %s', former);
+			EXECUTE format('REVOKE EXECUTE ON FUNCTION segments._visible_contacts() FROM %s', former);
+		END IF;
+	END LOOP;
+	IF owner IS NOT NULL AND NOT EXISTS (SELECT
+			FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) g
+			WHERE p.oid = 'segments._sees_all_contacts()'::pg_catalog.regprocedure AND g.grantee = owner) THEN
+		EXECUTE format('GRANT SELECT ON segments.membership, segments.attached TO %s', owner::regrole);
+		EXECUTE format('GRANT EXECUTE ON FUNCTION segments._sees_all_contacts(), segments._visible_contacts() TO %s',
+			owner::regrole);
+	END IF;
+END
+$$;
+
+-- The attached events or lists table (tbl) must be readable by the
+-- contacts table's owner, as which maintenance reads it.
+CREATE FUNCTION segments._check_data_owner(tbl regclass, qname text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	owner regrole := (SELECT c.relowner FROM pg_catalog.pg_class c
+		WHERE c.oid = (segments._contacts()).rel);
+BEGIN
+	IF NOT pg_catalog.has_table_privilege(owner, tbl, 'SELECT') THEN
+		RAISE EXCEPTION 'role % cannot read table %', owner, qname
+			USING ERRCODE = 'insufficient_privilege',
+			DETAIL = 'Maintenance reads the attached tables as the owner of the contacts table.',
+			HINT = format('GRANT SELECT ON %s TO %s;', qname, owner);
+	END IF;
+END
+$$;
+
 CREATE FUNCTION segments.attach_contacts(tbl regclass, key name, tenant name DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
@@ -980,6 +1066,37 @@ BEGIN
 	COMMENT ON TABLE segments.membership_log IS
 		'every join (joined) and leave (not joined) of a segment, in order of id: an outbox to poll with WHERE id > last_seen';
 
+	-- A reader sees the members and log rows of the contacts it can see in
+	-- the contacts table (docs/design.md, "Security model"): all of them
+	-- when row-level security does not limit it there (an initplan, run
+	-- once per query), else those its policies let it read.  The
+	-- extension's owner, which maintains them, is not subject to these.
+	-- The policies name the contacts table only through functions, so
+	-- that dropping or changing it is not held back by them.
+	EXECUTE format($ddl$
+		CREATE FUNCTION segments._visible_contacts() RETURNS SETOF %s
+		LANGUAGE plpgsql STABLE ROWS 1000
+		SET search_path = pg_catalog, pg_temp AS $f$
+		BEGIN
+			RETURN QUERY EXECUTE (SELECT format('SELECT c.%%I::%s FROM %%I.%%I c',
+					a.contact_column, a.table_schema, a.table_name)
+				FROM segments.attached a WHERE a.role = 'contacts');
+		END
+		$f$
+		$ddl$, k.base_type, k.base_type);
+	REVOKE ALL ON FUNCTION segments._visible_contacts() FROM PUBLIC;
+	GRANT EXECUTE ON FUNCTION segments._visible_contacts() TO segments_reader;
+	ALTER TABLE segments.membership ENABLE ROW LEVEL SECURITY;
+	ALTER TABLE segments.membership_log ENABLE ROW LEVEL SECURITY;
+	CREATE POLICY visible_contacts ON segments.membership FOR SELECT
+		USING ((SELECT segments._sees_all_contacts())
+			OR membership.contact IN (SELECT segments._visible_contacts()));
+	CREATE POLICY visible_contacts ON segments.membership_log FOR SELECT
+		USING ((SELECT segments._sees_all_contacts())
+			OR membership_log.contact IN (SELECT segments._visible_contacts()));
+	GRANT SELECT ON segments.membership, segments.membership_log TO segments_reader;
+	PERFORM segments._sync_data_owner();
+
 	EXECUTE format($ddl$
 		CREATE FUNCTION segments.preview(rule segments.rule, lim integer DEFAULT 100)
 		RETURNS SETOF %s
@@ -1005,6 +1122,10 @@ BEGIN
 		$ddl$, k.base_type);
 	COMMENT ON FUNCTION segments.preview(segments.rule, integer, anycompatible) IS
 		'the first lim contacts (in key order) of a tenant that match a rule';
+	REVOKE ALL ON FUNCTION segments.preview(segments.rule, integer),
+		segments.preview(segments.rule, integer, anycompatible) FROM PUBLIC;
+	GRANT EXECUTE ON FUNCTION segments.preview(segments.rule, integer),
+		segments.preview(segments.rule, integer, anycompatible) TO segments_reader;
 END
 $$;
 COMMENT ON FUNCTION segments.attach_contacts(regclass, name, name) IS
@@ -1038,6 +1159,8 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 
+	PERFORM segments._check_data_owner(tbl, qname);
+
 	INSERT INTO segments.attached (role, table_schema, table_name, contact_column, kind_column, at_column)
 	SELECT 'events', n.nspname, cl.relname, attach_events.contact, attach_events.kind, attach_events.at
 	FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
@@ -1069,6 +1192,8 @@ BEGIN
 			attach_lists.contact, qname
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+
+	PERFORM segments._check_data_owner(tbl, qname);
 
 	INSERT INTO segments.attached (role, table_schema, table_name, contact_column, list_column)
 	SELECT 'lists', n.nspname, cl.relname, attach_lists.contact, attach_lists.list
@@ -1114,8 +1239,10 @@ BEGIN
 	DROP FUNCTION IF EXISTS segments.preview(segments.rule, integer, anycompatible);
 	DROP TABLE IF EXISTS segments.membership;
 	DROP TABLE IF EXISTS segments.membership_log;
+	DROP FUNCTION IF EXISTS segments._visible_contacts();
 	PERFORM segments._drop_triggers('contacts');
 	DELETE FROM segments.attached a WHERE a.role = 'contacts';
+	PERFORM segments._sync_data_owner();
 END
 $$;
 COMMENT ON FUNCTION segments.detach_contacts() IS
@@ -1211,7 +1338,7 @@ END
 $$;
 
 CREATE FUNCTION segments.create_segment(name text, rule segments.rule) RETURNS bigint
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	RETURN segments._create(name, rule, NULL);
@@ -1222,7 +1349,7 @@ COMMENT ON FUNCTION segments.create_segment(text, segments.rule) IS
 
 CREATE FUNCTION segments.create_segment(name text, rule segments.rule, tenant anycompatible)
 RETURNS bigint
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	RETURN segments._create(name, rule, segments._tenant_text(tenant));
@@ -1248,7 +1375,7 @@ END
 $$;
 
 CREATE FUNCTION segments.alter_segment(name text, rule segments.rule) RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	PERFORM segments._lock();
@@ -1260,7 +1387,7 @@ COMMENT ON FUNCTION segments.alter_segment(text, segments.rule) IS
 
 CREATE FUNCTION segments.alter_segment(name text, rule segments.rule, tenant anycompatible)
 RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	PERFORM segments._lock();
@@ -1269,7 +1396,7 @@ END
 $$;
 
 CREATE FUNCTION segments.alter_segment(id bigint, rule segments.rule) RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	PERFORM segments._lock();
@@ -1309,7 +1436,7 @@ END
 $$;
 
 CREATE FUNCTION segments.rename_segment(name text, new_name text) RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	PERFORM segments._lock();
@@ -1321,7 +1448,7 @@ COMMENT ON FUNCTION segments.rename_segment(text, text) IS
 
 CREATE FUNCTION segments.rename_segment(name text, new_name text, tenant anycompatible)
 RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	PERFORM segments._lock();
@@ -1330,7 +1457,7 @@ END
 $$;
 
 CREATE FUNCTION segments.rename_segment(id bigint, new_name text) RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	PERFORM segments._lock();
@@ -1368,7 +1495,7 @@ END
 $$;
 
 CREATE FUNCTION segments.drop_segment(name text) RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	PERFORM segments._lock();
@@ -1379,7 +1506,7 @@ COMMENT ON FUNCTION segments.drop_segment(text) IS
 	'drop a segment and its membership (its log stays); refused while another segment refers to it';
 
 CREATE FUNCTION segments.drop_segment(name text, tenant anycompatible) RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	PERFORM segments._lock();
@@ -1388,7 +1515,7 @@ END
 $$;
 
 CREATE FUNCTION segments.drop_segment(id bigint) RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	PERFORM segments._lock();
@@ -1413,7 +1540,7 @@ END
 $$;
 
 CREATE FUNCTION segments.refresh_segment(name text) RETURNS bigint
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	RETURN segments._refresh(segments._segment_id(name, NULL, false));
@@ -1423,7 +1550,7 @@ COMMENT ON FUNCTION segments.refresh_segment(text) IS
 	're-evaluate a segment in full and apply the difference (also to the segments using it); returns the number of its joins and leaves';
 
 CREATE FUNCTION segments.refresh_segment(name text, tenant anycompatible) RETURNS bigint
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	RETURN segments._refresh(segments._segment_id(name, segments._tenant_text(tenant), true));
@@ -1431,7 +1558,7 @@ END
 $$;
 
 CREATE FUNCTION segments.refresh_segment(id bigint) RETURNS bigint
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	RETURN segments._refresh(id);
@@ -1448,18 +1575,18 @@ BEGIN
 	EXECUTE format($q$
 		SELECT count(*) FILTER (WHERE m.contact IS NULL),
 			count(*) FILTER (WHERE f.contact IS NULL)
-		FROM (%s) f
+		FROM segments._matching(%L, NULL::%s) f(contact)
 		FULL JOIN (SELECT s.contact FROM segments.membership s WHERE s.segment_id = $1) m
 			ON m.contact = f.contact
 		WHERE m.contact IS NULL OR f.contact IS NULL$q$,
-		segments._compile(s.rule, s.tenant))
+		segments._compile(s.rule, s.tenant), (segments._contacts()).key_type)
 	INTO missing, extra
 	USING s.id;
 END
 $$;
 
 CREATE FUNCTION segments.verify_segment(name text) RETURNS TABLE (missing bigint, extra bigint)
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	RETURN QUERY SELECT v.missing, v.extra FROM segments._verify(segments._segment_id(name, NULL, false)) v;
@@ -1470,7 +1597,7 @@ COMMENT ON FUNCTION segments.verify_segment(text) IS
 
 CREATE FUNCTION segments.verify_segment(name text, tenant anycompatible)
 RETURNS TABLE (missing bigint, extra bigint)
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	RETURN QUERY SELECT v.missing, v.extra
@@ -1479,7 +1606,7 @@ END
 $$;
 
 CREATE FUNCTION segments.verify_segment(id bigint) RETURNS TABLE (missing bigint, extra bigint)
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	RETURN QUERY SELECT v.missing, v.extra FROM segments._verify(id) v;
@@ -1631,7 +1758,7 @@ CREATE FUNCTION segments._at_commit() RETURNS trigger
 CREATE FUNCTION segments._pending() RETURNS TABLE (segment_id bigint, contact text)
 	AS 'MODULE_PATHNAME', 'segments_pending' LANGUAGE C VOLATILE STRICT;
 CREATE FUNCTION segments.pending() RETURNS TABLE (segment_id bigint, contact text)
-LANGUAGE sql VOLATILE
+LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 	SELECT DISTINCT p.segment_id, p.contact FROM segments._pending() p
 $$;
@@ -2445,6 +2572,10 @@ BEGIN
 	IF TG_TAG NOT LIKE 'DROP %' THEN
 		PERFORM segments._sync_partitions();
 	END IF;
+	-- ALTER TABLE ... OWNER TO: maintenance evaluates as the new owner
+	IF TG_TAG = 'ALTER TABLE' THEN
+		PERFORM segments._sync_data_owner();
+	END IF;
 END
 $$;
 
@@ -2591,20 +2722,84 @@ CREATE EVENT TRIGGER segments_sql_drop ON sql_drop
 	EXECUTE FUNCTION segments._on_sql_drop();
 
 --
--- Functions no role calls.  Triggers and event triggers fire without a
--- check of EXECUTE, and the functions that take every turn run as the
--- extension's owner (SECURITY DEFINER trigger and event trigger
--- functions), so none of these needs PUBLIC: called by a role, a trigger
--- function could take that role's table for an attached one (they check
--- what they fire on all the same), and _take_all_turns() would hold back
--- every committing writer until that role's transaction ended.  Attaching
--- a table creates triggers running them: it needs the extension's owner
--- or a role granted EXECUTE on them.  segments._arm_commit() stays: the
--- WHEN clause of the commit trigger calls it as the writer, with a check
--- of EXECUTE.
+-- Privileges (docs/design.md, "Security model").  Nothing is granted to
+-- PUBLIC but the rule type's support functions, the clock and the JSON
+-- readers the compiled SQL calls, and what a writer of the attached
+-- tables may call in its own transaction (flush, pending, and the WHEN
+-- clause of the commit trigger).  People get one of two roles, created
+-- here if missing (roles belong to the cluster, so another database's
+-- installation may have created them):
 --
-REVOKE EXECUTE ON FUNCTION
-	segments._on_write(), segments._at_commit(), segments._on_truncate(),
-	segments._attached_changed(), segments._on_ddl_start(), segments._on_ddl_end(),
-	segments._on_sql_drop(), segments._take_all_turns()
-	FROM PUBLIC;
+--  * segments_reader: the catalog, membership, its log, stats, and the
+--    ad hoc functions (preview, preview_count, matches, explain, to_sql),
+--    which run with the reader's own privileges;
+--  * segments_editor: also creates, alters, renames, drops, refreshes and
+--    verifies segments and runs tick(), through SECURITY DEFINER functions
+--    that write the catalog and the membership as the extension's owner.
+--
+-- Only the extension's owner writes the extension's tables.  Attaching
+-- and detaching tables is left to the owner too.
+--
+DO $roles$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'segments_reader') THEN
+		CREATE ROLE segments_reader NOLOGIN;
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'segments_editor') THEN
+		CREATE ROLE segments_editor NOLOGIN;
+	END IF;
+	IF NOT pg_catalog.pg_has_role('segments_editor', 'segments_reader', 'MEMBER') THEN
+		GRANT segments_reader TO segments_editor;
+	END IF;
+END
+$roles$;
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA segments FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA segments FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION
+	segments.rule_in(pg_catalog.cstring), segments.rule_out(segments.rule),
+	segments.rule_recv(pg_catalog.internal), segments.rule_send(segments.rule),
+	segments.rule_eq(segments.rule, segments.rule), segments.rule_ne(segments.rule, segments.rule),
+	segments.rule_hash(segments.rule), segments.rule_hash_extended(segments.rule, bigint),
+	segments.rule_to_jsonb(segments.rule), segments.rule_from_jsonb(pg_catalog.jsonb),
+	segments.rule_references(segments.rule), segments.rule_depends_on_time(segments.rule),
+	segments.now(), segments.ago(integer, text), segments.from_now(integer, text),
+	segments.json_string(pg_catalog.jsonb), segments.json_number(pg_catalog.jsonb),
+	segments.json_boolean(pg_catalog.jsonb), segments.json_time(pg_catalog.jsonb),
+	segments._arm_commit(), segments.flush(), segments.pending()
+	TO PUBLIC;
+
+-- Naming the schema's objects reveals nothing the catalogs do not; the
+-- privileges on each object decide.
+GRANT USAGE ON SCHEMA segments TO PUBLIC;
+GRANT SELECT ON segments.attached, segments.segment, segments.segment_reference,
+	segments.segment_state, segments.tick_state, segments.stats
+	TO segments_reader;
+-- the ad hoc functions and the invoker's helpers they call
+GRANT EXECUTE ON FUNCTION
+	segments.preview_count(segments.rule), segments.preview_count(segments.rule, anycompatible),
+	segments.to_sql(segments.rule), segments.to_sql(segments.rule, anycompatible),
+	segments.matches(anyelement, segments.rule), segments.matches(anyelement, segments.rule, anycompatible),
+	segments.explain(anyelement, segments.rule), segments.explain(anyelement, segments.rule, anycompatible),
+	segments._preview_count(segments.rule, text), segments._preview_sql(segments.rule, integer, text),
+	segments._compile(segments.rule, text, boolean, boolean), segments._tenant_text(anycompatible),
+	segments._contacts(), segments._column(regclass, name, text),
+	segments._column_hint(regclass, text), segments._levenshtein(text, text),
+	segments._relation_name(regclass), segments._stats(), segments._recent_changes(),
+	segments._sees_all_contacts()
+	TO segments_reader;
+
+GRANT EXECUTE ON FUNCTION
+	segments.create_segment(text, segments.rule), segments.create_segment(text, segments.rule, anycompatible),
+	segments.alter_segment(text, segments.rule), segments.alter_segment(text, segments.rule, anycompatible),
+	segments.alter_segment(bigint, segments.rule),
+	segments.rename_segment(text, text), segments.rename_segment(text, text, anycompatible),
+	segments.rename_segment(bigint, text),
+	segments.drop_segment(text), segments.drop_segment(text, anycompatible), segments.drop_segment(bigint),
+	segments.refresh_segment(text), segments.refresh_segment(text, anycompatible),
+	segments.refresh_segment(bigint),
+	segments.verify_segment(text), segments.verify_segment(text, anycompatible),
+	segments.verify_segment(bigint),
+	segments.tick()
+	TO segments_editor;

@@ -59,6 +59,7 @@
 #include "maintain.h"
 #include "membership.h"
 #include "contact_data.h"
+#include "data_owner.h"
 #include "contact_queue.h"
 #include "rule_eval.h"
 #include "rule_time.h"
@@ -692,6 +693,7 @@ typedef struct Changes
 	ContactWriter *writer;		/* of single contacts, opened when first needed */
 	int64		written;		/* joins and leaves written */
 	int64		evaluated;		/* contacts evaluated */
+	DataOwnerScope scope;		/* evaluating as the contacts' owner */
 } Changes;
 
 static void
@@ -753,9 +755,11 @@ write_changes(Changes *ch)
 												key_type->typalign));
 	values[2] = PointerGetDatum(construct_array(flags, ch->n, BOOLOID, 1, true, TYPALIGN_CHAR));
 	values[3] = ch->cause;
+	data_owner_pause(&ch->scope);
 	if (SPI_execute_snapshot(write_plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
 							 false, true, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not change membership");
+	data_owner_resume(&ch->scope);
 	ch->written += SPI_processed;
 	ch->n = 0;
 }
@@ -872,7 +876,9 @@ maintain_contact(SegmentCache *cache, Bitmapset *segments, const EvalNeeds *need
 	if (ch->writer == NULL)
 	{
 		old = MemoryContextSwitchTo(ch->cxt);
+		data_owner_pause(&ch->scope);
 		ch->writer = contact_writer_open(ch->cause_name);
+		data_owner_resume(&ch->scope);
 		MemoryContextSwitchTo(old);
 	}
 	ch->written += contact_writer_apply(ch->writer, key, ids, member, nlooked, changed);
@@ -1124,6 +1130,10 @@ apply_batches(List *batches, HTAB *rows, bool rows_unknown, const char *cause, i
 	take_turns(batches);
 	rule_pin_now(rule_clock());
 	init_changes(&ch, cause);
+	/* rules are checked as the extension's owner, which reads the catalog */
+	foreach(lc, batches)
+		segment_cache_check_all(cache, segments_now(cache, lfirst(lc)));
+	data_owner_enter(&ch.scope, cache->att->contacts.relid);
 	foreach(lc, batches)
 	{
 		PendingBatch *batch = lfirst(lc);
@@ -1156,6 +1166,7 @@ apply_batches(List *batches, HTAB *rows, bool rows_unknown, const char *cause, i
 			maintain_chunks(cache, segments, &needs, batch->contacts, chunk_cxt, contact_cxt, &ch);
 		}
 	}
+	data_owner_leave(&ch.scope);
 	/* one notification per changed segment (they fold per transaction) */
 	while ((i = bms_next_member(ch.changed, i)) >= 0)
 		Async_Notify("segments", psprintf(INT64_FORMAT, cache->segments[i].id));

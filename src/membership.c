@@ -41,7 +41,9 @@
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
 
+#include "data_owner.h"
 #include "membership.h"
+#include "rule_check.h"
 
 PG_FUNCTION_INFO_V1(segments_build);
 
@@ -282,6 +284,7 @@ segments_build(PG_FUNCTION_ARGS)
 	Datum		cause = CStringGetTextDatum("build");
 	Portal		portal;
 	int64		total = 0;
+	DataOwnerScope scope;
 
 	bulk_open(&members, segments_table("membership"));
 	bulk_open(&log, segments_table("membership_log"));
@@ -289,6 +292,7 @@ segments_build(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	data_owner_enter(&scope, rule_load_attachments()->contacts.relid);
 	portal = SPI_cursor_open_with_args(NULL, compiled, 0, NULL, NULL, NULL, true, 0);
 	check_contact_column(portal->tupDesc, TupleDescAttr(RelationGetDescr(members.rel), layout.m_contact - 1));
 	for (;;)
@@ -310,12 +314,15 @@ segments_build(PG_FUNCTION_ARGS)
 			total++;
 		}
 		/* the batch's contacts live in SPI's tuple table: write them now */
+		data_owner_pause(&scope);
 		bulk_flush(&members, estate);
 		bulk_flush(&log, estate);
+		data_owner_resume(&scope);
 		SPI_freetuptable(SPI_tuptable);
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_cursor_close(portal);
+	data_owner_leave(&scope);
 	SPI_finish();
 
 	bulk_close(&members);

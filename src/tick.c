@@ -37,6 +37,7 @@
 
 #include "contact_data.h"
 #include "contact_queue.h"
+#include "data_owner.h"
 #include "locks.h"
 #include "maintain.h"
 #include "rule_sql.h"
@@ -287,6 +288,7 @@ sweep(Attachments *att, const Sweep *sw, TimestampTz t0, TimestampTz t1, Contact
 	TimestampTz to = Max(t0, t1);
 	Datum		bounds[2];
 	Portal		cursor;
+	DataOwnerScope scope;
 
 	if (sw->sign != 0)
 	{
@@ -302,6 +304,7 @@ sweep(Attachments *att, const Sweep *sw, TimestampTz t0, TimestampTz t1, Contact
 	bounds[1] = TimestampTzGetDatum(to);
 	/* with the latest data, as a writer's commit reads it */
 	CommandCounterIncrement();
+	data_owner_enter(&scope, att->contacts.relid);
 	PushActiveSnapshot(GetLatestSnapshot());
 	cursor = SPI_cursor_open(NULL, sweep_plan(att, sw->query), bounds, NULL, true);
 	PopActiveSnapshot();
@@ -326,6 +329,7 @@ sweep(Attachments *att, const Sweep *sw, TimestampTz t0, TimestampTz t1, Contact
 	}
 	SPI_freetuptable(SPI_tuptable);
 	SPI_cursor_close(cursor);
+	data_owner_leave(&scope);
 }
 
 static Datum

@@ -1,0 +1,102 @@
+--
+-- Row-level security: a role learns through segments only about the
+-- contacts it can SELECT.  preview, preview_count, matches and explain run
+-- with the caller's privileges, so the contacts table's policies apply to
+-- them; membership and its log show a reader only the contacts its
+-- policies let it see, while maintenance sees every contact.
+--
+
+-- Each owner sees only their own contacts.  Identifiers that need quoting.
+CREATE SCHEMA "Sales Data";
+CREATE TABLE "Sales Data"."Contacts" (
+	"Id" bigint PRIMARY KEY,
+	"Owner" text NOT NULL,
+	"First Name" text,
+	"it's" integer
+);
+INSERT INTO "Sales Data"."Contacts"
+SELECT i, CASE WHEN i % 2 = 0 THEN 'alice' ELSE 'bob' END, 'name ' || i, i % 5
+FROM generate_series(1, 20) AS i;
+CREATE TABLE "Sales Data".events (contact bigint NOT NULL, kind text NOT NULL, at timestamptz NOT NULL);
+INSERT INTO "Sales Data".events SELECT i, 'opened', '2025-01-01' FROM generate_series(1, 20) AS i;
+SELECT segments.attach_contacts('"Sales Data"."Contacts"', key => 'Id');
+SELECT segments.attach_events('"Sales Data".events', contact => 'contact', kind => 'kind', at => 'at');
+SELECT segments.create_segment('Three plus', $$"it's" >= 3$$) AS three_plus \gset
+
+CREATE ROLE seg_alice IN ROLE segments_editor;
+CREATE ROLE seg_nobody IN ROLE segments_reader;
+CREATE ROLE seg_analyst IN ROLE segments_reader;
+GRANT USAGE ON SCHEMA "Sales Data" TO seg_alice, seg_nobody, seg_analyst;
+GRANT SELECT ON "Sales Data"."Contacts", "Sales Data".events TO seg_alice, seg_analyst;
+ALTER TABLE "Sales Data"."Contacts" ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON "Sales Data"."Contacts"
+	USING ('seg_' || "Owner" = current_user::text OR current_user = 'seg_analyst');
+
+-- Evaluating rules: alice counts, lists and explains her contacts only;
+-- bob's are as if they did not exist.
+SET ROLE seg_alice;
+SELECT segments.preview_count($$"it's" >= 3$$) AS as_alice;
+SELECT segments.preview($$"it's" >= 3$$, 100) AS visible_to_alice;
+SELECT segments.matches(4::bigint, $$"it's" >= 3$$) AS alice_4;
+\set VERBOSITY terse
+SELECT segments.matches(3::bigint, $$"it's" >= 3$$) AS alice_3;
+\set VERBOSITY default
+SELECT * FROM segments.explain(4::bigint, $$"it's" >= 3 and "First Name" contains 'NAME'$$);
+
+-- Reading membership and its log: the segment holds 8 contacts, 4 of them
+-- alice's; she sees those 4, and counts 4 in stats.
+SELECT m.contact FROM segments.membership m WHERE m.segment_id = :three_plus ORDER BY 1;
+SELECT count(*) AS log_rows, count(*) FILTER (WHERE l.contact % 2 = 1) AS of_bob
+FROM segments.membership_log l WHERE l.segment_id = :three_plus;
+SELECT name, members FROM segments.stats;
+
+-- A segment alice creates over data she cannot see: its membership holds
+-- every matching contact, as maintenance sees them all, but she reads
+-- only hers.
+SELECT segments.create_segment('Opened', $$event 'opened'$$) AS opened \gset
+SELECT count(*) AS visible_members FROM segments.membership m WHERE m.segment_id = :opened;
+SELECT count(*) AS visible_joins FROM segments.membership_log l WHERE l.segment_id = :opened;
+-- "in segment" in an ad hoc rule reads membership as alice too
+SELECT segments.preview_count($$in segment 'Opened'$$) AS opened_via_segment;
+RESET ROLE;
+SELECT count(*) AS all_members FROM segments.membership m WHERE m.segment_id = :opened;
+
+-- A role the policy lets see every contact sees every member; so does one
+-- the contacts table's row-level security does not apply to.
+SET ROLE seg_analyst;
+SELECT count(*) AS analyst_members FROM segments.membership m WHERE m.segment_id = :opened;
+RESET ROLE;
+ALTER TABLE "Sales Data"."Contacts" DISABLE ROW LEVEL SECURITY;
+SET ROLE seg_alice;
+SELECT count(*) AS without_rls FROM segments.membership m WHERE m.segment_id = :opened;
+RESET ROLE;
+ALTER TABLE "Sales Data"."Contacts" ENABLE ROW LEVEL SECURITY;
+
+-- A reader without SELECT on the contacts table gets an error, not rows,
+-- whether it evaluates a rule or reads the membership.
+SET ROLE seg_nobody;
+\set VERBOSITY terse
+SELECT segments.preview_count('true');
+SELECT segments.matches(2::bigint, 'true');
+SELECT count(*) FROM segments.membership;
+SELECT count(*) FROM segments.membership_log;
+\set VERBOSITY default
+RESET ROLE;
+
+-- A write by a role the policies limit is maintained as any other (it
+-- updates contact 2 only: 1 is bob's).
+GRANT UPDATE ON "Sales Data"."Contacts" TO seg_alice;
+SET ROLE seg_alice;
+UPDATE "Sales Data"."Contacts" SET "it's" = 4 WHERE "Id" IN (1, 2);
+RESET ROLE;
+SELECT m.contact FROM segments.membership m WHERE m.segment_id = :three_plus ORDER BY 1;
+SELECT s.name, v.missing, v.extra FROM segments.segment s, LATERAL segments.verify_segment(s.id) v
+ORDER BY s.name;
+
+ALTER TABLE "Sales Data"."Contacts" DISABLE ROW LEVEL SECURITY;
+SELECT segments.drop_segment('Opened');
+SELECT segments.drop_segment('Three plus');
+SELECT segments.detach_events();
+SELECT segments.detach_contacts();
+DROP SCHEMA "Sales Data" CASCADE;
+DROP ROLE seg_alice, seg_nobody, seg_analyst;

@@ -1,0 +1,133 @@
+/*
+ * data_owner.c
+ *	  Evaluating the attached data as the contacts table's owner.
+ *
+ * Maintenance, builds and ticks run as the extension's owner (SECURITY
+ * DEFINER), usually a superuser.  Reading the attached tables runs code
+ * that other roles control: the operators of a column's type, functions
+ * in policies.  So that code runs as the contacts table's owner, never
+ * with more rights, in a security-restricted operation (no SET ROLE, no
+ * temporary objects, no settings left behind), the way PostgreSQL runs
+ * index expressions and REFRESH MATERIALIZED VIEW.  Writes of the
+ * extension's own tables pause the scope: they run as the role that
+ * entered.  A scope left by an error is undone by the (sub)transaction's
+ * abort, which restores the user and the settings.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_class.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/tuplestore.h"
+
+#include "data_owner.h"
+#include "rule_check.h"
+
+void
+data_owner_enter(DataOwnerScope *scope, Oid contacts)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(contacts));
+
+	if (!HeapTupleIsValid(tuple))
+		ereport(ERROR,
+				errcode(ERRCODE_UNDEFINED_TABLE),
+				errmsg("the attached contacts table (OID %u) does not exist", contacts));
+	scope->owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+
+	GetUserIdAndSecContext(&scope->outer_user, &scope->outer_context);
+	SetUserIdAndSecContext(scope->owner, scope->outer_context | SECURITY_RESTRICTED_OPERATION);
+	scope->guc_level = NewGUCNestLevel();
+}
+
+void
+data_owner_leave(DataOwnerScope *scope)
+{
+	AtEOXact_GUC(false, scope->guc_level);
+	SetUserIdAndSecContext(scope->outer_user, scope->outer_context);
+}
+
+void
+data_owner_pause(DataOwnerScope *scope)
+{
+	SetUserIdAndSecContext(scope->outer_user, scope->outer_context | SECURITY_RESTRICTED_OPERATION);
+}
+
+void
+data_owner_resume(DataOwnerScope *scope)
+{
+	SetUserIdAndSecContext(scope->owner, scope->outer_context | SECURITY_RESTRICTED_OPERATION);
+}
+
+PG_FUNCTION_INFO_V1(segments_matching);
+
+/*
+ * segments._matching(query text, key anyelement) -> SETOF anyelement
+ * segments._matching_among(query text, contacts anyarray) -> SETOF anyelement
+ *
+ * The contact keys a compiled rule selects, evaluated as the contacts
+ * table's owner: the rows that the extension's own statements (refresh,
+ * alter, verify) then compare with the membership as the extension's
+ * owner.  _matching_among passes contacts to the query as $1.
+ */
+Datum
+segments_matching(PG_FUNCTION_ARGS)
+{
+	char	   *query = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Oid			argtype = get_fn_expr_argtype(fcinfo->flinfo, 1);
+	bool		among = OidIsValid(get_element_type(argtype));
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Attachments *att = rule_load_attachments();
+	DataOwnerScope scope;
+	Portal		portal;
+	Oid			keytype;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	keytype = TupleDescAttr(rsinfo->setDesc, 0)->atttypid;
+	if (!att->contacts.present)
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("no contacts table is attached"));
+	if (among && PG_ARGISNULL(1))
+		return (Datum) 0;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	data_owner_enter(&scope, att->contacts.relid);
+	portal = SPI_cursor_open_with_args(NULL, query, among ? 1 : 0, &argtype,
+									   among ? &fcinfo->args[1].value : NULL, NULL, true, 0);
+	if (portal->tupDesc == NULL || portal->tupDesc->natts != 1 ||
+		getBaseType(TupleDescAttr(portal->tupDesc, 0)->atttypid) != getBaseType(keytype))
+		ereport(ERROR,
+				errcode(ERRCODE_DATATYPE_MISMATCH),
+				errmsg("the query must return one column, the contact key, of type %s",
+					   format_type_be(keytype)));
+	for (;;)
+	{
+		uint64		i;
+
+		CHECK_FOR_INTERRUPTS();
+		SPI_cursor_fetch(portal, true, 1000);
+		if (SPI_processed == 0)
+			break;
+		for (i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			Datum		key = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &key, &isnull);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	data_owner_leave(&scope);
+	SPI_finish();
+	return (Datum) 0;
+}
