@@ -40,6 +40,8 @@
 #   bench/writes.sh    UPDATE, INSERT, COPY  vs twin tables without triggers
 #                      and the memory of a long COPY
 #   bench/tick.sh      tick() with nothing due (and as the clock moves on)
+#   bench/reader.sql   a segments_reader's reads of a segment of every
+#                      contact       vs the same reads by the owner
 #
 # Each prints its details as it goes; the table comes last, with the
 # machine it ran on.  Ratios are "with the extension / without": for times
@@ -149,6 +151,7 @@ sqlpart() {	# name file: a psql script whose "row|" lines are collected
 part "create a segment (bench/build.sql)" sqlpart build build.sql
 part "preview_count (bench/preview.sql)" sqlpart preview preview.sql
 part "rebuild everything (bench/refresh.sql)" sqlpart refresh refresh.sql
+part "reading membership as a reader (bench/reader.sql)" sqlpart reader reader.sql
 writes_args=("$seconds")
 if [ "$memory" = 1 ]; then writes_args=(--memory "${writes_args[@]}"); fi
 part "writes (bench/writes.sh)" env BENCH_ROWS="$rows" WRITES_VERIFY="$check" WRITES_ROUNDS="$rounds" \
