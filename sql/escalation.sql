@@ -19,8 +19,10 @@ BEGIN
 END
 $$;
 CREATE DOMAIN public.tenant_id AS integer CHECK (public.owner_check('tenant ' || VALUE));
+-- a domain over a domain: both CHECKs would run
+CREATE DOMAIN public.account_ref AS tenant_id CHECK (public.owner_check('account ' || VALUE));
 CREATE DOMAIN public.event_kind AS text CHECK (public.owner_check('kind ' || VALUE));
-CREATE TABLE public.contacts (id bigint PRIMARY KEY, account tenant_id NOT NULL, country text);
+CREATE TABLE public.contacts (id bigint PRIMARY KEY, account account_ref NOT NULL, country text);
 CREATE TABLE public.events (contact_id bigint NOT NULL, kind event_kind NOT NULL, at timestamptz NOT NULL);
 INSERT INTO public.contacts VALUES (1, 1, 'FR'), (2, 2, 'US');
 RESET ROLE;
@@ -83,6 +85,7 @@ SELECT segments.drop_segment(id) FROM segments.segment ORDER BY id DESC;
 SELECT segments.detach_events();
 SELECT segments.detach_contacts();
 DROP TABLE public.events, public.contacts, public.check_calls;
+DROP DOMAIN public.account_ref;
 DROP DOMAIN public.tenant_id;
 DROP DOMAIN public.event_kind;
 DROP FUNCTION public.owner_check(text);
