@@ -21,7 +21,7 @@ SELECT p.oid::regprocedure AS executable_by_public
 FROM pg_proc p
 WHERE p.pronamespace = 'segments'::regnamespace
 	AND has_function_privilege('public', p.oid, 'EXECUTE')
-ORDER BY 1::text;
+ORDER BY p.oid::regprocedure::text COLLATE "C";
 -- Tables: nothing for PUBLIC.
 SELECT c.relname, c.relacl IS NOT NULL AND EXISTS (SELECT FROM aclexplode(c.relacl) g WHERE g.grantee = 0) AS public_may
 FROM pg_class c WHERE c.relnamespace = 'segments'::regnamespace AND c.relkind IN ('r', 'v')

@@ -1024,6 +1024,14 @@ BEGIN
 
 	IF tenant IS NOT NULL THEN
 		t := segments._column(tbl, tenant, 'tenant');
+		-- a container's input function runs its parts' (a domain's CHECK
+		-- among them) where tenants given to functions are read
+		IF EXISTS (SELECT FROM pg_catalog.pg_type y WHERE y.oid = t.base
+				AND (y.typtype NOT IN ('b', 'e') OR y.typcategory = 'A')) THEN
+			RAISE EXCEPTION 'tenant column "%" of table % has type %', tenant, qname, t.declared
+				USING ERRCODE = 'datatype_mismatch',
+				DETAIL = 'A tenant must be of a base type or an enum: not an array, composite, range or multirange.';
+		END IF;
 		IF NOT segments._has_btree(t.declared) THEN
 			RAISE EXCEPTION 'tenant column "%" of table % has type %, which has no default btree operator class',
 				tenant, qname, t.declared

@@ -31,6 +31,7 @@
 #include "utils/typcache.h"
 #include "utils/varlena.h"
 
+#include "data_owner.h"
 #include "rule_check.h"
 #include "contact_data.h"
 #include "rule_time.h"
@@ -392,6 +393,25 @@ literal_error_context(void *arg)
 }
 
 /*
+ * A literal read as the owner of the contacts table, in a security-
+ * restricted operation (src/data_owner.c): an input function may run code
+ * that role controls (the CHECK of a domain that is an array's element or
+ * a composite's attribute, say), and rules are checked as the extension's
+ * owner, or whoever evaluates them.
+ */
+static Datum
+input_as_data_owner(Attachments *att, Oid input, char *literal, Oid ioparam)
+{
+	DataOwnerScope scope;
+	Datum		value;
+
+	data_owner_enter(&scope, att->contacts.relid);
+	value = OidInputFunctionCall(input, literal, ioparam, -1);
+	data_owner_leave(&scope);
+	return value;
+}
+
+/*
  * Read a literal with the input function of a base type, without a type
  * modifier: a length limit or a domain's check must not turn a comparison
  * into an error, nor round the literal.
@@ -414,7 +434,7 @@ read_literal(CheckState *st, const RuleItem *value, CheckedItem *out, Oid type,
 	error_context_stack = &callback;
 
 	getTypeInputInfo(type, &input, &ioparam);
-	out->value = OidInputFunctionCall(input, (char *) ctx.literal, ioparam, -1);
+	out->value = input_as_data_owner(st->att, input, (char *) ctx.literal, ioparam);
 	out->valtype = type;
 
 	error_context_stack = callback.previous;
@@ -759,7 +779,7 @@ rule_check(const RuleBody *body, Attachments *att, const char *tenant)
 		 * owner wrote, and this may run as the extension's owner.
 		 */
 		getTypeInputInfo(getBaseType(att->contacts.tenant_type), &input, &ioparam);
-		cr->tenant_value = OidInputFunctionCall(input, (char *) tenant, ioparam, -1);
+		cr->tenant_value = input_as_data_owner(att, input, (char *) tenant, ioparam);
 		/* '03' and '3' name one tenant of an integer column */
 		getTypeOutputInfo(getBaseType(att->contacts.tenant_type), &output, &varlena);
 		cr->tenant = OidOutputFunctionCall(output, cr->tenant_value);
