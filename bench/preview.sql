@@ -15,20 +15,6 @@
 SELECT count(segments.drop_segment(s.id)) FROM (SELECT id FROM segments.segment WHERE name LIKE 'bench %' ORDER BY id DESC) s \gset
 SELECT segments.create_segment('bench US', 'country = ''US''') \gset
 
-CREATE FUNCTION pg_temp.best(sql text) RETURNS TABLE (ms numeric, n bigint) LANGUAGE plpgsql AS $$
-DECLARE
-	t0 timestamptz;
-	i int;
-BEGIN
-	ms := NULL;
-	FOR i IN 1 .. current_setting('bench.runs')::int LOOP
-		t0 := clock_timestamp();
-		EXECUTE sql INTO n;
-		ms := least(ms, round(extract(epoch FROM clock_timestamp() - t0) * 1000, 1));
-	END LOOP;
-	RETURN NEXT;
-END $$;
-
 CREATE TEMP TABLE bench_result AS
 SELECT r.id, r.kind, r.rule, o.n AS matching, h.n AS hand_matching, o.ms AS ours_ms, h.ms AS hand_ms
 FROM bench_rule r,

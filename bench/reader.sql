@@ -13,6 +13,7 @@
 -- count the same rows.  Prints the "row|" lines bench/run.sh collects.
 
 \set ON_ERROR_STOP 1
+\ir session.sql
 SELECT count(segments.drop_segment(s.id)) FROM (SELECT id FROM segments.segment WHERE name LIKE 'bench %' ORDER BY id DESC) s \gset
 SELECT segments.create_segment('bench everyone', 'true') AS everyone \gset
 VACUUM ANALYZE segments.membership;
@@ -25,23 +26,6 @@ BEGIN
 END $$;
 CREATE ROLE bench_reader IN ROLE segments_reader;
 GRANT SELECT ON public.contacts TO bench_reader;
-SELECT set_config('bench.runs', :'runs', false) \gset
-
-CREATE FUNCTION pg_temp.best(who text, sql text) RETURNS TABLE (ms numeric, n bigint) LANGUAGE plpgsql AS $$
-DECLARE
-	t0 timestamptz;
-	i int;
-BEGIN
-	ms := NULL;
-	FOR i IN 1 .. current_setting('bench.runs')::int LOOP
-		PERFORM set_config('role', who, true);
-		t0 := clock_timestamp();
-		EXECUTE sql INTO n;
-		ms := least(ms, round(extract(epoch FROM clock_timestamp() - t0) * 1000, 1));
-		PERFORM set_config('role', 'none', true);
-	END LOOP;
-	RETURN NEXT;
-END $$;
 
 CREATE TEMP TABLE bench_read (read text, sql text);
 INSERT INTO bench_read VALUES
@@ -50,12 +34,12 @@ INSERT INTO bench_read VALUES
 
 CREATE TEMP TABLE bench_result AS
 SELECT r.read, 'reader, contacts without row-level security' AS reader, o.ms AS ours_ms, h.ms AS hand_ms, o.n, h.n AS hand_n
-FROM bench_read r, LATERAL pg_temp.best('bench_reader', r.sql) o, LATERAL pg_temp.best('none', r.sql) h;
+FROM bench_read r, LATERAL pg_temp.best(r.sql, 'bench_reader') o, LATERAL pg_temp.best(r.sql) h;
 ALTER TABLE public.contacts ENABLE ROW LEVEL SECURITY;
 CREATE POLICY bench_everyone ON public.contacts USING (account_id IS NOT NULL);
 INSERT INTO bench_result
 SELECT r.read, 'reader limited by row-level security', o.ms, h.ms, o.n, h.n
-FROM bench_read r, LATERAL pg_temp.best('bench_reader', r.sql) o, LATERAL pg_temp.best('none', r.sql) h;
+FROM bench_read r, LATERAL pg_temp.best(r.sql, 'bench_reader') o, LATERAL pg_temp.best(r.sql) h;
 DROP POLICY bench_everyone ON public.contacts;
 ALTER TABLE public.contacts DISABLE ROW LEVEL SECURITY;
 

@@ -3,7 +3,7 @@
 -- contacts, the way someone without the extension would write it.  Read by
 -- bench/build.sql, bench/preview.sql and bench/refresh.sql (\ir rules.sql)
 -- into the temporary table bench_rule (id, kind, rule, hand), after setting
--- up their session and pg_temp.elapsed(sql), which times a statement.
+-- up their session (bench/session.sql).
 --
 -- The times are those of segments.now_override = '2025-06-15 12:00:00+00',
 -- the end of the year bench/data.sql generates: "30 days ago" is written
@@ -12,25 +12,7 @@
 -- while they run; by hand it reads that segment's membership, as an
 -- application would read a table it maintains itself.
 
--- The session of each: the clock at the end of the data's year, no parallel
--- workers (the goals are for one backend on each side), :runs (3 unless
--- given) also as the setting bench.runs for their DO blocks.
-SET segments.now_override = '2025-06-15 12:00:00+00';
-SET max_parallel_workers_per_gather = 0;
-\if :{?runs}
-\else
-\set runs 3
-\endif
-SELECT set_config('bench.runs', :'runs', false) \gset
-SET client_min_messages = warning;
-
--- The milliseconds a statement takes.
-CREATE FUNCTION pg_temp.elapsed(sql text) RETURNS numeric LANGUAGE plpgsql AS $$
-DECLARE t0 timestamptz := clock_timestamp();
-BEGIN
-	EXECUTE sql;
-	RETURN round(extract(epoch FROM clock_timestamp() - t0) * 1000, 1);
-END $$;
+\ir session.sql
 
 CREATE TEMP TABLE bench_rule (id int PRIMARY KEY, kind text NOT NULL, rule text NOT NULL, hand text NOT NULL);
 INSERT INTO bench_rule VALUES
