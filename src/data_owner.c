@@ -66,6 +66,42 @@ data_owner_resume(DataOwnerScope *scope)
 	SetUserIdAndSecContext(scope->owner, scope->outer_context | SECURITY_RESTRICTED_OPERATION);
 }
 
+/*
+ * Open a cursor on query (with its nargs parameters), a compiled rule
+ * whose first column is the contact key, as the attached contacts table's
+ * owner: the scope is entered, for the caller to leave once it has read
+ * the rows.  The first column is taken as contact keys datum for datum,
+ * so it must be of the key's type or a domain over it: a datum of another
+ * type would be read back as what it is not.
+ */
+Portal
+data_owner_open_keys(DataOwnerScope *scope, const char *query, int nargs, Oid *types,
+					 Datum *values, Oid keytype)
+{
+	Attachments *att = rule_load_attachments();
+	Portal		portal;
+	TupleDesc	desc;
+
+	if (!att->contacts.present)
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("contacts are not attached"),
+				errhint("Attach the contacts table first with segments.attach_contacts()."));
+	data_owner_enter(scope, att->contacts.relid);
+	portal = SPI_cursor_open_with_args(NULL, query, nargs, types, values, NULL, true, 0);
+	desc = portal->tupDesc;
+	if (desc == NULL || desc->natts < 1 ||
+		getBaseType(TupleDescAttr(desc, 0)->atttypid) != getBaseType(keytype))
+		ereport(ERROR,
+				errcode(ERRCODE_DATATYPE_MISMATCH),
+				errmsg("the query of a compiled rule must return the contact key first, of type %s",
+					   format_type_be(keytype)),
+				desc == NULL || desc->natts < 1 ? errdetail("It returns no column.") :
+				errdetail("Its first column has type %s.",
+						  format_type_be(TupleDescAttr(desc, 0)->atttypid)));
+	return portal;
+}
+
 PG_FUNCTION_INFO_V1(segments_matching);
 
 /*
@@ -80,35 +116,25 @@ PG_FUNCTION_INFO_V1(segments_matching);
 Datum
 segments_matching(PG_FUNCTION_ARGS)
 {
-	char	   *query = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	Oid			argtype = get_fn_expr_argtype(fcinfo->flinfo, 1);
 	bool		among = OidIsValid(get_element_type(argtype));
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Attachments *att = rule_load_attachments();
 	DataOwnerScope scope;
 	Portal		portal;
-	Oid			keytype;
 
-	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	keytype = TupleDescAttr(rsinfo->setDesc, 0)->atttypid;
-	if (!att->contacts.present)
+	if (PG_ARGISNULL(0))
 		ereport(ERROR,
-				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				errmsg("no contacts table is attached"));
+				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				errmsg("the query must not be null"));
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	if (among && PG_ARGISNULL(1))
 		return (Datum) 0;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	data_owner_enter(&scope, att->contacts.relid);
-	portal = SPI_cursor_open_with_args(NULL, query, among ? 1 : 0, &argtype,
-									   among ? &fcinfo->args[1].value : NULL, NULL, true, 0);
-	if (portal->tupDesc == NULL || portal->tupDesc->natts != 1 ||
-		getBaseType(TupleDescAttr(portal->tupDesc, 0)->atttypid) != getBaseType(keytype))
-		ereport(ERROR,
-				errcode(ERRCODE_DATATYPE_MISMATCH),
-				errmsg("the query must return one column, the contact key, of type %s",
-					   format_type_be(keytype)));
+	portal = data_owner_open_keys(&scope, text_to_cstring(PG_GETARG_TEXT_PP(0)), among ? 1 : 0,
+								  &argtype, among ? &fcinfo->args[1].value : NULL,
+								  TupleDescAttr(rsinfo->setDesc, 0)->atttypid);
 	for (;;)
 	{
 		uint64		i;

@@ -10,6 +10,8 @@
 #ifndef SEGMENTS_DATA_OWNER_H
 #define SEGMENTS_DATA_OWNER_H
 
+#include "utils/portal.h"
+
 typedef struct DataOwnerScope
 {
 	Oid			owner;			/* the contacts table's owner */
@@ -22,6 +24,13 @@ typedef struct DataOwnerScope
 extern void data_owner_enter(DataOwnerScope *scope, Oid contacts);
 /* Back to the role that entered; settings made meanwhile are undone. */
 extern void data_owner_leave(DataOwnerScope *scope);
+
+/*
+ * Enter the scope and open a cursor on a compiled rule's query, checked
+ * to return contact keys of type keytype first (within SPI).
+ */
+extern Portal data_owner_open_keys(DataOwnerScope *scope, const char *query, int nargs,
+								   Oid *types, Datum *values, Oid keytype);
 
 /* Around a write of the extension's tables within the scope. */
 extern void data_owner_pause(DataOwnerScope *scope);

@@ -43,7 +43,6 @@
 
 #include "data_owner.h"
 #include "membership.h"
-#include "rule_check.h"
 
 PG_FUNCTION_INFO_V1(segments_build);
 
@@ -247,25 +246,6 @@ bulk_close(BulkTable *t)
 }
 
 /*
- * The query's first column is stored as the contact key, datum for datum:
- * it must be of the key's type (or a domain over it; a datum of another
- * type, stored as a key, would be read back as what it is not).
- */
-static void
-check_contact_column(TupleDesc query, Form_pg_attribute key)
-{
-	if (query == NULL || query->natts < 1 ||
-		getBaseType(TupleDescAttr(query, 0)->atttypid) != getBaseType(key->atttypid))
-		ereport(ERROR,
-				errcode(ERRCODE_DATATYPE_MISMATCH),
-				errmsg("the query of a build must return the contact key first, of type %s",
-					   format_type_be(key->atttypid)),
-				query == NULL || query->natts < 1 ? errdetail("It returns no column.") :
-				errdetail("Its first column has type %s.",
-						  format_type_be(TupleDescAttr(query, 0)->atttypid)));
-}
-
-/*
  * segments._build(id bigint, compiled text) -> bigint
  *
  * Insert the contacts the compiled rule selects as members of segment id,
@@ -292,9 +272,8 @@ segments_build(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	data_owner_enter(&scope, rule_load_attachments()->contacts.relid);
-	portal = SPI_cursor_open_with_args(NULL, compiled, 0, NULL, NULL, NULL, true, 0);
-	check_contact_column(portal->tupDesc, TupleDescAttr(RelationGetDescr(members.rel), layout.m_contact - 1));
+	portal = data_owner_open_keys(&scope, compiled, 0, NULL, NULL,
+								  TupleDescAttr(RelationGetDescr(members.rel), layout.m_contact - 1)->atttypid);
 	for (;;)
 	{
 		uint64		i;
