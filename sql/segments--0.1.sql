@@ -456,10 +456,10 @@ BEGIN
 END
 $$;
 
--- The attached contacts table and its key and tenant columns; an error
--- when contacts are not attached.
+-- The attached contacts table and its key column; an error when contacts
+-- are not attached.
 CREATE FUNCTION segments._contacts(OUT rel regclass, OUT key_column name,
-	OUT key_base oid, OUT key_type text, OUT tenant_column name, OUT tenant_type text)
+	OUT key_base oid, OUT key_type text)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -480,39 +480,16 @@ BEGIN
 	key_column := a.contact_column;
 	SELECT x.base, x.base_type INTO key_base, key_type
 	FROM segments._column(rel, a.contact_column, 'key') x;
-	tenant_column := a.tenant_column;
-	IF a.tenant_column IS NOT NULL THEN
-		-- a domain's CHECK would run code the table's owner controls, here
-		-- with the rights of whoever runs this (the extension's owner, for
-		-- the lifecycle functions): tenants are read as the base type
-		tenant_type := (segments._column(rel, a.tenant_column, 'tenant')).base_type;
-	END IF;
 END
 $$;
 
 -- The canonical text of a tenant value: the value read as the tenant
 -- column's type and printed again, so 7, '7' and '07' name one tenant.
--- NULL stands for no tenant.
+-- NULL stands for no tenant.  Read as rules read tenants (src/rule_check.c,
+-- rule_read_tenant): as the base type, by the contacts table's owner.
 CREATE FUNCTION segments._tenant_text(tenant anycompatible) RETURNS text
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	c record;
-	canonical text;
-BEGIN
-	IF tenant IS NULL THEN
-		RETURN NULL;
-	END IF;
-	c := segments._contacts();
-	IF c.tenant_column IS NULL THEN
-		RAISE EXCEPTION 'a tenant was given, but contacts have no tenant column'
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-			HINT = 'Attach the contacts table with tenant => ''column'' to use tenants.';
-	END IF;
-	EXECUTE format('SELECT ($1)::%s::text', c.tenant_type) INTO canonical USING tenant::text;
-	RETURN canonical;
-END
-$$;
+	AS 'MODULE_PATHNAME', 'segments_tenant_text' LANGUAGE C STABLE
+	SET search_path = pg_catalog, pg_temp;
 
 -- Checks a segment name given by the caller.
 CREATE FUNCTION segments._check_name(name text) RETURNS void
@@ -1024,8 +1001,7 @@ BEGIN
 
 	IF tenant IS NOT NULL THEN
 		t := segments._column(tbl, tenant, 'tenant');
-		-- a container's input function runs its parts' (a domain's CHECK
-		-- among them) where tenants given to functions are read
+		-- a tenant names one account: a scalar, compared and printed whole
 		IF EXISTS (SELECT FROM pg_catalog.pg_type y WHERE y.oid = t.base
 				AND (y.typtype NOT IN ('b', 'e') OR y.typcategory = 'A')) THEN
 			RAISE EXCEPTION 'tenant column "%" of table % has type %', tenant, qname, t.declared

@@ -745,6 +745,65 @@ check_node(CheckState *st, uint32 index, bool in_where)
 	}
 }
 
+/*
+ * A tenant given as text, read as the contacts' tenant column's type (as
+ * its base type: a domain's CHECK is code the table's owner wrote) by that
+ * table's owner (input_as_data_owner); returns its canonical text ('03'
+ * and '3' name one tenant of an integer column) and sets *value.
+ */
+char *
+rule_read_tenant(Attachments *att, const char *tenant, Datum *value)
+{
+	Oid			base;
+	Oid			input,
+				ioparam,
+				output;
+	bool		varlena;
+
+	if (!att->contacts.tenant_column)
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("a tenant was given, but contacts have no tenant column"),
+				errhint("Attach the contacts table with tenant => 'column' to use tenants."));
+	base = getBaseType(att->contacts.tenant_type);
+	getTypeInputInfo(base, &input, &ioparam);
+	*value = input_as_data_owner(att, input, (char *) tenant, ioparam);
+	getTypeOutputInfo(base, &output, &varlena);
+	return OidOutputFunctionCall(output, *value);
+}
+
+PG_FUNCTION_INFO_V1(segments_tenant_text);
+
+/*
+ * segments._tenant_text(tenant anycompatible) -> text: a tenant given to a
+ * function, as the canonical text the catalog and rules use.
+ */
+Datum
+segments_tenant_text(PG_FUNCTION_ARGS)
+{
+	Attachments *att;
+	Oid			output;
+	bool		varlena;
+	Datum		value;
+	int			level;
+	char	   *canonical;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	att = rule_load_attachments();
+	if (!att->contacts.present)
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("contacts are not attached"),
+				errhint("Attach the contacts table first with segments.attach_contacts()."));
+	getTypeOutputInfo(get_fn_expr_argtype(fcinfo->flinfo, 0), &output, &varlena);
+	canonical = OidOutputFunctionCall(output, PG_GETARG_DATUM(0));
+	level = rule_enter_utc();
+	canonical = rule_read_tenant(att, canonical, &value);
+	AtEOXact_GUC(true, level);
+	PG_RETURN_TEXT_P(cstring_to_text(canonical));
+}
+
 CheckedRule *
 rule_check(const RuleBody *body, Attachments *att, const char *tenant)
 {
@@ -763,27 +822,7 @@ rule_check(const RuleBody *body, Attachments *att, const char *tenant)
 
 	level = rule_enter_utc();
 	if (tenant)
-	{
-		Oid			input,
-					ioparam,
-					output;
-		bool		varlena;
-
-		if (!att->contacts.tenant_column)
-			ereport(ERROR,
-					errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					errmsg("contacts are attached without a tenant column"),
-					errhint("Attach the contacts table with tenant => 'column' to use tenants."));
-		/*
-		 * Read as the base type of a domain: its CHECK is code the table's
-		 * owner wrote, and this may run as the extension's owner.
-		 */
-		getTypeInputInfo(getBaseType(att->contacts.tenant_type), &input, &ioparam);
-		cr->tenant_value = input_as_data_owner(att, input, (char *) tenant, ioparam);
-		/* '03' and '3' name one tenant of an integer column */
-		getTypeOutputInfo(getBaseType(att->contacts.tenant_type), &output, &varlena);
-		cr->tenant = OidOutputFunctionCall(output, cr->tenant_value);
-	}
+		cr->tenant = rule_read_tenant(att, tenant, &cr->tenant_value);
 	check_node(&st, 0, false);
 	AtEOXact_GUC(true, level);
 	return cr;

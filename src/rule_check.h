@@ -113,6 +113,12 @@ extern void rule_push_fresh_snapshot(void);
  */
 extern CheckedRule *rule_check(const RuleBody *body, Attachments *att, const char *tenant);
 
+/*
+ * Read a tenant given as text as the contacts' tenant column's type;
+ * returns its canonical text and sets *value.
+ */
+extern char *rule_read_tenant(Attachments *att, const char *tenant, Datum *value);
+
 /* The field of a FIELD item as written, for messages. */
 extern char *rule_field_name(const RuleBody *body, const RuleItem *field);
 
