@@ -35,6 +35,7 @@ OBJS = \
 	src/membership.o \
 	src/segment_cache.o \
 	src/data_owner.o \
+	src/contact_visibility.o \
 	src/maintain.o \
 	src/worker.o
 

@@ -100,3 +100,62 @@ SELECT segments.detach_events();
 SELECT segments.detach_contacts();
 DROP SCHEMA "Sales Data" CASCADE;
 DROP ROLE seg_alice, seg_nobody, seg_analyst;
+
+-- The policies read the keys a reader can see once per query, into a
+-- structure made for the key's type: integer keys dense and sparse, far
+-- apart and negative, a chunk of them in a bitmap; text keys hashed.
+CREATE TABLE wide_keys (id bigint PRIMARY KEY, visible boolean NOT NULL);
+INSERT INTO wide_keys
+SELECT k, k % 3 <> 0
+FROM (SELECT generate_series(1, 10000) UNION ALL SELECT 1000000000000 + 7 * generate_series(1, 200)
+	UNION ALL SELECT -generate_series(1, 50) UNION ALL SELECT 9223372036854775807
+	UNION ALL SELECT -9223372036854775808) AS k(k);
+SELECT segments.attach_contacts('public.wide_keys', key => 'id');
+SELECT segments.create_segment('Every key', 'true') AS every_key \gset
+CREATE ROLE seg_partial IN ROLE segments_reader;
+GRANT SELECT ON wide_keys TO seg_partial;
+ALTER TABLE wide_keys ENABLE ROW LEVEL SECURITY;
+CREATE POLICY some_keys ON wide_keys USING (visible);
+SET ROLE seg_partial;
+SELECT count(*) AS seen, count(*) FILTER (WHERE m.contact % 3 = 0) AS hidden_seen,
+	min(m.contact), max(m.contact)
+FROM segments.membership m WHERE m.segment_id = :every_key;
+SELECT count(*) AS seen_in_log FROM segments.membership_log l WHERE l.segment_id = :every_key;
+RESET ROLE;
+SELECT count(*) FILTER (WHERE visible) AS visible_keys FROM wide_keys;
+SET ROLE seg_partial;
+-- a reader's view follows the data it can see, statement by statement,
+-- even where PL/pgSQL keeps an expression for the whole transaction
+RESET ROLE;
+GRANT INSERT ON wide_keys TO seg_partial;
+SET ROLE seg_partial;
+BEGIN;
+DO $$
+BEGIN
+	RAISE NOTICE 'contact 20001 visible: %', segments._contact_visible(20001::bigint);
+	INSERT INTO wide_keys VALUES (20001, true);
+	RAISE NOTICE 'contact 20001 visible after its insert: %', segments._contact_visible(20001::bigint);
+END $$;
+ROLLBACK;
+RESET ROLE;
+ALTER TABLE wide_keys DISABLE ROW LEVEL SECURITY;
+SELECT segments.drop_segment('Every key');
+SELECT segments.detach_contacts();
+
+CREATE TABLE text_keys (id text PRIMARY KEY);
+INSERT INTO text_keys SELECT 'contact ' || i FROM generate_series(1, 3000) AS i;
+SELECT segments.attach_contacts('public.text_keys', key => 'id');
+SELECT segments.create_segment('Every text key', 'true') AS every_text_key \gset
+GRANT SELECT ON text_keys TO seg_partial;
+ALTER TABLE text_keys ENABLE ROW LEVEL SECURITY;
+CREATE POLICY some_keys ON text_keys USING (id LIKE '%7');
+SET ROLE seg_partial;
+SELECT count(*) AS seen, count(*) FILTER (WHERE m.contact NOT LIKE '%7') AS hidden_seen
+FROM segments.membership m WHERE m.segment_id = :every_text_key;
+RESET ROLE;
+SELECT count(*) AS visible_text_keys FROM text_keys WHERE id LIKE '%7';
+ALTER TABLE text_keys DISABLE ROW LEVEL SECURITY;
+SELECT segments.drop_segment('Every text key');
+SELECT segments.detach_contacts();
+DROP TABLE wide_keys, text_keys;
+DROP ROLE seg_partial;

@@ -906,6 +906,15 @@ SET search_path = pg_catalog, pg_temp AS $$
 	FROM segments.attached a WHERE a.role = 'contacts'
 $$;
 
+-- Whether the current role can read the contact of this key in the
+-- contacts table, its privileges and policies applied (the policies of
+-- membership and its log, for a role that row-level security limits
+-- there).  The keys it can read are read once per query
+-- (src/contact_visibility.c).  Not SECURITY DEFINER and no SET clause:
+-- it runs as the reading role, and once for each row.
+CREATE FUNCTION segments._contact_visible(contact anyelement) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'segments_contact_visible' LANGUAGE C STABLE STRICT;
+
 -- Maintenance reads and evaluates the attached tables as the contacts
 -- table's owner (src/data_owner.c), and "in segment" reads the membership
 -- (whose policies let that owner see every row): what it needs is granted
@@ -934,14 +943,14 @@ BEGIN
 		EXECUTE format('REVOKE EXECUTE ON FUNCTION segments._sees_all_contacts() FROM %s', former);
 		IF pg_catalog.to_regclass('segments.membership') IS NOT NULL THEN
 			EXECUTE format('REVOKE SELECT ON segments.membership FROM %s', former);
-			EXECUTE format('REVOKE EXECUTE ON FUNCTION segments._visible_contacts() FROM %s', former);
 		END IF;
+		EXECUTE format('REVOKE EXECUTE ON FUNCTION segments._contact_visible(anyelement) FROM %s', former);
 	END LOOP;
 	IF owner IS NOT NULL AND NOT EXISTS (SELECT
 			FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) g
 			WHERE p.oid = 'segments._sees_all_contacts()'::pg_catalog.regprocedure AND g.grantee = owner) THEN
 		EXECUTE format('GRANT SELECT ON segments.membership, segments.attached TO %s', owner::regrole);
-		EXECUTE format('GRANT EXECUTE ON FUNCTION segments._sees_all_contacts(), segments._visible_contacts() TO %s',
+		EXECUTE format('GRANT EXECUTE ON FUNCTION segments._sees_all_contacts(), segments._contact_visible(anyelement) TO %s',
 			owner::regrole);
 	END IF;
 END
@@ -1057,27 +1066,14 @@ BEGIN
 	-- extension's owner, which maintains them, is not subject to these.
 	-- The policies name the contacts table only through functions, so
 	-- that dropping or changing it is not held back by them.
-	EXECUTE format($ddl$
-		CREATE FUNCTION segments._visible_contacts() RETURNS SETOF %s
-		LANGUAGE plpgsql STABLE ROWS 1000
-		SET search_path = pg_catalog, pg_temp AS $f$
-		BEGIN
-			RETURN QUERY EXECUTE (SELECT format('SELECT c.%%I::%s FROM %%I.%%I c',
-					a.contact_column, a.table_schema, a.table_name)
-				FROM segments.attached a WHERE a.role = 'contacts');
-		END
-		$f$
-		$ddl$, k.base_type, k.base_type);
-	REVOKE ALL ON FUNCTION segments._visible_contacts() FROM PUBLIC;
-	GRANT EXECUTE ON FUNCTION segments._visible_contacts() TO segments_reader;
 	ALTER TABLE segments.membership ENABLE ROW LEVEL SECURITY;
 	ALTER TABLE segments.membership_log ENABLE ROW LEVEL SECURITY;
 	CREATE POLICY visible_contacts ON segments.membership FOR SELECT
 		USING ((SELECT segments._sees_all_contacts())
-			OR membership.contact IN (SELECT segments._visible_contacts()));
+			OR segments._contact_visible(membership.contact));
 	CREATE POLICY visible_contacts ON segments.membership_log FOR SELECT
 		USING ((SELECT segments._sees_all_contacts())
-			OR membership_log.contact IN (SELECT segments._visible_contacts()));
+			OR segments._contact_visible(membership_log.contact));
 	GRANT SELECT ON segments.membership, segments.membership_log TO segments_reader;
 	PERFORM segments._sync_data_owner();
 
@@ -1223,7 +1219,6 @@ BEGIN
 	DROP FUNCTION IF EXISTS segments.preview(segments.rule, integer, anycompatible);
 	DROP TABLE IF EXISTS segments.membership;
 	DROP TABLE IF EXISTS segments.membership_log;
-	DROP FUNCTION IF EXISTS segments._visible_contacts();
 	PERFORM segments._drop_triggers('contacts');
 	DELETE FROM segments.attached a WHERE a.role = 'contacts';
 	PERFORM segments._sync_data_owner();
@@ -2771,7 +2766,7 @@ GRANT EXECUTE ON FUNCTION
 	segments._contacts(), segments._column(regclass, name, text),
 	segments._column_hint(regclass, text), segments._levenshtein(text, text),
 	segments._relation_name(regclass), segments._stats(), segments._recent_changes(),
-	segments._sees_all_contacts()
+	segments._sees_all_contacts(), segments._contact_visible(anyelement)
 	TO segments_reader;
 
 GRANT EXECUTE ON FUNCTION
