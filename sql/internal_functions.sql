@@ -29,6 +29,10 @@ SELECT segments.attach_contacts('contacts', key => 'handle');
 SELECT segments.create_segment('US', 'country = ''US''') AS us_id \gset
 SELECT segments._build(:us_id, $$SELECT 4096::bigint$$);
 SELECT m.contact FROM segments.membership m WHERE m.segment_id = :us_id ORDER BY 1;
+-- Nor may the membership policies' visibility test take the keys it
+-- reads for another type than the one it is asked about.
+SELECT segments._contact_visible(4096::bigint);
+SELECT segments._contact_visible('@ann'::text) AS ann_visible;
 
 SELECT segments.drop_segment('US');
 SELECT segments.detach_contacts();

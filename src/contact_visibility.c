@@ -262,9 +262,18 @@ receive_key(TupleTableSlot *slot, DestReceiver *self)
 	return true;
 }
 
+/* The keys read must be of the type asked about. */
 static void
 receiver_startup(DestReceiver *self, int operation, TupleDesc desc)
 {
+	KeyReceiver *r = (KeyReceiver *) self;
+	Oid			keytype = getBaseType(TupleDescAttr(desc, 0)->atttypid);
+
+	if (keytype != r->set->keytype)
+		ereport(ERROR,
+				errcode(ERRCODE_DATATYPE_MISMATCH),
+				errmsg("the contact key is of type %s, not %s",
+					   format_type_be(keytype), format_type_be(r->set->keytype)));
 }
 
 static void
@@ -362,7 +371,8 @@ segments_contact_visible(PG_FUNCTION_ARGS)
 	}
 	if (set == NULL)
 	{
-		set = read_visible_contacts(get_fn_expr_argtype(fcinfo->flinfo, 0), fcinfo->flinfo->fn_mcxt);
+		set = read_visible_contacts(getBaseType(get_fn_expr_argtype(fcinfo->flinfo, 0)),
+									 fcinfo->flinfo->fn_mcxt);
 		fcinfo->flinfo->fn_extra = set;
 	}
 	PG_RETURN_BOOL(contains_key(set, PG_GETARG_DATUM(0)));
