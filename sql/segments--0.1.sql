@@ -417,6 +417,7 @@ DECLARE
 	c record;
 	other text;
 	qname text;
+	owner regrole;
 BEGIN
 	IF rel IS NULL THEN
 		RAISE EXCEPTION 'the % table must not be null', role
@@ -451,6 +452,17 @@ BEGIN
 	IF FOUND THEN
 		RAISE EXCEPTION '% is already attached as the % table', qname, other
 			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	-- Attaching runs as the extension's owner (SECURITY DEFINER), which
+	-- installs the table's triggers and drops them again at detach: only
+	-- a role with the rights of the table's owner may drop a trigger.
+	SELECT cl.relowner::regrole INTO owner FROM pg_catalog.pg_class cl WHERE cl.oid = rel;
+	IF NOT pg_catalog.pg_has_role(current_user, owner, 'USAGE') THEN
+		RAISE EXCEPTION 'the extension''s owner % cannot attach %', quote_ident(current_user), qname
+			USING ERRCODE = 'insufficient_privilege',
+			DETAIL = format('Attaching installs triggers on the %s table and detaching drops them, which needs the rights of its owner %s.',
+				role, owner),
+			HINT = format('Grant role %s to %s.', owner, quote_ident(current_user));
 	END IF;
 	RETURN qname;
 END
@@ -976,7 +988,7 @@ $$;
 
 CREATE FUNCTION segments.attach_contacts(tbl regclass, key name, tenant name DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	qname text := segments._attach_begin('contacts', tbl);
@@ -1113,7 +1125,7 @@ COMMENT ON FUNCTION segments.attach_contacts(regclass, name, name) IS
 
 CREATE FUNCTION segments.attach_events(tbl regclass, contact name, kind name, at name)
 RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	qname text := segments._attach_begin('events', tbl);
@@ -1153,7 +1165,7 @@ COMMENT ON FUNCTION segments.attach_events(regclass, name, name, name) IS
 
 CREATE FUNCTION segments.attach_lists(tbl regclass, contact name, list name)
 RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	qname text := segments._attach_begin('lists', tbl);
@@ -1186,7 +1198,7 @@ COMMENT ON FUNCTION segments.attach_lists(regclass, name, name) IS
 	'attach the list membership table: its contact column (the key''s type) and list column';
 
 CREATE FUNCTION segments.detach_contacts() RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	n bigint;
@@ -1258,7 +1270,7 @@ END
 $$;
 
 CREATE FUNCTION segments.detach_events() RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	PERFORM segments._detach('events', ARRAY['event', 'event_field']);
@@ -1268,7 +1280,7 @@ COMMENT ON FUNCTION segments.detach_events() IS
 	'detach the events table, unless a segment''s rule refers to events';
 
 CREATE FUNCTION segments.detach_lists() RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	PERFORM segments._detach('lists', ARRAY['list']);
@@ -2037,14 +2049,18 @@ SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- The tables that carry the triggers of a role (its name is the triggers'
--- argument).
+-- argument), among those whose triggers the extension's owner may drop:
+-- a trigger some other role put on a table of its own is not the
+-- extension's (it refuses to fire, src/maintain.c) and is left alone.
 CREATE FUNCTION segments._triggered() RETURNS TABLE (role text, relid oid)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
 	SELECT DISTINCT pg_catalog.split_part(pg_catalog.encode(t.tgargs, 'escape'), E'\\000', 1), t.tgrelid
 	FROM pg_catalog.pg_trigger t
+	JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
 	WHERE t.tgfoid IN ('segments._on_write()'::pg_catalog.regprocedure,
 		'segments._on_truncate()'::pg_catalog.regprocedure)
+		AND pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE')
 $$;
 
 -- Refuses a table that cannot be part of an attached table: a foreign
