@@ -40,7 +40,7 @@ OBJS = \
 	src/worker.o
 
 EXTENSION = segments
-DATA = sql/segments--0.1.sql
+DATA = segments--0.1.sql
 
 REGRESS = rule_syntax rule_print rule_errors rule_limits rule_json \
 	rule_binary rule_compare rule_refs attach lifecycle \
@@ -50,11 +50,13 @@ REGRESS = rule_syntax rule_print rule_errors rule_limits rule_json \
 # (sorting, case folding, non-ASCII identifiers) is the same on every machine.
 REGRESS_OPTS = --load-extension=segments --encoding=UTF8 --no-locale
 
-# Concurrency tests (specs/<name>.spec, expected/<name>.out).
+# Concurrency tests (test/isolation/specs/<name>.spec and
+# test/isolation/expected/<name>.out): sql/ and expected/ hold only
+# pg_regress's tests.
 ISOLATION = count_threshold repeatable_read catalog_isolation \
 	catalog_create catalog_alter catalog_rename catalog_drop catalog_attach catalog_detach catalog_ddl \
 	locks no_deadlock tick_concurrency
-ISOLATION_OPTS = $(REGRESS_OPTS)
+ISOLATION_OPTS = $(REGRESS_OPTS) --inputdir=test/isolation
 
 # -Wno-unused-parameter: -Wextra's unused-parameter warning fires inside
 # PostgreSQL's own headers (static inline functions in storage/bufpage.h and

@@ -4,7 +4,7 @@
 -- session: its own changes, inside its transaction and after a rollback,
 -- and a change read again in the leader of a parallel query, where
 -- PostgreSQL takes no new snapshot the usual way.  Changes made by other
--- sessions beside a writer: specs/catalog_*.spec.
+-- sessions beside a writer: test/isolation/specs/catalog_*.spec.
 --
 CREATE TABLE contacts (id bigint PRIMARY KEY, country text NOT NULL, score int NOT NULL);
 INSERT INTO contacts SELECT i, CASE WHEN i % 3 = 0 THEN 'US' ELSE 'FR' END, i % 100

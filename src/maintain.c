@@ -119,6 +119,7 @@ static uint64 plans_generation = 0;
 static SPIPlanPtr write_plan = NULL;
 
 static void flush(void);
+static void announce_change(int64 segment_id);
 
 static void
 free_queues(List *batches)
@@ -1167,9 +1168,8 @@ apply_batches(List *batches, HTAB *rows, bool rows_unknown, const char *cause, i
 		}
 	}
 	data_owner_leave(&ch.scope);
-	/* one notification per changed segment (they fold per transaction) */
 	while ((i = bms_next_member(ch.changed, i)) >= 0)
-		Async_Notify("segments", psprintf(INT64_FORMAT, cache->segments[i].id));
+		announce_change(cache->segments[i].id);
 	if (ch.writer)
 		contact_writer_close(ch.writer);
 	rule_pin_now(0);
@@ -1201,6 +1201,28 @@ void
 maintain_writers_lock(void)
 {
 	writers_lock();
+}
+
+/*
+ * Tells listeners on channel "segments" that a segment's membership
+ * changed (its id as the payload), at commit; equal notifications of one
+ * transaction fold into one.  The one sender, for the write path and for
+ * the lifecycle functions (segments._announce_change).
+ */
+static void
+announce_change(int64 segment_id)
+{
+	Async_Notify("segments", psprintf(INT64_FORMAT, segment_id));
+}
+
+PG_FUNCTION_INFO_V1(segments_announce_change);
+
+/* segments._announce_change(segment_id bigint) -> void */
+Datum
+segments_announce_change(PG_FUNCTION_ARGS)
+{
+	announce_change(PG_GETARG_INT64(0));
+	PG_RETURN_VOID();
 }
 
 /*

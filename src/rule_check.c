@@ -11,8 +11,10 @@
  */
 #include "postgres.h"
 
+#include "access/relation.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -22,6 +24,7 @@
 #include "storage/proc.h"
 #include "storage/procarray.h"
 #include "utils/builtins.h"
+#include "utils/formatting.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -342,27 +345,35 @@ rule_field_name(const RuleBody *body, const RuleItem *field)
 	return buf.data;
 }
 
-/* The attribute number of a column, or an error hinting the nearest one. */
-static AttrNumber
-find_column(const AttachedTable *t, const char *role, const char *name)
+/*
+ * The hint for a column name that a table (desc, named qualified) does not
+ * have: the nearest column's name when it is close enough to be a typo, case
+ * aside (at most a third of the name's characters differ), else the list of
+ * the table's columns.  The one wording of "did you mean" for columns, in
+ * rule checks and in attaching (segments._column_hint).
+ */
+char *
+rule_column_hint(TupleDesc desc, const char *qualified, const char *name)
 {
 	const char *nearest = NULL;
 	int			best = INT_MAX;
+	int			namelen = strlen(name);
+	char	   *lowered = str_tolower(name, namelen, DEFAULT_COLLATION_OID);
 	int			i;
 	StringInfoData columns;
 
 	initStringInfo(&columns);
-	for (i = 0; i < t->tupdesc->natts; i++)
+	for (i = 0; i < desc->natts; i++)
 	{
-		Form_pg_attribute attr = TupleDescAttr(t->tupdesc, i);
+		Form_pg_attribute attr = TupleDescAttr(desc, i);
 		const char *attname = NameStr(attr->attname);
+		char	   *attlowered;
 		int			distance;
 
 		if (attr->attisdropped)
 			continue;
-		if (strcmp(attname, name) == 0)
-			return attr->attnum;
-		distance = varstr_levenshtein(name, strlen(name), attname, strlen(attname),
+		attlowered = str_tolower(attname, strlen(attname), DEFAULT_COLLATION_OID);
+		distance = varstr_levenshtein(lowered, strlen(lowered), attlowered, strlen(attlowered),
 									  1, 1, 1, true);
 		if (distance < best)
 		{
@@ -371,15 +382,48 @@ find_column(const AttachedTable *t, const char *role, const char *name)
 		}
 		appendStringInfo(&columns, "%s%s", columns.len ? ", " : "", quote_identifier(attname));
 	}
-	if (nearest && best <= Max(2, (int) strlen(name) / 3))
-		ereport(ERROR,
-				errcode(ERRCODE_UNDEFINED_COLUMN),
-				errmsg("field \"%s\" does not exist in %s table %s", name, role, qualified_name(t)),
-				errhint("Perhaps you meant \"%s\".", nearest));
+	if (nearest == NULL)
+		return psprintf("Table %s has no columns.", qualified);
+	if (best <= Max(1, (namelen + 2) / 3))
+		return psprintf("Perhaps you meant \"%s\".", nearest);
+	return psprintf("The columns of %s are: %s.", qualified, columns.data);
+}
+
+PG_FUNCTION_INFO_V1(segments_column_hint);
+
+/* segments._column_hint(rel regclass, col text) RETURNS text */
+Datum
+segments_column_hint(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	Relation	rel = relation_open(relid, AccessShareLock);
+	char	   *hint = rule_column_hint(RelationGetDescr(rel),
+										quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+																   RelationGetRelationName(rel)),
+										name);
+
+	relation_close(rel, AccessShareLock);
+	PG_RETURN_TEXT_P(cstring_to_text(hint));
+}
+
+/* The attribute number of a column, or an error hinting the nearest one. */
+static AttrNumber
+find_column(const AttachedTable *t, const char *role, const char *name)
+{
+	int			i;
+
+	for (i = 0; i < t->tupdesc->natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(t->tupdesc, i);
+
+		if (!attr->attisdropped && strcmp(NameStr(attr->attname), name) == 0)
+			return attr->attnum;
+	}
 	ereport(ERROR,
 			errcode(ERRCODE_UNDEFINED_COLUMN),
 			errmsg("field \"%s\" does not exist in %s table %s", name, role, qualified_name(t)),
-			errhint("The columns of %s are: %s.", qualified_name(t), columns.data));
+			errhint("%s", rule_column_hint(t->tupdesc, qualified_name(t), name)));
 	return InvalidAttrNumber;
 }
 

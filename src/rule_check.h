@@ -122,6 +122,12 @@ extern char *rule_read_tenant(Attachments *att, const char *tenant, Datum *value
 /* The field of a FIELD item as written, for messages. */
 extern char *rule_field_name(const RuleBody *body, const RuleItem *field);
 
+/*
+ * The hint for a column a table does not have: the nearest column's name,
+ * or the table's columns (qualified: the table's name in the message).
+ */
+extern char *rule_column_hint(TupleDesc desc, const char *qualified, const char *name);
+
 /* Set TimeZone UTC, DateStyle ISO, IntervalStyle postgres until the
  * returned level is closed with AtEOXact_GUC(true, level). */
 extern int	rule_enter_utc(void);

@@ -31,8 +31,11 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -43,6 +46,7 @@
 #include "segment_cache.h"
 
 PG_FUNCTION_INFO_V1(segments_catalog_changed);
+PG_FUNCTION_INFO_V1(segments_maintenance_order);
 
 static SegmentCache *cache = NULL;
 static uint64 cache_generation = 0;
@@ -160,18 +164,110 @@ ordered_cmp(const void *a, const void *b)
 	return (x->id > y->id) - (x->id < y->id);
 }
 
+/*
+ * The catalog's references (all kinds), each with the load-order index of
+ * its segment (n when none: a reference read after its segment was).
+ */
+static Reference *
+read_references(int n, const int64 *ids, int *nrefs)
+{
+	Reference  *refs;
+	MemoryContext cxt = CurrentMemoryContext;
+	int			i;
+
+	if (SPI_execute("SELECT r.segment_id, r.kind, r.name FROM segments.segment_reference r",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read segments.segment_reference");
+	/* SPI returns in its own context */
+	MemoryContextSwitchTo(cxt);
+	*nrefs = (int) SPI_processed;
+	refs = palloc(sizeof(Reference) * Max(*nrefs, 1));
+	for (i = 0; i < *nrefs; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
+		int			j;
+
+		/* both results are small: a linear match keeps this simple */
+		for (j = 0; j < n && ids[j] != id; j++)
+			;
+		refs[i].segment = j;
+		refs[i].kind = SPI_getvalue(t, d, 2);
+		refs[i].name = SPI_getvalue(t, d, 3);
+	}
+	return refs;
+}
+
+/*
+ * The order segments are maintained in, its one definition (the write
+ * path's cache and segments._maintenance_order): a segment after every
+ * segment it uses "in segment" (by depth: 0 if it uses none, else 1 + the
+ * deepest it uses), then by id.  Segment i (in load order) has ids[i],
+ * tenants[i] and names[i].  Sets uses[i] (zeroed by the caller) to the
+ * segments i uses, and returns the load-order indexes in that order.
+ */
+static int *
+maintenance_order(int n, const int64 *ids, char **tenants, char **names,
+				  int nrefs, const Reference *refs, List **uses)
+{
+	SegmentName *sorted = palloc(sizeof(SegmentName) * Max(n, 1));
+	int		   *depth = palloc(sizeof(int) * Max(n, 1));
+	Ordered    *order = palloc(sizeof(Ordered) * Max(n, 1));
+	int		   *result = palloc(sizeof(int) * Max(n, 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		sorted[i].tenant = tenants[i];
+		sorted[i].name = names[i];
+		sorted[i].index = i;
+	}
+	qsort(sorted, n, sizeof(SegmentName), segment_name_cmp);
+	for (i = 0; i < nrefs; i++)
+	{
+		SegmentName key;
+		SegmentName *used;
+
+		if (refs[i].segment >= n || strcmp(refs[i].kind, "segment") != 0)
+			continue;
+		key.tenant = tenants[refs[i].segment];
+		key.name = refs[i].name;
+		used = bsearch(&key, sorted, n, sizeof(SegmentName), segment_name_cmp);
+		if (used)
+			uses[refs[i].segment] = lappend_int(uses[refs[i].segment], used->index);
+	}
+	for (i = 0; i < n; i++)
+		depth[i] = -1;
+	for (i = 0; i < n; i++)
+	{
+		order[i].depth = segment_depth(i, uses, depth);
+		order[i].id = ids[i];
+		order[i].loaded = i;
+	}
+	qsort(order, n, sizeof(Ordered), ordered_cmp);
+	for (i = 0; i < n; i++)
+		result[i] = order[i].loaded;
+	pfree(sorted);
+	pfree(depth);
+	pfree(order);
+	return result;
+}
+
 static SegmentCache *
 read_cache(MemoryContext cxt)
 {
 	MemoryContext old;
 	SegmentCache *c;
 	CachedSegment *loaded;
-	SegmentName *names;
+	int64	   *ids;
+	char	  **tenants;
+	char	  **names;
 	Reference  *refs;
 	List	  **uses;
-	int		   *depth;
 	int		   *position;
-	Ordered    *order;
+	int		   *order;
 	int			n,
 				nrefs,
 				i;
@@ -195,7 +291,9 @@ read_cache(MemoryContext cxt)
 	MemoryContextSwitchTo(cxt);
 	n = (int) SPI_processed;
 	loaded = palloc0(sizeof(CachedSegment) * Max(n, 1));
-	names = palloc(sizeof(SegmentName) * Max(n, 1));
+	ids = palloc(sizeof(int64) * Max(n, 1));
+	tenants = palloc(sizeof(char *) * Max(n, 1));
+	names = palloc(sizeof(char *) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
 		HeapTuple	t = SPI_tuptable->vals[i];
@@ -206,68 +304,23 @@ read_cache(MemoryContext cxt)
 		loaded[i].name = SPI_getvalue(t, d, 2);
 		loaded[i].tenant = SPI_getvalue(t, d, 3);
 		loaded[i].rule = rule_datum_body(PointerGetDatum(PG_DETOAST_DATUM_COPY(SPI_getbinval(t, d, 4, &isnull))));
-		names[i].tenant = loaded[i].tenant;
-		names[i].name = loaded[i].name;
-		names[i].index = i;
-	}
-	qsort(names, n, sizeof(SegmentName), segment_name_cmp);
-
-	if (SPI_execute("SELECT s.id, r.kind, r.name FROM segments.segment_reference r "
-					"JOIN segments.segment s ON s.id = r.segment_id ORDER BY s.id",
-					true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read segments.segment_reference");
-	MemoryContextSwitchTo(cxt);
-	nrefs = (int) SPI_processed;
-	refs = palloc(sizeof(Reference) * Max(nrefs, 1));
-	for (i = 0; i < nrefs; i++)
-	{
-		HeapTuple	t = SPI_tuptable->vals[i];
-		TupleDesc	d = SPI_tuptable->tupdesc;
-		bool		isnull;
-		int64		id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
-		int			j;
-
-		/* both results are small: a linear match keeps this simple */
-		for (j = 0; j < n && loaded[j].id != id; j++)
-			;
-		refs[i].segment = j;
-		refs[i].kind = SPI_getvalue(t, d, 2);
-		refs[i].name = SPI_getvalue(t, d, 3);
+		ids[i] = loaded[i].id;
+		tenants[i] = loaded[i].tenant;
+		names[i] = loaded[i].name;
 	}
 
-	/* which segments each one uses "in segment", and its dependency depth */
+	refs = read_references(n, ids, &nrefs);
+
+	/* which segments each one uses "in segment", and the order */
 	uses = palloc0(sizeof(List *) * Max(n, 1));
-	for (i = 0; i < nrefs; i++)
-	{
-		SegmentName key;
-		SegmentName *used;
-
-		if (refs[i].segment >= n || strcmp(refs[i].kind, "segment") != 0)
-			continue;
-		key.tenant = loaded[refs[i].segment].tenant;
-		key.name = refs[i].name;
-		used = bsearch(&key, names, n, sizeof(SegmentName), segment_name_cmp);
-		if (used)
-			uses[refs[i].segment] = lappend_int(uses[refs[i].segment], used->index);
-	}
-	depth = palloc(sizeof(int) * Max(n, 1));
-	for (i = 0; i < n; i++)
-		depth[i] = -1;
-	order = palloc(sizeof(Ordered) * Max(n, 1));
-	for (i = 0; i < n; i++)
-	{
-		order[i].depth = segment_depth(i, uses, depth);
-		order[i].id = loaded[i].id;
-		order[i].loaded = i;
-	}
-	qsort(order, n, sizeof(Ordered), ordered_cmp);
+	order = maintenance_order(n, ids, tenants, names, nrefs, refs, uses);
 	position = palloc(sizeof(int) * Max(n, 1));
 	c->nsegments = n;
 	c->segments = palloc0(sizeof(CachedSegment) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
-		c->segments[i] = loaded[order[i].loaded];
-		position[order[i].loaded] = i;
+		c->segments[i] = loaded[order[i]];
+		position[order[i]] = i;
 		c->all = bms_add_member(c->all, i);
 	}
 	for (i = 0; i < n; i++)
@@ -473,4 +526,83 @@ segments_catalog_changed(PG_FUNCTION_ARGS)
 {
 	segment_cache_catalog_changed();
 	PG_RETURN_VOID();
+}
+
+/*
+ * segments._maintenance_order(ids bigint[]) RETURNS SETOF bigint
+ *
+ * The segments ids and those that use them "in segment", directly or not,
+ * in the order they are maintained, as the catalog is under the active
+ * snapshot: the lifecycle functions call it in the transaction that
+ * changes the catalog, where the cache would be out of date.
+ */
+Datum
+segments_maintenance_order(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ArrayType  *given = PG_GETARG_ARRAYTYPE_P(0);
+	MemoryContext cxt = CurrentMemoryContext;
+	Datum	   *wanted_ids;
+	bool	   *wanted_nulls;
+	int			nwanted;
+	int64	   *ids;
+	char	  **tenants;
+	char	  **names;
+	Reference  *refs;
+	List	  **uses;
+	int		   *order;
+	bool	   *wanted;
+	int			n,
+				nrefs,
+				i,
+				k;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	deconstruct_array(given, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &wanted_ids, &wanted_nulls, &nwanted);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT s.id, s.name, s.tenant FROM segments.segment s", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read segments.segment");
+	MemoryContextSwitchTo(cxt);
+	n = (int) SPI_processed;
+	ids = palloc(sizeof(int64) * Max(n, 1));
+	tenants = palloc(sizeof(char *) * Max(n, 1));
+	names = palloc(sizeof(char *) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		ids[i] = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
+		names[i] = SPI_getvalue(t, d, 2);
+		tenants[i] = SPI_getvalue(t, d, 3);
+	}
+	refs = read_references(n, ids, &nrefs);
+	uses = palloc0(sizeof(List *) * Max(n, 1));
+	order = maintenance_order(n, ids, tenants, names, nrefs, refs, uses);
+
+	wanted = palloc0(sizeof(bool) * Max(n, 1));
+	for (k = 0; k < nwanted; k++)
+		for (i = 0; i < n; i++)
+			if (!wanted_nulls[k] && ids[i] == DatumGetInt64(wanted_ids[k]))
+				wanted[i] = true;
+	/* a segment comes after those it uses: one pass reaches every dependent */
+	for (k = 0; k < n; k++)
+	{
+		ListCell   *lc;
+		Datum		value;
+		bool		isnull = false;
+
+		i = order[k];
+		foreach(lc, uses[i])
+			wanted[i] |= wanted[lfirst_int(lc)];
+		if (!wanted[i])
+			continue;
+		value = Int64GetDatum(ids[i]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+	}
+	SPI_finish();
+	return (Datum) 0;
 }

@@ -179,7 +179,7 @@ if tests=$(makevar isolation) && opts=$(makevar isolation-opts); then
 		echo "test/run.sh: $PG_ISOLATION_REGRESS not found" >&2
 		count isolation 0 1
 	else
-		pg_suite isolation "$PG_ISOLATION_REGRESS" "$tests" "$opts" specs expected
+		pg_suite isolation "$PG_ISOLATION_REGRESS" "$tests" "$opts" test/isolation/specs test/isolation/expected
 	fi
 else
 	echo "test/run.sh: could not read ISOLATION from the Makefile" >&2

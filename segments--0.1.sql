@@ -275,38 +275,6 @@ SELECT pg_catalog.pg_extension_config_dump('segments.segment_state', '');
 -- Internal helpers
 --
 
--- Levenshtein distance, for "did you mean" hints (no extension needed).
-CREATE FUNCTION segments._levenshtein(a text, b text) RETURNS integer
-LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	la integer := length(a);
-	lb integer := length(b);
-	prev integer[];
-	cur integer[];
-	i integer;
-	j integer;
-BEGIN
-	IF la = 0 THEN
-		RETURN lb;
-	ELSIF lb = 0 THEN
-		RETURN la;
-	END IF;
-	-- prev[j + 1] is the distance between a's first i - 1 characters and
-	-- b's first j characters.
-	prev := ARRAY(SELECT generate_series(0, lb));
-	FOR i IN 1 .. la LOOP
-		cur := ARRAY[i];
-		FOR j IN 1 .. lb LOOP
-			cur := cur || least(prev[j + 1] + 1, cur[j] + 1,
-				prev[j] + CASE WHEN substr(a, i, 1) = substr(b, j, 1) THEN 0 ELSE 1 END);
-		END LOOP;
-		prev := cur;
-	END LOOP;
-	RETURN prev[lb + 1];
-END
-$$;
-
 -- The schema-qualified, quoted name of a relation, for messages and SQL.
 CREATE FUNCTION segments._relation_name(rel regclass) RETURNS text
 LANGUAGE sql STABLE STRICT
@@ -325,34 +293,10 @@ SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- The hint for a column that does not exist: the nearest column's name when
--- it is close enough to be a typo, else the list of the table's columns.
+-- it is close enough to be a typo, else the list of the table's columns
+-- (src/rule_check.c, as rules' fields have it).
 CREATE FUNCTION segments._column_hint(rel regclass, col text) RETURNS text
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	best name;
-	dist integer;
-	cols text;
-BEGIN
-	SELECT a.attname, segments._levenshtein(lower(col), lower(a.attname))
-	INTO best, dist
-	FROM pg_catalog.pg_attribute a
-	WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped
-	ORDER BY 2, a.attnum
-	LIMIT 1;
-	IF best IS NULL THEN
-		RETURN format('Table %s has no columns.', segments._relation_name(rel));
-	END IF;
-	IF dist <= greatest(1, (length(col) + 2) / 3) THEN
-		RETURN format('Perhaps you meant "%s".', best);
-	END IF;
-	SELECT string_agg(format('"%s"', a.attname), ', ' ORDER BY a.attnum)
-	INTO cols
-	FROM pg_catalog.pg_attribute a
-	WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped;
-	RETURN format('The columns of %s are %s.', segments._relation_name(rel), cols);
-END
-$$;
+	AS 'MODULE_PATHNAME', 'segments_column_hint' LANGUAGE C STABLE STRICT;
 
 -- A column of an attached (or to be attached) table: its number, its type
 -- as declared, and the base type under any domain (oid, typmod, text).
@@ -820,24 +764,14 @@ CREATE FUNCTION segments._apply_dependents(id bigint, cause text) RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	dep record;
+	dependent bigint;
 	s segments.segment;
 	n bigint := 0;
 BEGIN
-	FOR dep IN
-		WITH RECURSIVE down(id, depth) AS (
-			SELECT _apply_dependents.id, 0
-			UNION
-			SELECT g.id, d.depth + 1
-			FROM down d
-			JOIN segments.segment u ON u.id = d.id
-			JOIN segments.segment_reference r ON r.kind = 'segment' AND r.name = u.name
-			JOIN segments.segment g ON g.id = r.segment_id AND g.tenant IS NOT DISTINCT FROM u.tenant
-		)
-		SELECT d.id FROM down d WHERE d.id <> _apply_dependents.id
-		GROUP BY d.id ORDER BY max(d.depth), d.id
+	FOR dependent IN SELECT o.id FROM segments._maintenance_order(ARRAY[_apply_dependents.id]) AS o(id)
+		WHERE o.id <> _apply_dependents.id
 	LOOP
-		s := segments._segment(dep.id, true);
+		s := segments._segment(dependent, true);
 		n := n + segments._apply(s.id, segments._compile(s.rule, s.tenant), cause);
 	END LOOP;
 	RETURN n;
@@ -1679,22 +1613,16 @@ COMMENT ON FUNCTION segments.to_sql(segments.rule, anycompatible) IS
 -- channel "segments" once per changed segment (src/maintain.c).
 --
 
+-- Notifies listeners on channel "segments" that a segment's membership
+-- changed, at commit, as the write path does (src/maintain.c).
+CREATE FUNCTION segments._announce_change(segment_id bigint) RETURNS void
+	AS 'MODULE_PATHNAME', 'segments_announce_change' LANGUAGE C VOLATILE STRICT;
+
 -- The segments of ids and those that use them through "in segment",
--- directly or not, each after the segments it uses.
+-- directly or not, each after the segments it uses, as the write path
+-- orders them (src/segment_cache.c), under the current snapshot.
 CREATE FUNCTION segments._maintenance_order(ids bigint[]) RETURNS SETOF bigint
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp AS $$
-	WITH RECURSIVE up(id, depth) AS (
-		SELECT u.id, 0 FROM unnest(ids) AS u(id)
-		UNION
-		SELECT g.id, up.depth + 1
-		FROM up
-		JOIN segments.segment su ON su.id = up.id
-		JOIN segments.segment_reference r ON r.kind = 'segment' AND r.name = su.name
-		JOIN segments.segment g ON g.id = r.segment_id AND g.tenant IS NOT DISTINCT FROM su.tenant
-	)
-	SELECT up.id FROM up GROUP BY up.id ORDER BY max(up.depth), up.id
-$$;
+	AS 'MODULE_PATHNAME', 'segments_maintenance_order' LANGUAGE C STABLE STRICT;
 
 -- Bring segments ids (and their dependents) up to date for contacts (an
 -- array of the key's type, or NULL for all), logging cause.  Returns the joins and leaves.
@@ -1715,8 +1643,7 @@ BEGIN
 			segments._compile(s.rule, s.tenant, few => coalesce(cardinality(contacts) <= 1000, false)),
 			cause, contacts);
 		IF n > 0 THEN
-			-- one notification per transaction and segment: equal ones fold
-			PERFORM pg_catalog.pg_notify('segments', s.id::text);
+			PERFORM segments._announce_change(s.id);
 		END IF;
 		total := total + n;
 	END LOOP;
@@ -2780,7 +2707,7 @@ GRANT EXECUTE ON FUNCTION
 	segments._preview_count(segments.rule, text), segments._preview_sql(segments.rule, integer, text),
 	segments._compile(segments.rule, text, boolean, boolean), segments._tenant_text(anycompatible),
 	segments._contacts(), segments._column(regclass, name, text),
-	segments._column_hint(regclass, text), segments._levenshtein(text, text),
+	segments._column_hint(regclass, text),
 	segments._relation_name(regclass), segments._stats(), segments._recent_changes(),
 	segments._sees_all_contacts(), segments._contact_visible(anyelement)
 	TO segments_reader;
