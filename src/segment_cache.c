@@ -169,7 +169,7 @@ ordered_cmp(const void *a, const void *b)
  * its segment (n when none: a reference read after its segment was).
  */
 static Reference *
-read_references(int n, const int64 *ids, int *nrefs)
+read_references(int n, const CachedSegment *loaded, int *nrefs)
 {
 	Reference  *refs;
 	MemoryContext cxt = CurrentMemoryContext;
@@ -191,7 +191,7 @@ read_references(int n, const int64 *ids, int *nrefs)
 		int			j;
 
 		/* both results are small: a linear match keeps this simple */
-		for (j = 0; j < n && ids[j] != id; j++)
+		for (j = 0; j < n && loaded[j].id != id; j++)
 			;
 		refs[i].segment = j;
 		refs[i].kind = SPI_getvalue(t, d, 2);
@@ -204,13 +204,12 @@ read_references(int n, const int64 *ids, int *nrefs)
  * The order segments are maintained in, its one definition (the write
  * path's cache and segments._maintenance_order): a segment after every
  * segment it uses "in segment" (by depth: 0 if it uses none, else 1 + the
- * deepest it uses), then by id.  Segment i (in load order) has ids[i],
- * tenants[i] and names[i].  Sets uses[i] (zeroed by the caller) to the
- * segments i uses, and returns the load-order indexes in that order.
+ * deepest it uses), then by id.  Sets uses[i] (zeroed by the caller) to
+ * the segments loaded[i] uses, and returns the indexes into loaded in that
+ * order.
  */
 static int *
-maintenance_order(int n, const int64 *ids, char **tenants, char **names,
-				  int nrefs, const Reference *refs, List **uses)
+maintenance_order(int n, const CachedSegment *loaded, int nrefs, const Reference *refs, List **uses)
 {
 	SegmentName *sorted = palloc(sizeof(SegmentName) * Max(n, 1));
 	int		   *depth = palloc(sizeof(int) * Max(n, 1));
@@ -220,8 +219,8 @@ maintenance_order(int n, const int64 *ids, char **tenants, char **names,
 
 	for (i = 0; i < n; i++)
 	{
-		sorted[i].tenant = tenants[i];
-		sorted[i].name = names[i];
+		sorted[i].tenant = loaded[i].tenant;
+		sorted[i].name = loaded[i].name;
 		sorted[i].index = i;
 	}
 	qsort(sorted, n, sizeof(SegmentName), segment_name_cmp);
@@ -232,7 +231,7 @@ maintenance_order(int n, const int64 *ids, char **tenants, char **names,
 
 		if (refs[i].segment >= n || strcmp(refs[i].kind, "segment") != 0)
 			continue;
-		key.tenant = tenants[refs[i].segment];
+		key.tenant = loaded[refs[i].segment].tenant;
 		key.name = refs[i].name;
 		used = bsearch(&key, sorted, n, sizeof(SegmentName), segment_name_cmp);
 		if (used)
@@ -243,7 +242,7 @@ maintenance_order(int n, const int64 *ids, char **tenants, char **names,
 	for (i = 0; i < n; i++)
 	{
 		order[i].depth = segment_depth(i, uses, depth);
-		order[i].id = ids[i];
+		order[i].id = loaded[i].id;
 		order[i].loaded = i;
 	}
 	qsort(order, n, sizeof(Ordered), ordered_cmp);
@@ -255,15 +254,45 @@ maintenance_order(int n, const int64 *ids, char **tenants, char **names,
 	return result;
 }
 
+/*
+ * The segments of the catalog (SPI connected), in the current memory
+ * context; with their rules when rules is true.
+ */
+static CachedSegment *
+read_segments(bool rules, int *n)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	CachedSegment *loaded;
+	int			i;
+
+	if (SPI_execute("SELECT s.id, s.name, s.tenant, s.rule FROM segments.segment s",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read segments.segment");
+	/* SPI returns in its own context */
+	MemoryContextSwitchTo(cxt);
+	*n = (int) SPI_processed;
+	loaded = palloc0(sizeof(CachedSegment) * Max(*n, 1));
+	for (i = 0; i < *n; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		loaded[i].id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
+		loaded[i].name = SPI_getvalue(t, d, 2);
+		loaded[i].tenant = SPI_getvalue(t, d, 3);
+		if (rules)
+			loaded[i].rule = rule_datum_body(PointerGetDatum(PG_DETOAST_DATUM_COPY(SPI_getbinval(t, d, 4, &isnull))));
+	}
+	return loaded;
+}
+
 static SegmentCache *
 read_cache(MemoryContext cxt)
 {
 	MemoryContext old;
 	SegmentCache *c;
 	CachedSegment *loaded;
-	int64	   *ids;
-	char	  **tenants;
-	char	  **names;
 	Reference  *refs;
 	List	  **uses;
 	int		   *position;
@@ -284,36 +313,12 @@ read_cache(MemoryContext cxt)
 	c = palloc0(sizeof(SegmentCache));
 	c->cxt = cxt;
 
-	if (SPI_execute("SELECT s.id, s.name, s.tenant, s.rule FROM segments.segment s",
-					true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read segments.segment");
-	/* SPI returns in its own context */
-	MemoryContextSwitchTo(cxt);
-	n = (int) SPI_processed;
-	loaded = palloc0(sizeof(CachedSegment) * Max(n, 1));
-	ids = palloc(sizeof(int64) * Max(n, 1));
-	tenants = palloc(sizeof(char *) * Max(n, 1));
-	names = palloc(sizeof(char *) * Max(n, 1));
-	for (i = 0; i < n; i++)
-	{
-		HeapTuple	t = SPI_tuptable->vals[i];
-		TupleDesc	d = SPI_tuptable->tupdesc;
-		bool		isnull;
-
-		loaded[i].id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
-		loaded[i].name = SPI_getvalue(t, d, 2);
-		loaded[i].tenant = SPI_getvalue(t, d, 3);
-		loaded[i].rule = rule_datum_body(PointerGetDatum(PG_DETOAST_DATUM_COPY(SPI_getbinval(t, d, 4, &isnull))));
-		ids[i] = loaded[i].id;
-		tenants[i] = loaded[i].tenant;
-		names[i] = loaded[i].name;
-	}
-
-	refs = read_references(n, ids, &nrefs);
+	loaded = read_segments(true, &n);
+	refs = read_references(n, loaded, &nrefs);
 
 	/* which segments each one uses "in segment", and the order */
 	uses = palloc0(sizeof(List *) * Max(n, 1));
-	order = maintenance_order(n, ids, tenants, names, nrefs, refs, uses);
+	order = maintenance_order(n, loaded, nrefs, refs, uses);
 	position = palloc(sizeof(int) * Max(n, 1));
 	c->nsegments = n;
 	c->segments = palloc0(sizeof(CachedSegment) * Max(n, 1));
@@ -545,9 +550,7 @@ segments_maintenance_order(PG_FUNCTION_ARGS)
 	Datum	   *wanted_ids;
 	bool	   *wanted_nulls;
 	int			nwanted;
-	int64	   *ids;
-	char	  **tenants;
-	char	  **names;
+	CachedSegment *loaded;
 	Reference  *refs;
 	List	  **uses;
 	int		   *order;
@@ -562,31 +565,16 @@ segments_maintenance_order(PG_FUNCTION_ARGS)
 					  &wanted_ids, &wanted_nulls, &nwanted);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute("SELECT s.id, s.name, s.tenant FROM segments.segment s", true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read segments.segment");
 	MemoryContextSwitchTo(cxt);
-	n = (int) SPI_processed;
-	ids = palloc(sizeof(int64) * Max(n, 1));
-	tenants = palloc(sizeof(char *) * Max(n, 1));
-	names = palloc(sizeof(char *) * Max(n, 1));
-	for (i = 0; i < n; i++)
-	{
-		HeapTuple	t = SPI_tuptable->vals[i];
-		TupleDesc	d = SPI_tuptable->tupdesc;
-		bool		isnull;
-
-		ids[i] = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
-		names[i] = SPI_getvalue(t, d, 2);
-		tenants[i] = SPI_getvalue(t, d, 3);
-	}
-	refs = read_references(n, ids, &nrefs);
+	loaded = read_segments(false, &n);
+	refs = read_references(n, loaded, &nrefs);
 	uses = palloc0(sizeof(List *) * Max(n, 1));
-	order = maintenance_order(n, ids, tenants, names, nrefs, refs, uses);
+	order = maintenance_order(n, loaded, nrefs, refs, uses);
 
 	wanted = palloc0(sizeof(bool) * Max(n, 1));
 	for (k = 0; k < nwanted; k++)
 		for (i = 0; i < n; i++)
-			if (!wanted_nulls[k] && ids[i] == DatumGetInt64(wanted_ids[k]))
+			if (!wanted_nulls[k] && loaded[i].id == DatumGetInt64(wanted_ids[k]))
 				wanted[i] = true;
 	/* a segment comes after those it uses: one pass reaches every dependent */
 	for (k = 0; k < n; k++)
@@ -600,7 +588,7 @@ segments_maintenance_order(PG_FUNCTION_ARGS)
 			wanted[i] |= wanted[lfirst_int(lc)];
 		if (!wanted[i])
 			continue;
-		value = Int64GetDatum(ids[i]);
+		value = Int64GetDatum(loaded[i].id);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
 	}
 	SPI_finish();
