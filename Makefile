@@ -42,7 +42,7 @@ OBJS = \
 EXTENSION = segments
 DATA = segments--0.1.sql
 
-REGRESS = rule_syntax rule_print rule_errors rule_limits rule_json \
+REGRESS = test_setup rule_syntax rule_print rule_errors rule_limits rule_json \
 	rule_binary rule_compare rule_refs attach lifecycle \
 	semantics_setup semantics_fields semantics_json semantics_events semantics_time \
 	semantics_lists semantics_errors privileges row_security internal_functions operator_hijack escalation maintenance ddl catalog_cache denial_of_service tick

@@ -1,5 +1,5 @@
 --
--- attach: connecting segments to the application's own tables (SPEC section 2).
+-- attach: connecting segments to the application's own tables (docs/design.md, "Attached tables").
 --
 -- The extension does not own the data.  A DBA attaches the existing tables
 -- once per database: the contacts table (its key column and, optionally, a
@@ -10,23 +10,6 @@
 -- segments.membership, segments.membership_log and segments.preview.
 -- Detach undoes it, but not while something still depends on it.
 --
-
--- try(sql) runs a statement and shows the error it raises: SQLSTATE,
--- message, detail and hint (expanded display, one field a line).
-CREATE FUNCTION try(sql text,
-	OUT state text, OUT message text, OUT detail text, OUT hint text)
-LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE sql;
-	state := '00000';
-	message := 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-		detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-	detail := nullif(detail, '');
-	hint := nullif(hint, '');
-END
-$$;
 
 -- The application's tables.
 CREATE TABLE contacts (
@@ -267,4 +250,3 @@ DROP DOMAIN contact_key;
 DROP VIEW contacts_view;
 DROP MATERIALIZED VIEW contacts_mat;
 DROP TABLE contacts, events, list_members, contacts_no_key, contacts_partial, contacts_pair, contacts_temp;
-DROP FUNCTION try(text);

@@ -13,22 +13,6 @@
 --
 SET segments.now_override = '2025-06-15 12:00:00+00';
 
--- try(sql) runs a statement and shows the error it raises.
-CREATE FUNCTION try(sql text,
-	OUT state text, OUT message text, OUT detail text, OUT hint text)
-LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE sql;
-	state := '00000';
-	message := 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-		detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-	detail := nullif(detail, '');
-	hint := nullif(hint, '');
-END
-$$;
-
 -- Contacts partitioned by key; events partitioned by year, 2025 again by
 -- kind; list memberships with an inheritance child for archived rows.
 CREATE TYPE plan_t AS ENUM ('free', 'pro');
@@ -65,24 +49,6 @@ SELECT s.name, coalesce(array_agg(m.contact ORDER BY m.contact)
 	FILTER (WHERE m.contact IS NOT NULL), '{}') AS contacts
 FROM segments.segment s LEFT JOIN segments.membership m ON m.segment_id = s.id
 GROUP BY s.id, s.name ORDER BY s.id;
--- new_log(): the joins and leaves logged since the last call.
-CREATE TABLE log_seen (last bigint);
-INSERT INTO log_seen VALUES (0);
-CREATE FUNCTION new_log() RETURNS TABLE (segment text, cause text, joined boolean, contacts bigint[])
-LANGUAGE sql AS $$
-	WITH seen AS (SELECT last FROM log_seen),
-	news AS (
-		SELECT s.name, l.cause, l.joined, array_agg(l.contact ORDER BY l.contact) AS contacts
-		FROM segments.membership_log l JOIN segments.segment s ON s.id = l.segment_id, seen
-		WHERE l.id > seen.last GROUP BY s.name, l.cause, l.joined ORDER BY s.name, l.joined),
-	moved AS (UPDATE log_seen SET last = (SELECT coalesce(max(id), 0) FROM segments.membership_log))
-	SELECT * FROM news
-$$;
--- all_verified(): every segment equal to a fresh evaluation.
-CREATE FUNCTION all_verified() RETURNS boolean LANGUAGE sql AS $$
-	SELECT bool_and(v.missing = 0 AND v.extra = 0)
-	FROM segments.segment s, LATERAL segments.verify_segment(s.id) v
-$$;
 -- queued(): the segments and contacts this transaction's writes queued for
 -- its commit.
 CREATE FUNCTION queued() RETURNS TABLE (segment text, contacts text[])
@@ -364,12 +330,11 @@ SELECT count(*) AS attached FROM segments.attached;
 REVOKE CREATE ON SCHEMA public FROM ddl_owner;
 DROP ROLE ddl_owner;
 
-DROP TABLE log_seen;
 DROP VIEW triggers;
 DROP FOREIGN TABLE events_remote;
 DROP SERVER ddl_nowhere;
 DROP FOREIGN DATA WRAPPER ddl_dummy;
-DROP FUNCTION try(text), new_log(), all_verified(), queued();
+DROP FUNCTION queued();
 DROP TYPE plan_t;
 DROP SCHEMA sales;
 RESET segments.now_override;

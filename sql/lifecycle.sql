@@ -11,22 +11,6 @@
 -- tenant; every function also takes a segment id, or a name and a tenant.
 --
 
--- try(sql) runs a statement and shows the error it raises.
-CREATE FUNCTION try(sql text,
-	OUT state text, OUT message text, OUT detail text, OUT hint text)
-LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE sql;
-	state := '00000';
-	message := 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-		detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-	detail := nullif(detail, '');
-	hint := nullif(hint, '');
-END
-$$;
-
 -- Ten contacts of two accounts (the tenant column).
 CREATE TABLE contacts (
 	id bigint PRIMARY KEY,
@@ -45,25 +29,6 @@ SELECT s.id, s.name, s.tenant,
        coalesce(array_agg(m.contact ORDER BY m.contact) FILTER (WHERE m.contact IS NOT NULL), '{}') AS contacts
 FROM segments.segment s LEFT JOIN segments.membership m ON m.segment_id = s.id
 GROUP BY s.id ORDER BY s.id;
-
--- new_log(): what segments.membership_log received since the last call,
--- as a consumer polling "WHERE id > last_seen" sees it (grouped for
--- reading: segment, cause, joined or left, and the contacts).
-CREATE TABLE log_seen (last_id bigint NOT NULL);
-INSERT INTO log_seen VALUES (0);
-CREATE FUNCTION new_log()
-RETURNS TABLE (segment_id bigint, cause text, joined boolean, contacts bigint[])
-LANGUAGE plpgsql AS $$
-DECLARE
-	seen bigint := (SELECT last_id FROM log_seen);
-BEGIN
-	UPDATE log_seen SET last_id = coalesce((SELECT max(id) FROM segments.membership_log), 0);
-	RETURN QUERY
-	SELECT l.segment_id, l.cause, l.joined, array_agg(l.contact ORDER BY l.contact)
-	FROM segments.membership_log l WHERE l.id > seen
-	GROUP BY 1, 2, 3 ORDER BY min(l.id);
-END
-$$;
 
 --
 -- 1. create_segment: the rule is checked, recorded, and the membership
@@ -362,7 +327,5 @@ FROM segments.segment;
 SELECT segments.drop_segment('All');
 SELECT segments.detach_contacts();
 
-DROP FUNCTION new_log();
 DROP FUNCTION run_count(text);
-DROP FUNCTION try(text);
-DROP TABLE contacts, log_seen, since_before;
+DROP TABLE contacts, since_before;

@@ -27,17 +27,8 @@ SELECT c.relname, c.relacl IS NOT NULL AND EXISTS (SELECT FROM aclexplode(c.rela
 FROM pg_class c WHERE c.relnamespace = 'segments'::regnamespace AND c.relkind IN ('r', 'v')
 ORDER BY 1;
 
--- A contacts table whose schema and columns need quoting.
-CREATE SCHEMA "Sales Data";
-CREATE TABLE "Sales Data"."Contacts" (
-	"Id" bigint PRIMARY KEY,
-	"Owner" text NOT NULL,
-	"First Name" text,
-	"it's" integer
-);
-INSERT INTO "Sales Data"."Contacts"
-SELECT i, CASE WHEN i % 2 = 0 THEN 'alice' ELSE 'bob' END, 'name ' || i, i % 5
-FROM generate_series(1, 20) AS i;
+-- A contacts table whose schema and columns need quoting (test_setup.sql).
+CALL create_sales_contacts();
 SELECT segments.attach_contacts('"Sales Data"."Contacts"', key => 'Id');
 
 -- Every identifier and literal of the rule is quoted in the SQL.

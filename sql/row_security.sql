@@ -6,17 +6,9 @@
 -- policies let it see, while maintenance sees every contact.
 --
 
--- Each owner sees only their own contacts.  Identifiers that need quoting.
-CREATE SCHEMA "Sales Data";
-CREATE TABLE "Sales Data"."Contacts" (
-	"Id" bigint PRIMARY KEY,
-	"Owner" text NOT NULL,
-	"First Name" text,
-	"it's" integer
-);
-INSERT INTO "Sales Data"."Contacts"
-SELECT i, CASE WHEN i % 2 = 0 THEN 'alice' ELSE 'bob' END, 'name ' || i, i % 5
-FROM generate_series(1, 20) AS i;
+-- Each owner sees only their own contacts (alice the even ones, bob the
+-- odd ones, test_setup.sql).  Identifiers that need quoting.
+CALL create_sales_contacts();
 CREATE TABLE "Sales Data".events (contact bigint NOT NULL, kind text NOT NULL, at timestamptz NOT NULL);
 INSERT INTO "Sales Data".events SELECT i, 'opened', '2025-01-01' FROM generate_series(1, 20) AS i;
 SELECT segments.attach_contacts('"Sales Data"."Contacts"', key => 'Id');

@@ -51,27 +51,6 @@ $$;
 -- SQLSTATE, message and detail of the error, or 00000 and the canonical
 -- text when the rule is valid.
 --
-CREATE FUNCTION try_rule(input text,
-                         OUT sqlstate text, OUT message text, OUT detail text)
-LANGUAGE plpgsql AS $$
-DECLARE
-    state text;
-    msg text;
-    det text;
-BEGIN
-    BEGIN
-        msg := input::segments.rule::text;
-        state := '00000';
-    EXCEPTION WHEN OTHERS THEN
-        GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE,
-                                msg = MESSAGE_TEXT,
-                                det = PG_EXCEPTION_DETAIL;
-    END;
-    sqlstate := state;
-    message := msg;
-    detail := nullif(det, '');
-END
-$$;
 
 SELECT * FROM try_rule('country = ''US''');
 SELECT * FROM try_rule('country = ');
@@ -396,4 +375,3 @@ FROM (VALUES
 SELECT e.detail, convert_to(e.detail, 'UTF8') IS NOT NULL AS valid_utf8
 FROM try_rule('x = 1 ''' || repeat('é', 30) || '''') AS e;
 
-DROP FUNCTION try_rule(text);

@@ -15,38 +15,21 @@
 -- canonical text and whether printing is idempotent.
 --
 
--- try_rule(text) casts the text.  For a valid rule it returns 00000, the
+-- try_long_rule(text) casts the text (try_rule).  For a valid rule it returns 00000, the
 -- length of the canonical text, its first characters and whether reading
 -- the canonical text back prints it again; otherwise the error.
-CREATE FUNCTION try_rule(input text,
-                         OUT sqlstate text, OUT message text, OUT detail text,
-                         OUT length int, OUT canonical text,
-                         OUT idempotent boolean)
-LANGUAGE plpgsql AS $$
-DECLARE
-    state text;
-    msg text;
-    det text;
-    printed text;
-BEGIN
-    BEGIN
-        printed := input::segments.rule::text;
-        state := '00000';
-    EXCEPTION WHEN OTHERS THEN
-        GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE,
-                                msg = MESSAGE_TEXT,
-                                det = PG_EXCEPTION_DETAIL;
-    END;
-    sqlstate := state;
-    message := msg;
-    detail := nullif(det, '');
-    IF printed IS NOT NULL THEN
-        length := pg_catalog.length(printed);
-        canonical := CASE WHEN pg_catalog.length(printed) > 40
-                          THEN left(printed, 37) || '...' ELSE printed END;
-        idempotent := printed::segments.rule::text = printed;
-    END IF;
-END
+CREATE FUNCTION try_long_rule(input text,
+                              OUT sqlstate text, OUT message text, OUT detail text,
+                              OUT length int, OUT canonical text,
+                              OUT idempotent boolean)
+LANGUAGE sql AS $$
+    SELECT r.sqlstate, CASE WHEN r.sqlstate <> '00000' THEN r.message END, r.detail,
+           CASE WHEN r.sqlstate = '00000' THEN pg_catalog.length(r.message) END,
+           CASE WHEN r.sqlstate <> '00000' THEN NULL
+                WHEN pg_catalog.length(r.message) > 40 THEN left(r.message, 37) || '...'
+                ELSE r.message END,
+           CASE WHEN r.sqlstate = '00000' THEN r.message::segments.rule::text = r.message END
+    FROM try_rule(input) r
 $$;
 
 --
@@ -57,16 +40,16 @@ $$;
 --
 SELECT levels, e.*
 FROM (VALUES (1), (99), (100), (101), (102), (10000), (100000)) AS t(levels),
-     LATERAL try_rule(repeat('(', levels) || 'a = 1' || repeat(')', levels)) AS e;
+     LATERAL try_long_rule(repeat('(', levels) || 'a = 1' || repeat(')', levels)) AS e;
 
-SELECT e.* FROM try_rule(repeat('(', 10000)) AS e;
+SELECT e.* FROM try_long_rule(repeat('(', 10000)) AS e;
 
 --
 -- Nesting depth: not.  Each not is one level.
 --
 SELECT levels, e.*
 FROM (VALUES (1), (100), (101), (10000)) AS t(levels),
-     LATERAL try_rule(repeat('not ', levels) || 'a = 1') AS e;
+     LATERAL try_long_rule(repeat('not ', levels) || 'a = 1') AS e;
 
 --
 -- Nesting depth: where.  An event's where (...) is one level, its
@@ -74,17 +57,17 @@ FROM (VALUES (1), (100), (101), (10000)) AS t(levels),
 --
 SELECT levels AS levels_inside_where, e.*
 FROM (VALUES (0), (99), (100)) AS t(levels),
-     LATERAL try_rule('event ''clicked'' where (' || repeat('(', levels) ||
+     LATERAL try_long_rule('event ''clicked'' where (' || repeat('(', levels) ||
                       'url = ''x''' || repeat(')', levels) || ')') AS e;
 
 SELECT levels AS nots_around, e.*
 FROM (VALUES (99), (100)) AS t(levels),
-     LATERAL try_rule(repeat('not ', levels) ||
+     LATERAL try_long_rule(repeat('not ', levels) ||
                       'event ''clicked'' where (url = ''x'')') AS e;
 
 SELECT levels AS nots_inside_where, e.*
 FROM (VALUES (99), (100)) AS t(levels),
-     LATERAL try_rule('event ''clicked'' where (' || repeat('not ', levels) ||
+     LATERAL try_long_rule('event ''clicked'' where (' || repeat('not ', levels) ||
                       'url = ''x'')') AS e;
 
 --
@@ -92,7 +75,7 @@ FROM (VALUES (99), (100)) AS t(levels),
 --
 SELECT pairs AS not_paren_pairs, extra_not, e.*
 FROM (VALUES (50, false), (50, true), (51, false)) AS t(pairs, extra_not),
-     LATERAL try_rule(repeat('not (', pairs) ||
+     LATERAL try_long_rule(repeat('not (', pairs) ||
                       CASE WHEN extra_not THEN 'not ' ELSE '' END ||
                       'a = 1 or b = 2' || repeat(')', pairs)) AS e;
 
@@ -100,7 +83,7 @@ FROM (VALUES (50, false), (50, true), (51, false)) AS t(pairs, extra_not),
 -- The canonical text keeps all of them.
 SELECT levels, e.*
 FROM (VALUES (100), (101)) AS t(levels),
-     LATERAL try_rule(repeat('a = 1 or b = 2 and (', levels) || 'c = 3 or d = 4' ||
+     LATERAL try_long_rule(repeat('a = 1 or b = 2 and (', levels) || 'c = 3 or d = 4' ||
                       repeat(')', levels)) AS e;
 
 SELECT length(r) - length(replace(r, '(', '')) AS parentheses_kept
@@ -110,14 +93,14 @@ FROM (SELECT (repeat('a = 1 or b = 2 and (', 100) || 'c = 3 or d = 4' ||
 -- The deepest tree a rule can have: or and and alternating through 99
 -- parentheses, then a where holding an or of ands.  100 levels: accepted.
 SELECT e.*
-FROM try_rule(repeat('a = 1 or b = 1 and (', 99) ||
+FROM try_long_rule(repeat('a = 1 or b = 1 and (', 99) ||
               'a = 1 or b = 1 and event ''e'' where (a = 1 or b = 1 and c = 1)' ||
               repeat(')', 99)) AS e;
 
 -- Each kind of level, side by side, with one level to spare: only the
 -- deepest branch counts, not the total.
 SELECT e.*
-FROM try_rule(repeat('(', 99) || 'a = 1' || repeat(')', 99) || ' and ' ||
+FROM try_long_rule(repeat('(', 99) || 'a = 1' || repeat(')', 99) || ' and ' ||
               repeat('not ', 99) || 'b = 2' || ' and ' ||
               'event ''e'' where (' || repeat('(', 98) || 'c = 3' ||
               repeat(')', 98) || ')') AS e;
@@ -140,29 +123,29 @@ $$;
 --
 SELECT conditions, e.*
 FROM (VALUES (1), (2), (4000), (4999), (5000), (20000)) AS t(conditions),
-     LATERAL try_rule((SELECT string_agg('a = 1', ' and ')
+     LATERAL try_long_rule((SELECT string_agg('a = 1', ' and ')
                        FROM generate_series(1, conditions))) AS e;
 
 -- Parentheses hold no item of their own, so redundant ones do not count:
 -- 3334 conditions in parentheses make 6669 items.
 SELECT e.*
-FROM try_rule((SELECT string_agg('(a = 1)', ' and ') FROM generate_series(1, 3334))) AS e;
+FROM try_long_rule((SELECT string_agg('(a = 1)', ' and ') FROM generate_series(1, 3334))) AS e;
 
 -- The same with or, and in a list of values: "a in (...)" is one condition
 -- and its values.
 SELECT conditions, e.*
 FROM (VALUES (4999), (5000)) AS t(conditions),
-     LATERAL try_rule((SELECT string_agg('a = ' || i, ' or ' ORDER BY i)
+     LATERAL try_long_rule((SELECT string_agg('a = ' || i, ' or ' ORDER BY i)
                        FROM generate_series(1, conditions) AS i)) AS e;
 
 SELECT n AS values_in_list, e.*
 FROM (VALUES (9998), (9999), (10000)) AS t(n),
-     LATERAL try_rule('a in (' || (SELECT string_agg(i::text, ', ' ORDER BY i)
+     LATERAL try_long_rule('a in (' || (SELECT string_agg(i::text, ', ' ORDER BY i)
                                     FROM generate_series(1, n) AS i) || ')') AS e;
 
 -- A rule of 4000 conditions of every kind is fine, and prints back the same.
 SELECT e.*
-FROM try_rule((SELECT string_agg(CASE i % 4
+FROM try_long_rule((SELECT string_agg(CASE i % 4
                                      WHEN 0 THEN 'props.n' || i || ' >= ' || i
                                      WHEN 1 THEN 'event ''e' || i || ''' count > ' || i
                                      WHEN 2 THEN 'not in list ' || i
@@ -176,13 +159,13 @@ FROM try_rule((SELECT string_agg(CASE i % 4
 --
 SELECT components, e.*
 FROM (VALUES (1), (31), (32), (33), (1000)) AS t(components),
-     LATERAL try_rule((SELECT string_agg('p' || i, '.' ORDER BY i)
+     LATERAL try_long_rule((SELECT string_agg('p' || i, '.' ORDER BY i)
                        FROM generate_series(1, components) AS i) || ' = 1') AS e;
 
 -- The same inside where, and with quoted components.
 SELECT components, e.*
 FROM (VALUES (32), (33)) AS t(components),
-     LATERAL try_rule('event ''clicked'' where (' ||
+     LATERAL try_long_rule('event ''clicked'' where (' ||
                       (SELECT string_agg('"P ' || i || '"', '.' ORDER BY i)
                        FROM generate_series(1, components) AS i) || ' = 1)') AS e;
 
@@ -193,17 +176,17 @@ FROM (VALUES (32), (33)) AS t(components),
 --
 SELECT characters, e.sqlstate, e.message, e.detail, e.length, e.idempotent
 FROM (VALUES (500000), (1000000), (1100000)) AS t(characters),
-     LATERAL try_rule('note = ''' || repeat('x', characters) || '''') AS e;
+     LATERAL try_long_rule('note = ''' || repeat('x', characters) || '''') AS e;
 
 SELECT characters, octet_length(repeat('é', characters)) AS bytes,
        e.sqlstate, e.message, e.detail, e.length
 FROM (VALUES (500000), (600000)) AS t(characters),
-     LATERAL try_rule('note = ''' || repeat('é', characters) || '''') AS e;
+     LATERAL try_long_rule('note = ''' || repeat('é', characters) || '''') AS e;
 
 -- Many medium strings add up the same way.
 SELECT strings, e.sqlstate, e.message, e.detail, e.length
 FROM (VALUES (90), (110)) AS t(strings),
-     LATERAL try_rule((SELECT string_agg('note = ''' || repeat('x', 10000) || '''', ' or ')
+     LATERAL try_long_rule((SELECT string_agg('note = ''' || repeat('x', 10000) || '''', ' or ')
                        FROM generate_series(1, strings))) AS e;
 
 -- A big rule is stored (and toasted) like any value.
@@ -234,6 +217,6 @@ FROM (VALUES
     ('event ''opened'' since 2147483648 months ago'),
     ('event ''opened'' count = 000002147483647'),
     ('total = 2147483648')
-) AS t(input), LATERAL try_rule(input) AS e;
+) AS t(input), LATERAL try_long_rule(input) AS e;
 
-DROP FUNCTION try_rule(text);
+DROP FUNCTION try_long_rule(text);

@@ -9,24 +9,6 @@
 -- first: message, detail, hint and context (without the lines of the test's
 -- own functions).  same is true when both raised the same error.
 --
-CREATE FUNCTION try(sql text,
-	OUT state text, OUT message text, OUT detail text, OUT hint text, OUT context text)
-LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE sql;
-	state := '00000';
-	message := 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-		detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT, context = PG_EXCEPTION_CONTEXT;
-	detail := nullif(detail, '');
-	hint := nullif(hint, '');
-	context := nullif(array_to_string(ARRAY(
-		SELECT line FROM regexp_split_to_table(context, E'\n') AS line
-		WHERE line !~ '^(PL/pgSQL function|SQL statement)'), E'\n'), '');
-END
-$$;
-
 CREATE FUNCTION check_error(rule text, contact bigint DEFAULT 1,
 	OUT compile_state text, OUT matches_state text, OUT same boolean,
 	OUT message text, OUT detail text, OUT hint text, OUT context text)
@@ -35,8 +17,8 @@ DECLARE
 	m record;
 BEGIN
 	SELECT * INTO compile_state, message, detail, hint, context
-	FROM try(format('SELECT segments._compile(%L, NULL)', rule));
-	m := try(format('SELECT segments.matches(%s::bigint, %L)', contact, rule));
+	FROM try_error(format('SELECT segments._compile(%L, NULL)', rule));
+	m := try_error(format('SELECT segments.matches(%s::bigint, %L)', contact, rule));
 	matches_state := m.state;
 	same := (m.state, m.message, m.detail, m.hint) IS NOT DISTINCT FROM
 		(compile_state, message, detail, hint);
@@ -175,22 +157,22 @@ SELECT * FROM check_error('in list 3 days ago');
 -- in segment: the segment must exist (within the tenant).
 --
 SELECT * FROM check_error('in segment ''Nope''');
-SELECT * FROM try($$SELECT segments._compile('in segment ''Nope''', '2')$$);
+SELECT * FROM try_error($$SELECT segments._compile('in segment ''Nope''', '2')$$);
 
 --
 -- Tenants.  A tenant is read as the tenant column's type.
 --
-SELECT * FROM try($$SELECT segments._compile('true', 'abc')$$);
-SELECT * FROM try($$SELECT segments._compile('true', '99999999999')$$);
-SELECT * FROM try($$SELECT segments.preview_count('true', tenant => 'x'::text)$$);
+SELECT * FROM try_error($$SELECT segments._compile('true', 'abc')$$);
+SELECT * FROM try_error($$SELECT segments._compile('true', '99999999999')$$);
+SELECT * FROM try_error($$SELECT segments.preview_count('true', tenant => 'x'::text)$$);
 
 --
 -- segments.matches and explain: the contact must exist; the key is read
 -- as the key type.
 --
-SELECT * FROM try($$SELECT segments.matches(1000::bigint, 'true')$$);
-SELECT * FROM try($$SELECT segments.matches('x'::text, 'true')$$);
-SELECT * FROM try($$SELECT * FROM segments.explain(1000, 'country = ''US''')$$);
+SELECT * FROM try_error($$SELECT segments.matches(1000::bigint, 'true')$$);
+SELECT * FROM try_error($$SELECT segments.matches('x'::text, 'true')$$);
+SELECT * FROM try_error($$SELECT * FROM segments.explain(1000, 'country = ''US''')$$);
 SELECT segments.matches(NULL::bigint, 'true') IS NULL AS strict,
 	segments.matches(1::bigint, NULL) IS NULL AS strict_rule;
 
@@ -219,8 +201,8 @@ SELECT segments.detach_lists();
 SELECT segments.detach_events();
 SELECT segments.detach_contacts();
 SELECT segments.attach_contacts('contacts', key => 'id');
-SELECT * FROM try($$SELECT segments._compile('true', '1')$$);
-SELECT * FROM try($$SELECT segments.preview_count('true', tenant => 1)$$);
+SELECT * FROM try_error($$SELECT segments._compile('true', '1')$$);
+SELECT * FROM try_error($$SELECT segments.preview_count('true', tenant => 1)$$);
 SELECT segments._compile('true', NULL);
 
 \x off
@@ -244,4 +226,3 @@ DROP TABLE contacts, events, list_members;
 DROP TYPE status_t;
 DROP DOMAIN handle_t;
 DROP FUNCTION check_error(text, bigint);
-DROP FUNCTION try(text);

@@ -16,20 +16,6 @@
 -- true when the three sets of contacts are equal.
 --
 
--- try(sql): run a statement, show the SQLSTATE and message of its error.
-CREATE FUNCTION try(sql text, OUT state text, OUT message text, OUT detail text)
-LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE sql;
-	state := '00000';
-	message := 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-		detail = PG_EXCEPTION_DETAIL;
-	detail := nullif(detail, '');
-END
-$$;
-
 -- Times are shown in UTC, in ISO style.
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
@@ -317,7 +303,6 @@ SET segments.now_override = '2025-06-15 12:00:00+00';
 
 SELECT segments.detach_contacts();
 DROP TABLE contacts, time_rules, time_results;
-DROP FUNCTION try(text);
 DROP FUNCTION portable_count(text);
 RESET segments.now_override;
 RESET TimeZone;

@@ -22,8 +22,6 @@ SELECT segments.attach_contacts('contacts', key => 'id');
 SELECT segments.attach_events('events', contact => 'contact_id', kind => 'kind', at => 'at');
 SELECT segments.attach_lists('list_members', contact => 'contact_id', list => 'list_id');
 
-CREATE TABLE log_seen (last bigint);
-INSERT INTO log_seen VALUES (0);
 -- Moves the clock to t, ticks, and shows what the tick returned and the
 -- joins and leaves it logged, with whether every segment verifies.
 CREATE FUNCTION tick_at(t text)
@@ -35,16 +33,10 @@ DECLARE
 BEGIN
 	PERFORM set_config('segments.now_override', t, false);
 	n := segments.tick();
-	SELECT bool_and(v.missing = 0 AND v.extra = 0) INTO ok
-	FROM segments.segment s, LATERAL segments.verify_segment(s.id) v;
+	ok := all_verified();
 	RETURN QUERY
-	WITH news AS (
-		SELECT s.name, l.joined, array_agg(l.contact ORDER BY l.contact) AS contacts
-		FROM segments.membership_log l JOIN segments.segment s ON s.id = l.segment_id
-		WHERE l.id > (SELECT last FROM log_seen) AND l.cause = 'time'
-		GROUP BY s.name, l.joined),
-	moved AS (UPDATE log_seen SET last = (SELECT coalesce(max(id), 0) FROM segments.membership_log))
-	SELECT n, x.name, x.joined, x.contacts, ok FROM news x
+	WITH news AS (SELECT l.segment, l.joined, l.contacts FROM new_log() l WHERE l.cause = 'time')
+	SELECT n, x.segment, x.joined, x.contacts, ok FROM news x
 	UNION ALL SELECT n, NULL, NULL, NULL, ok WHERE NOT EXISTS (SELECT FROM news)
 	ORDER BY 2, 3;
 END
