@@ -13,39 +13,6 @@
 -- three sets of contacts are equal.
 --
 
--- check_tenant(rule, tenant, expected): the same within a tenant.  compiled
--- is segments._compile(rule, tenant); evaluated, the contacts of the tenant
--- that segments.matches accepts (NULL when evaluate is false); hand, those
--- the hand-written condition accepts; counted also by
--- segments.preview_count(rule, tenant).
-CREATE FUNCTION check_tenant(rule text, tenant text, expected text, evaluate boolean DEFAULT true,
-	OUT rule_text text, OUT tenant_ text, OUT compiled bigint, OUT evaluated bigint, OUT hand bigint,
-	OUT preview_count bigint, OUT agree boolean)
-LANGUAGE plpgsql AS $$
-DECLARE
-	r segments.rule := rule::segments.rule;
-	a bigint[];
-	b bigint[];
-	h bigint[];
-BEGIN
-	rule_text := r::text;
-	tenant_ := tenant;
-	EXECUTE format('SELECT coalesce(array_agg(q.contact ORDER BY q.contact), ''{}'') FROM (%s) q',
-		segments._compile(r, tenant)) INTO a;
-	IF evaluate THEN
-		SELECT coalesce(array_agg(c.id ORDER BY c.id), '{}') INTO b
-		FROM contacts c WHERE c.account_id = tenant::integer AND segments.matches(c.id, r);
-	END IF;
-	EXECUTE format('SELECT coalesce(array_agg(c.id ORDER BY c.id), ''{}'') FROM contacts c WHERE c.account_id = %L::integer AND (%s)',
-		tenant, expected) INTO h;
-	preview_count := segments.preview_count(r, tenant => tenant::integer);
-	compiled := cardinality(a);
-	evaluated := cardinality(b);
-	hand := cardinality(h);
-	agree := (NOT evaluate OR a = b) AND a = h AND preview_count = compiled;
-END
-$$;
-
 -- 300 contacts of three tenants (account_id 1, 2, 3).
 CREATE TABLE contacts (
 	id bigint PRIMARY KEY,
@@ -211,4 +178,3 @@ SELECT segments.drop_segment('Listed');
 SELECT segments.detach_lists();
 SELECT segments.detach_contacts();
 DROP TABLE contacts, list_members, list_names;
-DROP FUNCTION check_tenant(text, text, text, boolean);

@@ -1,5 +1,5 @@
 --
--- semantics_setup: the helper the semantics_* tests share.
+-- semantics_setup: the helpers the semantics_* tests share.
 --
 -- check_rule(rule, expected) evaluates a rule three ways and compares:
 --   compiled  the rule compiled to SQL (segments._compile) and run;
@@ -10,26 +10,60 @@
 -- and agree: whether the three give the same set of contacts (not just the
 -- same number).  Each test creates its own contacts table.
 --
+-- three_ways(rule, tenant, expected, evaluate): the contacts (their ids) the
+-- rule matches, within the tenant (account_id) unless it is NULL, as
+-- compiled, evaluated (NULL when evaluate is false) and hand see it.
+CREATE FUNCTION three_ways(r segments.rule, tenant text, expected text, evaluate boolean,
+	OUT compiled bigint[], OUT evaluated bigint[], OUT hand bigint[])
+LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE format('SELECT coalesce(array_agg(q.contact ORDER BY q.contact), ''{}'') FROM (%s) q',
+		segments._compile(r, tenant)) INTO compiled;
+	IF evaluate THEN
+		SELECT coalesce(array_agg(c.id ORDER BY c.id), '{}') INTO evaluated
+		FROM contacts c
+		WHERE (tenant IS NULL OR c.account_id = tenant::integer) AND segments.matches(c.id, r);
+	END IF;
+	EXECUTE format('SELECT coalesce(array_agg(c.id ORDER BY c.id), ''{}'') FROM contacts c WHERE %s AND (%s)',
+		CASE WHEN tenant IS NULL THEN 'true' ELSE format('c.account_id = %L::integer', tenant) END,
+		expected) INTO hand;
+END
+$$;
+
 CREATE FUNCTION check_rule(rule text, expected text,
 	OUT rule_text text, OUT compiled bigint, OUT evaluated bigint, OUT hand bigint,
 	OUT agree boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
 	r segments.rule := rule::segments.rule;
-	a bigint[];
-	b bigint[];
-	h bigint[];
+	t record := three_ways(r, NULL, expected, true);
 BEGIN
 	rule_text := r::text;
-	EXECUTE format('SELECT coalesce(array_agg(q.contact ORDER BY q.contact), ''{}'') FROM (%s) q',
-		segments._compile(r, NULL)) INTO a;
-	SELECT coalesce(array_agg(c.id ORDER BY c.id), '{}') INTO b
-	FROM contacts c WHERE segments.matches(c.id, r);
-	EXECUTE format('SELECT coalesce(array_agg(c.id ORDER BY c.id), ''{}'') FROM contacts c WHERE %s',
-		expected) INTO h;
-	compiled := cardinality(a);
-	evaluated := cardinality(b);
-	hand := cardinality(h);
-	agree := a = b AND b = h;
+	compiled := cardinality(t.compiled);
+	evaluated := cardinality(t.evaluated);
+	hand := cardinality(t.hand);
+	agree := t.compiled = t.evaluated AND t.evaluated = t.hand;
+END
+$$;
+
+-- check_tenant(rule, tenant, expected): the same within a tenant, for the
+-- tests with an account_id column; also counted by
+-- segments.preview_count(rule, tenant).  With evaluate false, evaluated is
+-- NULL and not compared.
+CREATE FUNCTION check_tenant(rule text, tenant text, expected text, evaluate boolean DEFAULT true,
+	OUT rule_text text, OUT tenant_ text, OUT compiled bigint, OUT evaluated bigint, OUT hand bigint,
+	OUT preview_count bigint, OUT agree boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+	r segments.rule := rule::segments.rule;
+	t record := three_ways(r, tenant, expected, evaluate);
+BEGIN
+	rule_text := r::text;
+	tenant_ := tenant;
+	preview_count := segments.preview_count(r, tenant => tenant::integer);
+	compiled := cardinality(t.compiled);
+	evaluated := cardinality(t.evaluated);
+	hand := cardinality(t.hand);
+	agree := (NOT evaluate OR t.compiled = t.evaluated) AND t.compiled = t.hand AND preview_count = compiled;
 END
 $$;
