@@ -36,6 +36,7 @@ OBJS = \
 	src/segment_cache.o \
 	src/data_owner.o \
 	src/contact_visibility.o \
+	src/spi_plan.o \
 	src/maintain.o \
 	src/worker.o
 

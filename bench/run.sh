@@ -97,13 +97,8 @@ rounds=${rounds:-3}
 
 . "$root/bench/lib.sh"
 if [ "$here" = 0 ]; then
-	if [ "$(id -u)" -ne 0 ]; then
-		if command -v sudo >/dev/null 2>&1; then
-			exec sudo -- "$root/bench/run.sh" "${args[@]}"
-		fi
-		echo "bench/run.sh: must run as root (and sudo is not available), or with --here" >&2
-		exit 1
-	fi
+	. "$root/scripts/as_root.sh"
+	as_root "$root/bench/run.sh" -- "${args[@]}" || exit 1
 	bench_server || exit 1
 	export PGDATABASE=bench
 	"$PGBIN/createdb" bench

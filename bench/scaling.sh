@@ -51,13 +51,8 @@ done
 read -r -a points <<<"$points"
 [ "${#points[@]}" -gt 0 ] || { echo "bench/scaling.sh: no points" >&2; exit 2; }
 
-if [ "$(id -u)" -ne 0 ]; then
-	if command -v sudo >/dev/null 2>&1; then
-		exec sudo -- "$root/bench/scaling.sh" "${args[@]}"
-	fi
-	echo "bench/scaling.sh: must run as root (and sudo is not available)" >&2
-	exit 1
-fi
+. "$root/scripts/as_root.sh"
+as_root "$root/bench/scaling.sh" -- "${args[@]}" || exit 1
 . "$root/bench/lib.sh"
 bench_server || exit 1
 

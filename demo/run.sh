@@ -15,13 +15,8 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-if [ "$(id -u)" -ne 0 ]; then
-	if command -v sudo >/dev/null 2>&1; then
-		exec sudo -- "$root/demo/run.sh" "$@"
-	fi
-	echo "demo/run.sh: must run as root (and sudo is not available)" >&2
-	exit 1
-fi
+. "$root/scripts/as_root.sh"
+as_root "$root/demo/run.sh" -- "$@" || exit 1
 
 PGBIN=/usr/lib/postgresql/15/bin
 

@@ -54,3 +54,31 @@ cluster_start() {
 	fi
 	export PGHOST=$CLUSTER_DIR PGPORT=$port PGUSER=postgres
 }
+
+# What the test scripts ask of their cluster.
+#   cluster_psql ARG...            psql, quiet, stopping at the first error
+#   cluster_value DB SQL           the one value SQL returns in DB
+#   cluster_wait_for DB SECONDS SQL
+#                                  polls (every 0.2 s) until SQL returns t;
+#                                  returns 1 when SECONDS have passed
+#   cluster_fail NAME MESSAGE      prints "NAME: FAILED: MESSAGE" and the
+#                                  last lines of the server log; exits 1
+cluster_psql() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
+cluster_value() { cluster_psql -d "$1" -At -c "$2"; }
+cluster_wait_for() {
+	local deadline=$(($(date +%s) + $2)) v
+	while :; do
+		v=$(cluster_value "$1" "$3" 2>/dev/null || true)
+		[ "$v" = t ] && return 0
+		[ "$(date +%s)" -ge "$deadline" ] && return 1
+		sleep 0.2
+	done
+}
+cluster_fail() {
+	echo "$1: FAILED: $2"
+	if [ -f "$CLUSTER_DIR/server.log" ]; then
+		echo "-- last lines of the server log:"
+		tail -n 40 "$CLUSTER_DIR/server.log"
+	fi
+	exit 1
+}

@@ -23,13 +23,8 @@ for arg in "$@"; do
 	esac
 done
 
-if [ "$(id -u)" -ne 0 ]; then
-	if command -v sudo >/dev/null 2>&1; then
-		exec sudo -- "$root/scripts/setup.sh" "$@"
-	fi
-	echo "setup.sh: must run as root (and sudo is not available)" >&2
-	exit 1
-fi
+. "$root/scripts/as_root.sh"
+as_root "$root/scripts/setup.sh" -- "$@" || exit 1
 
 log=$(mktemp /tmp/segments-setup.XXXXXX)
 trap 'rm -f "$log"' EXIT

@@ -30,6 +30,7 @@
 #include "utils/timestamp.h"
 
 #include "contact_data.h"
+#include "spi_plan.h"
 
 /* The queries, each with the chunk's keys as $1. */
 typedef enum ContactQuery
@@ -173,16 +174,6 @@ query_text(const Attachments *att, ContactQuery which, Oid *argtypes, int *nargs
 	}
 	elog(ERROR, "unexpected query %d", (int) which);
 	return NULL;
-}
-
-SPIPlanPtr
-keep_generic_plan(const char *query, int nargs, Oid *types)
-{
-	SPIPlanPtr	plan = SPI_prepare_cursor(query, nargs, types, CURSOR_OPT_GENERIC_PLAN);
-
-	if (plan == NULL || SPI_keepplan(plan) != 0)
-		elog(ERROR, "could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
-	return plan;
 }
 
 /*

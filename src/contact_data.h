@@ -1,23 +1,86 @@
 /*
  * contact_data.h
- *	  Reading contacts' data for evaluation (rule_eval.h): their rows,
- *	  events, lists and memberships, for a chunk of contacts at once, one
- *	  query per table; and hash tables keyed by contact keys.
+ *	  A contact's data as rules are evaluated on it (EvalContact) and what
+ *	  of it some rules need (EvalNeeds); reading it for evaluation
+ *	  (rule_eval.h): rows, events, lists and memberships, for a chunk of
+ *	  contacts at once, one query per table; and hash tables keyed by
+ *	  contact keys.
  */
 #ifndef SEGMENTS_CONTACT_DATA_H
 #define SEGMENTS_CONTACT_DATA_H
 
+#include "datatype/timestamp.h"
 #include "executor/spi.h"
+#include "nodes/pg_list.h"
 #include "utils/hsearch.h"
 #include "utils/typcache.h"
 
-#include "rule_eval.h"
+#include "rule_check.h"
+
+/* One event of the contact. */
+typedef struct EvalEvent
+{
+	HeapTuple	tuple;
+	text	   *kind;			/* not toasted; NULL for a NULL kind */
+	bool		at_isnull;
+	TimestampTz at;
+} EvalEvent;
 
 /*
- * A plan of query kept for the session, generic (SPI connected): the write
- * path's statements cost more to plan anew than to run.
+ * The data of one contact that rules are evaluated on, shared by every
+ * rule evaluated for the contact.  What evaluation allocates goes to cxt,
+ * which the caller resets (or deletes) when done with the contact.
  */
-extern SPIPlanPtr keep_generic_plan(const char *query, int nargs, Oid *types);
+typedef struct EvalContact
+{
+	Attachments *att;
+	MemoryContext cxt;
+	Datum		key;			/* of att->contacts.contact_type */
+	HeapTuple	row;			/* NULL: no such contact */
+	TupleDesc	row_desc;
+	char	   *tenant;			/* canonical text of the contact's tenant
+								 * value, NULL if none / no tenant column */
+
+	/* each read only when the rules need it (EvalNeeds) */
+	bool		events_read;
+	uint64		nevents;
+	EvalEvent  *events;			/* the events the rules count */
+	TupleDesc	events_desc;
+	Oid			kind_collation; /* of the kind column, as e.kind = 'k' uses */
+	/* reads the events when a rule first counts them (contact_defer_events) */
+	void		(*read_events) (struct EvalContact *c);
+	const struct EvalNeeds *events_needs;
+
+	bool		lists_read;
+	uint64		nlists;
+	Datum	   *lists;			/* the contact's non-NULL list values */
+	Oid			list_collation;
+
+	bool		members_read;
+	int			nmembers;
+	int64	   *members;		/* ids of the segments the contact is a
+								 * member of, ascending */
+	int			members_space;
+} EvalContact;
+
+/*
+ * What evaluating some rules needs of a contact's data: its row (a rule
+ * reads a field or has a tenant; else only whether it exists), its lists,
+ * its memberships ("in segment"), and the events its rules count: their
+ * kinds, and the earliest time they count unless some rule counts events
+ * of any time.
+ */
+typedef struct EvalNeeds
+{
+	bool		fields;
+	bool		lists;
+	bool		members;
+	List	   *kinds;			/* of char *, each once; NIL: no events */
+	bool		event_columns;	/* where clauses read other columns */
+	bool		any_time;
+	TimestampTz since;			/* when kinds and not any_time */
+} EvalNeeds;
+
 
 /*
  * Prepared, kept SPI plans reading contacts' data: made on first use for

@@ -64,6 +64,7 @@
 #include "rule_eval.h"
 #include "rule_time.h"
 #include "segment_cache.h"
+#include "spi_plan.h"
 
 PG_FUNCTION_INFO_V1(segments_on_write);
 PG_FUNCTION_INFO_V1(segments_arm_commit);
@@ -655,7 +656,7 @@ prepare_plans(Attachments *att)
 
 /* The segments of a batch queued against an older cache, in this one. */
 static Bitmapset *
-segments_now(SegmentCache *cache, PendingBatch *batch)
+batch_segments_in(SegmentCache *cache, PendingBatch *batch)
 {
 	Bitmapset  *result = NULL;
 	int			i = -1;
@@ -1133,12 +1134,12 @@ apply_batches(List *batches, HTAB *rows, bool rows_unknown, const char *cause, i
 	init_changes(&ch, cause);
 	/* rules are checked as the extension's owner, which reads the catalog */
 	foreach(lc, batches)
-		segment_cache_check_all(cache, segments_now(cache, lfirst(lc)));
+		segment_cache_check_all(cache, batch_segments_in(cache, lfirst(lc)));
 	data_owner_enter(&ch.scope, cache->att->contacts.relid);
 	foreach(lc, batches)
 	{
 		PendingBatch *batch = lfirst(lc);
-		Bitmapset  *segments = segments_now(cache, batch);
+		Bitmapset  *segments = batch_segments_in(cache, batch);
 		EvalNeeds	needs;
 
 		if (bms_is_empty(segments))

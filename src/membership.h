@@ -5,8 +5,6 @@
 #ifndef SEGMENTS_MEMBERSHIP_H
 #define SEGMENTS_MEMBERSHIP_H
 
-#include "postgres.h"
-
 /* The writer of single contacts' changes, open for one commit's maintenance. */
 typedef struct ContactWriter ContactWriter;
 

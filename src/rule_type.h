@@ -6,8 +6,6 @@
 #ifndef SEGMENTS_RULE_TYPE_H
 #define SEGMENTS_RULE_TYPE_H
 
-#include "postgres.h"
-
 #include "rule_tree.h"
 
 /* Detoast and check the format version; returns the body. */

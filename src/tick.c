@@ -43,6 +43,7 @@
 #include "rule_sql.h"
 #include "rule_time.h"
 #include "segment_cache.h"
+#include "spi_plan.h"
 
 PG_FUNCTION_INFO_V1(segments_tick);
 

@@ -23,11 +23,8 @@ set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-if [ "$(id -u)" -ne 0 ]; then
-	if command -v sudo >/dev/null 2>&1; then
-		exec sudo -- env FUZZ_SECONDS="${FUZZ_SECONDS:-60}" "$root/test/run.sh" "$@"
-	fi
-	echo "test/run.sh: must run as root (and sudo is not available)" >&2
+. "$root/scripts/as_root.sh"
+if ! as_root "$root/test/run.sh" FUZZ_SECONDS="${FUZZ_SECONDS:-60}" -- "$@"; then
 	echo "0 passed, 1 failed"
 	exit 1
 fi

@@ -18,13 +18,8 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
-if [ "$(id -u)" -ne 0 ]; then
-	if command -v sudo >/dev/null 2>&1; then
-		exec sudo -- "$root/test/scripts/bench.sh" "$@"
-	fi
-	echo "bench.sh: must run as root (and sudo is not available)" >&2
-	exit 1
-fi
+. "$root/scripts/as_root.sh"
+as_root "$root/test/scripts/bench.sh" -- "$@" || exit 1
 
 out=$(mktemp /tmp/segments-bench-test.XXXXXX)
 trap 'rm -f "$out"' EXIT

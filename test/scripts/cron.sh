@@ -35,13 +35,8 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
-if [ "$(id -u)" -ne 0 ]; then
-	if command -v sudo >/dev/null 2>&1; then
-		exec sudo -- "$root/test/scripts/cron.sh" "$@"
-	fi
-	echo "cron.sh: must run as root (and sudo is not available)" >&2
-	exit 1
-fi
+. "$root/scripts/as_root.sh"
+as_root "$root/test/scripts/cron.sh" -- "$@" || exit 1
 
 PGBIN=/usr/lib/postgresql/15/bin
 db=segcron
@@ -68,27 +63,10 @@ cluster_start cron -c shared_preload_libraries=pg_cron -c cron.database_name=$db
 	-c cron.use_background_workers=on -c fsync=off -c synchronous_commit=off || exit 1
 log=$CLUSTER_DIR/server.log
 
-psql_() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
-# one value
-value() { psql_ -d "$db" -At -c "$1"; }
-
-fail() {
-	echo "cron: FAILED: $1"
-	echo "-- last lines of the server log:"
-	tail -n 30 "$log"
-	exit 1
-}
-
-# wait_for SECONDS SQL: poll (every 0.5 s) until SQL returns t
-wait_for() {
-	local deadline=$(($(date +%s) + $1)) v
-	while :; do
-		v=$(value "$2" 2>/dev/null || true)
-		[ "$v" = t ] && return 0
-		[ "$(date +%s)" -ge "$deadline" ] && return 1
-		sleep 0.5
-	done
-}
+psql_() { cluster_psql "$@"; }
+value() { cluster_value "$db" "$1"; }
+fail() { cluster_fail cron "$1"; }
+wait_for() { cluster_wait_for "$db" "$1" "$2"; }
 
 psql_ -d postgres -c "CREATE DATABASE $db"
 psql_ -d "$db" -c "CREATE EXTENSION pg_cron" -c "CREATE EXTENSION segments"

@@ -28,13 +28,8 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
-if [ "$(id -u)" -ne 0 ]; then
-	if command -v sudo >/dev/null 2>&1; then
-		exec sudo -- "$root/test/scripts/owner.sh" "$@"
-	fi
-	echo "owner.sh: must run as root (and sudo is not available)" >&2
-	exit 1
-fi
+. "$root/scripts/as_root.sh"
+as_root "$root/test/scripts/owner.sh" -- "$@" || exit 1
 
 PGBIN=/usr/lib/postgresql/15/bin
 PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress
@@ -50,11 +45,8 @@ fi
 . "$root/scripts/cluster.sh"
 cluster_start owner -c fsync=off || exit 1
 
-psql_() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
-fail() {
-	echo "owner: FAILED: $1"
-	exit 1
-}
+psql_() { cluster_psql "$@"; }
+fail() { cluster_fail owner "$1"; }
 
 psql_ -d postgres -c "CREATE DATABASE $db TEMPLATE template0 ENCODING UTF8 LC_COLLATE 'C' LC_CTYPE 'C'"
 psql_ -d "$db" -v owner="$owner" <<'SQL'

@@ -46,16 +46,10 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 here=$root/test/stress
 
-if [ "$(id -u)" -ne 0 ]; then
-	if command -v sudo >/dev/null 2>&1; then
-		exec sudo -- env STRESS_SECONDS="${STRESS_SECONDS:-30}" \
-			STRESS_SEED="${STRESS_SEED:-}" STRESS_ALLOW_DEADLOCKS="${STRESS_ALLOW_DEADLOCKS:-0}" \
-			STRESS_CATALOG="${STRESS_CATALOG:-1}" \
-			"$root/test/scripts/stress.sh" "$@"
-	fi
-	echo "stress.sh: must run as root (and sudo is not available)" >&2
-	exit 1
-fi
+. "$root/scripts/as_root.sh"
+as_root "$root/test/scripts/stress.sh" STRESS_SECONDS="${STRESS_SECONDS:-30}" \
+	STRESS_SEED="${STRESS_SEED:-}" STRESS_ALLOW_DEADLOCKS="${STRESS_ALLOW_DEADLOCKS:-0}" \
+	STRESS_CATALOG="${STRESS_CATALOG:-1}" -- "$@" || exit 1
 
 PGBIN=/usr/lib/postgresql/15/bin
 seconds=${STRESS_SECONDS:-30}
@@ -83,9 +77,8 @@ cluster_start stress -c max_connections=40 -c fsync=off -c synchronous_commit=of
 	-c full_page_writes=off -c deadlock_timeout=200ms || exit 1
 tmp=$CLUSTER_DIR
 
-psql_() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
-# one value
-value() { psql_ -d stress -At -c "$1"; }
+psql_() { cluster_psql "$@"; }
+value() { cluster_value stress "$1"; }
 
 started_at=$(date +%s)
 echo "stress: seed $seed; READ COMMITTED ${seconds}s, REPEATABLE READ ${rr_seconds}s, SERIALIZABLE ${ser_seconds}s; 8 clients, 2 threads"

@@ -39,13 +39,8 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
-if [ "$(id -u)" -ne 0 ]; then
-	if command -v sudo >/dev/null 2>&1; then
-		exec sudo -- "$root/test/scripts/worker.sh" "$@"
-	fi
-	echo "worker.sh: must run as root (and sudo is not available)" >&2
-	exit 1
-fi
+. "$root/scripts/as_root.sh"
+as_root "$root/test/scripts/worker.sh" -- "$@" || exit 1
 
 PGBIN=/usr/lib/postgresql/15/bin
 db=segtick
@@ -62,29 +57,10 @@ cluster_start worker -c shared_preload_libraries=segments -c segments.tick_datab
 	-c segments.tick_interval=1s -c fsync=off -c synchronous_commit=off || exit 1
 log=$CLUSTER_DIR/server.log
 
-psql_() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
-# one value
-value() { psql_ -d "$db" -At -c "$1"; }
-
-fail() {
-	echo "worker: FAILED: $1"
-	if [ -f "$log" ]; then
-		echo "-- last lines of the server log:"
-		tail -n 40 "$log"
-	fi
-	exit 1
-}
-
-# wait_for SECONDS SQL: poll (every 0.2 s) until SQL returns t
-wait_for() {
-	local deadline=$(($(date +%s) + $1)) v
-	while :; do
-		v=$(value "$2" 2>/dev/null || true)
-		[ "$v" = t ] && return 0
-		[ "$(date +%s)" -ge "$deadline" ] && return 1
-		sleep 0.2
-	done
-}
+psql_() { cluster_psql "$@"; }
+value() { cluster_value "$db" "$1"; }
+fail() { cluster_fail worker "$1"; }
+wait_for() { cluster_wait_for "$db" "$1" "$2"; }
 
 # wait_for_log SECONDS PATTERN: poll until the server log (from offset
 # log_from on) has a line matching the extended regular expression

@@ -1,0 +1,16 @@
+/*
+ * spi_plan.h
+ *	  SPI plans the extension prepares once and keeps for the session.
+ */
+#ifndef SEGMENTS_SPI_PLAN_H
+#define SEGMENTS_SPI_PLAN_H
+
+#include "executor/spi.h"
+
+/*
+ * A plan of query kept for the session, generic (SPI connected): the write
+ * path's statements cost more to plan anew than to run.
+ */
+extern SPIPlanPtr keep_generic_plan(const char *query, int nargs, Oid *types);
+
+#endif							/* SEGMENTS_SPI_PLAN_H */
