@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark: every row of SPEC.md section 6, each against its baseline
+# The benchmark: every performance goal (docs/design.md), each against its baseline
 # measured in the same run, printed as one table of ratios.
 #
 #   sudo bench/run.sh [--scale reference|small] [--check] [--seconds N]

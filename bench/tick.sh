@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The cost of segments.tick(): SPEC.md section 6's row "tick() with nothing
+# The cost of segments.tick(): the performance goal "tick() with nothing
 # due, 1M contacts, 20 time rules" (goal: at most 20 ms), how a tick's cost
 # grows with the contacts whose values crossed an edge, and that it does not
 # grow with the contacts.  Figures only: a slow figure never makes it fail.

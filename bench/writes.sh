@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Write cost of maintenance: the write goals of SPEC.md section 6, each
+# Write cost of maintenance: the write goals (docs/design.md), each
 # measured against the same writes to twin tables without the extension's
 # triggers, in the same run.  Prints one table: workload, with, without,
 # ratio, goal.  Figures only: a slow figure never makes it fail.

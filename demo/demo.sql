@@ -39,7 +39,7 @@ SELECT r::text AS canonical,
 FROM (VALUES ($$NOT (a = 1 OR b = 2) AND (c.d.e IS NOT NULL)$$::segments.rule)) AS v(r);
 
 \echo
-\echo '== 2. The example of the specification: fields, jsonb properties'
+\echo '== 2. The example of the README: fields, jsonb properties'
 \echo '   (props.ltv), events with a count and a window, lists, other segments'
 \echo '   and times relative to now.  Two spellings of one rule are equal.'
 \echo

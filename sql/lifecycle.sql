@@ -1,5 +1,5 @@
 --
--- lifecycle: the segment catalog (SPEC section 3).
+-- lifecycle: the segment catalog (README, "Segments").
 --
 -- A segment is a named rule; its members are materialized in
 -- segments.membership and every join and leave is recorded in

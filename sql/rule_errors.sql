@@ -1,5 +1,5 @@
 --
--- rule_errors: what happens on a bad rule (SPEC sections 4 and 7).
+-- rule_errors: what happens on a bad rule (docs/design.md, "The rule language").
 --
 -- A rule that does not follow the grammar is refused with SQLSTATE 42601
 -- (syntax_error), the message "syntax error in rule at character N", where

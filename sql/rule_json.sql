@@ -6,7 +6,7 @@
 -- The = operator on rules lives in the extension's schema.
 SET search_path = public, segments;
 
--- The example rule of the specification, as a UI builder receives it.
+-- The example rule of the README, as a UI builder receives it.
 -- Every field is an array of path components; operators and units are
 -- spelled as in the text form (singular units); times are objects.
 SELECT jsonb_pretty(segments.rule_to_jsonb($$

@@ -1,5 +1,5 @@
 --
--- rule_limits: the documented limits of a rule (SPEC section 4, "Limits").
+-- rule_limits: the documented limits of a rule (README, "Limits").
 --
 --   nesting depth   100 levels: each "(", "not" and "where (" opens one
 --                   (SQLSTATE 54001, statement_too_complex)

@@ -1,6 +1,6 @@
 --
--- rule_print: the canonical text of a rule (SPEC section 4, "Canonical
--- output").  rule::text prints lower-case keywords, the fewest parentheses
+-- rule_print: the canonical text of a rule (docs/design.md, "Stored form,
+-- text and JSON").  rule::text prints lower-case keywords, the fewest parentheses
 -- the precedence needs (not binds tighter than and, and tighter than or),
 -- and quotes only where needed; printing is idempotent, and two rules are
 -- equal exactly when their canonical texts are.

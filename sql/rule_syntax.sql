@@ -1,5 +1,5 @@
 --
--- rule_syntax: the rule language, production by production (SPEC section 4).
+-- rule_syntax: the rule language, production by production (docs/design.md, "Grammar").
 --
 -- Every query shows the text a user writes next to its canonical form, the
 -- text that segments.rule prints back: keywords in lower case, one space
@@ -15,7 +15,7 @@
 SELECT 'country = ''US'''::segments.rule;
 SELECT 'country=''US'''::segments.rule::text AS canonical;
 
--- The example of the SPEC, written over several lines.
+-- The README's example, written over several lines.
 SELECT $$country = 'US' and plan in ('pro', 'team')
 and (event 'opened' count >= 3 within last 30 days or in list 7)
 and not in segment 'Churned'

@@ -1,7 +1,8 @@
 --
--- semantics_errors: checking a rule against the attached tables (SPEC
--- section 4: "an unknown field is an error naming the table and hinting
--- the nearest existing name; a type mismatch is an error").
+-- semantics_errors: checking a rule against the attached tables
+-- (docs/design.md, "Meaning": an unknown field is an error naming the table
+-- and hinting the nearest column; a literal the column's type refuses is an
+-- error).
 --
 -- check_error(rule) checks the rule both ways, as segments._compile (the
 -- compiled SQL: preview, create_segment ...) and as segments.matches (the

@@ -1,5 +1,5 @@
 --
--- semantics_events: event conditions (SPEC section 4, "Semantics").
+-- semantics_events: event conditions (docs/design.md, "Meaning").
 --
 -- event 'k' [where (...)] [count op n] [window] counts the contact's events
 -- of kind k (exact match) that pass the filter and fall in the window, and

@@ -1,5 +1,5 @@
 --
--- semantics_fields: field tests on columns (SPEC section 4, "Semantics").
+-- semantics_fields: field tests on columns (docs/design.md, "Meaning").
 --
 -- Every rule is evaluated three ways and the results compared:
 --   compiled  the rule compiled to SQL (segments._compile) and run;

@@ -1,5 +1,5 @@
 --
--- semantics_json: tests on jsonb properties (SPEC section 4, "Semantics").
+-- semantics_json: tests on jsonb properties (docs/design.md, "Meaning").
 --
 -- A property is compared as the literal says: a string literal with a JSON
 -- string, a number with a JSON number, true/false with a JSON boolean, a

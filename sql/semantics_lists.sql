@@ -1,6 +1,6 @@
 --
 -- semantics_lists: list membership, segment membership and tenants
--- (SPEC section 4, "Semantics").
+-- (docs/design.md, "Meaning").
 --
 --   in list v       a row (contact, v) exists in the lists table; v is
 --                   read as the list column's type

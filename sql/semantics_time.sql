@@ -1,5 +1,5 @@
 --
--- semantics_time: relative times (SPEC section 4, "Semantics").
+-- semantics_time: relative times (docs/design.md, "Meaning").
 --
 -- now is segments.now(): now(), or the superuser-only setting
 -- segments.now_override.  "N unit ago" is now - N unit, "N unit from now"

@@ -1,6 +1,6 @@
 --
 -- tick: segments.tick() applies the membership changes due because time
--- moved (SPEC section 5): contacts join and leave at the edges of every
+-- moved (docs/design.md, "Time"): contacts join and leave at the edges of every
 -- relative condition, inclusive as the rule language says (within last N
 -- unit: now - N unit <= x <= now), logged with cause time.  A tick looks
 -- only at the contacts with a value at an edge crossed since the last one;

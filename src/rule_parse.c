@@ -1,7 +1,7 @@
 /*
  * rule_parse.c
  *	  Tokenizer and recursive-descent parser of the rule language
- *	  (SPEC section 4), producing a RuleNode tree for rule_encode().
+ *	  (docs/design.md, "Grammar"), producing a RuleNode tree for rule_encode().
  *
  * Keywords are bare words recognized by position, case-insensitively, so
  * most of them remain usable as field names; the words that can start a

@@ -12,7 +12,8 @@
 #     every suite segment after single-row UPDATEs;
 #   * after the writes (UPDATEs, event INSERTs, COPYs) and the ticks, every
 #     benchmark segment verifies with nothing missing and nothing extra;
-# and that the table holds every row of SPEC.md section 6.  Timings are
+# and that the table holds every row of the performance goals
+# (docs/design.md, "Performance goals").  Timings are
 # printed, never checked.  Takes about a minute.
 set -euo pipefail
 
@@ -31,7 +32,7 @@ if ! "$root/bench/run.sh" --scale small --check >"$out" 2>&1; then
 fi
 cat "$out"
 
-# each row of the table (SPEC.md section 6, then the rebuild baseline)
+# each row of the table (the performance goals, then the rebuild baseline)
 missing=0
 for row in '^create a segment \(full build\), geometric mean of 24 rules ' \
 	'^preview_count, geometric mean of 24 rules ' \
