@@ -112,6 +112,20 @@ static bool writers_locked = false; /* the writers' lock, taken by ... */
 static SubTransactionId writers_subid = InvalidSubTransactionId;	/* ... this one */
 static bool written_unknown = false;	/* contacts were written that it lacks */
 
+/*
+ * Batches a flush applied in a subtransaction, kept until the transaction
+ * ends: if that subtransaction rolls back, so do the joins and leaves they
+ * wrote, and they are queued again (maintain_subxact_callback).
+ */
+typedef struct AppliedBatches
+{
+	SubTransactionId subid;
+	List	   *batches;
+	MemoryContext cxt;			/* theirs, a child of TopTransactionContext */
+} AppliedBatches;
+
+static List *applied = NIL;		/* of AppliedBatches, in TopTransactionContext */
+
 /* The contact key's type, set when a transaction first queues. */
 static TypeCacheEntry *key_type = NULL;
 
@@ -131,11 +145,22 @@ free_queues(List *batches)
 		contact_queue_free(((PendingBatch *) lfirst(lc))->contacts);
 }
 
+/* The queues of the batches flushes applied, at the end of the transaction. */
+static void
+free_applied(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, applied)
+		free_queues(((AppliedBatches *) lfirst(lc))->batches);
+}
+
 static void
 pending_reset(void)
 {
 	pending_cxt = NULL;
 	pending = NIL;
+	applied = NIL;
 	armed = false;
 	armed_subid = InvalidSubTransactionId;
 	written = NULL;
@@ -167,6 +192,7 @@ maintain_xact_callback(XactEvent event, void *arg)
 			 * the transaction's resource owner would complain of them.
 			 */
 			free_queues(pending);
+			free_applied();
 			pending_reset();
 			break;
 		case XACT_EVENT_PARALLEL_COMMIT:
@@ -192,6 +218,29 @@ static void
 maintain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						  SubTransactionId parentSubid, void *arg)
 {
+	ListCell   *lc;
+
+	foreach(lc, applied)
+	{
+		AppliedBatches *a = lfirst(lc);
+
+		if (a->subid != mySubid)
+			continue;
+		if (event == SUBXACT_EVENT_COMMIT_SUB)
+			a->subid = parentSubid;
+		else if (event == SUBXACT_EVENT_ABORT_SUB)
+		{
+			/* their writes are undone: queue them again, rows unknown */
+			if (pending_cxt == NULL)
+				pending_cxt = a->cxt;
+			else
+				MemoryContextSetParent(a->cxt, pending_cxt);
+			pending = list_concat(pending, a->batches);
+			written_unknown = true;
+			applied = foreach_delete_current(applied, lc);
+		}
+	}
+
 	/* maintenance that failed under a savepoint no longer evaluates */
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 		rule_pin_now(0);
@@ -1298,6 +1347,19 @@ flush(void)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	if (GetCurrentTransactionNestLevel() > 1)
+	{
+		/* undone if the subtransaction rolls back: kept to queue again */
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+		AppliedBatches *a = palloc(sizeof(AppliedBatches));
+
+		a->subid = GetCurrentSubTransactionId();
+		a->batches = batches;
+		a->cxt = batches_cxt;
+		applied = lappend(applied, a);
+		MemoryContextSwitchTo(old);
+		return;
+	}
 	free_queues(batches);
 	MemoryContextDelete(batches_cxt);
 }
