@@ -56,8 +56,9 @@ REGRESS_OPTS = --load-extension=segments --encoding=UTF8 --no-locale
 # pg_regress's tests.
 ISOLATION = count_threshold repeatable_read catalog_isolation \
 	catalog_create catalog_alter catalog_rename catalog_drop catalog_attach catalog_detach catalog_ddl \
-	locks no_deadlock tick_concurrency
-ISOLATION_OPTS = $(REGRESS_OPTS) --inputdir=test/isolation
+	locks no_deadlock tick_concurrency notifications
+ISOLATION_OPTS = $(REGRESS_OPTS) --inputdir=test/isolation \
+	--temp-config=$(CURDIR)/test/isolation/isolation.conf
 
 # -Wno-unused-parameter: -Wextra's unused-parameter warning fires inside
 # PostgreSQL's own headers (static inline functions in storage/bufpage.h and

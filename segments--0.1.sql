@@ -749,6 +749,9 @@ BEGIN
 		fresh, stored_only)
 	USING id, cause, contacts;
 	GET DIAGNOSTICS n = ROW_COUNT;
+	IF n > 0 THEN
+		PERFORM segments._announce_change(id);
+	END IF;
 	IF contacts IS NULL THEN
 		PERFORM segments._swept(id);
 	END IF;
@@ -995,7 +998,7 @@ BEGIN
 			contact %s NOT NULL,
 			joined boolean NOT NULL,
 			at timestamptz NOT NULL DEFAULT now(),
-			cause text NOT NULL CHECK (cause IN ('build', 'alter', 'refresh', 'write', 'time')))$ddl$,
+			cause text NOT NULL CHECK (cause IN ('build', 'alter', 'refresh', 'write', 'time', 'drop')))$ddl$,
 		k.base_type);
 	-- Append-only, read by id ranges (WHERE id > last_seen) and, for
 	-- segments.stats, by recent times: a BRIN index costs next to nothing
@@ -1247,7 +1250,9 @@ BEGIN
 	VALUES (name, tenant, rule)
 	RETURNING id INTO new_id;
 	PERFORM segments._set_references(new_id);
-	PERFORM segments._build(new_id, segments._compile(rule, tenant));
+	IF segments._build(new_id, segments._compile(rule, tenant)) > 0 THEN
+		PERFORM segments._announce_change(new_id);
+	END IF;
 	PERFORM segments._swept(new_id);
 	-- Writes read membership by contact with plans made once: statistics
 	-- that still see the table (nearly) empty would have them scan it all.
@@ -1414,7 +1419,14 @@ BEGIN
 				CASE WHEN n = 1 THEN 'refers' ELSE 'refer' END),
 			HINT = 'Drop those segments or alter their rules first.';
 	END IF;
-	DELETE FROM segments.membership m WHERE m.segment_id = s.id;
+	-- every member leaves, logged and announced like any change
+	WITH gone AS (DELETE FROM segments.membership m WHERE m.segment_id = s.id RETURNING m.contact)
+	INSERT INTO segments.membership_log (segment_id, contact, joined, cause)
+	SELECT s.id, g.contact, false, 'drop' FROM gone g;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	IF n > 0 THEN
+		PERFORM segments._announce_change(s.id);
+	END IF;
 	DELETE FROM segments.segment g WHERE g.id = s.id;
 END
 $$;
@@ -1428,7 +1440,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION segments.drop_segment(text) IS
-	'drop a segment and its membership (its log stays); refused while another segment refers to it';
+	'drop a segment: every member leaves (logged with cause drop; the log stays); refused while another segment refers to it';
 
 CREATE FUNCTION segments.drop_segment(name text, tenant anycompatible) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
@@ -1642,9 +1654,6 @@ BEGIN
 		n := segments._apply(s.id,
 			segments._compile(s.rule, s.tenant, few => coalesce(cardinality(contacts) <= 1000, false)),
 			cause, contacts);
-		IF n > 0 THEN
-			PERFORM segments._announce_change(s.id);
-		END IF;
 		total := total + n;
 	END LOOP;
 	RETURN total;

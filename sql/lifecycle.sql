@@ -205,7 +205,8 @@ SELECT segments.drop_segment('A');
 SELECT * FROM try($$SELECT segments.refresh_segment(999)$$);
 SELECT * FROM try($$SELECT segments.drop_segment(NULL::bigint)$$);
 \x off
--- A dropped segment's members are gone; its log stays, as history.
+-- A dropped segment's members leave, logged with cause drop; its log stays,
+-- as history.
 SELECT segment_id, count(*) FILTER (WHERE joined) AS joins, count(*) FILTER (WHERE NOT joined) AS leaves
 FROM segments.membership_log WHERE segment_id IN (:a_id, :b_id, :c_id) GROUP BY 1 ORDER BY 1;
 SELECT count(*) FROM segments.membership WHERE segment_id IN (:a_id, :b_id, :c_id);

@@ -126,6 +126,57 @@ typedef struct AppliedBatches
 
 static List *applied = NIL;		/* of AppliedBatches, in TopTransactionContext */
 
+/*
+ * Tells listeners on channel "segments" that a segment's membership
+ * changed (its id as the payload), once per segment and transaction: the
+ * one sender, for every cause (the write path, ticks, and the lifecycle
+ * functions through segments._announce_change).  The notifications are
+ * sent just before the commit (send_announcements), not when the change
+ * is made: a transaction may yet be prepared (PREPARE TRANSACTION refuses
+ * one that has notified; its changes reach listeners through the change
+ * feed), and a subtransaction may roll its changes back.
+ */
+typedef struct Announcement
+{
+	int64		segment_id;
+	SubTransactionId subid;
+} Announcement;
+
+static List *announcements = NIL;	/* in TopTransactionContext */
+
+static void
+announce_change(int64 segment_id)
+{
+	MemoryContext old;
+	Announcement *a;
+	SubTransactionId subid = GetCurrentSubTransactionId();
+	ListCell   *lc;
+
+	foreach(lc, announcements)
+	{
+		a = lfirst(lc);
+		if (a->segment_id == segment_id && a->subid == subid)
+			return;
+	}
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	a = palloc(sizeof(Announcement));
+	a->segment_id = segment_id;
+	a->subid = subid;
+	announcements = lappend(announcements, a);
+	MemoryContextSwitchTo(old);
+}
+
+/* At commit: one notification per changed segment (Async_Notify folds repeats). */
+static void
+send_announcements(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, announcements)
+		Async_Notify("segments", psprintf(INT64_FORMAT, ((Announcement *) lfirst(lc))->segment_id));
+	announcements = NIL;
+}
+
 /* The contact key's type, set when a transaction first queues. */
 static TypeCacheEntry *key_type = NULL;
 
@@ -134,7 +185,6 @@ static uint64 plans_generation = 0;
 static SPIPlanPtr write_plan = NULL;
 
 static void flush(void);
-static void announce_change(int64 segment_id);
 
 static void
 free_queues(List *batches)
@@ -161,6 +211,7 @@ pending_reset(void)
 	pending_cxt = NULL;
 	pending = NIL;
 	applied = NIL;
+	announcements = NIL;
 	armed = false;
 	armed_subid = InvalidSubTransactionId;
 	written = NULL;
@@ -183,6 +234,10 @@ maintain_xact_callback(XactEvent event, void *arg)
 			 */
 			if (pending != NIL)
 				flush();
+			if (event == XACT_EVENT_PRE_COMMIT)
+				send_announcements();
+			else
+				announcements = NIL;
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PREPARE:
@@ -220,6 +275,17 @@ maintain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 {
 	ListCell   *lc;
 
+	foreach(lc, announcements)
+	{
+		Announcement *a = lfirst(lc);
+
+		if (a->subid != mySubid)
+			continue;
+		if (event == SUBXACT_EVENT_COMMIT_SUB)
+			a->subid = parentSubid;
+		else if (event == SUBXACT_EVENT_ABORT_SUB)
+			announcements = foreach_delete_current(announcements, lc);
+	}
 	foreach(lc, applied)
 	{
 		AppliedBatches *a = lfirst(lc);
@@ -1251,18 +1317,6 @@ void
 maintain_writers_lock(void)
 {
 	writers_lock();
-}
-
-/*
- * Tells listeners on channel "segments" that a segment's membership
- * changed (its id as the payload), at commit; equal notifications of one
- * transaction fold into one.  The one sender, for the write path and for
- * the lifecycle functions (segments._announce_change).
- */
-static void
-announce_change(int64 segment_id)
-{
-	Async_Notify("segments", psprintf(INT64_FORMAT, segment_id));
 }
 
 PG_FUNCTION_INFO_V1(segments_announce_change);

@@ -345,13 +345,44 @@ segment_ids(SegmentCache *cache, Bitmapset *segments)
 	return PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
+/* Whether a prepared transaction (its locks have no process) holds tag. */
+static bool
+held_by_prepared(const LOCKTAG *tag)
+{
+	LockData   *locks = GetLockStatusData();
+	int			i;
+
+	for (i = 0; i < locks->nelements; i++)
+	{
+		LockInstanceData *l = &locks->locks[i];
+
+		if (l->pid == 0 && l->holdMask != 0 &&
+			memcmp(&l->locktag, tag, sizeof(LOCKTAG)) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The tick lock, if no other tick holds it.  A tick of a prepared
+ * transaction holds it until COMMIT PREPARED or ROLLBACK PREPARED: every
+ * tick until then is skipped, which is said (a WARNING), not silent.
+ */
 static bool
 try_tick_lock(void)
 {
 	LOCKTAG		tag;
 
 	SET_LOCKTAG_SEGMENTS(tag, SEGMENTS_LOCK_KEY, TICK_LOCK_KEY2, SEGMENTS_LOCK_CLASS);
-	return LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL;
+	if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+		return true;
+	if (held_by_prepared(&tag))
+		ereport(WARNING,
+				errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				errmsg("segments.tick() skipped: a prepared transaction holds the tick lock"),
+				errdetail("A transaction that called segments.tick() was prepared and is neither committed nor rolled back; no tick runs until it is."),
+				errhint("Finish it with COMMIT PREPARED or ROLLBACK PREPARED (see pg_prepared_xacts)."));
+	return false;
 }
 
 /*
