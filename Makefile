@@ -37,6 +37,7 @@ OBJS = \
 	src/data_owner.o \
 	src/contact_visibility.o \
 	src/spi_plan.o \
+	src/change_feed.o \
 	src/maintain.o \
 	src/worker.o
 
@@ -46,7 +47,7 @@ DATA = segments--0.1.sql
 REGRESS = test_setup rule_syntax rule_print rule_errors rule_limits rule_json \
 	rule_binary rule_compare rule_refs attach lifecycle \
 	semantics_setup semantics_fields semantics_json semantics_events semantics_time \
-	semantics_lists semantics_errors privileges row_security internal_functions operator_hijack escalation maintenance transactions ddl catalog_cache denial_of_service tick
+	semantics_lists semantics_errors privileges row_security internal_functions operator_hijack escalation maintenance transactions change_feed ddl catalog_cache denial_of_service tick
 # UTF-8 and the C locale whatever the environment, so the expected output
 # (sorting, case folding, non-ASCII identifiers) is the same on every machine.
 REGRESS_OPTS = --load-extension=segments --encoding=UTF8 --no-locale
@@ -56,7 +57,7 @@ REGRESS_OPTS = --load-extension=segments --encoding=UTF8 --no-locale
 # pg_regress's tests.
 ISOLATION = count_threshold repeatable_read catalog_isolation \
 	catalog_create catalog_alter catalog_rename catalog_drop catalog_attach catalog_detach catalog_ddl \
-	locks no_deadlock tick_concurrency notifications
+	locks no_deadlock tick_concurrency notifications change_feed
 ISOLATION_OPTS = $(REGRESS_OPTS) --inputdir=test/isolation \
 	--temp-config=$(CURDIR)/test/isolation/isolation.conf
 

@@ -725,6 +725,7 @@ BEGIN
 	ELSE
 		fresh := format('segments._matching(%L, NULL::%s)', compiled, (segments._contacts()).key_type);
 	END IF;
+	PERFORM segments._log_writing();
 	EXECUTE format($q$
 		WITH diff AS (
 			-- one pass over fresh and stored members: who joins, who leaves
@@ -998,7 +999,8 @@ BEGIN
 			contact %s NOT NULL,
 			joined boolean NOT NULL,
 			at timestamptz NOT NULL DEFAULT now(),
-			cause text NOT NULL CHECK (cause IN ('build', 'alter', 'refresh', 'write', 'time', 'drop')))$ddl$,
+			cause text NOT NULL CHECK (cause IN ('build', 'alter', 'refresh', 'write', 'time', 'drop')),
+			xid pg_catalog.xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id())$ddl$,
 		k.base_type);
 	-- Append-only, read by id ranges (WHERE id > last_seen) and, for
 	-- segments.stats, by recent times: a BRIN index costs next to nothing
@@ -1006,7 +1008,16 @@ BEGIN
 	CREATE INDEX membership_log_id_at_idx ON segments.membership_log USING brin (id, at)
 		WITH (autosummarize = on);
 	COMMENT ON TABLE segments.membership_log IS
-		'every join (joined) and leave (not joined) of a segment, in order of id: an outbox to poll with WHERE id > last_seen';
+		'every join (joined) and leave (not joined) of a segment, in order of id; read it as a feed with segments.changes()';
+	-- The log's epoch (part of every cursor segments.changes() returns, so
+	-- that a cursor of a log since dropped is refused, not misread) and the
+	-- id up to which segments.prune_log() deleted it.
+	CREATE TABLE segments.log_state (
+		epoch text NOT NULL DEFAULT pg_catalog.md5(pg_catalog.random()::text || pg_catalog.clock_timestamp()::text),
+		pruned_to bigint NOT NULL DEFAULT 0);
+	CREATE UNIQUE INDEX log_state_one_row ON segments.log_state ((true));
+	INSERT INTO segments.log_state DEFAULT VALUES;
+	GRANT SELECT ON segments.log_state TO segments_reader;
 
 	-- A reader sees the members and log rows of the contacts it can see in
 	-- the contacts table (docs/design.md, "Security model"): all of them
@@ -1168,6 +1179,7 @@ BEGIN
 	DROP FUNCTION IF EXISTS segments.preview(segments.rule, integer, anycompatible);
 	DROP TABLE IF EXISTS segments.membership;
 	DROP TABLE IF EXISTS segments.membership_log;
+	DROP TABLE IF EXISTS segments.log_state;
 	PERFORM segments._drop_triggers('contacts');
 	DELETE FROM segments.attached a WHERE a.role = 'contacts';
 	PERFORM segments._sync_data_owner();
@@ -1420,6 +1432,7 @@ BEGIN
 			HINT = 'Drop those segments or alter their rules first.';
 	END IF;
 	-- every member leaves, logged and announced like any change
+	PERFORM segments._log_writing();
 	WITH gone AS (DELETE FROM segments.membership m WHERE m.segment_id = s.id RETURNING m.contact)
 	INSERT INTO segments.membership_log (segment_id, contact, joined, cause)
 	SELECT s.id, g.contact, false, 'drop' FROM gone g;
@@ -1624,6 +1637,63 @@ COMMENT ON FUNCTION segments.to_sql(segments.rule, anycompatible) IS
 -- contacts only, in dependency order, logging cause 'write' and notifying
 -- channel "segments" once per changed segment (src/maintain.c).
 --
+
+-- Called before a transaction's first row of the log, by every writer of
+-- it: what lets segments.changes() return each change once
+-- (src/change_feed.c).
+CREATE FUNCTION segments._log_writing() RETURNS void
+	AS 'MODULE_PATHNAME', 'segments_log_writing' LANGUAGE C VOLATILE;
+
+-- The last id drawn for the log (0 when none), for segments.changes(),
+-- whose callers have no privilege on the log's sequence.
+CREATE FUNCTION segments._log_last_id() RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT coalesce(pg_catalog.pg_sequence_last_value(
+		pg_catalog.pg_get_serial_sequence('segments.membership_log', 'id')::pg_catalog.regclass), 0)
+$$;
+
+-- The change feed: the log's changes after the cursor after (from the
+-- start when NULL), at most max_rows, in the order of their ids, each
+-- once: only changes no change still to commit can come before
+-- (src/change_feed.c; docs/design.md, "The change feed").  Runs as the
+-- caller: a reader sees the changes of the contacts it can see.
+CREATE FUNCTION segments.changes(after text DEFAULT NULL, max_rows integer DEFAULT 1000)
+RETURNS TABLE (cursor text, segment_id bigint, contact text, joined boolean, at timestamptz, cause text)
+	AS 'MODULE_PATHNAME', 'segments_changes' LANGUAGE C VOLATILE ROWS 1000;
+COMMENT ON FUNCTION segments.changes(text, integer) IS
+	'the membership changes after a cursor, each once, in order: process them, then call again with the last cursor';
+
+-- Deletes the log's rows older than before that segments.stats has
+-- taken into account; a consumer whose cursor is older is told so by
+-- segments.changes().  Returns the rows deleted.
+CREATE FUNCTION segments.prune_log(before timestamptz) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n bigint;
+	last_id bigint;
+BEGIN
+	IF before IS NULL THEN
+		RAISE EXCEPTION 'before must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM segments._contacts();
+	-- what stats has not folded yet stays
+	PERFORM segments._fold_log();
+	WITH gone AS (
+		DELETE FROM segments.membership_log l
+		USING segments.tick_state t
+		WHERE l.at < before AND l.id <= t.logged_to AND l.at < coalesce(t.log_horizon, '-infinity')
+		RETURNING l.id)
+	SELECT count(*), max(g.id) INTO n, last_id FROM gone g;
+	IF n > 0 THEN
+		UPDATE segments.log_state SET pruned_to = greatest(pruned_to, last_id);
+	END IF;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION segments.prune_log(timestamptz) IS
+	'delete the log''s changes older than before (once every consumer has read them); returns how many';
 
 -- Notifies listeners on channel "segments" that a segment's membership
 -- changed, at commit, as the write path does (src/maintain.c).
@@ -2718,7 +2788,8 @@ GRANT EXECUTE ON FUNCTION
 	segments._contacts(), segments._column(regclass, name, text),
 	segments._column_hint(regclass, text),
 	segments._relation_name(regclass), segments._stats(), segments._recent_changes(),
-	segments._sees_all_contacts(), segments._contact_visible(anyelement)
+	segments._sees_all_contacts(), segments._contact_visible(anyelement),
+	segments.changes(text, integer), segments._log_last_id()
 	TO segments_reader;
 
 GRANT EXECUTE ON FUNCTION
@@ -2732,5 +2803,5 @@ GRANT EXECUTE ON FUNCTION
 	segments.refresh_segment(bigint),
 	segments.verify_segment(text), segments.verify_segment(text, anycompatible),
 	segments.verify_segment(bigint),
-	segments.tick()
+	segments.tick(), segments.prune_log(timestamptz)
 	TO segments_editor;

@@ -13,6 +13,8 @@
  *	 class 4  one contact's turn (key: the contact key's 64-bit hash)
  *	 class 5  the writers' lock (SEGMENTS_LOCK_KEY, 0) and the tick lock
  *			  (SEGMENTS_LOCK_KEY, 1)
+ *	 class 6  a transaction writing the log (key: the 64-bit log id below
+ *			  which it writes nothing; change_feed.c)
  */
 #ifndef SEGMENTS_LOCKS_H
 #define SEGMENTS_LOCKS_H
@@ -25,6 +27,7 @@
 #define TURN_BUCKET_CLASS 3
 #define TURN_CONTACT_CLASS 4
 #define SEGMENTS_LOCK_CLASS 5
+#define LOG_WRITER_CLASS 6
 
 #define WRITERS_LOCK_KEY2 0
 #define TICK_LOCK_KEY2 1

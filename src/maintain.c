@@ -55,6 +55,7 @@
 #include "utils/snapmgr.h"
 #include "utils/typcache.h"
 
+#include "change_feed.h"
 #include "locks.h"
 #include "maintain.h"
 #include "membership.h"
@@ -873,6 +874,7 @@ write_changes(Changes *ch)
 	values[2] = PointerGetDatum(construct_array(flags, ch->n, BOOLOID, 1, true, TYPALIGN_CHAR));
 	values[3] = ch->cause;
 	data_owner_pause(&ch->scope);
+	change_feed_writing();
 	if (SPI_execute_snapshot(write_plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
 							 false, true, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not change membership");
