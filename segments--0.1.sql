@@ -999,8 +999,7 @@ BEGIN
 			contact %s NOT NULL,
 			joined boolean NOT NULL,
 			at timestamptz NOT NULL DEFAULT now(),
-			cause text NOT NULL CHECK (cause IN ('build', 'alter', 'refresh', 'write', 'time', 'drop')),
-			xid pg_catalog.xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id())$ddl$,
+			cause text NOT NULL CHECK (cause IN ('build', 'alter', 'refresh', 'write', 'time', 'drop')))$ddl$,
 		k.base_type);
 	-- Append-only, read by id ranges (WHERE id > last_seen) and, for
 	-- segments.stats, by recent times: a BRIN index costs next to nothing

@@ -40,7 +40,6 @@
 #include "utils/rel.h"
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
-#include "utils/xid8.h"
 
 #include "change_feed.h"
 #include "data_owner.h"
@@ -143,8 +142,7 @@ typedef struct RowLayout
 				l_contact,
 				l_joined,
 				l_at,
-				l_cause,
-				l_xid;
+				l_cause;
 	Oid			log_sequence;	/* of the log's id */
 } RowLayout;
 
@@ -160,7 +158,6 @@ row_layout(RowLayout *r, Relation members, Relation log)
 	r->l_joined = column(log, "joined");
 	r->l_at = column(log, "at");
 	r->l_cause = column(log, "cause");
-	r->l_xid = column(log, "xid");
 	r->log_sequence = getIdentitySequence(RelationGetRelid(log), r->l_id, false);
 }
 
@@ -190,10 +187,8 @@ log_row(TupleTableSlot *l, const RowLayout *r, int64 segment, Datum contact, boo
 	l->tts_values[r->l_joined - 1] = BoolGetDatum(joined);
 	l->tts_values[r->l_at - 1] = now;
 	l->tts_values[r->l_cause - 1] = cause;
-	l->tts_values[r->l_xid - 1] = FullTransactionIdGetDatum(GetTopFullTransactionId());
 	l->tts_isnull[r->l_id - 1] = l->tts_isnull[r->l_segment - 1] = l->tts_isnull[r->l_contact - 1] =
-		l->tts_isnull[r->l_joined - 1] = l->tts_isnull[r->l_at - 1] = l->tts_isnull[r->l_cause - 1] =
-		l->tts_isnull[r->l_xid - 1] = false;
+		l->tts_isnull[r->l_joined - 1] = l->tts_isnull[r->l_at - 1] = l->tts_isnull[r->l_cause - 1] = false;
 	ExecStoreVirtualTuple(l);
 }
 
