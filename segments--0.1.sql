@@ -1034,6 +1034,14 @@ BEGIN
 		USING ((SELECT segments._sees_all_contacts())
 			OR segments._contact_visible(membership_log.contact));
 	GRANT SELECT ON segments.membership, segments.membership_log TO segments_reader;
+	-- The members with their segments' names, for readers and BI tools; as
+	-- the reader (security_invoker), so the membership's policies apply.
+	CREATE VIEW segments.members WITH (security_invoker = true) AS
+	SELECT m.segment_id, s.name, s.tenant, m.contact, m.since
+	FROM segments.membership m JOIN segments.segment s ON s.id = m.segment_id;
+	COMMENT ON VIEW segments.members IS
+		'the members of every segment, with the segment''s name and tenant';
+	GRANT SELECT ON segments.members TO segments_reader;
 	PERFORM segments._sync_data_owner();
 
 	EXECUTE format($ddl$
@@ -1176,6 +1184,7 @@ BEGIN
 	END IF;
 	DROP FUNCTION IF EXISTS segments.preview(segments.rule, integer);
 	DROP FUNCTION IF EXISTS segments.preview(segments.rule, integer, anycompatible);
+	DROP VIEW IF EXISTS segments.members;
 	DROP TABLE IF EXISTS segments.membership;
 	DROP TABLE IF EXISTS segments.membership_log;
 	DROP TABLE IF EXISTS segments.log_state;

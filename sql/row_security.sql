@@ -38,6 +38,8 @@ SELECT * FROM segments.explain(4::bigint, $$"it's" >= 3 and "First Name" contain
 -- Reading membership and its log: the segment holds 8 contacts, 4 of them
 -- alice's; she sees those 4, and counts 4 in stats.
 SELECT m.contact FROM segments.membership m WHERE m.segment_id = :three_plus ORDER BY 1;
+-- so does the view of members with their segments' names
+SELECT name, tenant, contact FROM segments.members ORDER BY name, contact;
 SELECT count(*) AS log_rows, count(*) FILTER (WHERE l.contact % 2 = 1) AS of_bob
 FROM segments.membership_log l WHERE l.segment_id = :three_plus;
 SELECT name, members FROM segments.stats;
