@@ -42,6 +42,8 @@
 #   bench/tick.sh      tick() with nothing due (and as the clock moves on)
 #   bench/reader.sql   a segments_reader's reads of a segment of every
 #                      contact       vs the same reads by the owner
+#   bench/feed.sql     segments.changes() at the start, middle and end of
+#                      a log         vs the same rows read by id range
 #
 # Each prints its details as it goes; the table comes last, with the
 # machine it ran on.  Ratios are "with the extension / without": for times
@@ -147,6 +149,7 @@ part "create a segment (bench/build.sql)" sqlpart build build.sql
 part "preview_count (bench/preview.sql)" sqlpart preview preview.sql
 part "rebuild everything (bench/refresh.sql)" sqlpart refresh refresh.sql
 part "reading membership as a reader (bench/reader.sql)" sqlpart reader reader.sql
+part "the change feed (bench/feed.sql)" sqlpart feed feed.sql
 writes_args=("$seconds")
 if [ "$memory" = 1 ]; then writes_args=(--memory "${writes_args[@]}"); fi
 part "writes (bench/writes.sh)" env BENCH_ROWS="$rows" WRITES_VERIFY="$check" WRITES_ROUNDS="$rounds" \
