@@ -23,7 +23,7 @@ SELECT epoch FROM segments.log_state \gset
 CREATE TEMP TABLE bench_position (position text, after bigint);
 INSERT INTO bench_position VALUES
 	('start', :first_id - 1),
-	('middle', (:first_id + :last_id) / 2),
+	('middle', :first_id - 1 + (:log_rows - 10000) / 2),
 	('end', :last_id - 10000);
 
 CREATE TEMP TABLE bench_result AS

@@ -43,7 +43,9 @@ for row in '^create a segment \(full build\), geometric mean of 24 rules ' \
 	'^memory over a 200,000-row COPY, 50 segments ' \
 	'^tick\(\) with nothing due, 20,000 contacts, 20 time rules ' \
 	'^rebuild 24 segments: refresh_segment, REFRESH MATERIALIZED VIEW ' \
-	'^24 segments current after a 1-row UPDATE'; do
+	'^24 segments current after a 1-row UPDATE' \
+	'^count the members of a [0-9]+-member segment, reader limited by row-level security' \
+	'^segments.changes\(\): 10,000 changes at the start of a [0-9]+-change log'; do
 	if ! grep -Eq "$row.*[0-9.]+x" "$out" && ! grep -Eq "$row.* ms +- +- " "$out"; then
 		echo "bench.sh: no figure in the table for: $row" >&2
 		missing=1
