@@ -5,6 +5,9 @@
 #   scripts/setup.sh            PostgreSQL 15 server and headers, make, gcc,
 #                               pg_cron (for test/scripts/cron.sh)
 #   scripts/setup.sh --fuzz     also clang-14 and its libFuzzer/sanitizer runtime
+#   scripts/setup.sh --node     also Node.js and npm (Debian's, when the machine
+#                               has none) and the dependencies of
+#                               examples/node from npm
 #
 # Idempotent: installs only missing packages (apt-get update only when an
 # install fails without it) and rebuilds only what changed.  Quiet unless
@@ -15,9 +18,11 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 
 fuzz=0
+node=0
 for arg in "$@"; do
 	case "$arg" in
 		--fuzz) fuzz=1 ;;
+		--node) node=1 ;;
 		-h|--help) sed -n '2,10p' "${BASH_SOURCE[0]}"; exit 0 ;;
 		*) echo "setup.sh: unknown option: $arg" >&2; exit 2 ;;
 	esac
@@ -39,6 +44,10 @@ packages=(postgresql-15 postgresql-server-dev-15 make gcc postgresql-15-cron)
 if [ "$fuzz" -eq 1 ]; then
 	packages+=(clang-14 libclang-rt-14-dev)
 fi
+if [ "$node" -eq 1 ]; then
+	command -v node >/dev/null || packages+=(nodejs)
+	command -v npm >/dev/null || packages+=(npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -58,3 +67,7 @@ fi
 
 make -C "$root" PG_CONFIG="$PG_CONFIG" >>"$log" 2>&1 || fail "make"
 make -C "$root" PG_CONFIG="$PG_CONFIG" install >>"$log" 2>&1 || fail "make install"
+if [ "$node" -eq 1 ]; then
+	npm install --prefix "$root/examples/node" --no-audit --no-fund >>"$log" 2>&1 ||
+		fail "npm install (examples/node)"
+fi

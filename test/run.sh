@@ -4,7 +4,7 @@
 #   sudo test/run.sh
 #
 # Installs what is missing and builds/installs the extension
-# (scripts/setup.sh --fuzz), then runs every suite:
+# (scripts/setup.sh --fuzz --node), then runs every suite:
 #
 #   regress    pg_regress on a throwaway instance: the Makefile's REGRESS
 #   isolation  pg_isolation_regress likewise: the Makefile's ISOLATION
@@ -68,7 +68,7 @@ finish() {
 	exit
 }
 
-if ! "$root/scripts/setup.sh" --fuzz; then
+if ! "$root/scripts/setup.sh" --fuzz --node; then
 	echo "test/run.sh: scripts/setup.sh failed; nothing could be tested" >&2
 	count setup 0 1
 	finish
