@@ -412,6 +412,21 @@ BEGIN
 END
 $$;
 
+-- Drops segments.preview, whose last argument has the contact key's type.
+CREATE FUNCTION segments._drop_preview() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	f regprocedure;
+BEGIN
+	FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p
+		WHERE p.pronamespace = 'segments'::pg_catalog.regnamespace AND p.proname = 'preview'
+	LOOP
+		EXECUTE format('DROP FUNCTION %s', f);
+	END LOOP;
+END
+$$;
+
 -- The attached contacts table and its key column; an error when contacts
 -- are not attached.
 CREATE FUNCTION segments._contacts(OUT rel regclass, OUT key_column name,
@@ -783,7 +798,8 @@ END
 $$;
 
 -- The SQL of preview: the first lim matching contacts in key order.
-CREATE FUNCTION segments._preview_sql(rule segments.rule, lim integer, tenant text) RETURNS text
+CREATE FUNCTION segments._preview_sql(rule segments.rule, lim integer, tenant text, paged boolean)
+RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -791,8 +807,9 @@ BEGIN
 		RAISE EXCEPTION 'preview limit must not be negative'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	RETURN format('SELECT q.contact::%s FROM (%s) q ORDER BY 1 LIMIT $1',
-		(segments._contacts()).key_type, segments._compile(rule, tenant));
+	RETURN format('SELECT q.contact::%s FROM (%s) q %s ORDER BY 1 LIMIT $1',
+		(segments._contacts()).key_type, segments._compile(rule, tenant),
+		CASE WHEN paged THEN 'WHERE q.contact > $2' ELSE '' END);
 END
 $$;
 
@@ -1045,34 +1062,23 @@ BEGIN
 	PERFORM segments._sync_data_owner();
 
 	EXECUTE format($ddl$
-		CREATE FUNCTION segments.preview(rule segments.rule, lim integer DEFAULT 100)
+		CREATE FUNCTION segments.preview(rule segments.rule, lim integer DEFAULT 100,
+			tenant anycompatible DEFAULT NULL, after %s DEFAULT NULL)
 		RETURNS SETOF %s
 		LANGUAGE plpgsql ROWS 100
 		SET search_path = pg_catalog, pg_temp AS $f$
 		BEGIN
-			RETURN QUERY EXECUTE segments._preview_sql(rule, lim, NULL) USING lim;
+			RETURN QUERY EXECUTE segments._preview_sql(rule, lim, segments._tenant_text(tenant), after IS NOT NULL)
+				USING lim, after;
 		END
 		$f$
-		$ddl$, k.base_type);
-	COMMENT ON FUNCTION segments.preview(segments.rule, integer) IS
-		'the first lim contacts (in key order) that match a rule';
-
-	EXECUTE format($ddl$
-		CREATE FUNCTION segments.preview(rule segments.rule, lim integer, tenant anycompatible)
-		RETURNS SETOF %s
-		LANGUAGE plpgsql ROWS 100
-		SET search_path = pg_catalog, pg_temp AS $f$
-		BEGIN
-			RETURN QUERY EXECUTE segments._preview_sql(rule, lim, segments._tenant_text(tenant)) USING lim;
-		END
-		$f$
-		$ddl$, k.base_type);
-	COMMENT ON FUNCTION segments.preview(segments.rule, integer, anycompatible) IS
-		'the first lim contacts (in key order) of a tenant that match a rule';
-	REVOKE ALL ON FUNCTION segments.preview(segments.rule, integer),
-		segments.preview(segments.rule, integer, anycompatible) FROM PUBLIC;
-	GRANT EXECUTE ON FUNCTION segments.preview(segments.rule, integer),
-		segments.preview(segments.rule, integer, anycompatible) TO segments_reader;
+		$ddl$, k.base_type, k.base_type);
+	EXECUTE format('COMMENT ON FUNCTION segments.preview(segments.rule, integer, anycompatible, %s) IS %L',
+		k.base_type, 'the first lim contacts (in key order, after the contact after) of a tenant or of all that match a rule');
+	EXECUTE format('REVOKE ALL ON FUNCTION segments.preview(segments.rule, integer, anycompatible, %s) FROM PUBLIC',
+		k.base_type);
+	EXECUTE format('GRANT EXECUTE ON FUNCTION segments.preview(segments.rule, integer, anycompatible, %s) TO segments_reader',
+		k.base_type);
 END
 $$;
 COMMENT ON FUNCTION segments.attach_contacts(regclass, name, name) IS
@@ -1182,8 +1188,7 @@ BEGIN
 				n, CASE WHEN n = 1 THEN '' ELSE 's' END),
 			HINT = 'Drop the segments first with segments.drop_segment().';
 	END IF;
-	DROP FUNCTION IF EXISTS segments.preview(segments.rule, integer);
-	DROP FUNCTION IF EXISTS segments.preview(segments.rule, integer, anycompatible);
+	PERFORM segments._drop_preview();
 	DROP VIEW IF EXISTS segments.members;
 	DROP TABLE IF EXISTS segments.membership;
 	DROP TABLE IF EXISTS segments.membership_log;
@@ -2791,7 +2796,7 @@ GRANT EXECUTE ON FUNCTION
 	segments.to_sql(segments.rule), segments.to_sql(segments.rule, anycompatible),
 	segments.matches(anyelement, segments.rule), segments.matches(anyelement, segments.rule, anycompatible),
 	segments.explain(anyelement, segments.rule), segments.explain(anyelement, segments.rule, anycompatible),
-	segments._preview_count(segments.rule, text), segments._preview_sql(segments.rule, integer, text),
+	segments._preview_count(segments.rule, text), segments._preview_sql(segments.rule, integer, text, boolean),
 	segments._compile(segments.rule, text, boolean, boolean), segments._tenant_text(anycompatible),
 	segments._contacts(), segments._column(regclass, name, text),
 	segments._column_hint(regclass, text),

@@ -205,7 +205,8 @@ SELECT segments.detach_contacts();
 SELECT count(*) FROM segments.attached;
 SELECT to_regclass('segments.membership') AS membership,
        to_regclass('segments.membership_log') AS membership_log,
-       to_regprocedure('segments.preview(segments.rule, integer)') AS preview;
+       (SELECT count(*) FROM pg_proc p
+        WHERE p.pronamespace = 'segments'::regnamespace AND p.proname = 'preview') AS previews;
 
 --
 -- The contact key's type is whatever the contacts table uses: membership,
@@ -224,7 +225,8 @@ BEGIN
 			WHERE attrelid = 'segments.membership'::regclass AND attname = 'contact'),
 		(SELECT format_type(atttypid, atttypmod) FROM pg_attribute
 			WHERE attrelid = 'segments.membership_log'::regclass AND attname = 'contact'),
-		pg_get_function_result('segments.preview(segments.rule, integer)'::regprocedure),
+		(SELECT pg_get_function_result(p.oid) FROM pg_proc p
+			WHERE p.pronamespace = 'segments'::regnamespace AND p.proname = 'preview'),
 		(SELECT string_agg(p::text, ', ') FROM segments.preview('name = ''Ann''') p);
 	PERFORM segments.detach_contacts();
 	DROP TABLE people;

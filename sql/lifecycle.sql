@@ -64,6 +64,10 @@ SELECT count(*) AS members FROM segments.membership;
 SELECT * FROM segments.preview('score >= 10');
 SELECT * FROM segments.preview('score >= 10', 2);
 SELECT * FROM segments.preview('score >= 10', 0);
+-- page by page: the next ones after the last contact of a page
+SELECT * FROM segments.preview('score >= 10', 2, after => 4);
+SELECT * FROM segments.preview('score >= 10', 2, after => 8);
+SELECT * FROM segments.preview('score >= 10', 2, tenant => 1, after => 1);
 SELECT segments.preview_count('score >= 10'), segments.preview_count('false');
 CREATE FUNCTION run_count(sql text) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
