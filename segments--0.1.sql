@@ -1030,10 +1030,24 @@ BEGIN
 	-- id up to which segments.prune_log() deleted it.
 	CREATE TABLE segments.log_state (
 		epoch text NOT NULL DEFAULT pg_catalog.md5(pg_catalog.random()::text || pg_catalog.clock_timestamp()::text),
-		pruned_to bigint NOT NULL DEFAULT 0);
+		pruned_to bigint NOT NULL DEFAULT 0,
+		rolled_to bigint NOT NULL DEFAULT 0);
 	CREATE UNIQUE INDEX log_state_one_row ON segments.log_state ((true));
 	INSERT INTO segments.log_state DEFAULT VALUES;
 	GRANT SELECT ON segments.log_state TO segments_reader;
+	-- The log counted by segment and minute, up to log_state.rolled_to
+	-- (segments._rollup_log): what size_history() reads instead of the log.
+	CREATE TABLE segments.log_rollup (
+		segment_id bigint NOT NULL,
+		minute timestamptz NOT NULL,
+		joins bigint NOT NULL,
+		leaves bigint NOT NULL,
+		PRIMARY KEY (segment_id, minute));
+	-- counts of every contact's changes: for readers that see every contact
+	ALTER TABLE segments.log_rollup ENABLE ROW LEVEL SECURITY;
+	CREATE POLICY sees_all_contacts ON segments.log_rollup FOR SELECT
+		USING ((SELECT segments._sees_all_contacts()));
+	GRANT SELECT ON segments.log_rollup TO segments_reader;
 
 	-- A reader sees the members and log rows of the contacts it can see in
 	-- the contacts table (docs/design.md, "Security model"): all of them
@@ -1193,6 +1207,7 @@ BEGIN
 	DROP TABLE IF EXISTS segments.membership;
 	DROP TABLE IF EXISTS segments.membership_log;
 	DROP TABLE IF EXISTS segments.log_state;
+	DROP TABLE IF EXISTS segments.log_rollup;
 	PERFORM segments._drop_triggers('contacts');
 	DELETE FROM segments.attached a WHERE a.role = 'contacts';
 	PERFORM segments._sync_data_owner();
@@ -1666,6 +1681,69 @@ SET search_path = pg_catalog, pg_temp AS $$
 		pg_catalog.pg_get_serial_sequence('segments.membership_log', 'id')::pg_catalog.regclass), 0)
 $$;
 
+-- The greatest id of the log under which every change is final
+-- (src/change_feed.c).
+CREATE FUNCTION segments._log_watermark() RETURNS bigint
+	AS 'MODULE_PATHNAME', 'segments_log_watermark' LANGUAGE C VOLATILE;
+
+-- A segment's size over time: for each step of the given length from
+-- from_ to to_, its members at the step's end and its joins and leaves in
+-- the step.  Computed from log_rollup (the log counted by minute, as far
+-- as the last tick) and the log's rows since: steps are whole minutes.
+-- Runs as the caller: a reader that row-level security limits on the
+-- contacts counts only the changes it can see, from the log itself.
+CREATE FUNCTION segments.size_history(segment text, from_ timestamptz, to_ timestamptz,
+	step interval DEFAULT '1 day')
+RETURNS TABLE (step_start timestamptz, members bigint, joins bigint, leaves bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	seg_id bigint := segments._segment_id(segment, NULL, false);
+	done bigint := (SELECT s.rolled_to FROM segments.log_state s);
+	sees_all boolean := (SELECT segments._sees_all_contacts());
+BEGIN
+	IF from_ IS NULL OR to_ IS NULL OR step IS NULL THEN
+		RAISE EXCEPTION 'from_, to_ and step must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF step < interval '1 minute' OR date_trunc('minute', from_) <> from_
+			OR extract(epoch FROM step)::numeric % 60 <> 0 THEN
+		RAISE EXCEPTION 'the history is counted by the minute: from_ must be a whole minute and step whole minutes'
+			USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Use date_trunc(''minute'', ...) for from_, and a step such as ''1 hour'' or ''1 day''.';
+	END IF;
+	IF to_ < from_ THEN
+		RAISE EXCEPTION 'to_ must not be before from_' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN QUERY
+	WITH changes AS (
+		-- a reader the contacts' policies limit counts what it can see of the log
+		SELECT r.minute, r.joins, r.leaves FROM segments.log_rollup r
+		WHERE r.segment_id = seg_id AND sees_all
+		UNION ALL
+		SELECT pg_catalog.date_trunc('minute', l.at), count(*) FILTER (WHERE l.joined),
+			count(*) FILTER (WHERE NOT l.joined)
+		FROM segments.membership_log l
+		WHERE l.segment_id = seg_id AND (l.id > done OR NOT sees_all)
+		GROUP BY 1),
+	steps AS (
+		SELECT t, n - 1 AS k FROM pg_catalog.generate_series(from_, to_, step) WITH ORDINALITY AS g(t, n)),
+	per_step AS (
+		SELECT floor(extract(epoch FROM c.minute - from_) / extract(epoch FROM step))::bigint AS k,
+			sum(c.joins) AS joins, sum(c.leaves) AS leaves
+		FROM changes c WHERE c.minute >= from_
+		GROUP BY 1),
+	before AS (SELECT coalesce(sum(c.joins - c.leaves), 0) AS n FROM changes c WHERE c.minute < from_)
+	SELECT s.t,
+		((SELECT b.n FROM before b)
+			+ sum(coalesce(p.joins, 0) - coalesce(p.leaves, 0)) OVER (ORDER BY s.k))::bigint,
+		coalesce(p.joins, 0)::bigint, coalesce(p.leaves, 0)::bigint
+	FROM steps s LEFT JOIN per_step p ON p.k = s.k
+	ORDER BY s.t;
+END
+$$;
+COMMENT ON FUNCTION segments.size_history(text, timestamptz, timestamptz, interval) IS
+	'a segment''s members at the end of each step from from_ to to_, and its joins and leaves in each step';
+
 -- The change feed: the log's changes after the cursor after (from the
 -- start when NULL), at most max_rows, in the order of their ids, each
 -- once: only changes no change still to commit can come before
@@ -1697,6 +1775,7 @@ BEGIN
 		DELETE FROM segments.membership_log l
 		USING segments.tick_state t
 		WHERE l.at < before AND l.id <= t.logged_to AND l.at < coalesce(t.log_horizon, '-infinity')
+			AND l.id <= (SELECT s.rolled_to FROM segments.log_state s)
 		RETURNING l.id)
 	SELECT count(*), max(g.id) INTO n, last_id FROM gone g;
 	IF n > 0 THEN
@@ -1830,6 +1909,36 @@ $$;
 -- background workers of this database): the next fold reads those again.
 -- The starts of prepared transactions are not known: while there are any,
 -- the next fold reads the whole log.
+-- Counts the log's changes by segment and minute into log_rollup, each
+-- once: those up to the change feed's watermark not counted yet
+-- (src/change_feed.c).  segments.tick() does it (with _fold_log).
+CREATE FUNCTION segments._rollup_log() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	done bigint;
+	upto bigint;
+BEGIN
+	IF pg_catalog.to_regclass('segments.log_rollup') IS NULL THEN
+		RETURN;
+	END IF;
+	SELECT s.rolled_to INTO done FROM segments.log_state s FOR UPDATE;
+	upto := segments._log_watermark();
+	IF upto <= done THEN
+		RETURN;
+	END IF;
+	INSERT INTO segments.log_rollup AS r (segment_id, minute, joins, leaves)
+	SELECT l.segment_id, pg_catalog.date_trunc('minute', l.at),
+		count(*) FILTER (WHERE l.joined), count(*) FILTER (WHERE NOT l.joined)
+	FROM segments.membership_log l
+	WHERE l.id > done AND l.id <= upto
+	GROUP BY 1, 2
+	ON CONFLICT (segment_id, minute) DO UPDATE
+	SET joins = r.joins + excluded.joins, leaves = r.leaves + excluded.leaves;
+	UPDATE segments.log_state SET rolled_to = upto;
+END
+$$;
+
 CREATE FUNCTION segments._fold_log() RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
@@ -1848,6 +1957,7 @@ BEGIN
 	WHERE a.xact_start IS NOT NULL AND a.datname = pg_catalog.current_database()
 		AND a.backend_type IN ('client backend', 'background worker');
 	PERFORM segments._summarize_log();
+	PERFORM segments._rollup_log();
 	WITH recent AS MATERIALIZED (SELECT * FROM segments._recent_changes()),
 	changed AS (
 		UPDATE segments.segment_state s SET last_change = r.last_change
@@ -2802,7 +2912,8 @@ GRANT EXECUTE ON FUNCTION
 	segments._column_hint(regclass, text),
 	segments._relation_name(regclass), segments._stats(), segments._recent_changes(),
 	segments._sees_all_contacts(), segments._contact_visible(anyelement),
-	segments.changes(text, integer), segments._log_last_id()
+	segments.changes(text, integer), segments._log_last_id(),
+	segments.size_history(text, timestamptz, timestamptz, interval), segments._segment_id(text, text, boolean)
 	TO segments_reader;
 
 GRANT EXECUTE ON FUNCTION

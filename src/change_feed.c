@@ -50,6 +50,7 @@
 
 PG_FUNCTION_INFO_V1(segments_changes);
 PG_FUNCTION_INFO_V1(segments_log_writing);
+PG_FUNCTION_INFO_V1(segments_log_watermark);
 
 /* The top transaction whose log writes are announced by a lock. */
 static FullTransactionId announced = {0};
@@ -132,6 +133,23 @@ watermark(void)
 			w = Min(w, (int64) (((uint64) t->locktag_field2 << 32) | t->locktag_field3));
 	}
 	return w;
+}
+
+/*
+ * segments._log_watermark() -> bigint: the greatest id of the log under
+ * which every change is final, for what reads the log once (the rollup of
+ * segments.size_history).
+ */
+Datum
+segments_log_watermark(PG_FUNCTION_ARGS)
+{
+	int64		w;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	w = watermark();
+	SPI_finish();
+	PG_RETURN_INT64(w);
 }
 
 /* The log's epoch and what was pruned of it (segments.log_state). */
