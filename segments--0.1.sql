@@ -1723,7 +1723,7 @@ BEGIN
 		SELECT pg_catalog.date_trunc('minute', l.at), count(*) FILTER (WHERE l.joined),
 			count(*) FILTER (WHERE NOT l.joined)
 		FROM segments.membership_log l
-		WHERE l.segment_id = seg_id AND (l.id > done OR NOT sees_all)
+		WHERE l.id > CASE WHEN sees_all THEN done ELSE 0 END AND l.segment_id = seg_id
 		GROUP BY 1),
 	steps AS (
 		SELECT t, n - 1 AS k FROM pg_catalog.generate_series(from_, to_, step) WITH ORDINALITY AS g(t, n)),
@@ -1923,6 +1923,14 @@ BEGIN
 		RETURN;
 	END IF;
 	SELECT s.rolled_to INTO done FROM segments.log_state s FOR UPDATE;
+	-- the reads of the log's tail by id (here, size_history, stats) are
+	-- BRIN range scans only with statistics that know its size: a log
+	-- that has more than doubled since it was last analyzed is analyzed
+	IF pg_catalog.pg_relation_size('segments.membership_log') / 8192 >
+			2 * (SELECT c.relpages FROM pg_catalog.pg_class c
+				WHERE c.oid = 'segments.membership_log'::pg_catalog.regclass) + 128 THEN
+		ANALYZE segments.membership_log;
+	END IF;
 	upto := segments._log_watermark();
 	IF upto <= done THEN
 		RETURN;
