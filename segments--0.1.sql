@@ -1018,7 +1018,7 @@ BEGIN
 			at timestamptz NOT NULL DEFAULT now(),
 			cause text NOT NULL CHECK (cause IN ('build', 'alter', 'refresh', 'write', 'time', 'drop')))$ddl$,
 		k.base_type);
-	-- Append-only, read by id ranges (WHERE id > last_seen) and, for
+	-- Append-only, read by id ranges (segments.changes()) and, for
 	-- segments.stats, by recent times: a BRIN index costs next to nothing
 	-- per row where a btree would double the cost of a build.
 	CREATE INDEX membership_log_id_at_idx ON segments.membership_log USING brin (id, at)

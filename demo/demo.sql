@@ -249,13 +249,13 @@ WHERE l.id > :log_seen
 GROUP BY s.id, s.name, l.cause, l.joined ORDER BY s.id, l.joined DESC;
 
 \echo
-\echo '   A consumer polls the log as an outbox: WHERE id > last_seen.'
+\echo '   A consumer follows the log with segments.changes(cursor, max_rows):'
+\echo '   every change once, in order, even with writers still committing; it'
+\echo '   keeps the last cursor of each batch and asks again from there.'
 \echo
 
-SELECT l.segment_id, l.contact, l.joined, l.cause
-FROM segments.membership_log l
-WHERE l.id > :log_seen
-ORDER BY l.segment_id, l.contact LIMIT 5;
+SELECT c.segment_id, c.contact, c.joined, c.cause
+FROM segments.changes(NULL, 5) c;
 
 \echo
 \echo '== 13. Writes move contacts at once.  Triggers on the attached tables'

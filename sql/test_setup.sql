@@ -56,7 +56,7 @@ END
 $$;
 
 -- new_log(): the joins and leaves segments.membership_log received since
--- the last call, as a consumer polling "WHERE id > last_seen" sees them,
+-- the last call (by id, in a session whose writes are its own),
 -- grouped for reading (segment, with its tenant if it has one; cause;
 -- joined or left; the contacts).  A log created anew (contacts attached
 -- again) is read from its start.
