@@ -1018,10 +1018,14 @@ BEGIN
 			at timestamptz NOT NULL DEFAULT now(),
 			cause text NOT NULL CHECK (cause IN ('build', 'alter', 'refresh', 'write', 'time', 'drop')))$ddl$,
 		k.base_type);
-	-- Append-only, read by id ranges (segments.changes()) and, for
-	-- segments.stats, by recent times: a BRIN index costs next to nothing
-	-- per row where a btree would double the cost of a build.
-	CREATE INDEX membership_log_id_at_idx ON segments.membership_log USING brin (id, at)
+	-- Append-only, read by id ranges (segments.changes()), by recent times
+	-- (segments.stats) and by segment (segments.history()): a BRIN index
+	-- costs next to nothing per row where a btree would double the cost of
+	-- a build.  A range's bloom filter of segment ids (a range holds a few
+	-- hundred segments at most) lets one segment's reads skip the ranges
+	-- it has no row in.
+	CREATE INDEX membership_log_brin ON segments.membership_log
+		USING brin (id, at, segment_id pg_catalog.int8_bloom_ops (n_distinct_per_range = 1000))
 		WITH (autosummarize = on);
 	COMMENT ON TABLE segments.membership_log IS
 		'every join (joined) and leave (not joined) of a segment, in order of id; read it as a feed with segments.changes()';
@@ -1691,14 +1695,17 @@ CREATE FUNCTION segments._log_watermark() RETURNS bigint
 -- the step.  Computed from log_rollup (the log counted by minute, as far
 -- as the last tick) and the log's rows since: steps are whole minutes.
 -- Runs as the caller: a reader that row-level security limits on the
--- contacts counts only the changes it can see, from the log itself.
-CREATE FUNCTION segments.size_history(segment text, from_ timestamptz, to_ timestamptz,
-	step interval DEFAULT '1 day')
+-- contacts counts only the changes it can see, from the segment's rows of
+-- the log (the ranges of the log's BRIN index that hold any).
+CREATE FUNCTION segments._size_history(seg_id bigint, from_ timestamptz, to_ timestamptz,
+	step interval)
 RETURNS TABLE (step_start timestamptz, members bigint, joins bigint, leaves bigint)
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE
+-- the log's rows since the last tick, or a limited reader's, are read
+-- through its BRIN index even where statistics made before a build would
+-- take the log for small: a scan of it reads at least as much
+SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off AS $$
 DECLARE
-	seg_id bigint := segments._segment_id(segment, NULL, false);
 	done bigint := (SELECT s.rolled_to FROM segments.log_state s);
 	sees_all boolean := (SELECT segments._sees_all_contacts());
 BEGIN
@@ -1713,6 +1720,10 @@ BEGIN
 	END IF;
 	IF to_ < from_ THEN
 		RAISE EXCEPTION 'to_ must not be before from_' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- the ranges not summarized yet would be read whatever they hold
+	IF NOT pg_catalog.pg_is_in_recovery() THEN
+		PERFORM segments._summarize_log();
 	END IF;
 	RETURN QUERY
 	WITH changes AS (
@@ -1741,8 +1752,106 @@ BEGIN
 	ORDER BY s.t;
 END
 $$;
-COMMENT ON FUNCTION segments.size_history(text, timestamptz, timestamptz, interval) IS
+
+-- A segment named by its id, also one since dropped whose changes the log
+-- still has (its history stays readable).
+CREATE FUNCTION segments._logged_segment_id(id bigint) RETURNS bigint
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF id IS NULL THEN
+		RAISE EXCEPTION 'a segment id must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM segments._contacts();
+	IF EXISTS (SELECT FROM segments.segment s WHERE s.id = _logged_segment_id.id)
+			OR EXISTS (SELECT FROM segments.membership_log l WHERE l.segment_id = _logged_segment_id.id) THEN
+		RETURN id;
+	END IF;
+	RAISE EXCEPTION 'segment % does not exist', id
+		USING ERRCODE = 'undefined_object',
+		DETAIL = 'No segment has that id, and the log has no change of one that had it.';
+END
+$$;
+
+CREATE FUNCTION segments.size_history(segment text, from_ timestamptz, to_ timestamptz,
+	step interval DEFAULT '1 day', tenant anycompatible DEFAULT NULL)
+RETURNS TABLE (step_start timestamptz, members bigint, joins bigint, leaves bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	RETURN QUERY SELECT * FROM segments._size_history(
+		segments._segment_id(segment, segments._tenant_text(tenant), tenant IS NOT NULL), from_, to_, step);
+END
+$$;
+COMMENT ON FUNCTION segments.size_history(text, timestamptz, timestamptz, interval, anycompatible) IS
 	'a segment''s members at the end of each step from from_ to to_, and its joins and leaves in each step';
+
+CREATE FUNCTION segments.size_history(id bigint, from_ timestamptz, to_ timestamptz,
+	step interval DEFAULT '1 day')
+RETURNS TABLE (step_start timestamptz, members bigint, joins bigint, leaves bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	RETURN QUERY SELECT * FROM segments._size_history(segments._logged_segment_id(id), from_, to_, step);
+END
+$$;
+COMMENT ON FUNCTION segments.size_history(bigint, timestamptz, timestamptz, interval) IS
+	'a segment''s members at the end of each step from from_ to to_, and its joins and leaves in each step';
+
+-- One segment's joins and leaves stamped from from_ up to (not including)
+-- to_, in the log's order.  The segment's rows are found through the
+-- bloom filters of the log's BRIN index: the ranges of the log without
+-- any are not read.  Runs as the caller (the log's row-level security
+-- applies).
+CREATE FUNCTION segments._history(seg_id bigint, from_ timestamptz, to_ timestamptz)
+RETURNS TABLE (id bigint, contact text, joined boolean, at timestamptz, cause text)
+LANGUAGE plpgsql VOLATILE
+-- the estimates of the index's ranges are the whole table's, and stale
+-- right after a build: no workers nor JIT for what reads a few ranges,
+-- and never a scan of the whole log, which reads at least as much
+SET search_path = pg_catalog, pg_temp SET max_parallel_workers_per_gather = 0 SET jit = off
+SET enable_seqscan = off AS $$
+BEGIN
+	IF from_ IS NULL OR to_ IS NULL THEN
+		RAISE EXCEPTION 'from_ and to_ must not be null' USING ERRCODE = 'null_value_not_allowed',
+			HINT = 'Use ''-infinity'' or ''infinity'' for no bound.';
+	END IF;
+	-- the ranges not summarized yet would be read whatever they hold
+	IF NOT pg_catalog.pg_is_in_recovery() THEN
+		PERFORM segments._summarize_log();
+	END IF;
+	RETURN QUERY
+	SELECT l.id, l.contact::text, l.joined, l.at, l.cause
+	FROM segments.membership_log l
+	WHERE l.segment_id = seg_id AND l.at >= from_ AND l.at < to_
+	ORDER BY l.id;
+END
+$$;
+
+CREATE FUNCTION segments.history(segment text, from_ timestamptz DEFAULT '-infinity',
+	to_ timestamptz DEFAULT 'infinity', tenant anycompatible DEFAULT NULL)
+RETURNS TABLE (id bigint, contact text, joined boolean, at timestamptz, cause text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	RETURN QUERY SELECT * FROM segments._history(
+		segments._segment_id(segment, segments._tenant_text(tenant), tenant IS NOT NULL), from_, to_);
+END
+$$;
+COMMENT ON FUNCTION segments.history(text, timestamptz, timestamptz, anycompatible) IS
+	'a segment''s joins and leaves logged from from_ up to to_, in order';
+
+CREATE FUNCTION segments.history(segment_id bigint, from_ timestamptz DEFAULT '-infinity',
+	to_ timestamptz DEFAULT 'infinity')
+RETURNS TABLE (id bigint, contact text, joined boolean, at timestamptz, cause text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	RETURN QUERY SELECT * FROM segments._history(segments._logged_segment_id(segment_id), from_, to_);
+END
+$$;
+COMMENT ON FUNCTION segments.history(bigint, timestamptz, timestamptz) IS
+	'a segment''s joins and leaves logged from from_ up to to_, in order (also of a dropped segment)';
 
 -- The change feed: the log's changes after the cursor after (from the
 -- start when NULL), at most max_rows, in the order of their ids, each
@@ -1890,13 +1999,16 @@ $$;
 -- BRIN scans read the pages of every range not yet summarized: those
 -- written since the last tick are summarized here, once, so that the log's
 -- ranges of id and at read little more than its tail (autovacuum does it
--- too, a minute or so after a range fills: autosummarize).  While
--- autovacuum holds the table, the tick does not wait for it.
+-- too, a minute or so after a range fills: autosummarize), and by
+-- segments.changes() before it reads (a build's ranges would otherwise be
+-- read whole by every batch until then): as the log's owner, so that a
+-- reader can.  While autovacuum or another summary holds the table, it
+-- does not wait.
 CREATE FUNCTION segments._summarize_log() RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp SET lock_timeout = '20ms' AS $$
 BEGIN
-	PERFORM pg_catalog.brin_summarize_new_values('segments.membership_log_id_at_idx'::pg_catalog.regclass);
+	PERFORM pg_catalog.brin_summarize_new_values('segments.membership_log_brin'::pg_catalog.regclass);
 EXCEPTION WHEN lock_not_available THEN
 	NULL;
 END
@@ -2920,8 +3032,14 @@ GRANT EXECUTE ON FUNCTION
 	segments._column_hint(regclass, text),
 	segments._relation_name(regclass), segments._stats(), segments._recent_changes(),
 	segments._sees_all_contacts(), segments._contact_visible(anyelement),
-	segments.changes(text, integer), segments._log_last_id(),
-	segments.size_history(text, timestamptz, timestamptz, interval), segments._segment_id(text, text, boolean)
+	segments.changes(text, integer), segments._log_last_id(), segments._summarize_log(),
+	segments.size_history(text, timestamptz, timestamptz, interval, anycompatible),
+	segments.size_history(bigint, timestamptz, timestamptz, interval),
+	segments._size_history(bigint, timestamptz, timestamptz, interval),
+	segments.history(text, timestamptz, timestamptz, anycompatible),
+	segments.history(bigint, timestamptz, timestamptz),
+	segments._history(bigint, timestamptz, timestamptz),
+	segments._segment_id(text, text, boolean), segments._logged_segment_id(bigint)
 	TO segments_reader;
 
 GRANT EXECUTE ON FUNCTION

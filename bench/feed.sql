@@ -46,6 +46,26 @@ BEGIN
 	END LOOP;
 END $$;
 
+-- One segment's history in that log: a segment of 10,000 members built
+-- after it, read with segments.history() against the scan of the log a
+-- reader would otherwise run for its rows.  The first read summarizes the
+-- build's ranges of the log's BRIN index (timed apart).
+SELECT segments.create_segment('bench history', 'id <= 10000') AS small \gset
+SELECT pg_temp.elapsed(format('SELECT count(*) FROM segments.history(%s)', :small)) AS history_first_ms \gset
+SELECT h.ms AS history_ms, h.n AS history_n, s.ms AS scan_ms, s.n AS scan_n
+FROM pg_temp.best(format('SELECT count(*) FROM segments.history(%s)', :small)) h,
+	pg_temp.best(format('SELECT count(*) FROM (SELECT l.id, l.contact::text, l.joined, l.at, l.cause FROM segments.membership_log l WHERE l.segment_id + 0 = %s ORDER BY l.id) q', :small)) s \gset
+SELECT :history_first_ms AS history_first_ms, :history_ms AS history_ms, :scan_ms AS scan_ms,
+	set_config('bench.history_n', :'history_n', false) AS history_n, set_config('bench.scan_n', :'scan_n', false) AS scan_n;
+DO $$
+BEGIN
+	IF current_setting('bench.history_n')::bigint <> 10000 OR current_setting('bench.scan_n')::bigint <> 10000 THEN
+		RAISE EXCEPTION 'the history returned % changes, the scan %', current_setting('bench.history_n'),
+			current_setting('bench.scan_n');
+	END IF;
+END $$;
+
+SELECT segments.drop_segment('bench history') \gset
 SELECT segments.drop_segment('bench feed') \gset
 
 \pset format unaligned
@@ -59,5 +79,10 @@ SELECT 'row', format('segments.changes(): 10,000 changes at the start of a %s-ch
 		least(s.poll_ms, m.poll_ms, e.poll_ms), greatest(s.poll_ms, m.poll_ms, e.poll_ms))
 FROM bench_result s, bench_result m, bench_result e
 WHERE s.position = 'start' AND m.position = 'middle' AND e.position = 'end';
+SELECT 'row', format('segments.history(): a 10,000-change segment in a %s-change log, against a scan of the log', :log_rows + 10000),
+	:history_ms || ' ms', :scan_ms || ' ms', round(:history_ms / :scan_ms, 2) || 'x', '<= 0.1x',
+	CASE WHEN :history_ms / :scan_ms <= 0.1 THEN 'met' ELSE 'missed' END,
+	format('best of %s; the first read, which summarized the build''s ranges of the log''s BRIN index, %s ms',
+		current_setting('bench.runs'), :history_first_ms);
 \pset format aligned
 \pset tuples_only off

@@ -31,6 +31,7 @@
 
 #include "access/transam.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -235,6 +236,10 @@ segments_changes(PG_FUNCTION_ARGS)
 	else if (pruned_to > 0)
 		from = pruned_to;
 	until = watermark();
+	/* the ranges a build just wrote are read whole until summarized */
+	if (from < until && !RecoveryInProgress() &&
+		SPI_execute("SELECT segments._summarize_log()", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not summarize segments.membership_log");
 	if (plan == NULL)
 	{
 		Oid			types[3] = {INT8OID, INT8OID, INT8OID};
