@@ -1757,7 +1757,8 @@ $$;
 -- still has (its history stays readable).
 CREATE FUNCTION segments._logged_segment_id(id bigint) RETURNS bigint
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp AS $$
+-- the log through its BRIN index (see _history)
+SET search_path = pg_catalog, pg_temp SET enable_seqscan = off AS $$
 BEGIN
 	IF id IS NULL THEN
 		RAISE EXCEPTION 'a segment id must not be null' USING ERRCODE = 'null_value_not_allowed';
