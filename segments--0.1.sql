@@ -1023,10 +1023,18 @@ BEGIN
 	-- costs next to nothing per row where a btree would double the cost of
 	-- a build.  A range's bloom filter of segment ids (a range holds a few
 	-- hundred segments at most) lets one segment's reads skip the ranges
-	-- it has no row in.
+	-- it has no row in.  A summarized range's summary is rewritten by
+	-- every row added to it (ids and times grow, and the bloom filter is a
+	-- kilobyte), which would make a build three times as slow: the range
+	-- being filled, the log's last, is kept unsummarized (see
+	-- _summarize_log), from the first, which an index built on an empty
+	-- table summarizes, on.
 	CREATE INDEX membership_log_brin ON segments.membership_log
 		USING brin (id, at, segment_id pg_catalog.int8_bloom_ops (n_distinct_per_range = 1000))
-		WITH (autosummarize = on);
+		WITH (pages_per_range = 128, autosummarize = on);
+	PERFORM pg_catalog.brin_desummarize_range('segments.membership_log_brin'::pg_catalog.regclass, 0);
+	CREATE TRIGGER membership_log_truncated AFTER TRUNCATE ON segments.membership_log
+		FOR EACH STATEMENT EXECUTE FUNCTION segments._log_truncated();
 	COMMENT ON TABLE segments.membership_log IS
 		'every join (joined) and leave (not joined) of a segment, in order of id; read it as a feed with segments.changes()';
 	-- The log's epoch (part of every cursor segments.changes() returns, so
@@ -2003,15 +2011,43 @@ $$;
 -- too, a minute or so after a range fills: autosummarize), and by
 -- segments.changes() before it reads (a build's ranges would otherwise be
 -- read whole by every batch until then): as the log's owner, so that a
--- reader can.  While autovacuum or another summary holds the table, it
--- does not wait.
+-- reader can.  The last range, unless full, is left unsummarized: every
+-- row added to a summarized range rewrites its summary (see
+-- attach_contacts), and reading its 128 pages whole costs little.  While
+-- autovacuum or another summary holds the table, it does not wait.
 CREATE FUNCTION segments._summarize_log() RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp SET lock_timeout = '20ms' AS $$
+DECLARE
+	pages bigint;
 BEGIN
 	PERFORM pg_catalog.brin_summarize_new_values('segments.membership_log_brin'::pg_catalog.regclass);
+	pages := pg_catalog.pg_relation_size('segments.membership_log'::pg_catalog.regclass)
+		/ pg_catalog.current_setting('block_size')::bigint;
+	IF pages % 128 <> 0 THEN
+		PERFORM pg_catalog.brin_desummarize_range('segments.membership_log_brin'::pg_catalog.regclass,
+			pages / 128 * 128);
+	END IF;
 EXCEPTION WHEN lock_not_available THEN
 	NULL;
+END
+$$;
+
+-- A truncated log's index is built anew, its first range summarized
+-- empty: unsummarized again, so that the rows that fill it do not rewrite
+-- its summary one by one (see attach_contacts).  As the index's owner,
+-- whoever was granted TRUNCATE.
+CREATE FUNCTION segments._log_truncated() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF TG_RELID <> 'segments.membership_log'::pg_catalog.regclass OR TG_LEVEL <> 'STATEMENT'
+			OR TG_OP <> 'TRUNCATE' OR TG_WHEN <> 'AFTER' THEN
+		RAISE EXCEPTION 'segments._log_truncated() fires after a TRUNCATE of segments.membership_log only'
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	PERFORM pg_catalog.brin_desummarize_range('segments.membership_log_brin'::pg_catalog.regclass, 0);
+	RETURN NULL;
 END
 $$;
 

@@ -100,14 +100,25 @@ SELECT segments.attach_contacts('contacts', key => 'id');
 SELECT state, regexp_replace(message, '[0-9a-f]{32}', '<epoch>') AS message
 FROM try('SELECT * FROM feed()');
 
--- A build of 30,000 members fills three ranges of the log's BRIN index
--- (128 pages each), and the reads of the feed would read those it has not
--- summarized whole, batch after batch: the first read summarizes them.
+-- A build of 30,000 members fills two ranges of the log's BRIN index
+-- (128 pages each) and part of a third, and the reads of the feed would
+-- read those it has not summarized whole, batch after batch: the first
+-- read summarizes them, all but the last, partial, range, which the log's
+-- next rows fill (its summary would be rewritten by each of them).
 INSERT INTO contacts (id, country) SELECT i, 'XX' FROM generate_series(11, 30010) AS i;
 SELECT segments.create_segment('XX', 'country = ''XX''') IS NOT NULL AS created;
+SELECT pg_relation_size('segments.membership_log') / current_setting('block_size')::int / 128 AS full_ranges;
 SELECT count(*) FROM segments.changes(NULL, 10);
 SELECT brin_summarize_new_values('segments.membership_log_brin') AS left_to_summarize;
 SELECT segments.drop_segment('XX');
+
+-- A truncated log's index starts again with its first range summarized
+-- empty; a trigger on the log unsummarizes it.
+TRUNCATE segments.membership_log;
+UPDATE contacts SET country = 'US' WHERE id = 3;
+SELECT segments.create_segment('US', 'country = ''US''') IS NOT NULL AS created;
+SELECT brin_summarize_new_values('segments.membership_log_brin') AS left_to_summarize;
+SELECT segments.drop_segment('US');
 
 SELECT segments.detach_contacts();
 DROP FUNCTION feed(integer);

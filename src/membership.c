@@ -83,6 +83,26 @@ column(Relation rel, const char *name)
 }
 
 /*
+ * Whether a row written or deleted directly would skip one of the table's
+ * triggers (a TRUNCATE trigger, as the log has, is not skipped).
+ */
+static bool
+has_row_write_triggers(TriggerDesc *trigdesc)
+{
+	return trigdesc != NULL &&
+		(trigdesc->trig_insert_before_row || trigdesc->trig_insert_after_row ||
+		 trigdesc->trig_insert_instead_row || trigdesc->trig_insert_before_statement ||
+		 trigdesc->trig_insert_after_statement || trigdesc->trig_insert_new_table ||
+		 trigdesc->trig_update_before_row || trigdesc->trig_update_after_row ||
+		 trigdesc->trig_update_instead_row || trigdesc->trig_update_before_statement ||
+		 trigdesc->trig_update_after_statement || trigdesc->trig_update_old_table ||
+		 trigdesc->trig_update_new_table ||
+		 trigdesc->trig_delete_before_row || trigdesc->trig_delete_after_row ||
+		 trigdesc->trig_delete_instead_row || trigdesc->trig_delete_before_statement ||
+		 trigdesc->trig_delete_after_statement || trigdesc->trig_delete_old_table);
+}
+
+/*
  * One of the extension's tables, opened for a direct write (mode: the
  * privileges it needs), with its indexes.
  */
@@ -96,12 +116,12 @@ open_for_writing(Oid relid, AclMode mode)
 	if (acl != ACLCHECK_OK)
 		aclcheck_error(acl, OBJECT_TABLE, RelationGetRelationName(rel));
 	/* what a statement would honour and a direct write bypasses must not be there */
-	if (rel->trigdesc != NULL ||
+	if (has_row_write_triggers(rel->trigdesc) ||
 		check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED ||
 		rel->rd_rel->relkind != RELKIND_RELATION)
 		ereport(ERROR,
 				errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				errmsg("segments.%s must be a plain table without triggers or row-level security",
+				errmsg("segments.%s must be a plain table without insert, update or delete triggers or row-level security",
 					   RelationGetRelationName(rel)));
 	rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(rri, rel, 1, NULL, 0);
