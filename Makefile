@@ -42,7 +42,7 @@ OBJS = \
 	src/worker.o
 
 EXTENSION = segments
-DATA = segments--0.1.sql
+DATA = segments--0.1.sql segments--0.1--0.2.sql
 
 REGRESS = test_setup rule_syntax rule_print rule_errors rule_limits rule_json \
 	rule_binary rule_compare rule_refs attach lifecycle \

@@ -412,21 +412,6 @@ BEGIN
 END
 $$;
 
--- Drops segments.preview, whose last argument has the contact key's type.
-CREATE FUNCTION segments._drop_preview() RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	f regprocedure;
-BEGIN
-	FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p
-		WHERE p.pronamespace = 'segments'::pg_catalog.regnamespace AND p.proname = 'preview'
-	LOOP
-		EXECUTE format('DROP FUNCTION %s', f);
-	END LOOP;
-END
-$$;
-
 -- The attached contacts table and its key column; an error when contacts
 -- are not attached.
 CREATE FUNCTION segments._contacts(OUT rel regclass, OUT key_column name,
@@ -740,7 +725,6 @@ BEGIN
 	ELSE
 		fresh := format('segments._matching(%L, NULL::%s)', compiled, (segments._contacts()).key_type);
 	END IF;
-	PERFORM segments._log_writing();
 	EXECUTE format($q$
 		WITH diff AS (
 			-- one pass over fresh and stored members: who joins, who leaves
@@ -765,9 +749,6 @@ BEGIN
 		fresh, stored_only)
 	USING id, cause, contacts;
 	GET DIAGNOSTICS n = ROW_COUNT;
-	IF n > 0 THEN
-		PERFORM segments._announce_change(id);
-	END IF;
 	IF contacts IS NULL THEN
 		PERFORM segments._swept(id);
 	END IF;
@@ -798,8 +779,7 @@ END
 $$;
 
 -- The SQL of preview: the first lim matching contacts in key order.
-CREATE FUNCTION segments._preview_sql(rule segments.rule, lim integer, tenant text, paged boolean)
-RETURNS text
+CREATE FUNCTION segments._preview_sql(rule segments.rule, lim integer, tenant text) RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -807,9 +787,8 @@ BEGIN
 		RAISE EXCEPTION 'preview limit must not be negative'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	RETURN format('SELECT q.contact::%s FROM (%s) q %s ORDER BY 1 LIMIT $1',
-		(segments._contacts()).key_type, segments._compile(rule, tenant),
-		CASE WHEN paged THEN 'WHERE q.contact > $2' ELSE '' END);
+	RETURN format('SELECT q.contact::%s FROM (%s) q ORDER BY 1 LIMIT $1',
+		(segments._contacts()).key_type, segments._compile(rule, tenant));
 END
 $$;
 
@@ -1016,50 +995,15 @@ BEGIN
 			contact %s NOT NULL,
 			joined boolean NOT NULL,
 			at timestamptz NOT NULL DEFAULT now(),
-			cause text NOT NULL CHECK (cause IN ('build', 'alter', 'refresh', 'write', 'time', 'drop')))$ddl$,
+			cause text NOT NULL CHECK (cause IN ('build', 'alter', 'refresh', 'write', 'time')))$ddl$,
 		k.base_type);
-	-- Append-only, read by id ranges (segments.changes()), by recent times
-	-- (segments.stats) and by segment (segments.history()): a BRIN index
-	-- costs next to nothing per row where a btree would double the cost of
-	-- a build.  A range's bloom filter of segment ids (a range holds a few
-	-- hundred segments at most) lets one segment's reads skip the ranges
-	-- it has no row in.  A summarized range's summary is rewritten by
-	-- every row added to it (ids and times grow, and the bloom filter is a
-	-- kilobyte), which would make a build three times as slow: the range
-	-- being filled, the log's last, is kept unsummarized (see
-	-- _summarize_log), from the first, which an index built on an empty
-	-- table summarizes, on.
-	CREATE INDEX membership_log_brin ON segments.membership_log
-		USING brin (id, at, segment_id pg_catalog.int8_bloom_ops (n_distinct_per_range = 1000))
-		WITH (pages_per_range = 128, autosummarize = on);
-	PERFORM pg_catalog.brin_desummarize_range('segments.membership_log_brin'::pg_catalog.regclass, 0);
-	CREATE TRIGGER membership_log_truncated AFTER TRUNCATE ON segments.membership_log
-		FOR EACH STATEMENT EXECUTE FUNCTION segments._log_truncated();
+	-- Append-only, read by id ranges (WHERE id > last_seen) and, for
+	-- segments.stats, by recent times: a BRIN index costs next to nothing
+	-- per row where a btree would double the cost of a build.
+	CREATE INDEX membership_log_id_at_idx ON segments.membership_log USING brin (id, at)
+		WITH (autosummarize = on);
 	COMMENT ON TABLE segments.membership_log IS
-		'every join (joined) and leave (not joined) of a segment, in order of id; read it as a feed with segments.changes()';
-	-- The log's epoch (part of every cursor segments.changes() returns, so
-	-- that a cursor of a log since dropped is refused, not misread) and the
-	-- id up to which segments.prune_log() deleted it.
-	CREATE TABLE segments.log_state (
-		epoch text NOT NULL DEFAULT pg_catalog.md5(pg_catalog.random()::text || pg_catalog.clock_timestamp()::text),
-		pruned_to bigint NOT NULL DEFAULT 0,
-		rolled_to bigint NOT NULL DEFAULT 0);
-	CREATE UNIQUE INDEX log_state_one_row ON segments.log_state ((true));
-	INSERT INTO segments.log_state DEFAULT VALUES;
-	GRANT SELECT ON segments.log_state TO segments_reader;
-	-- The log counted by segment and minute, up to log_state.rolled_to
-	-- (segments._rollup_log): what size_history() reads instead of the log.
-	CREATE TABLE segments.log_rollup (
-		segment_id bigint NOT NULL,
-		minute timestamptz NOT NULL,
-		joins bigint NOT NULL,
-		leaves bigint NOT NULL,
-		PRIMARY KEY (segment_id, minute));
-	-- counts of every contact's changes: for readers that see every contact
-	ALTER TABLE segments.log_rollup ENABLE ROW LEVEL SECURITY;
-	CREATE POLICY sees_all_contacts ON segments.log_rollup FOR SELECT
-		USING ((SELECT segments._sees_all_contacts()));
-	GRANT SELECT ON segments.log_rollup TO segments_reader;
+		'every join (joined) and leave (not joined) of a segment, in order of id: an outbox to poll with WHERE id > last_seen';
 
 	-- A reader sees the members and log rows of the contacts it can see in
 	-- the contacts table (docs/design.md, "Security model"): all of them
@@ -1077,34 +1021,37 @@ BEGIN
 		USING ((SELECT segments._sees_all_contacts())
 			OR segments._contact_visible(membership_log.contact));
 	GRANT SELECT ON segments.membership, segments.membership_log TO segments_reader;
-	-- The members with their segments' names, for readers and BI tools; as
-	-- the reader (security_invoker), so the membership's policies apply.
-	CREATE VIEW segments.members WITH (security_invoker = true) AS
-	SELECT m.segment_id, s.name, s.tenant, m.contact, m.since
-	FROM segments.membership m JOIN segments.segment s ON s.id = m.segment_id;
-	COMMENT ON VIEW segments.members IS
-		'the members of every segment, with the segment''s name and tenant';
-	GRANT SELECT ON segments.members TO segments_reader;
 	PERFORM segments._sync_data_owner();
 
 	EXECUTE format($ddl$
-		CREATE FUNCTION segments.preview(rule segments.rule, lim integer DEFAULT 100,
-			tenant anycompatible DEFAULT NULL, after %s DEFAULT NULL)
+		CREATE FUNCTION segments.preview(rule segments.rule, lim integer DEFAULT 100)
 		RETURNS SETOF %s
 		LANGUAGE plpgsql ROWS 100
 		SET search_path = pg_catalog, pg_temp AS $f$
 		BEGIN
-			RETURN QUERY EXECUTE segments._preview_sql(rule, lim, segments._tenant_text(tenant), after IS NOT NULL)
-				USING lim, after;
+			RETURN QUERY EXECUTE segments._preview_sql(rule, lim, NULL) USING lim;
 		END
 		$f$
-		$ddl$, k.base_type, k.base_type);
-	EXECUTE format('COMMENT ON FUNCTION segments.preview(segments.rule, integer, anycompatible, %s) IS %L',
-		k.base_type, 'the first lim contacts (in key order, after the contact after) of a tenant or of all that match a rule');
-	EXECUTE format('REVOKE ALL ON FUNCTION segments.preview(segments.rule, integer, anycompatible, %s) FROM PUBLIC',
-		k.base_type);
-	EXECUTE format('GRANT EXECUTE ON FUNCTION segments.preview(segments.rule, integer, anycompatible, %s) TO segments_reader',
-		k.base_type);
+		$ddl$, k.base_type);
+	COMMENT ON FUNCTION segments.preview(segments.rule, integer) IS
+		'the first lim contacts (in key order) that match a rule';
+
+	EXECUTE format($ddl$
+		CREATE FUNCTION segments.preview(rule segments.rule, lim integer, tenant anycompatible)
+		RETURNS SETOF %s
+		LANGUAGE plpgsql ROWS 100
+		SET search_path = pg_catalog, pg_temp AS $f$
+		BEGIN
+			RETURN QUERY EXECUTE segments._preview_sql(rule, lim, segments._tenant_text(tenant)) USING lim;
+		END
+		$f$
+		$ddl$, k.base_type);
+	COMMENT ON FUNCTION segments.preview(segments.rule, integer, anycompatible) IS
+		'the first lim contacts (in key order) of a tenant that match a rule';
+	REVOKE ALL ON FUNCTION segments.preview(segments.rule, integer),
+		segments.preview(segments.rule, integer, anycompatible) FROM PUBLIC;
+	GRANT EXECUTE ON FUNCTION segments.preview(segments.rule, integer),
+		segments.preview(segments.rule, integer, anycompatible) TO segments_reader;
 END
 $$;
 COMMENT ON FUNCTION segments.attach_contacts(regclass, name, name) IS
@@ -1214,12 +1161,10 @@ BEGIN
 				n, CASE WHEN n = 1 THEN '' ELSE 's' END),
 			HINT = 'Drop the segments first with segments.drop_segment().';
 	END IF;
-	PERFORM segments._drop_preview();
-	DROP VIEW IF EXISTS segments.members;
+	DROP FUNCTION IF EXISTS segments.preview(segments.rule, integer);
+	DROP FUNCTION IF EXISTS segments.preview(segments.rule, integer, anycompatible);
 	DROP TABLE IF EXISTS segments.membership;
 	DROP TABLE IF EXISTS segments.membership_log;
-	DROP TABLE IF EXISTS segments.log_state;
-	DROP TABLE IF EXISTS segments.log_rollup;
 	PERFORM segments._drop_triggers('contacts');
 	DELETE FROM segments.attached a WHERE a.role = 'contacts';
 	PERFORM segments._sync_data_owner();
@@ -1302,9 +1247,7 @@ BEGIN
 	VALUES (name, tenant, rule)
 	RETURNING id INTO new_id;
 	PERFORM segments._set_references(new_id);
-	IF segments._build(new_id, segments._compile(rule, tenant)) > 0 THEN
-		PERFORM segments._announce_change(new_id);
-	END IF;
+	PERFORM segments._build(new_id, segments._compile(rule, tenant));
 	PERFORM segments._swept(new_id);
 	-- Writes read membership by contact with plans made once: statistics
 	-- that still see the table (nearly) empty would have them scan it all.
@@ -1471,15 +1414,7 @@ BEGIN
 				CASE WHEN n = 1 THEN 'refers' ELSE 'refer' END),
 			HINT = 'Drop those segments or alter their rules first.';
 	END IF;
-	-- every member leaves, logged and announced like any change
-	PERFORM segments._log_writing();
-	WITH gone AS (DELETE FROM segments.membership m WHERE m.segment_id = s.id RETURNING m.contact)
-	INSERT INTO segments.membership_log (segment_id, contact, joined, cause)
-	SELECT s.id, g.contact, false, 'drop' FROM gone g;
-	GET DIAGNOSTICS n = ROW_COUNT;
-	IF n > 0 THEN
-		PERFORM segments._announce_change(s.id);
-	END IF;
+	DELETE FROM segments.membership m WHERE m.segment_id = s.id;
 	DELETE FROM segments.segment g WHERE g.id = s.id;
 END
 $$;
@@ -1493,7 +1428,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION segments.drop_segment(text) IS
-	'drop a segment: every member leaves (logged with cause drop; the log stays); refused while another segment refers to it';
+	'drop a segment and its membership (its log stays); refused while another segment refers to it';
 
 CREATE FUNCTION segments.drop_segment(name text, tenant anycompatible) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
@@ -1678,233 +1613,6 @@ COMMENT ON FUNCTION segments.to_sql(segments.rule, anycompatible) IS
 -- channel "segments" once per changed segment (src/maintain.c).
 --
 
--- Called before a transaction's first row of the log, by every writer of
--- it: what lets segments.changes() return each change once
--- (src/change_feed.c).
-CREATE FUNCTION segments._log_writing() RETURNS void
-	AS 'MODULE_PATHNAME', 'segments_log_writing' LANGUAGE C VOLATILE;
-
--- The last id drawn for the log (0 when none), for segments.changes(),
--- whose callers have no privilege on the log's sequence.
-CREATE FUNCTION segments._log_last_id() RETURNS bigint
-LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp AS $$
-	SELECT coalesce(pg_catalog.pg_sequence_last_value(
-		pg_catalog.pg_get_serial_sequence('segments.membership_log', 'id')::pg_catalog.regclass), 0)
-$$;
-
--- The greatest id of the log under which every change is final
--- (src/change_feed.c).
-CREATE FUNCTION segments._log_watermark() RETURNS bigint
-	AS 'MODULE_PATHNAME', 'segments_log_watermark' LANGUAGE C VOLATILE;
-
--- A segment's size over time: for each step of the given length from
--- from_ to to_, its members at the step's end and its joins and leaves in
--- the step.  Computed from log_rollup (the log counted by minute, as far
--- as the last tick) and the log's rows since: steps are whole minutes.
--- Runs as the caller: a reader that row-level security limits on the
--- contacts counts only the changes it can see, from the segment's rows of
--- the log (the ranges of the log's BRIN index that hold any).
-CREATE FUNCTION segments._size_history(seg_id bigint, from_ timestamptz, to_ timestamptz,
-	step interval)
-RETURNS TABLE (step_start timestamptz, members bigint, joins bigint, leaves bigint)
-LANGUAGE plpgsql VOLATILE
--- the log's rows since the last tick, or a limited reader's, are read
--- through its BRIN index even where statistics made before a build would
--- take the log for small: a scan of it reads at least as much
-SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off AS $$
-DECLARE
-	done bigint := (SELECT s.rolled_to FROM segments.log_state s);
-	sees_all boolean := (SELECT segments._sees_all_contacts());
-BEGIN
-	IF from_ IS NULL OR to_ IS NULL OR step IS NULL THEN
-		RAISE EXCEPTION 'from_, to_ and step must not be null' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	IF step < interval '1 minute' OR date_trunc('minute', from_) <> from_
-			OR extract(epoch FROM step)::numeric % 60 <> 0 THEN
-		RAISE EXCEPTION 'the history is counted by the minute: from_ must be a whole minute and step whole minutes'
-			USING ERRCODE = 'invalid_parameter_value',
-			HINT = 'Use date_trunc(''minute'', ...) for from_, and a step such as ''1 hour'' or ''1 day''.';
-	END IF;
-	IF to_ < from_ THEN
-		RAISE EXCEPTION 'to_ must not be before from_' USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	-- the ranges not summarized yet would be read whatever they hold
-	IF NOT pg_catalog.pg_is_in_recovery() THEN
-		PERFORM segments._summarize_log();
-	END IF;
-	RETURN QUERY
-	WITH changes AS (
-		-- a reader the contacts' policies limit counts what it can see of the log
-		SELECT r.minute, r.joins, r.leaves FROM segments.log_rollup r
-		WHERE r.segment_id = seg_id AND sees_all
-		UNION ALL
-		SELECT pg_catalog.date_trunc('minute', l.at), count(*) FILTER (WHERE l.joined),
-			count(*) FILTER (WHERE NOT l.joined)
-		FROM segments.membership_log l
-		WHERE l.id > CASE WHEN sees_all THEN done ELSE 0 END AND l.segment_id = seg_id
-		GROUP BY 1),
-	steps AS (
-		SELECT t, n - 1 AS k FROM pg_catalog.generate_series(from_, to_, step) WITH ORDINALITY AS g(t, n)),
-	per_step AS (
-		SELECT floor(extract(epoch FROM c.minute - from_) / extract(epoch FROM step))::bigint AS k,
-			sum(c.joins) AS joins, sum(c.leaves) AS leaves
-		FROM changes c WHERE c.minute >= from_
-		GROUP BY 1),
-	before AS (SELECT coalesce(sum(c.joins - c.leaves), 0) AS n FROM changes c WHERE c.minute < from_)
-	SELECT s.t,
-		((SELECT b.n FROM before b)
-			+ sum(coalesce(p.joins, 0) - coalesce(p.leaves, 0)) OVER (ORDER BY s.k))::bigint,
-		coalesce(p.joins, 0)::bigint, coalesce(p.leaves, 0)::bigint
-	FROM steps s LEFT JOIN per_step p ON p.k = s.k
-	ORDER BY s.t;
-END
-$$;
-
--- A segment named by its id, also one since dropped whose changes the log
--- still has (its history stays readable).
-CREATE FUNCTION segments._logged_segment_id(id bigint) RETURNS bigint
-LANGUAGE plpgsql STABLE
--- the log through its BRIN index (see _history)
-SET search_path = pg_catalog, pg_temp SET enable_seqscan = off AS $$
-BEGIN
-	IF id IS NULL THEN
-		RAISE EXCEPTION 'a segment id must not be null' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	PERFORM segments._contacts();
-	IF EXISTS (SELECT FROM segments.segment s WHERE s.id = _logged_segment_id.id)
-			OR EXISTS (SELECT FROM segments.membership_log l WHERE l.segment_id = _logged_segment_id.id) THEN
-		RETURN id;
-	END IF;
-	RAISE EXCEPTION 'segment % does not exist', id
-		USING ERRCODE = 'undefined_object',
-		DETAIL = 'No segment has that id, and the log has no change of one that had it.';
-END
-$$;
-
-CREATE FUNCTION segments.size_history(segment text, from_ timestamptz, to_ timestamptz,
-	step interval DEFAULT '1 day', tenant anycompatible DEFAULT NULL)
-RETURNS TABLE (step_start timestamptz, members bigint, joins bigint, leaves bigint)
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-	RETURN QUERY SELECT * FROM segments._size_history(
-		segments._segment_id(segment, segments._tenant_text(tenant), tenant IS NOT NULL), from_, to_, step);
-END
-$$;
-COMMENT ON FUNCTION segments.size_history(text, timestamptz, timestamptz, interval, anycompatible) IS
-	'a segment''s members at the end of each step from from_ to to_, and its joins and leaves in each step';
-
-CREATE FUNCTION segments.size_history(id bigint, from_ timestamptz, to_ timestamptz,
-	step interval DEFAULT '1 day')
-RETURNS TABLE (step_start timestamptz, members bigint, joins bigint, leaves bigint)
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-	RETURN QUERY SELECT * FROM segments._size_history(segments._logged_segment_id(id), from_, to_, step);
-END
-$$;
-COMMENT ON FUNCTION segments.size_history(bigint, timestamptz, timestamptz, interval) IS
-	'a segment''s members at the end of each step from from_ to to_, and its joins and leaves in each step';
-
--- One segment's joins and leaves stamped from from_ up to (not including)
--- to_, in the log's order.  The segment's rows are found through the
--- bloom filters of the log's BRIN index: the ranges of the log without
--- any are not read.  Runs as the caller (the log's row-level security
--- applies).
-CREATE FUNCTION segments._history(seg_id bigint, from_ timestamptz, to_ timestamptz)
-RETURNS TABLE (id bigint, contact text, joined boolean, at timestamptz, cause text)
-LANGUAGE plpgsql VOLATILE
--- the estimates of the index's ranges are the whole table's, and stale
--- right after a build: no workers nor JIT for what reads a few ranges,
--- and never a scan of the whole log, which reads at least as much
-SET search_path = pg_catalog, pg_temp SET max_parallel_workers_per_gather = 0 SET jit = off
-SET enable_seqscan = off AS $$
-BEGIN
-	IF from_ IS NULL OR to_ IS NULL THEN
-		RAISE EXCEPTION 'from_ and to_ must not be null' USING ERRCODE = 'null_value_not_allowed',
-			HINT = 'Use ''-infinity'' or ''infinity'' for no bound.';
-	END IF;
-	-- the ranges not summarized yet would be read whatever they hold
-	IF NOT pg_catalog.pg_is_in_recovery() THEN
-		PERFORM segments._summarize_log();
-	END IF;
-	RETURN QUERY
-	SELECT l.id, l.contact::text, l.joined, l.at, l.cause
-	FROM segments.membership_log l
-	WHERE l.segment_id = seg_id AND l.at >= from_ AND l.at < to_
-	ORDER BY l.id;
-END
-$$;
-
-CREATE FUNCTION segments.history(segment text, from_ timestamptz DEFAULT '-infinity',
-	to_ timestamptz DEFAULT 'infinity', tenant anycompatible DEFAULT NULL)
-RETURNS TABLE (id bigint, contact text, joined boolean, at timestamptz, cause text)
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-	RETURN QUERY SELECT * FROM segments._history(
-		segments._segment_id(segment, segments._tenant_text(tenant), tenant IS NOT NULL), from_, to_);
-END
-$$;
-COMMENT ON FUNCTION segments.history(text, timestamptz, timestamptz, anycompatible) IS
-	'a segment''s joins and leaves logged from from_ up to to_, in order';
-
-CREATE FUNCTION segments.history(segment_id bigint, from_ timestamptz DEFAULT '-infinity',
-	to_ timestamptz DEFAULT 'infinity')
-RETURNS TABLE (id bigint, contact text, joined boolean, at timestamptz, cause text)
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-	RETURN QUERY SELECT * FROM segments._history(segments._logged_segment_id(segment_id), from_, to_);
-END
-$$;
-COMMENT ON FUNCTION segments.history(bigint, timestamptz, timestamptz) IS
-	'a segment''s joins and leaves logged from from_ up to to_, in order (also of a dropped segment)';
-
--- The change feed: the log's changes after the cursor after (from the
--- start when NULL), at most max_rows, in the order of their ids, each
--- once: only changes no change still to commit can come before
--- (src/change_feed.c; docs/design.md, "The change feed").  Runs as the
--- caller: a reader sees the changes of the contacts it can see.
-CREATE FUNCTION segments.changes(after text DEFAULT NULL, max_rows integer DEFAULT 1000)
-RETURNS TABLE (cursor text, segment_id bigint, contact text, joined boolean, at timestamptz, cause text)
-	AS 'MODULE_PATHNAME', 'segments_changes' LANGUAGE C VOLATILE ROWS 1000;
-COMMENT ON FUNCTION segments.changes(text, integer) IS
-	'the membership changes after a cursor, each once, in order: process them, then call again with the last cursor';
-
--- Deletes the log's rows older than before that segments.stats has
--- taken into account; a consumer whose cursor is older is told so by
--- segments.changes().  Returns the rows deleted.
-CREATE FUNCTION segments.prune_log(before timestamptz) RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	n bigint;
-	last_id bigint;
-BEGIN
-	IF before IS NULL THEN
-		RAISE EXCEPTION 'before must not be null' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	PERFORM segments._contacts();
-	-- what stats has not folded yet stays
-	PERFORM segments._fold_log();
-	WITH gone AS (
-		DELETE FROM segments.membership_log l
-		USING segments.tick_state t
-		WHERE l.at < before AND l.id <= t.logged_to AND l.at < coalesce(t.log_horizon, '-infinity')
-			AND l.id <= (SELECT s.rolled_to FROM segments.log_state s)
-		RETURNING l.id)
-	SELECT count(*), max(g.id) INTO n, last_id FROM gone g;
-	IF n > 0 THEN
-		UPDATE segments.log_state SET pruned_to = greatest(pruned_to, last_id);
-	END IF;
-	RETURN n;
-END
-$$;
-COMMENT ON FUNCTION segments.prune_log(timestamptz) IS
-	'delete the log''s changes older than before (once every consumer has read them); returns how many';
-
 -- Notifies listeners on channel "segments" that a segment's membership
 -- changed, at commit, as the write path does (src/maintain.c).
 CREATE FUNCTION segments._announce_change(segment_id bigint) RETURNS void
@@ -1934,6 +1642,9 @@ BEGIN
 		n := segments._apply(s.id,
 			segments._compile(s.rule, s.tenant, few => coalesce(cardinality(contacts) <= 1000, false)),
 			cause, contacts);
+		IF n > 0 THEN
+			PERFORM segments._announce_change(s.id);
+		END IF;
 		total := total + n;
 	END LOOP;
 	RETURN total;
@@ -2008,46 +1719,15 @@ $$;
 -- BRIN scans read the pages of every range not yet summarized: those
 -- written since the last tick are summarized here, once, so that the log's
 -- ranges of id and at read little more than its tail (autovacuum does it
--- too, a minute or so after a range fills: autosummarize), and by
--- segments.changes() before it reads (a build's ranges would otherwise be
--- read whole by every batch until then): as the log's owner, so that a
--- reader can.  The last range, unless full, is left unsummarized: every
--- row added to a summarized range rewrites its summary (see
--- attach_contacts), and reading its 128 pages whole costs little.  While
--- autovacuum or another summary holds the table, it does not wait.
+-- too, a minute or so after a range fills: autosummarize).  While
+-- autovacuum holds the table, the tick does not wait for it.
 CREATE FUNCTION segments._summarize_log() RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp SET lock_timeout = '20ms' AS $$
-DECLARE
-	pages bigint;
 BEGIN
-	PERFORM pg_catalog.brin_summarize_new_values('segments.membership_log_brin'::pg_catalog.regclass);
-	pages := pg_catalog.pg_relation_size('segments.membership_log'::pg_catalog.regclass)
-		/ pg_catalog.current_setting('block_size')::bigint;
-	IF pages % 128 <> 0 THEN
-		PERFORM pg_catalog.brin_desummarize_range('segments.membership_log_brin'::pg_catalog.regclass,
-			pages / 128 * 128);
-	END IF;
+	PERFORM pg_catalog.brin_summarize_new_values('segments.membership_log_id_at_idx'::pg_catalog.regclass);
 EXCEPTION WHEN lock_not_available THEN
 	NULL;
-END
-$$;
-
--- A truncated log's index is built anew, its first range summarized
--- empty: unsummarized again, so that the rows that fill it do not rewrite
--- its summary one by one (see attach_contacts).  As the index's owner,
--- whoever was granted TRUNCATE.
-CREATE FUNCTION segments._log_truncated() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-	IF TG_RELID <> 'segments.membership_log'::pg_catalog.regclass OR TG_LEVEL <> 'STATEMENT'
-			OR TG_OP <> 'TRUNCATE' OR TG_WHEN <> 'AFTER' THEN
-		RAISE EXCEPTION 'segments._log_truncated() fires after a TRUNCATE of segments.membership_log only'
-			USING ERRCODE = 'object_not_in_prerequisite_state';
-	END IF;
-	PERFORM pg_catalog.brin_desummarize_range('segments.membership_log_brin'::pg_catalog.regclass, 0);
-	RETURN NULL;
 END
 $$;
 
@@ -2058,44 +1738,6 @@ $$;
 -- background workers of this database): the next fold reads those again.
 -- The starts of prepared transactions are not known: while there are any,
 -- the next fold reads the whole log.
--- Counts the log's changes by segment and minute into log_rollup, each
--- once: those up to the change feed's watermark not counted yet
--- (src/change_feed.c).  segments.tick() does it (with _fold_log).
-CREATE FUNCTION segments._rollup_log() RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	done bigint;
-	upto bigint;
-BEGIN
-	IF pg_catalog.to_regclass('segments.log_rollup') IS NULL THEN
-		RETURN;
-	END IF;
-	SELECT s.rolled_to INTO done FROM segments.log_state s FOR UPDATE;
-	-- the reads of the log's tail by id (here, size_history, stats) are
-	-- BRIN range scans only with statistics that know its size: a log
-	-- that has more than doubled since it was last analyzed is analyzed
-	IF pg_catalog.pg_relation_size('segments.membership_log') / 8192 >
-			2 * (SELECT c.relpages FROM pg_catalog.pg_class c
-				WHERE c.oid = 'segments.membership_log'::pg_catalog.regclass) + 128 THEN
-		ANALYZE segments.membership_log;
-	END IF;
-	upto := segments._log_watermark();
-	IF upto <= done THEN
-		RETURN;
-	END IF;
-	INSERT INTO segments.log_rollup AS r (segment_id, minute, joins, leaves)
-	SELECT l.segment_id, pg_catalog.date_trunc('minute', l.at),
-		count(*) FILTER (WHERE l.joined), count(*) FILTER (WHERE NOT l.joined)
-	FROM segments.membership_log l
-	WHERE l.id > done AND l.id <= upto
-	GROUP BY 1, 2
-	ON CONFLICT (segment_id, minute) DO UPDATE
-	SET joins = r.joins + excluded.joins, leaves = r.leaves + excluded.leaves;
-	UPDATE segments.log_state SET rolled_to = upto;
-END
-$$;
-
 CREATE FUNCTION segments._fold_log() RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
@@ -2114,7 +1756,6 @@ BEGIN
 	WHERE a.xact_start IS NOT NULL AND a.datname = pg_catalog.current_database()
 		AND a.backend_type IN ('client backend', 'background worker');
 	PERFORM segments._summarize_log();
-	PERFORM segments._rollup_log();
 	WITH recent AS MATERIALIZED (SELECT * FROM segments._recent_changes()),
 	changed AS (
 		UPDATE segments.segment_state s SET last_change = r.last_change
@@ -3063,20 +2704,12 @@ GRANT EXECUTE ON FUNCTION
 	segments.to_sql(segments.rule), segments.to_sql(segments.rule, anycompatible),
 	segments.matches(anyelement, segments.rule), segments.matches(anyelement, segments.rule, anycompatible),
 	segments.explain(anyelement, segments.rule), segments.explain(anyelement, segments.rule, anycompatible),
-	segments._preview_count(segments.rule, text), segments._preview_sql(segments.rule, integer, text, boolean),
+	segments._preview_count(segments.rule, text), segments._preview_sql(segments.rule, integer, text),
 	segments._compile(segments.rule, text, boolean, boolean), segments._tenant_text(anycompatible),
 	segments._contacts(), segments._column(regclass, name, text),
 	segments._column_hint(regclass, text),
 	segments._relation_name(regclass), segments._stats(), segments._recent_changes(),
-	segments._sees_all_contacts(), segments._contact_visible(anyelement),
-	segments.changes(text, integer), segments._log_last_id(), segments._summarize_log(),
-	segments.size_history(text, timestamptz, timestamptz, interval, anycompatible),
-	segments.size_history(bigint, timestamptz, timestamptz, interval),
-	segments._size_history(bigint, timestamptz, timestamptz, interval),
-	segments.history(text, timestamptz, timestamptz, anycompatible),
-	segments.history(bigint, timestamptz, timestamptz),
-	segments._history(bigint, timestamptz, timestamptz),
-	segments._segment_id(text, text, boolean), segments._logged_segment_id(bigint)
+	segments._sees_all_contacts(), segments._contact_visible(anyelement)
 	TO segments_reader;
 
 GRANT EXECUTE ON FUNCTION
@@ -3090,5 +2723,5 @@ GRANT EXECUTE ON FUNCTION
 	segments.refresh_segment(bigint),
 	segments.verify_segment(text), segments.verify_segment(text, anycompatible),
 	segments.verify_segment(bigint),
-	segments.tick(), segments.prune_log(timestamptz)
+	segments.tick()
 	TO segments_editor;

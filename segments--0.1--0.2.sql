@@ -1,0 +1,866 @@
+/* segments--0.1--0.2.sql: from release 0.1 to 0.2 */
+
+\echo Use "ALTER EXTENSION segments UPDATE TO '0.2'" to load this file. \quit
+
+-- Release 0.2: the change feed (segments.changes, prune_log), one
+-- segment's history (history, size_history), the members view, preview
+-- pages, drop_segment logging its leaves.  A released script never
+-- changes: what 0.2 changes of 0.1 is here, for a new installation
+-- (CREATE EXTENSION runs 0.1, then this) as for an upgraded one, whose
+-- attached tables' objects are brought up to date at the end.
+-- Every name is schema-qualified: the script must not depend on search_path.
+
+-- preview's SQL takes a page's start now
+DROP FUNCTION segments._preview_sql(segments.rule, integer, text);
+
+-- Drops segments.preview, whose last argument has the contact key's type.
+CREATE FUNCTION segments._drop_preview() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	f regprocedure;
+BEGIN
+	FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p
+		WHERE p.pronamespace = 'segments'::pg_catalog.regnamespace AND p.proname = 'preview'
+	LOOP
+		EXECUTE format('DROP FUNCTION %s', f);
+	END LOOP;
+END
+$$;
+
+-- Brings a segment's membership to the result of compiled, in one
+-- statement: the members no longer matching leave, the new ones join, both
+-- logged with cause; members that stay are untouched.  Returns the number
+-- of joins and leaves.  With contacts (an array of the key's type), only
+-- those contacts are considered: what a write to them can have changed;
+-- without, the segment is then current at segments.now() (_swept).
+CREATE OR REPLACE FUNCTION segments._apply(id bigint, compiled text, cause text, contacts anyarray DEFAULT NULL::text[])
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n bigint;
+	fresh text;
+	stored_only text := '';
+BEGIN
+	IF contacts IS NOT NULL THEN
+		-- a semi-join, which the planner can hash, where = ANY would
+		-- search the array for every row
+		fresh := format('segments._matching_among(%L, $3)',
+			format('SELECT q.contact FROM (%s) q WHERE q.contact IN (SELECT pg_catalog.unnest($1))',
+				compiled));
+		stored_only := ' AND s.contact IN (SELECT pg_catalog.unnest($3))';
+	ELSE
+		fresh := format('segments._matching(%L, NULL::%s)', compiled, (segments._contacts()).key_type);
+	END IF;
+	PERFORM segments._log_writing();
+	EXECUTE format($q$
+		WITH diff AS (
+			-- one pass over fresh and stored members: who joins, who leaves
+			SELECT f.contact AS joining, m.contact AS leaving
+			FROM %s f(contact)
+			FULL JOIN (SELECT s.contact FROM segments.membership s WHERE s.segment_id = $1 %s) m
+				ON m.contact = f.contact
+			WHERE m.contact IS NULL OR f.contact IS NULL),
+		left_ AS (
+			DELETE FROM segments.membership m
+			USING diff d
+			WHERE m.segment_id = $1 AND m.contact = d.leaving
+			RETURNING m.contact),
+		joined AS (
+			INSERT INTO segments.membership (segment_id, contact)
+			SELECT $1, d.joining FROM diff d WHERE d.joining IS NOT NULL
+			RETURNING contact)
+		INSERT INTO segments.membership_log (segment_id, contact, joined, cause)
+		SELECT $1, contact, false, $2 FROM left_
+		UNION ALL
+		SELECT $1, contact, true, $2 FROM joined$q$,
+		fresh, stored_only)
+	USING id, cause, contacts;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	IF n > 0 THEN
+		PERFORM segments._announce_change(id);
+	END IF;
+	IF contacts IS NULL THEN
+		PERFORM segments._swept(id);
+	END IF;
+	RETURN n;
+END
+$$;
+
+-- The SQL of preview: the first lim matching contacts in key order.
+CREATE FUNCTION segments._preview_sql(rule segments.rule, lim integer, tenant text, paged boolean)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF lim < 0 THEN
+		RAISE EXCEPTION 'preview limit must not be negative'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN format('SELECT q.contact::%s FROM (%s) q %s ORDER BY 1 LIMIT $1',
+		(segments._contacts()).key_type, segments._compile(rule, tenant),
+		CASE WHEN paged THEN 'WHERE q.contact > $2' ELSE '' END);
+END
+$$;
+
+-- What attach_contacts makes beside the log, and the upgrade from 0.1 for
+-- a log made before it: the log's index and TRUNCATE trigger, and the
+-- tables the change feed and size_history keep (log_state, log_rollup).
+CREATE FUNCTION segments._equip_log() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	-- Append-only, read by id ranges (segments.changes()), by recent times
+	-- (segments.stats) and by segment (segments.history()): a BRIN index
+	-- costs next to nothing per row where a btree would double the cost of
+	-- a build.  A range's bloom filter of segment ids (a range holds a few
+	-- hundred segments at most) lets one segment's reads skip the ranges
+	-- it has no row in.  A summarized range's summary is rewritten by
+	-- every row added to it (ids and times grow, and the bloom filter is a
+	-- kilobyte), which would make a build three times as slow: the range
+	-- being filled, the log's last, is kept unsummarized (see
+	-- _summarize_log), from the first, which an index built on an empty
+	-- table summarizes, on.
+	CREATE INDEX membership_log_brin ON segments.membership_log
+		USING brin (id, at, segment_id pg_catalog.int8_bloom_ops (n_distinct_per_range = 1000))
+		WITH (pages_per_range = 128, autosummarize = on);
+	PERFORM pg_catalog.brin_desummarize_range('segments.membership_log_brin'::pg_catalog.regclass, 0);
+	CREATE TRIGGER membership_log_truncated AFTER TRUNCATE ON segments.membership_log
+		FOR EACH STATEMENT EXECUTE FUNCTION segments._log_truncated();
+	COMMENT ON TABLE segments.membership_log IS
+		'every join (joined) and leave (not joined) of a segment, in order of id; read it as a feed with segments.changes()';
+	-- The log's epoch (part of every cursor segments.changes() returns, so
+	-- that a cursor of a log since dropped is refused, not misread) and the
+	-- id up to which segments.prune_log() deleted it.
+	CREATE TABLE segments.log_state (
+		epoch text NOT NULL DEFAULT pg_catalog.md5(pg_catalog.random()::text || pg_catalog.clock_timestamp()::text),
+		pruned_to bigint NOT NULL DEFAULT 0,
+		rolled_to bigint NOT NULL DEFAULT 0);
+	CREATE UNIQUE INDEX log_state_one_row ON segments.log_state ((true));
+	INSERT INTO segments.log_state DEFAULT VALUES;
+	GRANT SELECT ON segments.log_state TO segments_reader;
+	-- The log counted by segment and minute, up to log_state.rolled_to
+	-- (segments._rollup_log): what size_history() reads instead of the log.
+	CREATE TABLE segments.log_rollup (
+		segment_id bigint NOT NULL,
+		minute timestamptz NOT NULL,
+		joins bigint NOT NULL,
+		leaves bigint NOT NULL,
+		PRIMARY KEY (segment_id, minute));
+	-- counts of every contact's changes: for readers that see every contact
+	ALTER TABLE segments.log_rollup ENABLE ROW LEVEL SECURITY;
+	CREATE POLICY sees_all_contacts ON segments.log_rollup FOR SELECT
+		USING ((SELECT segments._sees_all_contacts()));
+	GRANT SELECT ON segments.log_rollup TO segments_reader;
+END
+$$;
+
+-- The members view, for readers and BI tools (attach_contacts, and the
+-- upgrade from 0.1).
+CREATE FUNCTION segments._create_members_view() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	-- The members with their segments' names, for readers and BI tools; as
+	-- the reader (security_invoker), so the membership's policies apply.
+	CREATE VIEW segments.members WITH (security_invoker = true) AS
+	SELECT m.segment_id, s.name, s.tenant, m.contact, m.since
+	FROM segments.membership m JOIN segments.segment s ON s.id = m.segment_id;
+	COMMENT ON VIEW segments.members IS
+		'the members of every segment, with the segment''s name and tenant';
+	GRANT SELECT ON segments.members TO segments_reader;
+END
+$$;
+
+-- segments.preview, whose last argument has the contact key's type
+-- (attach_contacts, and the upgrade from 0.1).
+CREATE FUNCTION segments._create_preview(key_type text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	EXECUTE format($ddl$
+		CREATE FUNCTION segments.preview(rule segments.rule, lim integer DEFAULT 100,
+			tenant anycompatible DEFAULT NULL, after %s DEFAULT NULL)
+		RETURNS SETOF %s
+		LANGUAGE plpgsql ROWS 100
+		SET search_path = pg_catalog, pg_temp AS $f$
+		BEGIN
+			RETURN QUERY EXECUTE segments._preview_sql(rule, lim, segments._tenant_text(tenant), after IS NOT NULL)
+				USING lim, after;
+		END
+		$f$
+		$ddl$, key_type, key_type);
+	EXECUTE format('COMMENT ON FUNCTION segments.preview(segments.rule, integer, anycompatible, %s) IS %L',
+		key_type, 'the first lim contacts (in key order, after the contact after) of a tenant or of all that match a rule');
+	EXECUTE format('REVOKE ALL ON FUNCTION segments.preview(segments.rule, integer, anycompatible, %s) FROM PUBLIC',
+		key_type);
+	EXECUTE format('GRANT EXECUTE ON FUNCTION segments.preview(segments.rule, integer, anycompatible, %s) TO segments_reader',
+		key_type);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION segments.attach_contacts(tbl regclass, key name, tenant name DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	qname text := segments._attach_begin('contacts', tbl);
+	k record;
+	t record;
+BEGIN
+
+	k := segments._column(tbl, attach_contacts.key, 'key');
+	IF k.base NOT IN ('pg_catalog.int8'::regtype, 'pg_catalog.int4'::regtype,
+			'pg_catalog.uuid'::regtype, 'pg_catalog.text'::regtype, 'pg_catalog.varchar'::regtype) THEN
+		RAISE EXCEPTION 'key column "%" of table % has type %', attach_contacts.key, qname, k.declared
+			USING ERRCODE = 'datatype_mismatch',
+			DETAIL = 'A contact key must be of type bigint, integer, uuid, text or varchar.';
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_index i
+			WHERE i.indrelid = tbl AND i.indisunique AND i.indimmediate AND i.indisvalid
+				AND i.indnkeyatts = 1 AND i.indkey[0] = k.attnum
+				AND i.indpred IS NULL AND i.indexprs IS NULL) THEN
+		RAISE EXCEPTION 'key column "%" of table % is not unique', attach_contacts.key, qname
+			USING ERRCODE = 'invalid_column_reference',
+			DETAIL = 'The key must be the primary key of the table or have a unique constraint or unique index of its own (not partial, not deferrable).',
+			HINT = format('Add one with ALTER TABLE %s ADD UNIQUE (%I).', qname, attach_contacts.key);
+	END IF;
+	IF NOT k.notnull THEN
+		RAISE EXCEPTION 'key column "%" of table % allows nulls', attach_contacts.key, qname
+			USING ERRCODE = 'invalid_column_reference',
+			DETAIL = 'Every contact must have a key.',
+			HINT = format('Add the constraint with ALTER TABLE %s ALTER COLUMN %I SET NOT NULL.',
+				qname, attach_contacts.key);
+	END IF;
+
+	IF tenant IS NOT NULL THEN
+		t := segments._column(tbl, tenant, 'tenant');
+		-- a tenant names one account: a scalar, compared and printed whole
+		IF EXISTS (SELECT FROM pg_catalog.pg_type y WHERE y.oid = t.base
+				AND (y.typtype NOT IN ('b', 'e') OR y.typcategory = 'A')) THEN
+			RAISE EXCEPTION 'tenant column "%" of table % has type %', tenant, qname, t.declared
+				USING ERRCODE = 'datatype_mismatch',
+				DETAIL = 'A tenant must be of a base type or an enum: not an array, composite, range or multirange.';
+		END IF;
+		IF NOT segments._has_btree(t.declared) THEN
+			RAISE EXCEPTION 'tenant column "%" of table % has type %, which has no default btree operator class',
+				tenant, qname, t.declared
+				USING ERRCODE = 'datatype_mismatch',
+				DETAIL = 'Tenant values must be comparable for equality and order.';
+		END IF;
+	END IF;
+
+	INSERT INTO segments.attached (role, table_schema, table_name, contact_column, tenant_column)
+	SELECT 'contacts', n.nspname, c.relname, attach_contacts.key, attach_contacts.tenant
+	FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+	WHERE c.oid = tbl;
+	PERFORM segments._install_triggers('contacts', tbl);
+
+	-- The objects typed by the contact key.
+	EXECUTE format($ddl$
+		CREATE TABLE segments.membership (
+			segment_id bigint NOT NULL,
+			contact %s NOT NULL,
+			since timestamptz NOT NULL DEFAULT now(),
+			PRIMARY KEY (segment_id, contact))$ddl$, k.base_type);
+	CREATE INDEX membership_contact_idx ON segments.membership (contact, segment_id);
+	COMMENT ON TABLE segments.membership IS
+		'the current members of every segment, maintained by the segments functions';
+
+	EXECUTE format($ddl$
+		CREATE TABLE segments.membership_log (
+			id bigint GENERATED ALWAYS AS IDENTITY,
+			segment_id bigint NOT NULL,
+			contact %s NOT NULL,
+			joined boolean NOT NULL,
+			at timestamptz NOT NULL DEFAULT now(),
+			cause text NOT NULL CHECK (cause IN ('build', 'alter', 'refresh', 'write', 'time', 'drop')))$ddl$,
+		k.base_type);
+	PERFORM segments._equip_log();
+
+	-- A reader sees the members and log rows of the contacts it can see in
+	-- the contacts table (docs/design.md, "Security model"): all of them
+	-- when row-level security does not limit it there (an initplan, run
+	-- once per query), else those its policies let it read.  The
+	-- extension's owner, which maintains them, is not subject to these.
+	-- The policies name the contacts table only through functions, so
+	-- that dropping or changing it is not held back by them.
+	ALTER TABLE segments.membership ENABLE ROW LEVEL SECURITY;
+	ALTER TABLE segments.membership_log ENABLE ROW LEVEL SECURITY;
+	CREATE POLICY visible_contacts ON segments.membership FOR SELECT
+		USING ((SELECT segments._sees_all_contacts())
+			OR segments._contact_visible(membership.contact));
+	CREATE POLICY visible_contacts ON segments.membership_log FOR SELECT
+		USING ((SELECT segments._sees_all_contacts())
+			OR segments._contact_visible(membership_log.contact));
+	GRANT SELECT ON segments.membership, segments.membership_log TO segments_reader;
+	PERFORM segments._sync_data_owner();
+
+	PERFORM segments._create_members_view();
+	PERFORM segments._create_preview(k.base_type);
+END
+$$;
+COMMENT ON FUNCTION segments.attach_contacts(regclass, name, name) IS
+	'attach the contacts table: its key column (bigint, integer, uuid, text or varchar, unique and not null) and optional tenant column';
+
+CREATE OR REPLACE FUNCTION segments.detach_contacts() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n bigint;
+	others text;
+BEGIN
+	LOCK TABLE segments.attached IN SHARE ROW EXCLUSIVE MODE;
+	PERFORM segments._lock();
+	IF NOT EXISTS (SELECT FROM segments.attached a WHERE a.role = 'contacts') THEN
+		RAISE EXCEPTION 'contacts are not attached'
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	SELECT string_agg(a.role, ' and ' ORDER BY a.role) INTO others
+	FROM segments.attached a WHERE a.role <> 'contacts';
+	IF others IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot detach contacts while % % attached', others,
+			CASE WHEN others LIKE '% and %' THEN 'are' ELSE 'is' END
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			HINT = 'Detach them first with ' || (SELECT string_agg(format('segments.detach_%s()', a.role), ' and ' ORDER BY a.role)
+				FROM segments.attached a WHERE a.role <> 'contacts') || '.';
+	END IF;
+	SELECT count(*) INTO n FROM segments.segment;
+	IF n > 0 THEN
+		RAISE EXCEPTION 'cannot detach contacts while segments exist'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			DETAIL = format('There %s %s segment%s.', CASE WHEN n = 1 THEN 'is' ELSE 'are' END,
+				n, CASE WHEN n = 1 THEN '' ELSE 's' END),
+			HINT = 'Drop the segments first with segments.drop_segment().';
+	END IF;
+	PERFORM segments._drop_preview();
+	DROP VIEW IF EXISTS segments.members;
+	DROP TABLE IF EXISTS segments.membership;
+	DROP TABLE IF EXISTS segments.membership_log;
+	DROP TABLE IF EXISTS segments.log_state;
+	DROP TABLE IF EXISTS segments.log_rollup;
+	PERFORM segments._drop_triggers('contacts');
+	DELETE FROM segments.attached a WHERE a.role = 'contacts';
+	PERFORM segments._sync_data_owner();
+END
+$$;
+COMMENT ON FUNCTION segments.detach_contacts() IS
+	'detach the contacts table (no segment may exist, events and lists must be detached); drops membership and its log';
+
+CREATE OR REPLACE FUNCTION segments._create(name text, rule segments.rule, tenant text) RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	new_id bigint;
+BEGIN
+	PERFORM segments._check_name(name);
+	PERFORM segments._check_rule(rule);
+	PERFORM segments._lock();
+	PERFORM segments._contacts();
+	IF EXISTS (SELECT FROM segments.segment s
+			WHERE s.name = _create.name AND s.tenant IS NOT DISTINCT FROM _create.tenant) THEN
+		RAISE EXCEPTION 'segment % already exists', segments._segment_label(name, tenant)
+			USING ERRCODE = 'duplicate_object';
+	END IF;
+	INSERT INTO segments.segment (name, tenant, rule)
+	VALUES (name, tenant, rule)
+	RETURNING id INTO new_id;
+	PERFORM segments._set_references(new_id);
+	IF segments._build(new_id, segments._compile(rule, tenant)) > 0 THEN
+		PERFORM segments._announce_change(new_id);
+	END IF;
+	PERFORM segments._swept(new_id);
+	-- Writes read membership by contact with plans made once: statistics
+	-- that still see the table (nearly) empty would have them scan it all.
+	-- So builds that have more than doubled it since it was last analyzed
+	-- analyze it (autovacuum would, later).
+	IF pg_catalog.pg_relation_size('segments.membership') / 8192 >
+			2 * (SELECT c.relpages FROM pg_catalog.pg_class c
+				WHERE c.oid = 'segments.membership'::pg_catalog.regclass) + 128 THEN
+		ANALYZE segments.membership;
+	END IF;
+	RETURN new_id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION segments._drop(id bigint) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	s segments.segment;
+	n bigint;
+	users text;
+BEGIN
+	s := segments._segment(id, true);
+	SELECT count(*), string_agg(format('"%s"', g.name), ', ' ORDER BY g.name)
+	INTO n, users
+	FROM segments.segment g
+	WHERE g.id <> s.id AND g.tenant IS NOT DISTINCT FROM s.tenant
+		AND EXISTS (SELECT FROM segments.segment_reference r
+			WHERE r.segment_id = g.id AND r.kind = 'segment' AND r.name = s.name);
+	IF n > 0 THEN
+		RAISE EXCEPTION 'cannot drop segment % because other segments refer to it',
+			segments._segment_label(s.name, s.tenant)
+			USING ERRCODE = 'dependent_objects_still_exist',
+			DETAIL = format('%s %s %s to it.',
+				CASE WHEN n = 1 THEN 'Segment' ELSE 'Segments' END, users,
+				CASE WHEN n = 1 THEN 'refers' ELSE 'refer' END),
+			HINT = 'Drop those segments or alter their rules first.';
+	END IF;
+	-- every member leaves, logged and announced like any change
+	PERFORM segments._log_writing();
+	WITH gone AS (DELETE FROM segments.membership m WHERE m.segment_id = s.id RETURNING m.contact)
+	INSERT INTO segments.membership_log (segment_id, contact, joined, cause)
+	SELECT s.id, g.contact, false, 'drop' FROM gone g;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	IF n > 0 THEN
+		PERFORM segments._announce_change(s.id);
+	END IF;
+	DELETE FROM segments.segment g WHERE g.id = s.id;
+END
+$$;
+
+COMMENT ON FUNCTION segments.drop_segment(text) IS
+	'drop a segment: every member leaves (logged with cause drop; the log stays); refused while another segment refers to it';
+
+-- Called before a transaction's first row of the log, by every writer of
+-- it: what lets segments.changes() return each change once
+-- (src/change_feed.c).
+CREATE FUNCTION segments._log_writing() RETURNS void
+	AS 'MODULE_PATHNAME', 'segments_log_writing' LANGUAGE C VOLATILE;
+
+-- The last id drawn for the log (0 when none), for segments.changes(),
+-- whose callers have no privilege on the log's sequence.
+CREATE FUNCTION segments._log_last_id() RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT coalesce(pg_catalog.pg_sequence_last_value(
+		pg_catalog.pg_get_serial_sequence('segments.membership_log', 'id')::pg_catalog.regclass), 0)
+$$;
+
+-- The greatest id of the log under which every change is final
+-- (src/change_feed.c).
+CREATE FUNCTION segments._log_watermark() RETURNS bigint
+	AS 'MODULE_PATHNAME', 'segments_log_watermark' LANGUAGE C VOLATILE;
+
+-- A segment's size over time: for each step of the given length from
+-- from_ to to_, its members at the step's end and its joins and leaves in
+-- the step.  Computed from log_rollup (the log counted by minute, as far
+-- as the last tick) and the log's rows since: steps are whole minutes.
+-- Runs as the caller: a reader that row-level security limits on the
+-- contacts counts only the changes it can see, from the segment's rows of
+-- the log (the ranges of the log's BRIN index that hold any).
+CREATE FUNCTION segments._size_history(seg_id bigint, from_ timestamptz, to_ timestamptz,
+	step interval)
+RETURNS TABLE (step_start timestamptz, members bigint, joins bigint, leaves bigint)
+LANGUAGE plpgsql VOLATILE
+-- the log's rows since the last tick, or a limited reader's, are read
+-- through its BRIN index even where statistics made before a build would
+-- take the log for small: a scan of it reads at least as much
+SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off AS $$
+DECLARE
+	done bigint := (SELECT s.rolled_to FROM segments.log_state s);
+	sees_all boolean := (SELECT segments._sees_all_contacts());
+BEGIN
+	IF from_ IS NULL OR to_ IS NULL OR step IS NULL THEN
+		RAISE EXCEPTION 'from_, to_ and step must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF step < interval '1 minute' OR date_trunc('minute', from_) <> from_
+			OR extract(epoch FROM step)::numeric % 60 <> 0 THEN
+		RAISE EXCEPTION 'the history is counted by the minute: from_ must be a whole minute and step whole minutes'
+			USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Use date_trunc(''minute'', ...) for from_, and a step such as ''1 hour'' or ''1 day''.';
+	END IF;
+	IF to_ < from_ THEN
+		RAISE EXCEPTION 'to_ must not be before from_' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- the ranges not summarized yet would be read whatever they hold
+	IF NOT pg_catalog.pg_is_in_recovery() THEN
+		PERFORM segments._summarize_log();
+	END IF;
+	RETURN QUERY
+	WITH changes AS (
+		-- a reader the contacts' policies limit counts what it can see of the log
+		SELECT r.minute, r.joins, r.leaves FROM segments.log_rollup r
+		WHERE r.segment_id = seg_id AND sees_all
+		UNION ALL
+		SELECT pg_catalog.date_trunc('minute', l.at), count(*) FILTER (WHERE l.joined),
+			count(*) FILTER (WHERE NOT l.joined)
+		FROM segments.membership_log l
+		WHERE l.id > CASE WHEN sees_all THEN done ELSE 0 END AND l.segment_id = seg_id
+		GROUP BY 1),
+	steps AS (
+		SELECT t, n - 1 AS k FROM pg_catalog.generate_series(from_, to_, step) WITH ORDINALITY AS g(t, n)),
+	per_step AS (
+		SELECT floor(extract(epoch FROM c.minute - from_) / extract(epoch FROM step))::bigint AS k,
+			sum(c.joins) AS joins, sum(c.leaves) AS leaves
+		FROM changes c WHERE c.minute >= from_
+		GROUP BY 1),
+	before AS (SELECT coalesce(sum(c.joins - c.leaves), 0) AS n FROM changes c WHERE c.minute < from_)
+	SELECT s.t,
+		((SELECT b.n FROM before b)
+			+ sum(coalesce(p.joins, 0) - coalesce(p.leaves, 0)) OVER (ORDER BY s.k))::bigint,
+		coalesce(p.joins, 0)::bigint, coalesce(p.leaves, 0)::bigint
+	FROM steps s LEFT JOIN per_step p ON p.k = s.k
+	ORDER BY s.t;
+END
+$$;
+
+-- A segment named by its id, also one since dropped whose changes the log
+-- still has (its history stays readable).
+CREATE FUNCTION segments._logged_segment_id(id bigint) RETURNS bigint
+LANGUAGE plpgsql STABLE
+-- the log through its BRIN index (see _history)
+SET search_path = pg_catalog, pg_temp SET enable_seqscan = off AS $$
+BEGIN
+	IF id IS NULL THEN
+		RAISE EXCEPTION 'a segment id must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM segments._contacts();
+	IF EXISTS (SELECT FROM segments.segment s WHERE s.id = _logged_segment_id.id)
+			OR EXISTS (SELECT FROM segments.membership_log l WHERE l.segment_id = _logged_segment_id.id) THEN
+		RETURN id;
+	END IF;
+	RAISE EXCEPTION 'segment % does not exist', id
+		USING ERRCODE = 'undefined_object',
+		DETAIL = 'No segment has that id, and the log has no change of one that had it.';
+END
+$$;
+
+CREATE FUNCTION segments.size_history(segment text, from_ timestamptz, to_ timestamptz,
+	step interval DEFAULT '1 day', tenant anycompatible DEFAULT NULL)
+RETURNS TABLE (step_start timestamptz, members bigint, joins bigint, leaves bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	RETURN QUERY SELECT * FROM segments._size_history(
+		segments._segment_id(segment, segments._tenant_text(tenant), tenant IS NOT NULL), from_, to_, step);
+END
+$$;
+COMMENT ON FUNCTION segments.size_history(text, timestamptz, timestamptz, interval, anycompatible) IS
+	'a segment''s members at the end of each step from from_ to to_, and its joins and leaves in each step';
+
+CREATE FUNCTION segments.size_history(id bigint, from_ timestamptz, to_ timestamptz,
+	step interval DEFAULT '1 day')
+RETURNS TABLE (step_start timestamptz, members bigint, joins bigint, leaves bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	RETURN QUERY SELECT * FROM segments._size_history(segments._logged_segment_id(id), from_, to_, step);
+END
+$$;
+COMMENT ON FUNCTION segments.size_history(bigint, timestamptz, timestamptz, interval) IS
+	'a segment''s members at the end of each step from from_ to to_, and its joins and leaves in each step';
+
+-- One segment's joins and leaves stamped from from_ up to (not including)
+-- to_, in the log's order.  The segment's rows are found through the
+-- bloom filters of the log's BRIN index: the ranges of the log without
+-- any are not read.  Runs as the caller (the log's row-level security
+-- applies).
+CREATE FUNCTION segments._history(seg_id bigint, from_ timestamptz, to_ timestamptz)
+RETURNS TABLE (id bigint, contact text, joined boolean, at timestamptz, cause text)
+LANGUAGE plpgsql VOLATILE
+-- the estimates of the index's ranges are the whole table's, and stale
+-- right after a build: no workers nor JIT for what reads a few ranges,
+-- and never a scan of the whole log, which reads at least as much
+SET search_path = pg_catalog, pg_temp SET max_parallel_workers_per_gather = 0 SET jit = off
+SET enable_seqscan = off AS $$
+BEGIN
+	IF from_ IS NULL OR to_ IS NULL THEN
+		RAISE EXCEPTION 'from_ and to_ must not be null' USING ERRCODE = 'null_value_not_allowed',
+			HINT = 'Use ''-infinity'' or ''infinity'' for no bound.';
+	END IF;
+	-- the ranges not summarized yet would be read whatever they hold
+	IF NOT pg_catalog.pg_is_in_recovery() THEN
+		PERFORM segments._summarize_log();
+	END IF;
+	RETURN QUERY
+	SELECT l.id, l.contact::text, l.joined, l.at, l.cause
+	FROM segments.membership_log l
+	WHERE l.segment_id = seg_id AND l.at >= from_ AND l.at < to_
+	ORDER BY l.id;
+END
+$$;
+
+CREATE FUNCTION segments.history(segment text, from_ timestamptz DEFAULT '-infinity',
+	to_ timestamptz DEFAULT 'infinity', tenant anycompatible DEFAULT NULL)
+RETURNS TABLE (id bigint, contact text, joined boolean, at timestamptz, cause text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	RETURN QUERY SELECT * FROM segments._history(
+		segments._segment_id(segment, segments._tenant_text(tenant), tenant IS NOT NULL), from_, to_);
+END
+$$;
+COMMENT ON FUNCTION segments.history(text, timestamptz, timestamptz, anycompatible) IS
+	'a segment''s joins and leaves logged from from_ up to to_, in order';
+
+CREATE FUNCTION segments.history(segment_id bigint, from_ timestamptz DEFAULT '-infinity',
+	to_ timestamptz DEFAULT 'infinity')
+RETURNS TABLE (id bigint, contact text, joined boolean, at timestamptz, cause text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	RETURN QUERY SELECT * FROM segments._history(segments._logged_segment_id(segment_id), from_, to_);
+END
+$$;
+COMMENT ON FUNCTION segments.history(bigint, timestamptz, timestamptz) IS
+	'a segment''s joins and leaves logged from from_ up to to_, in order (also of a dropped segment)';
+
+-- The change feed: the log's changes after the cursor after (from the
+-- start when NULL), at most max_rows, in the order of their ids, each
+-- once: only changes no change still to commit can come before
+-- (src/change_feed.c; docs/design.md, "The change feed").  Runs as the
+-- caller: a reader sees the changes of the contacts it can see.
+CREATE FUNCTION segments.changes(after text DEFAULT NULL, max_rows integer DEFAULT 1000)
+RETURNS TABLE (cursor text, segment_id bigint, contact text, joined boolean, at timestamptz, cause text)
+	AS 'MODULE_PATHNAME', 'segments_changes' LANGUAGE C VOLATILE ROWS 1000;
+COMMENT ON FUNCTION segments.changes(text, integer) IS
+	'the membership changes after a cursor, each once, in order: process them, then call again with the last cursor';
+
+-- Deletes the log's rows older than before that segments.stats has
+-- taken into account; a consumer whose cursor is older is told so by
+-- segments.changes().  Returns the rows deleted.
+CREATE FUNCTION segments.prune_log(before timestamptz) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n bigint;
+	last_id bigint;
+BEGIN
+	IF before IS NULL THEN
+		RAISE EXCEPTION 'before must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM segments._contacts();
+	-- what stats has not folded yet stays
+	PERFORM segments._fold_log();
+	WITH gone AS (
+		DELETE FROM segments.membership_log l
+		USING segments.tick_state t
+		WHERE l.at < before AND l.id <= t.logged_to AND l.at < coalesce(t.log_horizon, '-infinity')
+			AND l.id <= (SELECT s.rolled_to FROM segments.log_state s)
+		RETURNING l.id)
+	SELECT count(*), max(g.id) INTO n, last_id FROM gone g;
+	IF n > 0 THEN
+		UPDATE segments.log_state SET pruned_to = greatest(pruned_to, last_id);
+	END IF;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION segments.prune_log(timestamptz) IS
+	'delete the log''s changes older than before (once every consumer has read them); returns how many';
+
+-- Bring segments ids (and their dependents) up to date for contacts (an
+-- array of the key's type, or NULL for all), logging cause.  Returns the joins and leaves.
+CREATE OR REPLACE FUNCTION segments._maintain(ids bigint[], contacts anyarray, cause text) RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	seg_id bigint;
+	s segments.segment;
+	n bigint;
+	total bigint := 0;
+BEGIN
+	FOR seg_id IN SELECT * FROM segments._maintenance_order(ids) LOOP
+		SELECT * INTO s FROM segments.segment x WHERE x.id = seg_id;
+		-- per-contact counts of events for a few contacts; for many, the
+		-- set form (one pass over the events)
+		n := segments._apply(s.id,
+			segments._compile(s.rule, s.tenant, few => coalesce(cardinality(contacts) <= 1000, false)),
+			cause, contacts);
+		total := total + n;
+	END LOOP;
+	RETURN total;
+END
+$$;
+
+-- BRIN scans read the pages of every range not yet summarized: those
+-- written since the last tick are summarized here, once, so that the log's
+-- ranges of id and at read little more than its tail (autovacuum does it
+-- too, a minute or so after a range fills: autosummarize), and by
+-- segments.changes() before it reads (a build's ranges would otherwise be
+-- read whole by every batch until then): as the log's owner, so that a
+-- reader can.  The last range, unless full, is left unsummarized: every
+-- row added to a summarized range rewrites its summary (see
+-- attach_contacts), and reading its 128 pages whole costs little.  While
+-- autovacuum or another summary holds the table, it does not wait.
+CREATE OR REPLACE FUNCTION segments._summarize_log() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp SET lock_timeout = '20ms' AS $$
+DECLARE
+	pages bigint;
+BEGIN
+	PERFORM pg_catalog.brin_summarize_new_values('segments.membership_log_brin'::pg_catalog.regclass);
+	pages := pg_catalog.pg_relation_size('segments.membership_log'::pg_catalog.regclass)
+		/ pg_catalog.current_setting('block_size')::bigint;
+	IF pages % 128 <> 0 THEN
+		PERFORM pg_catalog.brin_desummarize_range('segments.membership_log_brin'::pg_catalog.regclass,
+			pages / 128 * 128);
+	END IF;
+EXCEPTION WHEN lock_not_available THEN
+	NULL;
+END
+$$;
+
+-- A truncated log's index is built anew, its first range summarized
+-- empty: unsummarized again, so that the rows that fill it do not rewrite
+-- its summary one by one (see attach_contacts).  As the index's owner,
+-- whoever was granted TRUNCATE.
+CREATE FUNCTION segments._log_truncated() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF TG_RELID <> 'segments.membership_log'::pg_catalog.regclass OR TG_LEVEL <> 'STATEMENT'
+			OR TG_OP <> 'TRUNCATE' OR TG_WHEN <> 'AFTER' THEN
+		RAISE EXCEPTION 'segments._log_truncated() fires after a TRUNCATE of segments.membership_log only'
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	PERFORM pg_catalog.brin_desummarize_range('segments.membership_log_brin'::pg_catalog.regclass, 0);
+	RETURN NULL;
+END
+$$;
+
+-- Fold the recent log into segment_state.last_change (segments.tick() does
+-- it at the end of each tick).  A log row is stamped with the start of its
+-- transaction, so the rows of transactions still running now are stamped
+-- at or after the start of the oldest of them (client backends and
+-- background workers of this database): the next fold reads those again.
+-- The starts of prepared transactions are not known: while there are any,
+-- the next fold reads the whole log.
+-- Counts the log's changes by segment and minute into log_rollup, each
+-- once: those up to the change feed's watermark not counted yet
+-- (src/change_feed.c).  segments.tick() does it (with _fold_log).
+CREATE FUNCTION segments._rollup_log() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	done bigint;
+	upto bigint;
+BEGIN
+	IF pg_catalog.to_regclass('segments.log_rollup') IS NULL THEN
+		RETURN;
+	END IF;
+	SELECT s.rolled_to INTO done FROM segments.log_state s FOR UPDATE;
+	-- the reads of the log's tail by id (here, size_history, stats) are
+	-- BRIN range scans only with statistics that know its size: a log
+	-- that has more than doubled since it was last analyzed is analyzed
+	IF pg_catalog.pg_relation_size('segments.membership_log') / 8192 >
+			2 * (SELECT c.relpages FROM pg_catalog.pg_class c
+				WHERE c.oid = 'segments.membership_log'::pg_catalog.regclass) + 128 THEN
+		ANALYZE segments.membership_log;
+	END IF;
+	upto := segments._log_watermark();
+	IF upto <= done THEN
+		RETURN;
+	END IF;
+	INSERT INTO segments.log_rollup AS r (segment_id, minute, joins, leaves)
+	SELECT l.segment_id, pg_catalog.date_trunc('minute', l.at),
+		count(*) FILTER (WHERE l.joined), count(*) FILTER (WHERE NOT l.joined)
+	FROM segments.membership_log l
+	WHERE l.id > done AND l.id <= upto
+	GROUP BY 1, 2
+	ON CONFLICT (segment_id, minute) DO UPDATE
+	SET joins = r.joins + excluded.joins, leaves = r.leaves + excluded.leaves;
+	UPDATE segments.log_state SET rolled_to = upto;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION segments._fold_log() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	horizon timestamptz;
+BEGIN
+	IF pg_catalog.to_regclass('segments.membership_log') IS NULL THEN
+		RETURN;
+	END IF;
+	-- the sessions that can write this database's log: not autovacuum's
+	SELECT CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_prepared_xacts p
+			WHERE p.database = pg_catalog.current_database()) THEN '-infinity'
+		ELSE least(min(a.xact_start), pg_catalog.now()) END
+	INTO horizon
+	FROM pg_catalog.pg_stat_activity a
+	WHERE a.xact_start IS NOT NULL AND a.datname = pg_catalog.current_database()
+		AND a.backend_type IN ('client backend', 'background worker');
+	PERFORM segments._summarize_log();
+	PERFORM segments._rollup_log();
+	WITH recent AS MATERIALIZED (SELECT * FROM segments._recent_changes()),
+	changed AS (
+		UPDATE segments.segment_state s SET last_change = r.last_change
+		FROM recent r
+		WHERE r.segment_id = s.segment_id AND (s.last_change IS NULL OR s.last_change < r.last_change))
+	UPDATE segments.tick_state
+	SET logged_to = greatest(logged_to, coalesce((SELECT max(r.last_id) FROM recent r), 0)),
+		log_horizon = horizon;
+END
+$$;
+
+-- The new functions, as every function: not executable by PUBLIC; the
+-- documented ones granted to the roles that use them.
+REVOKE ALL ON FUNCTION
+	segments._drop_preview(), segments._preview_sql(segments.rule, integer, text, boolean),
+	segments._equip_log(), segments._create_members_view(), segments._create_preview(text),
+	segments._log_writing(), segments._log_last_id(), segments._log_watermark(),
+	segments._size_history(bigint, timestamptz, timestamptz, interval), segments._logged_segment_id(bigint),
+	segments.size_history(text, timestamptz, timestamptz, interval, anycompatible),
+	segments.size_history(bigint, timestamptz, timestamptz, interval),
+	segments._history(bigint, timestamptz, timestamptz),
+	segments.history(text, timestamptz, timestamptz, anycompatible),
+	segments.history(bigint, timestamptz, timestamptz),
+	segments.changes(text, integer), segments.prune_log(timestamptz),
+	segments._log_truncated(), segments._rollup_log()
+	FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION
+	segments._preview_sql(segments.rule, integer, text, boolean),
+	segments.changes(text, integer), segments._log_last_id(), segments._summarize_log(),
+	segments.size_history(text, timestamptz, timestamptz, interval, anycompatible),
+	segments.size_history(bigint, timestamptz, timestamptz, interval),
+	segments._size_history(bigint, timestamptz, timestamptz, interval),
+	segments.history(text, timestamptz, timestamptz, anycompatible),
+	segments.history(bigint, timestamptz, timestamptz),
+	segments._history(bigint, timestamptz, timestamptz),
+	segments._segment_id(text, text, boolean), segments._logged_segment_id(bigint)
+	TO segments_reader;
+
+GRANT EXECUTE ON FUNCTION segments.prune_log(timestamptz) TO segments_editor;
+
+-- An installation with contacts attached: its log, previews and members
+-- view as attach_contacts now makes them.
+DO $$
+DECLARE
+	key_type text;
+BEGIN
+	IF pg_catalog.to_regclass('segments.membership_log') IS NULL THEN
+		RETURN;
+	END IF;
+	key_type := (segments._contacts()).key_type;
+	ALTER TABLE segments.membership_log DROP CONSTRAINT membership_log_cause_check,
+		ADD CONSTRAINT membership_log_cause_check
+		CHECK (cause IN ('build', 'alter', 'refresh', 'write', 'time', 'drop'));
+	DROP INDEX segments.membership_log_id_at_idx;
+	PERFORM segments._equip_log();
+	PERFORM segments._drop_preview();
+	PERFORM segments._create_members_view();
+	PERFORM segments._create_preview(key_type);
+	-- what a script creates joins its extension: these belong to the
+	-- attachment, as attach_contacts makes them (detach drops them)
+	ALTER EXTENSION segments DROP TABLE segments.log_state;
+	ALTER EXTENSION segments DROP TABLE segments.log_rollup;
+	ALTER EXTENSION segments DROP VIEW segments.members;
+	EXECUTE format('ALTER EXTENSION segments DROP FUNCTION segments.preview(segments.rule, integer, anycompatible, %s)',
+		key_type);
+	-- 0.1's drop_segment deleted the members without logging their leaves:
+	-- logged now, so that the log agrees with the membership
+	PERFORM segments._log_writing();
+	INSERT INTO segments.membership_log (segment_id, contact, joined, cause)
+	SELECT l.segment_id, l.contact, false, 'drop'
+	FROM (SELECT DISTINCT ON (g.segment_id, g.contact) g.segment_id, g.contact, g.joined
+		FROM segments.membership_log g
+		WHERE NOT EXISTS (SELECT FROM segments.segment s WHERE s.id = g.segment_id)
+		ORDER BY g.segment_id, g.contact, g.id DESC) l
+	WHERE l.joined
+	ORDER BY l.segment_id, l.contact;
+END
+$$;

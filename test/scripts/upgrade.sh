@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# The upgrade path from every released version to the one under way.
+#
+#   sudo test/scripts/upgrade.sh      (test/run.sh runs it, as every test/scripts/*.sh)
+#
+# A released install or upgrade script never changes (its checksum is
+# below): every change since goes into the upgrade script of the release
+# under way, which CREATE EXTENSION runs after the released ones.  On a
+# throwaway cluster, for each released version V:
+#
+#   upgraded  CREATE EXTENSION segments VERSION 'V', then test/ops/every_kind.sql
+#             (attached tables, segments of every kind, lifecycle, writes,
+#             a tick), then ALTER EXTENSION segments UPDATE;
+#   fresh     CREATE EXTENSION segments (the default version), then the same.
+#
+# Then the two databases must have the same objects: the extension's
+# members (\dx+ segments) and the whole schema, members' definitions
+# included (pg_dump --schema-only --binary-upgrade, without what differs
+# from one database to another by nature: OIDs, transaction ids, sequence
+# positions); and in the upgraded one every segment must verify, the log
+# agree with the membership, and writes and ticks keep both exact
+# (test/ops/check.sql), with the change feed and a history readable.
+#
+# Prints a summary line; exits 0 when all holds, 1 with the differences
+# otherwise.  Takes about 20 seconds.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+. "$root/scripts/as_root.sh"
+as_root "$root/test/scripts/upgrade.sh" -- "$@" || exit 1
+
+PGBIN=/usr/lib/postgresql/15/bin
+
+# The released scripts, as released.
+released=(
+	"segments--0.1.sql 9159ac6b6c8789a369f2cf773c33419dfa38f75377a53aafb863ce9a5795ebed"
+)
+released_versions=(0.1)
+
+for entry in "${released[@]}"; do
+	read -r file sum <<<"$entry"
+	if [ "$(sha256sum "$root/$file" | cut -d' ' -f1)" != "$sum" ]; then
+		echo "upgrade: FAILED: $file, a released script, has changed; put the change in the upgrade script of the release under way"
+		exit 1
+	fi
+done
+
+# The extension is installed by test/run.sh's setup; alone, install it.
+if [ ! -x "$PGBIN/pg_config" ] ||
+	[ ! -f "$("$PGBIN/pg_config" --sharedir)/extension/segments.control" ]; then
+	"$root/scripts/setup.sh"
+fi
+
+. "$root/scripts/cluster.sh"
+cluster_start upgrade -c fsync=off || exit 1
+
+psql_() { cluster_psql "$@"; }
+fail() { cluster_fail upgrade "$1"; }
+out=$CLUSTER_DIR/out
+mkdir "$out"
+
+default=$(sed -n "s/^default_version = '\(.*\)'$/\1/p" "$root/segments.control")
+
+# schema DB: what pg_dump --binary-upgrade says of DB's schema, without
+# what differs between two databases made alike
+schema() {
+	"$PGBIN/pg_dump" --schema-only --binary-upgrade -d "$1" |
+		grep -v -e 'binary_upgrade_set_next' -e 'binary_upgrade_set_record_init_privs' \
+			-e '^-- Dumped' -e '^\\restrict' -e '^\\unrestrict' -e 'relfrozenxid' \
+			-e "^WHERE oid = '" -e 'pg_catalog.setval(' |
+		sed "s/'{[0-9,]*}'/'{oids}'/"
+}
+
+setup() {	# db [version]
+	psql_ -d postgres -c "CREATE DATABASE \"$1\""
+	if [ -n "${2:-}" ]; then
+		psql_ -d "$1" -c "CREATE EXTENSION segments VERSION '$2'"
+	else
+		psql_ -d "$1" -c "CREATE EXTENSION segments"
+	fi
+	psql_ -d "$1" -v contacts=2000 -v events=20000 -v tenants=4 -f "$root/test/ops/every_kind.sql" >/dev/null ||
+		fail "setting up $1"
+}
+
+setup fresh
+schema fresh >"$out/fresh.sql"
+psql_ -d fresh -c '\dx+ segments' >"$out/fresh.dx"
+
+for v in "${released_versions[@]}"; do
+	db=from_$v
+	setup "$db" "$v"
+	psql_ -d "$db" -c "ALTER EXTENSION segments UPDATE" || fail "ALTER EXTENSION segments UPDATE from $v"
+	got=$(cluster_value "$db" "SELECT extversion FROM pg_extension WHERE extname = 'segments'")
+	[ "$got" = "$default" ] || fail "from $v: the extension is at version $got after the update, not $default"
+	psql_ -d "$db" -c '\dx+ segments' >"$out/$db.dx"
+	if ! diff -u "$out/fresh.dx" "$out/$db.dx"; then
+		fail "from $v: the extension's members differ from a fresh install's (above: - fresh, + upgraded)"
+	fi
+	schema "$db" >"$out/$db.sql"
+	if ! diff -u "$out/fresh.sql" "$out/$db.sql"; then
+		fail "from $v: the schema differs from a fresh install's (above: - fresh, + upgraded)"
+	fi
+	for step in 1 2; do
+		psql_ -d "$db" -v step=$step -f "$root/test/ops/check.sql" >/dev/null ||
+			fail "from $v: the segments after the update (check $step)"
+	done
+	n=$(cluster_value "$db" "SELECT (SELECT count(*) FROM segments.changes(NULL, 1000000)) = (SELECT count(*) FROM segments.membership_log)
+		AND (SELECT count(*) FROM segments.history('US')) > 0")
+	[ "$n" = t ] || fail "from $v: the change feed or a history after the update"
+	echo "upgrade from $v to $default: same objects as a fresh install; every segment verifies, the log agrees, writes and ticks maintain"
+done
+echo "upgrade: ok (${#released_versions[@]} released version(s), $default under way)"
