@@ -304,6 +304,22 @@ $$;
 COMMENT ON FUNCTION segments.attach_contacts(regclass, name, name) IS
 	'attach the contacts table: its key column (bigint, integer, uuid, text or varchar, unique and not null) and optional tenant column';
 
+-- What attach_contacts made in the schema segments: dropped by
+-- detach_contacts, and before DROP EXTENSION segments CASCADE
+-- (src/removal.c).
+CREATE FUNCTION segments._drop_contact_objects() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM segments._drop_preview();
+	DROP VIEW IF EXISTS segments.members;
+	DROP TABLE IF EXISTS segments.membership;
+	DROP TABLE IF EXISTS segments.membership_log;
+	DROP TABLE IF EXISTS segments.log_state;
+	DROP TABLE IF EXISTS segments.log_rollup;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION segments.detach_contacts() RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
@@ -334,12 +350,7 @@ BEGIN
 				n, CASE WHEN n = 1 THEN '' ELSE 's' END),
 			HINT = 'Drop the segments first with segments.drop_segment().';
 	END IF;
-	PERFORM segments._drop_preview();
-	DROP VIEW IF EXISTS segments.members;
-	DROP TABLE IF EXISTS segments.membership;
-	DROP TABLE IF EXISTS segments.membership_log;
-	DROP TABLE IF EXISTS segments.log_state;
-	DROP TABLE IF EXISTS segments.log_rollup;
+	PERFORM segments._drop_contact_objects();
 	PERFORM segments._drop_triggers('contacts');
 	DELETE FROM segments.attached a WHERE a.role = 'contacts';
 	PERFORM segments._sync_data_owner();
@@ -796,6 +807,16 @@ BEGIN
 END
 $$;
 
+-- DROP EXTENSION segments CASCADE drops what attach_contacts made first
+-- (src/removal.c): the membership, its log and what goes with them.  The
+-- triggers on the attached tables go with the functions they call.
+CREATE FUNCTION segments._on_drop_extension() RETURNS event_trigger
+	AS 'MODULE_PATHNAME', 'segments_on_drop_extension' LANGUAGE C;
+
+CREATE EVENT TRIGGER segments_drop_extension ON ddl_command_start
+	WHEN TAG IN ('DROP EXTENSION')
+	EXECUTE FUNCTION segments._on_drop_extension();
+
 -- The new functions, as every function: not executable by PUBLIC; the
 -- documented ones granted to the roles that use them.
 REVOKE ALL ON FUNCTION
@@ -809,7 +830,8 @@ REVOKE ALL ON FUNCTION
 	segments.history(text, timestamptz, timestamptz, anycompatible),
 	segments.history(bigint, timestamptz, timestamptz),
 	segments.changes(text, integer), segments.prune_log(timestamptz),
-	segments._log_truncated(), segments._rollup_log()
+	segments._log_truncated(), segments._rollup_log(), segments._drop_contact_objects(),
+	segments._on_drop_extension()
 	FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION
