@@ -40,6 +40,7 @@ OBJS = \
 	src/change_feed.o \
 	src/maintain.o \
 	src/removal.o \
+	src/restore.o \
 	src/worker.o
 
 EXTENSION = segments

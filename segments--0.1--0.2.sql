@@ -209,6 +209,7 @@ DECLARE
 	k record;
 	t record;
 BEGIN
+	PERFORM segments._drop_leftover_contact_objects();
 
 	k := segments._column(tbl, attach_contacts.key, 'key');
 	IF k.base NOT IN ('pg_catalog.int8'::regtype, 'pg_catalog.int4'::regtype,
@@ -807,6 +808,143 @@ BEGIN
 END
 $$;
 
+--
+-- Backup and restore (docs/design.md, "Backup and restore").
+--
+
+-- Whether this session restores a dump (src/restore.c): its writes to the
+-- attached tables are not maintained, its drops of them not refused.
+CREATE FUNCTION segments._restoring_dump() RETURNS boolean
+	AS 'MODULE_PATHNAME', 'segments_restoring_dump' LANGUAGE C STABLE;
+
+-- sql_drop: a dropped column that something uses is refused; a dropped
+-- attached table is detached (or refused); a dropped partition of an
+-- attached table re-evaluates the segments that use the table.  A session
+-- restoring a dump (src/restore.c) is let be: pg_restore --clean drops the
+-- attached tables before it drops the extension, whose catalog it then
+-- restores with the tables.
+CREATE OR REPLACE FUNCTION segments._on_sql_drop() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	d record;
+	dropped text[];
+	before segments._ddl_before;
+	role_ text;
+	ids bigint[];
+BEGIN
+	IF segments._restoring_dump() OR NOT EXISTS (SELECT FROM segments.attached)
+		OR NOT EXISTS (SELECT FROM pg_catalog.pg_event_trigger_dropped_objects() o
+			WHERE o.object_type IN ('table', 'table column')) THEN
+		RETURN;
+	END IF;
+
+	FOR d IN
+		SELECT a.role, o.address_names[3] AS col
+		FROM pg_catalog.pg_event_trigger_dropped_objects() o
+		JOIN segments.attached a ON o.address_names[1] = a.table_schema AND o.address_names[2] = a.table_name
+		WHERE o.object_type = 'table column'
+		ORDER BY a.role, o.objsubid
+	LOOP
+		PERFORM segments._refuse_column_change(d.role,
+			format('%I.%I', (SELECT x.table_schema FROM segments.attached x WHERE x.role = d.role),
+				(SELECT x.table_name FROM segments.attached x WHERE x.role = d.role)), d.col, 'drop');
+	END LOOP;
+
+	SELECT array_agg(a.role) INTO dropped
+	FROM segments.attached a
+	WHERE EXISTS (SELECT FROM pg_catalog.pg_event_trigger_dropped_objects() o
+		WHERE o.object_type = 'table' AND o.schema_name = a.table_schema AND o.object_name = a.table_name);
+	IF dropped IS NOT NULL THEN
+		PERFORM segments._drop_attached(dropped);
+	END IF;
+
+	-- partitions: their rows are gone, and which contacts they held is not
+	-- known any more
+	before := segments._ddl_top(TG_TAG);
+	IF before.xact IS NULL THEN
+		RETURN;
+	END IF;
+	FOR role_ IN
+		SELECT DISTINCT t.role
+		FROM jsonb_to_recordset(before.tables) AS t(role text, relid oid, root boolean)
+		JOIN pg_catalog.pg_event_trigger_dropped_objects() o ON o.object_type = 'table' AND o.objid = t.relid
+		WHERE NOT t.root AND t.role <> ALL (coalesce(dropped, '{}'))
+		ORDER BY 1
+	LOOP
+		ids := segments._role_segments(role_);
+		IF ids IS NOT NULL THEN
+			PERFORM segments._writers_lock(false);
+			PERFORM segments._maintain(ids, NULL::text[], 'write');
+		END IF;
+	END LOOP;
+END
+$$;
+
+-- The last tick and the catalog's version are dumped too.  CREATE
+-- EXTENSION makes their one row, into which a restore's row is merged.
+CREATE UNIQUE INDEX catalog_version_one_row ON segments.catalog_version ((true));
+CREATE FUNCTION segments._merge_one_row() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF TG_LEVEL <> 'ROW' OR TG_OP <> 'INSERT' OR TG_WHEN <> 'BEFORE' OR TG_TABLE_SCHEMA <> 'segments'
+			OR TG_TABLE_NAME NOT IN ('tick_state', 'catalog_version') THEN
+		RAISE EXCEPTION 'segments._merge_one_row() fires before an insert into segments.tick_state or segments.catalog_version only'
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	IF TG_TABLE_NAME = 'tick_state' THEN
+		UPDATE segments.tick_state t
+		SET (swept_to, ticked_at, changes, contacts, logged_to, log_horizon) =
+			(NEW.swept_to, NEW.ticked_at, NEW.changes, NEW.contacts, NEW.logged_to, NEW.log_horizon);
+	ELSE
+		UPDATE segments.catalog_version SET version = NEW.version;
+	END IF;
+	IF FOUND THEN
+		RETURN NULL;
+	END IF;
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER merge_restored_row BEFORE INSERT ON segments.tick_state
+	FOR EACH ROW EXECUTE FUNCTION segments._merge_one_row();
+CREATE TRIGGER merge_restored_row BEFORE INSERT ON segments.catalog_version
+	FOR EACH ROW EXECUTE FUNCTION segments._merge_one_row();
+SELECT pg_catalog.pg_extension_config_dump('segments.tick_state', '');
+SELECT pg_catalog.pg_extension_config_dump('segments.catalog_version', '');
+
+-- What a restore of the schema alone leaves of an attachment (the
+-- membership, its log and the tables beside it, without the rows of
+-- segments.attached): made anew by attach_contacts when they are empty.
+CREATE FUNCTION segments._drop_leftover_contact_objects() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t regclass;
+	holds_rows boolean;
+	left_over boolean := false;
+BEGIN
+	FOR t IN
+		SELECT c.oid FROM pg_catalog.pg_class c
+		WHERE c.relnamespace = 'segments'::pg_catalog.regnamespace
+			AND c.relname IN ('membership', 'membership_log', 'log_state', 'log_rollup')
+		ORDER BY c.relname
+	LOOP
+		EXECUTE format('SELECT EXISTS (SELECT FROM %s)', t) INTO holds_rows;
+		IF holds_rows THEN
+			RAISE EXCEPTION 'table % already exists and holds rows', t
+				USING ERRCODE = 'duplicate_table',
+				DETAIL = 'Contacts are not attached: a restore of the schema alone, or of part of a dump, left it.',
+				HINT = format('Restore the rest of the dump (pg_restore --data-only), or drop the table (DROP TABLE %s) and attach again.', t);
+		END IF;
+		left_over := true;
+	END LOOP;
+	IF left_over THEN
+		PERFORM segments._drop_contact_objects();
+	END IF;
+END
+$$;
+
 -- DROP EXTENSION segments CASCADE drops what attach_contacts made first
 -- (src/removal.c): the membership, its log and what goes with them.  The
 -- triggers on the attached tables go with the functions they call.
@@ -831,7 +969,8 @@ REVOKE ALL ON FUNCTION
 	segments.history(bigint, timestamptz, timestamptz),
 	segments.changes(text, integer), segments.prune_log(timestamptz),
 	segments._log_truncated(), segments._rollup_log(), segments._drop_contact_objects(),
-	segments._on_drop_extension()
+	segments._on_drop_extension(), segments._restoring_dump(), segments._merge_one_row(),
+	segments._drop_leftover_contact_objects()
 	FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION

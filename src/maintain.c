@@ -59,6 +59,7 @@
 #include "locks.h"
 #include "maintain.h"
 #include "membership.h"
+#include "restore.h"
 #include "contact_data.h"
 #include "data_owner.h"
 #include "contact_queue.h"
@@ -638,6 +639,9 @@ segments_on_write(PG_FUNCTION_ARGS)
 				errmsg("segments._on_write() must be fired as an AFTER ... FOR EACH STATEMENT trigger with one argument"),
 				errhint("Attaching a table installs it; use segments.attach_contacts(), attach_events() or attach_lists()."));
 	role = td->tg_trigger->tgargs[0];
+	/* a restored dump's membership and log come with it (restore.c) */
+	if (restoring_dump())
+		return PointerGetDatum(NULL);
 
 	writers_lock();
 	cache = segment_cache_get();

@@ -3,7 +3,8 @@
 -- every segment verifies (0, 0) and the log agrees with the membership
 -- (each member's joins outnumber its leaves by one, everyone else's are
 -- even); then writes of every kind and a tick a day later, and the same
--- again.  Stops with an error at the first thing that does not hold.
+-- again.  Stops with an error at the first thing that does not hold.  The
+-- attached tables are found on the search_path.
 --
 --   psql -v step=N -f test/ops/check.sql      (N: 1, 2, ... for each call;
 --                                              call N ticks a day after N - 1)
@@ -47,13 +48,13 @@ SELECT pg_temp.check_segments('after the operation');
 -- writes and time keep it exact
 SELECT set_config('segments.now_override',
 	(timestamptz '2025-06-20 12:00:00+00' + :'step' * interval '1 day')::text, false) IS NOT NULL AS clock_set;
-UPDATE public.contacts SET country = CASE WHEN country = 'US' THEN 'DE' ELSE 'US' END,
+UPDATE contacts SET country = CASE WHEN country = 'US' THEN 'DE' ELSE 'US' END,
 	score = coalesce(score, 0) + 1 WHERE id % 53 = :'step';
-UPDATE public.contacts SET props = props || '{"city": "Paris"}' WHERE id % 59 = :'step';
-DELETE FROM public.contacts WHERE id % 211 = :'step';
-INSERT INTO public.events (id, contact_id, kind, occurred_at, url)
+UPDATE contacts SET props = props || '{"city": "Paris"}' WHERE id % 59 = :'step';
+DELETE FROM contacts WHERE id % 211 = :'step';
+INSERT INTO events (id, contact_id, kind, occurred_at, url)
 SELECT 20000000 + :'step' * 1000 + i, i * 7, 'clicked', segments.now() - interval '10 days', 'https://example.com/pricing'
 FROM generate_series(1, 100) i;
-DELETE FROM public.list_members WHERE contact_id % 61 = :'step';
+DELETE FROM list_members WHERE contact_id % 61 = :'step';
 SELECT segments.tick() >= 0 AS ticked;
 SELECT pg_temp.check_segments('after writes and a tick');

@@ -1,0 +1,10 @@
+/*
+ * restore.h
+ *	  A session restoring a dump (restore.c).
+ */
+#ifndef SEGMENTS_RESTORE_H
+#define SEGMENTS_RESTORE_H
+
+extern bool restoring_dump(void);
+
+#endif
