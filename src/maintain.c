@@ -640,7 +640,7 @@ segments_on_write(PG_FUNCTION_ARGS)
 				errhint("Attaching a table installs it; use segments.attach_contacts(), attach_events() or attach_lists()."));
 	role = td->tg_trigger->tgargs[0];
 	/* a restored dump's membership and log come with it (restore.c) */
-	if (restoring_dump())
+	if (restoring_dump_into(RelationGetRelid(td->tg_relation)))
 		return PointerGetDatum(NULL);
 
 	writers_lock();

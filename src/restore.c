@@ -15,11 +15,17 @@
  *
  * A session restores a dump when it runs with check_function_bodies and
  * row_security both off, as every script of pg_dump and pg_restore sets
- * them (docs/design.md, "Backup and restore").
+ * them (docs/design.md, "Backup and restore").  Its writes to a table go
+ * unmaintained only if it owns the table (a superuser does), as only then
+ * could it write them unmaintained anyway, with DISABLE TRIGGER: any other
+ * writer that turns both settings off is maintained as ever.
  */
 #include "postgres.h"
 
+#include "catalog/pg_class.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/rls.h"
 
@@ -31,6 +37,20 @@ bool
 restoring_dump(void)
 {
 	return !check_function_bodies && !row_security;
+}
+
+/*
+ * Whether the session restores a dump into table relid (see the top): its
+ * role, not that of the SECURITY DEFINER trigger asking, owns the table.
+ */
+bool
+restoring_dump_into(Oid relid)
+{
+#if PG_VERSION_NUM >= 160000
+	return restoring_dump() && object_ownercheck(RelationRelationId, relid, GetOuterUserId());
+#else
+	return restoring_dump() && pg_class_ownercheck(relid, GetOuterUserId());
+#endif
 }
 
 /* segments._restoring_dump() -> boolean */

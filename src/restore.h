@@ -6,5 +6,6 @@
 #define SEGMENTS_RESTORE_H
 
 extern bool restoring_dump(void);
+extern bool restoring_dump_into(Oid relid);
 
 #endif
