@@ -955,6 +955,59 @@ CREATE EVENT TRIGGER segments_drop_extension ON ddl_command_start
 	WHEN TAG IN ('DROP EXTENSION')
 	EXECUTE FUNCTION segments._on_drop_extension();
 
+--
+-- Every segment at once, for the DBA and for monitoring: writes that fired
+-- no statement trigger (session_replication_role = replica, DISABLE
+-- TRIGGER, a partial restore) leave membership behind, and these find and
+-- repair it.
+--
+
+CREATE FUNCTION segments.verify_all()
+RETURNS TABLE (segment_id bigint, name text, tenant text, missing bigint, extra bigint)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	s segments.segment;
+BEGIN
+	FOR s IN SELECT * FROM segments.segment g ORDER BY g.id LOOP
+		segment_id := s.id;
+		name := s.name;
+		tenant := s.tenant;
+		SELECT v.missing, v.extra INTO missing, extra FROM segments._verify(s.id) v;
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION segments.verify_all() IS
+	'every segment''s members its rule selects but the membership lacks (missing) and has but the rule does not select (extra)';
+
+-- Each segment rebuilt once, those another refers to first.
+CREATE FUNCTION segments.refresh_all()
+RETURNS TABLE (segment_id bigint, name text, tenant text, changes bigint)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	s segments.segment;
+BEGIN
+	FOR s IN
+		SELECT g.* FROM segments._maintenance_order(ARRAY(SELECT x.id FROM segments.segment x)) WITH ORDINALITY o(id, n)
+		JOIN segments.segment g ON g.id = o.id
+		ORDER BY o.n
+	LOOP
+		s := segments._segment(s.id, true);
+		segment_id := s.id;
+		name := s.name;
+		tenant := s.tenant;
+		changes := segments._apply(s.id, segments._compile(s.rule, s.tenant), 'refresh');
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION segments.refresh_all() IS
+	'rebuild every segment''s membership from its rule (those others refer to first); the joins and leaves of each, logged with cause refresh';
+
+GRANT EXECUTE ON FUNCTION segments.verify_all(), segments.refresh_all() TO segments_editor;
+
 -- The new functions, as every function: not executable by PUBLIC; the
 -- documented ones granted to the roles that use them.
 REVOKE ALL ON FUNCTION
@@ -970,7 +1023,7 @@ REVOKE ALL ON FUNCTION
 	segments.changes(text, integer), segments.prune_log(timestamptz),
 	segments._log_truncated(), segments._rollup_log(), segments._drop_contact_objects(),
 	segments._on_drop_extension(), segments._restoring_dump(), segments._merge_one_row(),
-	segments._drop_leftover_contact_objects()
+	segments._drop_leftover_contact_objects(), segments.verify_all(), segments.refresh_all()
 	FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION
