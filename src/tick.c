@@ -24,6 +24,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -410,6 +411,13 @@ segments_tick(PG_FUNCTION_ARGS)
 	uint64		k;
 	Datum		args[3];
 
+	/* a standby replays the primary's ticks (docs/operations.md) */
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				errmsg("segments.tick() cannot run on a standby"),
+				errdetail("The server is in recovery: the primary's ticks, and every membership change, reach it by replication."),
+				errhint("Run segments.tick() (or the tick worker) on the primary."));
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
 				errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
