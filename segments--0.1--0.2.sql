@@ -809,7 +809,7 @@ END
 $$;
 
 --
--- Backup and restore (docs/design.md, "Backup and restore").
+-- Backup and restore (docs/design.md, "Releases, backup and restore").
 --
 
 -- Whether this session restores a dump (src/restore.c): its writes to the

@@ -15,10 +15,11 @@
  *
  * A session restores a dump when it runs with check_function_bodies and
  * row_security both off, as every script of pg_dump and pg_restore sets
- * them (docs/design.md, "Backup and restore").  Its writes to a table go
- * unmaintained only if it owns the table (a superuser does), as only then
- * could it write them unmaintained anyway, with DISABLE TRIGGER: any other
- * writer that turns both settings off is maintained as ever.
+ * them (docs/design.md, "Releases, backup and restore").  Its writes to a
+ * table go unmaintained only if it owns the table (a superuser does), as
+ * only then could it write them unmaintained anyway, with DISABLE
+ * TRIGGER: any other writer that turns both settings off is maintained as
+ * ever.
  */
 #include "postgres.h"
 
