@@ -36,23 +36,21 @@ PGBIN=/usr/lib/postgresql/15/bin
 released=(
 	"segments--0.1.sql 9159ac6b6c8789a369f2cf773c33419dfa38f75377a53aafb863ce9a5795ebed"
 )
-released_versions=(0.1)
+released_versions=()	# the version each released script brings an installation to
 
 for entry in "${released[@]}"; do
 	read -r file sum <<<"$entry"
+	v=${file%.sql}
+	released_versions+=("${v##*--}")
 	if [ "$(sha256sum "$root/$file" | cut -d' ' -f1)" != "$sum" ]; then
 		echo "upgrade: FAILED: $file, a released script, has changed; put the change in the upgrade script of the release under way"
 		exit 1
 	fi
 done
 
-# The extension is installed by test/run.sh's setup; alone, install it.
-if [ ! -x "$PGBIN/pg_config" ] ||
-	[ ! -f "$("$PGBIN/pg_config" --sharedir)/extension/segments.control" ]; then
-	"$root/scripts/setup.sh"
-fi
-
 . "$root/scripts/cluster.sh"
+cluster_require_install
+
 cluster_start upgrade -c fsync=off || exit 1
 
 psql_() { cluster_psql "$@"; }
