@@ -55,6 +55,17 @@ cluster_start() {
 	export PGHOST=$CLUSTER_DIR PGPORT=$port PGUSER=postgres
 }
 
+# The extension installed: test/run.sh's setup does it; a test script run
+# alone installs it (scripts/setup.sh).
+cluster_require_install() {
+	local root
+	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+	if [ ! -x "$PGBIN/pg_config" ] ||
+		[ ! -f "$("$PGBIN/pg_config" --sharedir)/extension/segments.control" ]; then
+		"$root/scripts/setup.sh"
+	fi
+}
+
 # What the test scripts ask of their cluster.
 #   cluster_psql ARG...            psql, quiet, stopping at the first error
 #   cluster_value DB SQL           the one value SQL returns in DB

@@ -37,13 +37,9 @@ PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress
 db=contrib_regression
 owner=test_owner_of_segments
 
-# The extension is installed by test/run.sh's setup; alone, install it.
-if [ ! -x "$PGBIN/pg_config" ] ||
-	[ ! -f "$("$PGBIN/pg_config" --sharedir)/extension/segments.control" ]; then
-	"$root/scripts/setup.sh"
-fi
-
 . "$root/scripts/cluster.sh"
+cluster_require_install
+
 cluster_start owner -c fsync=off || exit 1
 
 psql_() { cluster_psql "$@"; }

@@ -36,13 +36,9 @@ as_root "$root/test/scripts/restore.sh" -- "$@" || exit 1
 
 PGBIN=/usr/lib/postgresql/15/bin
 
-# The extension is installed by test/run.sh's setup; alone, install it.
-if [ ! -x "$PGBIN/pg_config" ] ||
-	[ ! -f "$("$PGBIN/pg_config" --sharedir)/extension/segments.control" ]; then
-	"$root/scripts/setup.sh"
-fi
-
 . "$root/scripts/cluster.sh"
+cluster_require_install
+
 cluster_start restore -c fsync=off || exit 1
 
 psql_() { cluster_psql "$@"; }

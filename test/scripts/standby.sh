@@ -27,15 +27,11 @@ as_root "$root/test/scripts/standby.sh" -- "$@" || exit 1
 PGBIN=/usr/lib/postgresql/15/bin
 db=ops
 
-# The extension is installed by test/run.sh's setup; alone, install it.
-if [ ! -x "$PGBIN/pg_config" ] ||
-	[ ! -f "$("$PGBIN/pg_config" --sharedir)/extension/segments.control" ]; then
-	"$root/scripts/setup.sh"
-fi
+. "$root/scripts/cluster.sh"
+cluster_require_install
 
 settings=(-c shared_preload_libraries=segments -c segments.tick_databases=$db -c segments.tick_interval=1s
 	-c fsync=off)
-. "$root/scripts/cluster.sh"
 cluster_start standby "${settings[@]}" || exit 1
 primary_port=$PGPORT
 

@@ -64,15 +64,11 @@ esac
 rr_seconds=$((seconds / 3 > 2 ? seconds / 3 : 2))
 ser_seconds=$((seconds / 6 > 2 ? seconds / 6 : 2))
 
-# The extension is installed by test/run.sh's setup; alone, install it.
-if [ ! -x "$PGBIN/pg_config" ] ||
-	[ ! -f "$("$PGBIN/pg_config" --sharedir)/extension/segments.control" ]; then
-	"$root/scripts/setup.sh"
-fi
+. "$root/scripts/cluster.sh"
+cluster_require_install
 
 # A throwaway cluster: durability off.  A short deadlock_timeout only makes
 # deadlocks found sooner.
-. "$root/scripts/cluster.sh"
 cluster_start stress -c max_connections=40 -c fsync=off -c synchronous_commit=off \
 	-c full_page_writes=off -c deadlock_timeout=200ms || exit 1
 tmp=$CLUSTER_DIR

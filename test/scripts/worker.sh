@@ -46,13 +46,9 @@ PGBIN=/usr/lib/postgresql/15/bin
 db=segtick
 started_at=$(date +%s)
 
-# The extension is installed by test/run.sh's setup; alone, install it.
-if [ ! -x "$PGBIN/pg_config" ] ||
-	[ ! -f "$("$PGBIN/pg_config" --sharedir)/extension/segments.control" ]; then
-	"$root/scripts/setup.sh"
-fi
-
 . "$root/scripts/cluster.sh"
+cluster_require_install
+
 cluster_start worker -c shared_preload_libraries=segments -c segments.tick_databases=$db \
 	-c segments.tick_interval=1s -c fsync=off -c synchronous_commit=off || exit 1
 log=$CLUSTER_DIR/server.log
