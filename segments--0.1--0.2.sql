@@ -1008,6 +1008,176 @@ COMMENT ON FUNCTION segments.refresh_all() IS
 
 GRANT EXECUTE ON FUNCTION segments.verify_all(), segments.refresh_all() TO segments_editor;
 
+-- == Replicated writes ==
+--
+-- Writes made under session_replication_role = replica fire only the
+-- triggers enabled for replicas (or always): a logical replication
+-- subscriber's apply worker writes so, and fires row-level triggers only
+-- (its TRUNCATE fires the statement-level ones).  So each attached table
+-- also carries a row-level trigger enabled for replicas, which queues the
+-- contacts of such writes for the commit (src/maintain.c), and its
+-- TRUNCATE trigger is enabled always.  ALTER TABLE ... ENABLE TRIGGER ALL
+-- (pg_restore --disable-triggers ends with it) would enable both for the
+-- origin only: the end of every ALTER TABLE puts back how they fire.
+
+CREATE FUNCTION segments._on_replicated_write() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'segments_on_replicated_write' LANGUAGE C SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+-- How each trigger of the write path fires ('O': for the origin and local
+-- writes, 'R': for replicas, 'A': always), by the trigger's function.
+CREATE FUNCTION segments._trigger_firing(fn regprocedure) RETURNS "char"
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT CASE fn
+		WHEN 'segments._on_replicated_write()'::pg_catalog.regprocedure THEN 'R'
+		WHEN 'segments._on_truncate()'::pg_catalog.regprocedure THEN 'A'
+		ELSE 'O' END::"char"
+$$;
+
+-- Sets the write path's triggers on rel that are enabled, but not as they
+-- should fire, to fire so; a disabled one stays disabled.  One ALTER TABLE,
+-- whose own end finds nothing left to set.
+CREATE FUNCTION segments._set_trigger_firing(rel oid) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	settings text;
+BEGIN
+	SELECT string_agg(format('ENABLE %s TRIGGER %I',
+			CASE segments._trigger_firing(g.tgfoid) WHEN 'R' THEN 'REPLICA' ELSE 'ALWAYS' END, g.tgname),
+		', ' ORDER BY g.tgname)
+	INTO settings
+	FROM pg_catalog.pg_trigger g
+	WHERE g.tgrelid = rel
+		AND g.tgfoid IN ('segments._on_replicated_write()'::pg_catalog.regprocedure,
+			'segments._on_truncate()'::pg_catalog.regprocedure)
+		AND g.tgenabled <> 'D'
+		AND g.tgenabled <> segments._trigger_firing(g.tgfoid);
+	IF settings IS NOT NULL THEN
+		-- ONLY: a partition's clone is set on the partition itself
+		EXECUTE format('ALTER TABLE ONLY %s %s', rel::pg_catalog.regclass, settings);
+	END IF;
+END
+$$;
+
+-- The triggers of a role on one table, those it does not have yet, firing
+-- as they should.
+CREATE OR REPLACE FUNCTION segments._install_triggers_on(role text, rel oid) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t record;
+BEGIN
+	FOR t IN
+		SELECT x.name, x.event, x.transitions, x.fn, x.level
+		FROM (VALUES
+			('segments_after_insert', 'INSERT', 'REFERENCING NEW TABLE AS new_rows', 'segments._on_write', 'STATEMENT'),
+			('segments_after_update', 'UPDATE', 'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows', 'segments._on_write', 'STATEMENT'),
+			('segments_after_delete', 'DELETE', 'REFERENCING OLD TABLE AS old_rows', 'segments._on_write', 'STATEMENT'),
+			('segments_after_truncate', 'TRUNCATE', '', 'segments._on_truncate', 'STATEMENT'),
+			-- a partition gets it from its partitioned table (a clone of the same name)
+			('segments_replicated_write', 'INSERT OR UPDATE OR DELETE', '', 'segments._on_replicated_write', 'ROW'))
+			AS x(name, event, transitions, fn, level)
+		WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_trigger g
+			WHERE g.tgrelid = rel AND g.tgname = x.name
+				AND g.tgfoid = (x.fn || '()')::pg_catalog.regprocedure)
+	LOOP
+		EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s %s FOR EACH %s EXECUTE FUNCTION %s(%L)',
+			t.name, t.event, rel::regclass, t.transitions, t.level, t.fn, role);
+	END LOOP;
+	-- The commit trigger: a partition gets it from its partitioned table
+	-- (a clone of the same name).
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger g
+		WHERE g.tgrelid = rel AND g.tgname = 'segments_at_commit'
+			AND g.tgfoid = 'segments._at_commit()'::pg_catalog.regprocedure)
+	THEN
+		EXECUTE format('CREATE CONSTRAINT TRIGGER segments_at_commit AFTER INSERT OR UPDATE OR DELETE ON %s '
+			'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (segments._arm_commit()) '
+			'EXECUTE FUNCTION segments._at_commit()', rel::regclass);
+	END IF;
+	PERFORM segments._set_trigger_firing(rel);
+END
+$$;
+
+-- Removes the segments triggers from one table.
+CREATE OR REPLACE FUNCTION segments._drop_triggers_on(rel oid) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t name;
+BEGIN
+	FOR t IN
+		SELECT g.tgname FROM pg_catalog.pg_trigger g
+		WHERE g.tgrelid = rel
+			AND g.tgfoid IN ('segments._on_write()'::pg_catalog.regprocedure,
+				'segments._on_truncate()'::pg_catalog.regprocedure,
+				'segments._on_replicated_write()'::pg_catalog.regprocedure,
+				'segments._at_commit()'::pg_catalog.regprocedure)
+			-- a clone goes with the trigger it was cloned from
+			AND g.tgparentid = 0
+		ORDER BY g.tgname
+	LOOP
+		EXECUTE format('DROP TRIGGER %I ON %s', t, rel::regclass);
+	END LOOP;
+END
+$$;
+
+-- The end of a DDL command: as in 0.1, and the triggers of the attached
+-- tables fire as they should again after an ALTER TABLE (ENABLE TRIGGER
+-- ALL enables every trigger for the origin only).
+CREATE OR REPLACE FUNCTION segments._on_ddl_end() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	before segments._ddl_before;
+	rel oid;
+BEGIN
+	before := segments._ddl_pop(TG_TAG);
+	IF NOT EXISTS (SELECT FROM segments.attached) THEN
+		RETURN;
+	END IF;
+	IF before.xact IS NOT NULL THEN
+		PERFORM segments._follow_changes(before);
+	END IF;
+	IF TG_TAG NOT LIKE 'DROP %' THEN
+		PERFORM segments._sync_partitions();
+	END IF;
+	IF TG_TAG = 'ALTER TABLE' THEN
+		-- ALTER TABLE ... OWNER TO: maintenance evaluates as the new owner
+		PERFORM segments._sync_data_owner();
+		FOR rel IN
+			SELECT DISTINCT g.tgrelid FROM pg_catalog.pg_trigger g
+			WHERE g.tgfoid IN ('segments._on_replicated_write()'::pg_catalog.regprocedure,
+					'segments._on_truncate()'::pg_catalog.regprocedure)
+				AND g.tgenabled <> 'D'
+				AND g.tgenabled <> segments._trigger_firing(g.tgfoid)
+				AND g.tgrelid IN (SELECT t.relid FROM segments._attached_tables() t)
+			ORDER BY 1
+		LOOP
+			PERFORM segments._set_trigger_firing(rel);
+		END LOOP;
+	END IF;
+END
+$$;
+
+-- The tables attached in 0.1: their row-level trigger for replicated
+-- writes (a partition's is cloned from its partitioned table, so those
+-- come first) and their TRUNCATE trigger enabled always.
+DO $$
+DECLARE
+	t record;
+BEGIN
+	FOR t IN
+		SELECT g.role, g.relid FROM segments._triggered() g
+		JOIN pg_catalog.pg_class c ON c.oid = g.relid
+		ORDER BY c.relispartition, g.relid
+	LOOP
+		PERFORM segments._install_triggers_on(t.role, t.relid);
+	END LOOP;
+END
+$$;
+
 -- The new functions, as every function: not executable by PUBLIC; the
 -- documented ones granted to the roles that use them.
 REVOKE ALL ON FUNCTION
@@ -1023,7 +1193,9 @@ REVOKE ALL ON FUNCTION
 	segments.changes(text, integer), segments.prune_log(timestamptz),
 	segments._log_truncated(), segments._rollup_log(), segments._drop_contact_objects(),
 	segments._on_drop_extension(), segments._restoring_dump(), segments._merge_one_row(),
-	segments._drop_leftover_contact_objects(), segments.verify_all(), segments.refresh_all()
+	segments._drop_leftover_contact_objects(), segments.verify_all(), segments.refresh_all(),
+	segments._on_replicated_write(), segments._trigger_firing(regprocedure),
+	segments._set_trigger_firing(oid)
 	FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION

@@ -19,8 +19,10 @@ SELECT segments.attach_contacts('contacts', key => 'id', tenant => 'account_id')
 SELECT segments.attach_events('events', contact => 'contact_id', kind => 'kind', at => 'at');
 SELECT segments.attach_lists('list_members', contact => 'contact_id', list => 'list_id');
 
--- The triggers attach installed.
-SELECT tgrelid::regclass AS "table", tgname FROM pg_trigger
+-- The triggers attach installed, and how they fire: O for writes of the
+-- origin (and local ones), R for replicated writes (a logical replication
+-- subscriber's, session_replication_role = replica), A always.
+SELECT tgrelid::regclass AS "table", tgname, tgenabled FROM pg_trigger
 WHERE tgname LIKE 'segments_%' ORDER BY 1, 2;
 
 SELECT segments.create_segment('US', 'country = ''US''') IS NOT NULL AS us,

@@ -69,6 +69,7 @@
 #include "spi_plan.h"
 
 PG_FUNCTION_INFO_V1(segments_on_write);
+PG_FUNCTION_INFO_V1(segments_on_replicated_write);
 PG_FUNCTION_INFO_V1(segments_arm_commit);
 PG_FUNCTION_INFO_V1(segments_at_commit);
 PG_FUNCTION_INFO_V1(segments_flush);
@@ -110,6 +111,7 @@ static List *pending = NIL;
 static bool armed = false;
 static SubTransactionId armed_subid = InvalidSubTransactionId;
 static HTAB *written = NULL;	/* WrittenContact by key, in pending_cxt */
+static Oid	queued_by = InvalidOid; /* the role the write path's triggers run as */
 static bool writers_locked = false; /* the writers' lock, taken by ... */
 static SubTransactionId writers_subid = InvalidSubTransactionId;	/* ... this one */
 static bool written_unknown = false;	/* contacts were written that it lacks */
@@ -187,6 +189,7 @@ static uint64 plans_generation = 0;
 static SPIPlanPtr write_plan = NULL;
 
 static void flush(void);
+static void flush_as_queued(void);
 
 static void
 free_queues(List *batches)
@@ -212,6 +215,7 @@ pending_reset(void)
 {
 	pending_cxt = NULL;
 	pending = NIL;
+	queued_by = InvalidOid;
 	applied = NIL;
 	announcements = NIL;
 	armed = false;
@@ -235,7 +239,7 @@ maintain_xact_callback(XactEvent event, void *arg)
 			 * so that none was queued).  Applied now, it cannot be skipped.
 			 */
 			if (pending != NIL)
-				flush();
+				flush_as_queued();
 			if (event == XACT_EVENT_PRE_COMMIT)
 				send_announcements();
 			else
@@ -446,6 +450,8 @@ batch_for(SegmentCache *cache, Bitmapset *segments)
 		pending_cxt = AllocSetContextCreate(TopTransactionContext, "segments pending",
 											ALLOCSET_DEFAULT_SIZES);
 	}
+	/* the triggers are SECURITY DEFINER: their owner's */
+	queued_by = GetUserId();
 	old = MemoryContextSwitchTo(pending_cxt);
 	batch = palloc0(sizeof(PendingBatch));
 	batch->cache = cache;
@@ -456,21 +462,31 @@ batch_for(SegmentCache *cache, Bitmapset *segments)
 	return batch;
 }
 
-/* Remember a contact's row as a statement on the contacts table left it. */
+/*
+ * Remember a contact's row as a write on the contacts table left it (NULL:
+ * deleted).  The rows kept share a copy of their descriptor while it stays
+ * the same.
+ */
 static void
-remember_written(Datum key, TupleTableSlot *row, TupleDesc desc, bool moved)
+remember_written(Datum key, TupleTableSlot *row, bool moved)
 {
+	static TupleDesc written_desc = NULL;	/* in pending_cxt, with written */
 	bool		found;
 	WrittenContact *w;
+	MemoryContext old;
 
 	if (written == NULL)
+	{
 		written = key_table(sizeof(WrittenContact));
+		written_desc = NULL;
+	}
 	w = hash_search(written, &key, HASH_FIND, NULL);
 	if (w == NULL && hash_get_num_entries(written) >= FAST_PATH_CONTACTS)
 	{
 		written_unknown = true;
 		return;
 	}
+	old = MemoryContextSwitchTo(pending_cxt);
 	if (w == NULL)
 	{
 		w = hash_search(written, &key, HASH_ENTER, &found);
@@ -479,37 +495,94 @@ remember_written(Datum key, TupleTableSlot *row, TupleDesc desc, bool moved)
 	}
 	else if (w->row)
 		heap_freetuple(w->row);
-	w->row = row ? ExecCopySlotHeapTuple(row) : NULL;
-	w->desc = desc;
+	w->row = NULL;
+	w->desc = NULL;
+	if (row)
+	{
+		if (written_desc == NULL || !equalTupleDescs(written_desc, row->tts_tupleDescriptor))
+			written_desc = CreateTupleDescCopy(row->tts_tupleDescriptor);
+		w->row = ExecCopySlotHeapTuple(row);
+		w->desc = written_desc;
+	}
 	w->moved |= moved;
+	MemoryContextSwitchTo(old);
 }
 
 /*
- * Queue every contact of a transition table.  For the contacts table, also
- * remember its rows: new rows (present), or old ones as deleted.
+ * Queue the contact of a row.  For the contacts table, also remember the
+ * row: a new row (present), or an old one as deleted.
  */
+static void
+queue_row(PendingBatch *batch, TupleTableSlot *slot, int contact, bool contacts, bool present,
+		  bool moved)
+{
+	bool		isnull;
+	Datum		key = slot_getattr(slot, contact, &isnull);
+
+	if (isnull)
+		return;
+	contact_queue_add(batch->contacts, key);
+	if (contacts)
+		remember_written(key, present ? slot : NULL, moved);
+}
+
+/* Queue every contact of a transition table, as queue_row(). */
 static void
 queue_rows(PendingBatch *batch, Tuplestorestate *rows, TupleTableSlot *slot, int contact,
 		   bool contacts, bool present, bool moved)
 {
 	MemoryContext old = MemoryContextSwitchTo(pending_cxt);
-	TupleDesc	desc = contacts && present ? CreateTupleDescCopy(slot->tts_tupleDescriptor) : NULL;
 
 	rows_begin(rows);
 	while (tuplestore_gettupleslot(rows, true, false, slot))
 	{
-		bool		isnull;
-		Datum		key = slot_getattr(slot, contact, &isnull);
-
 		CHECK_FOR_INTERRUPTS();
-		if (isnull)
-			continue;
-		contact_queue_add(batch->contacts, key);
-		if (contacts)
-			remember_written(key, present ? slot : NULL, desc, moved);
+		queue_row(batch, slot, contact, contacts, present, moved);
 	}
 	rows_end(rows);
 	MemoryContextSwitchTo(old);
+}
+
+/* Adds to changed the columns (attribute numbers) whose values differ in o and n. */
+static Bitmapset *
+changed_columns(TupleDesc desc, TupleTableSlot *o, TupleTableSlot *n, Bitmapset *changed)
+{
+	int			i;
+
+	slot_getallattrs(o);
+	slot_getallattrs(n);
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(desc, i);
+
+		if (a->attisdropped || bms_is_member(i + 1, changed))
+			continue;
+		if (o->tts_isnull[i] != n->tts_isnull[i] ||
+			(!o->tts_isnull[i] &&
+			 !datumIsEqual(o->tts_values[i], n->tts_values[i], a->attbyval, a->attlen)))
+			changed = bms_add_member(changed, i + 1);
+	}
+	return changed;
+}
+
+/*
+ * The segments an UPDATE of contacts that changed these columns can
+ * affect: those using one of them; every segment if the key or the tenant
+ * changed (a contact moved).
+ */
+static Bitmapset *
+changed_columns_users(SegmentCache *cache, TupleDesc desc, Bitmapset *changed, int key, int tenant)
+{
+	Bitmapset  *segments = NULL;
+	int			i = -1;
+
+	if (bms_is_member(key, changed) || (tenant > 0 && bms_is_member(tenant, changed)))
+		return cache->all;
+	while ((i = bms_next_member(changed, i)) >= 0)
+		segments = bms_add_members(segments,
+								   segment_cache_users(cache->fields, cache->nfields,
+													   NameStr(TupleDescAttr(desc, i - 1)->attname)));
+	return segments;
 }
 
 /*
@@ -525,9 +598,7 @@ updated_contacts(SegmentCache *cache, TriggerData *td, int key, int tenant)
 	TupleTableSlot *o = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	TupleTableSlot *n = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	Bitmapset  *changed = NULL;
-	Bitmapset  *segments = NULL;
 	bool		everything = false;
-	int			i;
 
 	rows_begin(td->tg_oldtable);
 	rows_begin(td->tg_newtable);
@@ -542,21 +613,8 @@ updated_contacts(SegmentCache *cache, TriggerData *td, int key, int tenant)
 			break;
 		}
 		CHECK_FOR_INTERRUPTS();
-		slot_getallattrs(o);
-		slot_getallattrs(n);
-		for (i = 0; i < desc->natts; i++)
-		{
-			Form_pg_attribute a = TupleDescAttr(desc, i);
-
-			if (a->attisdropped || bms_is_member(i + 1, changed))
-				continue;
-			if (o->tts_isnull[i] != n->tts_isnull[i] ||
-				(!o->tts_isnull[i] &&
-				 !datumIsEqual(o->tts_values[i], n->tts_values[i], a->attbyval, a->attlen)))
-				changed = bms_add_member(changed, i + 1);
-		}
-		if (bms_is_member(key, changed) || (tenant > 0 && bms_is_member(tenant, changed)))
-			everything = true;
+		changed = changed_columns(desc, o, n, changed);
+		everything = bms_is_member(key, changed) || (tenant > 0 && bms_is_member(tenant, changed));
 	}
 	rows_end(td->tg_oldtable);
 	rows_end(td->tg_newtable);
@@ -565,12 +623,7 @@ updated_contacts(SegmentCache *cache, TriggerData *td, int key, int tenant)
 
 	if (everything)
 		return cache->all;
-	i = -1;
-	while ((i = bms_next_member(changed, i)) >= 0)
-		segments = bms_add_members(segments,
-								   segment_cache_users(cache->fields, cache->nfields,
-													   NameStr(TupleDescAttr(desc, i - 1)->attname)));
-	return segments;
+	return changed_columns_users(cache, desc, changed, key, tenant);
 }
 
 /*
@@ -616,6 +669,40 @@ written_kinds(SegmentCache *cache, Tuplestorestate *rows, TupleTableSlot *slot, 
 }
 
 /*
+ * The attached table whose write fired a trigger of the write path (fname)
+ * whose argument is the table's role, with the segment cache it was found
+ * in; NULL when there is nothing to maintain.  Refuses a trigger on any
+ * other table: its rows would be taken as the role's rows.
+ */
+static AttachedTable *
+written_table(TriggerData *td, const char *fname, SegmentCache **cache)
+{
+	const char *role = td->tg_trigger->tgargs[0];
+	AttachedTable *table;
+
+	/* a restored dump's membership and log come with it (restore.c) */
+	if (restoring_dump_into(RelationGetRelid(td->tg_relation)))
+		return NULL;
+
+	writers_lock();
+	*cache = segment_cache_get();
+	if ((*cache)->nsegments == 0)
+		return NULL;
+	table = strcmp(role, "contacts") == 0 ? &(*cache)->att->contacts :
+		strcmp(role, "events") == 0 ? &(*cache)->att->events : &(*cache)->att->lists;
+	if (!table->present)
+		return NULL;
+	if (!rule_attached_relation((*cache)->att, table, RelationGetRelid(td->tg_relation)))
+		ereport(ERROR,
+				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				errmsg("%s fires only on the attached %s table", fname, role),
+				errdetail("Table %s is not the attached %s table nor one of its partitions.",
+						  RelationGetRelationName(td->tg_relation), role),
+				errhint("Attaching a table installs it; use segments.attach_%s().", role));
+	return table;
+}
+
+/*
  * segments._on_write() trigger: AFTER INSERT, UPDATE or DELETE FOR EACH
  * STATEMENT with transition tables; its argument is the table's role.
  */
@@ -623,7 +710,6 @@ Datum
 segments_on_write(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
-	const char *role;
 	SegmentCache *cache;
 	AttachedTable *table;
 	TupleDesc	desc;
@@ -638,27 +724,9 @@ segments_on_write(PG_FUNCTION_ARGS)
 				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				errmsg("segments._on_write() must be fired as an AFTER ... FOR EACH STATEMENT trigger with one argument"),
 				errhint("Attaching a table installs it; use segments.attach_contacts(), attach_events() or attach_lists()."));
-	role = td->tg_trigger->tgargs[0];
-	/* a restored dump's membership and log come with it (restore.c) */
-	if (restoring_dump_into(RelationGetRelid(td->tg_relation)))
+	table = written_table(td, "segments._on_write()", &cache);
+	if (table == NULL)
 		return PointerGetDatum(NULL);
-
-	writers_lock();
-	cache = segment_cache_get();
-	if (cache->nsegments == 0)
-		return PointerGetDatum(NULL);
-	table = strcmp(role, "contacts") == 0 ? &cache->att->contacts :
-		strcmp(role, "events") == 0 ? &cache->att->events : &cache->att->lists;
-	if (!table->present)
-		return PointerGetDatum(NULL);
-	/* its rows are taken as the role's rows: only on the attached tables */
-	if (!rule_attached_relation(cache->att, table, RelationGetRelid(td->tg_relation)))
-		ereport(ERROR,
-				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				errmsg("segments._on_write() fires only on the attached %s table", role),
-				errdetail("Table %s is not the attached %s table nor one of its partitions.",
-						  RelationGetRelationName(td->tg_relation), role),
-				errhint("Attaching a table installs it; use segments.attach_%s().", role));
 
 	desc = RelationGetDescr(td->tg_relation);
 	contact = column_number(desc, table->contact_column, td->tg_relation);
@@ -712,6 +780,111 @@ segments_on_write(PG_FUNCTION_ARGS)
 			flush();
 	}
 	ExecDropSingleTupleTableSlot(slot);
+	return PointerGetDatum(NULL);
+}
+
+/* Adds the segments using the event kind of a row. */
+static Bitmapset *
+row_kind_users(SegmentCache *cache, TupleTableSlot *slot, int kind, Bitmapset *segments)
+{
+	bool		isnull;
+	Datum		value = slot_getattr(slot, kind, &isnull);
+	Oid			output;
+	bool		isvarlena;
+
+	if (isnull)
+		return segments;
+	getTypeOutputInfo(TupleDescAttr(slot->tts_tupleDescriptor, kind - 1)->atttypid,
+					  &output, &isvarlena);
+	return bms_add_members(segments, segment_cache_users(cache->kinds, cache->nkinds,
+														 OidOutputFunctionCall(output, value)));
+}
+
+/*
+ * segments._on_replicated_write() trigger: AFTER INSERT, UPDATE or DELETE
+ * FOR EACH ROW, enabled for replicas only (ENABLE REPLICA TRIGGER); its
+ * argument is the table's role.
+ *
+ * Writes made under session_replication_role = replica fire no trigger
+ * enabled for the origin, the statement-level ones of the write path
+ * included; a logical replication subscriber's apply worker writes so,
+ * and fires row-level triggers only.  This trigger queues each such row's
+ * contact as _on_write() queues a statement's, for the same segments; the
+ * queue is applied just before the commit (maintain_xact_callback), since
+ * the commit trigger is not fired either.  Fired otherwise (enabled
+ * ALWAYS), it leaves the write to the statement-level triggers.
+ */
+Datum
+segments_on_replicated_write(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	SegmentCache *cache;
+	AttachedTable *table;
+	TupleDesc	desc;
+	TupleTableSlot *old_row = NULL;
+	TupleTableSlot *new_row = NULL;
+	Bitmapset  *segments = NULL;
+	PendingBatch *batch;
+	bool		moved;
+	int			contact;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
+		!TRIGGER_FIRED_AFTER(td->tg_event) || TRIGGER_FIRED_BY_TRUNCATE(td->tg_event) ||
+		td->tg_trigger->tgnargs != 1)
+		ereport(ERROR,
+				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				errmsg("segments._on_replicated_write() must be fired as an AFTER INSERT, UPDATE or DELETE ... FOR EACH ROW trigger with one argument"),
+				errhint("Attaching a table installs it; use segments.attach_contacts(), attach_events() or attach_lists()."));
+	if (SessionReplicationRole != SESSION_REPLICATION_ROLE_REPLICA)
+		return PointerGetDatum(NULL);
+	table = written_table(td, "segments._on_replicated_write()", &cache);
+	if (table == NULL)
+		return PointerGetDatum(NULL);
+
+	desc = RelationGetDescr(td->tg_relation);
+	contact = column_number(desc, table->contact_column, td->tg_relation);
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+		new_row = td->tg_trigslot;
+	else if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
+		old_row = td->tg_trigslot;
+	else
+	{
+		old_row = td->tg_trigslot;
+		new_row = td->tg_newslot;
+	}
+
+	if (table == &cache->att->contacts)
+	{
+		if (old_row && new_row)
+			segments = changed_columns_users(cache, desc, changed_columns(desc, old_row, new_row, NULL),
+											 contact,
+											 table->tenant_column ?
+											 column_number(desc, table->tenant_column, td->tg_relation) : 0);
+		else
+			segments = cache->all;
+	}
+	else if (table == &cache->att->events)
+	{
+		int			kind = column_number(desc, table->kind_column, td->tg_relation);
+
+		if (new_row)
+			segments = row_kind_users(cache, new_row, kind, segments);
+		if (old_row)
+			segments = row_kind_users(cache, old_row, kind, segments);
+	}
+	else
+		segments = cache->list_users;
+
+	if (bms_is_empty(segments))
+		return PointerGetDatum(NULL);
+	moved = table == &cache->att->contacts && segments == cache->all;
+	segments = segment_cache_with_dependents(cache, segments);
+	segment_cache_check_all(cache, segments);
+	batch = batch_for(cache, segments);
+	if (old_row)
+		queue_row(batch, old_row, contact, table == &cache->att->contacts, false, moved);
+	if (new_row)
+		queue_row(batch, new_row, contact, table == &cache->att->contacts, true, moved);
 	return PointerGetDatum(NULL);
 }
 
@@ -1422,6 +1595,30 @@ flush(void)
 	}
 	free_queues(batches);
 	MemoryContextDelete(batches_cxt);
+}
+
+/*
+ * Apply the queue outside the triggers, just before the commit: as the
+ * role the triggers that queued it ran as (the extension's owner), with the
+ * search_path their functions pin, as the commit trigger would.  An error
+ * aborts the transaction, which restores both.
+ */
+static void
+flush_as_queued(void)
+{
+	Oid			outer_user;
+	int			outer_context;
+	int			guc_level;
+
+	GetUserIdAndSecContext(&outer_user, &outer_context);
+	if (OidIsValid(queued_by))
+		SetUserIdAndSecContext(queued_by, outer_context | SECURITY_LOCAL_USERID_CHANGE);
+	guc_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	flush();
+	AtEOXact_GUC(true, guc_level);
+	SetUserIdAndSecContext(outer_user, outer_context);
 }
 
 /*
