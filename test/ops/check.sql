@@ -2,8 +2,9 @@
 -- of a database set up by test/ops/every_kind.sql, after the operation:
 -- every segment verifies (0, 0) and the log agrees with the membership
 -- (each member's joins outnumber its leaves by one, everyone else's are
--- even); then writes of every kind and a tick a day later, and the same
--- again.  Stops with an error at the first thing that does not hold.  The
+-- even); then writes of every kind and a tick a day later, then writes
+-- replicated (as a logical replication subscriber applies them, under
+-- session_replication_role = replica), and the same again.  Stops with an error at the first thing that does not hold.  The
 -- attached tables are found on the search_path.
 --
 --   psql -v step=N -f test/ops/check.sql      (N: 1, 2, ... for each call;
@@ -58,3 +59,16 @@ FROM generate_series(1, 100) i;
 DELETE FROM list_members WHERE contact_id % 61 = :'step';
 SELECT segments.tick() >= 0 AS ticked;
 SELECT pg_temp.check_segments('after writes and a tick');
+SET session_replication_role = replica;
+UPDATE contacts SET country = CASE WHEN country = 'US' THEN 'DE' ELSE 'US' END,
+	score = coalesce(score, 0) + 1 WHERE id % 67 = :'step';
+DELETE FROM contacts WHERE id % 223 = :'step';
+INSERT INTO events (id, contact_id, kind, occurred_at)
+SELECT 30000000 + :'step' * 1000 + i, i * 11, 'opened', segments.now() - interval '1 day'
+FROM generate_series(1, 50) i;
+INSERT INTO list_members (contact_id, list_id)
+SELECT i * 13 + :'step', 7 FROM generate_series(1, 50) i
+WHERE NOT EXISTS (SELECT FROM list_members l WHERE l.contact_id = i * 13 + :'step' AND l.list_id = 7);
+DELETE FROM list_members WHERE contact_id % 73 = :'step';
+RESET session_replication_role;
+SELECT pg_temp.check_segments('after replicated writes');
