@@ -1146,6 +1146,7 @@ BEGIN
 	IF TG_TAG = 'ALTER TABLE' THEN
 		-- ALTER TABLE ... OWNER TO: maintenance evaluates as the new owner
 		PERFORM segments._sync_data_owner();
+		-- of the tables the command altered (and those under them)
 		FOR rel IN
 			SELECT DISTINCT g.tgrelid FROM pg_catalog.pg_trigger g
 			WHERE g.tgfoid IN ('segments._on_replicated_write()'::pg_catalog.regprocedure,
@@ -1153,6 +1154,9 @@ BEGIN
 				AND g.tgenabled <> 'D'
 				AND g.tgenabled <> segments._trigger_firing(g.tgfoid)
 				AND g.tgrelid IN (SELECT t.relid FROM segments._attached_tables() t)
+				AND g.tgrelid IN (SELECT x.relid FROM pg_catalog.pg_event_trigger_ddl_commands() c
+					CROSS JOIN LATERAL segments._tree(c.objid) x
+					WHERE c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass)
 			ORDER BY 1
 		LOOP
 			PERFORM segments._set_trigger_firing(rel);
@@ -1161,13 +1165,103 @@ BEGIN
 END
 $$;
 
--- The tables attached in 0.1: their row-level trigger for replicated
--- writes (a partition's is cloned from its partitioned table, so those
--- come first) and their TRUNCATE trigger enabled always.
-DO $$
+-- The catalog is kept consistent by triggers enabled for the origin (its
+-- foreign keys, the attachments' change trigger): under
+-- session_replication_role = replica they would not fire, so segments are
+-- not changed there.  Otherwise as in 0.1.
+CREATE OR REPLACE FUNCTION segments._lock() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF pg_catalog.current_setting('session_replication_role') = 'replica' THEN
+		RAISE EXCEPTION 'segments cannot be changed under session_replication_role = replica'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			DETAIL = 'The triggers that keep the segment catalog consistent do not fire in this mode.',
+			HINT = 'Run RESET session_replication_role first.';
+	END IF;
+	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+		RAISE EXCEPTION 'segments can only be changed under READ COMMITTED'
+			USING ERRCODE = 'feature_not_supported',
+			DETAIL = format('This transaction is %s.', pg_catalog.current_setting('transaction_isolation')),
+			HINT = 'Build or change segments in a READ COMMITTED transaction, so that writes committed meanwhile are seen.';
+	END IF;
+	-- one catalog change at a time, and wait for the writers under way
+	-- (they hold the writers' lock shared, see _on_write): a build or change
+	-- of a segment then sees all their data, and writers starting now wait
+	-- to see the new segment
+	PERFORM segments._writers_lock(true);
+END
+$$;
+
+-- Event triggers, like the others, fire for the origin only unless
+-- enabled always: DDL under session_replication_role = replica is
+-- followed (or refused) as any other.
+ALTER EVENT TRIGGER segments_ddl_start ENABLE ALWAYS;
+ALTER EVENT TRIGGER segments_ddl_end ENABLE ALWAYS;
+ALTER EVENT TRIGGER segments_sql_drop ENABLE ALWAYS;
+ALTER EVENT TRIGGER segments_drop_extension ENABLE ALWAYS;
+
+
+-- What attach_* made under an earlier release, brought up to this one:
+-- run by the upgrade, and by the DBA after restoring a dump of an earlier
+-- release (the dump holds those objects as that release made them, and
+-- until this runs writes and catalog changes refuse to work with them).
+-- Objects already current are left as they are.
+CREATE FUNCTION segments.upgrade_attachments() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+	key_type text;
 	t record;
 BEGIN
+	IF pg_catalog.to_regclass('segments.membership_log') IS NULL THEN
+		RETURN;
+	END IF;
+	-- 0.1's: the log, previews and members view as attach_contacts now
+	-- makes them
+	IF pg_catalog.to_regclass('segments.log_state') IS NULL THEN
+		key_type := (segments._contacts()).key_type;
+		ALTER TABLE segments.membership_log DROP CONSTRAINT membership_log_cause_check,
+			ADD CONSTRAINT membership_log_cause_check
+			CHECK (cause IN ('build', 'alter', 'refresh', 'write', 'time', 'drop'));
+		DROP INDEX IF EXISTS segments.membership_log_id_at_idx;
+		PERFORM segments._equip_log();
+		PERFORM segments._drop_preview();
+		PERFORM segments._create_members_view();
+		PERFORM segments._create_preview(key_type);
+		-- what an extension's script creates joins the extension; these
+		-- belong to the attachment, as attach_contacts makes them (detach
+		-- drops them)
+		FOR t IN
+			SELECT pg_catalog.pg_describe_object(d.classid, d.objid, 0) AS what
+			FROM pg_catalog.pg_depend d
+			WHERE d.deptype = 'e'
+				AND d.refobjid = (SELECT e.oid FROM pg_catalog.pg_extension e WHERE e.extname = 'segments')
+				AND (d.classid, d.objid) IN (
+					('pg_catalog.pg_class'::pg_catalog.regclass, 'segments.log_state'::pg_catalog.regclass),
+					('pg_catalog.pg_class'::pg_catalog.regclass, 'segments.log_rollup'::pg_catalog.regclass),
+					('pg_catalog.pg_class'::pg_catalog.regclass, 'segments.members'::pg_catalog.regclass),
+					('pg_catalog.pg_proc'::pg_catalog.regclass, pg_catalog.format(
+						'segments.preview(segments.rule, integer, anycompatible, %s)', key_type)::pg_catalog.regprocedure))
+			ORDER BY 1
+		LOOP
+			EXECUTE 'ALTER EXTENSION segments DROP ' || t.what;
+		END LOOP;
+		-- 0.1's drop_segment deleted the members without logging their
+		-- leaves: logged now, so that the log agrees with the membership
+		PERFORM segments._log_writing();
+		INSERT INTO segments.membership_log (segment_id, contact, joined, cause)
+		SELECT l.segment_id, l.contact, false, 'drop'
+		FROM (SELECT DISTINCT ON (g.segment_id, g.contact) g.segment_id, g.contact, g.joined
+			FROM segments.membership_log g
+			WHERE NOT EXISTS (SELECT FROM segments.segment s WHERE s.id = g.segment_id)
+			ORDER BY g.segment_id, g.contact, g.id DESC) l
+		WHERE l.joined
+		ORDER BY l.segment_id, l.contact;
+	END IF;
+	-- 0.1's attached tables: the row-level trigger for replicated writes (a
+	-- partition's is cloned from its partitioned table, so those come
+	-- first) and the TRUNCATE trigger enabled always
 	FOR t IN
 		SELECT g.role, g.relid FROM segments._triggered() g
 		JOIN pg_catalog.pg_class c ON c.oid = g.relid
@@ -1177,6 +1271,9 @@ BEGIN
 	END LOOP;
 END
 $$;
+COMMENT ON FUNCTION segments.upgrade_attachments() IS
+	'bring the objects attach_* made under an earlier release of segments up to this one (after restoring a dump of that release)';
+
 
 -- The new functions, as every function: not executable by PUBLIC; the
 -- documented ones granted to the roles that use them.
@@ -1195,7 +1292,7 @@ REVOKE ALL ON FUNCTION
 	segments._on_drop_extension(), segments._restoring_dump(), segments._merge_one_row(),
 	segments._drop_leftover_contact_objects(), segments.verify_all(), segments.refresh_all(),
 	segments._on_replicated_write(), segments._trigger_firing(regprocedure),
-	segments._set_trigger_firing(oid)
+	segments._set_trigger_firing(oid), segments.upgrade_attachments()
 	FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION
@@ -1212,41 +1309,5 @@ GRANT EXECUTE ON FUNCTION
 
 GRANT EXECUTE ON FUNCTION segments.prune_log(timestamptz) TO segments_editor;
 
--- An installation with contacts attached: its log, previews and members
--- view as attach_contacts now makes them.
-DO $$
-DECLARE
-	key_type text;
-BEGIN
-	IF pg_catalog.to_regclass('segments.membership_log') IS NULL THEN
-		RETURN;
-	END IF;
-	key_type := (segments._contacts()).key_type;
-	ALTER TABLE segments.membership_log DROP CONSTRAINT membership_log_cause_check,
-		ADD CONSTRAINT membership_log_cause_check
-		CHECK (cause IN ('build', 'alter', 'refresh', 'write', 'time', 'drop'));
-	DROP INDEX segments.membership_log_id_at_idx;
-	PERFORM segments._equip_log();
-	PERFORM segments._drop_preview();
-	PERFORM segments._create_members_view();
-	PERFORM segments._create_preview(key_type);
-	-- what a script creates joins its extension: these belong to the
-	-- attachment, as attach_contacts makes them (detach drops them)
-	ALTER EXTENSION segments DROP TABLE segments.log_state;
-	ALTER EXTENSION segments DROP TABLE segments.log_rollup;
-	ALTER EXTENSION segments DROP VIEW segments.members;
-	EXECUTE format('ALTER EXTENSION segments DROP FUNCTION segments.preview(segments.rule, integer, anycompatible, %s)',
-		key_type);
-	-- 0.1's drop_segment deleted the members without logging their leaves:
-	-- logged now, so that the log agrees with the membership
-	PERFORM segments._log_writing();
-	INSERT INTO segments.membership_log (segment_id, contact, joined, cause)
-	SELECT l.segment_id, l.contact, false, 'drop'
-	FROM (SELECT DISTINCT ON (g.segment_id, g.contact) g.segment_id, g.contact, g.joined
-		FROM segments.membership_log g
-		WHERE NOT EXISTS (SELECT FROM segments.segment s WHERE s.id = g.segment_id)
-		ORDER BY g.segment_id, g.contact, g.id DESC) l
-	WHERE l.joined
-	ORDER BY l.segment_id, l.contact;
-END
-$$;
+-- An installation with tables attached: what attach_* made, as it now makes it.
+SELECT segments.upgrade_attachments();

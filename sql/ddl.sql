@@ -271,7 +271,8 @@ ALTER TABLE activity RENAME COLUMN occurred_at TO happened_at;
 SELECT * FROM try('SELECT segments.refresh_segment(''Openers'')');
 SELECT * FROM try($$INSERT INTO activity VALUES (3, 'opened', '2025-06-12', '/pricing')$$);
 ALTER TABLE activity RENAME COLUMN happened_at TO occurred_at;
-ALTER EVENT TRIGGER segments_ddl_end ENABLE;
+-- enabled again as the extension enables it: always, replica mode included
+ALTER EVENT TRIGGER segments_ddl_end ENABLE ALWAYS;
 SELECT all_verified();
 
 --

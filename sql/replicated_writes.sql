@@ -121,13 +121,42 @@ ALTER TABLE rep_contacts ADD COLUMN added integer;
 SELECT tgenabled FROM pg_trigger WHERE tgrelid = 'rep_contacts'::regclass AND tgname = 'segments_replicated_write';
 ALTER TABLE rep_contacts ENABLE REPLICA TRIGGER segments_replicated_write;
 
--- Enabled always, the row-level trigger leaves the writes of the origin to
--- the statement-level ones.
+-- Set to fire always (or for the origin), it is put back likewise.
 ALTER TABLE rep_contacts ENABLE ALWAYS TRIGGER segments_replicated_write;
-UPDATE rep_contacts SET country = 'US' WHERE id = 2;
+SELECT tgenabled FROM pg_trigger WHERE tgrelid = 'rep_contacts'::regclass AND tgname = 'segments_replicated_write';
+
+-- An application's trigger that writes the contact again: the contact's
+-- latest row counts, in either mode, whichever trigger fires first.
+CREATE FUNCTION rep_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.country = 'XX' THEN
+		UPDATE rep_contacts SET country = 'US' WHERE id = NEW.id;
+	END IF;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER a_bump AFTER UPDATE ON rep_contacts FOR EACH ROW EXECUTE FUNCTION rep_bump();
+ALTER TABLE rep_contacts ENABLE ALWAYS TRIGGER a_bump;
+UPDATE rep_contacts SET country = 'XX' WHERE id = 4;
 SELECT * FROM new_log();
-ALTER TABLE rep_contacts ENABLE REPLICA TRIGGER segments_replicated_write;
+SET session_replication_role = replica;
+UPDATE rep_contacts SET country = 'FR' WHERE id = 4;
+UPDATE rep_contacts SET country = 'XX' WHERE id = 4;
+RESET session_replication_role;
+SELECT * FROM new_log();
 SELECT all_verified();
+DROP TRIGGER a_bump ON rep_contacts;
+DROP FUNCTION rep_bump();
+
+-- Segments are not changed in replica mode (the catalog's own triggers
+-- would not fire); DDL on the attached tables is followed as ever.
+SET session_replication_role = replica;
+SELECT state, message, hint FROM try($$SELECT segments.create_segment('FR', 'country = ''FR''')$$);
+ALTER TABLE rep_contacts RENAME COLUMN country TO country_code;
+SELECT rule FROM segments.segment WHERE name = 'US';
+ALTER TABLE rep_contacts RENAME COLUMN country_code TO country;
+SELECT state, message FROM try('ALTER TABLE rep_contacts DROP COLUMN country');
+RESET session_replication_role;
 
 -- The trigger function checks how it is fired and on what.
 CREATE TABLE rep_other (id bigint);

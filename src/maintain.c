@@ -92,6 +92,8 @@ typedef struct WrittenContact
 	HeapTuple	row;			/* NULL: deleted */
 	TupleDesc	desc;
 	bool		moved;			/* inserted, deleted, or its key or tenant changed */
+	bool		row_known;		/* false: written by several writes, read it again */
+	uint64		write;			/* the write that remembered it first */
 } WrittenContact;
 
 /*
@@ -111,6 +113,7 @@ static List *pending = NIL;
 static bool armed = false;
 static SubTransactionId armed_subid = InvalidSubTransactionId;
 static HTAB *written = NULL;	/* WrittenContact by key, in pending_cxt */
+static uint64 write_count = 0;	/* trigger calls that queued: numbers them */
 static Oid	queued_by = InvalidOid; /* the role the write path's triggers run as */
 static bool writers_locked = false; /* the writers' lock, taken by ... */
 static SubTransactionId writers_subid = InvalidSubTransactionId;	/* ... this one */
@@ -462,13 +465,40 @@ batch_for(SegmentCache *cache, Bitmapset *segments)
 	return batch;
 }
 
+/* Whether rows of two descriptors are read alike: the same columns. */
+static bool
+same_columns(TupleDesc a, TupleDesc b)
+{
+	int			i;
+
+	if (a->natts != b->natts)
+		return false;
+	for (i = 0; i < a->natts; i++)
+	{
+		Form_pg_attribute x = TupleDescAttr(a, i);
+		Form_pg_attribute y = TupleDescAttr(b, i);
+
+		if (x->attisdropped != y->attisdropped || x->atttypid != y->atttypid ||
+			x->atttypmod != y->atttypmod || x->attlen != y->attlen ||
+			x->attbyval != y->attbyval || x->attalign != y->attalign ||
+			x->attcollation != y->attcollation ||
+			strcmp(NameStr(x->attname), NameStr(y->attname)) != 0)
+			return false;
+	}
+	return true;
+}
+
 /*
  * Remember a contact's row as a write on the contacts table left it (NULL:
- * deleted).  The rows kept share a copy of their descriptor while it stays
- * the same.
+ * deleted); write numbers the trigger call.  Its old and new rows come
+ * from the same call, new last.  A contact that another call writes too is
+ * not remembered: which row is the latest cannot be told (a trigger's own
+ * write of the contact fires before the statement-level trigger of the
+ * write that fired it), so the commit reads it.  The rows kept share a
+ * copy of their descriptor while the columns stay the same.
  */
 static void
-remember_written(Datum key, TupleTableSlot *row, bool moved)
+remember_written(Datum key, TupleTableSlot *row, bool moved, uint64 write)
 {
 	static TupleDesc written_desc = NULL;	/* in pending_cxt, with written */
 	bool		found;
@@ -492,14 +522,21 @@ remember_written(Datum key, TupleTableSlot *row, bool moved)
 		w = hash_search(written, &key, HASH_ENTER, &found);
 		w->key = datumCopy(key, key_type->typbyval, key_type->typlen);
 		w->moved = false;
+		w->row_known = true;
+		w->write = write;
 	}
-	else if (w->row)
-		heap_freetuple(w->row);
+	else
+	{
+		if (w->row)
+			heap_freetuple(w->row);
+		if (w->write != write)
+			w->row_known = false;
+	}
 	w->row = NULL;
 	w->desc = NULL;
-	if (row)
+	if (row && w->row_known)
 	{
-		if (written_desc == NULL || !equalTupleDescs(written_desc, row->tts_tupleDescriptor))
+		if (written_desc == NULL || !same_columns(written_desc, row->tts_tupleDescriptor))
 			written_desc = CreateTupleDescCopy(row->tts_tupleDescriptor);
 		w->row = ExecCopySlotHeapTuple(row);
 		w->desc = written_desc;
@@ -514,7 +551,7 @@ remember_written(Datum key, TupleTableSlot *row, bool moved)
  */
 static void
 queue_row(PendingBatch *batch, TupleTableSlot *slot, int contact, bool contacts, bool present,
-		  bool moved)
+		  bool moved, uint64 write)
 {
 	bool		isnull;
 	Datum		key = slot_getattr(slot, contact, &isnull);
@@ -523,13 +560,13 @@ queue_row(PendingBatch *batch, TupleTableSlot *slot, int contact, bool contacts,
 		return;
 	contact_queue_add(batch->contacts, key);
 	if (contacts)
-		remember_written(key, present ? slot : NULL, moved);
+		remember_written(key, present ? slot : NULL, moved, write);
 }
 
 /* Queue every contact of a transition table, as queue_row(). */
 static void
 queue_rows(PendingBatch *batch, Tuplestorestate *rows, TupleTableSlot *slot, int contact,
-		   bool contacts, bool present, bool moved)
+		   bool contacts, bool present, bool moved, uint64 write)
 {
 	MemoryContext old = MemoryContextSwitchTo(pending_cxt);
 
@@ -537,7 +574,7 @@ queue_rows(PendingBatch *batch, Tuplestorestate *rows, TupleTableSlot *slot, int
 	while (tuplestore_gettupleslot(rows, true, false, slot))
 	{
 		CHECK_FOR_INTERRUPTS();
-		queue_row(batch, slot, contact, contacts, present, moved);
+		queue_row(batch, slot, contact, contacts, present, moved, write);
 	}
 	rows_end(rows);
 	MemoryContextSwitchTo(old);
@@ -763,12 +800,13 @@ segments_on_write(PG_FUNCTION_ARGS)
 		segment_cache_check_all(cache, segments);
 		batch = batch_for(cache, segments);
 		/* old rows first: an updated contact is known by its new row */
+		write_count++;
 		if (td->tg_oldtable)
 			queue_rows(batch, td->tg_oldtable, slot, contact, table == &cache->att->contacts, false,
-					   moved);
+					   moved, write_count);
 		if (td->tg_newtable)
 			queue_rows(batch, td->tg_newtable, slot, contact, table == &cache->att->contacts, true,
-					   moved);
+					   moved, write_count);
 
 		/*
 		 * The commit trigger's event of this statement's first row fired
@@ -881,10 +919,11 @@ segments_on_replicated_write(PG_FUNCTION_ARGS)
 	segments = segment_cache_with_dependents(cache, segments);
 	segment_cache_check_all(cache, segments);
 	batch = batch_for(cache, segments);
+	write_count++;
 	if (old_row)
-		queue_row(batch, old_row, contact, table == &cache->att->contacts, false, moved);
+		queue_row(batch, old_row, contact, table == &cache->att->contacts, false, moved, write_count);
 	if (new_row)
-		queue_row(batch, new_row, contact, table == &cache->att->contacts, true, moved);
+		queue_row(batch, new_row, contact, table == &cache->att->contacts, true, moved, write_count);
 	return PointerGetDatum(NULL);
 }
 
@@ -1132,6 +1171,8 @@ maintain_contact(SegmentCache *cache, Bitmapset *segments, const EvalNeeds *need
 
 	/* the events only if a rule gets to count them */
 	without_events.kinds = NIL;
+	if (w && !w->row_known)
+		w = NULL;
 	exists = contact_chunk_contact(contact_chunk_read(cache->att, &key, 1, &without_events, w == NULL,
 													  true, cxt),
 								   0, &contact, cxt);
@@ -1383,7 +1424,7 @@ tenant_segments(SegmentCache *cache, Bitmapset *segments, Datum key, HTAB *rows)
 	if (cache->ntenants == 0 || rows == NULL)
 		return segments;
 	w = hash_search(rows, &key, HASH_FIND, NULL);
-	if (w == NULL || w->moved || w->row == NULL)
+	if (w == NULL || w->moved || !w->row_known || w->row == NULL)
 		return segments;
 	memset(&row, 0, sizeof(row));
 	row.att = cache->att;

@@ -241,6 +241,26 @@ read_attachments(MemoryContext target)
 			t->list_type = column_type(t, t->list_column);
 		MemoryContextSwitchTo(spi);
 	}
+
+	/*
+	 * What attach_contacts() made under release 0.1 lacks what later ones
+	 * write to: right in an installation of 0.1 not yet updated, which
+	 * this library serves too, not when a dump of 0.1 was restored into a
+	 * later release.
+	 */
+	if (att->contacts.present &&
+		!OidIsValid(RangeVarGetRelid(makeRangeVar("segments", "log_state", -1), NoLock, true)))
+	{
+		if (SPI_execute("SELECT FROM pg_catalog.pg_extension "
+						"WHERE extname = 'segments' AND extversion <> '0.1'", true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read pg_extension");
+		if (SPI_processed > 0)
+			ereport(ERROR,
+					errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					errmsg("the objects attach_contacts() made are those of an earlier release of segments"),
+					errdetail("Table segments.log_state does not exist: a dump of an earlier release was restored."),
+					errhint("Run SELECT segments.upgrade_attachments() as the extension's owner."));
+	}
 	SPI_finish();
 	return att;
 }

@@ -11,15 +11,21 @@
 #   upgraded  CREATE EXTENSION segments VERSION 'V', then test/ops/every_kind.sql
 #             (attached tables, segments of every kind, lifecycle, writes,
 #             a tick), then ALTER EXTENSION segments UPDATE;
-#   fresh     CREATE EXTENSION segments (the default version), then the same.
+#   fresh     CREATE EXTENSION segments (the default version), then the same;
+#   restored  the upgraded database as dumped before its update (pg_dump
+#             -Fc), restored into a new one, which installs the default
+#             version: a write refuses (55000) until
+#             SELECT segments.upgrade_attachments() brings what attach_*
+#             made up to date.
 #
 # Then the two databases must have the same objects: the extension's
 # members (\dx+ segments) and the whole schema, members' definitions
 # included (pg_dump --schema-only --binary-upgrade, without what differs
 # from one database to another by nature: OIDs, transaction ids, sequence
-# positions); and in the upgraded one every segment must verify, the log
-# agree with the membership, and writes and ticks keep both exact
-# (test/ops/check.sql), with the change feed and a history readable.
+# positions), and so must the restored one; and in both every segment
+# must verify, the log agree with the membership, and writes and ticks
+# keep both exact (test/ops/check.sql), with the change feed and a history
+# readable.
 #
 # Prints a summary line; exits 0 when all holds, 1 with the differences
 # otherwise.  Takes about 20 seconds.
@@ -88,6 +94,7 @@ psql_ -d fresh -c '\dx+ segments' >"$out/fresh.dx"
 for v in "${released_versions[@]}"; do
 	db=from_$v
 	setup "$db" "$v"
+	"$PGBIN/pg_dump" -Fc -d "$db" -f "$out/$db.dump"
 	psql_ -d "$db" -c "ALTER EXTENSION segments UPDATE" || fail "ALTER EXTENSION segments UPDATE from $v"
 	got=$(cluster_value "$db" "SELECT extversion FROM pg_extension WHERE extname = 'segments'")
 	[ "$got" = "$default" ] || fail "from $v: the extension is at version $got after the update, not $default"
@@ -107,5 +114,31 @@ for v in "${released_versions[@]}"; do
 		AND (SELECT count(*) FROM segments.history('US')) > 0")
 	[ "$n" = t ] || fail "from $v: the change feed or a history after the update"
 	echo "upgrade from $v to $default: same objects as a fresh install; every segment verifies, the log agrees, writes and ticks maintain"
+
+	# a dump of V restored under the default version
+	restored=restored_$v
+	psql_ -d postgres -c "CREATE DATABASE \"$restored\""
+	"$PGBIN/pg_restore" --exit-on-error -d "$restored" "$out/$db.dump" || fail "restoring a dump of $v"
+	got=$("$PGBIN/psql" -X -d "$restored" -At -v VERBOSITY=verbose \
+		-c "UPDATE contacts SET country = 'US' WHERE id = 3" 2>&1 || true)
+	case $got in
+		*55000*"segments.upgrade_attachments()"*) ;;
+		*) fail "a dump of $v restored: a write before upgrade_attachments() did not refuse: $got" ;;
+	esac
+	psql_ -d "$restored" -c "SELECT segments.upgrade_attachments()" >/dev/null ||
+		fail "a dump of $v restored: segments.upgrade_attachments()"
+	psql_ -d "$restored" -c '\dx+ segments' >"$out/$restored.dx"
+	if ! diff -u "$out/fresh.dx" "$out/$restored.dx"; then
+		fail "a dump of $v restored: the extension's members differ from a fresh install's (above: - fresh, + restored)"
+	fi
+	schema "$restored" >"$out/$restored.sql"
+	if ! diff -u "$out/fresh.sql" "$out/$restored.sql"; then
+		fail "a dump of $v restored: the schema differs from a fresh install's (above: - fresh, + restored)"
+	fi
+	for step in 1 2; do
+		psql_ -d "$restored" -v step=$step -f "$root/test/ops/check.sql" >/dev/null ||
+			fail "a dump of $v restored: the segments after upgrade_attachments() (check $step)"
+	done
+	echo "a dump of $v restored under $default: writes refused until upgrade_attachments(), then the same objects as a fresh install; every segment verifies, writes and ticks maintain"
 done
 echo "upgrade: ok (${#released_versions[@]} released version(s), $default under way)"
