@@ -66,7 +66,7 @@ psql_ -d "$db" -v contacts=2000 -v events=20000 -v tenants=4 -f "$root/test/ops/
 	fail "setting up the primary"
 
 runuser -u postgres -- "$PGBIN/pg_basebackup" -h "$CLUSTER_DIR" -p "$primary_port" -U postgres \
-	-D "$standby_dir" -R -X stream >/dev/null 2>&1 || fail "pg_basebackup"
+	-D "$standby_dir" -R -X stream --checkpoint=fast >/dev/null 2>&1 || fail "pg_basebackup"
 standby_port=$("$root/scripts/free_port.sh") || fail "no free port for the standby"
 runuser -u postgres -- "$PGBIN/pg_ctl" -D "$standby_dir" -l "$CLUSTER_DIR/standby.log" -w -t 60 \
 	-o "-c listen_addresses='' -k $CLUSTER_DIR -p $standby_port ${settings[*]}" start >/dev/null 2>&1 ||
