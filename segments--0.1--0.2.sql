@@ -1275,6 +1275,45 @@ COMMENT ON FUNCTION segments.upgrade_attachments() IS
 	'bring the objects attach_* made under an earlier release of segments up to this one (after restoring a dump of that release)';
 
 
+-- == Event measures ==
+--
+-- An event condition may compare an aggregate of an event column (sum,
+-- avg, min, max, count(distinct ...)) or test the time of the first or
+-- last matching event (src/rule_sql.c, src/rule_eval.c).  A rename of
+-- the column an aggregate reads is followed as a where clause's field is.
+CREATE OR REPLACE FUNCTION segments._rename_field(node jsonb, old text, new text, in_events boolean,
+	inside boolean DEFAULT false)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	k text;
+BEGIN
+	IF jsonb_typeof(node) <> 'object' THEN
+		RETURN node;
+	ELSIF node ? 'and' OR node ? 'or' THEN
+		k := CASE WHEN node ? 'and' THEN 'and' ELSE 'or' END;
+		RETURN jsonb_build_object(k, (
+			SELECT jsonb_agg(segments._rename_field(e.value, old, new, in_events, inside) ORDER BY e.i)
+			FROM jsonb_array_elements(node -> k) WITH ORDINALITY AS e(value, i)));
+	ELSIF node ? 'not' THEN
+		RETURN jsonb_build_object('not', segments._rename_field(node -> 'not', old, new, in_events, inside));
+	ELSIF node ? 'field' THEN
+		IF inside = in_events AND node #>> '{field,0}' = old THEN
+			RETURN jsonb_set(node, '{field,0}', to_jsonb(new));
+		END IF;
+	ELSIF node ? 'event' AND NOT inside THEN
+		IF node ? 'where' THEN
+			node := jsonb_set(node, '{where}', segments._rename_field(node -> 'where', old, new, in_events, true));
+		END IF;
+		IF in_events AND node #>> '{aggregate,column}' = old THEN
+			node := jsonb_set(node, '{aggregate,column}', to_jsonb(new));
+		END IF;
+	END IF;
+	RETURN node;
+END
+$$;
+
 -- The new functions, as every function: not executable by PUBLIC; the
 -- documented ones granted to the roles that use them.
 REVOKE ALL ON FUNCTION

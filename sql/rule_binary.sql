@@ -116,7 +116,18 @@ SELECT receive(wire(item(6, 1, 0, 0, 2, 0, 1) || item(10, 42, 0, 0, 1, 0, 0), 2,
 SELECT receive(wire(item(7, 0, 1, 0, 1, 0, 1), 1, '\x7800'));				-- count comparison 0
 SELECT receive(wire(item(7, 6, 9, 0, 1, 0, 1), 1, '\x7800'));				-- unknown window
 SELECT receive(wire(item(7, 6, 2, 0, 1, 0, 1), 1, '\x7800'));				-- within last without its span
-SELECT receive(wire(item(7, 6, 1, 4, 1, 0, 1), 1, '\x7800'));				-- unknown flag
+SELECT receive(wire(item(7, 6, 1, 8, 1, 0, 1), 1, '\x7800'));				-- unknown flag
+SELECT receive(wire(item(7, 6, 1, 4, 1, 0, 1), 1, '\x7800'));				-- a count and a measure
+SELECT receive(wire(item(7, 0, 1, 4, 1, 0, 0), 1, '\x7800'));				-- measure flag without measure
+SELECT receive(wire(item(7, 0, 1, 4, 2, 0, 0) || item(11, 9, 0, 0, 1, 0, 0), 2, '\x7800'));	-- unknown measure
+SELECT receive(wire(item(7, 0, 1, 4, 2, 0, 0) || item(11, 7, 0, 0, 1, 0, 0), 2, '\x7800'));	-- last with the window ever
+SELECT receive(wire(item(7, 0, 1, 4, 2, 0, 0) || item(11, 2, 6, 0, 1, 0, 0), 2, '\x7800'));	-- sum without its value
+SELECT receive(wire(item(7, 0, 1, 4, 3, 0, 0) || item(11, 2, 9, 0, 2, 0, 0) || item(10, 2, 0, 0, 1, 2, 3), 3,
+	'\x780035303000'));													-- sum with an unknown comparison
+SELECT receive(wire(item(7, 0, 1, 4, 3, 0, 0) || item(11, 2, 6, 0, 2, 0, 0) || item(10, 2, 0, 0, 1, 2, 3), 3,
+	'\x780035303000'));													-- event 'x' sum(x) >= 500
+SELECT receive(wire(item(7, 0, 1, 4, 3, 0, 0) || item(11, 2, 6, 0, 2, 0, 0) || item(10, 1, 0, 0, 1, 2, 3), 3,
+	'\x780035303000'));													-- sum compared with a string
 SELECT receive(wire(item(7, 6, 1, 2, 1, 0, 1), 1, '\x7800'));				-- where flag without where
 SELECT receive(wire(item(7, 6, 1, 2, 2, 0, 1) || item(7, 6, 1, 0, 1, 0, 1), 2, '\x7800'));	-- event inside where
 SELECT receive(wire(item(4, 0, 0, 0, 1, 0, 0), 1) || '\x00'::bytea);		-- trailing bytes

@@ -702,6 +702,84 @@ require_attached(const AttachedTable *t, const char *role, const char *what)
 				errhint("Attach one with segments.attach_%s().", role));
 }
 
+/*
+ * An aggregate's column and the value it is compared with.  sum and avg
+ * take a number column and are compared as numeric; min and max compare
+ * as the column's type; count(distinct ...) counts distinct values by the
+ * type's btree equality.
+ */
+static void
+check_aggregate(CheckState *st, uint32 index, const char *kind)
+{
+	const RuleItem *m = &st->body->items[index];
+	CheckedItem *ci = &st->cr->items[index];
+	const RuleItem *value = m + 1;
+	CheckedItem *cv = &st->cr->items[index + 1];
+	const char *name = rule_measure_name((RuleMeasure) m->op);
+	char	   *what;
+	Form_pg_attribute attr;
+
+	ci->column = RULE_STR(st->body, m->a);
+	attr = TupleDescAttr(st->att->events.tupdesc, find_column(&st->att->events, "events", ci->column) - 1);
+	ci->coltype = attr->atttypid;
+	ci->colcollation = attr->attcollation;
+	ci->fclass = classify(ci->coltype, &ci->elemtype, &ci->cmptype);
+	what = psprintf("%s(%s) of event '%s'", m->op == RM_COUNT_DISTINCT ? "count distinct" : name,
+					ci->column, kind);
+
+	switch ((RuleMeasure) m->op)
+	{
+		case RM_SUM:
+		case RM_AVG:
+			switch (ci->cmptype)
+			{
+				case INT2OID:
+				case INT4OID:
+				case INT8OID:
+				case NUMERICOID:
+				case FLOAT4OID:
+				case FLOAT8OID:
+					break;
+				default:
+					ereport(ERROR,
+							errcode(ERRCODE_DATATYPE_MISMATCH),
+							errmsg("%s needs a number column, and column \"%s\" of the events table is of type %s",
+								   what, ci->column, format_type_be(ci->coltype)),
+							errhint("sum and avg take a smallint, integer, bigint, numeric, real or double precision column."));
+			}
+			read_literal(st, value, cv, NUMERICOID, ci->column);
+			break;
+		case RM_MIN:
+		case RM_MAX:
+			if (ci->fclass == FC_JSON || ci->fclass == FC_ARRAY)
+				ereport(ERROR,
+						errcode(ERRCODE_DATATYPE_MISMATCH),
+						errmsg("%s needs a column of a type with an order, and column \"%s\" is of type %s",
+							   what, ci->column, format_type_be(ci->coltype)));
+			require_btree(ci->column, ci->cmptype, name);
+			if (RV_IS_RELATIVE(value->op))
+			{
+				if (ci->fclass != FC_TIME)
+					refuse_time(ci->column, ci->coltype);
+				cv->valtype = InvalidOid;
+			}
+			else
+			{
+				if (ci->fclass == FC_TIME)
+					refuse_clock_word(st, value, ci->column);
+				read_literal(st, value, cv, ci->cmptype, ci->column);
+			}
+			break;
+		case RM_COUNT_DISTINCT:
+			require_btree(ci->column, ci->cmptype, "count(distinct ...)");
+			read_literal(st, value, cv, INT8OID, ci->column);
+			break;
+		case RM_FIRST:
+		case RM_LAST:
+			break;
+	}
+}
+
 static void
 check_event(CheckState *st, uint32 index)
 {
@@ -714,6 +792,12 @@ check_event(CheckState *st, uint32 index)
 	if (item->flags & RULE_HAS_WHERE)
 	{
 		check_node(st, next, true);
+		next += st->body->items[next].span;
+	}
+	if (item->flags & RULE_HAS_MEASURE)
+	{
+		if (RM_IS_AGGREGATE(st->body->items[next].op))
+			check_aggregate(st, next, RULE_STR(st->body, item->a));
 		next += st->body->items[next].span;
 	}
 	attype = column_type(&st->att->events, st->att->events.at_column);
@@ -805,6 +889,7 @@ check_node(CheckState *st, uint32 index, bool in_where)
 		case RI_TRUE:
 		case RI_FALSE:
 		case RI_VALUE:
+		case RI_MEASURE:
 			break;
 	}
 }

@@ -12,6 +12,7 @@
  */
 #include "rule_tree.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct EncodeState
@@ -228,6 +229,58 @@ check_window(EncodeState *st, const RuleNode *node, RuleNode *out)
 	return out->values != NULL;
 }
 
+/* An event's measure, if it has one: the MEASURE item and its value. */
+static bool
+check_measure(EncodeState *st, const RuleNode *node, RuleNode *out)
+{
+	if (node->measure == 0)
+		return true;
+	if (node->measure < RM_COUNT_DISTINCT || node->measure > RM_LAST_MEASURE)
+		return invalid(st, "invalid event measure", NULL);
+	if (node->count_op != 0)
+		return invalid(st, "an event condition compares one measure",
+					   "Write a count, an aggregate (sum, avg, min, max, count(distinct ...)), first or last, not two of them.");
+	if (!count_item(st))
+		return false;
+	if (!RM_IS_AGGREGATE(node->measure))
+	{
+		if (node->window == 0 || node->window == RW_EVER)
+			return invalid(st, "first and last take a window",
+						   "The window tests the time of the first or last matching event, as in event 'opened' last before 30 days ago.");
+		return true;
+	}
+	if (node->measure_column == NULL || node->measure_column[0] == '\0')
+		return invalid(st, "an aggregate needs an event column", NULL);
+	if (!count_string(st, node->measure_column))
+		return false;
+	if (!RT_IS_COMPARISON(node->measure_op))
+		return invalid(st, "an aggregate takes a comparison operator", NULL);
+	out->measure_value = node->measure_value;
+	if (!check_value(st, &out->measure_value, false))
+		return false;
+	if (node->measure == RM_COUNT_DISTINCT || node->measure == RM_SUM || node->measure == RM_AVG)
+	{
+		if (out->measure_value.kind != RV_NUMBER)
+			return invalid(st, "an aggregate of numbers is compared with a number", NULL);
+	}
+	if (node->measure == RM_COUNT_DISTINCT)
+	{
+		const char *text = out->measure_value.text;
+		size_t		i;
+
+		for (i = 0; text[i]; i++)
+			if (text[i] < '0' || text[i] > '9')
+				return invalid(st, "a count is compared with a whole number", NULL);
+		if (i > 10 || strtoul(text, NULL, 10) > RULE_MAX_AMOUNT)
+		{
+			rule_error(st->err, RULE_ERR_OUT_OF_RANGE, -1, "event count out of range",
+					   "A count may be at most %u.", RULE_MAX_AMOUNT);
+			return false;
+		}
+	}
+	return true;
+}
+
 /*
  * Check a node and return its normalized copy, counting items and pool
  * bytes; NULL on error.  depth counts operator nodes above.
@@ -313,7 +366,7 @@ normalize(EncodeState *st, const RuleNode *node, int depth, bool in_where)
 				out->count_op = 0;
 				out->count = 0;
 			}
-			if (!check_window(st, node, out))
+			if (!check_window(st, node, out) || !check_measure(st, node, out))
 				return NULL;
 			if (node->where &&
 				(out->where = normalize(st, node->where, depth + 1, true)) == NULL)
@@ -463,13 +516,28 @@ emit(EncodeState *st, const RuleNode *node)
 			break;
 		case RN_EVENT:
 			item->a = emit_string(st, node->name);
-			item->op = (uint8_t) (node->count_op ? node->count_op : RT_GE);
-			item->b = node->count_op ? node->count : 1;
+			item->op = (uint8_t) (node->measure ? 0 : node->count_op ? node->count_op : RT_GE);
+			item->b = node->measure ? 0 : node->count_op ? node->count : 1;
 			item->arg = (uint8_t) (node->window ? node->window : RW_EVER);
 			if (node->where)
 			{
 				item->flags = RULE_HAS_WHERE;
 				emit(st, node->where);
+			}
+			if (node->measure)
+			{
+				size_t		measure = st->nextitem;
+				RuleItem   *m = emit_item(st, RI_MEASURE);
+
+				st->items[first].flags |= RULE_HAS_MEASURE;
+				m->op = (uint8_t) node->measure;
+				if (RM_IS_AGGREGATE(node->measure))
+				{
+					m->arg = (uint8_t) node->measure_op;
+					m->a = emit_string(st, node->measure_column);
+					emit_values(st, &node->measure_value, 1);
+				}
+				st->items[measure].span = (uint32_t) (st->nextitem - measure);
 			}
 			emit_values(st, node->values, node->nvalues);
 			break;

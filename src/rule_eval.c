@@ -592,6 +592,204 @@ count_events(EvalState *st, const RuleItem *item)
 	return count;
 }
 
+/* A number column's value as numeric, as the SQL path's sum reads it. */
+static Datum
+as_numeric(Datum value, Oid type)
+{
+	switch (type)
+	{
+		case INT2OID:
+			return DirectFunctionCall1(int2_numeric, value);
+		case INT4OID:
+			return DirectFunctionCall1(int4_numeric, value);
+		case INT8OID:
+			return DirectFunctionCall1(int8_numeric, value);
+		case FLOAT4OID:
+			return DirectFunctionCall1(float4_numeric, value);
+		case FLOAT8OID:
+			return DirectFunctionCall1(float8_numeric, value);
+		default:
+			return value;
+	}
+}
+
+typedef struct DistinctSort
+{
+	FmgrInfo   *cmp;
+	Oid			collation;
+} DistinctSort;
+
+static int
+distinct_cmp(const void *a, const void *b, void *arg)
+{
+	DistinctSort *ds = arg;
+
+	return DatumGetInt32(FunctionCall2Coll(ds->cmp, ds->collation, *(const Datum *) a,
+										   *(const Datum *) b));
+}
+
+/*
+ * An event condition with a measure (m): the matching events' aggregate
+ * compared with its value, or the time of the first or last matching event
+ * tested by the window.  As the SQL path: no events make a sum and a count
+ * 0 and an avg, min, max, first or last match nothing; NULL values are
+ * left out; sum and avg are exact numerics.
+ */
+static bool
+eval_measure(EvalState *st, const RuleItem *item, const RuleItem *m, char **observed)
+{
+	EvalContact *c = st->c;
+	const RuleItem *where = (item->flags & RULE_HAS_WHERE) ? item + 1 : NULL;
+	const RuleItem *window = RULE_NEXT(m);
+	bool		aggregate = RM_IS_AGGREGATE(m->op);
+	const CheckedItem *ci = checked(st, m);
+	const CheckedItem *cv = aggregate ? checked(st, m + 1) : NULL;
+	Datum		kind = CStringGetTextDatum(RULE_STR(st->body, item->a));
+	TypeCacheEntry *tc = NULL;
+	int			column = 0;
+	int64		matching = 0;
+	int64		values = 0;
+	Datum		sum = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
+	Datum		best = (Datum) 0;
+	int64		best_at = 0;
+	Datum	   *distinct = NULL;
+	RuleTestOp	op = (RuleTestOp) m->arg;
+	bool		result;
+	uint64		i;
+
+	if (!c->events_read && c->read_events)
+		c->read_events(c);
+	if (!c->events_read)
+		elog(ERROR, "the events of the contact were not read");
+	if (aggregate)
+	{
+		column = contact_column(c->events_desc, ci->column);
+		tc = lookup_type_cache(ci->coltype, TYPECACHE_CMP_PROC_FINFO);
+		if (m->op == RM_COUNT_DISTINCT)
+			distinct = palloc(sizeof(Datum) * Max(c->nevents, 1));
+	}
+	for (i = 0; i < c->nevents; i++)
+	{
+		const EvalEvent *e = &c->events[i];
+		EvalRow		row = {e->tuple, c->events_desc};
+		Datum		value;
+		bool		isnull;
+
+		CHECK_FOR_INTERRUPTS();
+		if (e->kind == NULL ||
+			!DatumGetBool(DirectFunctionCall2Coll(texteq, c->kind_collation,
+												  PointerGetDatum(e->kind), kind)))
+			continue;
+		if (aggregate ? (e->at_isnull ? item->arg != RW_EVER : !in_window(st, item, window, e->at)) :
+			e->at_isnull)
+			continue;
+		if (where && !eval_node(st, where, &row, -1))
+			continue;
+		matching++;
+		if (!aggregate)
+		{
+			if (matching == 1 || (m->op == RM_FIRST ? e->at < best_at : e->at > best_at))
+				best_at = e->at;
+			continue;
+		}
+		value = heap_getattr(e->tuple, column, c->events_desc, &isnull);
+		if (isnull)
+			continue;
+		switch ((RuleMeasure) m->op)
+		{
+			case RM_SUM:
+			case RM_AVG:
+				sum = DirectFunctionCall2(numeric_add, sum, as_numeric(value, ci->cmptype));
+				break;
+			case RM_MIN:
+			case RM_MAX:
+				if (values == 0)
+					best = value;
+				else
+				{
+					int			cmp = DatumGetInt32(FunctionCall2Coll(&tc->cmp_proc_finfo, ci->colcollation,
+																	  value, best));
+
+					if (m->op == RM_MIN ? cmp < 0 : cmp > 0)
+						best = value;
+				}
+				break;
+			case RM_COUNT_DISTINCT:
+				distinct[values] = value;
+				break;
+			case RM_FIRST:
+			case RM_LAST:
+				break;
+		}
+		values++;
+	}
+
+	switch ((RuleMeasure) m->op)
+	{
+		case RM_SUM:
+			result = apply_cmp(op, DatumGetInt32(DirectFunctionCall2(numeric_cmp, sum, cv->value)));
+			if (observed)
+				*observed = psprintf("sum %s of " INT64_FORMAT " matching event%s",
+									 value_text(sum, NUMERICOID), matching, matching == 1 ? "" : "s");
+			return result;
+		case RM_AVG:
+			{
+				Datum		n = DirectFunctionCall1(int8_numeric, Int64GetDatum(values));
+
+				result = values > 0 &&
+					apply_cmp(op, DatumGetInt32(DirectFunctionCall2(numeric_cmp, sum,
+																	DirectFunctionCall2(numeric_mul, cv->value, n))));
+				if (observed)
+					*observed = values == 0 ? psprintf("no values in " INT64_FORMAT " matching event%s",
+													   matching, matching == 1 ? "" : "s") :
+						psprintf("avg %s of " INT64_FORMAT " value%s",
+								 value_text(DirectFunctionCall1(numeric_trim_scale,
+																DirectFunctionCall2(numeric_round,
+																					DirectFunctionCall2(numeric_div, sum, n),
+																					Int32GetDatum(6))),
+											NUMERICOID),
+								 values, values == 1 ? "" : "s");
+				return result;
+			}
+		case RM_MIN:
+		case RM_MAX:
+			if (values == 0)
+				result = false;
+			else if (ci->fclass == FC_TIME)
+				result = apply_cmp(op, int64_cmp(time_usec(best, ci->cmptype), operand_usec(st, m + 1)));
+			else
+				result = apply_cmp(op, DatumGetInt32(FunctionCall2Coll(&tc->cmp_proc_finfo, ci->colcollation,
+																	   best, cv->value)));
+			if (observed)
+				*observed = values == 0 ? psprintf("no values in " INT64_FORMAT " matching event%s",
+												   matching, matching == 1 ? "" : "s") :
+					psprintf("%s %s", m->op == RM_MIN ? "min" : "max", value_text(best, ci->coltype));
+			return result;
+		case RM_COUNT_DISTINCT:
+			{
+				DistinctSort ds = {&tc->cmp_proc_finfo, ci->colcollation};
+				int64		n = 0;
+
+				qsort_arg(distinct, values, sizeof(Datum), distinct_cmp, &ds);
+				for (i = 0; i < (uint64) values; i++)
+					if (i == 0 || distinct_cmp(&distinct[i - 1], &distinct[i], &ds) != 0)
+						n++;
+				if (observed)
+					*observed = psprintf(INT64_FORMAT " distinct value%s", n, n == 1 ? "" : "s");
+				return apply_cmp(op, int64_cmp(n, DatumGetInt64(cv->value)));
+			}
+		case RM_FIRST:
+		case RM_LAST:
+			result = matching > 0 && in_window(st, item, window, best_at);
+			if (observed)
+				*observed = matching == 0 ? pstrdup("no matching event") :
+					psprintf("%s at %s", m->op == RM_FIRST ? "first" : "last",
+							 value_text(TimestampTzGetDatum(best_at), TIMESTAMPTZOID));
+			return result;
+	}
+	return false;
+}
+
 /* Is the checked literal one of the contact's lists, by the type's = ? */
 static bool
 in_list(EvalState *st, const RuleItem *item)
@@ -658,6 +856,13 @@ eval_node(EvalState *st, const RuleItem *item, const EvalRow *row, int depth)
 			result = eval_field(st, item, row, explain ? &observed : NULL);
 			break;
 		case RI_EVENT:
+			if (item->flags & RULE_HAS_MEASURE)
+			{
+				const RuleItem *m = (item->flags & RULE_HAS_WHERE) ? RULE_NEXT(item + 1) : item + 1;
+
+				result = eval_measure(st, item, m, explain ? &observed : NULL);
+			}
+			else
 			{
 				int64		count = count_events(st, item);
 
@@ -673,6 +878,7 @@ eval_node(EvalState *st, const RuleItem *item, const EvalRow *row, int depth)
 			result = rule_eval_is_member(st->c, checked(st, item)->segment_id);
 			break;
 		case RI_VALUE:
+		case RI_MEASURE:
 			elog(ERROR, "unexpected value item");
 	}
 	if (explain)
@@ -888,13 +1094,25 @@ rule_eval_needs(const CheckedRule *cr, EvalNeeds *needs)
 		event_end = RULE_NEXT(item);
 		first = needs->kinds == NIL;
 		kind = RULE_STR(cr->body, item->a);
-		/* a where clause reads other columns of the events */
-		needs->event_columns |= (item->flags & RULE_HAS_WHERE) != 0;
+		/* a where clause or an aggregate reads other columns of the events */
+		needs->event_columns |= (item->flags & (RULE_HAS_WHERE | RULE_HAS_MEASURE)) != 0;
 		foreach(lc, needs->kinds)
 			known |= strcmp(lfirst(lc), kind) == 0;
 		if (!known)
 			needs->kinds = lappend(needs->kinds, pstrdup(kind));
 		operand = (item->flags & RULE_HAS_WHERE) ? RULE_NEXT(item + 1) : item + 1;
+		if (item->flags & RULE_HAS_MEASURE)
+		{
+			/* the first or last event of all time, whatever the window */
+			if (!RM_IS_AGGREGATE(operand->op))
+			{
+				needs->any_time = true;
+				if (first || low < needs->since)
+					needs->since = low;
+				continue;
+			}
+			operand = RULE_NEXT(operand);
+		}
 		switch ((RuleWindow) item->arg)
 		{
 			case RW_WITHIN_LAST:

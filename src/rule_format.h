@@ -27,8 +27,15 @@
  *				 follow as VALUE items (span - 1 of them).
  *	 EVENT		 a = pool offset of the event kind, op = count comparison
  *				 (RT_EQ .. RT_GE), b = count, arg = RuleWindow,
- *				 flags = RULE_HAS_WHERE or 0; the where subtree follows, if
- *				 any, then the window operands as VALUE items.
+ *				 flags = RULE_HAS_WHERE, RULE_HAS_MEASURE or 0; the where
+ *				 subtree follows, if any, then the MEASURE item, if any,
+ *				 then the window operands as VALUE items.  With a measure,
+ *				 op and b are 0: the measure says what is compared.
+ *	 MEASURE	 what an event condition tests instead of the count: op =
+ *				 RuleMeasure; for an aggregate a = pool offset of the
+ *				 event column, arg = comparison (RT_EQ .. RT_GE) and one
+ *				 VALUE item follows; for first and last, a leaf whose
+ *				 event's time the window tests.
  *	 IN_LIST	 one VALUE item follows.
  *	 IN_SEGMENT  a = pool offset of the segment name.
  *	 VALUE		 op = RuleValueKind; STRING and NUMBER: a = pool offset,
@@ -68,8 +75,24 @@ typedef enum RuleItemType
 	RI_EVENT,
 	RI_IN_LIST,
 	RI_IN_SEGMENT,
-	RI_VALUE
+	RI_VALUE,
+	RI_MEASURE
 } RuleItemType;
+
+/* What an event condition measures, beside the count. */
+typedef enum RuleMeasure
+{
+	RM_COUNT_DISTINCT = 1,		/* count(distinct column) */
+	RM_SUM,
+	RM_AVG,
+	RM_MIN,
+	RM_MAX,
+	RM_FIRST,					/* the earliest matching event's time */
+	RM_LAST 					/* the latest */
+} RuleMeasure;
+
+#define RM_LAST_MEASURE RM_LAST
+#define RM_IS_AGGREGATE(m) ((m) >= RM_COUNT_DISTINCT && (m) <= RM_MAX)
 
 typedef enum RuleTestOp
 {
@@ -144,6 +167,7 @@ typedef enum RuleWindow
 /* item flags */
 #define RULE_NEGATED	0x01	/* FIELD: not in, not between, is not null ... */
 #define RULE_HAS_WHERE	0x02	/* EVENT: a where subtree follows */
+#define RULE_HAS_MEASURE 0x04	/* EVENT: a MEASURE item follows (after where) */
 
 typedef struct RuleItem
 {

@@ -10,6 +10,9 @@
  *	 {"field": ["props", "ltv"], "op": ">=", "value": 1000}
  *	 {"event": "opened", "where": node, "count": {"op": ">=", "value": 3},
  *	  "window": {"op": "within last", "amount": 30, "unit": "day"}}
+ *	 {"event": "purchased", "aggregate": {"fn": "sum", "column": "amount",
+ *	  "op": ">=", "value": 500}}, {"event": "opened", "occurrence": "last",
+ *	  "window": {...}}
  *	 {"in_list": value}, {"in_segment": "name"}
  *
  * Output walks the stored flat form.  Input reads jsonb through its
@@ -351,7 +354,36 @@ push_event(JsonbParseState **state, const RuleBody *body, const RuleItem *item)
 		operand = RULE_NEXT(operand);
 	}
 
-	if (item->op != RT_GE || item->b != 1)
+	if (item->flags & RULE_HAS_MEASURE)
+	{
+		const RuleItem *m = operand;
+		const char *name = rule_measure_name((RuleMeasure) m->op);
+
+		if (RM_IS_AGGREGATE(m->op))
+		{
+			const char *column = RULE_STR(body, m->a);
+			const char *op = rule_test_op_name((RuleTestOp) m->arg, false);
+
+			push_key(state, "aggregate");
+			pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+			push_key(state, "fn");
+			push_string(state, WJB_VALUE, name, strlen(name));
+			push_key(state, "column");
+			push_string(state, WJB_VALUE, column, strlen(column));
+			push_key(state, "op");
+			push_string(state, WJB_VALUE, op, strlen(op));
+			push_key(state, "value");
+			push_value(state, WJB_VALUE, body, m + 1);
+			pushJsonbValue(state, WJB_END_OBJECT, NULL);
+		}
+		else
+		{
+			push_key(state, "occurrence");
+			push_string(state, WJB_VALUE, name, strlen(name));
+		}
+		operand = RULE_NEXT(m);
+	}
+	else if (item->op != RT_GE || item->b != 1)
 	{
 		const char *op = rule_test_op_name((RuleTestOp) item->op, false);
 
@@ -433,6 +465,7 @@ push_node(JsonbParseState **state, JsonbIteratorToken token,
 		case RI_IN_SEGMENT:
 			return push_in_segment(state, body, item);
 		case RI_VALUE:
+		case RI_MEASURE:
 			break;
 	}
 	elog(ERROR, "unexpected rule item type %d", (int) item->type);
@@ -1156,7 +1189,72 @@ read_window(const JsonbValue *v, const JsonPos *pos, RuleArena *arena,
 	object_finish(&obj);
 }
 
-/* {"event": kind [, "where": node] [, "count": {...}] [, "window": {...}]} */
+/* "aggregate": {"fn": sum | avg | min | max | count_distinct, "column": name, "op": comparison, "value": v} */
+static void
+read_aggregate(const JsonbValue *v, const JsonPos *pos, RuleArena *arena, RuleNode *node)
+{
+	JsonObject	obj;
+	JsonbValue	member;
+	JsonPos		fn_pos = {pos, "fn", 0};
+	JsonPos		column_pos = {pos, "column", 0};
+	JsonPos		op_pos = {pos, "op", 0};
+	JsonPos		value_pos = {pos, "value", 0};
+	RuleMeasure measure;
+	bool		negated;
+
+	if (!is_object(v))
+		expected_error(pos, "an aggregate object such as {\"fn\": \"sum\", \"column\": \"amount\", \"op\": \">=\", \"value\": 500}", v);
+	object_init(&obj, v, pos);
+
+	object_require(&obj, "fn", &member, NULL);
+	if (member.type != jbvString)
+		expected_error(&fn_pos, "an aggregate function name (a string)", &member);
+	for (measure = RM_COUNT_DISTINCT; RM_IS_AGGREGATE(measure); measure++)
+		if (keyword_equals(&member, rule_measure_name(measure)))
+			break;
+	if (!RM_IS_AGGREGATE(measure))
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("invalid rule JSON at %s: unknown aggregate \"%.*s\"",
+					   pos_text(&fn_pos), member.val.string.len, member.val.string.val),
+				errhint("The aggregates are \"sum\", \"avg\", \"min\", \"max\" and \"count_distinct\"."));
+	node->measure = measure;
+
+	object_require(&obj, "column", &member, NULL);
+	node->measure_column = read_name(&member, &column_pos, "an event column", arena);
+
+	object_require(&obj, "op", &member, NULL);
+	if (member.type != jbvString)
+		expected_error(&op_pos, "a comparison operator (a string)", &member);
+	if (!lookup_test_op(&member, &node->measure_op, &negated) ||
+		!RT_IS_COMPARISON(node->measure_op))
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("invalid rule JSON at %s: expected a comparison operator, found \"%.*s\"",
+					   pos_text(&op_pos), member.val.string.len, member.val.string.val),
+				errhint("An aggregate is compared with \"=\", \"!=\", \"<\", \"<=\", \">\" or \">=\"."));
+
+	object_require(&obj, "value", &member, NULL);
+	read_operand(&member, &value_pos, false, arena, &node->measure_value);
+	object_finish(&obj);
+}
+
+/* "occurrence": "first" or "last" */
+static void
+read_occurrence(const JsonbValue *v, const JsonPos *pos, RuleNode *node)
+{
+	if (v->type == jbvString && keyword_equals(v, "first"))
+		node->measure = RM_FIRST;
+	else if (v->type == jbvString && keyword_equals(v, "last"))
+		node->measure = RM_LAST;
+	else
+		expected_error(pos, "\"first\" or \"last\"", v);
+}
+
+/*
+ * {"event": kind [, "where": node] [, "count": {...} | "aggregate": {...} |
+ * "occurrence": ...] [, "window": {...}]}
+ */
 static RuleNode *
 read_event(JsonObject *obj, const JsonbValue *event, const JsonPos *event_pos,
 		   int depth, RuleArena *arena)
@@ -1165,6 +1263,8 @@ read_event(JsonObject *obj, const JsonbValue *event, const JsonPos *event_pos,
 	JsonbValue	member;
 	JsonPos		where_pos = {obj->pos, "where", 0};
 	JsonPos		count_pos = {obj->pos, "count", 0};
+	JsonPos		aggregate_pos = {obj->pos, "aggregate", 0};
+	JsonPos		occurrence_pos = {obj->pos, "occurrence", 0};
 	JsonPos		window_pos = {obj->pos, "window", 0};
 
 	node->name = read_name(event, event_pos, "an event kind", arena);
@@ -1172,6 +1272,24 @@ read_event(JsonObject *obj, const JsonbValue *event, const JsonPos *event_pos,
 		node->where = read_node(&member, &where_pos, depth + 1, true, arena);
 	if (object_get(obj, "count", &member))
 		read_count(&member, &count_pos, node);
+	if (object_get(obj, "aggregate", &member))
+	{
+		if (node->count_op)
+			ereport(ERROR,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("invalid rule JSON at %s: an event has a count or an aggregate, not both",
+						   pos_text(&aggregate_pos)));
+		read_aggregate(&member, &aggregate_pos, arena, node);
+	}
+	if (object_get(obj, "occurrence", &member))
+	{
+		if (node->count_op || node->measure)
+			ereport(ERROR,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("invalid rule JSON at %s: an event has a count, an aggregate or an occurrence, one of them",
+						   pos_text(&occurrence_pos)));
+		read_occurrence(&member, &occurrence_pos, node);
+	}
 	if (object_get(obj, "window", &member))
 		read_window(&member, &window_pos, arena, node);
 	return node;

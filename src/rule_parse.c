@@ -714,10 +714,73 @@ parse_field_test(Parser *p, RuleNode *node)
 	return !p->failed && parse_values(p, node, 1);
 }
 
-/* EVENT string [WHERE '(' rule ')'] [COUNT cmp number] [window] */
+/* A column name: a word (folded to lower case) or a "quoted identifier". */
+static const char *
+parse_column(Parser *p, const char *what)
+{
+	char	   *ident;
+	char	   *c;
+
+	if (p->tok.type == TK_IDENT)
+		ident = (char *) p->tok.text;
+	else if (p->tok.type == TK_WORD)
+	{
+		ident = rule_strndup(p->arena, p->input + p->tok.start, p->tok.len);
+		for (c = ident; *c; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c += 'a' - 'A';
+	}
+	else
+	{
+		expected(p, what);
+		return NULL;
+	}
+	return next_token(p) ? ident : NULL;
+}
+
+/*
+ * An aggregate after its function's name: '(' [DISTINCT] column ')' cmp
+ * value.  count takes distinct (count alone is the count of events).
+ */
+static bool
+parse_aggregate(Parser *p, RuleNode *node, RuleMeasure measure)
+{
+	if (!count_node(p) || !expect_token(p, TK_LPAREN, "\"(\" after the aggregate's name"))
+		return false;
+	if (measure == RM_COUNT_DISTINCT &&
+		!expect_keyword(p, "distinct", "\"distinct\" after \"count(\": count(distinct column)"))
+		return false;
+	if ((node->measure_column = parse_column(p, "an event column in the aggregate")) == NULL)
+		return false;
+	if (!expect_token(p, TK_RPAREN, "\")\" after the aggregate's column"))
+		return false;
+	if (p->tok.type != TK_OP)
+	{
+		expected(p, "a comparison (=, !=, <, <=, >, >=) after the aggregate");
+		return false;
+	}
+	node->measure = measure;
+	node->measure_op = p->tok.op;
+	return next_token(p) && parse_value(p, &node->measure_value);
+}
+
+/*
+ * EVENT string [WHERE '(' rule ')'] [measure] [window]
+ * measure := COUNT cmp number | COUNT '(' DISTINCT column ')' cmp number
+ *		   | (SUM | AVG | MIN | MAX) '(' column ')' cmp value | FIRST | LAST
+ */
 static RuleNode *
 parse_event(Parser *p, RuleNode *node)
 {
+	static const struct
+	{
+		const char *name;
+		RuleMeasure measure;
+	}			aggregates[] = {
+		{"sum", RM_SUM}, {"avg", RM_AVG}, {"min", RM_MIN}, {"max", RM_MAX}
+	};
+	int			i;
+
 	if (p->tok.type != TK_STRING)
 		return expected(p, "the event kind as a 'string' after \"event\"");
 	node->name = p->tok.text;
@@ -735,14 +798,35 @@ parse_event(Parser *p, RuleNode *node)
 			return NULL;
 		p->depth--;
 	}
-	if (accept_keyword(p, "count"))
+	for (i = 0; i < (int) (sizeof(aggregates) / sizeof(aggregates[0])); i++)
+		if (accept_keyword(p, aggregates[i].name))
+		{
+			if (!parse_aggregate(p, node, aggregates[i].measure))
+				return NULL;
+			break;
+		}
+	if (node->measure)
+		;
+	else if (accept_keyword(p, "first"))
+		node->measure = RM_FIRST;
+	else if (accept_keyword(p, "last"))
+		node->measure = RM_LAST;
+	else if (accept_keyword(p, "count"))
 	{
-		if (p->tok.type != TK_OP)
-			return expected(p, "a comparison (=, !=, <, <=, >, >=) after \"count\"");
-		node->count_op = p->tok.op;
-		if (!next_token(p) ||
-			!parse_amount(p, &node->count, "a whole number (0 or more) after the count comparison"))
-			return NULL;
+		if (p->tok.type == TK_LPAREN)
+		{
+			if (!parse_aggregate(p, node, RM_COUNT_DISTINCT))
+				return NULL;
+		}
+		else
+		{
+			if (p->tok.type != TK_OP)
+				return expected(p, "a comparison (=, !=, <, <=, >, >=) or \"(distinct\" after \"count\"");
+			node->count_op = p->tok.op;
+			if (!next_token(p) ||
+				!parse_amount(p, &node->count, "a whole number (0 or more) after the count comparison"))
+				return NULL;
+		}
 	}
 
 	if (accept_keyword(p, "ever"))

@@ -166,7 +166,30 @@ print_event(RuleBuf *buf, const RuleBody *body, const RuleItem *item)
 		rule_buf_putc(buf, ')');
 		operand = RULE_NEXT(operand);
 	}
-	if (!(item->op == RT_GE && item->b == 1))
+	if (item->flags & RULE_HAS_MEASURE)
+	{
+		const RuleItem *m = operand;
+
+		rule_buf_putc(buf, ' ');
+		if (m->op == RM_COUNT_DISTINCT)
+			rule_buf_puts(buf, "count(distinct ");
+		else
+		{
+			rule_buf_puts(buf, rule_measure_name((RuleMeasure) m->op));
+			if (RM_IS_AGGREGATE(m->op))
+				rule_buf_putc(buf, '(');
+		}
+		if (RM_IS_AGGREGATE(m->op))
+		{
+			rule_print_ident(buf, RULE_STR(body, m->a), false);
+			rule_buf_puts(buf, ") ");
+			rule_buf_puts(buf, rule_test_op_name((RuleTestOp) m->arg, false));
+			rule_buf_putc(buf, ' ');
+			rule_print_value(buf, body, m + 1);
+		}
+		operand = RULE_NEXT(m);
+	}
+	else if (!(item->op == RT_GE && item->b == 1))
 	{
 		char		count[16];
 
@@ -241,6 +264,8 @@ print_node(RuleBuf *buf, const RuleBody *body, const RuleItem *item)
 			break;
 		case RI_VALUE:
 			rule_print_value(buf, body, item);
+			break;
+		case RI_MEASURE:
 			break;
 	}
 }

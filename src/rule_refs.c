@@ -26,7 +26,8 @@ typedef struct RuleRef
 {
 	const char *kind;			/* field, event, event_field, list, segment */
 	const char *name;
-	const RuleItem *field;		/* FIELD item whose path this is, or NULL */
+	uint32		path;			/* pool offset of the path's first component */
+	uint32		npath;			/* its components (consecutive strings); 0: none */
 	StringInfoData key;			/* kind, name and path, NUL-separated */
 	int			seq;			/* order of first appearance */
 	bool		relative;		/* its truth can change as time passes */
@@ -41,25 +42,26 @@ typedef struct RefCollector
 
 static void
 add_ref(RefCollector *rc, const char *kind, const char *name,
-		const RuleItem *field, bool relative)
+		uint32 path, uint32 npath, bool relative)
 {
 	RuleRef    *ref = &rc->refs[rc->nrefs];
 
 	ref->kind = kind;
 	ref->name = name;
-	ref->field = field;
+	ref->path = path;
+	ref->npath = npath;
 	ref->seq = rc->nrefs++;
 	ref->relative = relative;
 	initStringInfo(&ref->key);
 	appendStringInfoString(&ref->key, kind);
 	appendStringInfoChar(&ref->key, '\0');
 	appendStringInfoString(&ref->key, name);
-	if (field)
+	if (npath > 0)
 	{
-		const char *component = RULE_STR(rc->body, field->a);
+		const char *component = RULE_STR(rc->body, path);
 		uint32		i;
 
-		for (i = 0; i < field->b; i++)
+		for (i = 0; i < npath; i++)
 		{
 			appendStringInfoChar(&ref->key, '\0');
 			appendStringInfoString(&ref->key, component);
@@ -85,18 +87,31 @@ collect(RefCollector *rc, const RuleItem *item, const char *event_kind)
 			break;
 		case RI_FIELD:
 			add_ref(rc, event_kind ? "event_field" : "field",
-					event_kind ? event_kind : RULE_STR(rc->body, item->a), item,
+					event_kind ? event_kind : RULE_STR(rc->body, item->a), item->a, item->b,
 					item->op == RT_WITHIN_LAST || item->op == RT_WITHIN_NEXT ||
 					rule_operands_are_relative(item + 1, end));
 			break;
 		case RI_EVENT:
-			child = item + 1;
-			if (item->flags & RULE_HAS_WHERE)
-				child = RULE_NEXT(child);
-			add_ref(rc, "event", RULE_STR(rc->body, item->a), NULL,
-					rule_operands_are_relative(child, end));
-			if (item->flags & RULE_HAS_WHERE)
-				collect(rc, item + 1, RULE_STR(rc->body, item->a));
+			{
+				const char *kind = RULE_STR(rc->body, item->a);
+				const RuleItem *measure = NULL;
+
+				child = item + 1;
+				if (item->flags & RULE_HAS_WHERE)
+					child = RULE_NEXT(child);
+				if (item->flags & RULE_HAS_MEASURE)
+				{
+					measure = child;
+					child = RULE_NEXT(child);
+				}
+				add_ref(rc, "event", kind, 0, 0, rule_operands_are_relative(child, end));
+				if (item->flags & RULE_HAS_WHERE)
+					collect(rc, item + 1, kind);
+				/* an aggregate's column, compared as a where clause's field is */
+				if (measure && RM_IS_AGGREGATE(measure->op))
+					add_ref(rc, "event_field", kind, measure->a, 1,
+							rule_value_is_relative(measure + 1));
+			}
 			break;
 		case RI_IN_LIST:
 			{
@@ -111,15 +126,16 @@ collect(RefCollector *rc, const RuleItem *item, const char *event_kind)
 					rule_buf_puts(&buf, RULE_STR(rc->body, value->a));
 				else
 					rule_print_value(&buf, rc->body, value);
-				add_ref(rc, "list", buf.data, NULL, rule_value_is_relative(value));
+				add_ref(rc, "list", buf.data, 0, 0, rule_value_is_relative(value));
 			}
 			break;
 		case RI_IN_SEGMENT:
-			add_ref(rc, "segment", RULE_STR(rc->body, item->a), NULL, false);
+			add_ref(rc, "segment", RULE_STR(rc->body, item->a), 0, 0, false);
 			break;
 		case RI_TRUE:
 		case RI_FALSE:
 		case RI_VALUE:
+		case RI_MEASURE:
 			break;
 	}
 }
@@ -151,18 +167,18 @@ compare_seq(const void *a, const void *b)
 }
 
 static Datum
-path_array(const RuleBody *body, const RuleItem *field)
+path_array(const RuleBody *body, uint32 path, uint32 npath)
 {
-	Datum	   *components = palloc(sizeof(Datum) * field->b);
-	const char *component = RULE_STR(body, field->a);
+	Datum	   *components = palloc(sizeof(Datum) * npath);
+	const char *component = RULE_STR(body, path);
 	uint32		i;
 
-	for (i = 0; i < field->b; i++)
+	for (i = 0; i < npath; i++)
 	{
 		components[i] = CStringGetTextDatum(component);
 		component += strlen(component) + 1;
 	}
-	return PointerGetDatum(construct_array(components, (int) field->b, TEXTOID,
+	return PointerGetDatum(construct_array(components, (int) npath, TEXTOID,
 										   -1, false, TYPALIGN_INT));
 }
 
@@ -205,11 +221,11 @@ rule_references(PG_FUNCTION_ARGS)
 	{
 		RuleRef    *ref = &rc.refs[i];
 		Datum		values[4];
-		bool		nulls[4] = {false, false, ref->field == NULL, false};
+		bool		nulls[4] = {false, false, ref->npath == 0, false};
 
 		values[0] = CStringGetTextDatum(ref->kind);
 		values[1] = CStringGetTextDatum(ref->name);
-		values[2] = ref->field ? path_array(rc.body, ref->field) : (Datum) 0;
+		values[2] = ref->npath > 0 ? path_array(rc.body, ref->path, ref->npath) : (Datum) 0;
 		values[3] = BoolGetDatum(ref->relative);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}

@@ -619,6 +619,176 @@ compile_column_field(SqlState *st, const RuleItem *item, const char *alias)
 	return true;
 }
 
+/* An event condition's window (not ever) as a test of at, into st->buf. */
+static void
+append_event_window(SqlState *st, const RuleItem *item, const char *at, const RuleItem *operand)
+{
+	switch ((RuleWindow) item->arg)
+	{
+		case RW_WITHIN_LAST:
+			append_window(st, at, RT_WITHIN_LAST, operand, false);
+			break;
+		case RW_SINCE:
+			appendStringInfo(st->buf, "%s" BUILTIN_OP(">="), at);
+			append_value(st, operand, false);
+			break;
+		case RW_BEFORE:
+			appendStringInfo(st->buf, "%s" BUILTIN_OP("<"), at);
+			append_value(st, operand, false);
+			break;
+		case RW_BETWEEN:
+			append_between(st->buf, at, false, operand_sql(st, operand, NULL, false),
+						   operand_sql(st, operand + 1, NULL, false));
+			break;
+		case RW_EVER:
+			appendStringInfoString(st->buf, "true");
+			break;
+	}
+}
+
+/* Whether 0 op x holds, given the sign of 0 compared with x (cmp). */
+static bool
+apply_cmp_zero(RuleTestOp op, int cmp)
+{
+	switch (op)
+	{
+		case RT_EQ:
+			return cmp == 0;
+		case RT_NE:
+			return cmp != 0;
+		case RT_LT:
+			return cmp < 0;
+		case RT_LE:
+			return cmp <= 0;
+		case RT_GT:
+			return cmp > 0;
+		case RT_GE:
+			return cmp >= 0;
+		default:
+			return false;
+	}
+}
+
+/*
+ * The test an event condition's measure makes of a contact's matching
+ * events, as an aggregate expression over alias e, into st->buf; returns
+ * whether it holds for a contact without any (0 of a sum or a count).
+ * sum and avg are exact: numeric sums (each value of a float column made
+ * numeric first), and avg op v as sum op v * count, without a division.
+ */
+static bool
+append_measure_test(SqlState *st, const RuleItem *event, const RuleItem *m,
+					const RuleItem *window)
+{
+	const AttachedTable *ev = &st->cr->att->events;
+	const CheckedItem *ci = &st->cr->items[item_index(st, m)];
+	StringInfo	buf = st->buf;
+	const char *column = RM_IS_AGGREGATE(m->op) ? quote_identifier(ci->column) : NULL;
+	bool		float_column = column && (ci->cmptype == FLOAT4OID || ci->cmptype == FLOAT8OID);
+	const char *number = float_column ? psprintf("e.%s::pg_catalog.numeric", column) :
+		column ? psprintf("e.%s", column) : NULL;
+	RuleTestOp	op = (RuleTestOp) m->arg;
+	const CheckedItem *cv = &st->cr->items[item_index(st, m + 1)];
+
+	switch ((RuleMeasure) m->op)
+	{
+		case RM_SUM:
+			appendStringInfo(buf, "coalesce(pg_catalog.sum(%s)::pg_catalog.numeric, 0)", number);
+			appendStringInfoString(buf, plain_operator(op));
+			append_value(st, m + 1, false);
+			return apply_cmp_zero(op, DatumGetInt32(DirectFunctionCall2(numeric_cmp,
+																		 DirectFunctionCall1(int4_numeric, Int32GetDatum(0)),
+																		 cv->value)));
+		case RM_AVG:
+			appendStringInfo(buf, "pg_catalog.sum(%s)::pg_catalog.numeric", number);
+			appendStringInfoString(buf, plain_operator(op));
+			appendStringInfoChar(buf, '(');
+			append_value(st, m + 1, false);
+			appendStringInfo(buf, " OPERATOR(pg_catalog.*) pg_catalog.count(e.%s))", column);
+			return false;
+		case RM_COUNT_DISTINCT:
+			appendStringInfo(buf, "pg_catalog.count(DISTINCT e.%s)", column);
+			appendStringInfoString(buf, plain_operator(op));
+			append_value(st, m + 1, false);
+			return apply_cmp_zero(op, DatumGetInt64(cv->value) == 0 ? 0 : -1);
+		case RM_MIN:
+		case RM_MAX:
+			{
+				bool		time = ci->fclass == FC_TIME;
+
+				appendStringInfo(buf, "pg_catalog.%s(e.%s)", m->op == RM_MIN ? "min" : "max", column);
+				if (time)
+					appendStringInfoString(buf, plain_operator(op));
+				else
+					append_operator(buf, ci->coltype, op);
+				append_value(st, m + 1, time && ci->cmptype != TIMESTAMPTZOID);
+				return false;
+			}
+		case RM_FIRST:
+		case RM_LAST:
+			{
+				const char *at = psprintf("pg_catalog.%s(e.%s)", m->op == RM_FIRST ? "min" : "max",
+										  quote_identifier(ev->at_column));
+
+				append_event_window(st, event, at, window);
+				return false;
+			}
+	}
+	return false;
+}
+
+/*
+ * An event condition with a measure: the contacts whose matching events
+ * (kind, where, and the window but for first and last, whose window tests
+ * the time of the first or last) pass the measure's test.  As the count
+ * does, grouped by contact, or for a few contacts each one's events alone.
+ */
+static void
+compile_event_measure(SqlState *st, const RuleItem *item, const RuleItem *m,
+					  const RuleItem *window)
+{
+	const AttachedTable *ev = &st->cr->att->events;
+	const AttachedTable *co = &st->cr->att->contacts;
+	StringInfo	buf = st->buf;
+	StringInfoData filter;
+	StringInfoData test;
+	bool		without_events;
+
+	initStringInfo(&filter);
+	initStringInfo(&test);
+	st->buf = &filter;
+	appendStringInfo(&filter, "e.%s" BUILTIN_OP("=") "%s", quote_identifier(ev->kind_column),
+					 quote_literal_cstr(RULE_STR(st->body, item->a)));
+	if (item->flags & RULE_HAS_WHERE)
+	{
+		appendStringInfoString(&filter, " AND ");
+		compile_node(st, item + 1, "e", ev);
+	}
+	if (RM_IS_AGGREGATE(m->op) && item->arg != RW_EVER)
+	{
+		appendStringInfoString(&filter, " AND ");
+		append_event_window(st, item, psprintf("e.%s", quote_identifier(ev->at_column)), window);
+	}
+	st->buf = &test;
+	without_events = append_measure_test(st, item, m, window);
+	st->buf = buf;
+
+	if (st->few)
+		appendStringInfo(buf, "coalesce((SELECT %s FROM %s AS e WHERE e.%s" BUILTIN_OP("=") "c.%s AND %s), false)",
+						 test.data, quote_qualified_identifier(ev->schema, ev->name),
+						 quote_identifier(ev->contact_column),
+						 quote_identifier(co->contact_column), filter.data);
+	else
+		appendStringInfo(buf, "%sEXISTS (SELECT FROM (SELECT e.%s AS contact FROM %s AS e WHERE %s "
+						 "GROUP BY e.%s HAVING %s%s%s) AS g WHERE g.contact" BUILTIN_OP("=") "c.%s)",
+						 without_events ? "NOT " : "",
+						 quote_identifier(ev->contact_column),
+						 quote_qualified_identifier(ev->schema, ev->name), filter.data,
+						 quote_identifier(ev->contact_column),
+						 without_events ? "NOT coalesce(" : "", test.data, without_events ? ", false)" : "",
+						 quote_identifier(co->contact_column));
+}
+
 /*
  * An event condition.  The count comparison becomes "at least k" (a
  * semi-join), its negation (an anti-join), "exactly n" or its negation;
@@ -639,6 +809,13 @@ compile_event(SqlState *st, const RuleItem *item)
 	StringInfoData filter;
 	StringInfo	saved;
 
+	if (item->flags & RULE_HAS_MEASURE)
+	{
+		const RuleItem *m = (item->flags & RULE_HAS_WHERE) ? RULE_NEXT(item + 1) : item + 1;
+
+		compile_event_measure(st, item, m, RULE_NEXT(m));
+		return;
+	}
 	switch ((RuleTestOp) item->op)
 	{
 		case RT_GE:
@@ -687,29 +864,8 @@ compile_event(SqlState *st, const RuleItem *item)
 	}
 	if (item->arg != RW_EVER)
 	{
-		const char *at = psprintf("e.%s", quote_identifier(ev->at_column));
-
 		appendStringInfoString(&filter, " AND ");
-		switch ((RuleWindow) item->arg)
-		{
-			case RW_WITHIN_LAST:
-				append_window(st, at, RT_WITHIN_LAST, operand, false);
-				break;
-			case RW_SINCE:
-				appendStringInfo(&filter, "%s" BUILTIN_OP(">="), at);
-				append_value(st, operand, false);
-				break;
-			case RW_BEFORE:
-				appendStringInfo(&filter, "%s" BUILTIN_OP("<"), at);
-				append_value(st, operand, false);
-				break;
-			case RW_BETWEEN:
-				append_between(&filter, at, false, operand_sql(st, operand, NULL, false),
-							   operand_sql(st, operand + 1, NULL, false));
-				break;
-			case RW_EVER:
-				break;
-		}
+		append_event_window(st, item, psprintf("e.%s", quote_identifier(ev->at_column)), operand);
 	}
 	st->buf = saved;
 
@@ -819,6 +975,7 @@ compile_node(SqlState *st, const RuleItem *item, const char *alias,
 							 quote_identifier(st->cr->att->contacts.contact_column));
 			return false;
 		case RI_VALUE:
+		case RI_MEASURE:
 			break;
 	}
 	elog(ERROR, "unexpected rule item type %d", item->type);

@@ -168,6 +168,30 @@ rule_window_name(RuleWindow window)
 	return NULL;
 }
 
+/* A measure's name in JSON; also the function the text form writes, but count(distinct ...). */
+const char *
+rule_measure_name(RuleMeasure measure)
+{
+	switch (measure)
+	{
+		case RM_COUNT_DISTINCT:
+			return "count_distinct";
+		case RM_SUM:
+			return "sum";
+		case RM_AVG:
+			return "avg";
+		case RM_MIN:
+			return "min";
+		case RM_MAX:
+			return "max";
+		case RM_FIRST:
+			return "first";
+		case RM_LAST:
+			return "last";
+	}
+	return NULL;
+}
+
 /*
  * How many operands a field test takes: returns the minimum and sets *max
  * (-1 for no maximum).

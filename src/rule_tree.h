@@ -89,6 +89,12 @@ struct RuleNode
 	RuleTestOp	count_op;		/* comparison; 0 means the default, >= 1 */
 	uint32_t	count;
 	RuleWindow	window;			/* 0 means the default, ever */
+
+	/* EVENT: what is measured instead of the count (0: the count) */
+	RuleMeasure measure;
+	const char *measure_column; /* an aggregate's event column */
+	RuleTestOp	measure_op;		/* an aggregate's comparison */
+	RuleValue	measure_value;	/* and the value it is compared with */
 };
 
 extern RuleNode *rule_node_new(RuleArena *arena, RuleNodeType type);
@@ -106,6 +112,7 @@ extern const char *const rule_reserved_words[];
 extern const char *rule_test_op_name(RuleTestOp op, bool negated);
 extern const char *rule_unit_name(RuleUnit unit, bool plural);
 extern const char *rule_window_name(RuleWindow window);
+extern const char *rule_measure_name(RuleMeasure measure);	/* sum, first, count ... */
 extern int	rule_operand_count(RuleTestOp op, int *max);	/* min, max */
 
 /* Does a VALUE item, or one of the VALUE items [from, to), read the clock? */

@@ -144,12 +144,17 @@ valid_event(ValidateState *st, uint32_t index, int depth)
 
 	if (!valid_string(st, item->a, index, true))
 		return false;
-	if (!RT_IS_COMPARISON(item->op))
+	if (item->flags & ~(RULE_HAS_WHERE | RULE_HAS_MEASURE))
+		return corrupt(st, "Item %u has unknown flags %u.", index, item->flags);
+	if (item->flags & RULE_HAS_MEASURE)
+	{
+		if (item->op != 0 || item->b != 0)
+			return corrupt(st, "Item %u has both a count and a measure.", index);
+	}
+	else if (!RT_IS_COMPARISON(item->op))
 		return corrupt(st, "Item %u has an unknown count comparison %u.", index, item->op);
 	if (item->b > RULE_MAX_AMOUNT)
 		return corrupt(st, "Item %u has a count %u out of range.", index, item->b);
-	if (item->flags & ~RULE_HAS_WHERE)
-		return corrupt(st, "Item %u has unknown flags %u.", index, item->flags);
 	if (item->flags & RULE_HAS_WHERE)
 	{
 		if (next >= end)
@@ -158,6 +163,38 @@ valid_event(ValidateState *st, uint32_t index, int depth)
 		if (!valid_node(st, next, end, depth + 1, true))
 			return false;
 		next += st->body->items[next].span;
+	}
+	if (item->flags & RULE_HAS_MEASURE)
+	{
+		const RuleItem *m;
+
+		if (next >= end)
+			return corrupt(st, "Item %u has a measure but no item for it (span %u).",
+						   index, item->span);
+		m = &st->body->items[next];
+		if (m->type != RI_MEASURE)
+			return corrupt(st, "Item %u has type %u where a measure belongs.", next, m->type);
+		if (m->op < RM_COUNT_DISTINCT || m->op > RM_LAST_MEASURE)
+			return corrupt(st, "Item %u has an unknown measure %u.", next, m->op);
+		if (m->flags != 0 || m->b != 0)
+			return corrupt(st, "Item %u has unknown flags or operands.", next);
+		if (RM_IS_AGGREGATE(m->op))
+		{
+			if (m->span != 2 || m->span > end - next)
+				return corrupt(st, "Item %u should have one value but has span %u.", next, m->span);
+			if (!RT_IS_COMPARISON(m->arg))
+				return corrupt(st, "Item %u has an unknown comparison %u.", next, m->arg);
+			if (!valid_string(st, m->a, next, true) || !valid_value(st, next + 1, false, false))
+				return false;
+		}
+		else
+		{
+			if (m->span != 1 || m->a != 0 || m->arg != 0)
+				return corrupt(st, "Item %u is a leaf but has span %u or operands.", next, m->span);
+			if (item->arg == RW_EVER)
+				return corrupt(st, "Item %u tests the first or last event without a window.", index);
+		}
+		next += m->span;
 	}
 	switch (item->arg)
 	{
@@ -250,6 +287,7 @@ valid_node(ValidateState *st, uint32_t index, uint32_t end, int depth, bool in_w
 				return corrupt(st, "Item %u should have one value but has span %u.", index, item->span);
 			return valid_value(st, index + 1, false, false);
 		case RI_VALUE:
+		case RI_MEASURE:
 			break;
 	}
 	return corrupt(st, "Item %u has type %u where a condition belongs.", index, item->type);
@@ -360,6 +398,18 @@ decode_node(const RuleBody *body, const RuleItem *item, RuleArena *arena)
 				node->where = decode_node(body, child, arena);
 				child = RULE_NEXT(child);
 			}
+			if (item->flags & RULE_HAS_MEASURE)
+			{
+				node->count_op = 0;
+				node->measure = (RuleMeasure) child->op;
+				if (RM_IS_AGGREGATE(child->op))
+				{
+					node->measure_column = RULE_STR(body, child->a);
+					node->measure_op = (RuleTestOp) child->arg;
+					node->measure_value = decode_values(body, child + 1, 1, arena)[0];
+				}
+				child = RULE_NEXT(child);
+			}
 			node->nvalues = (int) (RULE_NEXT(item) - child);
 			node->values = decode_values(body, child, node->nvalues, arena);
 			break;
@@ -373,6 +423,7 @@ decode_node(const RuleBody *body, const RuleItem *item, RuleArena *arena)
 		case RI_TRUE:
 		case RI_FALSE:
 		case RI_VALUE:
+		case RI_MEASURE:
 			break;
 	}
 	return node;

@@ -201,6 +201,19 @@ collect_edges(EdgeCollector *ec, const RuleItem *item, const char *event_kind)
 					collect_edges(ec, child, kind);
 					child = RULE_NEXT(child);
 				}
+				if (item->flags & RULE_HAS_MEASURE)
+				{
+					/* min or max of a time column compared with a time now moves */
+					if (RM_IS_AGGREGATE(child->op) && rule_value_is_relative(child + 1))
+					{
+						const CheckedItem *ci = &ec->cr->items[child - body->items];
+
+						add_operand_sweeps(ec, sweep_query(ec->cr, "events", kind,
+														   psprintf("e.%s", quote_identifier(ci->column))),
+										   is_time_without_zone(ci->coltype), child + 1, RULE_NEXT(child));
+					}
+					child = RULE_NEXT(child);
+				}
 				if (!rule_operands_are_relative(child, end))
 					break;
 				query = sweep_query(ec->cr, "events", kind,
@@ -226,6 +239,7 @@ collect_edges(EdgeCollector *ec, const RuleItem *item, const char *event_kind)
 		case RI_TRUE:
 		case RI_FALSE:
 		case RI_VALUE:
+		case RI_MEASURE:
 			break;
 	}
 }
