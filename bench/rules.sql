@@ -51,4 +51,12 @@ INSERT INTO bench_rule VALUES
 (23, 'not in list', 'not in list 3',
  'NOT EXISTS (SELECT FROM public.list_members l WHERE l.contact_id = c.id AND l.list_id = 3)'),
 (24, 'in segment', 'in segment ''bench US'' and score >= 50',
- 'EXISTS (SELECT FROM segments.membership m WHERE m.segment_id = (SELECT s.id FROM segments.segment s WHERE s.name = ''bench US'') AND m.contact = c.id) AND c.score >= 50');
+ 'EXISTS (SELECT FROM segments.membership m WHERE m.segment_id = (SELECT s.id FROM segments.segment s WHERE s.name = ''bench US'') AND m.contact = c.id) AND c.score >= 50'),
+(25, 'event count distinct', 'event ''opened'' count(distinct campaign) >= 3 within last 90 days',
+ 'c.id IN (SELECT e.contact_id FROM public.events e WHERE e.kind = ''opened'' AND e.occurred_at BETWEEN timestamptz ''2025-03-17 12:00:00+00'' AND timestamptz ''2025-06-15 12:00:00+00'' GROUP BY 1 HAVING count(DISTINCT e.campaign) >= 3)'),
+(26, 'event last before', 'event ''opened'' last before 30 days ago',
+ 'c.id IN (SELECT e.contact_id FROM public.events e WHERE e.kind = ''opened'' GROUP BY 1 HAVING max(e.occurred_at) < timestamptz ''2025-05-16 12:00:00+00'')'),
+(27, 'event first within last', 'event ''clicked'' first within last 30 days',
+ 'c.id IN (SELECT e.contact_id FROM public.events e WHERE e.kind = ''clicked'' GROUP BY 1 HAVING min(e.occurred_at) BETWEEN timestamptz ''2025-05-16 12:00:00+00'' AND timestamptz ''2025-06-15 12:00:00+00'')'),
+(28, 'event max of a column', 'event ''bounced'' max(campaign) >= ''campaign-35''',
+ 'c.id IN (SELECT e.contact_id FROM public.events e WHERE e.kind = ''bounced'' GROUP BY 1 HAVING max(e.campaign) >= ''campaign-35'')');

@@ -188,6 +188,10 @@ SELECT segments.create_segment('Engaged readers', $$in segment 'Engaged' and in 
 -- A segment of one tenant: only account 3's contacts, with a filter on the
 -- event's own columns.
 SELECT segments.create_segment('Pricing interest', $$event 'clicked' where (url contains 'pricing') within last 30 days$$, tenant => 3);
+-- The latest event: contacts who opened once, but not for 30 days.
+SELECT segments.create_segment('Lapsed openers', $$event 'opened' last before 30 days ago$$);
+-- An aggregate of an event column: clicks on three campaigns or more.
+SELECT segments.create_segment('Campaign hoppers', $$event 'clicked' count(distinct campaign) >= 3 within last 90 days$$);
 
 \echo
 \echo '   The catalog and the number of members of each segment, read from'
