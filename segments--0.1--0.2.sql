@@ -1314,6 +1314,52 @@ BEGIN
 END
 $$;
 
+-- == Event kinds of an enum type ==
+--
+-- attach_events takes a kind column of an enum type (or a domain over
+-- one) too: rules name its labels as strings; a label the type does not
+-- have names no event (src/rule_sql.c, src/contact_data.c).
+CREATE OR REPLACE FUNCTION segments.attach_events(tbl regclass, contact name, kind name, at name)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	qname text := segments._attach_begin('events', tbl);
+	contact_attnum smallint := segments._contact_column(tbl, qname, attach_events.contact);
+	k record;
+	a record;
+BEGIN
+	k := segments._column(tbl, attach_events.kind, 'kind');
+	IF k.base NOT IN ('pg_catalog.text'::regtype, 'pg_catalog.varchar'::regtype)
+			AND NOT EXISTS (SELECT FROM pg_catalog.pg_type t WHERE t.oid = k.base AND t.typtype = 'e') THEN
+		RAISE EXCEPTION 'kind column "%" of table % has type %', attach_events.kind, qname, k.declared
+			USING ERRCODE = 'datatype_mismatch',
+			DETAIL = 'The event kind must be of type text or varchar, an enum, or a domain over one of them.';
+	END IF;
+	a := segments._column(tbl, attach_events.at, 'at');
+	IF a.base <> 'pg_catalog.timestamptz'::regtype THEN
+		RAISE EXCEPTION 'at column "%" of table % has type %', attach_events.at, qname, a.declared
+			USING ERRCODE = 'datatype_mismatch',
+			DETAIL = 'The event time must be of type timestamp with time zone (timestamptz).';
+	END IF;
+	IF contact_attnum IN (k.attnum, a.attnum) THEN
+		RAISE EXCEPTION 'column "%" of table % cannot be both the contact and the % column',
+			attach_events.contact, qname, CASE WHEN contact_attnum = k.attnum THEN 'kind' ELSE 'at' END
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	PERFORM segments._check_data_owner(tbl, qname);
+
+	INSERT INTO segments.attached (role, table_schema, table_name, contact_column, kind_column, at_column)
+	SELECT 'events', n.nspname, cl.relname, attach_events.contact, attach_events.kind, attach_events.at
+	FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
+	WHERE cl.oid = tbl;
+	PERFORM segments._install_triggers('events', tbl);
+END
+$$;
+COMMENT ON FUNCTION segments.attach_events(regclass, name, name, name) IS
+	'attach the events table: its contact column (the key''s type), kind column (text, varchar or an enum) and at column (timestamptz)';
+
 -- The new functions, as every function: not executable by PUBLIC; the
 -- documented ones granted to the roles that use them.
 REVOKE ALL ON FUNCTION

@@ -13,7 +13,7 @@
 #
 # Axes:
 #   contacts  at each point, a database of that size: a build and a
-#             preview_count of the 24 suite rules (sums, and the geometric
+#             preview_count of the suite's rules (sums, and the geometric
 #             mean of the ratios to the hand-written SQL), a single-row
 #             UPDATE with 100 segments and a single event INSERT with 50
 #             engagement segments (tps with and without), a tick with

@@ -20,6 +20,7 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
@@ -141,7 +142,9 @@ query_text(const Attachments *att, ContactQuery which, Oid *argtypes, int *nargs
 				 * once per pair of elements.
 				 */
 				t = &att->events;
-				argtypes[1] = get_array_type(getBaseType(contact_column_type(t, t->kind_column)));
+				/* an enum's kinds as text: a label the type lacks is no error */
+				argtypes[1] = OidIsValid(t->kind_enum) ? TEXTARRAYOID :
+					get_array_type(getBaseType(contact_column_type(t, t->kind_column)));
 				argtypes[2] = TIMESTAMPTZOID;
 				*nargs = since ? 3 : 2;
 
@@ -151,7 +154,7 @@ query_text(const Attachments *att, ContactQuery which, Oid *argtypes, int *nargs
 				 * that the table's own column names come first.
 				 */
 				return psprintf("SELECT %s, k.i FROM pg_catalog.unnest($1) WITH ORDINALITY AS k(key, i)"
-								" JOIN %s AS e ON e.%s = k.key WHERE (e.%s = ANY ($2)) IS TRUE%s"
+								" JOIN %s AS e ON e.%s = k.key WHERE (e.%s%s = ANY ($2)) IS TRUE%s"
 								" ORDER BY k.i",
 								all ? "e.*" : psprintf("e.%s, e.%s, e.%s", quote_identifier(t->contact_column),
 													   quote_identifier(t->kind_column),
@@ -159,6 +162,7 @@ query_text(const Attachments *att, ContactQuery which, Oid *argtypes, int *nargs
 								quote_qualified_identifier(t->schema, t->name),
 								quote_identifier(t->contact_column),
 								quote_identifier(t->kind_column),
+								OidIsValid(t->kind_enum) ? "::pg_catalog.text" : "",
 								since ? psprintf(" AND e.%s >= $3", quote_identifier(t->at_column)) : "");
 			}
 		case CQ_LISTS:
@@ -352,7 +356,8 @@ read_events(ContactChunk *chunk, Datum array, const EvalNeeds *needs, bool lates
 {
 	const AttachedTable *ev = &chunk->att->events;
 	/* a domain's CHECK is the table owner's code: kinds are read as its base type */
-	Oid			kindtype = getBaseType(contact_column_type(ev, ev->kind_column));
+	Oid			kindtype = OidIsValid(ev->kind_enum) ? TEXTOID :
+		getBaseType(contact_column_type(ev, ev->kind_column));
 	Oid			input,
 				ioparam;
 	int16		typlen;
@@ -580,7 +585,9 @@ set_events(EvalContact *c, HeapTuple *tuples, uint64 n, TupleDesc desc)
 	uint64		i;
 
 	c->events_desc = desc;
-	c->kind_collation = TupleDescAttr(desc, kind_fnum - 1)->attcollation;
+	/* an enum's labels compare exactly, as the type's = does */
+	c->kind_collation = OidIsValid(ev->kind_enum) ? C_COLLATION_OID :
+		TupleDescAttr(desc, kind_fnum - 1)->attcollation;
 	c->events = palloc(sizeof(EvalEvent) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
@@ -591,7 +598,12 @@ set_events(EvalContact *c, HeapTuple *tuples, uint64 n, TupleDesc desc)
 		e->tuple = tuples[i];
 		kind = heap_getattr(e->tuple, kind_fnum, desc, &isnull);
 		/* detoasted once here rather than for every condition */
-		e->kind = isnull ? NULL : (text *) PG_DETOAST_DATUM_PACKED(kind);
+		if (isnull)
+			e->kind = NULL;
+		else if (OidIsValid(ev->kind_enum))
+			e->kind = cstring_to_text(DatumGetCString(DirectFunctionCall1(enum_out, kind)));
+		else
+			e->kind = (text *) PG_DETOAST_DATUM_PACKED(kind);
 		e->at = DatumGetTimestampTz(heap_getattr(e->tuple, at_fnum, desc, &e->at_isnull));
 	}
 	c->nevents = n;

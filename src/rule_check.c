@@ -239,6 +239,8 @@ read_attachments(MemoryContext target)
 			t->tenant_type = column_type(t, t->tenant_column);
 		if (t->list_column)
 			t->list_type = column_type(t, t->list_column);
+		if (t->kind_column && type_is_enum(getBaseType(column_type(t, t->kind_column))))
+			t->kind_enum = getBaseType(column_type(t, t->kind_column));
 		MemoryContextSwitchTo(spi);
 	}
 

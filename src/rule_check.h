@@ -25,6 +25,7 @@ typedef struct AttachedTable
 	char	   *tenant_column;	/* contacts, or NULL */
 	Oid			tenant_type;
 	char	   *kind_column;	/* events */
+	Oid			kind_enum;		/* events: the kind's enum type, or InvalidOid (text) */
 	char	   *at_column;		/* events */
 	char	   *list_column;	/* lists */
 	Oid			list_type;

@@ -619,6 +619,30 @@ compile_column_field(SqlState *st, const RuleItem *item, const char *alias)
 	return true;
 }
 
+char *
+rule_sql_kind_test(const Attachments *att, const char *alias, const char *kind)
+{
+	const AttachedTable *ev = &att->events;
+	HeapTuple	label;
+
+	if (!OidIsValid(ev->kind_enum))
+		return psprintf("%s.%s" BUILTIN_OP("=") "%s", alias, quote_identifier(ev->kind_column),
+						quote_literal_cstr(kind));
+	label = strlen(kind) >= NAMEDATALEN ? NULL :
+		SearchSysCache2(ENUMTYPOIDNAME, ObjectIdGetDatum(ev->kind_enum), CStringGetDatum(kind));
+	if (!HeapTupleIsValid(label))
+	{
+		/* as text: the label may be added later, while this SQL is kept */
+		return psprintf("%s.%s::pg_catalog.text" BUILTIN_OP("=") "%s", alias,
+						quote_identifier(ev->kind_column), quote_literal_cstr(kind));
+	}
+	ReleaseSysCache(label);
+	/* the column as the enum (a no-op unless it is a domain over it) */
+	return psprintf("%s.%s::%s" BUILTIN_OP("=") "%s::%s", alias, quote_identifier(ev->kind_column),
+					format_type_be_qualified(ev->kind_enum), quote_literal_cstr(kind),
+					format_type_be_qualified(ev->kind_enum));
+}
+
 /* An event condition's window (not ever) as a test of at, into st->buf. */
 static void
 append_event_window(SqlState *st, const RuleItem *item, const char *at, const RuleItem *operand)
@@ -757,8 +781,7 @@ compile_event_measure(SqlState *st, const RuleItem *item, const RuleItem *m,
 	initStringInfo(&filter);
 	initStringInfo(&test);
 	st->buf = &filter;
-	appendStringInfo(&filter, "e.%s" BUILTIN_OP("=") "%s", quote_identifier(ev->kind_column),
-					 quote_literal_cstr(RULE_STR(st->body, item->a)));
+	appendStringInfoString(&filter, rule_sql_kind_test(st->cr->att, "e", RULE_STR(st->body, item->a)));
 	if (item->flags & RULE_HAS_WHERE)
 	{
 		appendStringInfoString(&filter, " AND ");
@@ -852,8 +875,7 @@ compile_event(SqlState *st, const RuleItem *item)
 
 	/* the events that count: kind, where, window */
 	initStringInfo(&filter);
-	appendStringInfo(&filter, "e.%s" BUILTIN_OP("=") "%s", quote_identifier(ev->kind_column),
-					 quote_literal_cstr(RULE_STR(st->body, item->a)));
+	appendStringInfoString(&filter, rule_sql_kind_test(st->cr->att, "e", RULE_STR(st->body, item->a)));
 	saved = st->buf;
 	st->buf = &filter;
 	if (item->flags & RULE_HAS_WHERE)

@@ -111,13 +111,11 @@ sweep_query(const CheckedRule *cr, const char *role, const char *event_kind, con
 		return psprintf("SELECT l.%s FROM %s AS l WHERE %s" BUILTIN_OP(">=") "$1 AND %s" BUILTIN_OP("<=") "$2",
 						quote_identifier(att->lists.contact_column),
 						quote_qualified_identifier(att->lists.schema, att->lists.name), expr, expr);
-	return psprintf("SELECT e.%s FROM %s AS e WHERE e.%s" BUILTIN_OP("=") "%s::%s "
+	return psprintf("SELECT e.%s FROM %s AS e WHERE %s "
 					"AND %s" BUILTIN_OP(">=") "$1 AND %s" BUILTIN_OP("<=") "$2",
 					quote_identifier(att->events.contact_column),
 					quote_qualified_identifier(att->events.schema, att->events.name),
-					quote_identifier(att->events.kind_column),
-					quote_literal_cstr(event_kind),
-					format_type_be_qualified(getBaseType(contact_column_type(&att->events, att->events.kind_column))),
+					rule_sql_kind_test(att, "e", event_kind),
 					expr, expr);
 }
 

@@ -1,0 +1,102 @@
+--
+-- semantics_kinds: event kinds of the types schemas use: text, varchar,
+-- an enum, a domain over text or over an enum.  A rule names a kind as a
+-- string: an enum's label, compared as the type's = compares it; a label
+-- the enum lacks names no event, and no error, until the type gains it.
+--
+SET segments.now_override = '2025-06-15 12:00:00+00';
+
+CREATE TYPE event_kind AS ENUM ('delivered', 'opened', 'clicked');
+CREATE DOMAIN event_kind_d AS event_kind;
+CREATE DOMAIN kind_text AS text CHECK (VALUE <> '');
+
+CREATE TABLE contacts (id bigint PRIMARY KEY, account_id integer NOT NULL);
+INSERT INTO contacts SELECT i, 1 + i % 2 FROM generate_series(1, 60) AS i;
+CREATE TABLE events (
+	contact_id bigint NOT NULL,
+	kind event_kind NOT NULL,
+	occurred_at timestamptz NOT NULL,
+	campaign text
+);
+INSERT INTO events
+SELECT 1 + (i * 13) % 50, (ARRAY['delivered', 'opened', 'opened', 'clicked'])[1 + i % 4]::event_kind,
+	timestamptz '2025-06-15 12:00:00+00' - ((i * 37) % (60 * 24)) * interval '1 hour',
+	'c' || i % 7
+FROM generate_series(1, 600) AS i;
+CREATE INDEX ON events (contact_id, kind);
+
+SELECT segments.attach_contacts('contacts', key => 'id', tenant => 'account_id');
+SELECT segments.attach_events('events', contact => 'contact_id', kind => 'kind', at => 'occurred_at');
+
+-- n(contact, kind, filter): the hand-written count, comparing as text.
+CREATE FUNCTION n(contact bigint, kind text, filter text DEFAULT 'true') RETURNS bigint
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	result bigint;
+BEGIN
+	EXECUTE format('SELECT count(*) FROM events e WHERE e.contact_id = $1 AND e.kind::text = $2 AND (%s)', filter)
+	INTO result USING contact, kind;
+	RETURN result;
+END
+$$;
+
+-- Counts, windows, measures; 'bounced' is no label of the type, 'Opened'
+-- none either (labels are exact).
+SELECT k.* FROM (VALUES
+	('event ''opened''', 'n(c.id, ''opened'') >= 1'),
+	('event ''opened'' count >= 4 within last 30 days',
+		'n(c.id, ''opened'', $$e.occurred_at BETWEEN ''2025-05-16 12:00:00+00'' AND ''2025-06-15 12:00:00+00''$$) >= 4'),
+	('event ''clicked'' count(distinct campaign) >= 2', $$(SELECT count(DISTINCT e.campaign) FROM events e WHERE e.contact_id = c.id AND e.kind = 'clicked') >= 2$$),
+	('event ''delivered'' last before 3 days ago', $$(SELECT max(e.occurred_at) FROM events e WHERE e.contact_id = c.id AND e.kind = 'delivered') < '2025-06-12 12:00:00+00'$$),
+	('event ''bounced''', 'false'),
+	('event ''bounced'' count = 0', 'true'),
+	('event ''Opened''', 'false'),
+	('not event ''clicked'' within last 7 days',
+		'n(c.id, ''clicked'', $$e.occurred_at BETWEEN ''2025-06-08 12:00:00+00'' AND ''2025-06-15 12:00:00+00''$$) = 0')
+) AS t(rule, expected), LATERAL check_rule(t.rule, t.expected) k;
+
+-- Segments are built, then kept by writes and time.
+SELECT segments.create_segment('openers', 'event ''opened'' within last 30 days') IS NOT NULL AS created;
+SELECT segments.create_segment('bounced', 'event ''bounced''') IS NOT NULL AS created;
+INSERT INTO events VALUES (55, 'opened', '2025-06-14', 'x');
+SELECT m.contact FROM segments.membership m JOIN segments.segment s ON s.id = m.segment_id
+WHERE s.name = 'openers' AND m.contact = 55;
+-- the type gains the label: an event of it is maintained like any other
+ALTER TYPE event_kind ADD VALUE 'bounced';
+INSERT INTO events VALUES (56, 'bounced', '2025-06-14', 'x');
+SELECT s.name, m.contact FROM segments.membership m JOIN segments.segment s ON s.id = m.segment_id
+WHERE s.name = 'bounced';
+SET segments.now_override = '2025-07-20 12:00:00+00';
+SELECT segments.tick() > 0 AS ticked;
+SELECT s.name, v.missing, v.extra FROM segments.segment s, LATERAL segments.verify_segment(s.id) v ORDER BY s.id;
+SET segments.now_override = '2025-06-15 12:00:00+00';
+SELECT * FROM segments.explain(56::bigint, 'event ''bounced'' and not event ''opened'' within last 30 days');
+
+SELECT count(*) AS dropped FROM segments.segment s, LATERAL segments.drop_segment(s.id);
+SELECT segments.detach_events();
+
+-- A domain over the enum, and a domain over text.
+ALTER TABLE events ALTER COLUMN kind TYPE event_kind_d;
+SELECT segments.attach_events('events', contact => 'contact_id', kind => 'kind', at => 'occurred_at');
+SELECT k.* FROM (VALUES
+	('event ''opened'' count >= 3', 'n(c.id, ''opened'') >= 3'),
+	('event ''nothing''', 'false')
+) AS t(rule, expected), LATERAL check_rule(t.rule, t.expected) k;
+SELECT segments.detach_events();
+ALTER TABLE events ALTER COLUMN kind TYPE kind_text USING kind::text;
+SELECT segments.attach_events('events', contact => 'contact_id', kind => 'kind', at => 'occurred_at');
+SELECT k.* FROM (VALUES
+	('event ''opened'' count >= 3', 'n(c.id, ''opened'') >= 3')
+) AS t(rule, expected), LATERAL check_rule(t.rule, t.expected) k;
+SELECT segments.detach_events();
+
+-- Other types are refused.
+ALTER TABLE events ALTER COLUMN kind TYPE integer USING length(kind);
+SELECT * FROM try($$SELECT segments.attach_events('events', contact => 'contact_id', kind => 'kind', at => 'occurred_at')$$);
+
+SELECT segments.detach_contacts();
+DROP TABLE contacts, events;
+DROP FUNCTION n(bigint, text, text);
+DROP DOMAIN event_kind_d, kind_text;
+DROP TYPE event_kind;
+RESET segments.now_override;
