@@ -35,9 +35,11 @@ CREATE TABLE events (
 	amount numeric,
 	units integer,
 	weight double precision,
-	campaign text
+	campaign text,
+	flag boolean,
+	grade "char"
 );
-INSERT INTO events (contact_id, kind, occurred_at, amount, units, weight, campaign)
+INSERT INTO events (contact_id, kind, occurred_at, amount, units, weight, campaign, flag, grade)
 SELECT 1 + (i * 7919) % 180,
 	(ARRAY['purchased', 'opened', 'opened', 'clicked'])[1 + (i * 13 + i / 7) % 4],
 	CASE WHEN i % 97 = 0 THEN NULL
@@ -45,7 +47,9 @@ SELECT 1 + (i * 7919) % 180,
 	CASE WHEN i % 9 = 0 THEN NULL ELSE ((i * 31) % 300 - 20) + (i % 4) * 0.25 END,
 	CASE WHEN i % 11 = 0 THEN NULL ELSE (i * 17) % 50 END,
 	CASE WHEN i % 5 = 0 THEN 0.1 ELSE (i % 7) * 0.3 END,
-	(ARRAY['spring', 'summer', NULL, 'Spring', 'fall'])[1 + (i * 3) % 5]
+	(ARRAY['spring', 'summer', NULL, 'Spring', 'fall'])[1 + (i * 3) % 5],
+	CASE WHEN i % 13 = 0 THEN NULL ELSE i % 3 = 0 END,
+	CASE WHEN i % 17 = 0 THEN NULL WHEN i % 23 = 0 THEN '\377'::"char" ELSE chr(97 + i % 5)::"char" END
 FROM generate_series(1, 2000) AS i;
 CREATE INDEX ON events (contact_id, kind);
 SELECT count(*) AS events, count(DISTINCT contact_id) AS contacts_with_events FROM events;
@@ -113,7 +117,13 @@ SELECT k.* FROM (VALUES
 	('event ''opened'' max(campaign) = ''summer''', $$(SELECT max(e.campaign) FROM events e WHERE e.contact_id = c.id AND e.kind = 'opened') = 'summer'$$),
 	('event ''opened'' min(campaign) < ''c''', $$(SELECT min(e.campaign) FROM events e WHERE e.contact_id = c.id AND e.kind = 'opened') < 'c'$$),
 	('event ''opened'' max(occurred_at) < 60 days ago', $$(SELECT max(e.occurred_at) FROM events e WHERE e.contact_id = c.id AND e.kind = 'opened') < '2025-04-16 12:00:00+00'$$),
-	('not event ''purchased'' max(amount) >= 270', 'NOT coalesce(agg(c.id, ''purchased'', ''max(e.amount)'') >= 270, false)')
+	('not event ''purchased'' max(amount) >= 270', 'NOT coalesce(agg(c.id, ''purchased'', ''max(e.amount)'') >= 270, false)'),
+	-- types without pg_catalog's min and max, or whose would cast them to
+	-- another type's order ("char" to text): the type's own btree order
+	('event ''purchased'' max(flag) = true', $$(SELECT bool_or(e.flag) FROM events e WHERE e.contact_id = c.id AND e.kind = 'purchased')$$),
+	('event ''purchased'' min(flag) = false', $$NOT (SELECT bool_and(e.flag) FROM events e WHERE e.contact_id = c.id AND e.kind = 'purchased')$$),
+	('event ''opened'' max(grade) = ''e''', $$(SELECT e.grade FROM events e WHERE e.contact_id = c.id AND e.kind = 'opened' AND e.grade IS NOT NULL ORDER BY e.grade DESC LIMIT 1) = 'e'$$),
+	('event ''opened'' min(grade) > ''a''', $$(SELECT e.grade FROM events e WHERE e.contact_id = c.id AND e.kind = 'opened' AND e.grade IS NOT NULL ORDER BY e.grade LIMIT 1) > 'a'$$)
 ) AS t(rule, expected), LATERAL check_rule(t.rule, t.expected) k;
 
 --

@@ -694,6 +694,41 @@ apply_cmp_zero(RuleTestOp op, int cmp)
 }
 
 /*
+ * Whether pg_catalog's min and max take values of a base type as they are
+ * and order them as its default btree operator class does.  Other types
+ * (boolean, uuid, an extension's) have none, or one of a type they are cast
+ * to, whose order may differ.
+ */
+static bool
+builtin_min_max(Oid type)
+{
+	switch (type)
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case NUMERICOID:
+		case FLOAT4OID:
+		case FLOAT8OID:
+		case MONEYOID:
+		case OIDOID:
+		case TEXTOID:
+		case VARCHAROID:		/* min(text), in text's order, as varchar's btree */
+		case BPCHAROID:
+		case DATEOID:
+		case TIMEOID:
+		case TIMETZOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+		case INTERVALOID:
+		case INETOID:
+			return true;
+		default:
+			return type_is_enum(type);
+	}
+}
+
+/*
  * The test an event condition's measure makes of a contact's matching
  * events, as an aggregate expression over alias e, into st->buf; returns
  * whether it holds for a contact without any (0 of a sum or a count).
@@ -740,7 +775,15 @@ append_measure_test(SqlState *st, const RuleItem *event, const RuleItem *m,
 			{
 				bool		time = ci->fclass == FC_TIME;
 
-				appendStringInfo(buf, "pg_catalog.%s(e.%s)", m->op == RM_MIN ? "min" : "max", column);
+				if (builtin_min_max(ci->cmptype))
+					appendStringInfo(buf, "pg_catalog.%s(e.%s)", m->op == RM_MIN ? "min" : "max", column);
+				else
+				{
+					/* the first value in the type's own order, as the C path takes it */
+					appendStringInfo(buf, "(pg_catalog.array_agg(e.%s ORDER BY e.%s USING", column, column);
+					append_operator(buf, ci->coltype, m->op == RM_MIN ? RT_LT : RT_GT);
+					appendStringInfo(buf, ") FILTER (WHERE e.%s IS NOT NULL))[1]", column);
+				}
 				if (time)
 					appendStringInfoString(buf, plain_operator(op));
 				else
