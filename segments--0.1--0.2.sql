@@ -1139,6 +1139,9 @@ BEGIN
 	END IF;
 	IF before.xact IS NOT NULL THEN
 		PERFORM segments._follow_changes(before);
+		IF before.labels <> '{}' THEN
+			PERFORM segments._follow_label_renames(before.labels);
+		END IF;
 	END IF;
 	IF TG_TAG NOT LIKE 'DROP %' THEN
 		PERFORM segments._sync_partitions();
@@ -1360,6 +1363,115 @@ $$;
 COMMENT ON FUNCTION segments.attach_events(regclass, name, name, name) IS
 	'attach the events table: its contact column (the key''s type), kind column (text, varchar or an enum) and at column (timestamptz)';
 
+-- An enum's label renamed (ALTER TYPE ... RENAME VALUE) is followed, as a
+-- column's name is: the events keep their kind under its new name, so the
+-- rules that name the old label name the new one.  ddl_command_start
+-- records the labels of the events' kind enum (by their pg_enum OID, which
+-- a rename keeps) for an ALTER TYPE; ddl_command_end compares.
+ALTER TABLE segments._ddl_before ADD COLUMN labels jsonb NOT NULL DEFAULT '{}';
+
+-- The enum the attached events' kind column is of (under any domain), or NULL.
+CREATE FUNCTION segments._kind_enum() RETURNS oid
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	a segments.attached;
+	k record;
+BEGIN
+	SELECT * INTO a FROM segments.attached x WHERE x.role = 'events';
+	IF NOT FOUND OR pg_catalog.to_regclass(format('%I.%I', a.table_schema, a.table_name)) IS NULL THEN
+		RETURN NULL;
+	END IF;
+	k := segments._column(format('%I.%I', a.table_schema, a.table_name)::pg_catalog.regclass, a.kind_column, 'kind');
+	RETURN (SELECT t.oid FROM pg_catalog.pg_type t WHERE t.oid = k.base AND t.typtype = 'e');
+END
+$$;
+
+CREATE OR REPLACE FUNCTION segments._on_ddl_start() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	x xid8;
+BEGIN
+	IF NOT EXISTS (SELECT FROM segments.attached) THEN
+		RETURN;
+	END IF;
+	x := pg_catalog.pg_current_xact_id();
+	DELETE FROM segments._ddl_before b WHERE b.pid = pg_catalog.pg_backend_pid() AND b.xact <> x;
+	INSERT INTO segments._ddl_before (pid, xact, depth, tag, tables, columns, labels)
+	SELECT pg_catalog.pg_backend_pid(), x, coalesce((SELECT max(b.depth) FROM segments._ddl_before b WHERE b.xact = x), 0) + 1, TG_TAG,
+		coalesce((SELECT jsonb_agg(jsonb_build_object('role', t.role, 'relid', t.relid,
+				'root', t.relid = t.root, 'relfilenode', cl.relfilenode))
+			FROM segments._attached_tables() t JOIN pg_catalog.pg_class cl ON cl.oid = t.relid), '[]'),
+		coalesce((SELECT jsonb_agg(jsonb_build_object('role', t.role, 'relid', t.relid,
+				'attnum', at.attnum, 'name', at.attname, 'type', at.atttypid, 'typmod', at.atttypmod,
+				'coll', at.attcollation, 'version', at.xmin::text))
+			FROM segments._attached_tables() t
+			JOIN pg_catalog.pg_attribute at ON at.attrelid = t.relid AND at.attnum > 0 AND NOT at.attisdropped
+			WHERE t.relid = t.root), '[]'),
+		CASE WHEN TG_TAG = 'ALTER TYPE' THEN
+			coalesce((SELECT jsonb_object_agg(e.oid::text, e.enumlabel)
+				FROM pg_catalog.pg_enum e WHERE e.enumtypid = segments._kind_enum()), '{}')
+		ELSE '{}' END;
+END
+$$;
+
+-- A rule's JSON form with the event kind old renamed new.
+CREATE FUNCTION segments._rename_event_kind(node jsonb, old text, new text) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	k text;
+BEGIN
+	IF jsonb_typeof(node) <> 'object' THEN
+		RETURN node;
+	ELSIF node ? 'and' OR node ? 'or' THEN
+		k := CASE WHEN node ? 'and' THEN 'and' ELSE 'or' END;
+		RETURN jsonb_build_object(k, (
+			SELECT jsonb_agg(segments._rename_event_kind(e.value, old, new) ORDER BY e.i)
+			FROM jsonb_array_elements(node -> k) WITH ORDINALITY AS e(value, i)));
+	ELSIF node ? 'not' THEN
+		RETURN jsonb_build_object('not', segments._rename_event_kind(node -> 'not', old, new));
+	ELSIF node ? 'event' AND node ->> 'event' = old THEN
+		RETURN jsonb_set(node, '{event}', to_jsonb(new));
+	END IF;
+	RETURN node;
+END
+$$;
+
+-- The labels of the kind enum as ddl_command_start found them (OID to
+-- label): those renamed since are renamed in the rules that name them.
+CREATE FUNCTION segments._follow_label_renames(labels jsonb) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	r record;
+	seg_id bigint;
+BEGIN
+	FOR r IN
+		SELECT l.value #>> '{}' AS old, e.enumlabel::text AS new
+		FROM pg_catalog.jsonb_each(labels) l
+		JOIN pg_catalog.pg_enum e ON e.oid = l.key::oid
+		WHERE e.enumlabel::text <> l.value #>> '{}'
+		ORDER BY e.enumsortorder
+	LOOP
+		-- as _follow_column_rename: the lock _writers_lock(true) takes, first
+		LOCK TABLE segments.segment IN SHARE ROW EXCLUSIVE MODE;
+		PERFORM segments._writers_lock(true);
+		FOR seg_id IN
+			SELECT DISTINCT x.segment_id FROM segments.segment_reference x
+			WHERE x.kind = 'event' AND x.name = r.old ORDER BY 1
+		LOOP
+			UPDATE segments.segment s
+			SET rule = segments.rule_from_jsonb(segments._rename_event_kind(segments.rule_to_jsonb(s.rule), r.old, r.new)),
+				updated_at = now()
+			WHERE s.id = seg_id;
+			PERFORM segments._set_references(seg_id);
+		END LOOP;
+	END LOOP;
+END
+$$;
+
 -- The new functions, as every function: not executable by PUBLIC; the
 -- documented ones granted to the roles that use them.
 REVOKE ALL ON FUNCTION
@@ -1377,7 +1489,9 @@ REVOKE ALL ON FUNCTION
 	segments._on_drop_extension(), segments._restoring_dump(), segments._merge_one_row(),
 	segments._drop_leftover_contact_objects(), segments.verify_all(), segments.refresh_all(),
 	segments._on_replicated_write(), segments._trigger_firing(regprocedure),
-	segments._set_trigger_firing(oid), segments.upgrade_attachments()
+	segments._set_trigger_firing(oid), segments.upgrade_attachments(),
+	segments._kind_enum(), segments._rename_event_kind(jsonb, text, text),
+	segments._follow_label_renames(jsonb)
 	FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION

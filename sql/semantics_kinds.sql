@@ -66,11 +66,24 @@ ALTER TYPE event_kind ADD VALUE 'bounced';
 INSERT INTO events VALUES (56, 'bounced', '2025-06-14', 'x');
 SELECT s.name, m.contact FROM segments.membership m JOIN segments.segment s ON s.id = m.segment_id
 WHERE s.name = 'bounced';
+-- A label renamed is followed, as a column's name is: the rules that name
+-- it name the new one, and membership does not change.
+SELECT segments.create_segment('clickers', 'event ''clicked'' count >= 2 and not event ''bounced''') IS NOT NULL AS created;
+SELECT count(*) AS clickers FROM segments.membership m JOIN segments.segment s ON s.id = m.segment_id WHERE s.name = 'clickers';
+ALTER TYPE event_kind RENAME VALUE 'clicked' TO 'click';
+SELECT name, rule FROM segments.segment ORDER BY id;
+SELECT count(*) AS clickers FROM segments.membership m JOIN segments.segment s ON s.id = m.segment_id WHERE s.name = 'clickers';
+SELECT s.name, v.missing, v.extra FROM segments.segment s, LATERAL segments.verify_segment(s.id) v ORDER BY s.id;
+INSERT INTO events VALUES (57, 'click', '2025-06-14', 'x'), (57, 'click', '2025-06-13', 'y');
+SELECT s.name, v.missing, v.extra FROM segments.segment s, LATERAL segments.verify_segment(s.id) v ORDER BY s.id;
+ALTER TYPE event_kind RENAME VALUE 'click' TO 'clicked';
+SELECT name, rule FROM segments.segment WHERE name = 'clickers';
 SET segments.now_override = '2025-07-20 12:00:00+00';
 SELECT segments.tick() > 0 AS ticked;
 SELECT s.name, v.missing, v.extra FROM segments.segment s, LATERAL segments.verify_segment(s.id) v ORDER BY s.id;
 SET segments.now_override = '2025-06-15 12:00:00+00';
 SELECT * FROM segments.explain(56::bigint, 'event ''bounced'' and not event ''opened'' within last 30 days');
+
 
 SELECT count(*) AS dropped FROM segments.segment s, LATERAL segments.drop_segment(s.id);
 SELECT segments.detach_events();
