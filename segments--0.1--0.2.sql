@@ -1317,11 +1317,12 @@ BEGIN
 END
 $$;
 
--- == Event kinds of an enum type ==
+-- == Event kinds of an enum type, event times without a zone ==
 --
 -- attach_events takes a kind column of an enum type (or a domain over
 -- one) too: rules name its labels as strings; a label the type does not
--- have names no event (src/rule_sql.c, src/contact_data.c).
+-- have names no event (src/rule_sql.c, src/contact_data.c).  And a time
+-- column of type timestamp or date, read in UTC as the contacts' are.
 CREATE OR REPLACE FUNCTION segments.attach_events(tbl regclass, contact name, kind name, at name)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
@@ -1340,10 +1341,11 @@ BEGIN
 			DETAIL = 'The event kind must be of type text or varchar, an enum, or a domain over one of them.';
 	END IF;
 	a := segments._column(tbl, attach_events.at, 'at');
-	IF a.base <> 'pg_catalog.timestamptz'::regtype THEN
+	IF a.base NOT IN ('pg_catalog.timestamptz'::regtype, 'pg_catalog.timestamp'::regtype,
+			'pg_catalog.date'::regtype) THEN
 		RAISE EXCEPTION 'at column "%" of table % has type %', attach_events.at, qname, a.declared
 			USING ERRCODE = 'datatype_mismatch',
-			DETAIL = 'The event time must be of type timestamp with time zone (timestamptz).';
+			DETAIL = 'The event time must be of type timestamptz, or timestamp or date (read in UTC).';
 	END IF;
 	IF contact_attnum IN (k.attnum, a.attnum) THEN
 		RAISE EXCEPTION 'column "%" of table % cannot be both the contact and the % column',
@@ -1361,7 +1363,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION segments.attach_events(regclass, name, name, name) IS
-	'attach the events table: its contact column (the key''s type), kind column (text, varchar or an enum) and at column (timestamptz)';
+	'attach the events table: its contact column (the key''s type), kind column (text, varchar or an enum) and at column (timestamptz, or timestamp or date read in UTC)';
 
 -- An enum's label renamed (ALTER TYPE ... RENAME VALUE) is followed, as a
 -- column's name is: the events keep their kind under its new name, so the

@@ -138,13 +138,13 @@ ORDER BY 1::text;
 SELECT * FROM try($$SELECT segments.attach_contacts('contacts', key => 'id')$$);
 
 --
--- Events: the contact column must have the key's type, the kind is text and
--- the time timestamptz.
+-- Events: the contact column must have the key's type, the kind is text (or
+-- an enum) and the time timestamptz (or a timestamp or date, read in UTC).
 --
 SELECT * FROM try($$SELECT segments.attach_events('events', contact => 'contact', kind => 'kind', at => 'occurred_at')$$);
 SELECT * FROM try($$SELECT segments.attach_events('events', contact => 'legacy_contact', kind => 'kind', at => 'occurred_at')$$);
 SELECT * FROM try($$SELECT segments.attach_events('events', contact => 'contact_id', kind => 'code', at => 'occurred_at')$$);
-SELECT * FROM try($$SELECT segments.attach_events('events', contact => 'contact_id', kind => 'kind', at => 'occurred_local')$$);
+SELECT * FROM try($$SELECT segments.attach_events('events', contact => 'contact_id', kind => 'kind', at => 'campaign')$$);
 SELECT * FROM try($$SELECT segments.attach_events('events', contact => 'contact_id', kind => 'kind', at => 'ocurred_at')$$);
 SELECT * FROM try($$SELECT segments.attach_events('contacts', contact => 'id', kind => 'country', at => 'created_at')$$);
 SELECT * FROM try($$SELECT segments.attach_events('contacts_view', contact => 'id', kind => 'country', at => 'created_at')$$);

@@ -1,8 +1,9 @@
 --
--- semantics_kinds: event kinds of the types schemas use: text, varchar,
--- an enum, a domain over text or over an enum.  A rule names a kind as a
--- string: an enum's label, compared as the type's = compares it; a label
--- the enum lacks names no event, and no error, until the type gains it.
+-- semantics_kinds: event kinds and times of the types schemas use.  Kinds:
+-- text, varchar, an enum, a domain over text or over an enum.  A rule
+-- names a kind as a string: an enum's label, compared as the type's =
+-- compares it; a label the enum lacks names no event, and no error, until
+-- the type gains it.  Times: timestamptz, or timestamp or date read in UTC.
 --
 SET segments.now_override = '2025-06-15 12:00:00+00';
 
@@ -103,8 +104,43 @@ SELECT k.* FROM (VALUES
 ) AS t(rule, expected), LATERAL check_rule(t.rule, t.expected) k;
 SELECT segments.detach_events();
 
+-- Event times of type timestamp (without a zone) are read in UTC, as the
+-- contacts' timestamp fields are, whatever the session's TimeZone: window
+-- edges included; a date is its midnight.
+ALTER TABLE events ALTER COLUMN occurred_at TYPE timestamp USING occurred_at AT TIME ZONE 'UTC';
+INSERT INTO events VALUES (58, 'edge', '2025-05-16 12:00:00', 'x'), (59, 'edge', '2025-05-16 11:59:59', 'x');
+SELECT segments.attach_events('events', contact => 'contact_id', kind => 'kind', at => 'occurred_at');
+SET TimeZone = 'Asia/Tokyo';
+SELECT k.* FROM (VALUES
+	('event ''edge'' within last 30 days', 'c.id = 58'),
+	('event ''edge'' before 30 days ago', 'c.id = 59'),
+	('event ''opened'' count >= 3 since 20 days ago', 'n(c.id, ''opened'', $$e.occurred_at >= ''2025-05-26 12:00:00''$$) >= 3'),
+	('event ''opened'' between ''2025-05-01'' and ''2025-05-20 06:00''',
+		'n(c.id, ''opened'', $$e.occurred_at BETWEEN ''2025-05-01'' AND ''2025-05-20 06:00''$$) >= 1'),
+	('event ''opened'' last before 10 days ago', $$(SELECT max(e.occurred_at) FROM events e WHERE e.contact_id = c.id AND e.kind = 'opened') < '2025-06-05 12:00:00'$$)
+) AS t(rule, expected), LATERAL check_rule(t.rule, t.expected) k;
+SELECT segments.create_segment('edge', 'event ''edge'' within last 30 days') IS NOT NULL AS created;
+SELECT m.contact FROM segments.membership m JOIN segments.segment s ON s.id = m.segment_id WHERE s.name = 'edge';
+SET segments.now_override = '2025-06-15 12:00:01+00';
+SELECT segments.tick() > 0 AS ticked;
+SELECT m.contact FROM segments.membership m JOIN segments.segment s ON s.id = m.segment_id WHERE s.name = 'edge';
+SET segments.now_override = '2025-06-15 12:00:00+00';
+SELECT segments.drop_segment('edge');
+SELECT segments.detach_events();
+ALTER TABLE events ALTER COLUMN occurred_at TYPE date;
+SELECT segments.attach_events('events', contact => 'contact_id', kind => 'kind', at => 'occurred_at');
+SELECT k.* FROM (VALUES
+	('event ''edge'' within last 30 days', 'false'),
+	('event ''edge'' since 31 days ago', 'c.id IN (58, 59)'),
+	('event ''opened'' count >= 2 since ''2025-06-01''', 'n(c.id, ''opened'', $$e.occurred_at >= ''2025-06-01''$$) >= 2')
+) AS t(rule, expected), LATERAL check_rule(t.rule, t.expected) k;
+RESET TimeZone;
+SELECT segments.detach_events();
+
 -- Other types are refused.
 ALTER TABLE events ALTER COLUMN kind TYPE integer USING length(kind);
+SELECT * FROM try($$SELECT segments.attach_events('events', contact => 'contact_id', kind => 'kind', at => 'occurred_at')$$);
+ALTER TABLE events ALTER COLUMN kind TYPE text, ALTER COLUMN occurred_at TYPE time USING time '12:00';
 SELECT * FROM try($$SELECT segments.attach_events('events', contact => 'contact_id', kind => 'kind', at => 'occurred_at')$$);
 
 SELECT segments.detach_contacts();

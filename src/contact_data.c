@@ -24,6 +24,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -582,6 +583,7 @@ set_events(EvalContact *c, HeapTuple *tuples, uint64 n, TupleDesc desc)
 	const AttachedTable *ev = &c->att->events;
 	int			kind_fnum = contact_column(desc, ev->kind_column);
 	int			at_fnum = contact_column(desc, ev->at_column);
+	bool		at_date = getBaseType(TupleDescAttr(desc, at_fnum - 1)->atttypid) == DATEOID;
 	uint64		i;
 
 	c->events_desc = desc;
@@ -594,6 +596,7 @@ set_events(EvalContact *c, HeapTuple *tuples, uint64 n, TupleDesc desc)
 		EvalEvent  *e = &c->events[i];
 		bool		isnull;
 		Datum		kind;
+		Datum		at;
 
 		e->tuple = tuples[i];
 		kind = heap_getattr(e->tuple, kind_fnum, desc, &isnull);
@@ -604,7 +607,17 @@ set_events(EvalContact *c, HeapTuple *tuples, uint64 n, TupleDesc desc)
 			e->kind = cstring_to_text(DatumGetCString(DirectFunctionCall1(enum_out, kind)));
 		else
 			e->kind = (text *) PG_DETOAST_DATUM_PACKED(kind);
-		e->at = DatumGetTimestampTz(heap_getattr(e->tuple, at_fnum, desc, &e->at_isnull));
+		/* a timestamp is its microseconds read as UTC, a date its midnight */
+		at = heap_getattr(e->tuple, at_fnum, desc, &e->at_isnull);
+		if (e->at_isnull || !at_date)
+			e->at = DatumGetTimestampTz(at);
+		else
+		{
+			DateADT		date = DatumGetDateADT(at);
+
+			e->at = DATE_IS_NOBEGIN(date) ? DT_NOBEGIN : DATE_IS_NOEND(date) ? DT_NOEND :
+				(TimestampTz) date * USECS_PER_DAY;
+		}
 	}
 	c->nevents = n;
 	c->events_read = true;

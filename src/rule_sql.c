@@ -28,6 +28,7 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
+#include "contact_data.h"
 #include "rule_check.h"
 #include "rule_sql.h"
 #include "rule_time.h"
@@ -647,22 +648,26 @@ rule_sql_kind_test(const Attachments *att, const char *alias, const char *kind)
 static void
 append_event_window(SqlState *st, const RuleItem *item, const char *at, const RuleItem *operand)
 {
+	const AttachedTable *ev = &st->cr->att->events;
+	/* a timestamp or date time column: times compared in UTC */
+	bool		as_timestamp = getBaseType(contact_column_type(ev, ev->at_column)) != TIMESTAMPTZOID;
+
 	switch ((RuleWindow) item->arg)
 	{
 		case RW_WITHIN_LAST:
-			append_window(st, at, RT_WITHIN_LAST, operand, false);
+			append_window(st, at, RT_WITHIN_LAST, operand, as_timestamp);
 			break;
 		case RW_SINCE:
 			appendStringInfo(st->buf, "%s" BUILTIN_OP(">="), at);
-			append_value(st, operand, false);
+			append_value(st, operand, as_timestamp);
 			break;
 		case RW_BEFORE:
 			appendStringInfo(st->buf, "%s" BUILTIN_OP("<"), at);
-			append_value(st, operand, false);
+			append_value(st, operand, as_timestamp);
 			break;
 		case RW_BETWEEN:
-			append_between(st->buf, at, false, operand_sql(st, operand, NULL, false),
-						   operand_sql(st, operand + 1, NULL, false));
+			append_between(st->buf, at, false, operand_sql(st, operand, NULL, as_timestamp),
+						   operand_sql(st, operand + 1, NULL, as_timestamp));
 			break;
 		case RW_EVER:
 			appendStringInfoString(st->buf, "true");
