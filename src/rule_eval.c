@@ -78,26 +78,6 @@ checked(EvalState *st, const RuleItem *item)
 	return &st->cr->items[item - st->body->items];
 }
 
-static bool
-apply_cmp(RuleTestOp op, int cmp)
-{
-	switch (op)
-	{
-		case RT_EQ:
-			return cmp == 0;
-		case RT_NE:
-			return cmp != 0;
-		case RT_LT:
-			return cmp < 0;
-		case RT_LE:
-			return cmp <= 0;
-		case RT_GT:
-			return cmp > 0;
-		default:
-			return cmp >= 0;
-	}
-}
-
 static int
 int64_cmp(int64 a, int64 b)
 {
@@ -208,7 +188,7 @@ eval_column_field(EvalState *st, const RuleItem *item, const CheckedItem *ci,
 				window_bounds(op, first, &low, &high);
 				return v >= low && v <= high;
 			default:
-				return apply_cmp(op, int64_cmp(v, operand_usec(st, first)));
+				return rule_comparison_holds(op, int64_cmp(v, operand_usec(st, first)));
 		}
 	}
 
@@ -269,7 +249,7 @@ eval_column_field(EvalState *st, const RuleItem *item, const CheckedItem *ci,
 				return COMPARE(first) < 0 || COMPARE(first + 1) > 0;
 			return COMPARE(first) >= 0 && COMPARE(first + 1) <= 0;
 		default:
-			return apply_cmp(op, COMPARE(first));
+			return rule_comparison_holds(op, COMPARE(first));
 	}
 #undef COMPARE
 }
@@ -451,7 +431,7 @@ eval_json_field(EvalState *st, const RuleItem *item, Datum column, bool isnull,
 		default:
 			if (!json_typed(&v, kind, &typed))
 				return false;
-			return apply_cmp(op, json_cmp(st, kind, typed, first));
+			return rule_comparison_holds(op, json_cmp(st, kind, typed, first));
 	}
 }
 
@@ -727,7 +707,7 @@ eval_measure(EvalState *st, const RuleItem *item, const RuleItem *m, char **obse
 	switch ((RuleMeasure) m->op)
 	{
 		case RM_SUM:
-			result = apply_cmp(op, DatumGetInt32(DirectFunctionCall2(numeric_cmp, sum, cv->value)));
+			result = rule_comparison_holds(op, DatumGetInt32(DirectFunctionCall2(numeric_cmp, sum, cv->value)));
 			if (observed)
 				*observed = psprintf("sum %s of " INT64_FORMAT " matching event%s",
 									 value_text(sum, NUMERICOID), matching, matching == 1 ? "" : "s");
@@ -737,7 +717,7 @@ eval_measure(EvalState *st, const RuleItem *item, const RuleItem *m, char **obse
 				Datum		n = DirectFunctionCall1(int8_numeric, Int64GetDatum(values));
 
 				result = values > 0 &&
-					apply_cmp(op, DatumGetInt32(DirectFunctionCall2(numeric_cmp, sum,
+					rule_comparison_holds(op, DatumGetInt32(DirectFunctionCall2(numeric_cmp, sum,
 																	DirectFunctionCall2(numeric_mul, cv->value, n))));
 				if (observed)
 					*observed = values == 0 ? psprintf("no values in " INT64_FORMAT " matching event%s",
@@ -756,9 +736,9 @@ eval_measure(EvalState *st, const RuleItem *item, const RuleItem *m, char **obse
 			if (values == 0)
 				result = false;
 			else if (ci->fclass == FC_TIME)
-				result = apply_cmp(op, int64_cmp(time_usec(best, ci->cmptype), operand_usec(st, m + 1)));
+				result = rule_comparison_holds(op, int64_cmp(time_usec(best, ci->cmptype), operand_usec(st, m + 1)));
 			else
-				result = apply_cmp(op, DatumGetInt32(FunctionCall2Coll(&tc->cmp_proc_finfo, ci->colcollation,
+				result = rule_comparison_holds(op, DatumGetInt32(FunctionCall2Coll(&tc->cmp_proc_finfo, ci->colcollation,
 																	   best, cv->value)));
 			if (observed)
 				*observed = values == 0 ? psprintf("no values in " INT64_FORMAT " matching event%s",
@@ -776,7 +756,7 @@ eval_measure(EvalState *st, const RuleItem *item, const RuleItem *m, char **obse
 						n++;
 				if (observed)
 					*observed = psprintf(INT64_FORMAT " distinct value%s", n, n == 1 ? "" : "s");
-				return apply_cmp(op, int64_cmp(n, DatumGetInt64(cv->value)));
+				return rule_comparison_holds(op, int64_cmp(n, DatumGetInt64(cv->value)));
 			}
 		case RM_FIRST:
 		case RM_LAST:
@@ -866,7 +846,7 @@ eval_node(EvalState *st, const RuleItem *item, const EvalRow *row, int depth)
 			{
 				int64		count = count_events(st, item);
 
-				result = apply_cmp((RuleTestOp) item->op, int64_cmp(count, item->b));
+				result = rule_comparison_holds((RuleTestOp) item->op, int64_cmp(count, item->b));
 				if (explain)
 					observed = psprintf(INT64_FORMAT " matching event%s", count, count == 1 ? "" : "s");
 			}

@@ -675,29 +675,6 @@ append_event_window(SqlState *st, const RuleItem *item, const char *at, const Ru
 	}
 }
 
-/* Whether 0 op x holds, given the sign of 0 compared with x (cmp). */
-static bool
-apply_cmp_zero(RuleTestOp op, int cmp)
-{
-	switch (op)
-	{
-		case RT_EQ:
-			return cmp == 0;
-		case RT_NE:
-			return cmp != 0;
-		case RT_LT:
-			return cmp < 0;
-		case RT_LE:
-			return cmp <= 0;
-		case RT_GT:
-			return cmp > 0;
-		case RT_GE:
-			return cmp >= 0;
-		default:
-			return false;
-	}
-}
-
 /*
  * Whether pg_catalog's min and max take values of a base type as they are
  * and order them as its default btree operator class does.  Other types
@@ -760,7 +737,7 @@ append_measure_test(SqlState *st, const RuleItem *event, const RuleItem *m,
 			appendStringInfo(buf, "coalesce(pg_catalog.sum(%s)::pg_catalog.numeric, 0)", number);
 			appendStringInfoString(buf, plain_operator(op));
 			append_value(st, m + 1, false);
-			return apply_cmp_zero(op, DatumGetInt32(DirectFunctionCall2(numeric_cmp,
+			return rule_comparison_holds(op, DatumGetInt32(DirectFunctionCall2(numeric_cmp,
 																		 DirectFunctionCall1(int4_numeric, Int32GetDatum(0)),
 																		 cv->value)));
 		case RM_AVG:
@@ -774,7 +751,7 @@ append_measure_test(SqlState *st, const RuleItem *event, const RuleItem *m,
 			appendStringInfo(buf, "pg_catalog.count(DISTINCT e.%s)", column);
 			appendStringInfoString(buf, plain_operator(op));
 			append_value(st, m + 1, false);
-			return apply_cmp_zero(op, DatumGetInt64(cv->value) == 0 ? 0 : -1);
+			return rule_comparison_holds(op, DatumGetInt64(cv->value) == 0 ? 0 : -1);
 		case RM_MIN:
 		case RM_MAX:
 			{

@@ -168,6 +168,28 @@ rule_window_name(RuleWindow window)
 	return NULL;
 }
 
+bool
+rule_comparison_holds(RuleTestOp op, int cmp)
+{
+	switch (op)
+	{
+		case RT_EQ:
+			return cmp == 0;
+		case RT_NE:
+			return cmp != 0;
+		case RT_LT:
+			return cmp < 0;
+		case RT_LE:
+			return cmp <= 0;
+		case RT_GT:
+			return cmp > 0;
+		case RT_GE:
+			return cmp >= 0;
+		default:
+			return false;
+	}
+}
+
 /* A measure's name in JSON; also the function the text form writes, but count(distinct ...). */
 const char *
 rule_measure_name(RuleMeasure measure)

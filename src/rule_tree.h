@@ -115,6 +115,9 @@ extern const char *rule_window_name(RuleWindow window);
 extern const char *rule_measure_name(RuleMeasure measure);	/* sum, first, count ... */
 extern int	rule_operand_count(RuleTestOp op, int *max);	/* min, max */
 
+/* Whether a comparison (RT_EQ .. RT_GE) holds, given the sign of a - b. */
+extern bool rule_comparison_holds(RuleTestOp op, int cmp);
+
 /* Does a VALUE item, or one of the VALUE items [from, to), read the clock? */
 extern bool rule_value_is_relative(const RuleItem *value);
 extern bool rule_operands_are_relative(const RuleItem *from, const RuleItem *to);

@@ -91,6 +91,24 @@ setup fresh
 schema fresh >"$out/fresh.sql"
 psql_ -d fresh -c '\dx+ segments' >"$out/fresh.dx"
 
+# like_fresh DB WHAT: DB has a fresh install's objects, and its segments
+# stay exact under writes and ticks (test/ops/check.sql); WHAT names DB
+# in messages ("from 0.1", "a dump of 0.1 restored")
+like_fresh() {
+	psql_ -d "$1" -c '\dx+ segments' >"$out/$1.dx"
+	if ! diff -u "$out/fresh.dx" "$out/$1.dx"; then
+		fail "$2: the extension's members differ from a fresh install's (above: - fresh, + $1)"
+	fi
+	schema "$1" >"$out/$1.sql"
+	if ! diff -u "$out/fresh.sql" "$out/$1.sql"; then
+		fail "$2: the schema differs from a fresh install's (above: - fresh, + $1)"
+	fi
+	for step in 1 2; do
+		psql_ -d "$1" -v step=$step -f "$root/test/ops/check.sql" >/dev/null ||
+			fail "$2: the segments (check $step)"
+	done
+}
+
 for v in "${released_versions[@]}"; do
 	db=from_$v
 	setup "$db" "$v"
@@ -98,18 +116,7 @@ for v in "${released_versions[@]}"; do
 	psql_ -d "$db" -c "ALTER EXTENSION segments UPDATE" || fail "ALTER EXTENSION segments UPDATE from $v"
 	got=$(cluster_value "$db" "SELECT extversion FROM pg_extension WHERE extname = 'segments'")
 	[ "$got" = "$default" ] || fail "from $v: the extension is at version $got after the update, not $default"
-	psql_ -d "$db" -c '\dx+ segments' >"$out/$db.dx"
-	if ! diff -u "$out/fresh.dx" "$out/$db.dx"; then
-		fail "from $v: the extension's members differ from a fresh install's (above: - fresh, + upgraded)"
-	fi
-	schema "$db" >"$out/$db.sql"
-	if ! diff -u "$out/fresh.sql" "$out/$db.sql"; then
-		fail "from $v: the schema differs from a fresh install's (above: - fresh, + upgraded)"
-	fi
-	for step in 1 2; do
-		psql_ -d "$db" -v step=$step -f "$root/test/ops/check.sql" >/dev/null ||
-			fail "from $v: the segments after the update (check $step)"
-	done
+	like_fresh "$db" "from $v"
 	n=$(cluster_value "$db" "SELECT (SELECT count(*) FROM segments.changes(NULL, 1000000)) = (SELECT count(*) FROM segments.membership_log)
 		AND (SELECT count(*) FROM segments.history('US')) > 0")
 	[ "$n" = t ] || fail "from $v: the change feed or a history after the update"
@@ -127,18 +134,7 @@ for v in "${released_versions[@]}"; do
 	esac
 	psql_ -d "$restored" -c "SELECT segments.upgrade_attachments()" >/dev/null ||
 		fail "a dump of $v restored: segments.upgrade_attachments()"
-	psql_ -d "$restored" -c '\dx+ segments' >"$out/$restored.dx"
-	if ! diff -u "$out/fresh.dx" "$out/$restored.dx"; then
-		fail "a dump of $v restored: the extension's members differ from a fresh install's (above: - fresh, + restored)"
-	fi
-	schema "$restored" >"$out/$restored.sql"
-	if ! diff -u "$out/fresh.sql" "$out/$restored.sql"; then
-		fail "a dump of $v restored: the schema differs from a fresh install's (above: - fresh, + restored)"
-	fi
-	for step in 1 2; do
-		psql_ -d "$restored" -v step=$step -f "$root/test/ops/check.sql" >/dev/null ||
-			fail "a dump of $v restored: the segments after upgrade_attachments() (check $step)"
-	done
+	like_fresh "$restored" "a dump of $v restored"
 	echo "a dump of $v restored under $default: writes refused until upgrade_attachments(), then the same objects as a fresh install; every segment verifies, writes and ticks maintain"
 done
 echo "upgrade: ok (${#released_versions[@]} released version(s), $default under way)"
