@@ -1151,15 +1151,10 @@ BEGIN
 		PERFORM segments._sync_data_owner();
 		-- of the tables the command altered (and those under them)
 		FOR rel IN
-			SELECT DISTINCT g.tgrelid FROM pg_catalog.pg_trigger g
-			WHERE g.tgfoid IN ('segments._on_replicated_write()'::pg_catalog.regprocedure,
-					'segments._on_truncate()'::pg_catalog.regprocedure)
-				AND g.tgenabled <> 'D'
-				AND g.tgenabled <> segments._trigger_firing(g.tgfoid)
-				AND g.tgrelid IN (SELECT t.relid FROM segments._attached_tables() t)
-				AND g.tgrelid IN (SELECT x.relid FROM pg_catalog.pg_event_trigger_ddl_commands() c
-					CROSS JOIN LATERAL segments._tree(c.objid) x
-					WHERE c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass)
+			SELECT DISTINCT x.relid FROM pg_catalog.pg_event_trigger_ddl_commands() c
+			CROSS JOIN LATERAL segments._tree(c.objid) x
+			WHERE c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+				AND x.relid IN (SELECT t.relid FROM segments._attached_tables() t)
 			ORDER BY 1
 		LOOP
 			PERFORM segments._set_trigger_firing(rel);
@@ -1418,28 +1413,9 @@ BEGIN
 END
 $$;
 
--- A rule's JSON form with the event kind old renamed new.
-CREATE FUNCTION segments._rename_event_kind(node jsonb, old text, new text) RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	k text;
-BEGIN
-	IF jsonb_typeof(node) <> 'object' THEN
-		RETURN node;
-	ELSIF node ? 'and' OR node ? 'or' THEN
-		k := CASE WHEN node ? 'and' THEN 'and' ELSE 'or' END;
-		RETURN jsonb_build_object(k, (
-			SELECT jsonb_agg(segments._rename_event_kind(e.value, old, new) ORDER BY e.i)
-			FROM jsonb_array_elements(node -> k) WITH ORDINALITY AS e(value, i)));
-	ELSIF node ? 'not' THEN
-		RETURN jsonb_build_object('not', segments._rename_event_kind(node -> 'not', old, new));
-	ELSIF node ? 'event' AND node ->> 'event' = old THEN
-		RETURN jsonb_set(node, '{event}', to_jsonb(new));
-	END IF;
-	RETURN node;
-END
-$$;
+-- The rule with every event 'old' naming new instead (src/rule_refs.c).
+CREATE FUNCTION segments._rule_rename_event_kind(rule segments.rule, old text, new text) RETURNS segments.rule
+	AS 'MODULE_PATHNAME', 'rule_rename_event_kind' LANGUAGE C IMMUTABLE STRICT;
 
 -- The labels of the kind enum as ddl_command_start found them (OID to
 -- label): those renamed since are renamed in the rules that name them.
@@ -1465,7 +1441,7 @@ BEGIN
 			WHERE x.kind = 'event' AND x.name = r.old ORDER BY 1
 		LOOP
 			UPDATE segments.segment s
-			SET rule = segments.rule_from_jsonb(segments._rename_event_kind(segments.rule_to_jsonb(s.rule), r.old, r.new)),
+			SET rule = segments._rule_rename_event_kind(s.rule, r.old, r.new),
 				updated_at = now()
 			WHERE s.id = seg_id;
 			PERFORM segments._set_references(seg_id);
@@ -1492,7 +1468,7 @@ REVOKE ALL ON FUNCTION
 	segments._drop_leftover_contact_objects(), segments.verify_all(), segments.refresh_all(),
 	segments._on_replicated_write(), segments._trigger_firing(regprocedure),
 	segments._set_trigger_firing(oid), segments.upgrade_attachments(),
-	segments._kind_enum(), segments._rename_event_kind(jsonb, text, text),
+	segments._kind_enum(), segments._rule_rename_event_kind(segments.rule, text, text),
 	segments._follow_label_renames(jsonb)
 	FROM PUBLIC;
 

@@ -639,7 +639,7 @@ updated_contacts(SegmentCache *cache, TriggerData *td, int key, int tenant)
 
 	rows_begin(td->tg_oldtable);
 	rows_begin(td->tg_newtable);
-	while (!everything)
+	for (;;)
 	{
 		bool		more_old = tuplestore_gettupleslot(td->tg_oldtable, true, false, o);
 		bool		more_new = tuplestore_gettupleslot(td->tg_newtable, true, false, n);
@@ -651,16 +651,16 @@ updated_contacts(SegmentCache *cache, TriggerData *td, int key, int tenant)
 		}
 		CHECK_FOR_INTERRUPTS();
 		changed = changed_columns(desc, o, n, changed);
-		everything = bms_is_member(key, changed) || (tenant > 0 && bms_is_member(tenant, changed));
+		/* a moved contact: every segment, whatever else changed */
+		if (bms_is_member(key, changed) || (tenant > 0 && bms_is_member(tenant, changed)))
+			break;
 	}
 	rows_end(td->tg_oldtable);
 	rows_end(td->tg_newtable);
 	ExecDropSingleTupleTableSlot(o);
 	ExecDropSingleTupleTableSlot(n);
 
-	if (everything)
-		return cache->all;
-	return changed_columns_users(cache, desc, changed, key, tenant);
+	return everything ? cache->all : changed_columns_users(cache, desc, changed, key, tenant);
 }
 
 /*
@@ -668,6 +668,17 @@ updated_contacts(SegmentCache *cache, TriggerData *td, int key, int tenant)
  * mostly repeats a few kinds: the first KINDS_SEEN are looked up once.
  */
 #define KINDS_SEEN 64
+
+/* Adds the segments using an event kind, given as a value and its output function. */
+static Bitmapset *
+kind_users(SegmentCache *cache, Oid output, Datum value, Bitmapset *segments)
+{
+	char	   *name = OidOutputFunctionCall(output, value);
+
+	segments = bms_add_members(segments, segment_cache_users(cache->kinds, cache->nkinds, name));
+	pfree(name);
+	return segments;
+}
 
 static Bitmapset *
 written_kinds(SegmentCache *cache, Tuplestorestate *rows, TupleTableSlot *slot, int kind,
@@ -685,7 +696,6 @@ written_kinds(SegmentCache *cache, Tuplestorestate *rows, TupleTableSlot *slot, 
 	{
 		bool		isnull;
 		Datum		value = slot_getattr(slot, kind, &isnull);
-		char	   *name;
 		int			i;
 
 		CHECK_FOR_INTERRUPTS();
@@ -697,9 +707,7 @@ written_kinds(SegmentCache *cache, Tuplestorestate *rows, TupleTableSlot *slot, 
 			continue;
 		if (nseen < KINDS_SEEN)
 			seen[nseen++] = datumCopy(value, attr->attbyval, attr->attlen);
-		name = OidOutputFunctionCall(output, value);
-		segments = bms_add_members(segments, segment_cache_users(cache->kinds, cache->nkinds, name));
-		pfree(name);
+		segments = kind_users(cache, output, value, segments);
 	}
 	rows_end(rows);
 	return segments;
@@ -737,6 +745,23 @@ written_table(TriggerData *td, const char *fname, SegmentCache **cache)
 						  RelationGetRelationName(td->tg_relation), role),
 				errhint("Attaching a table installs it; use segments.attach_%s().", role));
 	return table;
+}
+
+/*
+ * The batch a write's contacts go to, for the segments its change can
+ * affect and those that use them; *moved when the write may have moved
+ * contacts between tenants (a contact's memberships of another tenant's
+ * segments are then looked at).  Numbers the write (remember_written).
+ */
+static PendingBatch *
+write_batch(SegmentCache *cache, const AttachedTable *table, Bitmapset *segments, bool *moved)
+{
+	*moved = table == &cache->att->contacts && segments == cache->all;
+	segments = segment_cache_with_dependents(cache, segments);
+	/* a rule that no longer checks fails the statement, not the commit */
+	segment_cache_check_all(cache, segments);
+	write_count++;
+	return batch_for(cache, segments);
 }
 
 /*
@@ -792,15 +817,10 @@ segments_on_write(PG_FUNCTION_ARGS)
 
 	if (!bms_is_empty(segments))
 	{
-		/* a contact may then have memberships of another tenant's segments */
-		bool		moved = table == &cache->att->contacts && segments == cache->all;
+		bool		moved;
 
-		segments = segment_cache_with_dependents(cache, segments);
-		/* a rule that no longer checks fails the statement, not the commit */
-		segment_cache_check_all(cache, segments);
-		batch = batch_for(cache, segments);
+		batch = write_batch(cache, table, segments, &moved);
 		/* old rows first: an updated contact is known by its new row */
-		write_count++;
 		if (td->tg_oldtable)
 			queue_rows(batch, td->tg_oldtable, slot, contact, table == &cache->att->contacts, false,
 					   moved, write_count);
@@ -834,8 +854,7 @@ row_kind_users(SegmentCache *cache, TupleTableSlot *slot, int kind, Bitmapset *s
 		return segments;
 	getTypeOutputInfo(TupleDescAttr(slot->tts_tupleDescriptor, kind - 1)->atttypid,
 					  &output, &isvarlena);
-	return bms_add_members(segments, segment_cache_users(cache->kinds, cache->nkinds,
-														 OidOutputFunctionCall(output, value)));
+	return kind_users(cache, output, value, segments);
 }
 
 /*
@@ -915,11 +934,7 @@ segments_on_replicated_write(PG_FUNCTION_ARGS)
 
 	if (bms_is_empty(segments))
 		return PointerGetDatum(NULL);
-	moved = table == &cache->att->contacts && segments == cache->all;
-	segments = segment_cache_with_dependents(cache, segments);
-	segment_cache_check_all(cache, segments);
-	batch = batch_for(cache, segments);
-	write_count++;
+	batch = write_batch(cache, table, segments, &moved);
 	if (old_row)
 		queue_row(batch, old_row, contact, table == &cache->att->contacts, false, moved, write_count);
 	if (new_row)

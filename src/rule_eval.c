@@ -537,37 +537,54 @@ rule_eval_set_member(EvalContact *c, int64 segment_id, bool member)
 	}
 }
 
-static int64
-count_events(EvalState *st, const RuleItem *item)
+/* The contact's events, read now if they were deferred. */
+static void
+read_contact_events(EvalContact *c)
 {
-	EvalContact *c = st->c;
-	const RuleItem *where = (item->flags & RULE_HAS_WHERE) ? item + 1 : NULL;
-	const RuleItem *operand = where ? RULE_NEXT(where) : item + 1;
-	Datum		kind = CStringGetTextDatum(RULE_STR(st->body, item->a));
-	int64		count = 0;
-	uint64		i;
-
 	if (!c->events_read && c->read_events)
 		c->read_events(c);
 	if (!c->events_read)
 		elog(ERROR, "the events of the contact were not read");
+}
+
+/*
+ * Whether an event matches an event condition (item): its kind (kind, as
+ * text) and where clause, and, when windowed, its window (window: the
+ * window's operands); unwindowed, it needs a time (first and last).
+ */
+static bool
+event_matches(EvalState *st, const RuleItem *item, Datum kind, const RuleItem *window, bool windowed,
+			  const EvalEvent *e)
+{
+	EvalRow		row = {e->tuple, st->c->events_desc};
+
+	/* e.kind = 'k' as SQL has it: text equality in the column's collation */
+	if (e->kind == NULL ||
+		!DatumGetBool(DirectFunctionCall2Coll(texteq, st->c->kind_collation,
+											  PointerGetDatum(e->kind), kind)))
+		return false;
+	/* an event without a time counts only for "ever", as in SQL */
+	if (e->at_isnull ? !windowed || item->arg != RW_EVER :
+		windowed && !in_window(st, item, window, e->at))
+		return false;
+	return !(item->flags & RULE_HAS_WHERE) || eval_node(st, item + 1, &row, -1);
+}
+
+static int64
+count_events(EvalState *st, const RuleItem *item)
+{
+	EvalContact *c = st->c;
+	const RuleItem *window = (item->flags & RULE_HAS_WHERE) ? RULE_NEXT(item + 1) : item + 1;
+	Datum		kind = CStringGetTextDatum(RULE_STR(st->body, item->a));
+	int64		count = 0;
+	uint64		i;
+
+	read_contact_events(c);
 	for (i = 0; i < c->nevents; i++)
 	{
-		const EvalEvent *e = &c->events[i];
-		EvalRow		row = {e->tuple, c->events_desc};
-
 		CHECK_FOR_INTERRUPTS();
-		/* e.kind = 'k' as SQL has it: text equality in the column's collation */
-		if (e->kind == NULL ||
-			!DatumGetBool(DirectFunctionCall2Coll(texteq, c->kind_collation,
-												  PointerGetDatum(e->kind), kind)))
-			continue;
-		/* an event without a time counts only for "ever", as in SQL */
-		if (e->at_isnull ? item->arg != RW_EVER : !in_window(st, item, operand, e->at))
-			continue;
-		if (where && !eval_node(st, where, &row, -1))
-			continue;
-		count++;
+		if (event_matches(st, item, kind, window, true, &c->events[i]))
+			count++;
 	}
 	return count;
 }
@@ -619,7 +636,6 @@ static bool
 eval_measure(EvalState *st, const RuleItem *item, const RuleItem *m, char **observed)
 {
 	EvalContact *c = st->c;
-	const RuleItem *where = (item->flags & RULE_HAS_WHERE) ? item + 1 : NULL;
 	const RuleItem *window = RULE_NEXT(m);
 	bool		aggregate = RM_IS_AGGREGATE(m->op);
 	const CheckedItem *ci = checked(st, m);
@@ -637,10 +653,7 @@ eval_measure(EvalState *st, const RuleItem *item, const RuleItem *m, char **obse
 	bool		result;
 	uint64		i;
 
-	if (!c->events_read && c->read_events)
-		c->read_events(c);
-	if (!c->events_read)
-		elog(ERROR, "the events of the contact were not read");
+	read_contact_events(c);
 	if (aggregate)
 	{
 		column = contact_column(c->events_desc, ci->column);
@@ -651,19 +664,12 @@ eval_measure(EvalState *st, const RuleItem *item, const RuleItem *m, char **obse
 	for (i = 0; i < c->nevents; i++)
 	{
 		const EvalEvent *e = &c->events[i];
-		EvalRow		row = {e->tuple, c->events_desc};
 		Datum		value;
 		bool		isnull;
 
 		CHECK_FOR_INTERRUPTS();
-		if (e->kind == NULL ||
-			!DatumGetBool(DirectFunctionCall2Coll(texteq, c->kind_collation,
-												  PointerGetDatum(e->kind), kind)))
-			continue;
-		if (aggregate ? (e->at_isnull ? item->arg != RW_EVER : !in_window(st, item, window, e->at)) :
-			e->at_isnull)
-			continue;
-		if (where && !eval_node(st, where, &row, -1))
+		/* the window filters an aggregate's events; first and last's it tests */
+		if (!event_matches(st, item, kind, window, aggregate, e))
 			continue;
 		matching++;
 		if (!aggregate)

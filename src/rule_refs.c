@@ -20,6 +20,7 @@
 PG_FUNCTION_INFO_V1(rule_references);
 PG_FUNCTION_INFO_V1(rule_depends_on_time);
 PG_FUNCTION_INFO_V1(rule_rename_segment);
+PG_FUNCTION_INFO_V1(rule_rename_event_kind);
 
 /* One reference; duplicates are merged, keeping the first position. */
 typedef struct RuleRef
@@ -250,17 +251,33 @@ rule_depends_on_time(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(false);
 }
 
-/* Replace every in segment 'from' by 'to' in a tree. */
+/* Replace every name 'from' of a condition of type (in segment, event) by 'to' in a tree. */
 static void
-rename_in_tree(RuleNode *node, const char *from, const char *to)
+rename_in_tree(RuleNode *node, RuleNodeType type, const char *from, const char *to)
 {
 	int			i;
 
 	check_stack_depth();
-	if (node->type == RN_IN_SEGMENT && strcmp(node->name, from) == 0)
+	if (node->type == type && strcmp(node->name, from) == 0)
 		node->name = to;
 	for (i = 0; i < node->nargs; i++)
-		rename_in_tree(node->args[i], from, to);
+		rename_in_tree(node->args[i], type, from, to);
+}
+
+/* The rule with the names from of conditions of a type renamed to the second and third arguments. */
+static Datum
+renamed(FunctionCallInfo fcinfo, RuleNodeType type)
+{
+	const RuleBody *body = PG_GETARG_RULE_BODY(0);
+	char	   *from = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *to = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	RuleArena	arena;
+	RuleNode   *root;
+
+	rule_arena_init(&arena);
+	root = rule_decode(body, &arena);
+	rename_in_tree(root, type, from, to);
+	PG_RETURN_DATUM(rule_datum_from_tree(root, &arena));
 }
 
 /*
@@ -272,14 +289,17 @@ rename_in_tree(RuleNode *node, const char *from, const char *to)
 Datum
 rule_rename_segment(PG_FUNCTION_ARGS)
 {
-	const RuleBody *body = PG_GETARG_RULE_BODY(0);
-	char	   *from = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *to = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	RuleArena	arena;
-	RuleNode   *root;
+	return renamed(fcinfo, RN_IN_SEGMENT);
+}
 
-	rule_arena_init(&arena);
-	root = rule_decode(body, &arena);
-	rename_in_tree(root, from, to);
-	PG_RETURN_DATUM(rule_datum_from_tree(root, &arena));
+/*
+ * segments._rule_rename_event_kind(rule, old_kind text, new_kind text) -> rule
+ *
+ * The rule with every "event 'old_kind'" naming new_kind instead: what an
+ * enum kind's label renamed does to the rules that name it.
+ */
+Datum
+rule_rename_event_kind(PG_FUNCTION_ARGS)
+{
+	return renamed(fcinfo, RN_EVENT);
 }

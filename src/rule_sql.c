@@ -676,6 +676,29 @@ append_event_window(SqlState *st, const RuleItem *item, const char *at, const Ru
 }
 
 /*
+ * The events an event condition takes, as a condition on alias e into
+ * st->buf: its kind, its where clause and, given its operands (window),
+ * its window.
+ */
+static void
+append_event_filter(SqlState *st, const RuleItem *item, const RuleItem *window)
+{
+	const AttachedTable *ev = &st->cr->att->events;
+
+	appendStringInfoString(st->buf, rule_sql_kind_test(st->cr->att, "e", RULE_STR(st->body, item->a)));
+	if (item->flags & RULE_HAS_WHERE)
+	{
+		appendStringInfoString(st->buf, " AND ");
+		compile_node(st, item + 1, "e", ev);
+	}
+	if (window && item->arg != RW_EVER)
+	{
+		appendStringInfoString(st->buf, " AND ");
+		append_event_window(st, item, psprintf("e.%s", quote_identifier(ev->at_column)), window);
+	}
+}
+
+/*
  * Whether pg_catalog's min and max take values of a base type as they are
  * and order them as its default btree operator class does.  Other types
  * (boolean, uuid, an extension's) have none, or one of a type they are cast
@@ -806,17 +829,8 @@ compile_event_measure(SqlState *st, const RuleItem *item, const RuleItem *m,
 	initStringInfo(&filter);
 	initStringInfo(&test);
 	st->buf = &filter;
-	appendStringInfoString(&filter, rule_sql_kind_test(st->cr->att, "e", RULE_STR(st->body, item->a)));
-	if (item->flags & RULE_HAS_WHERE)
-	{
-		appendStringInfoString(&filter, " AND ");
-		compile_node(st, item + 1, "e", ev);
-	}
-	if (RM_IS_AGGREGATE(m->op) && item->arg != RW_EVER)
-	{
-		appendStringInfoString(&filter, " AND ");
-		append_event_window(st, item, psprintf("e.%s", quote_identifier(ev->at_column)), window);
-	}
+	/* the window filters an aggregate's events; first and last's it tests */
+	append_event_filter(st, item, RM_IS_AGGREGATE(m->op) ? window : NULL);
 	st->buf = &test;
 	without_events = append_measure_test(st, item, m, window);
 	st->buf = buf;
@@ -900,20 +914,9 @@ compile_event(SqlState *st, const RuleItem *item)
 
 	/* the events that count: kind, where, window */
 	initStringInfo(&filter);
-	appendStringInfoString(&filter, rule_sql_kind_test(st->cr->att, "e", RULE_STR(st->body, item->a)));
 	saved = st->buf;
 	st->buf = &filter;
-	if (item->flags & RULE_HAS_WHERE)
-	{
-		appendStringInfoString(&filter, " AND ");
-		compile_node(st, operand, "e", ev);
-		operand = RULE_NEXT(operand);
-	}
-	if (item->arg != RW_EVER)
-	{
-		appendStringInfoString(&filter, " AND ");
-		append_event_window(st, item, psprintf("e.%s", quote_identifier(ev->at_column)), operand);
-	}
+	append_event_filter(st, item, (item->flags & RULE_HAS_WHERE) ? RULE_NEXT(operand) : operand);
 	st->buf = saved;
 
 	if (!exact && k == 1)
