@@ -9,13 +9,27 @@
 # PGUSER for psql.  On exit the server is stopped and the directory
 # removed.  When initdb or the server fails, it prints their log and
 # returns non-zero.  The server's log is CLUSTER_DIR/server.log.
+#
+#   cluster_also DIR
+#
+# registers a second server a test started itself, with its data in DIR
+# (under CLUSTER_DIR) and its log in DIR.log: it is stopped on exit, and
+# cluster_fail shows its log too.
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 CLUSTER_DIR=
 cluster_started=0
+cluster_others=()
+
+cluster_also() { cluster_others+=("$1"); }
 
 # shellcheck disable=SC2317  # called from the trap
 cluster_stop() {
+	local d
+	for d in "${cluster_others[@]}"; do
+		runuser -u postgres -- "$PGBIN/pg_ctl" -D "$d" stop -m immediate -w >/dev/null 2>&1 || true
+	done
+	cluster_others=()
 	if [ "$cluster_started" -eq 1 ]; then
 		runuser -u postgres -- "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/data" stop -m fast -w -t 30 \
 			>/dev/null 2>&1 ||
@@ -86,10 +100,17 @@ cluster_wait_for() {
 	done
 }
 cluster_fail() {
+	local d
 	echo "$1: FAILED: $2"
 	if [ -f "$CLUSTER_DIR/server.log" ]; then
 		echo "-- last lines of the server log:"
 		tail -n 40 "$CLUSTER_DIR/server.log"
 	fi
+	for d in "${cluster_others[@]}"; do
+		if [ -f "$d.log" ]; then
+			echo "-- last lines of $(basename "$d").log:"
+			tail -n 20 "$d.log"
+		fi
+	done
 	exit 1
 }

@@ -9,22 +9,13 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 \ir ../../bench/data.sql
--- The lists partitioned, so that the triggers of partitions (clones of the
--- partitioned table's row-level ones) go through it all too.  Each
--- partition has its own primary key: PostgreSQL 15's pg_restore --clean
--- cannot drop a partition's key inherited from its partitioned table
--- ("cannot drop inherited constraint"), with or without segments.
-CREATE TABLE public.list_members_by_range (
-	contact_id bigint NOT NULL,
-	list_id integer NOT NULL
-) PARTITION BY RANGE (list_id);
-CREATE TABLE public.list_members_low PARTITION OF public.list_members_by_range (PRIMARY KEY (list_id, contact_id))
-	FOR VALUES FROM (MINVALUE) TO (11);
-CREATE TABLE public.list_members_high PARTITION OF public.list_members_by_range (PRIMARY KEY (list_id, contact_id))
-	FOR VALUES FROM (11) TO (MAXVALUE);
-INSERT INTO public.list_members_by_range SELECT * FROM public.list_members;
-DROP TABLE public.list_members;
-ALTER TABLE public.list_members_by_range RENAME TO list_members;
+-- The lists partitioned (test/ops/partitioned_lists.sql), with the rows
+-- bench/data.sql made.
+ALTER TABLE public.list_members RENAME TO list_members_flat;
+ALTER TABLE public.list_members_flat RENAME CONSTRAINT list_members_pkey TO list_members_flat_pkey;
+\ir partitioned_lists.sql
+INSERT INTO public.list_members SELECT * FROM public.list_members_flat;
+DROP TABLE public.list_members_flat;
 ANALYZE public.list_members;
 
 SET segments.now_override = '2025-06-15 12:00:00+00';

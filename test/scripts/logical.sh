@@ -46,26 +46,7 @@ cluster_start logical -c wal_level=logical -c max_prepared_transactions=5 \
 publisher_port=$PGPORT
 
 subscriber_dir=$CLUSTER_DIR/subscriber
-subscriber_started=0
-stop_subscriber() {
-	if [ "$subscriber_started" = 1 ]; then
-		runuser -u postgres -- "$PGBIN/pg_ctl" -D "$subscriber_dir" stop -m immediate -w >/dev/null 2>&1 || true
-		subscriber_started=0
-	fi
-	cluster_stop
-}
-trap stop_subscriber EXIT
-
-fail() {
-	echo "logical: FAILED: $1"
-	for f in "$CLUSTER_DIR/server.log" "$CLUSTER_DIR/subscriber.log"; do
-		if [ -f "$f" ]; then
-			echo "-- last lines of $(basename "$f"):"
-			tail -n 20 "$f"
-		fi
-	done
-	exit 1
-}
+fail() { cluster_fail logical "$1"; }
 on_publisher() { PGPORT=$publisher_port cluster_psql -d app "$@"; }
 on_subscriber() { PGPORT=$subscriber_port cluster_psql -d app "$@"; }
 subscriber_value() { PGPORT=$subscriber_port cluster_value app "$1"; }
@@ -74,10 +55,10 @@ publisher_value() { PGPORT=$publisher_port cluster_value app "$1"; }
 subscriber_port=$("$root/scripts/free_port.sh") || fail "no free port for the subscriber"
 runuser -u postgres -- "$PGBIN/initdb" -D "$subscriber_dir" -U postgres -A trust -E UTF8 --no-locale \
 	>"$CLUSTER_DIR/subscriber-initdb.log" 2>&1 || fail "initdb of the subscriber"
-runuser -u postgres -- "$PGBIN/pg_ctl" -D "$subscriber_dir" -l "$CLUSTER_DIR/subscriber.log" -w -t 60 \
+cluster_also "$subscriber_dir"
+runuser -u postgres -- "$PGBIN/pg_ctl" -D "$subscriber_dir" -l "$subscriber_dir.log" -w -t 60 \
 	-o "-c listen_addresses='' -k $CLUSTER_DIR -p $subscriber_port -c max_prepared_transactions=5 -c fsync=off" \
 	start >/dev/null 2>&1 || fail "the subscriber did not start"
-subscriber_started=1
 
 # The publisher: the application's tables, and a marker table whose rows
 # tell when the subscriber has applied everything before them.
@@ -95,13 +76,8 @@ PGPORT=$subscriber_port cluster_psql -d postgres -c "CREATE DATABASE app" \
 "$PGBIN/pg_dump" -h "$CLUSTER_DIR" -p "$publisher_port" -U postgres --schema-only \
 	-t public.contacts -t public.events -t public.caught_up app >"$CLUSTER_DIR/schema.sql"
 on_subscriber -f "$CLUSTER_DIR/schema.sql" >/dev/null
+on_subscriber -f "$root/test/ops/partitioned_lists.sql" >/dev/null
 on_subscriber >/dev/null <<'SQL'
-CREATE TABLE public.list_members (contact_id bigint NOT NULL, list_id integer NOT NULL)
-	PARTITION BY RANGE (list_id);
-CREATE TABLE public.list_members_low PARTITION OF public.list_members (PRIMARY KEY (list_id, contact_id))
-	FOR VALUES FROM (MINVALUE) TO (11);
-CREATE TABLE public.list_members_high PARTITION OF public.list_members (PRIMARY KEY (list_id, contact_id))
-	FOR VALUES FROM (11) TO (MAXVALUE);
 CREATE EXTENSION segments;
 SELECT segments.attach_contacts('public.contacts', key => 'id', tenant => 'account_id');
 SELECT segments.attach_events('public.events', contact => 'contact_id', kind => 'kind', at => 'occurred_at');

@@ -36,27 +36,9 @@ cluster_start standby "${settings[@]}" || exit 1
 primary_port=$PGPORT
 
 standby_dir=$CLUSTER_DIR/standby
-standby_started=0
-stop_standby() {
-	if [ "$standby_started" = 1 ]; then
-		runuser -u postgres -- "$PGBIN/pg_ctl" -D "$standby_dir" stop -m immediate -w >/dev/null 2>&1 || true
-		standby_started=0
-	fi
-	cluster_stop
-}
-trap stop_standby EXIT
 
 psql_() { cluster_psql "$@"; }
-fail() {
-	echo "standby: FAILED: $1"
-	for f in "$CLUSTER_DIR/server.log" "$CLUSTER_DIR/standby.log"; do
-		if [ -f "$f" ]; then
-			echo "-- last lines of $(basename "$f"):"
-			tail -n 20 "$f"
-		fi
-	done
-	exit 1
-}
+fail() { cluster_fail standby "$1"; }
 on_primary() { PGPORT=$primary_port cluster_value "$db" "$1"; }
 on_standby() { PGPORT=$standby_port cluster_value "$db" "$1"; }
 
@@ -68,10 +50,10 @@ psql_ -d "$db" -v contacts=2000 -v events=20000 -v tenants=4 -f "$root/test/ops/
 runuser -u postgres -- "$PGBIN/pg_basebackup" -h "$CLUSTER_DIR" -p "$primary_port" -U postgres \
 	-D "$standby_dir" -R -X stream --checkpoint=fast >/dev/null 2>&1 || fail "pg_basebackup"
 standby_port=$("$root/scripts/free_port.sh") || fail "no free port for the standby"
-runuser -u postgres -- "$PGBIN/pg_ctl" -D "$standby_dir" -l "$CLUSTER_DIR/standby.log" -w -t 60 \
+cluster_also "$standby_dir"
+runuser -u postgres -- "$PGBIN/pg_ctl" -D "$standby_dir" -l "$standby_dir.log" -w -t 60 \
 	-o "-c listen_addresses='' -k $CLUSTER_DIR -p $standby_port ${settings[*]}" start >/dev/null 2>&1 ||
 	fail "the standby did not start"
-standby_started=1
 [ "$(on_standby "SELECT pg_is_in_recovery()")" = t ] || fail "the standby is not in recovery"
 
 # a change on the primary, then wait for it on the standby
