@@ -429,6 +429,8 @@ BEGIN
 	IF n > 0 THEN
 		PERFORM segments._announce_change(s.id);
 	END IF;
+	DELETE FROM segments.segment_reference r WHERE r.segment_id = s.id;
+	DELETE FROM segments.segment_state t WHERE t.segment_id = s.id;
 	DELETE FROM segments.segment g WHERE g.id = s.id;
 END
 $$;
@@ -811,6 +813,14 @@ $$;
 --
 -- Backup and restore (docs/design.md, "Releases, backup and restore").
 --
+
+-- The rows of segment_reference and segment_state name their segment
+-- without a foreign key: pg_restore -j loads the rows of an extension's
+-- tables in parallel, in any order (the archive does not record that one
+-- table's rows must come before another's), and a foreign key check then
+-- fails.  drop_segment deletes them with their segment.
+ALTER TABLE segments.segment_reference DROP CONSTRAINT segment_reference_segment_id_fkey;
+ALTER TABLE segments.segment_state DROP CONSTRAINT segment_state_segment_id_fkey;
 
 -- Whether this session restores a dump (src/restore.c): its writes to the
 -- attached tables are not maintained, its drops of them not refused.

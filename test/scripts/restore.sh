@@ -15,6 +15,8 @@
 #   parallel       pg_restore -j 2
 #   single         pg_restore --single-transaction
 #   schema, data   pg_restore --schema-only, then --data-only
+#   reordered      the same, the rows naming a segment loaded before the
+#                  segments (as -j may load them)
 #   clean          pg_restore --clean --if-exists over the live database,
 #                  changed since the dump (rows added, a segment dropped)
 #   schema, attach pg_restore --schema-only, then attach_contacts again:
@@ -108,6 +110,21 @@ new_db two_steps
 "$PGBIN/pg_restore" --data-only --exit-on-error -d two_steps "$dumps/source.dump" ||
 	fail "schema, data: pg_restore --data-only"
 checked "--schema-only, then --data-only" two_steps
+
+# pg_restore -j loads the rows of the extension's tables in any order: the
+# rows that name a segment loaded before the segments (a list file orders
+# a restore without -j) must load
+new_db reordered
+"$PGBIN/pg_restore" --schema-only --exit-on-error -d reordered "$dumps/source.dump" ||
+	fail "reordered: pg_restore --schema-only"
+"$PGBIN/pg_restore" -l "$dumps/source.dump" | grep ' TABLE DATA ' >"$dumps/data.list"
+{ grep -E ' segments (segment_reference|segment_state) ' "$dumps/data.list"
+  grep -vE ' segments (segment_reference|segment_state) ' "$dumps/data.list"; } >"$dumps/reordered.list"
+[ "$(head -c 1 "$dumps/reordered.list")" != "" ] && grep -q ' segment_state ' "$dumps/reordered.list" ||
+	fail "reordered: no data of segments.segment_state in the dump's list"
+"$PGBIN/pg_restore" --data-only --exit-on-error -L "$dumps/reordered.list" -d reordered "$dumps/source.dump" ||
+	fail "reordered: pg_restore --data-only, segment_reference and segment_state first"
+checked "--data-only with segment_reference and segment_state before segment" reordered
 
 # over the live database, changed since the dump
 psql_ -d source -c "INSERT INTO zapp.contacts (id, account_id, email, country, plan, score, created_at)
