@@ -200,12 +200,15 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION segments.attach_contacts(tbl regclass, key name, tenant name DEFAULT NULL)
+DROP FUNCTION segments.attach_contacts(regclass, name, name);
+CREATE FUNCTION segments.attach_contacts(tbl regclass, key name, tenant name DEFAULT NULL,
+	time_zone text DEFAULT 'UTC')
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	qname text := segments._attach_begin('contacts', tbl);
+	zone text := segments._time_zone(attach_contacts.time_zone);
 	k record;
 	t record;
 BEGIN
@@ -252,8 +255,8 @@ BEGIN
 		END IF;
 	END IF;
 
-	INSERT INTO segments.attached (role, table_schema, table_name, contact_column, tenant_column)
-	SELECT 'contacts', n.nspname, c.relname, attach_contacts.key, attach_contacts.tenant
+	INSERT INTO segments.attached (role, table_schema, table_name, contact_column, tenant_column, time_zone)
+	SELECT 'contacts', n.nspname, c.relname, attach_contacts.key, attach_contacts.tenant, zone
 	FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 	WHERE c.oid = tbl;
 	PERFORM segments._install_triggers('contacts', tbl);
@@ -302,7 +305,7 @@ BEGIN
 	PERFORM segments._create_preview(k.base_type);
 END
 $$;
-COMMENT ON FUNCTION segments.attach_contacts(regclass, name, name) IS
+COMMENT ON FUNCTION segments.attach_contacts(regclass, name, name, text) IS
 	'attach the contacts table: its key column (bigint, integer, uuid, text or varchar, unique and not null) and optional tenant column';
 
 -- What attach_contacts made in the schema segments: dropped by
@@ -1328,12 +1331,15 @@ $$;
 -- one) too: rules name its labels as strings; a label the type does not
 -- have names no event (src/rule_sql.c, src/contact_data.c).  And a time
 -- column of type timestamp or date, read in UTC as the contacts' are.
-CREATE OR REPLACE FUNCTION segments.attach_events(tbl regclass, contact name, kind name, at name)
+DROP FUNCTION segments.attach_events(regclass, name, name, name);
+CREATE FUNCTION segments.attach_events(tbl regclass, contact name, kind name, at name,
+	time_zone text DEFAULT 'UTC')
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	qname text := segments._attach_begin('events', tbl);
+	zone text := segments._time_zone(attach_events.time_zone);
 	contact_attnum smallint := segments._contact_column(tbl, qname, attach_events.contact);
 	k record;
 	a record;
@@ -1350,7 +1356,7 @@ BEGIN
 			'pg_catalog.date'::regtype) THEN
 		RAISE EXCEPTION 'at column "%" of table % has type %', attach_events.at, qname, a.declared
 			USING ERRCODE = 'datatype_mismatch',
-			DETAIL = 'The event time must be of type timestamptz, or timestamp or date (read in UTC).';
+			DETAIL = 'The event time must be of type timestamptz, or timestamp or date (read in time_zone, UTC unless given).';
 	END IF;
 	IF contact_attnum IN (k.attnum, a.attnum) THEN
 		RAISE EXCEPTION 'column "%" of table % cannot be both the contact and the % column',
@@ -1360,15 +1366,15 @@ BEGIN
 
 	PERFORM segments._check_data_owner(tbl, qname);
 
-	INSERT INTO segments.attached (role, table_schema, table_name, contact_column, kind_column, at_column)
-	SELECT 'events', n.nspname, cl.relname, attach_events.contact, attach_events.kind, attach_events.at
+	INSERT INTO segments.attached (role, table_schema, table_name, contact_column, kind_column, at_column, time_zone)
+	SELECT 'events', n.nspname, cl.relname, attach_events.contact, attach_events.kind, attach_events.at, zone
 	FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
 	WHERE cl.oid = tbl;
 	PERFORM segments._install_triggers('events', tbl);
 END
 $$;
-COMMENT ON FUNCTION segments.attach_events(regclass, name, name, name) IS
-	'attach the events table: its contact column (the key''s type), kind column (text, varchar or an enum) and at column (timestamptz, or timestamp or date read in UTC)';
+COMMENT ON FUNCTION segments.attach_events(regclass, name, name, name, text) IS
+	'attach the events table: its contact column (the key''s type), kind column (text, varchar or an enum) and at column (timestamptz, or timestamp or date read in time_zone)';
 
 -- An enum's label renamed (ALTER TYPE ... RENAME VALUE) is followed, as a
 -- column's name is: the events keep their kind under its new name, so the
@@ -1460,6 +1466,129 @@ BEGIN
 END
 $$;
 
+-- == Time zones ==
+--
+-- A timestamp or date column holds a time as a clock shows it, without
+-- the zone: each attached table names the zone its clock is in, and a
+-- relative time (now, ago, from now, a window) compared with such a
+-- column is that clock's time then (docs/design.md, "Time zones").  UTC
+-- unless attach_* or set_time_zone says otherwise.
+ALTER TABLE segments.attached ADD COLUMN time_zone text NOT NULL DEFAULT 'UTC';
+COMMENT ON COLUMN segments.attached.time_zone IS
+	'the zone the table''s timestamp and date columns are read in (a name of pg_timezone_names)';
+
+-- A zone's name as pg_timezone_names spells it.  Abbreviations other than
+-- UTC and GMT are refused: AT TIME ZONE reads one by the session's
+-- timezone_abbreviations, which may differ between sessions, and every
+-- session must read the attached times alike.
+CREATE FUNCTION segments._time_zone(zone text) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	known text;
+BEGIN
+	IF zone IS NULL THEN
+		RAISE EXCEPTION 'time zone must not be null'
+			USING ERRCODE = 'null_value_not_allowed',
+			HINT = 'Leave it out for UTC.';
+	END IF;
+	SELECT n.name INTO known FROM pg_catalog.pg_timezone_names n
+	WHERE pg_catalog.lower(n.name) = pg_catalog.lower(zone)
+	ORDER BY n.name = zone DESC, n.name LIMIT 1;
+	IF known IS NULL THEN
+		RAISE EXCEPTION 'time zone "%" not recognized', zone
+			USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Name a zone of pg_timezone_names, such as UTC, Europe/Berlin or America/New_York.';
+	END IF;
+	IF pg_catalog.upper(known) NOT IN ('UTC', 'GMT')
+			AND EXISTS (SELECT FROM pg_catalog.pg_timezone_abbrevs a
+				WHERE pg_catalog.lower(a.abbrev) = pg_catalog.lower(known)) THEN
+		RAISE EXCEPTION 'time zone "%" is also an abbreviation', zone
+			USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = 'An abbreviation is read by the timezone_abbreviations setting, which may differ between sessions.',
+			HINT = 'Name the zone by its region, such as Europe/Paris for CET or America/New_York for EST.';
+	END IF;
+	RETURN known;
+END
+$$;
+
+DROP FUNCTION segments.attach_lists(regclass, name, name);
+CREATE FUNCTION segments.attach_lists(tbl regclass, contact name, list name, time_zone text DEFAULT 'UTC')
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	qname text := segments._attach_begin('lists', tbl);
+	contact_attnum smallint := segments._contact_column(tbl, qname, attach_lists.contact);
+	zone text := segments._time_zone(attach_lists.time_zone);
+	l record;
+BEGIN
+	l := segments._column(tbl, attach_lists.list, 'list');
+	IF NOT segments._has_btree(l.declared) THEN
+		RAISE EXCEPTION 'list column "%" of table % has type %, which has no default btree operator class',
+			attach_lists.list, qname, l.declared
+			USING ERRCODE = 'datatype_mismatch',
+			DETAIL = 'List values must be comparable for equality and order.';
+	END IF;
+	IF contact_attnum = l.attnum THEN
+		RAISE EXCEPTION 'column "%" of table % cannot be both the contact and the list column',
+			attach_lists.contact, qname
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	PERFORM segments._check_data_owner(tbl, qname);
+
+	INSERT INTO segments.attached (role, table_schema, table_name, contact_column, list_column, time_zone)
+	SELECT 'lists', n.nspname, cl.relname, attach_lists.contact, attach_lists.list, zone
+	FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
+	WHERE cl.oid = tbl;
+	PERFORM segments._install_triggers('lists', tbl);
+END
+$$;
+COMMENT ON FUNCTION segments.attach_lists(regclass, name, name, text) IS
+	'attach the list membership table: its contact column (the key''s type) and list column; its timestamp and date columns read in time_zone';
+
+-- A new zone for an attached table: the segments that read the table (and
+-- those that use them) are rebuilt, their changes logged with cause
+-- refresh.
+CREATE FUNCTION segments.set_time_zone(tbl regclass, time_zone text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	zone text := segments._time_zone(set_time_zone.time_zone);
+	a segments.attached;
+	s segments.segment;
+BEGIN
+	PERFORM segments._lock();
+	SELECT x.* INTO a FROM segments.attached x
+	JOIN pg_catalog.pg_namespace n ON n.nspname = x.table_schema
+	JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = x.table_name
+	WHERE c.oid = tbl;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'table % is not attached', tbl
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			HINT = 'attach_contacts, attach_events and attach_lists take the time zone too.';
+	END IF;
+	IF a.time_zone = zone THEN
+		RETURN;
+	END IF;
+	UPDATE segments.attached x SET time_zone = zone WHERE x.role = a.role;
+	FOR s IN
+		SELECT g.* FROM segments._maintenance_order(ARRAY(
+			SELECT DISTINCT r.segment_id FROM segments.segment_reference r
+			WHERE r.kind = ANY (CASE a.role WHEN 'contacts' THEN ARRAY['field']
+				WHEN 'events' THEN ARRAY['event', 'event_field'] ELSE ARRAY['list'] END))) WITH ORDINALITY o(id, n)
+		JOIN segments.segment g ON g.id = o.id
+		ORDER BY o.n
+	LOOP
+		s := segments._segment(s.id, true);
+		PERFORM segments._apply(s.id, segments._compile(s.rule, s.tenant), 'refresh');
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION segments.set_time_zone(regclass, text) IS
+	'read an attached table''s timestamp and date columns in another zone; the segments that read the table are rebuilt (cause refresh)';
+
 -- The new functions, as every function: not executable by PUBLIC; the
 -- documented ones granted to the roles that use them.
 REVOKE ALL ON FUNCTION
@@ -1479,7 +1608,9 @@ REVOKE ALL ON FUNCTION
 	segments._on_replicated_write(), segments._trigger_firing(regprocedure),
 	segments._set_trigger_firing(oid), segments.upgrade_attachments(),
 	segments._kind_enum(), segments._rule_rename_event_kind(segments.rule, text, text),
-	segments._follow_label_renames(jsonb)
+	segments._follow_label_renames(jsonb), segments.attach_contacts(regclass, name, name, text),
+	segments.attach_events(regclass, name, name, name, text), segments.attach_lists(regclass, name, name, text),
+	segments._time_zone(text), segments.set_time_zone(regclass, text)
 	FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION

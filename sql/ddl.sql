@@ -311,7 +311,7 @@ RESET SESSION AUTHORIZATION;
 -- (docs/design.md, "What needs a superuser"; nothing to grant to a superuser).
 DO $$ BEGIN
 	EXECUTE format('GRANT ddl_owner TO %I', (SELECT p.proowner::regrole FROM pg_proc p
-		WHERE p.oid = 'segments.attach_contacts(regclass, name, name)'::regprocedure));
+		WHERE p.oid = 'segments.attach_contacts(regclass, name, name, text)'::regprocedure));
 END $$;
 SELECT segments.attach_contacts('contacts', key => 'id');
 SET SESSION AUTHORIZATION ddl_owner;

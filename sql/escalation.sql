@@ -35,7 +35,7 @@ RESET ROLE;
 -- (docs/design.md, "What needs a superuser"; nothing to grant to a superuser).
 DO $$ BEGIN
 	EXECUTE format('GRANT segments_test_owner TO %I', (SELECT p.proowner::regrole FROM pg_proc p
-		WHERE p.oid = 'segments.attach_contacts(regclass, name, name)'::regprocedure));
+		WHERE p.oid = 'segments.attach_contacts(regclass, name, name, text)'::regprocedure));
 END $$;
 SELECT segments.attach_contacts('contacts', key => 'id', tenant => 'account');
 SELECT segments.attach_events('events', contact => 'contact_id', kind => 'kind', at => 'at');

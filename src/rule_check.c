@@ -199,8 +199,11 @@ read_attachments(MemoryContext target)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* time_zone read so that the SQL of release 0.1, without it, works too */
 	if (SPI_execute("SELECT role, table_schema, table_name, contact_column, tenant_column, "
-					"kind_column, at_column, list_column FROM segments.attached",
+					"kind_column, at_column, list_column, "
+					"COALESCE(pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'time_zone', 'UTC') "
+					"FROM segments.attached a",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read segments.attached");
 
@@ -223,6 +226,7 @@ read_attachments(MemoryContext target)
 		t->kind_column = attached_string(tuple, desc, 6);
 		t->at_column = attached_string(tuple, desc, 7);
 		t->list_column = attached_string(tuple, desc, 8);
+		t->time_zone = attached_string(tuple, desc, 9);
 
 		t->relid = RangeVarGetRelid(makeRangeVar(t->schema, t->name, -1), AccessShareLock, true);
 		if (!OidIsValid(t->relid))
@@ -601,6 +605,13 @@ classify(Oid type, Oid *elemtype, Oid *basetype)
 	return FC_SCALAR;
 }
 
+/* The zone relative times are read in for a column of the table (base type). */
+static const char *
+clock_zone(const AttachedTable *table, Oid basetype)
+{
+	return basetype == TIMESTAMPOID || basetype == DATEOID ? table->time_zone : NULL;
+}
+
 static void
 check_field(CheckState *st, uint32 index, const AttachedTable *table, const char *role)
 {
@@ -618,6 +629,7 @@ check_field(CheckState *st, uint32 index, const AttachedTable *table, const char
 	ci->coltype = attr->atttypid;
 	ci->colcollation = attr->attcollation;
 	ci->fclass = classify(ci->coltype, &ci->elemtype, &ci->cmptype);
+	ci->clock_zone = clock_zone(table, ci->cmptype);
 
 	if (item->b > 1 && ci->fclass != FC_JSON)
 		ereport(ERROR,
@@ -726,6 +738,7 @@ check_aggregate(CheckState *st, uint32 index, const char *kind)
 	ci->coltype = attr->atttypid;
 	ci->colcollation = attr->attcollation;
 	ci->fclass = classify(ci->coltype, &ci->elemtype, &ci->cmptype);
+	ci->clock_zone = clock_zone(&st->att->events, ci->cmptype);
 	what = psprintf("%s(%s) of event '%s'", m->op == RM_COUNT_DISTINCT ? "count distinct" : name,
 					ci->column, kind);
 
@@ -803,6 +816,7 @@ check_event(CheckState *st, uint32 index)
 		next += st->body->items[next].span;
 	}
 	attype = column_type(&st->att->events, st->att->events.at_column);
+	st->cr->items[index].clock_zone = clock_zone(&st->att->events, getBaseType(attype));
 	for (; next < end; next++)
 	{
 		const RuleItem *value = &st->body->items[next];

@@ -29,6 +29,7 @@ typedef struct AttachedTable
 	char	   *at_column;		/* events */
 	char	   *list_column;	/* lists */
 	Oid			list_type;
+	char	   *time_zone;		/* the zone of its timestamp and date columns */
 	TupleDesc	tupdesc;
 	List	   *tree;			/* the table, its partitions and inheritance
 								 * children, as last found; NIL until asked */
@@ -62,6 +63,13 @@ typedef struct CheckedItem
 	FieldClass	fclass;
 	Oid			elemtype;		/* FC_ARRAY */
 	Oid			cmptype;		/* FC_SCALAR, FC_TEXT: the base type compared */
+
+	/*
+	 * FIELD and MEASURE of a timestamp or date column, and EVENT of events
+	 * whose time is one: the zone of the column's table, in which relative
+	 * times are read to compare with it; NULL otherwise
+	 */
+	const char *clock_zone;
 
 	/*
 	 * VALUE: the base type the literal was read as, without a type modifier

@@ -101,33 +101,31 @@ time_usec(Datum value, Oid type)
 	return DatumGetTimestamp(value);
 }
 
-/* The time an operand stands for: a literal, or now, ago, from now. */
+/*
+ * The time an operand stands for: a literal, or now, ago, from now, the
+ * last as a clock in zone shows it (NULL: a timestamptz's instant).
+ */
 static int64
-operand_usec(EvalState *st, const RuleItem *value)
+operand_usec(EvalState *st, const RuleItem *value, const char *zone)
 {
 	const CheckedItem *cv = checked(st, value);
 
 	if (OidIsValid(cv->valtype))
 		return time_usec(cv->value, getBaseType(cv->valtype));
-	return rule_time_value((RuleValueKind) value->op, value->a, (RuleUnit) value->arg);
+	return rule_clock_time(rule_time_value((RuleValueKind) value->op, value->a, (RuleUnit) value->arg),
+						   zone);
 }
 
-/* The bounds of within last/next N unit. */
+/* The bounds of within last/next N unit, as a clock in zone shows them. */
 static void
-window_bounds(RuleTestOp op, const RuleItem *duration, int64 *low, int64 *high)
+window_bounds(RuleTestOp op, const RuleItem *duration, const char *zone, int64 *low, int64 *high)
 {
 	TimestampTz now = rule_now();
+	TimestampTz other = rule_time_shift(now, op == RT_WITHIN_LAST ? -1 : 1, duration->a,
+										(RuleUnit) duration->arg);
 
-	if (op == RT_WITHIN_LAST)
-	{
-		*low = rule_time_shift(now, -1, duration->a, (RuleUnit) duration->arg);
-		*high = now;
-	}
-	else
-	{
-		*low = now;
-		*high = rule_time_shift(now, 1, duration->a, (RuleUnit) duration->arg);
-	}
+	*low = rule_clock_time(op == RT_WITHIN_LAST ? other : now, zone);
+	*high = rule_clock_time(op == RT_WITHIN_LAST ? now : other, zone);
 }
 
 static Datum
@@ -180,15 +178,15 @@ eval_column_field(EvalState *st, const RuleItem *item, const CheckedItem *ci,
 		switch (op)
 		{
 			case RT_BETWEEN:
-				low = operand_usec(st, first);
-				high = operand_usec(st, first + 1);
+				low = operand_usec(st, first, ci->clock_zone);
+				high = operand_usec(st, first + 1, ci->clock_zone);
 				return negated ? (v < low || v > high) : (v >= low && v <= high);
 			case RT_WITHIN_LAST:
 			case RT_WITHIN_NEXT:
-				window_bounds(op, first, &low, &high);
+				window_bounds(op, first, ci->clock_zone, &low, &high);
 				return v >= low && v <= high;
 			default:
-				return rule_comparison_holds(op, int64_cmp(v, operand_usec(st, first)));
+				return rule_comparison_holds(op, int64_cmp(v, operand_usec(st, first, ci->clock_zone)));
 		}
 	}
 
@@ -237,7 +235,7 @@ eval_column_field(EvalState *st, const RuleItem *item, const CheckedItem *ci,
 				bool		equal;
 
 				if (ci->fclass == FC_TIME)
-					equal = time_usec(value, ci->cmptype) == operand_usec(st, first + i);
+					equal = time_usec(value, ci->cmptype) == operand_usec(st, first + i, ci->clock_zone);
 				else
 					equal = COMPARE(first + i) == 0;
 				if (equal)
@@ -305,7 +303,7 @@ json_cmp(EvalState *st, int kind, Datum typed, const RuleItem *operand)
 		case RV_TRUE:
 			return (int) DatumGetBool(typed) - (int) DatumGetBool(literal);
 		default:
-			return int64_cmp(DatumGetTimestampTz(typed), operand_usec(st, operand));
+			return int64_cmp(DatumGetTimestampTz(typed), operand_usec(st, operand, NULL));
 	}
 }
 
@@ -425,7 +423,7 @@ eval_json_field(EvalState *st, const RuleItem *item, Datum column, bool isnull,
 
 				if (!json_typed(&v, RV_NOW, &typed))
 					return false;
-				window_bounds(op, first, &low, &high);
+				window_bounds(op, first, NULL, &low, &high);
 				return DatumGetTimestampTz(typed) >= low && DatumGetTimestampTz(typed) <= high;
 			}
 		default:
@@ -455,24 +453,58 @@ eval_field(EvalState *st, const RuleItem *item, const EvalRow *row, char **obser
 	return eval_column_field(st, item, ci, value, observed);
 }
 
-/* Does an event's time fall in the window of an event condition? */
-static bool
-in_window(EvalState *st, const RuleItem *item, const RuleItem *operand, int64 at)
+/*
+ * The window of an event condition (item, its operands at operand): the
+ * times it takes, as the events' time column's clock shows them, worked
+ * out once for all the contact's events.
+ */
+typedef struct EventWindow
 {
-	int64		low,
-				high;
+	RuleWindow	kind;
+	int64		low;			/* within last, since, between: the first time in */
+	int64		high;			/* within last, between: the last time in;
+								 * before: the first time after */
+} EventWindow;
 
-	switch ((RuleWindow) item->arg)
+static void
+event_window(EvalState *st, const RuleItem *item, const RuleItem *operand, EventWindow *w)
+{
+	const char *zone = checked(st, item)->clock_zone;
+
+	w->kind = (RuleWindow) item->arg;
+	switch (w->kind)
 	{
 		case RW_WITHIN_LAST:
-			window_bounds(RT_WITHIN_LAST, operand, &low, &high);
-			return at >= low && at <= high;
+			window_bounds(RT_WITHIN_LAST, operand, zone, &w->low, &w->high);
+			break;
 		case RW_SINCE:
-			return at >= operand_usec(st, operand);
+			w->low = operand_usec(st, operand, zone);
+			break;
 		case RW_BEFORE:
-			return at < operand_usec(st, operand);
+			w->high = operand_usec(st, operand, zone);
+			break;
 		case RW_BETWEEN:
-			return at >= operand_usec(st, operand) && at <= operand_usec(st, operand + 1);
+			w->low = operand_usec(st, operand, zone);
+			w->high = operand_usec(st, operand + 1, zone);
+			break;
+		case RW_EVER:
+			break;
+	}
+}
+
+/* Does an event's time fall in the window? */
+static bool
+in_window(const EventWindow *w, int64 at)
+{
+	switch (w->kind)
+	{
+		case RW_WITHIN_LAST:
+		case RW_BETWEEN:
+			return at >= w->low && at <= w->high;
+		case RW_SINCE:
+			return at >= w->low;
+		case RW_BEFORE:
+			return at < w->high;
 		case RW_EVER:
 			break;
 	}
@@ -549,11 +581,11 @@ read_contact_events(EvalContact *c)
 
 /*
  * Whether an event matches an event condition (item): its kind (kind, as
- * text) and where clause, and, when windowed, its window (window: the
- * window's operands); unwindowed, it needs a time (first and last).
+ * text) and where clause, and its window when one is given; without one,
+ * it needs a time (first and last).
  */
 static bool
-event_matches(EvalState *st, const RuleItem *item, Datum kind, const RuleItem *window, bool windowed,
+event_matches(EvalState *st, const RuleItem *item, Datum kind, const EventWindow *window,
 			  const EvalEvent *e)
 {
 	EvalRow		row = {e->tuple, st->c->events_desc};
@@ -564,8 +596,8 @@ event_matches(EvalState *st, const RuleItem *item, Datum kind, const RuleItem *w
 											  PointerGetDatum(e->kind), kind)))
 		return false;
 	/* an event without a time counts only for "ever", as in SQL */
-	if (e->at_isnull ? !windowed || item->arg != RW_EVER :
-		windowed && !in_window(st, item, window, e->at))
+	if (e->at_isnull ? window == NULL || window->kind != RW_EVER :
+		window != NULL && !in_window(window, e->at))
 		return false;
 	return !(item->flags & RULE_HAS_WHERE) || eval_node(st, item + 1, &row, -1);
 }
@@ -574,16 +606,17 @@ static int64
 count_events(EvalState *st, const RuleItem *item)
 {
 	EvalContact *c = st->c;
-	const RuleItem *window = (item->flags & RULE_HAS_WHERE) ? RULE_NEXT(item + 1) : item + 1;
 	Datum		kind = CStringGetTextDatum(RULE_STR(st->body, item->a));
+	EventWindow window;
 	int64		count = 0;
 	uint64		i;
 
+	event_window(st, item, (item->flags & RULE_HAS_WHERE) ? RULE_NEXT(item + 1) : item + 1, &window);
 	read_contact_events(c);
 	for (i = 0; i < c->nevents; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		if (event_matches(st, item, kind, window, true, &c->events[i]))
+		if (event_matches(st, item, kind, &window, &c->events[i]))
 			count++;
 	}
 	return count;
@@ -636,7 +669,7 @@ static bool
 eval_measure(EvalState *st, const RuleItem *item, const RuleItem *m, char **observed)
 {
 	EvalContact *c = st->c;
-	const RuleItem *window = RULE_NEXT(m);
+	EventWindow window;
 	bool		aggregate = RM_IS_AGGREGATE(m->op);
 	const CheckedItem *ci = checked(st, m);
 	const CheckedItem *cv = aggregate ? checked(st, m + 1) : NULL;
@@ -653,6 +686,7 @@ eval_measure(EvalState *st, const RuleItem *item, const RuleItem *m, char **obse
 	bool		result;
 	uint64		i;
 
+	event_window(st, item, RULE_NEXT(m), &window);
 	read_contact_events(c);
 	if (aggregate)
 	{
@@ -669,7 +703,7 @@ eval_measure(EvalState *st, const RuleItem *item, const RuleItem *m, char **obse
 
 		CHECK_FOR_INTERRUPTS();
 		/* the window filters an aggregate's events; first and last's it tests */
-		if (!event_matches(st, item, kind, window, aggregate, e))
+		if (!event_matches(st, item, kind, aggregate ? &window : NULL, e))
 			continue;
 		matching++;
 		if (!aggregate)
@@ -742,7 +776,8 @@ eval_measure(EvalState *st, const RuleItem *item, const RuleItem *m, char **obse
 			if (values == 0)
 				result = false;
 			else if (ci->fclass == FC_TIME)
-				result = rule_comparison_holds(op, int64_cmp(time_usec(best, ci->cmptype), operand_usec(st, m + 1)));
+				result = rule_comparison_holds(op, int64_cmp(time_usec(best, ci->cmptype),
+															 operand_usec(st, m + 1, ci->clock_zone)));
 			else
 				result = rule_comparison_holds(op, DatumGetInt32(FunctionCall2Coll(&tc->cmp_proc_finfo, ci->colcollation,
 																	   best, cv->value)));
@@ -766,7 +801,7 @@ eval_measure(EvalState *st, const RuleItem *item, const RuleItem *m, char **obse
 			}
 		case RM_FIRST:
 		case RM_LAST:
-			result = matching > 0 && in_window(st, item, window, best_at);
+			result = matching > 0 && in_window(&window, best_at);
 			if (observed)
 				*observed = matching == 0 ? pstrdup("no matching event") :
 					psprintf("%s at %s", m->op == RM_FIRST ? "first" : "last",
@@ -1102,11 +1137,11 @@ rule_eval_needs(const CheckedRule *cr, EvalNeeds *needs)
 		switch ((RuleWindow) item->arg)
 		{
 			case RW_WITHIN_LAST:
-				window_bounds(RT_WITHIN_LAST, operand, &low, &high);
+				window_bounds(RT_WITHIN_LAST, operand, NULL, &low, &high);
 				break;
 			case RW_SINCE:
 			case RW_BETWEEN:
-				low = operand_usec(&st, operand);
+				low = operand_usec(&st, operand, NULL);
 				break;
 			case RW_BEFORE:
 			case RW_EVER:

@@ -73,27 +73,37 @@ unit_sql(uint32 unit)
 	return quote_literal_cstr(rule_unit_name((RuleUnit) unit, false));
 }
 
-static void append_value(SqlState *st, const RuleItem *value, bool as_timestamp);
+static void append_value(SqlState *st, const RuleItem *value, const char *zone);
 
 /*
  * A time computed now, as a constant: the planner then estimates the rows
  * of a window from the statistics, as for a hand-written query.  The text
- * is compiled afresh for every statement that runs it.
+ * is compiled afresh for every statement that runs it.  With a zone, the
+ * timestamp a clock there shows then.
  */
 static void
-append_time(SqlState *st, TimestampTz time, bool as_timestamp)
+append_time(SqlState *st, TimestampTz time, const char *zone)
 {
-	append_literal(st->buf, TimestampTzGetDatum(time),
-				   as_timestamp ? TIMESTAMPOID : TIMESTAMPTZOID, -1);
+	if (zone)
+		append_literal(st->buf, TimestampGetDatum(rule_clock_time(time, zone)), TIMESTAMPOID, -1);
+	else
+		append_literal(st->buf, TimestampTzGetDatum(time), TIMESTAMPTZOID, -1);
+}
+
+/* " AT TIME ZONE 'zone'", or nothing without a zone */
+static char *
+at_zone(const char *zone)
+{
+	return zone ? psprintf(" AT TIME ZONE %s", quote_literal_cstr(zone)) : "";
 }
 
 
 /* The bounds of within last/next N unit: ago and now, or now and from now. */
 static void
-window_bounds(SqlState *st, RuleTestOp op, const RuleItem *duration, bool as_timestamp,
+window_bounds(SqlState *st, RuleTestOp op, const RuleItem *duration, const char *zone,
 			  char **low, char **high)
 {
-	const char *zone = as_timestamp ? " AT TIME ZONE 'UTC'" : "";
+	const char *at = at_zone(zone);
 	StringInfo	saved = st->buf;
 	StringInfoData lo,
 				hi;
@@ -107,20 +117,20 @@ window_bounds(SqlState *st, RuleTestOp op, const RuleItem *duration, bool as_tim
 											duration->a, (RuleUnit) duration->arg);
 
 		st->buf = &lo;
-		append_time(st, op == RT_WITHIN_LAST ? other : now, as_timestamp);
+		append_time(st, op == RT_WITHIN_LAST ? other : now, zone);
 		st->buf = &hi;
-		append_time(st, op == RT_WITHIN_LAST ? now : other, as_timestamp);
+		append_time(st, op == RT_WITHIN_LAST ? now : other, zone);
 		st->buf = saved;
 	}
 	else if (op == RT_WITHIN_LAST)
 	{
-		appendStringInfo(&lo, "(SELECT segments.ago(%u, %s)%s)", duration->a, unit_sql(duration->arg), zone);
-		appendStringInfo(&hi, "(SELECT segments.now()%s)", zone);
+		appendStringInfo(&lo, "(SELECT segments.ago(%u, %s)%s)", duration->a, unit_sql(duration->arg), at);
+		appendStringInfo(&hi, "(SELECT segments.now()%s)", at);
 	}
 	else
 	{
-		appendStringInfo(&lo, "(SELECT segments.now()%s)", zone);
-		appendStringInfo(&hi, "(SELECT segments.from_now(%u, %s)%s)", duration->a, unit_sql(duration->arg), zone);
+		appendStringInfo(&lo, "(SELECT segments.now()%s)", at);
+		appendStringInfo(&hi, "(SELECT segments.from_now(%u, %s)%s)", duration->a, unit_sql(duration->arg), at);
 	}
 	*low = lo.data;
 	*high = hi.data;
@@ -138,22 +148,22 @@ append_between(StringInfo buf, const char *expr, bool negated, const char *low, 
 
 /* expr within last/next N unit, with pg_catalog's operators. */
 static void
-append_window(SqlState *st, const char *expr, RuleTestOp op, const RuleItem *duration, bool as_timestamp)
+append_window(SqlState *st, const char *expr, RuleTestOp op, const RuleItem *duration, const char *zone)
 {
 	char	   *low,
 			   *high;
 
-	window_bounds(st, op, duration, as_timestamp, &low, &high);
+	window_bounds(st, op, duration, zone, &low, &high);
 	append_between(st->buf, expr, false, low, high);
 }
 
 /*
  * A value operand.  Relative times become calls of segments.now() and
- * friends; as_timestamp gives the timestamp (without time zone) in UTC, for
- * comparing with timestamp and date columns.
+ * friends; a zone gives the timestamp (without time zone) a clock there
+ * shows, for comparing with timestamp and date columns.
  */
 static void
-append_value(SqlState *st, const RuleItem *value, bool as_timestamp)
+append_value(SqlState *st, const RuleItem *value, const char *zone)
 {
 	const CheckedItem *cv = &st->cr->items[item_index(st, value)];
 	StringInfo	buf = st->buf;
@@ -166,7 +176,7 @@ append_value(SqlState *st, const RuleItem *value, bool as_timestamp)
 	if (!st->portable)
 	{
 		append_time(st, rule_time_value((RuleValueKind) value->op, value->a, (RuleUnit) value->arg),
-					as_timestamp);
+					zone);
 		return;
 	}
 
@@ -189,7 +199,7 @@ append_value(SqlState *st, const RuleItem *value, bool as_timestamp)
 		default:
 			elog(ERROR, "unexpected value kind %d", value->op);
 	}
-	appendStringInfo(buf, "%s)", as_timestamp ? " AT TIME ZONE 'UTC'" : "");
+	appendStringInfo(buf, "%s)", at_zone(zone));
 }
 
 
@@ -285,7 +295,7 @@ append_field(SqlState *st, const RuleItem *item, const char *alias)
  * own: for an operand written twice, or before what precedes it is known.
  */
 static char *
-operand_sql(SqlState *st, const RuleItem *item, const char *alias, bool as_timestamp)
+operand_sql(SqlState *st, const RuleItem *item, const char *alias, const char *zone)
 {
 	StringInfo	saved = st->buf;
 	StringInfoData buf;
@@ -295,7 +305,7 @@ operand_sql(SqlState *st, const RuleItem *item, const char *alias, bool as_times
 	if (item->type == RI_FIELD)
 		append_field(st, item, alias);
 	else
-		append_value(st, item, as_timestamp);
+		append_value(st, item, zone);
 	st->buf = saved;
 	return buf.data;
 }
@@ -421,7 +431,7 @@ compile_json_field(SqlState *st, const RuleItem *item, const char *alias)
 	bool		negated = (item->flags & RULE_NEGATED) != 0;
 	const RuleItem *first = item + 1;
 	uint32		nops = item->span - 1;
-	char	   *field = operand_sql(st, item, alias, false);
+	char	   *field = operand_sql(st, item, alias, NULL);
 	uint32		i;
 
 	switch (op)
@@ -448,11 +458,11 @@ compile_json_field(SqlState *st, const RuleItem *item, const char *alias)
 		case RT_GT:
 		case RT_GE:
 			appendStringInfo(buf, "%s(%s)%s", json_reader(first), field, plain_operator(op));
-			append_value(st, first, false);
+			append_value(st, first, NULL);
 			return true;
 		case RT_BETWEEN:
 			append_between(buf, psprintf("%s(%s)", json_reader(first), field), negated,
-						   operand_sql(st, first, NULL, false), operand_sql(st, first + 1, NULL, false));
+						   operand_sql(st, first, NULL, NULL), operand_sql(st, first + 1, NULL, NULL));
 			return true;
 		case RT_IN:
 			{
@@ -483,7 +493,7 @@ compile_json_field(SqlState *st, const RuleItem *item, const char *alias)
 						}
 						else
 							appendStringInfoString(buf, ", ");
-						append_value(st, value, false);
+						append_value(st, value, NULL);
 						any = true;
 					}
 					if (any)
@@ -522,7 +532,7 @@ compile_json_field(SqlState *st, const RuleItem *item, const char *alias)
 			return true;
 		case RT_WITHIN_LAST:
 		case RT_WITHIN_NEXT:
-			append_window(st, psprintf("segments.json_time(%s)", field), op, first, false);
+			append_window(st, psprintf("segments.json_time(%s)", field), op, first, NULL);
 			return true;
 	}
 	return true;
@@ -538,9 +548,9 @@ compile_column_field(SqlState *st, const RuleItem *item, const char *alias)
 	bool		negated = (item->flags & RULE_NEGATED) != 0;
 	const RuleItem *first = item + 1;
 	uint32		nops = item->span - 1;
-	char	   *field = operand_sql(st, item, alias, false);
+	char	   *field = operand_sql(st, item, alias, NULL);
 	bool		time = ci->fclass == FC_TIME;
-	bool		as_timestamp = time && ci->cmptype != TIMESTAMPTZOID;
+	const char *zone = ci->clock_zone;
 	uint32		i;
 
 	switch (op)
@@ -559,7 +569,7 @@ compile_column_field(SqlState *st, const RuleItem *item, const char *alias)
 				appendStringInfoString(buf, plain_operator(op));
 			else
 				append_operator(buf, ci->coltype, op);
-			append_value(st, first, as_timestamp);
+			append_value(st, first, zone);
 			return true;
 		case RT_BETWEEN:
 			appendStringInfo(buf, "(%s", field);
@@ -567,13 +577,13 @@ compile_column_field(SqlState *st, const RuleItem *item, const char *alias)
 				appendStringInfoString(buf, plain_operator(negated ? RT_LT : RT_GE));
 			else
 				append_operator(buf, ci->coltype, negated ? RT_LT : RT_GE);
-			append_value(st, first, as_timestamp);
+			append_value(st, first, zone);
 			appendStringInfo(buf, " %s %s", negated ? "OR" : "AND", field);
 			if (time)
 				appendStringInfoString(buf, plain_operator(negated ? RT_GT : RT_LE));
 			else
 				append_operator(buf, ci->coltype, negated ? RT_GT : RT_LE);
-			append_value(st, first + 1, as_timestamp);
+			append_value(st, first + 1, zone);
 			appendStringInfoChar(buf, ')');
 			return true;
 		case RT_IN:
@@ -585,7 +595,7 @@ compile_column_field(SqlState *st, const RuleItem *item, const char *alias)
 			{
 				if (i > 0)
 					appendStringInfoString(buf, ", ");
-				append_value(st, first + i, as_timestamp);
+				append_value(st, first + i, zone);
 			}
 			appendStringInfoString(buf, "])");
 			return true;
@@ -593,7 +603,7 @@ compile_column_field(SqlState *st, const RuleItem *item, const char *alias)
 			if (ci->fclass == FC_ARRAY)
 			{
 				appendStringInfo(buf, "%s(%s" BUILTIN_OP("@>") "ARRAY[", negated ? "NOT " : "", field);
-				append_value(st, first, false);
+				append_value(st, first, NULL);
 				appendStringInfoString(buf, "])");
 				return true;
 			}
@@ -614,7 +624,7 @@ compile_column_field(SqlState *st, const RuleItem *item, const char *alias)
 			return true;
 		case RT_WITHIN_LAST:
 		case RT_WITHIN_NEXT:
-			append_window(st, field, op, first, as_timestamp);
+			append_window(st, field, op, first, zone);
 			return true;
 	}
 	return true;
@@ -648,26 +658,25 @@ rule_sql_kind_test(const Attachments *att, const char *alias, const char *kind)
 static void
 append_event_window(SqlState *st, const RuleItem *item, const char *at, const RuleItem *operand)
 {
-	const AttachedTable *ev = &st->cr->att->events;
-	/* a timestamp or date time column: times compared in UTC */
-	bool		as_timestamp = getBaseType(contact_column_type(ev, ev->at_column)) != TIMESTAMPTZOID;
+	/* a timestamp or date time column: times as its zone's clock shows them */
+	const char *zone = st->cr->items[item_index(st, item)].clock_zone;
 
 	switch ((RuleWindow) item->arg)
 	{
 		case RW_WITHIN_LAST:
-			append_window(st, at, RT_WITHIN_LAST, operand, as_timestamp);
+			append_window(st, at, RT_WITHIN_LAST, operand, zone);
 			break;
 		case RW_SINCE:
 			appendStringInfo(st->buf, "%s" BUILTIN_OP(">="), at);
-			append_value(st, operand, as_timestamp);
+			append_value(st, operand, zone);
 			break;
 		case RW_BEFORE:
 			appendStringInfo(st->buf, "%s" BUILTIN_OP("<"), at);
-			append_value(st, operand, as_timestamp);
+			append_value(st, operand, zone);
 			break;
 		case RW_BETWEEN:
-			append_between(st->buf, at, false, operand_sql(st, operand, NULL, as_timestamp),
-						   operand_sql(st, operand + 1, NULL, as_timestamp));
+			append_between(st->buf, at, false, operand_sql(st, operand, NULL, zone),
+						   operand_sql(st, operand + 1, NULL, zone));
 			break;
 		case RW_EVER:
 			appendStringInfoString(st->buf, "true");
@@ -759,7 +768,7 @@ append_measure_test(SqlState *st, const RuleItem *event, const RuleItem *m,
 		case RM_SUM:
 			appendStringInfo(buf, "coalesce(pg_catalog.sum(%s)::pg_catalog.numeric, 0)", number);
 			appendStringInfoString(buf, plain_operator(op));
-			append_value(st, m + 1, false);
+			append_value(st, m + 1, NULL);
 			return rule_comparison_holds(op, DatumGetInt32(DirectFunctionCall2(numeric_cmp,
 																		 DirectFunctionCall1(int4_numeric, Int32GetDatum(0)),
 																		 cv->value)));
@@ -767,13 +776,13 @@ append_measure_test(SqlState *st, const RuleItem *event, const RuleItem *m,
 			appendStringInfo(buf, "pg_catalog.sum(%s)::pg_catalog.numeric", number);
 			appendStringInfoString(buf, plain_operator(op));
 			appendStringInfoChar(buf, '(');
-			append_value(st, m + 1, false);
+			append_value(st, m + 1, NULL);
 			appendStringInfo(buf, " OPERATOR(pg_catalog.*) pg_catalog.count(e.%s))", column);
 			return false;
 		case RM_COUNT_DISTINCT:
 			appendStringInfo(buf, "pg_catalog.count(DISTINCT e.%s)", column);
 			appendStringInfoString(buf, plain_operator(op));
-			append_value(st, m + 1, false);
+			append_value(st, m + 1, NULL);
 			return rule_comparison_holds(op, DatumGetInt64(cv->value) == 0 ? 0 : -1);
 		case RM_MIN:
 		case RM_MAX:
@@ -793,7 +802,7 @@ append_measure_test(SqlState *st, const RuleItem *event, const RuleItem *m,
 					appendStringInfoString(buf, plain_operator(op));
 				else
 					append_operator(buf, ci->coltype, op);
-				append_value(st, m + 1, time && ci->cmptype != TIMESTAMPTZOID);
+				append_value(st, m + 1, ci->clock_zone);
 				return false;
 			}
 		case RM_FIRST:
@@ -960,7 +969,7 @@ compile_in_list(SqlState *st, const RuleItem *item)
 					 quote_identifier(st->cr->att->contacts.contact_column),
 					 quote_identifier(li->list_column));
 	append_operator(st->buf, li->list_type, RT_EQ);
-	append_value(st, item + 1, false);
+	append_value(st, item + 1, NULL);
 	appendStringInfoChar(st->buf, ')');
 }
 

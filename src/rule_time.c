@@ -342,3 +342,13 @@ segments_from_now(PG_FUNCTION_ARGS)
 
 	PG_RETURN_TIMESTAMPTZ(rule_time_value(RV_FROM_NOW, amount, unit));
 }
+
+int64
+rule_clock_time(TimestampTz t, const char *zone)
+{
+	/* the same function as AT TIME ZONE, so both paths read clocks alike */
+	if (zone == NULL || strcmp(zone, "UTC") == 0)
+		return t;
+	return DatumGetTimestamp(DirectFunctionCall2(timestamptz_zone, CStringGetTextDatum(zone),
+												 TimestampTzGetDatum(t)));
+}

@@ -27,6 +27,12 @@ extern TimestampTz rule_clock(void);
 extern void rule_pin_now(TimestampTz now);
 extern TimestampTz rule_time_shift(TimestampTz base, int sign, uint32 amount, RuleUnit unit);
 extern TimestampTz rule_time_value(RuleValueKind kind, uint32 amount, RuleUnit unit);
+
+/*
+ * The time a clock in zone shows at t, as a timestamp without time zone
+ * (what t AT TIME ZONE zone gives); t itself when zone is NULL.
+ */
+extern int64 rule_clock_time(TimestampTz t, const char *zone);
 extern bool rule_parse_utc_timestamp(const char *str, TimestampTz *result);
 extern RuleUnit rule_unit_from_name(const char *name);
 extern bool rule_is_relative_word(const char *word);
