@@ -1292,8 +1292,13 @@ COMMENT ON FUNCTION segments.upgrade_attachments() IS
 -- avg, min, max, count(distinct ...)) or test the time of the first or
 -- last matching event (src/rule_sql.c, src/rule_eval.c).  A rename of
 -- the column an aggregate reads is followed as a where clause's field is.
-CREATE OR REPLACE FUNCTION segments._rename_field(node jsonb, old text, new text, in_events boolean,
-	inside boolean DEFAULT false)
+DROP FUNCTION segments._rename_field(jsonb, text, text, boolean, boolean);
+-- A rule (as JSON) with column old of the table attached as role renamed
+-- new: the fields of the contacts (where_role NULL), or of an event's or
+-- a list's where clause (where_role events or lists), and an aggregate's
+-- column.
+CREATE FUNCTION segments._rename_field(node jsonb, old text, new text, role text,
+	where_role text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp AS $$
@@ -1305,21 +1310,23 @@ BEGIN
 	ELSIF node ? 'and' OR node ? 'or' THEN
 		k := CASE WHEN node ? 'and' THEN 'and' ELSE 'or' END;
 		RETURN jsonb_build_object(k, (
-			SELECT jsonb_agg(segments._rename_field(e.value, old, new, in_events, inside) ORDER BY e.i)
+			SELECT jsonb_agg(segments._rename_field(e.value, old, new, role, where_role) ORDER BY e.i)
 			FROM jsonb_array_elements(node -> k) WITH ORDINALITY AS e(value, i)));
 	ELSIF node ? 'not' THEN
-		RETURN jsonb_build_object('not', segments._rename_field(node -> 'not', old, new, in_events, inside));
+		RETURN jsonb_build_object('not', segments._rename_field(node -> 'not', old, new, role, where_role));
 	ELSIF node ? 'field' THEN
-		IF inside = in_events AND node #>> '{field,0}' = old THEN
+		IF coalesce(where_role, 'contacts') = role AND node #>> '{field,0}' = old THEN
 			RETURN jsonb_set(node, '{field,0}', to_jsonb(new));
 		END IF;
-	ELSIF node ? 'event' AND NOT inside THEN
+	ELSIF node ? 'event' AND where_role IS NULL THEN
 		IF node ? 'where' THEN
-			node := jsonb_set(node, '{where}', segments._rename_field(node -> 'where', old, new, in_events, true));
+			node := jsonb_set(node, '{where}', segments._rename_field(node -> 'where', old, new, role, 'events'));
 		END IF;
-		IF in_events AND node #>> '{aggregate,column}' = old THEN
+		IF role = 'events' AND node #>> '{aggregate,column}' = old THEN
 			node := jsonb_set(node, '{aggregate,column}', to_jsonb(new));
 		END IF;
+	ELSIF node ? 'in_list' AND where_role IS NULL AND node ? 'where' THEN
+		node := jsonb_set(node, '{where}', segments._rename_field(node -> 'where', old, new, role, 'lists'));
 	END IF;
 	RETURN node;
 END
@@ -1330,7 +1337,8 @@ $$;
 -- attach_events takes a kind column of an enum type (or a domain over
 -- one) too: rules name its labels as strings; a label the type does not
 -- have names no event (src/rule_sql.c, src/contact_data.c).  And a time
--- column of type timestamp or date, read in UTC as the contacts' are.
+-- column of type timestamp or date, read in the table's time zone (see
+-- Time zones below).
 DROP FUNCTION segments.attach_events(regclass, name, name, name);
 CREATE FUNCTION segments.attach_events(tbl regclass, contact name, kind name, at name,
 	time_zone text DEFAULT 'UTC')
@@ -1512,42 +1520,6 @@ BEGIN
 END
 $$;
 
-DROP FUNCTION segments.attach_lists(regclass, name, name);
-CREATE FUNCTION segments.attach_lists(tbl regclass, contact name, list name, time_zone text DEFAULT 'UTC')
-RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	qname text := segments._attach_begin('lists', tbl);
-	contact_attnum smallint := segments._contact_column(tbl, qname, attach_lists.contact);
-	zone text := segments._time_zone(attach_lists.time_zone);
-	l record;
-BEGIN
-	l := segments._column(tbl, attach_lists.list, 'list');
-	IF NOT segments._has_btree(l.declared) THEN
-		RAISE EXCEPTION 'list column "%" of table % has type %, which has no default btree operator class',
-			attach_lists.list, qname, l.declared
-			USING ERRCODE = 'datatype_mismatch',
-			DETAIL = 'List values must be comparable for equality and order.';
-	END IF;
-	IF contact_attnum = l.attnum THEN
-		RAISE EXCEPTION 'column "%" of table % cannot be both the contact and the list column',
-			attach_lists.contact, qname
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-
-	PERFORM segments._check_data_owner(tbl, qname);
-
-	INSERT INTO segments.attached (role, table_schema, table_name, contact_column, list_column, time_zone)
-	SELECT 'lists', n.nspname, cl.relname, attach_lists.contact, attach_lists.list, zone
-	FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
-	WHERE cl.oid = tbl;
-	PERFORM segments._install_triggers('lists', tbl);
-END
-$$;
-COMMENT ON FUNCTION segments.attach_lists(regclass, name, name, text) IS
-	'attach the list membership table: its contact column (the key''s type) and list column; its timestamp and date columns read in time_zone';
-
 -- A new zone for an attached table: the segments that read the table (and
 -- those that use them) are rebuilt, their changes logged with cause
 -- refresh.
@@ -1589,6 +1561,149 @@ $$;
 COMMENT ON FUNCTION segments.set_time_zone(regclass, text) IS
 	'read an attached table''s timestamp and date columns in another zone; the segments that read the table are rebuilt (cause refresh)';
 
+-- == Lists with state and time ==
+--
+-- A list condition may filter the contact's rows of the list with a where
+-- clause on their columns (in list 'newsletter' where (status =
+-- 'subscribed')) and test their time with a window, as an event condition
+-- does (in list 7 within last 7 days), when attach_lists names the time
+-- column (at, kept in segments.attached.at_column).  The fields of a
+-- list's where clause are list_field references (name: the list, path:
+-- the column), followed through renames and guarded against drops as an
+-- event's are.
+ALTER TABLE segments.segment_reference DROP CONSTRAINT segment_reference_kind_check;
+ALTER TABLE segments.segment_reference ADD CONSTRAINT segment_reference_kind_check
+	CHECK (kind IN ('field', 'event', 'event_field', 'list', 'list_field', 'segment'));
+COMMENT ON COLUMN segments.attached.at_column IS
+	'events: the event time; lists: when the contact was put on the list (optional)';
+
+DROP FUNCTION segments.attach_lists(regclass, name, name);
+CREATE FUNCTION segments.attach_lists(tbl regclass, contact name, list name, at name DEFAULT NULL,
+	time_zone text DEFAULT 'UTC')
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	qname text := segments._attach_begin('lists', tbl);
+	contact_attnum smallint := segments._contact_column(tbl, qname, attach_lists.contact);
+	zone text := segments._time_zone(attach_lists.time_zone);
+	l record;
+	a record;
+BEGIN
+	l := segments._column(tbl, attach_lists.list, 'list');
+	IF NOT segments._has_btree(l.declared) THEN
+		RAISE EXCEPTION 'list column "%" of table % has type %, which has no default btree operator class',
+			attach_lists.list, qname, l.declared
+			USING ERRCODE = 'datatype_mismatch',
+			DETAIL = 'List values must be comparable for equality and order.';
+	END IF;
+	IF contact_attnum = l.attnum THEN
+		RAISE EXCEPTION 'column "%" of table % cannot be both the contact and the list column',
+			attach_lists.contact, qname
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF attach_lists.at IS NOT NULL THEN
+		a := segments._column(tbl, attach_lists.at, 'at');
+		IF a.base NOT IN ('pg_catalog.timestamptz'::regtype, 'pg_catalog.timestamp'::regtype,
+				'pg_catalog.date'::regtype) THEN
+			RAISE EXCEPTION 'at column "%" of table % has type %', attach_lists.at, qname, a.declared
+				USING ERRCODE = 'datatype_mismatch',
+				DETAIL = 'The time a contact was put on a list must be of type timestamptz, or timestamp or date (read in time_zone, UTC unless given).';
+		END IF;
+		IF a.attnum IN (contact_attnum, l.attnum) THEN
+			RAISE EXCEPTION 'column "%" of table % cannot be both the % and the at column',
+				attach_lists.at, qname, CASE WHEN a.attnum = contact_attnum THEN 'contact' ELSE 'list' END
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+	END IF;
+
+	PERFORM segments._check_data_owner(tbl, qname);
+
+	INSERT INTO segments.attached (role, table_schema, table_name, contact_column, list_column, at_column, time_zone)
+	SELECT 'lists', n.nspname, cl.relname, attach_lists.contact, attach_lists.list, attach_lists.at, zone
+	FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
+	WHERE cl.oid = tbl;
+	PERFORM segments._install_triggers('lists', tbl);
+END
+$$;
+COMMENT ON FUNCTION segments.attach_lists(regclass, name, name, name, text) IS
+	'attach the list membership table: its contact column (the key''s type), list column and, optionally, the time a row put the contact on the list (at); its timestamp and date columns read in time_zone';
+
+-- What uses column col of the table attached as role: as in 0.1, and the
+-- fields of lists' where clauses.
+CREATE OR REPLACE FUNCTION segments._column_users(role text, col text, OUT what text, OUT ids bigint[])
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	a segments.attached;
+BEGIN
+	SELECT * INTO a FROM segments.attached x WHERE x.role = _column_users.role;
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	what := CASE col
+		WHEN a.contact_column THEN CASE WHEN role = 'contacts' THEN 'key' ELSE 'contact' END
+		WHEN a.tenant_column THEN 'tenant'
+		WHEN a.kind_column THEN 'kind'
+		WHEN a.at_column THEN 'at'
+		WHEN a.list_column THEN 'list' END;
+	IF what IS NOT NULL THEN
+		ids := segments._role_segments(role);
+	ELSE
+		SELECT array_agg(DISTINCT r.segment_id) INTO ids
+		FROM segments.segment_reference r
+		WHERE CASE role WHEN 'contacts' THEN r.kind = 'field' AND r.name = col
+			WHEN 'events' THEN r.kind = 'event_field' AND r.path[1] = col
+			ELSE r.kind = 'list_field' AND r.path[1] = col END;
+	END IF;
+END
+$$;
+
+-- A column of an attached table renamed: as in 0.1, and the fields of
+-- lists' where clauses follow too.
+CREATE OR REPLACE FUNCTION segments._follow_column_rename(role text, old text, new text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	ids bigint[];
+	seg_id bigint;
+BEGIN
+	-- the lock _writers_lock(true) takes below, taken before the catalog is
+	-- read: the catalog changes that refer to the column are then over
+	LOCK TABLE segments.segment IN SHARE ROW EXCLUSIVE MODE;
+	SELECT array_agg(DISTINCT r.segment_id ORDER BY r.segment_id) INTO ids
+	FROM segments.segment_reference r
+	WHERE CASE role WHEN 'contacts' THEN r.kind = 'field' AND r.name = old
+		WHEN 'events' THEN r.kind = 'event_field' AND r.path[1] = old
+		ELSE r.kind = 'list_field' AND r.path[1] = old END;
+	IF ids IS NULL AND NOT EXISTS (SELECT FROM segments.attached a
+			WHERE a.role = _follow_column_rename.role
+				AND old IN (a.contact_column, a.tenant_column, a.kind_column, a.at_column, a.list_column)) THEN
+		RETURN;
+	END IF;
+	-- the rules or the attachments change: no writer may maintain with
+	-- the old ones from now on
+	PERFORM segments._writers_lock(true);
+	UPDATE segments.attached a SET
+		contact_column = CASE WHEN a.contact_column = old THEN new ELSE a.contact_column END,
+		tenant_column = CASE WHEN a.tenant_column = old THEN new ELSE a.tenant_column END,
+		kind_column = CASE WHEN a.kind_column = old THEN new ELSE a.kind_column END,
+		at_column = CASE WHEN a.at_column = old THEN new ELSE a.at_column END,
+		list_column = CASE WHEN a.list_column = old THEN new ELSE a.list_column END
+	WHERE a.role = _follow_column_rename.role
+		AND old IN (a.contact_column, a.tenant_column, a.kind_column, a.at_column, a.list_column);
+	FOREACH seg_id IN ARRAY coalesce(ids, '{}') LOOP
+		UPDATE segments.segment s
+		SET rule = segments.rule_from_jsonb(segments._rename_field(
+				segments.rule_to_jsonb(s.rule), old, new, role)),
+			updated_at = now()
+		WHERE s.id = seg_id;
+		PERFORM segments._set_references(seg_id);
+	END LOOP;
+END
+$$;
+
+
 -- The new functions, as every function: not executable by PUBLIC; the
 -- documented ones granted to the roles that use them.
 REVOKE ALL ON FUNCTION
@@ -1609,7 +1724,8 @@ REVOKE ALL ON FUNCTION
 	segments._set_trigger_firing(oid), segments.upgrade_attachments(),
 	segments._kind_enum(), segments._rule_rename_event_kind(segments.rule, text, text),
 	segments._follow_label_renames(jsonb), segments.attach_contacts(regclass, name, name, text),
-	segments.attach_events(regclass, name, name, name, text), segments.attach_lists(regclass, name, name, text),
+	segments.attach_events(regclass, name, name, name, text), segments.attach_lists(regclass, name, name, name, text),
+	segments._rename_field(jsonb, text, text, text, text),
 	segments._time_zone(text), segments.set_time_zone(regclass, text)
 	FROM PUBLIC;
 

@@ -16,7 +16,8 @@ INSERT INTO rules_out VALUES
 	(7, 'event ''opened'' count >= 3 within last 30 days'),
 	(8, 'event ''clicked'' where (url contains ''pricing'' and campaign != ''x'') count = 0 between ''2024-01-01'' and now'),
 	(9, 'in list 7 or in list ''vip'' or not in segment ''Churned'''),
-	(10, 'name like ''A%'' and name not ilike ''%test%'' and age between -1 and 1.5');
+	(10, 'name like ''A%'' and name not ilike ''%test%'' and age between -1 and 1.5'),
+	(11, 'in list ''newsletter'' where (status = ''subscribed'') within last 7 days or in list 3 before now');
 
 -- Round trip through COPY in binary format: the server writes each rule
 -- with its send function and reads it back with its receive function.
@@ -130,6 +131,19 @@ SELECT receive(wire(item(7, 0, 1, 4, 3, 0, 0) || item(11, 2, 6, 0, 2, 0, 0) || i
 	'\x780035303000'));													-- sum compared with a string
 SELECT receive(wire(item(7, 6, 1, 2, 1, 0, 1), 1, '\x7800'));				-- where flag without where
 SELECT receive(wire(item(7, 6, 1, 2, 2, 0, 1) || item(7, 6, 1, 0, 1, 0, 1), 2, '\x7800'));	-- event inside where
+SELECT receive(wire(item(8, 0, 3, 0, 3, 0, 0) || item(10, 2, 0, 0, 1, 0, 1) || item(10, 5, 0, 0, 1, 0, 0), 3,
+	'\x3700'));															-- in list 7 since now
+SELECT receive(wire(item(8, 0, 0, 2, 4, 0, 0) || item(10, 2, 0, 0, 1, 0, 1) || item(6, 1, 0, 0, 2, 2, 1)
+	|| item(10, 2, 0, 0, 1, 0, 1), 4, '\x37007800'));						-- in list 7 where (x = 7)
+SELECT receive(wire(item(8, 0, 0, 0, 1, 0, 0), 1, '\x3700'));				-- a list without its value
+SELECT receive(wire(item(8, 0, 1, 0, 2, 0, 0) || item(10, 2, 0, 0, 1, 0, 1), 2, '\x3700'));	-- the window ever stored
+SELECT receive(wire(item(8, 0, 9, 0, 2, 0, 0) || item(10, 2, 0, 0, 1, 0, 1), 2, '\x3700'));	-- unknown window
+SELECT receive(wire(item(8, 0, 3, 0, 2, 0, 0) || item(10, 2, 0, 0, 1, 0, 1), 2, '\x3700'));	-- since without its time
+SELECT receive(wire(item(8, 0, 0, 4, 2, 0, 0) || item(10, 2, 0, 0, 1, 0, 1), 2, '\x3700'));	-- a measure flag
+SELECT receive(wire(item(8, 1, 0, 0, 2, 0, 0) || item(10, 2, 0, 0, 1, 0, 1), 2, '\x3700'));	-- an operator
+SELECT receive(wire(item(8, 0, 0, 2, 2, 0, 0) || item(10, 2, 0, 0, 1, 0, 1), 2, '\x3700'));	-- where flag without where
+SELECT receive(wire(item(8, 0, 0, 2, 3, 0, 0) || item(10, 2, 0, 0, 1, 0, 1) || item(9, 0, 0, 0, 1, 0, 0), 3,
+	'\x3700'));															-- in segment inside where
 SELECT receive(wire(item(4, 0, 0, 0, 1, 0, 0), 1) || '\x00'::bytea);		-- trailing bytes
 
 -- The strings must be valid in the database encoding (22021), or the

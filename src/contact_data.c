@@ -44,6 +44,7 @@ typedef enum ContactQuery
 	CQ_EVENT_TIMES,				/* only contact, kind and time */
 	CQ_EVENT_TIMES_SINCE,
 	CQ_LISTS,
+	CQ_LIST_ROWS,				/* the whole rows */
 	CQ_MEMBERS
 } ContactQuery;
 
@@ -87,6 +88,9 @@ struct ContactChunk
 	/* grouped rows: contact i's are [start[i], start[i + 1]) */
 	Grouped		lists;
 	Grouped		members;
+	uint64	   *list_rows_start;	/* NULL: not read */
+	HeapTuple  *list_rows;
+	TupleDesc	lists_desc;
 };
 
 typedef struct ChunkSlot
@@ -171,6 +175,11 @@ query_text(const Attachments *att, ContactQuery which, Oid *argtypes, int *nargs
 			return psprintf("SELECT l.%s, l.%s FROM %s AS l WHERE l.%s = ANY ($1)",
 							quote_identifier(t->contact_column),
 							quote_identifier(t->list_column),
+							quote_qualified_identifier(t->schema, t->name),
+							quote_identifier(t->contact_column));
+		case CQ_LIST_ROWS:
+			t = &att->lists;
+			return psprintf("SELECT l.* FROM %s AS l WHERE l.%s = ANY ($1)",
 							quote_qualified_identifier(t->schema, t->name),
 							quote_identifier(t->contact_column));
 		case CQ_MEMBERS:
@@ -491,6 +500,25 @@ read_grouped(ContactChunk *chunk, ContactQuery which, Datum array, bool latest, 
 	SPI_freetuptable(result);
 }
 
+/* The contacts' list rows, grouped by contact. */
+static void
+read_list_rows(ContactChunk *chunk, Datum array, bool latest)
+{
+	SPITupleTable *result = run_query(chunk->att, CQ_LIST_ROWS, &array, latest);
+	uint64		nrows = SPI_processed;
+	uint64	   *order;
+	uint64		i;
+
+	chunk->lists_desc = CreateTupleDescCopy(result->tupdesc);
+	chunk->list_rows_start = group_rows(chunk, result, nrows,
+										contact_column(result->tupdesc, chunk->att->lists.contact_column),
+										&order);
+	chunk->list_rows = palloc(sizeof(HeapTuple) * Max(nrows, 1));
+	for (i = 0; i < nrows; i++)
+		chunk->list_rows[i] = heap_copytuple(result->vals[order[i]]);
+	SPI_freetuptable(result);
+}
+
 ContactChunk *
 contact_chunk_read(Attachments *att, const Datum *keys, int n, const EvalNeeds *needs,
 				   bool rows, bool latest, MemoryContext cxt)
@@ -518,7 +546,9 @@ contact_chunk_read(Attachments *att, const Datum *keys, int n, const EvalNeeds *
 	if (needs->kinds != NIL)
 		read_events(chunk, array, needs, latest);
 	MemoryContextSwitchTo(cxt);
-	if (needs->lists)
+	if (needs->list_rows)
+		read_list_rows(chunk, array, latest);
+	else if (needs->lists)
 		read_grouped(chunk, CQ_LISTS, array, latest, &chunk->lists);
 	MemoryContextSwitchTo(cxt);
 	if (needs->members)
@@ -667,6 +697,27 @@ contact_chunk_contact(ContactChunk *chunk, int i, EvalContact *c, MemoryContext 
 		for (j = g->start[i]; j < g->start[i + 1]; j++)
 			if (!g->nulls[j])
 				c->lists[c->nlists++] = g->values[j];
+		c->lists_read = true;
+	}
+	if (chunk->list_rows_start)
+	{
+		int			list_fnum = contact_column(chunk->lists_desc, chunk->att->lists.list_column);
+
+		c->lists_desc = chunk->lists_desc;
+		c->list_rows = &chunk->list_rows[chunk->list_rows_start[i]];
+		c->nlist_rows = chunk->list_rows_start[i + 1] - chunk->list_rows_start[i];
+		c->list_rows_read = true;
+		/* and the values, for the list conditions that take every row */
+		c->list_collation = TupleDescAttr(chunk->lists_desc, list_fnum - 1)->attcollation;
+		c->lists = palloc(sizeof(Datum) * Max(c->nlist_rows, 1));
+		for (j = 0; j < c->nlist_rows; j++)
+		{
+			bool		isnull;
+			Datum		value = heap_getattr(c->list_rows[j], list_fnum, chunk->lists_desc, &isnull);
+
+			if (!isnull)
+				c->lists[c->nlists++] = value;
+		}
 		c->lists_read = true;
 	}
 	if (chunk->members.start)

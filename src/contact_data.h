@@ -55,6 +55,11 @@ typedef struct EvalContact
 	uint64		nlists;
 	Datum	   *lists;			/* the contact's non-NULL list values */
 	Oid			list_collation;
+	/* the contact's list rows, read when a list condition filters them */
+	bool		list_rows_read;
+	uint64		nlist_rows;
+	HeapTuple  *list_rows;
+	TupleDesc	lists_desc;
 
 	bool		members_read;
 	int			nmembers;
@@ -65,7 +70,8 @@ typedef struct EvalContact
 
 /*
  * What evaluating some rules needs of a contact's data: its row (a rule
- * reads a field or has a tenant; else only whether it exists), its lists,
+ * reads a field or has a tenant; else only whether it exists), its lists
+ * (the values, or the rows when a list condition filters them),
  * its memberships ("in segment"), and the events its rules count: their
  * kinds, and the earliest time they count unless some rule counts events
  * of any time.
@@ -74,6 +80,7 @@ typedef struct EvalNeeds
 {
 	bool		fields;
 	bool		lists;
+	bool		list_rows;		/* a list condition has a where clause or a window */
 	bool		members;
 	List	   *kinds;			/* of char *, each once; NIL: no events */
 	bool		event_columns;	/* where clauses read other columns */

@@ -704,7 +704,7 @@ check_field(CheckState *st, uint32 index, const AttachedTable *table, const char
 				errhint("A jsonb property is compared as a string, a number, a boolean or a time, as its bounds say; give both bounds the same kind."));
 }
 
-static void check_node(CheckState *st, uint32 index, bool in_where);
+static void check_node(CheckState *st, uint32 index, const AttachedTable *where);
 
 static void
 require_attached(const AttachedTable *t, const char *role, const char *what)
@@ -795,28 +795,18 @@ check_aggregate(CheckState *st, uint32 index, const char *kind)
 	}
 }
 
+/*
+ * The window operands (next to the end) of the event or list condition at
+ * index (what, for messages), against the time column of its table.
+ */
 static void
-check_event(CheckState *st, uint32 index)
+check_window(CheckState *st, uint32 index, uint32 next, const AttachedTable *table,
+			 const char *what)
 {
-	const RuleItem *item = &st->body->items[index];
-	uint32		next = index + 1;
-	uint32		end = index + item->span;
-	Oid			attype;
+	uint32		end = index + st->body->items[index].span;
+	Oid			attype = column_type(table, table->at_column);
 
-	require_attached(&st->att->events, "events", "events");
-	if (item->flags & RULE_HAS_WHERE)
-	{
-		check_node(st, next, true);
-		next += st->body->items[next].span;
-	}
-	if (item->flags & RULE_HAS_MEASURE)
-	{
-		if (RM_IS_AGGREGATE(st->body->items[next].op))
-			check_aggregate(st, next, RULE_STR(st->body, item->a));
-		next += st->body->items[next].span;
-	}
-	attype = column_type(&st->att->events, st->att->events.at_column);
-	st->cr->items[index].clock_zone = clock_zone(&st->att->events, getBaseType(attype));
+	st->cr->items[index].clock_zone = clock_zone(table, getBaseType(attype));
 	for (; next < end; next++)
 	{
 		const RuleItem *value = &st->body->items[next];
@@ -826,16 +816,80 @@ check_event(CheckState *st, uint32 index)
 			cv->valtype = InvalidOid;
 		else if (value->op == RV_STRING)
 		{
-			refuse_clock_word(st, value, st->att->events.at_column);
-			read_literal(st, value, cv, getBaseType(attype), st->att->events.at_column);
+			refuse_clock_word(st, value, table->at_column);
+			read_literal(st, value, cv, getBaseType(attype), table->at_column);
 		}
 		else
 			ereport(ERROR,
 					errcode(ERRCODE_DATATYPE_MISMATCH),
-					errmsg("the window of event '%s' needs a time, not %s",
-						   RULE_STR(st->body, item->a), rule_literal_text(st->body, value)),
+					errmsg("the window of %s needs a time, not %s",
+						   what, rule_literal_text(st->body, value)),
 					errhint("Write a time as a string ('2024-01-01'), now, or an amount and unit with ago or from now."));
 	}
+}
+
+static void
+check_event(CheckState *st, uint32 index)
+{
+	const RuleItem *item = &st->body->items[index];
+	uint32		next = index + 1;
+
+	require_attached(&st->att->events, "events", "events");
+	if (item->flags & RULE_HAS_WHERE)
+	{
+		check_node(st, next, &st->att->events);
+		next += st->body->items[next].span;
+	}
+	if (item->flags & RULE_HAS_MEASURE)
+	{
+		if (RM_IS_AGGREGATE(st->body->items[next].op))
+			check_aggregate(st, next, RULE_STR(st->body, item->a));
+		next += st->body->items[next].span;
+	}
+	check_window(st, index, next, &st->att->events,
+				 psprintf("event '%s'", RULE_STR(st->body, item->a)));
+}
+
+/*
+ * A list condition: the list read as the list column's type; its where
+ * clause tests the list row's columns; its window the lists' time column.
+ */
+static void
+check_in_list(CheckState *st, uint32 index)
+{
+	const RuleItem *item = &st->body->items[index];
+	const AttachedTable *lists = &st->att->lists;
+	uint32		next = index + 2;
+	RuleArena	arena;
+	RuleBuf		buf;
+	char	   *what;
+
+	require_attached(lists, "lists", "lists");
+	if (RV_IS_RELATIVE(item[1].op))
+		ereport(ERROR,
+				errcode(ERRCODE_DATATYPE_MISMATCH),
+				errmsg("a list is named by a value, not a time"));
+	read_literal(st, item + 1, &st->cr->items[index + 1], getBaseType(lists->list_type),
+				 lists->list_column);
+	if (item->flags & RULE_HAS_WHERE)
+	{
+		check_node(st, next, lists);
+		next += st->body->items[next].span;
+	}
+	if (item->arg == 0)
+		return;
+	rule_arena_init(&arena);
+	rule_buf_init(&buf, &arena);
+	rule_buf_puts(&buf, "list ");
+	rule_print_value(&buf, st->body, item + 1);
+	what = buf.data;
+	if (lists->at_column == NULL)
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("%s has a window, but the lists table has no time column", what),
+				errdetail("The window tests when the contact was put on the list, a column attach_lists() was not given."),
+				errhint("Attach the lists table with its time column: segments.attach_lists(..., at => 'subscribed_at')."));
+	check_window(st, index, next, lists, what);
 }
 
 static void
@@ -866,8 +920,9 @@ check_in_segment(CheckState *st, uint32 index)
 	SPI_finish();
 }
 
+/* where: the events or lists table a where clause tests, or NULL */
 static void
-check_node(CheckState *st, uint32 index, bool in_where)
+check_node(CheckState *st, uint32 index, const AttachedTable *where)
 {
 	const RuleItem *item = &st->body->items[index];
 	const RuleItem *child;
@@ -879,25 +934,19 @@ check_node(CheckState *st, uint32 index, bool in_where)
 		case RI_OR:
 		case RI_NOT:
 			for (child = item + 1; child < RULE_NEXT(item); child = RULE_NEXT(child))
-				check_node(st, child - st->body->items, in_where);
+				check_node(st, child - st->body->items, where);
 			break;
 		case RI_FIELD:
-			if (in_where)
-				check_field(st, index, &st->att->events, "events");
-			else
+			if (where == NULL)
 				check_field(st, index, &st->att->contacts, "contacts");
+			else
+				check_field(st, index, where, where == &st->att->events ? "events" : "lists");
 			break;
 		case RI_EVENT:
 			check_event(st, index);
 			break;
 		case RI_IN_LIST:
-			require_attached(&st->att->lists, "lists", "lists");
-			if (RV_IS_RELATIVE(item[1].op))
-				ereport(ERROR,
-						errcode(ERRCODE_DATATYPE_MISMATCH),
-						errmsg("a list is named by a value, not a time"));
-			read_literal(st, item + 1, &st->cr->items[index + 1], getBaseType(st->att->lists.list_type),
-						 st->att->lists.list_column);
+			check_in_list(st, index);
 			break;
 		case RI_IN_SEGMENT:
 			check_in_segment(st, index);
@@ -988,7 +1037,7 @@ rule_check(const RuleBody *body, Attachments *att, const char *tenant)
 	level = rule_enter_utc();
 	if (tenant)
 		cr->tenant = rule_read_tenant(att, tenant, &cr->tenant_value);
-	check_node(&st, 0, false);
+	check_node(&st, 0, NULL);
 	AtEOXact_GUC(true, level);
 	return cr;
 }

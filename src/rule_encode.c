@@ -219,10 +219,10 @@ check_window(EncodeState *st, const RuleNode *node, RuleNode *out)
 			operands = 2;
 			break;
 		default:
-			return invalid(st, "invalid event window", NULL);
+			return invalid(st, "invalid window", NULL);
 	}
 	if (node->nvalues != operands)
-		return invalid(st, "wrong number of operands for an event window", NULL);
+		return invalid(st, "wrong number of operands for a window", NULL);
 	out->window = node->window == RW_EVER ? 0 : node->window;
 	out->values = check_values(st, node->values, node->nvalues,
 							   node->window == RW_WITHIN_LAST);
@@ -375,13 +375,12 @@ normalize(EncodeState *st, const RuleNode *node, int depth, bool in_where)
 		case RN_IN_LIST:
 			if (in_where)
 				break;
-			if (node->nvalues != 1)
-			{
-				invalid(st, "in list takes one value", NULL);
+			if (!check_value(st, &out->list, false) || !check_window(st, node, out))
 				return NULL;
-			}
-			out->values = check_values(st, node->values, 1, false);
-			return out->values ? out : NULL;
+			if (node->where &&
+				(out->where = normalize(st, node->where, depth + 1, true)) == NULL)
+				return NULL;
+			return out;
 		case RN_IN_SEGMENT:
 			if (in_where)
 				break;
@@ -396,7 +395,7 @@ normalize(EncodeState *st, const RuleNode *node, int depth, bool in_where)
 			return NULL;
 	}
 	invalid(st, "event, list and segment conditions cannot appear inside where",
-			"The conditions of an event's where clause test the columns of the event itself.");
+			"The conditions of a where clause test the columns of the event or list row itself.");
 	return NULL;
 }
 
@@ -432,6 +431,7 @@ printed_nesting(const RuleNode *node)
 				nesting++;
 			return nesting;
 		case RN_EVENT:
+		case RN_IN_LIST:
 			return node->where ? 1 + printed_nesting(node->where) : 0;
 		default:
 			return 0;
@@ -542,7 +542,15 @@ emit(EncodeState *st, const RuleNode *node)
 			emit_values(st, node->values, node->nvalues);
 			break;
 		case RN_IN_LIST:
-			emit_values(st, node->values, 1);
+			/* ever is 0, as release 0.1 stored every list condition */
+			item->arg = (uint8_t) node->window;
+			emit_values(st, &node->list, 1);
+			if (node->where)
+			{
+				item->flags = RULE_HAS_WHERE;
+				emit(st, node->where);
+			}
+			emit_values(st, node->values, node->nvalues);
 			break;
 		case RN_IN_SEGMENT:
 			item->a = emit_string(st, node->name);

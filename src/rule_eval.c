@@ -811,23 +811,67 @@ eval_measure(EvalState *st, const RuleItem *item, const RuleItem *m, char **obse
 	return false;
 }
 
-/* Is the checked literal one of the contact's lists, by the type's = ? */
+/*
+ * Is the checked literal one of the contact's lists, by the type's = ?
+ * With a where clause or a window, of a list row that passes them (a row
+ * without a time is in no window), as the SQL path's EXISTS has it.
+ */
 static bool
 in_list(EvalState *st, const RuleItem *item)
 {
 	EvalContact *c = st->c;
-	Oid			list_type = st->cr->att->lists.list_type;
-	TypeCacheEntry *tc = lookup_type_cache(list_type, TYPECACHE_EQ_OPR_FINFO);
+	const AttachedTable *lists = &st->cr->att->lists;
+	TypeCacheEntry *tc = lookup_type_cache(lists->list_type, TYPECACHE_EQ_OPR_FINFO);
 	Datum		wanted = checked(st, item + 1)->value;
+	const RuleItem *where = (item->flags & RULE_HAS_WHERE) ? item + 2 : NULL;
+	EventWindow window;
+	int			list_fnum,
+				at_fnum = 0;
+	Oid			at_type = InvalidOid;
 	uint64		i;
 
 	if (!OidIsValid(tc->eq_opr))
-		elog(ERROR, "no equality operator for type %s", format_type_be(list_type));
-	if (!c->lists_read)
-		elog(ERROR, "the lists of the contact were not read");
-	for (i = 0; i < c->nlists; i++)
-		if (DatumGetBool(FunctionCall2Coll(&tc->eq_opr_finfo, c->list_collation, c->lists[i], wanted)))
-			return true;
+		elog(ERROR, "no equality operator for type %s", format_type_be(lists->list_type));
+	if (where == NULL && item->arg == 0)
+	{
+		if (!c->lists_read)
+			elog(ERROR, "the lists of the contact were not read");
+		for (i = 0; i < c->nlists; i++)
+			if (DatumGetBool(FunctionCall2Coll(&tc->eq_opr_finfo, c->list_collation, c->lists[i], wanted)))
+				return true;
+		return false;
+	}
+
+	if (!c->list_rows_read)
+		elog(ERROR, "the list rows of the contact were not read");
+	list_fnum = contact_column(c->lists_desc, lists->list_column);
+	if (item->arg != 0)
+	{
+		event_window(st, item, where ? RULE_NEXT(where) : item + 2, &window);
+		at_fnum = contact_column(c->lists_desc, lists->at_column);
+		at_type = getBaseType(TupleDescAttr(c->lists_desc, at_fnum - 1)->atttypid);
+	}
+	for (i = 0; i < c->nlist_rows; i++)
+	{
+		EvalRow		row = {c->list_rows[i], c->lists_desc};
+		bool		isnull;
+		Datum		value = heap_getattr(row.tuple, list_fnum, row.desc, &isnull);
+
+		CHECK_FOR_INTERRUPTS();
+		if (isnull ||
+			!DatumGetBool(FunctionCall2Coll(&tc->eq_opr_finfo, c->list_collation, value, wanted)))
+			continue;
+		if (where && !eval_node(st, where, &row, -1))
+			continue;
+		if (item->arg != 0)
+		{
+			Datum		at = heap_getattr(row.tuple, at_fnum, row.desc, &isnull);
+
+			if (isnull || !in_window(&window, time_usec(at, at_type)))
+				continue;
+		}
+		return true;
+	}
 	return false;
 }
 
@@ -1080,7 +1124,7 @@ rule_eval_needs(const CheckedRule *cr, EvalNeeds *needs)
 	EvalState	st = {cr, cr->body, NULL, NULL};
 	const RuleItem *item;
 	const RuleItem *end = cr->body->items + cr->body->nitems;
-	const RuleItem *event_end = NULL;	/* the where clause being walked */
+	const RuleItem *where_end = NULL;	/* the end of the event or list condition being walked */
 	ListCell   *lc;
 
 	needs->fields |= cr->tenant != NULL;
@@ -1093,16 +1137,18 @@ rule_eval_needs(const CheckedRule *cr, EvalNeeds *needs)
 		bool		known = false;
 		bool		first;
 
-		if (event_end && item >= event_end)
-			event_end = NULL;
+		if (where_end && item >= where_end)
+			where_end = NULL;
 		switch ((RuleItemType) item->type)
 		{
 			case RI_FIELD:
-				/* a field in a where clause is an event's */
-				needs->fields |= event_end == NULL;
+				/* a field in a where clause is an event's or a list row's */
+				needs->fields |= where_end == NULL;
 				continue;
 			case RI_IN_LIST:
 				needs->lists = true;
+				needs->list_rows |= (item->flags & RULE_HAS_WHERE) || item->arg != 0;
+				where_end = RULE_NEXT(item);
 				continue;
 			case RI_IN_SEGMENT:
 				needs->members = true;
@@ -1112,7 +1158,7 @@ rule_eval_needs(const CheckedRule *cr, EvalNeeds *needs)
 			default:
 				continue;
 		}
-		event_end = RULE_NEXT(item);
+		where_end = RULE_NEXT(item);
 		first = needs->kinds == NIL;
 		kind = RULE_STR(cr->body, item->a);
 		/* a where clause or an aggregate reads other columns of the events */

@@ -36,7 +36,10 @@
  *				 event column, arg = comparison (RT_EQ .. RT_GE) and one
  *				 VALUE item follows; for first and last, a leaf whose
  *				 event's time the window tests.
- *	 IN_LIST	 one VALUE item follows.
+ *	 IN_LIST	 the list's VALUE item follows, then the where subtree if
+ *				 flags has RULE_HAS_WHERE, then the window operands as VALUE
+ *				 items; arg = RuleWindow, or 0 for ever (as release 0.1
+ *				 stored every list condition).
  *	 IN_SEGMENT  a = pool offset of the segment name.
  *	 VALUE		 op = RuleValueKind; STRING and NUMBER: a = pool offset,
  *				 b = length; AGO, FROM_NOW, DURATION: a = amount, arg = unit.
@@ -166,7 +169,7 @@ typedef enum RuleWindow
 
 /* item flags */
 #define RULE_NEGATED	0x01	/* FIELD: not in, not between, is not null ... */
-#define RULE_HAS_WHERE	0x02	/* EVENT: a where subtree follows */
+#define RULE_HAS_WHERE	0x02	/* EVENT, IN_LIST: a where subtree follows */
 #define RULE_HAS_MEASURE 0x04	/* EVENT: a MEASURE item follows (after where) */
 
 typedef struct RuleItem

@@ -13,7 +13,7 @@
  *	 {"event": "purchased", "aggregate": {"fn": "sum", "column": "amount",
  *	  "op": ">=", "value": 500}}, {"event": "opened", "occurrence": "last",
  *	  "window": {...}}
- *	 {"in_list": value}, {"in_segment": "name"}
+ *	 {"in_list": value, "where": node, "window": {...}}, {"in_segment": "name"}
  *
  * Output walks the stored flat form.  Input reads jsonb through its
  * container API into a RuleNode tree and hands that to the encoder, which
@@ -333,6 +333,32 @@ push_field(JsonbParseState **state, const RuleBody *body, const RuleItem *item)
 }
 
 /*
+ * "window": {"op": window, operands} of an event or list condition, its
+ * operands from operand to the item's end; nothing for ever (stored as
+ * ever or 0).
+ */
+static void
+push_window(JsonbParseState **state, const RuleBody *body, const RuleItem *item,
+			const RuleItem *operand)
+{
+	const char *window;
+	int			min,
+				max;
+
+	if (item->arg == 0 || item->arg == RW_EVER)
+		return;
+	window = rule_window_name((RuleWindow) item->arg);
+	push_key(state, "window");
+	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+	push_key(state, "op");
+	push_string(state, WJB_VALUE, window, strlen(window));
+	push_operands(state,
+				  window_operand_keys((RuleWindow) item->arg, &min, &max),
+				  body, operand, RULE_NEXT(item) - operand);
+	pushJsonbValue(state, WJB_END_OBJECT, NULL);
+}
+
+/*
  * The encoder stores an event's default count and window as count >= 1 and
  * ever, whether the rule spelled them or not; those are left out, so the
  * JSON shows only what changes the meaning.
@@ -396,31 +422,25 @@ push_event(JsonbParseState **state, const RuleBody *body, const RuleItem *item)
 		pushJsonbValue(state, WJB_END_OBJECT, NULL);
 	}
 
-	if (item->arg != RW_EVER)
-	{
-		const char *window = rule_window_name((RuleWindow) item->arg);
-		int			min,
-					max;
-
-		push_key(state, "window");
-		pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
-		push_key(state, "op");
-		push_string(state, WJB_VALUE, window, strlen(window));
-		push_operands(state,
-					  window_operand_keys((RuleWindow) item->arg, &min, &max),
-					  body, operand, RULE_NEXT(item) - operand);
-		pushJsonbValue(state, WJB_END_OBJECT, NULL);
-	}
-
+	push_window(state, body, item, operand);
 	return pushJsonbValue(state, WJB_END_OBJECT, NULL);
 }
 
 static JsonbValue *
 push_in_list(JsonbParseState **state, const RuleBody *body, const RuleItem *item)
 {
+	const RuleItem *operand = item + 2;
+
 	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
 	push_key(state, "in_list");
 	push_value(state, WJB_VALUE, body, item + 1);
+	if (item->flags & RULE_HAS_WHERE)
+	{
+		push_key(state, "where");
+		push_node(state, WJB_VALUE, body, operand);
+		operand = RULE_NEXT(operand);
+	}
+	push_window(state, body, item, operand);
 	return pushJsonbValue(state, WJB_END_OBJECT, NULL);
 }
 
@@ -1160,7 +1180,7 @@ read_window_name(const JsonbValue *v, const JsonPos *pos)
 		append_choice(&choices, rule_window_name(window));
 	ereport(ERROR,
 			errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			errmsg("invalid rule JSON at %s: unknown event window \"%.*s\"",
+			errmsg("invalid rule JSON at %s: unknown window \"%.*s\"",
 				   pos_text(pos), v->val.string.len, v->val.string.val),
 			errhint("The windows are %s.", choices.data));
 }
@@ -1330,14 +1350,21 @@ read_not(const JsonbValue *v, const JsonPos *pos, int depth, bool in_where,
 	return node;
 }
 
+/* {"in_list": value [, "where": node] [, "window": {...}]} */
 static RuleNode *
-read_in_list(const JsonbValue *v, const JsonPos *pos, RuleArena *arena)
+read_in_list(JsonObject *obj, const JsonbValue *v, const JsonPos *pos, int depth,
+			 RuleArena *arena)
 {
 	RuleNode   *node = rule_node_new(arena, RN_IN_LIST);
+	JsonbValue	member;
+	JsonPos		where_pos = {obj->pos, "where", 0};
+	JsonPos		window_pos = {obj->pos, "window", 0};
 
-	node->nvalues = 1;
-	node->values = rule_alloc(arena, sizeof(RuleValue));
-	read_value(v, pos, arena, &node->values[0]);
+	read_value(v, pos, arena, &node->list);
+	if (object_get(obj, "where", &member))
+		node->where = read_node(&member, &where_pos, depth + 1, true, arena);
+	if (object_get(obj, "window", &member))
+		read_window(&member, &window_pos, arena, node);
 	return node;
 }
 
@@ -1432,7 +1459,7 @@ read_node(const JsonbValue *v, const JsonPos *pos, int depth, bool in_where,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("invalid rule JSON at %s: event, list and segment conditions cannot appear inside where",
 					   pos_text(pos)),
-				errdetail("The conditions of an event's where clause test the columns of the event itself."));
+				errdetail("The conditions of a where clause test the columns of the event or list row itself."));
 
 	object_get(&obj, node_keys[key], &member);
 	member_pos.parent = pos;
@@ -1457,7 +1484,7 @@ read_node(const JsonbValue *v, const JsonPos *pos, int depth, bool in_where,
 			node = read_event(&obj, &member, &member_pos, depth, arena);
 			break;
 		case NK_IN_LIST:
-			node = read_in_list(&member, &member_pos, arena);
+			node = read_in_list(&obj, &member, &member_pos, depth, arena);
 			break;
 		case NK_IN_SEGMENT:
 			node = read_in_segment(&member, &member_pos, arena);

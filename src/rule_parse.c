@@ -764,6 +764,64 @@ parse_aggregate(Parser *p, RuleNode *node, RuleMeasure measure)
 	return next_token(p) && parse_value(p, &node->measure_value);
 }
 
+/* [WHERE '(' rule ')'], of an event or a list condition */
+static bool
+parse_where(Parser *p, RuleNode *node)
+{
+	if (!at_keyword(p, "where"))
+		return true;
+	if (!enter(p) || !next_token(p) ||
+		!expect_token(p, TK_LPAREN, "\"(\" after \"where\""))
+		return false;
+	if ((node->where = parse_or(p, true)) == NULL)
+		return false;
+	if (!expect_token(p, TK_RPAREN, "\"and\", \"or\" or \")\" to close the where clause"))
+		return false;
+	p->depth--;
+	return true;
+}
+
+/*
+ * [window], of an event or a list condition:
+ * EVER | WITHIN LAST duration | SINCE value | BEFORE value
+ * | BETWEEN value AND value
+ */
+static bool
+parse_window(Parser *p, RuleNode *node)
+{
+	if (accept_keyword(p, "ever"))
+		node->window = RW_EVER;
+	else if (accept_keyword(p, "within"))
+	{
+		node->window = RW_WITHIN_LAST;
+		if (!expect_keyword(p, "last", "\"last\" after \"within\" in a window"))
+			return false;
+		node->values = rule_alloc(p->arena, sizeof(RuleValue));
+		node->nvalues = 1;
+		if (!count_node(p) || !parse_duration(p, &node->values[0]))
+			return false;
+	}
+	else if (accept_keyword(p, "since"))
+	{
+		node->window = RW_SINCE;
+		if (!parse_values(p, node, 1))
+			return false;
+	}
+	else if (accept_keyword(p, "before"))
+	{
+		node->window = RW_BEFORE;
+		if (!parse_values(p, node, 1))
+			return false;
+	}
+	else if (accept_keyword(p, "between"))
+	{
+		node->window = RW_BETWEEN;
+		if (!parse_values(p, node, 2))
+			return false;
+	}
+	return !p->failed;
+}
+
 /*
  * EVENT string [WHERE '(' rule ')'] [measure] [window]
  * measure := COUNT cmp number | COUNT '(' DISTINCT column ')' cmp number
@@ -784,20 +842,8 @@ parse_event(Parser *p, RuleNode *node)
 	if (p->tok.type != TK_STRING)
 		return expected(p, "the event kind as a 'string' after \"event\"");
 	node->name = p->tok.text;
-	if (!next_token(p))
+	if (!next_token(p) || !parse_where(p, node))
 		return NULL;
-
-	if (at_keyword(p, "where"))
-	{
-		if (!enter(p) || !next_token(p) ||
-			!expect_token(p, TK_LPAREN, "\"(\" after \"where\""))
-			return NULL;
-		if ((node->where = parse_or(p, true)) == NULL)
-			return NULL;
-		if (!expect_token(p, TK_RPAREN, "\"and\", \"or\" or \")\" to close the where clause"))
-			return NULL;
-		p->depth--;
-	}
 	for (i = 0; i < (int) (sizeof(aggregates) / sizeof(aggregates[0])); i++)
 		if (accept_keyword(p, aggregates[i].name))
 		{
@@ -829,37 +875,7 @@ parse_event(Parser *p, RuleNode *node)
 		}
 	}
 
-	if (accept_keyword(p, "ever"))
-		node->window = RW_EVER;
-	else if (accept_keyword(p, "within"))
-	{
-		node->window = RW_WITHIN_LAST;
-		if (!expect_keyword(p, "last", "\"last\" after \"within\" in an event window"))
-			return NULL;
-		node->values = rule_alloc(p->arena, sizeof(RuleValue));
-		node->nvalues = 1;
-		if (!count_node(p) || !parse_duration(p, &node->values[0]))
-			return NULL;
-	}
-	else if (accept_keyword(p, "since"))
-	{
-		node->window = RW_SINCE;
-		if (!parse_values(p, node, 1))
-			return NULL;
-	}
-	else if (accept_keyword(p, "before"))
-	{
-		node->window = RW_BEFORE;
-		if (!parse_values(p, node, 1))
-			return NULL;
-	}
-	else if (accept_keyword(p, "between"))
-	{
-		node->window = RW_BETWEEN;
-		if (!parse_values(p, node, 2))
-			return NULL;
-	}
-	return p->failed ? NULL : node;
+	return parse_window(p, node) ? node : NULL;
 }
 
 static RuleNode *
@@ -909,17 +925,18 @@ parse_unary(Parser *p, bool in_where)
 	if (accept_keyword(p, "false"))
 		return p->failed ? NULL : rule_node_new(p->arena, RN_FALSE);
 	if (in_where && (at_keyword(p, "event") || at_keyword(p, "in")))
-		return expected(p, "a condition on a column of the event (event, list and segment conditions cannot be used inside where)");
+		return expected(p, "a condition on a column of the event or list row (event, list and segment conditions cannot be used inside where)");
 	if (accept_keyword(p, "event"))
 		return p->failed ? NULL : parse_event(p, rule_node_new(p->arena, RN_EVENT));
 	if (accept_keyword(p, "in"))
 	{
 		if (accept_keyword(p, "list"))
 		{
+			/* IN LIST value [WHERE '(' rule ')'] [window] */
 			node = rule_node_new(p->arena, RN_IN_LIST);
-			node->values = rule_alloc(p->arena, sizeof(RuleValue));
-			node->nvalues = 1;
-			return parse_value(p, &node->values[0]) ? node : NULL;
+			if (!parse_value(p, &node->list) || !parse_where(p, node) || !parse_window(p, node))
+				return NULL;
+			return node;
 		}
 		if (accept_keyword(p, "segment"))
 		{

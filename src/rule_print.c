@@ -152,20 +152,37 @@ print_field(RuleBuf *buf, const RuleBody *body, const RuleItem *item)
 
 static void print_node(RuleBuf *buf, const RuleBody *body, const RuleItem *item);
 
+/* An event's or list's where clause, if it has one; returns what follows. */
+static const RuleItem *
+print_where(RuleBuf *buf, const RuleBody *body, const RuleItem *item, const RuleItem *where)
+{
+	if (!(item->flags & RULE_HAS_WHERE))
+		return where;
+	rule_buf_puts(buf, " where (");
+	print_node(buf, body, where);
+	rule_buf_putc(buf, ')');
+	return RULE_NEXT(where);
+}
+
+/* A window other than ever, its operands from operand to the item's end. */
+static void
+print_window(RuleBuf *buf, const RuleBody *body, const RuleItem *item, const RuleItem *operand)
+{
+	if (item->arg == 0 || item->arg == RW_EVER)
+		return;
+	rule_buf_putc(buf, ' ');
+	rule_buf_puts(buf, rule_window_name((RuleWindow) item->arg));
+	print_operands(buf, body, operand, (int) (RULE_NEXT(item) - operand), false);
+}
+
 static void
 print_event(RuleBuf *buf, const RuleBody *body, const RuleItem *item)
 {
-	const RuleItem *operand = item + 1;
+	const RuleItem *operand;
 
 	rule_buf_puts(buf, "event ");
 	rule_print_string(buf, RULE_STR(body, item->a));
-	if (item->flags & RULE_HAS_WHERE)
-	{
-		rule_buf_puts(buf, " where (");
-		print_node(buf, body, operand);
-		rule_buf_putc(buf, ')');
-		operand = RULE_NEXT(operand);
-	}
+	operand = print_where(buf, body, item, item + 1);
 	if (item->flags & RULE_HAS_MEASURE)
 	{
 		const RuleItem *m = operand;
@@ -198,12 +215,7 @@ print_event(RuleBuf *buf, const RuleBody *body, const RuleItem *item)
 		snprintf(count, sizeof(count), " %u", item->b);
 		rule_buf_puts(buf, count);
 	}
-	if (item->arg != RW_EVER)
-	{
-		rule_buf_putc(buf, ' ');
-		rule_buf_puts(buf, rule_window_name((RuleWindow) item->arg));
-		print_operands(buf, body, operand, (int) (RULE_NEXT(item) - operand), false);
-	}
+	print_window(buf, body, item, operand);
 }
 
 /* A child of and/or/not, parenthesized when it binds less tightly. */
@@ -257,6 +269,7 @@ print_node(RuleBuf *buf, const RuleBody *body, const RuleItem *item)
 		case RI_IN_LIST:
 			rule_buf_puts(buf, "in list ");
 			rule_print_value(buf, body, item + 1);
+			print_window(buf, body, item, print_where(buf, body, item, item + 2));
 			break;
 		case RI_IN_SEGMENT:
 			rule_buf_puts(buf, "in segment ");

@@ -71,8 +71,35 @@ add_ref(RefCollector *rc, const char *kind, const char *name,
 	}
 }
 
+/*
+ * The event or list condition a where clause belongs to: its fields are
+ * event_field references named by the event kind, or list_field ones
+ * named by the list.
+ */
+typedef struct WhereOwner
+{
+	const char *ref_kind;		/* event_field or list_field */
+	const char *name;
+} WhereOwner;
+
+/* A list value as text: a string without its quotes. */
+static char *
+list_text(const RuleBody *body, const RuleItem *value)
+{
+	RuleArena	arena;
+	RuleBuf		buf;
+
+	rule_arena_init(&arena);
+	rule_buf_init(&buf, &arena);
+	if (value->op == RV_STRING)
+		rule_buf_puts(&buf, RULE_STR(body, value->a));
+	else
+		rule_print_value(&buf, body, value);
+	return buf.data;
+}
+
 static void
-collect(RefCollector *rc, const RuleItem *item, const char *event_kind)
+collect(RefCollector *rc, const RuleItem *item, const WhereOwner *owner)
 {
 	const RuleItem *end = RULE_NEXT(item);
 	const RuleItem *child;
@@ -84,17 +111,18 @@ collect(RefCollector *rc, const RuleItem *item, const char *event_kind)
 		case RI_OR:
 		case RI_NOT:
 			for (child = item + 1; child < end; child = RULE_NEXT(child))
-				collect(rc, child, event_kind);
+				collect(rc, child, owner);
 			break;
 		case RI_FIELD:
-			add_ref(rc, event_kind ? "event_field" : "field",
-					event_kind ? event_kind : RULE_STR(rc->body, item->a), item->a, item->b,
+			add_ref(rc, owner ? owner->ref_kind : "field",
+					owner ? owner->name : RULE_STR(rc->body, item->a), item->a, item->b,
 					item->op == RT_WITHIN_LAST || item->op == RT_WITHIN_NEXT ||
 					rule_operands_are_relative(item + 1, end));
 			break;
 		case RI_EVENT:
 			{
 				const char *kind = RULE_STR(rc->body, item->a);
+				WhereOwner	event = {"event_field", kind};
 				const RuleItem *measure = NULL;
 
 				child = item + 1;
@@ -107,7 +135,7 @@ collect(RefCollector *rc, const RuleItem *item, const char *event_kind)
 				}
 				add_ref(rc, "event", kind, 0, 0, rule_operands_are_relative(child, end));
 				if (item->flags & RULE_HAS_WHERE)
-					collect(rc, item + 1, kind);
+					collect(rc, item + 1, &event);
 				/* an aggregate's column, compared as a where clause's field is */
 				if (measure && RM_IS_AGGREGATE(measure->op))
 					add_ref(rc, "event_field", kind, measure->a, 1,
@@ -116,18 +144,14 @@ collect(RefCollector *rc, const RuleItem *item, const char *event_kind)
 			break;
 		case RI_IN_LIST:
 			{
-				const RuleItem *value = item + 1;
-				RuleArena	arena;
-				RuleBuf		buf;
+				WhereOwner	list = {"list_field", list_text(rc->body, item + 1)};
 
-				/* the list value as text: a string without its quotes */
-				rule_arena_init(&arena);
-				rule_buf_init(&buf, &arena);
-				if (value->op == RV_STRING)
-					rule_buf_puts(&buf, RULE_STR(rc->body, value->a));
-				else
-					rule_print_value(&buf, rc->body, value);
-				add_ref(rc, "list", buf.data, 0, 0, rule_value_is_relative(value));
+				child = item + 2;
+				if (item->flags & RULE_HAS_WHERE)
+					child = RULE_NEXT(child);
+				add_ref(rc, "list", list.name, 0, 0, rule_operands_are_relative(child, end));
+				if (item->flags & RULE_HAS_WHERE)
+					collect(rc, item + 2, &list);
 			}
 			break;
 		case RI_IN_SEGMENT:
@@ -190,7 +214,8 @@ path_array(const RuleBody *body, uint32 path, uint32 npath)
  * (name is the column, path the column and its property keys), events
  * (name is the kind), event fields tested in an event's where clause (name
  * is the event kind, path the event column), lists (name is the value as
- * text) and segments.  relative is true when some use of the reference
+ * text), list fields tested in a list's where clause (name is the list,
+ * path the column) and segments.  relative is true when some use of the reference
  * compares with the clock.
  */
 Datum

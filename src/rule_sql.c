@@ -654,9 +654,12 @@ rule_sql_kind_test(const Attachments *att, const char *alias, const char *kind)
 					format_type_be_qualified(ev->kind_enum));
 }
 
-/* An event condition's window (not ever) as a test of at, into st->buf. */
+/*
+ * An event's or list's window (not ever) as a test of at, its time, into
+ * st->buf.
+ */
 static void
-append_event_window(SqlState *st, const RuleItem *item, const char *at, const RuleItem *operand)
+append_time_window(SqlState *st, const RuleItem *item, const char *at, const RuleItem *operand)
 {
 	/* a timestamp or date time column: times as its zone's clock shows them */
 	const char *zone = st->cr->items[item_index(st, item)].clock_zone;
@@ -703,7 +706,7 @@ append_event_filter(SqlState *st, const RuleItem *item, const RuleItem *window)
 	if (window && item->arg != RW_EVER)
 	{
 		appendStringInfoString(st->buf, " AND ");
-		append_event_window(st, item, psprintf("e.%s", quote_identifier(ev->at_column)), window);
+		append_time_window(st, item, psprintf("e.%s", quote_identifier(ev->at_column)), window);
 	}
 }
 
@@ -811,7 +814,7 @@ append_measure_test(SqlState *st, const RuleItem *event, const RuleItem *m,
 				const char *at = psprintf("pg_catalog.%s(e.%s)", m->op == RM_FIRST ? "min" : "max",
 										  quote_identifier(ev->at_column));
 
-				append_event_window(st, event, at, window);
+				append_time_window(st, event, at, window);
 				return false;
 			}
 	}
@@ -958,10 +961,15 @@ compile_event(SqlState *st, const RuleItem *item)
 						 quote_identifier(co->contact_column));
 }
 
+/*
+ * A list condition: a row of the contact's on the list, passing the where
+ * clause, its time in the window.
+ */
 static void
 compile_in_list(SqlState *st, const RuleItem *item)
 {
 	const AttachedTable *li = &st->cr->att->lists;
+	const RuleItem *window;
 
 	appendStringInfo(st->buf, "EXISTS (SELECT FROM %s AS l WHERE l.%s" BUILTIN_OP("=") "c.%s AND l.%s",
 					 quote_qualified_identifier(li->schema, li->name),
@@ -970,6 +978,18 @@ compile_in_list(SqlState *st, const RuleItem *item)
 					 quote_identifier(li->list_column));
 	append_operator(st->buf, li->list_type, RT_EQ);
 	append_value(st, item + 1, NULL);
+	window = item + 2;
+	if (item->flags & RULE_HAS_WHERE)
+	{
+		appendStringInfoString(st->buf, " AND ");
+		compile_node(st, window, "l", li);
+		window = RULE_NEXT(window);
+	}
+	if (item->arg != 0)
+	{
+		appendStringInfoString(st->buf, " AND ");
+		append_time_window(st, item, psprintf("l.%s", quote_identifier(li->at_column)), window);
+	}
 	appendStringInfoChar(st->buf, ')');
 }
 

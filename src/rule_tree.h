@@ -76,14 +76,14 @@ struct RuleNode
 	RuleTestOp	op;
 	bool		negated;
 
-	/*
-	 * Operands: of a FIELD test; of an EVENT window; the single value of
-	 * IN_LIST.
-	 */
+	/* Operands: of a FIELD test; of an EVENT or IN_LIST window. */
 	int			nvalues;
 	RuleValue  *values;
 
-	/* EVENT */
+	/* IN_LIST: the list */
+	RuleValue	list;
+
+	/* EVENT; where and window also IN_LIST */
 	const char *name;			/* EVENT kind; IN_SEGMENT name */
 	RuleNode   *where;			/* or NULL */
 	RuleTestOp	count_op;		/* comparison; 0 means the default, >= 1 */

@@ -132,18 +132,89 @@ valid_field(ValidateState *st, uint32_t index)
 static bool valid_node(ValidateState *st, uint32_t index, uint32_t end,
 					   int depth, bool in_where);
 
+/*
+ * The window (RuleWindow, 0 for none) of the event or list condition at
+ * index, whose operands are its items from next to its end.
+ */
+static bool
+valid_window(ValidateState *st, uint32_t index, uint8_t window, uint32_t next)
+{
+	uint32_t	end = index + st->body->items[index].span;
+	uint32_t	nops,
+				want,
+				i;
+
+	switch (window)
+	{
+		case 0:
+		case RW_EVER:
+			want = 0;
+			break;
+		case RW_WITHIN_LAST:
+		case RW_SINCE:
+		case RW_BEFORE:
+			want = 1;
+			break;
+		case RW_BETWEEN:
+			want = 2;
+			break;
+		default:
+			return corrupt(st, "Item %u has an unknown window %u.", index, window);
+	}
+	nops = end - next;
+	if (nops != want)
+		return corrupt(st, "Item %u has %u window operands, a wrong number for its window.",
+					   index, nops);
+	for (i = 0; i < nops; i++)
+		if (!valid_value(st, next + i, window == RW_WITHIN_LAST, false))
+			return false;
+	return true;
+}
+
+/*
+ * A list condition: its value, a where clause, a window other than ever
+ * (ever is 0, the one form release 0.1 wrote).
+ */
+static bool
+valid_in_list(ValidateState *st, uint32_t index, int depth)
+{
+	const RuleItem *item = &st->body->items[index];
+	uint32_t	end = index + item->span;
+	uint32_t	next = index + 2;
+
+	if (item->flags & ~RULE_HAS_WHERE)
+		return corrupt(st, "Item %u has unknown flags %u.", index, item->flags);
+	if (item->op != 0 || item->a != 0 || item->b != 0)
+		return corrupt(st, "Item %u has unknown operands.", index);
+	if (item->arg == RW_EVER)
+		return corrupt(st, "Item %u has the window ever, which a list condition stores as 0.", index);
+	if (item->span < 2)
+		return corrupt(st, "Item %u has no list value (span %u).", index, item->span);
+	if (!valid_value(st, index + 1, false, false))
+		return false;
+	if (item->flags & RULE_HAS_WHERE)
+	{
+		if (next >= end)
+			return corrupt(st, "Item %u has a where clause but no items for it (span %u).",
+						   index, item->span);
+		if (!valid_node(st, next, end, depth + 1, true))
+			return false;
+		next += st->body->items[next].span;
+	}
+	return valid_window(st, index, item->arg, next);
+}
+
 static bool
 valid_event(ValidateState *st, uint32_t index, int depth)
 {
 	const RuleItem *item = &st->body->items[index];
 	uint32_t	end = index + item->span;
 	uint32_t	next = index + 1;
-	uint32_t	nops,
-				want,
-				i;
 
 	if (!valid_string(st, item->a, index, true))
 		return false;
+	if (item->arg == 0)
+		return corrupt(st, "Item %u has no window; an event condition stores ever.", index);
 	if (item->flags & ~(RULE_HAS_WHERE | RULE_HAS_MEASURE))
 		return corrupt(st, "Item %u has unknown flags %u.", index, item->flags);
 	if (item->flags & RULE_HAS_MEASURE)
@@ -196,30 +267,7 @@ valid_event(ValidateState *st, uint32_t index, int depth)
 		}
 		next += m->span;
 	}
-	switch (item->arg)
-	{
-		case RW_EVER:
-			want = 0;
-			break;
-		case RW_WITHIN_LAST:
-		case RW_SINCE:
-		case RW_BEFORE:
-			want = 1;
-			break;
-		case RW_BETWEEN:
-			want = 2;
-			break;
-		default:
-			return corrupt(st, "Item %u has an unknown event window %u.", index, item->arg);
-	}
-	nops = end - next;
-	if (nops != want)
-		return corrupt(st, "Item %u has %u window operands, a wrong number for its window.",
-					   index, nops);
-	for (i = 0; i < nops; i++)
-		if (!valid_value(st, next + i, item->arg == RW_WITHIN_LAST, false))
-			return false;
-	return true;
+	return valid_window(st, index, item->arg, next);
 }
 
 /* Check the subtree at index, which must end exactly at end. */
@@ -283,9 +331,7 @@ valid_node(ValidateState *st, uint32_t index, uint32_t end, int depth, bool in_w
 		case RI_EVENT:
 			return valid_event(st, index, depth);
 		case RI_IN_LIST:
-			if (item->span != 2)
-				return corrupt(st, "Item %u should have one value but has span %u.", index, item->span);
-			return valid_value(st, index + 1, false, false);
+			return valid_in_list(st, index, depth);
 		case RI_VALUE:
 		case RI_MEASURE:
 			break;
@@ -414,8 +460,16 @@ decode_node(const RuleBody *body, const RuleItem *item, RuleArena *arena)
 			node->values = decode_values(body, child, node->nvalues, arena);
 			break;
 		case RI_IN_LIST:
-			node->nvalues = 1;
-			node->values = decode_values(body, item + 1, 1, arena);
+			node->list = decode_values(body, item + 1, 1, arena)[0];
+			node->window = (RuleWindow) item->arg;
+			child = item + 2;
+			if (item->flags & RULE_HAS_WHERE)
+			{
+				node->where = decode_node(body, child, arena);
+				child = RULE_NEXT(child);
+			}
+			node->nvalues = (int) (RULE_NEXT(item) - child);
+			node->values = decode_values(body, child, node->nvalues, arena);
 			break;
 		case RI_IN_SEGMENT:
 			node->name = RULE_STR(body, item->a);

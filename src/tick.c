@@ -149,7 +149,7 @@ add_operand_sweeps(EdgeCollector *ec, const char *query, bool widen,
 }
 
 static void
-collect_edges(EdgeCollector *ec, const RuleItem *item, const char *event_kind)
+collect_edges(EdgeCollector *ec, const RuleItem *item, const char *role, const char *event_kind)
 {
 	const RuleBody *body = ec->cr->body;
 	const Attachments *att = ec->cr->att;
@@ -163,7 +163,7 @@ collect_edges(EdgeCollector *ec, const RuleItem *item, const char *event_kind)
 		case RI_OR:
 		case RI_NOT:
 			for (child = item + 1; child < end; child = RULE_NEXT(child))
-				collect_edges(ec, child, event_kind);
+				collect_edges(ec, child, role, event_kind);
 			break;
 		case RI_FIELD:
 			{
@@ -174,8 +174,10 @@ collect_edges(EdgeCollector *ec, const RuleItem *item, const char *event_kind)
 
 				if (!within && !rule_operands_are_relative(item + 1, end))
 					break;
-				query = sweep_query(ec->cr, event_kind ? "events" : "contacts", event_kind,
-									rule_sql_time_field(ec->cr, item, event_kind ? "e" : "c"));
+				query = sweep_query(ec->cr, role, event_kind,
+									rule_sql_time_field(ec->cr, item,
+														strcmp(role, "events") == 0 ? "e" :
+														strcmp(role, "lists") == 0 ? "l" : "c"));
 				widen = ci->fclass == FC_TIME && is_time_without_zone(ci->coltype);
 				if (within)
 				{
@@ -196,7 +198,7 @@ collect_edges(EdgeCollector *ec, const RuleItem *item, const char *event_kind)
 				child = item + 1;
 				if (item->flags & RULE_HAS_WHERE)
 				{
-					collect_edges(ec, child, kind);
+					collect_edges(ec, child, "events", kind);
 					child = RULE_NEXT(child);
 				}
 				if (item->flags & RULE_HAS_MEASURE)
@@ -228,10 +230,31 @@ collect_edges(EdgeCollector *ec, const RuleItem *item, const char *event_kind)
 			}
 			break;
 		case RI_IN_LIST:
-			if (rule_operands_are_relative(item + 1, end))
-				add_operand_sweeps(ec, sweep_query(ec->cr, "lists", NULL,
-												   psprintf("l.%s", quote_identifier(att->lists.list_column))),
-								   is_time_without_zone(att->lists.list_type), item + 1, end);
+			{
+				char	   *query;
+				bool		widen;
+
+				child = item + 2;
+				if (item->flags & RULE_HAS_WHERE)
+				{
+					collect_edges(ec, child, "lists", NULL);
+					child = RULE_NEXT(child);
+				}
+				if (!rule_operands_are_relative(child, end))
+					break;
+				/* every list's rows: a superset, as for a list's where clause */
+				query = sweep_query(ec->cr, "lists", NULL,
+									psprintf("l.%s", quote_identifier(att->lists.at_column)));
+				widen = is_time_without_zone(contact_column_type(&att->lists, att->lists.at_column));
+				if (item->arg == RW_WITHIN_LAST)
+				{
+					/* rows enter at now, leave at now - N unit */
+					add_sweep(ec, query, widen, 0, NULL);
+					add_sweep(ec, query, widen, -1, child);
+				}
+				else
+					add_operand_sweeps(ec, query, widen, child, end);
+			}
 			break;
 		case RI_IN_SEGMENT:
 		case RI_TRUE:
@@ -251,7 +274,7 @@ rule_sweeps(const CheckedRule *cr)
 	ec.cr = cr;
 	ec.sweeps = NIL;
 	if (cr->body->nitems > 0)
-		collect_edges(&ec, cr->body->items, NULL);
+		collect_edges(&ec, cr->body->items, "contacts", NULL);
 	return ec.sweeps;
 }
 
