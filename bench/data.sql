@@ -67,14 +67,20 @@ FROM generate_series(1::bigint, :n_events) AS j;
 CREATE INDEX ON public.events (contact_id, kind, occurred_at);
 
 CREATE TABLE public.list_members (
-    contact_id  bigint NOT NULL,
-    list_id     integer NOT NULL,
+    contact_id    bigint NOT NULL,
+    list_id       integer NOT NULL,
+    status        text NOT NULL DEFAULT 'subscribed',
+    subscribed_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (list_id, contact_id)
 );
 
--- About two lists per contact, drawn by hashing (contact, list).
+-- About two lists per contact, drawn by hashing (contact, list); one row
+-- in five unsubscribed since; joined at a time of the year.
 INSERT INTO public.list_members
-SELECT i, l
+SELECT i, l,
+       CASE WHEN (hashint8(i * 20 + l + 7) & 15) < 3 THEN 'unsubscribed' ELSE 'subscribed' END,
+       timestamptz '2025-06-15 12:00:00+00'
+           - floor((hashint8(i * 20 + l + 11)::float8 + 2147483648) / 4294967296 * 525600) * interval '1 minute'
 FROM generate_series(1::bigint, :n_contacts) AS i, generate_series(1, 20) AS l
 WHERE hashint8(i * 20 + l) % 10 = 0;
 

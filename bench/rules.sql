@@ -59,4 +59,8 @@ INSERT INTO bench_rule VALUES
 (27, 'event first within last', 'event ''clicked'' first within last 30 days',
  'c.id IN (SELECT e.contact_id FROM public.events e WHERE e.kind = ''clicked'' GROUP BY 1 HAVING min(e.occurred_at) BETWEEN timestamptz ''2025-05-16 12:00:00+00'' AND timestamptz ''2025-06-15 12:00:00+00'')'),
 (28, 'event max of a column', 'event ''bounced'' max(campaign) >= ''campaign-35''',
- 'c.id IN (SELECT e.contact_id FROM public.events e WHERE e.kind = ''bounced'' GROUP BY 1 HAVING max(e.campaign) >= ''campaign-35'')');
+ 'c.id IN (SELECT e.contact_id FROM public.events e WHERE e.kind = ''bounced'' GROUP BY 1 HAVING max(e.campaign) >= ''campaign-35'')'),
+(29, 'in list where', 'in list 7 where (status = ''subscribed'')',
+ 'EXISTS (SELECT FROM public.list_members l WHERE l.contact_id = c.id AND l.list_id = 7 AND l.status = ''subscribed'')'),
+(30, 'in list within last', 'in list 7 within last 30 days',
+ 'EXISTS (SELECT FROM public.list_members l WHERE l.contact_id = c.id AND l.list_id = 7 AND l.subscribed_at BETWEEN timestamptz ''2025-05-16 12:00:00+00'' AND timestamptz ''2025-06-15 12:00:00+00'')');

@@ -151,7 +151,7 @@ small_events=$((n_events / 10))
 		-c "SET client_min_messages = warning" -c "CREATE EXTENSION segments" -f bench/data.sql >/dev/null &&
 	q -d "$small_db" -c "SELECT segments.attach_contacts('public.contacts', key => 'id', tenant => 'account_id')" \
 		-c "SELECT segments.attach_events('public.events', contact => 'contact_id', kind => 'kind', at => 'occurred_at')" \
-		-c "SELECT segments.attach_lists('public.list_members', contact => 'contact_id', list => 'list_id')" >/dev/null)
+		-c "SELECT segments.attach_lists('public.list_members', contact => 'contact_id', list => 'list_id', at => 'subscribed_at')" >/dev/null)
 say "setup: $small_db with $(fmt $small_contacts) contacts, $(fmt $small_events) events $(printf %.1f "$(secs_since "$t0")") s"
 setup_db "$small_db"
 fi

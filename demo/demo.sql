@@ -150,7 +150,7 @@ SELECT segments.now();
 
 SELECT segments.attach_contacts('public.contacts', key => 'id', tenant => 'account_id');
 SELECT segments.attach_events('public.events', contact => 'contact_id', kind => 'kind', at => 'occurred_at');
-SELECT segments.attach_lists('public.list_members', contact => 'contact_id', list => 'list_id');
+SELECT segments.attach_lists('public.list_members', contact => 'contact_id', list => 'list_id', at => 'subscribed_at');
 
 SELECT role, table_schema, table_name, contact_column, tenant_column, kind_column, at_column, list_column
 FROM segments.attached ORDER BY role;
@@ -181,6 +181,9 @@ SELECT segments.create_segment('High value', $$props.ltv >= 4000 and props.vip =
 SELECT segments.create_segment('Engaged', $$event 'opened' count >= 3 within last 30 days$$);
 -- A list.
 SELECT segments.create_segment('Newsletter', $$in list 7$$);
+-- A list's state and time: still subscribed, and joined in the last 30 days.
+SELECT segments.create_segment('Newsletter subscribers', $$in list 7 where (status = 'subscribed')$$);
+SELECT segments.create_segment('New on the newsletter', $$in list 7 within last 30 days$$);
 -- A negation: mail delivered lately, but no open in 180 days.
 SELECT segments.create_segment('Dormant', $$event 'delivered' within last 90 days and not event 'opened' within last 180 days$$);
 -- Other segments.
