@@ -1488,7 +1488,8 @@ COMMENT ON COLUMN segments.attached.time_zone IS
 -- A zone's name as pg_timezone_names spells it.  Abbreviations other than
 -- UTC and GMT are refused: AT TIME ZONE reads one by the session's
 -- timezone_abbreviations, which may differ between sessions, and every
--- session must read the attached times alike.
+-- session must read the attached times alike; so are the names of the
+-- host's own zone.
 CREATE FUNCTION segments._time_zone(zone text) RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
@@ -1507,6 +1508,13 @@ BEGIN
 		RAISE EXCEPTION 'time zone "%" not recognized', zone
 			USING ERRCODE = 'invalid_parameter_value',
 			HINT = 'Name a zone of pg_timezone_names, such as UTC, Europe/Berlin or America/New_York.';
+	END IF;
+	-- the zone of the server's host, which another host reads otherwise
+	IF pg_catalog.lower(known) IN ('localtime', 'posixrules', 'factory') THEN
+		RAISE EXCEPTION 'time zone "%" depends on the server''s host', zone
+			USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = 'A standby, a restored copy or the same server after a change of its host''s zone would read the times otherwise.',
+			HINT = 'Name the zone by its region, such as Europe/Berlin.';
 	END IF;
 	IF pg_catalog.upper(known) NOT IN ('UTC', 'GMT')
 			AND EXISTS (SELECT FROM pg_catalog.pg_timezone_abbrevs a
@@ -1531,6 +1539,10 @@ DECLARE
 	a segments.attached;
 	s segments.segment;
 BEGIN
+	IF tbl IS NULL THEN
+		RAISE EXCEPTION 'table must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	PERFORM segments._lock();
 	SELECT x.* INTO a FROM segments.attached x
 	JOIN pg_catalog.pg_namespace n ON n.nspname = x.table_schema

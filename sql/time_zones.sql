@@ -49,6 +49,7 @@ SELECT * FROM try($$SELECT segments.attach_contacts('contacts', key => 'id', tim
 SELECT * FROM try($$SELECT segments.attach_contacts('contacts', key => 'id', time_zone => 'EST')$$);
 SELECT * FROM try($$SELECT segments.attach_contacts('contacts', key => 'id', time_zone => NULL)$$);
 SELECT * FROM try($$SELECT segments.attach_contacts('contacts', key => 'id', time_zone => '+05')$$);
+SELECT * FROM try($$SELECT segments.attach_contacts('contacts', key => 'id', time_zone => 'localtime')$$);
 SELECT segments.attach_contacts('contacts', key => 'id', time_zone => 'america/new_york');
 SELECT segments.attach_events('events', contact => 'contact_id', kind => 'kind', at => 'at', time_zone => 'Asia/Tokyo');
 SELECT role, time_zone FROM segments.attached ORDER BY role;
@@ -101,6 +102,18 @@ VALUES
 	('event ''opened'' count >= 0 ever', 'true')
 $cases$;
 SELECT k.* FROM zone_cases() t, LATERAL check_rule(t.rule, t.expected) k;
+-- A string naming its zone would have it dropped by the timestamp input:
+-- refused, unless the instant it names is the time the column's clock
+-- shows then (15:00 in Tokyo is 06:00 UTC).
+SELECT * FROM try($$SELECT segments.preview_count('signed_up > ''2025-11-01 12:00+00''')$$);
+SELECT * FROM try($$SELECT segments.preview_count('event ''opened'' since ''2025-11-01 00:00 Europe/Paris''')$$);
+SELECT * FROM try($$SELECT segments.preview_count('birthday < ''2025-11-01 00:00Z''')$$);
+SELECT k.rule_text, k.agree FROM check_rule('event ''opened'' since ''2025-11-02 15:00+09''',
+	$$n(c.id, 'opened', $f$e.at >= '2025-11-02 15:00'$f$) >= 1$$) k;
+SELECT k.rule_text, k.agree FROM check_rule('event ''opened'' since ''2025-11-02 15:00''',
+	$$n(c.id, 'opened', $f$e.at >= '2025-11-02 15:00'$f$) >= 1$$) k;
+SELECT * FROM try($$SELECT segments.preview_count('seen > ''2025-11-02 01:00+05''')$$);
+SELECT * FROM try($$SELECT segments.set_time_zone(NULL, 'UTC')$$);
 SET TimeZone = 'Pacific/Auckland';
 SELECT count(*) AS cases, bool_and(k.agree) AS all_agree FROM zone_cases() t, LATERAL check_rule(t.rule, t.expected) k;
 RESET TimeZone;
@@ -142,6 +155,19 @@ SELECT count(*) AS logged FROM segments.membership_log WHERE id > :log_before;
 -- Berlin's clock shows 10:00 at 09:00 UTC
 SELECT k.rule_text, k.agree FROM check_rule('signed_up within last 12 hours',
 	$$c.signed_up BETWEEN '2025-11-01 22:00' AND '2025-11-02 10:00'$$) k;
+
+-- Nor does the session's TimeZone, even an offset of days: a write reads
+-- the contact's events, a tick sweeps, as in any other session.
+SET TimeZone = '<X>-150';
+INSERT INTO events VALUES (39, 'opened', '2025-11-02 17:50', NULL);
+SELECT segments.matches(39::bigint, 'event ''opened'' within last 1 days') AS matches,
+	EXISTS (SELECT FROM segments.membership m JOIN segments.segment s ON s.id = m.segment_id
+		WHERE s.name = 'openers today' AND m.contact = 39) AS member;
+SET segments.now_override = '2025-11-03 12:00:00+00';
+SET TimeZone = '<X>+150';
+SELECT segments.tick() > 0 AS ticked;
+RESET TimeZone;
+SELECT s.name, v.missing, v.extra FROM segments.segment s, LATERAL segments.verify_segment(s.id) v ORDER BY s.id;
 
 -- Only the extension's owner sets zones.
 CREATE ROLE tz_editor;

@@ -115,6 +115,18 @@ contact_column_type(const AttachedTable *t, const char *column)
 	return TupleDescAttr(t->tupdesc, contact_column(t->tupdesc, column) - 1)->atttypid;
 }
 
+/*
+ * A timestamp or date column compared with a timestamptz parameter would
+ * be read in the session's TimeZone, which the session sets: the
+ * parameter is made the timestamp of a UTC clock instead.
+ */
+static bool
+time_without_zone(Oid type)
+{
+	type = getBaseType(type);
+	return type == TIMESTAMPOID || type == DATEOID;
+}
+
 static char *
 query_text(const Attachments *att, ContactQuery which, Oid *argtypes, int *nargs)
 {
@@ -168,7 +180,9 @@ query_text(const Attachments *att, ContactQuery which, Oid *argtypes, int *nargs
 								quote_identifier(t->contact_column),
 								quote_identifier(t->kind_column),
 								OidIsValid(t->kind_enum) ? "::pg_catalog.text" : "",
-								since ? psprintf(" AND e.%s >= $3", quote_identifier(t->at_column)) : "");
+								since ? psprintf(" AND e.%s >= $3%s", quote_identifier(t->at_column),
+												 time_without_zone(contact_column_type(t, t->at_column)) ?
+												 " AT TIME ZONE 'UTC'" : "") : "");
 			}
 		case CQ_LISTS:
 			t = &att->lists;

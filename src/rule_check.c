@@ -533,6 +533,73 @@ refuse_clock_word(CheckState *st, const RuleItem *value, const char *field)
 				errhint("Write now, or a time such as 1 day ago or 1 day from now, so the rule follows the clock."));
 }
 
+/*
+ * Whether a time string names its zone ('2025-06-16 00:00+02', '... Z',
+ * '... Europe/Paris'): read as a timestamptz, it is then the same instant
+ * whatever the session's zone.  'epoch' and the infinities are too, and
+ * name none.
+ */
+static bool
+names_zone(const char *text)
+{
+	pg_tz	   *session = session_timezone;
+	Datum		here,
+				there;
+
+	if (pg_strcasecmp(text, "epoch") == 0 || pg_strcasecmp(text, "infinity") == 0 ||
+		pg_strcasecmp(text, "+infinity") == 0 || pg_strcasecmp(text, "-infinity") == 0)
+		return false;
+	here = DirectFunctionCall3(timestamptz_in, CStringGetDatum(text),
+							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	PG_TRY();
+	{
+		session_timezone = pg_tzset("Etc/GMT+5");
+		there = DirectFunctionCall3(timestamptz_in, CStringGetDatum(text),
+									ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	}
+	PG_FINALLY();
+	{
+		session_timezone = session;
+	}
+	PG_END_TRY();
+	return DatumGetTimestampTz(here) == DatumGetTimestampTz(there);
+}
+
+/*
+ * A time literal compared with a time column (type, its base type; zone,
+ * the zone of a timestamp or date column's clock, else NULL), read by the
+ * type's input.  A timestamp or date holds no zone, and its input drops
+ * one the string names: such a string is refused unless the instant it
+ * names is the time read, on the column's clock.
+ */
+static void
+read_time_literal(CheckState *st, const RuleItem *value, CheckedItem *out, Oid type,
+				  const char *zone, const char *field)
+{
+	const char *text = rule_literal_text(st->body, value);
+
+	refuse_clock_word(st, value, field);
+	read_literal(st, value, out, type, field);
+	if (zone == NULL || !names_zone(text))
+		return;
+	if (type == TIMESTAMPOID)
+	{
+		TimestampTz instant = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(text),
+																	  ObjectIdGetDatum(InvalidOid),
+																	  Int32GetDatum(-1)));
+
+		if (rule_clock_time(instant, zone) == DatumGetTimestamp(out->value))
+			return;
+	}
+	ereport(ERROR,
+			errcode(ERRCODE_INVALID_DATETIME_FORMAT),
+			errmsg("the time '%s' of field %s names a zone, which a %s column does not hold",
+				   text, field, format_type_be(type)),
+			errdetail("The column holds times as a clock in zone %s shows them; the zone in the string would be dropped.",
+					  zone),
+			errhint("Write the time as that clock shows it, without a zone."));
+}
+
 static void
 refuse_time(const char *field, Oid type)
 {
@@ -688,12 +755,10 @@ check_field(CheckState *st, uint32 index, const AttachedTable *table, const char
 			cv->valtype = TEXTOID;
 			cv->value = CStringGetTextDatum(rule_literal_text(st->body, value));
 		}
+		else if (ci->fclass == FC_TIME)
+			read_time_literal(st, value, cv, ci->cmptype, ci->clock_zone, field);
 		else
-		{
-			if (ci->fclass == FC_TIME)
-				refuse_clock_word(st, value, field);
 			read_literal(st, value, cv, ci->cmptype, field);
-		}
 	}
 
 	/* jsonb bounds compare as one kind */
@@ -778,12 +843,10 @@ check_aggregate(CheckState *st, uint32 index, const char *kind)
 					refuse_time(ci->column, ci->coltype);
 				cv->valtype = InvalidOid;
 			}
+			else if (ci->fclass == FC_TIME)
+				read_time_literal(st, value, cv, ci->cmptype, ci->clock_zone, ci->column);
 			else
-			{
-				if (ci->fclass == FC_TIME)
-					refuse_clock_word(st, value, ci->column);
 				read_literal(st, value, cv, ci->cmptype, ci->column);
-			}
 			break;
 		case RM_COUNT_DISTINCT:
 			require_btree(ci->column, ci->cmptype, "count(distinct ...)");
@@ -815,10 +878,8 @@ check_window(CheckState *st, uint32 index, uint32 next, const AttachedTable *tab
 		if (RV_IS_RELATIVE(value->op) || value->op == RV_DURATION)
 			cv->valtype = InvalidOid;
 		else if (value->op == RV_STRING)
-		{
-			refuse_clock_word(st, value, table->at_column);
-			read_literal(st, value, cv, getBaseType(attype), table->at_column);
-		}
+			read_time_literal(st, value, cv, getBaseType(attype), st->cr->items[index].clock_zone,
+							  table->at_column);
 		else
 			ereport(ERROR,
 					errcode(ERRCODE_DATATYPE_MISMATCH),

@@ -96,27 +96,34 @@ is_time_without_zone(Oid type)
 	return type == DATEOID || type == TIMESTAMPOID;
 }
 
-/* The query of the contacts with a value of expr in [$1, $2]. */
+/*
+ * The query of the contacts with a value of expr in [$1, $2].  clock: expr
+ * is a timestamp or date, compared with the bounds as a UTC clock shows
+ * them (not in the session's TimeZone); the sweep widens them by two days,
+ * more than any zone's offset.
+ */
 static char *
-sweep_query(const CheckedRule *cr, const char *role, const char *event_kind, const char *expr)
+sweep_query(const CheckedRule *cr, const char *role, const char *event_kind, const char *expr,
+			bool clock)
 {
 	const Attachments *att = cr->att;
+	const char *utc = clock ? " AT TIME ZONE 'UTC'" : "";
 
 	/* pg_catalog's operators, whatever the search_path (rule_sql.h) */
 	if (strcmp(role, "contacts") == 0)
-		return psprintf("SELECT c.%s FROM %s AS c WHERE %s" BUILTIN_OP(">=") "$1 AND %s" BUILTIN_OP("<=") "$2",
+		return psprintf("SELECT c.%s FROM %s AS c WHERE %s" BUILTIN_OP(">=") "($1%s) AND %s" BUILTIN_OP("<=") "($2%s)",
 						quote_identifier(att->contacts.contact_column),
-						quote_qualified_identifier(att->contacts.schema, att->contacts.name), expr, expr);
+						quote_qualified_identifier(att->contacts.schema, att->contacts.name), expr, utc, expr, utc);
 	if (strcmp(role, "lists") == 0)
-		return psprintf("SELECT l.%s FROM %s AS l WHERE %s" BUILTIN_OP(">=") "$1 AND %s" BUILTIN_OP("<=") "$2",
+		return psprintf("SELECT l.%s FROM %s AS l WHERE %s" BUILTIN_OP(">=") "($1%s) AND %s" BUILTIN_OP("<=") "($2%s)",
 						quote_identifier(att->lists.contact_column),
-						quote_qualified_identifier(att->lists.schema, att->lists.name), expr, expr);
+						quote_qualified_identifier(att->lists.schema, att->lists.name), expr, utc, expr, utc);
 	return psprintf("SELECT e.%s FROM %s AS e WHERE %s "
-					"AND %s" BUILTIN_OP(">=") "$1 AND %s" BUILTIN_OP("<=") "$2",
+					"AND %s" BUILTIN_OP(">=") "($1%s) AND %s" BUILTIN_OP("<=") "($2%s)",
 					quote_identifier(att->events.contact_column),
 					quote_qualified_identifier(att->events.schema, att->events.name),
 					rule_sql_kind_test(att, "e", event_kind),
-					expr, expr);
+					expr, utc, expr, utc);
 }
 
 static void
@@ -174,11 +181,12 @@ collect_edges(EdgeCollector *ec, const RuleItem *item, const char *role, const c
 
 				if (!within && !rule_operands_are_relative(item + 1, end))
 					break;
+				widen = ci->fclass == FC_TIME && is_time_without_zone(ci->coltype);
 				query = sweep_query(ec->cr, role, event_kind,
 									rule_sql_time_field(ec->cr, item,
 														strcmp(role, "events") == 0 ? "e" :
-														strcmp(role, "lists") == 0 ? "l" : "c"));
-				widen = ci->fclass == FC_TIME && is_time_without_zone(ci->coltype);
+														strcmp(role, "lists") == 0 ? "l" : "c"),
+									widen);
 				if (within)
 				{
 					/* between now - N unit and now, or now and now + N unit */
@@ -208,17 +216,18 @@ collect_edges(EdgeCollector *ec, const RuleItem *item, const char *role, const c
 					{
 						const CheckedItem *ci = &ec->cr->items[child - body->items];
 
+						widen = is_time_without_zone(ci->coltype);
 						add_operand_sweeps(ec, sweep_query(ec->cr, "events", kind,
-														   psprintf("e.%s", quote_identifier(ci->column))),
-										   is_time_without_zone(ci->coltype), child + 1, RULE_NEXT(child));
+														   psprintf("e.%s", quote_identifier(ci->column)), widen),
+										   widen, child + 1, RULE_NEXT(child));
 					}
 					child = RULE_NEXT(child);
 				}
 				if (!rule_operands_are_relative(child, end))
 					break;
-				query = sweep_query(ec->cr, "events", kind,
-									psprintf("e.%s", quote_identifier(att->events.at_column)));
 				widen = is_time_without_zone(contact_column_type(&att->events, att->events.at_column));
+				query = sweep_query(ec->cr, "events", kind,
+									psprintf("e.%s", quote_identifier(att->events.at_column)), widen);
 				if (item->arg == RW_WITHIN_LAST)
 				{
 					/* events enter at now, leave at now - N unit */
@@ -243,9 +252,9 @@ collect_edges(EdgeCollector *ec, const RuleItem *item, const char *role, const c
 				if (!rule_operands_are_relative(child, end))
 					break;
 				/* every list's rows: a superset, as for a list's where clause */
-				query = sweep_query(ec->cr, "lists", NULL,
-									psprintf("l.%s", quote_identifier(att->lists.at_column)));
 				widen = is_time_without_zone(contact_column_type(&att->lists, att->lists.at_column));
+				query = sweep_query(ec->cr, "lists", NULL,
+									psprintf("l.%s", quote_identifier(att->lists.at_column)), widen);
 				if (item->arg == RW_WITHIN_LAST)
 				{
 					/* rows enter at now, leave at now - N unit */
