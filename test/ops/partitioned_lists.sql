@@ -7,7 +7,9 @@
 -- inherited constraint"), with or without segments.
 CREATE TABLE public.list_members (
 	contact_id bigint NOT NULL,
-	list_id integer NOT NULL
+	list_id integer NOT NULL,
+	status text NOT NULL DEFAULT 'subscribed',
+	subscribed_at timestamptz NOT NULL DEFAULT now()
 ) PARTITION BY RANGE (list_id);
 CREATE TABLE public.list_members_low PARTITION OF public.list_members (PRIMARY KEY (list_id, contact_id))
 	FOR VALUES FROM (MINVALUE) TO (11);
