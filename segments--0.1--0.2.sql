@@ -1225,6 +1225,8 @@ DECLARE
 	key_type text;
 	t record;
 BEGIN
+	-- 0.1's events: the source named after the table
+	UPDATE segments.attached a SET source = a.table_name WHERE a.role = 'events' AND a.source IS NULL;
 	IF pg_catalog.to_regclass('segments.membership_log') IS NULL THEN
 		RETURN;
 	END IF;
@@ -1341,13 +1343,15 @@ $$;
 -- Time zones below).
 DROP FUNCTION segments.attach_events(regclass, name, name, name);
 CREATE FUNCTION segments.attach_events(tbl regclass, contact name, kind name, at name,
-	time_zone text DEFAULT 'UTC')
+	time_zone text DEFAULT 'UTC', source text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	qname text := segments._attach_begin('events', tbl);
 	zone text := segments._time_zone(attach_events.time_zone);
+	source_name text := coalesce(attach_events.source,
+		(SELECT cl.relname FROM pg_catalog.pg_class cl WHERE cl.oid = tbl));
 	contact_attnum smallint := segments._contact_column(tbl, qname, attach_events.contact);
 	k record;
 	a record;
@@ -1371,18 +1375,25 @@ BEGIN
 			attach_events.contact, qname, CASE WHEN contact_attnum = k.attnum THEN 'kind' ELSE 'at' END
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	IF source_name = '' THEN
+		RAISE EXCEPTION 'an event source''s name must not be empty'
+			USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Leave it out to name the source after the table.';
+	END IF;
 
 	PERFORM segments._check_data_owner(tbl, qname);
 
-	INSERT INTO segments.attached (role, table_schema, table_name, contact_column, kind_column, at_column, time_zone)
-	SELECT 'events', n.nspname, cl.relname, attach_events.contact, attach_events.kind, attach_events.at, zone
+	INSERT INTO segments.attached (role, table_schema, table_name, contact_column, kind_column, at_column,
+		time_zone, source)
+	SELECT 'events', n.nspname, cl.relname, attach_events.contact, attach_events.kind, attach_events.at, zone,
+		source_name
 	FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
 	WHERE cl.oid = tbl;
 	PERFORM segments._install_triggers('events', tbl);
 END
 $$;
-COMMENT ON FUNCTION segments.attach_events(regclass, name, name, name, text) IS
-	'attach the events table: its contact column (the key''s type), kind column (text, varchar or an enum) and at column (timestamptz, or timestamp or date read in time_zone)';
+COMMENT ON FUNCTION segments.attach_events(regclass, name, name, name, text, text) IS
+	'attach the events table: its contact column (the key''s type), kind column (text, varchar or an enum) and at column (timestamptz, or timestamp or date read in time_zone); rules name it as source (the table''s name unless given)';
 
 -- An enum's label renamed (ALTER TYPE ... RENAME VALUE) is followed, as a
 -- column's name is: the events keep their kind under its new name, so the
@@ -1716,6 +1727,16 @@ END
 $$;
 
 
+-- == Event sources ==
+--
+-- The events table is an event source, which a rule may name: event
+-- 'opened' from 'events'.  The name is the table's unless attach_events
+-- gives one; events attached under 0.1 (or restored from its dumps, whose
+-- rows have none) are named after their table by upgrade_attachments().
+ALTER TABLE segments.attached ADD COLUMN source text;
+COMMENT ON COLUMN segments.attached.source IS
+	'events: the name rules give the source (event ''k'' from ''name''); NULL: the table''s name';
+
 -- The new functions, as every function: not executable by PUBLIC; the
 -- documented ones granted to the roles that use them.
 REVOKE ALL ON FUNCTION
@@ -1736,7 +1757,7 @@ REVOKE ALL ON FUNCTION
 	segments._set_trigger_firing(oid), segments.upgrade_attachments(),
 	segments._kind_enum(), segments._rule_rename_event_kind(segments.rule, text, text),
 	segments._follow_label_renames(jsonb), segments.attach_contacts(regclass, name, name, text),
-	segments.attach_events(regclass, name, name, name, text), segments.attach_lists(regclass, name, name, name, text),
+	segments.attach_events(regclass, name, name, name, text, text), segments.attach_lists(regclass, name, name, name, text),
 	segments._rename_field(jsonb, text, text, text, text),
 	segments._time_zone(text), segments.set_time_zone(regclass, text)
 	FROM PUBLIC;

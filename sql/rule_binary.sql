@@ -117,7 +117,7 @@ SELECT receive(wire(item(6, 1, 0, 0, 2, 0, 1) || item(10, 42, 0, 0, 1, 0, 0), 2,
 SELECT receive(wire(item(7, 0, 1, 0, 1, 0, 1), 1, '\x7800'));				-- count comparison 0
 SELECT receive(wire(item(7, 6, 9, 0, 1, 0, 1), 1, '\x7800'));				-- unknown window
 SELECT receive(wire(item(7, 6, 2, 0, 1, 0, 1), 1, '\x7800'));				-- within last without its span
-SELECT receive(wire(item(7, 6, 1, 8, 1, 0, 1), 1, '\x7800'));				-- unknown flag
+SELECT receive(wire(item(7, 6, 1, 16, 1, 0, 1), 1, '\x7800'));				-- unknown flag
 SELECT receive(wire(item(7, 6, 1, 4, 1, 0, 1), 1, '\x7800'));				-- a count and a measure
 SELECT receive(wire(item(7, 0, 1, 4, 1, 0, 0), 1, '\x7800'));				-- measure flag without measure
 SELECT receive(wire(item(7, 0, 1, 4, 2, 0, 0) || item(11, 9, 0, 0, 1, 0, 0), 2, '\x7800'));	-- unknown measure
@@ -131,6 +131,9 @@ SELECT receive(wire(item(7, 0, 1, 4, 3, 0, 0) || item(11, 2, 6, 0, 2, 0, 0) || i
 	'\x780035303000'));													-- sum compared with a string
 SELECT receive(wire(item(7, 6, 1, 2, 1, 0, 1), 1, '\x7800'));				-- where flag without where
 SELECT receive(wire(item(7, 6, 1, 2, 2, 0, 1) || item(7, 6, 1, 0, 1, 0, 1), 2, '\x7800'));	-- event inside where
+SELECT receive(wire(item(7, 6, 1, 8, 1, 0, 1), 1, '\x78007300'));			-- event 'x' from 's'
+SELECT receive(wire(item(7, 6, 1, 8, 1, 0, 1), 1, '\x7800'));				-- from without its string
+SELECT receive(wire(item(7, 6, 1, 8, 1, 0, 1), 1, '\x780000'));				-- from an empty source
 SELECT receive(wire(item(8, 0, 3, 0, 3, 0, 0) || item(10, 2, 0, 0, 1, 0, 1) || item(10, 5, 0, 0, 1, 0, 0), 3,
 	'\x3700'));															-- in list 7 since now
 SELECT receive(wire(item(8, 0, 0, 2, 4, 0, 0) || item(10, 2, 0, 0, 1, 0, 1) || item(6, 1, 0, 0, 2, 2, 1)

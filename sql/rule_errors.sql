@@ -251,7 +251,7 @@ FROM (VALUES
 
 --
 -- Event conditions: the kind is a 'string'; the parts come in the order
--- where, count, window; count takes a comparison and a whole number of 0 or
+-- from, where, count, window; from takes a 'string'; count takes a comparison and a whole number of 0 or
 -- more; the window "within" is always "within last"; where needs
 -- parentheses around a non-empty condition.
 --
@@ -280,7 +280,10 @@ FROM (VALUES
     ('event ''opened'' where url = ''x'''),
     ('event ''opened'' where ()'),
     ('event ''opened'' where (url = ''x'''),
-    ('event ''opened'' where (url = ''x'') where (campaign = 1)')
+    ('event ''opened'' where (url = ''x'') where (campaign = 1)'),
+    ('event ''opened'' from email'),
+    ('event ''opened'' from'),
+    ('event ''opened'' where (url = ''x'') from ''email''')
 ) AS t(input), LATERAL try_rule(input) AS e;
 
 -- Out of order: the window comes last, where comes first.
@@ -350,7 +353,8 @@ FROM (VALUES
     ('event '''''),
     ('event '''' count = 0'),
     ('in segment '''''),
-    ('event ''opened'' and not in segment ''''')
+    ('event ''opened'' and not in segment '''''),
+    ('event ''opened'' from ''''')
 ) AS t(input), LATERAL try_rule(input) AS e;
 
 --

@@ -84,9 +84,11 @@ FROM (VALUES
 	('event ''opened'' before ''2024-01-01'''),
 	('event ''opened'' between 14 days ago and 7 days ago'),
 	('event ''clicked'' where (url contains ''pricing'' and campaign = 42) count < 2 within last 1 hour'),
+	('event ''purchased'' from ''shop'' sum(amount) >= 500'),
 	-- lists and segments
 	('in list 7'),
 	('in list ''newsletter'''),
+	('in list ''newsletter'' where (status = ''subscribed'') since 7 days ago'),
 	('in segment ''Churned''')
 ) AS t(r);
 
@@ -165,8 +167,10 @@ FROM (VALUES
 	('{"event": "opened", "window": {"op": "since", "value": {"time": "ago", "amount": 7, "unit": "day"}}}'),
 	('{"event": "opened", "window": {"op": "before", "value": "2024-01-01"}}'),
 	('{"event": "opened", "window": {"op": "between", "values": [{"time": "ago", "amount": 14, "unit": "day"}, {"time": "ago", "amount": 7, "unit": "day"}]}}'),
+	('{"event": "opened", "source": "email", "count": {"op": ">=", "value": 3}}'),
 	('{"in_list": 7}'),
 	('{"in_list": "newsletter"}'),
+	('{"in_list": "newsletter", "where": {"field": ["status"], "op": "=", "value": "subscribed"}}'),
 	('{"in_segment": "Churned"}')
 ) AS t(j);
 

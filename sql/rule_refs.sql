@@ -7,12 +7,14 @@
 
 -- Every kind of reference, in order of first appearance: fields (name is
 -- the column, path the column and its property keys), events (name is the
--- kind), event fields tested in an event's where clause, lists (the value
--- as text) and segments.
+-- kind, path the source when the rule names one), event fields tested in
+-- an event's where clause, lists (the value as text), list fields tested
+-- in a list's where clause and segments.
 SELECT * FROM segments.rule_references(
 	'country = ''US'' and props.ltv >= 1000 and props."First Name" starts with ''a''
 	 and event ''clicked'' where (url contains ''pricing'' and campaign = ''spring'') count >= 2
-	 and in list 7 and in list ''vip'' and not in segment ''Churned''');
+	 and in list 7 and in list ''vip'' and not in segment ''Churned''
+	 and event ''purchased'' from ''shop'' and in list ''news'' where (status = ''on'')');
 
 -- A reference used several times is listed once; relative is true when
 -- any use of it compares with the clock.

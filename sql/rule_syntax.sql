@@ -409,11 +409,23 @@ FROM (VALUES
     ('event ''clicked'' where (campaign = 42) count >= 3 within last 30 days')
 ) AS t(input);
 
+-- from 'source' names the event source, after the kind (see semantics_events).
+SELECT input, input::segments.rule AS canonical
+FROM (VALUES
+    ('event ''opened'' from ''email'''),
+    ('EVENT ''opened'' FROM ''email'' WHERE (campaign = 1) COUNT >= 2 WITHIN LAST 7 DAYS'),
+    ('event ''purchased'' from ''shop'' sum(amount) >= 500'),
+    ('event ''from'' from ''from'''),
+    ('event ''opened'' from ''it''''s'' last before 3 days ago'),
+    ('from = 1 and event ''x'' from ''y''')
+) AS t(input);
+
 --
 -- in list v: list membership; the list id is a value (a number or a string).
 --
 SELECT input, input::segments.rule AS canonical
 FROM (VALUES
+    ('in list 7 where (status = ''on'') within last 7 days'),
     ('in list 7'),
     ('in list 0007'),
     ('in list -1'),

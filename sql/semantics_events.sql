@@ -286,6 +286,24 @@ SELECT k.* FROM (VALUES
 	('event ''opened'' where (not meta.device = ''mobile'') count >= 4', 'n(c.id, ''opened'', $$e.meta->''device'' IS DISTINCT FROM ''"mobile"''$$) >= 4')
 ) AS t(rule, expected), LATERAL check_rule(t.rule, t.expected) k;
 
+-- The events table is an event source a rule may name: by the table's
+-- name unless attach_events gave it one (here, none).  A source not
+-- attached is an error.
+SELECT role, table_name, source FROM segments.attached WHERE role = 'events';
+SELECT k.* FROM (VALUES
+	('event ''opened'' from ''events'' count >= 4', 'n(c.id, ''opened'') >= 4'),
+	('not event ''opened'' from ''events'' within last 30 days',
+		'n(c.id, ''opened'', $$e.occurred_at BETWEEN ''2025-05-16 12:00:00+00'' AND ''2025-06-15 12:00:00+00''$$) = 0')
+) AS t(rule, expected), LATERAL check_rule(t.rule, t.expected) k;
+SELECT * FROM try($$SELECT segments.preview_count('event ''opened'' from ''email''')$$);
+SELECT segments.to_sql('event ''opened'' from ''events'' count >= 4') = segments.to_sql('event ''opened'' count >= 4') AS same_sql;
+
+SELECT segments.detach_events();
+-- attached with a name of its own
+SELECT * FROM try($$SELECT segments.attach_events('events', contact => 'contact_id', kind => 'kind', at => 'occurred_at', source => '')$$);
+SELECT segments.attach_events('events', contact => 'contact_id', kind => 'kind', at => 'occurred_at', source => 'email');
+SELECT k.rule_text, k.agree FROM check_rule('event ''opened'' from ''email'' count >= 4', 'n(c.id, ''opened'') >= 4') k;
+SELECT * FROM try($$SELECT segments.preview_count('event ''opened'' from ''events''')$$);
 SELECT segments.detach_events();
 SELECT segments.detach_contacts();
 DROP TABLE contacts, events;

@@ -199,10 +199,14 @@ read_attachments(MemoryContext target)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	/* time_zone read so that the SQL of release 0.1, without it, works too */
+	/*
+	 * time_zone and source read so that the SQL of release 0.1, without
+	 * them, works too; events without a source's name are the table's
+	 */
 	if (SPI_execute("SELECT role, table_schema, table_name, contact_column, tenant_column, "
 					"kind_column, at_column, list_column, "
-					"COALESCE(pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'time_zone', 'UTC') "
+					"COALESCE(pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'time_zone', 'UTC'), "
+					"COALESCE(pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'source', a.table_name) "
 					"FROM segments.attached a",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read segments.attached");
@@ -227,6 +231,7 @@ read_attachments(MemoryContext target)
 		t->at_column = attached_string(tuple, desc, 7);
 		t->list_column = attached_string(tuple, desc, 8);
 		t->time_zone = attached_string(tuple, desc, 9);
+		t->source = attached_string(tuple, desc, 10);
 
 		t->relid = RangeVarGetRelid(makeRangeVar(t->schema, t->name, -1), AccessShareLock, true);
 		if (!OidIsValid(t->relid))
@@ -896,6 +901,14 @@ check_event(CheckState *st, uint32 index)
 	uint32		next = index + 1;
 
 	require_attached(&st->att->events, "events", "events");
+	if ((item->flags & RULE_HAS_SOURCE) &&
+		strcmp(rule_event_source(st->body, item), st->att->events.source) != 0)
+		ereport(ERROR,
+				errcode(ERRCODE_UNDEFINED_OBJECT),
+				errmsg("event source \"%s\" does not exist", rule_event_source(st->body, item)),
+				errhint("The events attached are the source \"%s\" (table %s).",
+						st->att->events.source,
+						quote_qualified_identifier(st->att->events.schema, st->att->events.name)));
 	if (item->flags & RULE_HAS_WHERE)
 	{
 		check_node(st, next, &st->att->events);

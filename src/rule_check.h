@@ -30,6 +30,7 @@ typedef struct AttachedTable
 	char	   *list_column;	/* lists */
 	Oid			list_type;
 	char	   *time_zone;		/* the zone of its timestamp and date columns */
+	char	   *source;			/* events: the name rules give the source */
 	TupleDesc	tupdesc;
 	List	   *tree;			/* the table, its partitions and inheritance
 								 * children, as last found; NIL until asked */

@@ -349,6 +349,13 @@ normalize(EncodeState *st, const RuleNode *node, int depth, bool in_where)
 			}
 			if (!count_string(st, node->name))
 				return NULL;
+			if (node->source != NULL && node->source[0] == '\0')
+			{
+				invalid(st, "event source must not be empty", NULL);
+				return NULL;
+			}
+			if (node->source != NULL && !count_string(st, node->source))
+				return NULL;
 			if (node->count_op != 0 && !RT_IS_COMPARISON(node->count_op))
 			{
 				invalid(st, "an event count takes a comparison operator", NULL);
@@ -516,12 +523,18 @@ emit(EncodeState *st, const RuleNode *node)
 			break;
 		case RN_EVENT:
 			item->a = emit_string(st, node->name);
+			/* the source's name right after the kind's (rule_event_source) */
+			if (node->source)
+			{
+				emit_string(st, node->source);
+				item->flags |= RULE_HAS_SOURCE;
+			}
 			item->op = (uint8_t) (node->measure ? 0 : node->count_op ? node->count_op : RT_GE);
 			item->b = node->measure ? 0 : node->count_op ? node->count : 1;
 			item->arg = (uint8_t) (node->window ? node->window : RW_EVER);
 			if (node->where)
 			{
-				item->flags = RULE_HAS_WHERE;
+				item->flags |= RULE_HAS_WHERE;
 				emit(st, node->where);
 			}
 			if (node->measure)

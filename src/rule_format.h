@@ -27,7 +27,9 @@
  *				 follow as VALUE items (span - 1 of them).
  *	 EVENT		 a = pool offset of the event kind, op = count comparison
  *				 (RT_EQ .. RT_GE), b = count, arg = RuleWindow,
- *				 flags = RULE_HAS_WHERE, RULE_HAS_MEASURE or 0; the where
+ *				 flags = RULE_HAS_WHERE, RULE_HAS_MEASURE, RULE_HAS_SOURCE
+ *				 or 0 (with RULE_HAS_SOURCE the name of the event source is
+ *				 the string after the kind in the pool); the where
  *				 subtree follows, if any, then the MEASURE item, if any,
  *				 then the window operands as VALUE items.  With a measure,
  *				 op and b are 0: the measure says what is compared.
@@ -171,6 +173,7 @@ typedef enum RuleWindow
 #define RULE_NEGATED	0x01	/* FIELD: not in, not between, is not null ... */
 #define RULE_HAS_WHERE	0x02	/* EVENT, IN_LIST: a where subtree follows */
 #define RULE_HAS_MEASURE 0x04	/* EVENT: a MEASURE item follows (after where) */
+#define RULE_HAS_SOURCE 0x08	/* EVENT: the source's name follows the kind */
 
 typedef struct RuleItem
 {

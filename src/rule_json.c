@@ -8,7 +8,7 @@
  *	 true, false
  *	 {"and": [node, ...]}, {"or": [node, ...]}, {"not": node}
  *	 {"field": ["props", "ltv"], "op": ">=", "value": 1000}
- *	 {"event": "opened", "where": node, "count": {"op": ">=", "value": 3},
+ *	 {"event": "opened", "source": "email", "where": node, "count": {"op": ">=", "value": 3},
  *	  "window": {"op": "within last", "amount": 30, "unit": "day"}}
  *	 {"event": "purchased", "aggregate": {"fn": "sum", "column": "amount",
  *	  "op": ">=", "value": 500}}, {"event": "opened", "occurrence": "last",
@@ -372,6 +372,13 @@ push_event(JsonbParseState **state, const RuleBody *body, const RuleItem *item)
 	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
 	push_key(state, "event");
 	push_string(state, WJB_VALUE, kind, strlen(kind));
+	if (item->flags & RULE_HAS_SOURCE)
+	{
+		const char *source = rule_event_source(body, item);
+
+		push_key(state, "source");
+		push_string(state, WJB_VALUE, source, strlen(source));
+	}
 
 	if (item->flags & RULE_HAS_WHERE)
 	{
@@ -1272,8 +1279,8 @@ read_occurrence(const JsonbValue *v, const JsonPos *pos, RuleNode *node)
 }
 
 /*
- * {"event": kind [, "where": node] [, "count": {...} | "aggregate": {...} |
- * "occurrence": ...] [, "window": {...}]}
+ * {"event": kind [, "source": name] [, "where": node] [, "count": {...} |
+ * "aggregate": {...} | "occurrence": ...] [, "window": {...}]}
  */
 static RuleNode *
 read_event(JsonObject *obj, const JsonbValue *event, const JsonPos *event_pos,
@@ -1286,8 +1293,11 @@ read_event(JsonObject *obj, const JsonbValue *event, const JsonPos *event_pos,
 	JsonPos		aggregate_pos = {obj->pos, "aggregate", 0};
 	JsonPos		occurrence_pos = {obj->pos, "occurrence", 0};
 	JsonPos		window_pos = {obj->pos, "window", 0};
+	JsonPos		source_pos = {obj->pos, "source", 0};
 
 	node->name = read_name(event, event_pos, "an event kind", arena);
+	if (object_get(obj, "source", &member))
+		node->source = read_name(&member, &source_pos, "an event source", arena);
 	if (object_get(obj, "where", &member))
 		node->where = read_node(&member, &where_pos, depth + 1, true, arena);
 	if (object_get(obj, "count", &member))

@@ -823,7 +823,7 @@ parse_window(Parser *p, RuleNode *node)
 }
 
 /*
- * EVENT string [WHERE '(' rule ')'] [measure] [window]
+ * EVENT string [FROM string] [WHERE '(' rule ')'] [measure] [window]
  * measure := COUNT cmp number | COUNT '(' DISTINCT column ')' cmp number
  *		   | (SUM | AVG | MIN | MAX) '(' column ')' cmp value | FIRST | LAST
  */
@@ -842,7 +842,17 @@ parse_event(Parser *p, RuleNode *node)
 	if (p->tok.type != TK_STRING)
 		return expected(p, "the event kind as a 'string' after \"event\"");
 	node->name = p->tok.text;
-	if (!next_token(p) || !parse_where(p, node))
+	if (!next_token(p))
+		return NULL;
+	if (accept_keyword(p, "from"))
+	{
+		if (p->tok.type != TK_STRING)
+			return expected(p, "the event source as a 'string' after \"from\"");
+		node->source = p->tok.text;
+		if (!next_token(p))
+			return NULL;
+	}
+	if (!parse_where(p, node))
 		return NULL;
 	for (i = 0; i < (int) (sizeof(aggregates) / sizeof(aggregates[0])); i++)
 		if (accept_keyword(p, aggregates[i].name))

@@ -182,6 +182,11 @@ print_event(RuleBuf *buf, const RuleBody *body, const RuleItem *item)
 
 	rule_buf_puts(buf, "event ");
 	rule_print_string(buf, RULE_STR(body, item->a));
+	if (item->flags & RULE_HAS_SOURCE)
+	{
+		rule_buf_puts(buf, " from ");
+		rule_print_string(buf, rule_event_source(body, item));
+	}
 	operand = print_where(buf, body, item, item + 1);
 	if (item->flags & RULE_HAS_MEASURE)
 	{

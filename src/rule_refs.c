@@ -133,7 +133,11 @@ collect(RefCollector *rc, const RuleItem *item, const WhereOwner *owner)
 					measure = child;
 					child = RULE_NEXT(child);
 				}
-				add_ref(rc, "event", kind, 0, 0, rule_operands_are_relative(child, end));
+				/* an event source named: the path */
+				add_ref(rc, "event", kind,
+						(item->flags & RULE_HAS_SOURCE) ? item->a + (uint32) strlen(kind) + 1 : 0,
+						(item->flags & RULE_HAS_SOURCE) ? 1 : 0,
+						rule_operands_are_relative(child, end));
 				if (item->flags & RULE_HAS_WHERE)
 					collect(rc, item + 1, &event);
 				/* an aggregate's column, compared as a where clause's field is */
@@ -212,7 +216,7 @@ path_array(const RuleBody *body, uint32 path, uint32 npath)
  *
  * One row per distinct reference in order of first appearance: fields
  * (name is the column, path the column and its property keys), events
- * (name is the kind), event fields tested in an event's where clause (name
+ * (name is the kind, path the source when the rule names one), event fields tested in an event's where clause (name
  * is the event kind, path the event column), lists (name is the value as
  * text), list fields tested in a list's where clause (name is the list,
  * path the column) and segments.  relative is true when some use of the reference

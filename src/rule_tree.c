@@ -238,6 +238,14 @@ rule_operand_count(RuleTestOp op, int *max)
 	}
 }
 
+const char *
+rule_event_source(const RuleBody *body, const RuleItem *event)
+{
+	const char *kind = RULE_STR(body, event->a);
+
+	return (event->flags & RULE_HAS_SOURCE) ? kind + strlen(kind) + 1 : NULL;
+}
+
 bool
 rule_value_is_relative(const RuleItem *value)
 {

@@ -85,6 +85,7 @@ struct RuleNode
 
 	/* EVENT; where and window also IN_LIST */
 	const char *name;			/* EVENT kind; IN_SEGMENT name */
+	const char *source;			/* EVENT: the event source named, or NULL */
 	RuleNode   *where;			/* or NULL */
 	RuleTestOp	count_op;		/* comparison; 0 means the default, >= 1 */
 	uint32_t	count;
@@ -117,6 +118,9 @@ extern int	rule_operand_count(RuleTestOp op, int *max);	/* min, max */
 
 /* Whether a comparison (RT_EQ .. RT_GE) holds, given the sign of a - b. */
 extern bool rule_comparison_holds(RuleTestOp op, int cmp);
+
+/* The event source an EVENT item of a validated body names, or NULL. */
+extern const char *rule_event_source(const RuleBody *body, const RuleItem *event);
 
 /* Does a VALUE item, or one of the VALUE items [from, to), read the clock? */
 extern bool rule_value_is_relative(const RuleItem *value);

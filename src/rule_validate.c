@@ -215,8 +215,12 @@ valid_event(ValidateState *st, uint32_t index, int depth)
 		return false;
 	if (item->arg == 0)
 		return corrupt(st, "Item %u has no window; an event condition stores ever.", index);
-	if (item->flags & ~(RULE_HAS_WHERE | RULE_HAS_MEASURE))
+	if (item->flags & ~(RULE_HAS_WHERE | RULE_HAS_MEASURE | RULE_HAS_SOURCE))
 		return corrupt(st, "Item %u has unknown flags %u.", index, item->flags);
+	/* the source's name: the string after the kind's */
+	if ((item->flags & RULE_HAS_SOURCE) &&
+		!valid_string(st, item->a + (uint32_t) strlen(RULE_STR(st->body, item->a)) + 1, index, true))
+		return false;
 	if (item->flags & RULE_HAS_MEASURE)
 	{
 		if (item->op != 0 || item->b != 0)
@@ -435,6 +439,7 @@ decode_node(const RuleBody *body, const RuleItem *item, RuleArena *arena)
 			break;
 		case RI_EVENT:
 			node->name = RULE_STR(body, item->a);
+			node->source = rule_event_source(body, item);
 			node->count_op = (RuleTestOp) item->op;
 			node->count = item->b;
 			node->window = (RuleWindow) item->arg;
