@@ -49,11 +49,26 @@ typedef enum ContactQuery
 } ContactQuery;
 
 #define CQ_COUNT (CQ_MEMBERS + 1)
+#define CQ_IS_EVENTS(which) ((which) >= CQ_EVENTS && (which) <= CQ_EVENT_TIMES_SINCE)
+#define CQ_EVENT_QUERIES (CQ_EVENT_TIMES_SINCE - CQ_EVENTS + 1)
 
+/* Each NULL until first used; the events queries per source. */
 struct ContactPlans
 {
-	SPIPlanPtr	plans[CQ_COUNT];	/* NULL until first used */
+	SPIPlanPtr	plans[CQ_COUNT];
+	int			nsources;
+	SPIPlanPtr *event_plans;	/* [source * CQ_EVENT_QUERIES + which - CQ_EVENTS] */
 };
+
+/* A chunk's events of one source, in the order of the contacts. */
+typedef struct ChunkEvents
+{
+	TupleDesc	desc;			/* NULL: not read; the last column is i + 1 */
+	Portal		cursor;			/* NULL: every row fetched */
+	SPITupleTable *fetched;		/* rows fetched and not yet handed out ... */
+	uint64		next_fetched;	/* ... from this one */
+	int			next_contact;	/* contacts before it were handed out */
+} ChunkEvents;
 
 /* Events fetched from a chunk's cursor at a time. */
 #define EVENTS_FETCH 1000
@@ -78,13 +93,8 @@ struct ContactChunk
 	HeapTuple  *rows;			/* NULL: no such contact */
 	TupleDesc	row_desc;
 	bool		keys_only;		/* rows of the key column alone */
-	/* events, in the order of the contacts (the last column: i + 1) */
 	bool		events_read;
-	Portal		events_cursor;	/* NULL: every row fetched */
-	SPITupleTable *fetched;		/* rows fetched and not yet handed out ... */
-	uint64		next_fetched;	/* ... from this one */
-	int			next_contact;	/* contacts before it were handed out */
-	TupleDesc	events_desc;
+	ChunkEvents *events;		/* per source */
 	/* grouped rows: contact i's are [start[i], start[i + 1]) */
 	Grouped		lists;
 	Grouped		members;
@@ -127,8 +137,9 @@ time_without_zone(Oid type)
 	return type == TIMESTAMPOID || type == DATEOID;
 }
 
+/* source: the event source of an events query */
 static char *
-query_text(const Attachments *att, ContactQuery which, Oid *argtypes, int *nargs)
+query_text(const Attachments *att, ContactQuery which, int source, Oid *argtypes, int *nargs)
 {
 	Oid			keys = get_array_type(getBaseType(att->contacts.contact_type));
 	const AttachedTable *t;
@@ -158,7 +169,7 @@ query_text(const Attachments *att, ContactQuery which, Oid *argtypes, int *nargs
 				 * with two arrays in its conditions a btree scan descends
 				 * once per pair of elements.
 				 */
-				t = &att->events;
+				t = &att->events[source];
 				/* an enum's kinds as text: a label the type lacks is no error */
 				argtypes[1] = OidIsValid(t->kind_enum) ? TEXTARRAYOID :
 					get_array_type(getBaseType(contact_column_type(t, t->kind_column)));
@@ -205,29 +216,37 @@ query_text(const Attachments *att, ContactQuery which, Oid *argtypes, int *nargs
 }
 
 /*
- * The plan of one of the queries, prepared on first use (generic: each
- * reads by key, whatever the keys).
+ * The plan of one of the queries (of an event source for the events
+ * queries), prepared on first use (generic: each reads by key, whatever
+ * the keys).
  */
 static SPIPlanPtr
-query_plan(Attachments *att, ContactQuery which)
+query_plan(Attachments *att, ContactQuery which, int source)
 {
 	ContactPlans *plans = att->plans;
+	SPIPlanPtr *plan;
 
 	if (plans == NULL)
 	{
 		/* freed with the attachments, which first free the plans */
 		plans = MemoryContextAllocZero(GetMemoryChunkContext(att), sizeof(ContactPlans));
+		plans->nsources = att->nsources;
+		plans->event_plans = MemoryContextAllocZero(GetMemoryChunkContext(att),
+													sizeof(SPIPlanPtr) * CQ_EVENT_QUERIES *
+													Max(att->nsources, 1));
 		att->plans = plans;
 	}
-	if (plans->plans[which] == NULL)
+	plan = CQ_IS_EVENTS(which) ? &plans->event_plans[source * CQ_EVENT_QUERIES + which - CQ_EVENTS] :
+		&plans->plans[which];
+	if (*plan == NULL)
 	{
 		Oid			argtypes[3];
 		int			nargs;
-		char	   *query = query_text(att, which, argtypes, &nargs);
+		char	   *query = query_text(att, which, source, argtypes, &nargs);
 
-		plans->plans[which] = keep_generic_plan(query, nargs, argtypes);
+		*plan = keep_generic_plan(query, nargs, argtypes);
 	}
-	return plans->plans[which];
+	return *plan;
 }
 
 /*
@@ -236,10 +255,10 @@ query_plan(Attachments *att, ContactQuery which)
  * caller's is made current again.
  */
 static SPITupleTable *
-run_query(Attachments *att, ContactQuery which, Datum *args, bool latest)
+run_query(Attachments *att, ContactQuery which, int source, Datum *args, bool latest)
 {
 	MemoryContext caller = CurrentMemoryContext;
-	SPIPlanPtr	plan = query_plan(att, which);
+	SPIPlanPtr	plan = query_plan(att, which, source);
 
 	if (SPI_execute_snapshot(plan, args, NULL,
 							 latest ? GetLatestSnapshot() : InvalidSnapshot, InvalidSnapshot,
@@ -257,6 +276,9 @@ contact_free_plans(ContactPlans *plans)
 	for (i = 0; i < CQ_COUNT; i++)
 		if (plans->plans[i])
 			SPI_freeplan(plans->plans[i]);
+	for (i = 0; i < plans->nsources * CQ_EVENT_QUERIES; i++)
+		if (plans->event_plans[i])
+			SPI_freeplan(plans->event_plans[i]);
 }
 
 /* The key type of the table being hashed (one per database). */
@@ -355,7 +377,7 @@ static void
 read_rows(ContactChunk *chunk, Datum array, bool keys_only, bool latest)
 {
 	const AttachedTable *co = &chunk->att->contacts;
-	SPITupleTable *result = run_query(chunk->att, keys_only ? CQ_CONTACT_KEYS : CQ_CONTACTS,
+	SPITupleTable *result = run_query(chunk->att, keys_only ? CQ_CONTACT_KEYS : CQ_CONTACTS, -1,
 									  &array, latest);
 	int			fnum = contact_column(result->tupdesc, co->contact_column);
 	uint64		i;
@@ -374,11 +396,15 @@ read_rows(ContactChunk *chunk, Datum array, bool keys_only, bool latest)
 	SPI_freetuptable(result);
 }
 
-/* Start reading the chunk's events: a cursor, or for one contact all at once. */
+/*
+ * Start reading the chunk's events of a source: a cursor, or for one
+ * contact all at once.
+ */
 static void
-read_events(ContactChunk *chunk, Datum array, const EvalNeeds *needs, bool latest)
+read_events(ContactChunk *chunk, int source, Datum array, const EventNeeds *needs, bool latest)
 {
-	const AttachedTable *ev = &chunk->att->events;
+	const AttachedTable *ev = &chunk->att->events[source];
+	ChunkEvents *ce = &chunk->events[source];
 	/* a domain's CHECK is the table owner's code: kinds are read as its base type */
 	Oid			kindtype = OidIsValid(ev->kind_enum) ? TEXTOID :
 		getBaseType(contact_column_type(ev, ev->kind_column));
@@ -405,16 +431,16 @@ read_events(ContactChunk *chunk, Datum array, const EvalNeeds *needs, bool lates
 	which = needs->any_time ?
 		(needs->event_columns ? CQ_EVENTS : CQ_EVENT_TIMES) :
 		(needs->event_columns ? CQ_EVENTS_SINCE : CQ_EVENT_TIMES_SINCE);
-	chunk->events_read = true;
 	if (chunk->n == 1)
 	{
 		/* one contact's events at once: a cursor would only cost more */
-		chunk->fetched = run_query(chunk->att, which, args, latest);
-		chunk->next_fetched = 0;
-		chunk->events_desc = CreateTupleDescCopy(chunk->fetched->tupdesc);
+		ce->fetched = run_query(chunk->att, which, source, args, latest);
+		ce->next_fetched = 0;
+		ce->desc = CreateTupleDescCopy(ce->fetched->tupdesc);
 		return;
 	}
-	plan = query_plan(chunk->att, which);
+	plan = query_plan(chunk->att, which, source);
+
 	/*
 	 * Read-only: with the active snapshot, the latest one if asked (after
 	 * the transaction's own last writes, as SPI_execute_snapshot does).
@@ -424,30 +450,31 @@ read_events(ContactChunk *chunk, Datum array, const EvalNeeds *needs, bool lates
 		CommandCounterIncrement();
 		PushActiveSnapshot(GetLatestSnapshot());
 	}
-	chunk->events_cursor = SPI_cursor_open(NULL, plan, args, NULL, true);
+	ce->cursor = SPI_cursor_open(NULL, plan, args, NULL, true);
 	if (latest)
 		PopActiveSnapshot();
-	if (chunk->events_cursor == NULL)
+	if (ce->cursor == NULL)
 		elog(ERROR, "could not read the events of contacts: %s", SPI_result_code_string(SPI_result));
-	chunk->events_desc = CreateTupleDescCopy(chunk->events_cursor->tupDesc);
+	ce->desc = CreateTupleDescCopy(ce->cursor->tupDesc);
 }
 
 /*
- * The events of contact i, copied into the current memory context, and
- * their number: the rows the cursor returns for it.  Contacts are asked
- * for in order; the last one asked for closes the cursor.
+ * The events of a source of contact i, copied into the current memory
+ * context, and their number: the rows the source's cursor returns for it.
+ * Contacts are asked for in order; the last one asked for closes the
+ * cursor.
  */
 static HeapTuple *
-contact_events(ContactChunk *chunk, int i, uint64 *n)
+contact_events(ChunkEvents *ce, int i, uint64 *n)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	int			position = chunk->events_desc->natts;
+	int			position = ce->desc->natts;
 	uint64		space = 8;
 	HeapTuple  *events = palloc(sizeof(HeapTuple) * space);
 
-	if (i < chunk->next_contact)
+	if (i < ce->next_contact)
 		elog(ERROR, "the events of a chunk's contacts are read in order");
-	chunk->next_contact = i + 1;
+	ce->next_contact = i + 1;
 	*n = 0;
 	for (;;)
 	{
@@ -455,31 +482,31 @@ contact_events(ContactChunk *chunk, int i, uint64 *n)
 		bool		isnull;
 		int64		owner;
 
-		if (chunk->fetched == NULL || chunk->next_fetched == chunk->fetched->numvals)
+		if (ce->fetched == NULL || ce->next_fetched == ce->fetched->numvals)
 		{
-			if (chunk->fetched)
-				SPI_freetuptable(chunk->fetched);
-			chunk->fetched = NULL;
-			if (chunk->events_cursor == NULL)
+			if (ce->fetched)
+				SPI_freetuptable(ce->fetched);
+			ce->fetched = NULL;
+			if (ce->cursor == NULL)
 				break;
-			SPI_cursor_fetch(chunk->events_cursor, true, EVENTS_FETCH);
+			SPI_cursor_fetch(ce->cursor, true, EVENTS_FETCH);
 			MemoryContextSwitchTo(cxt);
 			if (SPI_processed == 0)
 			{
 				SPI_freetuptable(SPI_tuptable);
-				SPI_cursor_close(chunk->events_cursor);
-				chunk->events_cursor = NULL;
+				SPI_cursor_close(ce->cursor);
+				ce->cursor = NULL;
 				break;
 			}
-			chunk->fetched = SPI_tuptable;
-			chunk->next_fetched = 0;
+			ce->fetched = SPI_tuptable;
+			ce->next_fetched = 0;
 		}
-		row = chunk->fetched->vals[chunk->next_fetched];
-		owner = DatumGetInt64(heap_getattr(row, position, chunk->fetched->tupdesc, &isnull)) - 1;
+		row = ce->fetched->vals[ce->next_fetched];
+		owner = DatumGetInt64(heap_getattr(row, position, ce->fetched->tupdesc, &isnull)) - 1;
 		/* the next contact's, or a contact's not asked for */
 		if (owner > i)
 			break;
-		chunk->next_fetched++;
+		ce->next_fetched++;
 		if (owner < i)
 			continue;
 		if (*n == space)
@@ -495,7 +522,7 @@ contact_events(ContactChunk *chunk, int i, uint64 *n)
 static void
 read_grouped(ContactChunk *chunk, ContactQuery which, Datum array, bool latest, Grouped *out)
 {
-	SPITupleTable *result = run_query(chunk->att, which, &array, latest);
+	SPITupleTable *result = run_query(chunk->att, which, -1, &array, latest);
 	uint64		nrows = SPI_processed;
 	uint64	   *order;
 	uint64		i;
@@ -518,7 +545,7 @@ read_grouped(ContactChunk *chunk, ContactQuery which, Datum array, bool latest, 
 static void
 read_list_rows(ContactChunk *chunk, Datum array, bool latest)
 {
-	SPITupleTable *result = run_query(chunk->att, CQ_LIST_ROWS, &array, latest);
+	SPITupleTable *result = run_query(chunk->att, CQ_LIST_ROWS, -1, &array, latest);
 	uint64		nrows = SPI_processed;
 	uint64	   *order;
 	uint64		i;
@@ -557,8 +584,19 @@ contact_chunk_read(Attachments *att, const Datum *keys, int n, const EvalNeeds *
 	if (rows)
 		read_rows(chunk, array, !needs->fields, latest);
 	MemoryContextSwitchTo(cxt);
-	if (needs->kinds != NIL)
-		read_events(chunk, array, needs, latest);
+	if (needs->events)
+	{
+		int			source;
+
+		chunk->events_read = true;
+		chunk->events = palloc0(sizeof(ChunkEvents) * Max(att->nsources, 1));
+		for (source = 0; source < needs->nsources; source++)
+			if (needs->sources[source].kinds != NIL)
+			{
+				read_events(chunk, source, array, &needs->sources[source], latest);
+				MemoryContextSwitchTo(cxt);
+			}
+	}
 	MemoryContextSwitchTo(cxt);
 	if (needs->list_rows)
 		read_list_rows(chunk, array, latest);
@@ -579,20 +617,20 @@ read_deferred_events(EvalContact *c)
 	ContactChunk *chunk;
 	EvalContact read;
 
-	events_only.fields = events_only.lists = events_only.members = false;
+	events_only.fields = events_only.lists = events_only.list_rows = events_only.members = false;
 	chunk = contact_chunk_read(c->att, &c->key, 1, &events_only, false, true, c->cxt);
 	(void) contact_chunk_contact(chunk, 0, &read, c->cxt);
 	c->events = read.events;
 	c->nevents = read.nevents;
-	c->events_desc = read.events_desc;
-	c->kind_collation = read.kind_collation;
+	c->events_descs = read.events_descs;
+	c->kind_collations = read.kind_collations;
 	c->events_read = true;
 }
 
 void
 contact_defer_events(EvalContact *c, const EvalNeeds *needs)
 {
-	c->read_events = needs->kinds != NIL ? read_deferred_events : NULL;
+	c->read_events = needs->events ? read_deferred_events : NULL;
 	c->events_needs = needs;
 }
 
@@ -620,28 +658,33 @@ contact_set_row(EvalContact *c, HeapTuple row, TupleDesc desc)
 	return row != NULL;
 }
 
-/* The contact's events: tuples allocated in the contact's context. */
+/*
+ * The contact's events of a source, added to those of the sources before
+ * it: tuples allocated in the contact's context.
+ */
 static void
-set_events(EvalContact *c, HeapTuple *tuples, uint64 n, TupleDesc desc)
+add_events(EvalContact *c, int source, HeapTuple *tuples, uint64 n, TupleDesc desc)
 {
-	const AttachedTable *ev = &c->att->events;
+	const AttachedTable *ev = &c->att->events[source];
 	int			kind_fnum = contact_column(desc, ev->kind_column);
 	int			at_fnum = contact_column(desc, ev->at_column);
 	bool		at_date = getBaseType(TupleDescAttr(desc, at_fnum - 1)->atttypid) == DATEOID;
 	uint64		i;
 
-	c->events_desc = desc;
+	c->events_descs[source] = desc;
 	/* an enum's labels compare exactly, as the type's = does */
-	c->kind_collation = OidIsValid(ev->kind_enum) ? C_COLLATION_OID :
+	c->kind_collations[source] = OidIsValid(ev->kind_enum) ? C_COLLATION_OID :
 		TupleDescAttr(desc, kind_fnum - 1)->attcollation;
-	c->events = palloc(sizeof(EvalEvent) * Max(n, 1));
+	c->events = c->events ? repalloc(c->events, sizeof(EvalEvent) * Max(c->nevents + n, 1)) :
+		palloc(sizeof(EvalEvent) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
-		EvalEvent  *e = &c->events[i];
+		EvalEvent  *e = &c->events[c->nevents + i];
 		bool		isnull;
 		Datum		kind;
 		Datum		at;
 
+		e->source = source;
 		e->tuple = tuples[i];
 		kind = heap_getattr(e->tuple, kind_fnum, desc, &isnull);
 		/* detoasted once here rather than for every condition */
@@ -663,8 +706,7 @@ set_events(EvalContact *c, HeapTuple *tuples, uint64 n, TupleDesc desc)
 				(TimestampTz) date * USECS_PER_DAY;
 		}
 	}
-	c->nevents = n;
-	c->events_read = true;
+	c->nevents += n;
 }
 
 static int
@@ -696,10 +738,19 @@ contact_chunk_contact(ContactChunk *chunk, int i, EvalContact *c, MemoryContext 
 		contact_set_row(c, chunk->rows[i], chunk->row_desc);
 	if (chunk->events_read)
 	{
-		uint64		n;
-		HeapTuple  *events = contact_events(chunk, i, &n);
+		int			source;
 
-		set_events(c, events, n, chunk->events_desc);
+		c->events_descs = palloc0(sizeof(TupleDesc) * Max(chunk->att->nsources, 1));
+		c->kind_collations = palloc0(sizeof(Oid) * Max(chunk->att->nsources, 1));
+		for (source = 0; source < chunk->att->nsources; source++)
+			if (chunk->events[source].desc)
+			{
+				uint64		n;
+				HeapTuple  *events = contact_events(&chunk->events[source], i, &n);
+
+				add_events(c, source, events, n, chunk->events[source].desc);
+			}
+		c->events_read = true;
 	}
 	if (chunk->lists.start)
 	{

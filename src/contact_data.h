@@ -20,6 +20,7 @@
 /* One event of the contact. */
 typedef struct EvalEvent
 {
+	int			source;			/* its event source (att->events) */
 	HeapTuple	tuple;
 	text	   *kind;			/* not toasted; NULL for a NULL kind */
 	bool		at_isnull;
@@ -44,9 +45,10 @@ typedef struct EvalContact
 	/* each read only when the rules need it (EvalNeeds) */
 	bool		events_read;
 	uint64		nevents;
-	EvalEvent  *events;			/* the events the rules count */
-	TupleDesc	events_desc;
-	Oid			kind_collation; /* of the kind column, as e.kind = 'k' uses */
+	EvalEvent  *events;			/* the events the rules count, of every source */
+	TupleDesc  *events_descs;	/* per source; NULL for one not read */
+	Oid		   *kind_collations;	/* per source: of the kind column, as
+									 * e.kind = 'k' uses */
 	/* reads the events when a rule first counts them (contact_defer_events) */
 	void		(*read_events) (struct EvalContact *c);
 	const struct EvalNeeds *events_needs;
@@ -69,12 +71,25 @@ typedef struct EvalContact
 } EvalContact;
 
 /*
+ * What evaluating some rules needs of one event source's events: the
+ * kinds they count, whether they read other columns than the kind and the
+ * time, and the earliest time they count unless some rule counts events of
+ * any time.
+ */
+typedef struct EventNeeds
+{
+	List	   *kinds;			/* of char *, each once; NIL: none */
+	bool		event_columns;	/* where clauses or aggregates read others */
+	bool		any_time;
+	TimestampTz since;			/* when kinds and not any_time */
+} EventNeeds;
+
+/*
  * What evaluating some rules needs of a contact's data: its row (a rule
  * reads a field or has a tenant; else only whether it exists), its lists
  * (the values, or the rows when a list condition filters them),
- * its memberships ("in segment"), and the events its rules count: their
- * kinds, and the earliest time they count unless some rule counts events
- * of any time.
+ * its memberships ("in segment"), and the events of each source its rules
+ * count.  Zeroed, it needs nothing.
  */
 typedef struct EvalNeeds
 {
@@ -82,10 +97,9 @@ typedef struct EvalNeeds
 	bool		lists;
 	bool		list_rows;		/* a list condition has a where clause or a window */
 	bool		members;
-	List	   *kinds;			/* of char *, each once; NIL: no events */
-	bool		event_columns;	/* where clauses read other columns */
-	bool		any_time;
-	TimestampTz since;			/* when kinds and not any_time */
+	bool		events;			/* some rule counts events: sources says which */
+	int			nsources;
+	EventNeeds *sources;		/* per event source, nsources of them */
 } EvalNeeds;
 
 

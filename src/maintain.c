@@ -671,17 +671,17 @@ updated_contacts(SegmentCache *cache, TriggerData *td, int key, int tenant)
 
 /* Adds the segments using an event kind, given as a value and its output function. */
 static Bitmapset *
-kind_users(SegmentCache *cache, Oid output, Datum value, Bitmapset *segments)
+kind_users(const KindUses *uses, Oid output, Datum value, Bitmapset *segments)
 {
 	char	   *name = OidOutputFunctionCall(output, value);
 
-	segments = bms_add_members(segments, segment_cache_users(cache->kinds, cache->nkinds, name));
+	segments = bms_add_members(segments, segment_cache_users(uses->kinds, uses->nkinds, name));
 	pfree(name);
 	return segments;
 }
 
 static Bitmapset *
-written_kinds(SegmentCache *cache, Tuplestorestate *rows, TupleTableSlot *slot, int kind,
+written_kinds(const KindUses *uses, Tuplestorestate *rows, TupleTableSlot *slot, int kind,
 			  Bitmapset *segments)
 {
 	Form_pg_attribute attr = TupleDescAttr(slot->tts_tupleDescriptor, kind - 1);
@@ -707,10 +707,26 @@ written_kinds(SegmentCache *cache, Tuplestorestate *rows, TupleTableSlot *slot, 
 			continue;
 		if (nseen < KINDS_SEEN)
 			seen[nseen++] = datumCopy(value, attr->attbyval, attr->attlen);
-		segments = kind_users(cache, output, value, segments);
+		segments = kind_users(uses, output, value, segments);
 	}
 	rows_end(rows);
 	return segments;
+}
+
+/*
+ * The event source whose table (or one of its partitions or children) is
+ * relid; the first one when none is (the caller refuses the trigger), NULL
+ * when no events are attached.
+ */
+static AttachedTable *
+written_source(Attachments *att, Oid relid)
+{
+	int			i;
+
+	for (i = 0; i < att->nsources; i++)
+		if (rule_attached_relation(att, &att->events[i], relid))
+			return &att->events[i];
+	return att->nsources > 0 ? &att->events[0] : NULL;
 }
 
 /*
@@ -734,8 +750,9 @@ written_table(TriggerData *td, const char *fname, SegmentCache **cache)
 	if ((*cache)->nsegments == 0)
 		return NULL;
 	table = strcmp(role, "contacts") == 0 ? &(*cache)->att->contacts :
-		strcmp(role, "events") == 0 ? &(*cache)->att->events : &(*cache)->att->lists;
-	if (!table->present)
+		strcmp(role, "events") == 0 ? written_source((*cache)->att, RelationGetRelid(td->tg_relation)) :
+		&(*cache)->att->lists;
+	if (table == NULL || !table->present)
 		return NULL;
 	if (!rule_attached_relation((*cache)->att, table, RelationGetRelid(td->tg_relation)))
 		ereport(ERROR,
@@ -803,14 +820,15 @@ segments_on_write(PG_FUNCTION_ARGS)
 		else
 			segments = cache->all;
 	}
-	else if (table == &cache->att->events)
+	else if (table != &cache->att->lists)
 	{
+		const KindUses *uses = &cache->kind_uses[table - cache->att->events];
 		int			kind = column_number(desc, table->kind_column, td->tg_relation);
 
 		if (td->tg_newtable)
-			segments = written_kinds(cache, td->tg_newtable, slot, kind, segments);
+			segments = written_kinds(uses, td->tg_newtable, slot, kind, segments);
 		if (td->tg_oldtable)
-			segments = written_kinds(cache, td->tg_oldtable, slot, kind, segments);
+			segments = written_kinds(uses, td->tg_oldtable, slot, kind, segments);
 	}
 	else
 		segments = cache->list_users;
@@ -843,7 +861,7 @@ segments_on_write(PG_FUNCTION_ARGS)
 
 /* Adds the segments using the event kind of a row. */
 static Bitmapset *
-row_kind_users(SegmentCache *cache, TupleTableSlot *slot, int kind, Bitmapset *segments)
+row_kind_users(const KindUses *uses, TupleTableSlot *slot, int kind, Bitmapset *segments)
 {
 	bool		isnull;
 	Datum		value = slot_getattr(slot, kind, &isnull);
@@ -854,7 +872,7 @@ row_kind_users(SegmentCache *cache, TupleTableSlot *slot, int kind, Bitmapset *s
 		return segments;
 	getTypeOutputInfo(TupleDescAttr(slot->tts_tupleDescriptor, kind - 1)->atttypid,
 					  &output, &isvarlena);
-	return kind_users(cache, output, value, segments);
+	return kind_users(uses, output, value, segments);
 }
 
 /*
@@ -920,14 +938,15 @@ segments_on_replicated_write(PG_FUNCTION_ARGS)
 		else
 			segments = cache->all;
 	}
-	else if (table == &cache->att->events)
+	else if (table != &cache->att->lists)
 	{
+		const KindUses *uses = &cache->kind_uses[table - cache->att->events];
 		int			kind = column_number(desc, table->kind_column, td->tg_relation);
 
 		if (new_row)
-			segments = row_kind_users(cache, new_row, kind, segments);
+			segments = row_kind_users(uses, new_row, kind, segments);
 		if (old_row)
-			segments = row_kind_users(cache, old_row, kind, segments);
+			segments = row_kind_users(uses, old_row, kind, segments);
 	}
 	else
 		segments = cache->list_users;
@@ -1185,7 +1204,7 @@ maintain_contact(SegmentCache *cache, Bitmapset *segments, const EvalNeeds *need
 	MemoryContext old;
 
 	/* the events only if a rule gets to count them */
-	without_events.kinds = NIL;
+	without_events.events = false;
 	if (w && !w->row_known)
 		w = NULL;
 	exists = contact_chunk_contact(contact_chunk_read(cache->att, &key, 1, &without_events, w == NULL,

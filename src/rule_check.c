@@ -145,10 +145,15 @@ static void
 forget_attachments(Datum arg, Oid relid)
 {
 	Attachments *att = cached_attachments;
+	int			i;
 
 	if (relid == InvalidOid || relid == catalog_relid || att == NULL ||
-		relid == att->contacts.relid || relid == att->events.relid || relid == att->lists.relid)
+		relid == att->contacts.relid || relid == att->lists.relid)
 		attachments_valid = false;
+	else
+		for (i = 0; i < att->nsources; i++)
+			if (relid == att->events[i].relid)
+				attachments_valid = false;
 }
 
 /* Free the attachments retired by earlier transactions; retire the current. */
@@ -207,9 +212,16 @@ read_attachments(MemoryContext target)
 					"kind_column, at_column, list_column, "
 					"COALESCE(pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'time_zone', 'UTC'), "
 					"COALESCE(pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'source', a.table_name) "
-					"FROM segments.attached a",
+					"FROM segments.attached a ORDER BY a.role, 10",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read segments.attached");
+
+	/* the event sources, in the order of their names */
+	for (i = 0; i < SPI_processed; i++)
+		if (strcmp(attached_string(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1), "events") == 0)
+			att->nsources++;
+	att->events = MemoryContextAllocZero(target, sizeof(AttachedTable) * Max(att->nsources, 1));
+	att->nsources = 0;
 
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -221,7 +233,7 @@ read_attachments(MemoryContext target)
 		Relation	rel;
 
 		t = strcmp(role, "contacts") == 0 ? &att->contacts :
-			strcmp(role, "events") == 0 ? &att->events : &att->lists;
+			strcmp(role, "events") == 0 ? &att->events[att->nsources++] : &att->lists;
 		t->present = true;
 		t->schema = attached_string(tuple, desc, 2);
 		t->name = attached_string(tuple, desc, 3);
@@ -793,7 +805,7 @@ require_attached(const AttachedTable *t, const char *role, const char *what)
  * type's btree equality.
  */
 static void
-check_aggregate(CheckState *st, uint32 index, const char *kind)
+check_aggregate(CheckState *st, uint32 index, const AttachedTable *events, const char *kind)
 {
 	const RuleItem *m = &st->body->items[index];
 	CheckedItem *ci = &st->cr->items[index];
@@ -804,11 +816,11 @@ check_aggregate(CheckState *st, uint32 index, const char *kind)
 	Form_pg_attribute attr;
 
 	ci->column = RULE_STR(st->body, m->a);
-	attr = TupleDescAttr(st->att->events.tupdesc, find_column(&st->att->events, "events", ci->column) - 1);
+	attr = TupleDescAttr(events->tupdesc, find_column(events, "events", ci->column) - 1);
 	ci->coltype = attr->atttypid;
 	ci->colcollation = attr->attcollation;
 	ci->fclass = classify(ci->coltype, &ci->elemtype, &ci->cmptype);
-	ci->clock_zone = clock_zone(&st->att->events, ci->cmptype);
+	ci->clock_zone = clock_zone(events, ci->cmptype);
 	what = psprintf("%s(%s) of event '%s'", m->op == RM_COUNT_DISTINCT ? "count distinct" : name,
 					ci->column, kind);
 
@@ -894,34 +906,99 @@ check_window(CheckState *st, uint32 index, uint32 next, const AttachedTable *tab
 	}
 }
 
+/* The attached event sources, for messages: "email" (table public.events), ... */
+static char *
+source_list(const Attachments *att)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	for (i = 0; i < att->nsources; i++)
+		appendStringInfo(&buf, "%s\"%s\" (table %s)", i > 0 ? ", " : "", att->events[i].source,
+						 quote_qualified_identifier(att->events[i].schema, att->events[i].name));
+	return buf.data;
+}
+
+AttachedTable *
+rule_find_source(Attachments *att, const char *name)
+{
+	int			i;
+
+	for (i = 0; i < att->nsources; i++)
+		if (strcmp(att->events[i].source, name) == 0)
+			return &att->events[i];
+	return NULL;
+}
+
+AttachedTable *
+rule_event_table(const CheckedRule *cr, const RuleItem *event)
+{
+	return &cr->att->events[cr->items[event - cr->body->items].source];
+}
+
+int
+rule_resolve_source(Attachments *att, const char *kind, const char *named)
+{
+	AttachedTable *source;
+
+	if (named)
+		return (source = rule_find_source(att, named)) ? source - att->events : -1;
+	return att->nsources == 1 ? 0 : -1;
+}
+
+/*
+ * The event source of an event condition (rule_resolve_source), or an
+ * error that says why there is none.
+ */
+static int
+resolve_source(CheckState *st, const RuleItem *item)
+{
+	const char *kind = RULE_STR(st->body, item->a);
+	const char *named = rule_event_source(st->body, item);
+	int			source = rule_resolve_source(st->att, kind, named);
+
+	if (st->att->nsources == 0)
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("the rule uses events, but no events table is attached"),
+				errhint("Attach one with segments.attach_events()."));
+	if (source >= 0)
+		return source;
+	if (named)
+		ereport(ERROR,
+				errcode(ERRCODE_UNDEFINED_OBJECT),
+				errmsg("event source \"%s\" does not exist", named),
+				errhint("The event sources attached are %s.", source_list(st->att)));
+	ereport(ERROR,
+			errcode(ERRCODE_AMBIGUOUS_COLUMN),
+			errmsg("event '%s' may come from several event sources", kind),
+			errdetail("The event sources attached are %s.", source_list(st->att)),
+			errhint("Name one: event '%s' from '%s'.", kind, st->att->events[0].source));
+	return -1;
+}
+
 static void
 check_event(CheckState *st, uint32 index)
 {
 	const RuleItem *item = &st->body->items[index];
 	uint32		next = index + 1;
+	AttachedTable *events;
 
-	require_attached(&st->att->events, "events", "events");
-	if ((item->flags & RULE_HAS_SOURCE) &&
-		strcmp(rule_event_source(st->body, item), st->att->events.source) != 0)
-		ereport(ERROR,
-				errcode(ERRCODE_UNDEFINED_OBJECT),
-				errmsg("event source \"%s\" does not exist", rule_event_source(st->body, item)),
-				errhint("The events attached are the source \"%s\" (table %s).",
-						st->att->events.source,
-						quote_qualified_identifier(st->att->events.schema, st->att->events.name)));
+	st->cr->items[index].source = resolve_source(st, item);
+	events = &st->att->events[st->cr->items[index].source];
 	if (item->flags & RULE_HAS_WHERE)
 	{
-		check_node(st, next, &st->att->events);
+		check_node(st, next, events);
 		next += st->body->items[next].span;
 	}
 	if (item->flags & RULE_HAS_MEASURE)
 	{
 		if (RM_IS_AGGREGATE(st->body->items[next].op))
-			check_aggregate(st, next, RULE_STR(st->body, item->a));
+			check_aggregate(st, next, events, RULE_STR(st->body, item->a));
 		next += st->body->items[next].span;
 	}
-	check_window(st, index, next, &st->att->events,
-				 psprintf("event '%s'", RULE_STR(st->body, item->a)));
+	check_window(st, index, next, events, psprintf("event '%s'", RULE_STR(st->body, item->a)));
 }
 
 /*
@@ -1014,7 +1091,7 @@ check_node(CheckState *st, uint32 index, const AttachedTable *where)
 			if (where == NULL)
 				check_field(st, index, &st->att->contacts, "contacts");
 			else
-				check_field(st, index, where, where == &st->att->events ? "events" : "lists");
+				check_field(st, index, where, where == &st->att->lists ? "lists" : "events");
 			break;
 		case RI_EVENT:
 			check_event(st, index);

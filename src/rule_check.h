@@ -39,7 +39,8 @@ typedef struct AttachedTable
 typedef struct Attachments
 {
 	AttachedTable contacts;
-	AttachedTable events;
+	int			nsources;
+	AttachedTable *events;		/* the event sources, nsources of them */
 	AttachedTable lists;
 	struct ContactPlans *plans;	/* contact_data.c's queries, made on first use */
 	uint64		generation;		/* differs for every reading of the attachments */
@@ -81,6 +82,9 @@ typedef struct CheckedItem
 
 	/* IN_SEGMENT */
 	int64		segment_id;
+
+	/* EVENT: its event source, an index into att->events */
+	int			source;
 } CheckedItem;
 
 typedef struct CheckedRule
@@ -98,6 +102,19 @@ typedef struct CheckedRule
  * after a relcache invalidation or a change of user.
  */
 extern Attachments *rule_load_attachments(void);
+
+/* The event source of an EVENT item of a checked rule. */
+extern AttachedTable *rule_event_table(const CheckedRule *cr, const RuleItem *event);
+
+/* The event source of that name, or NULL. */
+extern AttachedTable *rule_find_source(Attachments *att, const char *name);
+
+/*
+ * The event source (an index into att->events) of the events of a kind a
+ * rule counts, naming the source or not (NULL); -1 when none or several
+ * may be meant.
+ */
+extern int	rule_resolve_source(Attachments *att, const char *kind, const char *named);
 
 /*
  * Whether relid is the attached table t or one of its partitions or

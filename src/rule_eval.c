@@ -580,19 +580,21 @@ read_contact_events(EvalContact *c)
 }
 
 /*
- * Whether an event matches an event condition (item): its kind (kind, as
- * text) and where clause, and its window when one is given; without one,
- * it needs a time (first and last).
+ * Whether an event matches an event condition (item): its source, its kind
+ * (kind, as text) and where clause, and its window when one is given;
+ * without one, it needs a time (first and last).
  */
 static bool
 event_matches(EvalState *st, const RuleItem *item, Datum kind, const EventWindow *window,
 			  const EvalEvent *e)
 {
-	EvalRow		row = {e->tuple, st->c->events_desc};
+	EvalRow		row = {e->tuple, st->c->events_descs[e->source]};
 
+	if (e->source != checked(st, item)->source)
+		return false;
 	/* e.kind = 'k' as SQL has it: text equality in the column's collation */
 	if (e->kind == NULL ||
-		!DatumGetBool(DirectFunctionCall2Coll(texteq, st->c->kind_collation,
+		!DatumGetBool(DirectFunctionCall2Coll(texteq, st->c->kind_collations[e->source],
 											  PointerGetDatum(e->kind), kind)))
 		return false;
 	/* an event without a time counts only for "ever", as in SQL */
@@ -690,7 +692,7 @@ eval_measure(EvalState *st, const RuleItem *item, const RuleItem *m, char **obse
 	read_contact_events(c);
 	if (aggregate)
 	{
-		column = contact_column(c->events_desc, ci->column);
+		column = contact_column(c->events_descs[checked(st, item)->source], ci->column);
 		tc = lookup_type_cache(ci->coltype, TYPECACHE_CMP_PROC_FINFO);
 		if (m->op == RM_COUNT_DISTINCT)
 			distinct = palloc(sizeof(Datum) * Max(c->nevents, 1));
@@ -712,7 +714,7 @@ eval_measure(EvalState *st, const RuleItem *item, const RuleItem *m, char **obse
 				best_at = e->at;
 			continue;
 		}
-		value = heap_getattr(e->tuple, column, c->events_desc, &isnull);
+		value = heap_getattr(e->tuple, column, c->events_descs[e->source], &isnull);
 		if (isnull)
 			continue;
 		switch ((RuleMeasure) m->op)
@@ -1131,6 +1133,7 @@ rule_eval_needs(const CheckedRule *cr, EvalNeeds *needs)
 	for (item = cr->body->items; item < end; item++)
 	{
 		const char *kind;
+		EventNeeds *source;
 		const RuleItem *operand;
 		int64		low = DT_NOBEGIN;
 		int64		high;
@@ -1159,23 +1162,30 @@ rule_eval_needs(const CheckedRule *cr, EvalNeeds *needs)
 				continue;
 		}
 		where_end = RULE_NEXT(item);
-		first = needs->kinds == NIL;
+		if (needs->sources == NULL)
+		{
+			needs->nsources = cr->att->nsources;
+			needs->sources = palloc0(sizeof(EventNeeds) * needs->nsources);
+		}
+		needs->events = true;
+		source = &needs->sources[cr->items[item - cr->body->items].source];
+		first = source->kinds == NIL;
 		kind = RULE_STR(cr->body, item->a);
 		/* a where clause or an aggregate reads other columns of the events */
-		needs->event_columns |= (item->flags & (RULE_HAS_WHERE | RULE_HAS_MEASURE)) != 0;
-		foreach(lc, needs->kinds)
+		source->event_columns |= (item->flags & (RULE_HAS_WHERE | RULE_HAS_MEASURE)) != 0;
+		foreach(lc, source->kinds)
 			known |= strcmp(lfirst(lc), kind) == 0;
 		if (!known)
-			needs->kinds = lappend(needs->kinds, pstrdup(kind));
+			source->kinds = lappend(source->kinds, pstrdup(kind));
 		operand = (item->flags & RULE_HAS_WHERE) ? RULE_NEXT(item + 1) : item + 1;
 		if (item->flags & RULE_HAS_MEASURE)
 		{
 			/* the first or last event of all time, whatever the window */
 			if (!RM_IS_AGGREGATE(operand->op))
 			{
-				needs->any_time = true;
-				if (first || low < needs->since)
-					needs->since = low;
+				source->any_time = true;
+				if (first || low < source->since)
+					source->since = low;
 				continue;
 			}
 			operand = RULE_NEXT(operand);
@@ -1191,10 +1201,10 @@ rule_eval_needs(const CheckedRule *cr, EvalNeeds *needs)
 				break;
 			case RW_BEFORE:
 			case RW_EVER:
-				needs->any_time = true;
+				source->any_time = true;
 				break;
 		}
-		if (first || low < needs->since)
-			needs->since = low;
+		if (first || low < source->since)
+			source->since = low;
 	}
 }

@@ -631,9 +631,8 @@ compile_column_field(SqlState *st, const RuleItem *item, const char *alias)
 }
 
 char *
-rule_sql_kind_test(const Attachments *att, const char *alias, const char *kind)
+rule_sql_kind_test(const AttachedTable *ev, const char *alias, const char *kind)
 {
-	const AttachedTable *ev = &att->events;
 	HeapTuple	label;
 
 	if (!OidIsValid(ev->kind_enum))
@@ -695,9 +694,9 @@ append_time_window(SqlState *st, const RuleItem *item, const char *at, const Rul
 static void
 append_event_filter(SqlState *st, const RuleItem *item, const RuleItem *window)
 {
-	const AttachedTable *ev = &st->cr->att->events;
+	const AttachedTable *ev = rule_event_table(st->cr, item);
 
-	appendStringInfoString(st->buf, rule_sql_kind_test(st->cr->att, "e", RULE_STR(st->body, item->a)));
+	appendStringInfoString(st->buf, rule_sql_kind_test(ev, "e", RULE_STR(st->body, item->a)));
 	if (item->flags & RULE_HAS_WHERE)
 	{
 		appendStringInfoString(st->buf, " AND ");
@@ -756,7 +755,7 @@ static bool
 append_measure_test(SqlState *st, const RuleItem *event, const RuleItem *m,
 					const RuleItem *window)
 {
-	const AttachedTable *ev = &st->cr->att->events;
+	const AttachedTable *ev = rule_event_table(st->cr, event);
 	const CheckedItem *ci = &st->cr->items[item_index(st, m)];
 	StringInfo	buf = st->buf;
 	const char *column = RM_IS_AGGREGATE(m->op) ? quote_identifier(ci->column) : NULL;
@@ -831,7 +830,7 @@ static void
 compile_event_measure(SqlState *st, const RuleItem *item, const RuleItem *m,
 					  const RuleItem *window)
 {
-	const AttachedTable *ev = &st->cr->att->events;
+	const AttachedTable *ev = rule_event_table(st->cr, item);
 	const AttachedTable *co = &st->cr->att->contacts;
 	StringInfo	buf = st->buf;
 	StringInfoData filter;
@@ -872,7 +871,7 @@ compile_event_measure(SqlState *st, const RuleItem *item, const RuleItem *m,
 static void
 compile_event(SqlState *st, const RuleItem *item)
 {
-	const AttachedTable *ev = &st->cr->att->events;
+	const AttachedTable *ev = rule_event_table(st->cr, item);
 	const AttachedTable *co = &st->cr->att->contacts;
 	StringInfo	buf = st->buf;
 	const RuleItem *operand = item + 1;

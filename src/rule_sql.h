@@ -35,7 +35,7 @@ extern char *rule_sql_time_field(const CheckedRule *cr, const RuleItem *field, c
  * alias.<kind column> = 'kind': for a kind of an enum type, the label as
  * that type, or compared as text when the type has no such label (yet).
  */
-extern char *rule_sql_kind_test(const Attachments *att, const char *alias, const char *kind);
+extern char *rule_sql_kind_test(const AttachedTable *events, const char *alias, const char *kind);
 
 /* The ILIKE pattern of contains / starts with / ends with a text. */
 extern char *rule_match_pattern(const char *text, RuleTestOp op);

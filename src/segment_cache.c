@@ -110,6 +110,7 @@ typedef struct Reference
 	int			segment;		/* index in load order */
 	char	   *kind;
 	char	   *name;
+	char	   *source;			/* of an event reference: the source named, or NULL */
 } Reference;
 
 /* Collapse sorted (name, one segment) pairs into one entry per name. */
@@ -175,7 +176,7 @@ read_references(int n, const CachedSegment *loaded, int *nrefs)
 	MemoryContext cxt = CurrentMemoryContext;
 	int			i;
 
-	if (SPI_execute("SELECT r.segment_id, r.kind, r.name FROM segments.segment_reference r",
+	if (SPI_execute("SELECT r.segment_id, r.kind, r.name, r.path[1] FROM segments.segment_reference r",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read segments.segment_reference");
 	/* SPI returns in its own context */
@@ -196,6 +197,7 @@ read_references(int n, const CachedSegment *loaded, int *nrefs)
 		refs[i].segment = j;
 		refs[i].kind = SPI_getvalue(t, d, 2);
 		refs[i].name = SPI_getvalue(t, d, 3);
+		refs[i].source = strcmp(refs[i].kind, "event") == 0 ? SPI_getvalue(t, d, 4) : NULL;
 	}
 	return refs;
 }
@@ -288,7 +290,7 @@ read_segments(bool rules, int *n)
 }
 
 static SegmentCache *
-read_cache(MemoryContext cxt)
+read_cache(MemoryContext cxt, Attachments *att)
 {
 	MemoryContext old;
 	SegmentCache *c;
@@ -300,10 +302,9 @@ read_cache(MemoryContext cxt)
 	int			n,
 				nrefs,
 				i;
-	NamedUse   *fields,
-			   *kinds;
+	NamedUse   *fields;
 	int			nfields = 0,
-				nkinds = 0;
+				source;
 
 	old = CurrentMemoryContext;
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -342,7 +343,9 @@ read_cache(MemoryContext cxt)
 
 	/* the dependency index */
 	fields = palloc(sizeof(NamedUse) * Max(nrefs, 1));
-	kinds = palloc(sizeof(NamedUse) * Max(nrefs, 1));
+	c->kind_uses = palloc0(sizeof(KindUses) * Max(att->nsources, 1));
+	for (source = 0; source < att->nsources; source++)
+		c->kind_uses[source].kinds = palloc(sizeof(NamedUse) * Max(nrefs, 1));
 	for (i = 0; i < nrefs; i++)
 	{
 		int			s;
@@ -357,16 +360,25 @@ read_cache(MemoryContext cxt)
 		}
 		else if (strcmp(refs[i].kind, "event") == 0)
 		{
-			kinds[nkinds].name = refs[i].name;
-			kinds[nkinds++].segments = bms_make_singleton(s);
+			int			found = rule_resolve_source(att, refs[i].name, refs[i].source);
+
+			/* a rule naming no source it can mean: written by every one, checking fails */
+			for (source = 0; source < att->nsources; source++)
+				if (found < 0 || found == source)
+				{
+					KindUses   *uses = &c->kind_uses[source];
+
+					uses->kinds[uses->nkinds].name = refs[i].name;
+					uses->kinds[uses->nkinds++].segments = bms_make_singleton(s);
+				}
 		}
 		else if (strcmp(refs[i].kind, "list") == 0)
 			c->list_users = bms_add_member(c->list_users, s);
 	}
 	c->nfields = merge_uses(fields, nfields);
 	c->fields = fields;
-	c->nkinds = merge_uses(kinds, nkinds);
-	c->kinds = kinds;
+	for (source = 0; source < att->nsources; source++)
+		c->kind_uses[source].nkinds = merge_uses(c->kind_uses[source].kinds, c->kind_uses[source].nkinds);
 
 	/* the tenant index */
 	c->tenants = palloc(sizeof(NamedUse) * Max(n, 1));
@@ -425,7 +437,7 @@ segment_cache_get(void)
 		rule_push_fresh_snapshot();
 		PG_TRY();
 		{
-			cache = read_cache(cxt);
+			cache = read_cache(cxt, att);
 		}
 		PG_CATCH();
 		{

@@ -29,6 +29,13 @@ typedef struct NamedUse
 	Bitmapset  *segments;
 } NamedUse;
 
+/* The kinds of one event source that rules count, sorted by name. */
+typedef struct KindUses
+{
+	int			nkinds;
+	NamedUse   *kinds;
+} KindUses;
+
 typedef struct SegmentCache
 {
 	/* in dependency order: a segment after every segment it uses */
@@ -37,8 +44,7 @@ typedef struct SegmentCache
 	/* sorted by name, for binary search */
 	int			nfields;
 	NamedUse   *fields;
-	int			nkinds;
-	NamedUse   *kinds;
+	KindUses   *kind_uses;		/* per event source (att->events) */
 	Bitmapset  *list_users;
 	Bitmapset  *all;
 	/* segments by tenant, sorted by tenant; those over all contacts */

@@ -103,8 +103,8 @@ is_time_without_zone(Oid type)
  * more than any zone's offset.
  */
 static char *
-sweep_query(const CheckedRule *cr, const char *role, const char *event_kind, const char *expr,
-			bool clock)
+sweep_query(const CheckedRule *cr, const char *role, const AttachedTable *events,
+			const char *event_kind, const char *expr, bool clock)
 {
 	const Attachments *att = cr->att;
 	const char *utc = clock ? " AT TIME ZONE 'UTC'" : "";
@@ -120,9 +120,9 @@ sweep_query(const CheckedRule *cr, const char *role, const char *event_kind, con
 						quote_qualified_identifier(att->lists.schema, att->lists.name), expr, utc, expr, utc);
 	return psprintf("SELECT e.%s FROM %s AS e WHERE %s "
 					"AND %s" BUILTIN_OP(">=") "($1%s) AND %s" BUILTIN_OP("<=") "($2%s)",
-					quote_identifier(att->events.contact_column),
-					quote_qualified_identifier(att->events.schema, att->events.name),
-					rule_sql_kind_test(att, "e", event_kind),
+					quote_identifier(events->contact_column),
+					quote_qualified_identifier(events->schema, events->name),
+					rule_sql_kind_test(events, "e", event_kind),
 					expr, utc, expr, utc);
 }
 
@@ -155,8 +155,13 @@ add_operand_sweeps(EdgeCollector *ec, const char *query, bool widen,
 	}
 }
 
+/*
+ * The sweeps of a condition: role and, for events, their source and kind
+ * say whose columns a field reads (a where clause's).
+ */
 static void
-collect_edges(EdgeCollector *ec, const RuleItem *item, const char *role, const char *event_kind)
+collect_edges(EdgeCollector *ec, const RuleItem *item, const char *role,
+			  const AttachedTable *events, const char *event_kind)
 {
 	const RuleBody *body = ec->cr->body;
 	const Attachments *att = ec->cr->att;
@@ -170,7 +175,7 @@ collect_edges(EdgeCollector *ec, const RuleItem *item, const char *role, const c
 		case RI_OR:
 		case RI_NOT:
 			for (child = item + 1; child < end; child = RULE_NEXT(child))
-				collect_edges(ec, child, role, event_kind);
+				collect_edges(ec, child, role, events, event_kind);
 			break;
 		case RI_FIELD:
 			{
@@ -182,7 +187,7 @@ collect_edges(EdgeCollector *ec, const RuleItem *item, const char *role, const c
 				if (!within && !rule_operands_are_relative(item + 1, end))
 					break;
 				widen = ci->fclass == FC_TIME && is_time_without_zone(ci->coltype);
-				query = sweep_query(ec->cr, role, event_kind,
+				query = sweep_query(ec->cr, role, events, event_kind,
 									rule_sql_time_field(ec->cr, item,
 														strcmp(role, "events") == 0 ? "e" :
 														strcmp(role, "lists") == 0 ? "l" : "c"),
@@ -200,13 +205,14 @@ collect_edges(EdgeCollector *ec, const RuleItem *item, const char *role, const c
 		case RI_EVENT:
 			{
 				const char *kind = RULE_STR(body, item->a);
+				const AttachedTable *source = rule_event_table(ec->cr, item);
 				char	   *query;
 				bool		widen;
 
 				child = item + 1;
 				if (item->flags & RULE_HAS_WHERE)
 				{
-					collect_edges(ec, child, "events", kind);
+					collect_edges(ec, child, "events", source, kind);
 					child = RULE_NEXT(child);
 				}
 				if (item->flags & RULE_HAS_MEASURE)
@@ -217,7 +223,7 @@ collect_edges(EdgeCollector *ec, const RuleItem *item, const char *role, const c
 						const CheckedItem *ci = &ec->cr->items[child - body->items];
 
 						widen = is_time_without_zone(ci->coltype);
-						add_operand_sweeps(ec, sweep_query(ec->cr, "events", kind,
+						add_operand_sweeps(ec, sweep_query(ec->cr, "events", source, kind,
 														   psprintf("e.%s", quote_identifier(ci->column)), widen),
 										   widen, child + 1, RULE_NEXT(child));
 					}
@@ -225,9 +231,9 @@ collect_edges(EdgeCollector *ec, const RuleItem *item, const char *role, const c
 				}
 				if (!rule_operands_are_relative(child, end))
 					break;
-				widen = is_time_without_zone(contact_column_type(&att->events, att->events.at_column));
-				query = sweep_query(ec->cr, "events", kind,
-									psprintf("e.%s", quote_identifier(att->events.at_column)), widen);
+				widen = is_time_without_zone(contact_column_type(source, source->at_column));
+				query = sweep_query(ec->cr, "events", source, kind,
+									psprintf("e.%s", quote_identifier(source->at_column)), widen);
 				if (item->arg == RW_WITHIN_LAST)
 				{
 					/* events enter at now, leave at now - N unit */
@@ -246,14 +252,14 @@ collect_edges(EdgeCollector *ec, const RuleItem *item, const char *role, const c
 				child = item + 2;
 				if (item->flags & RULE_HAS_WHERE)
 				{
-					collect_edges(ec, child, "lists", NULL);
+					collect_edges(ec, child, "lists", NULL, NULL);
 					child = RULE_NEXT(child);
 				}
 				if (!rule_operands_are_relative(child, end))
 					break;
 				/* every list's rows: a superset, as for a list's where clause */
 				widen = is_time_without_zone(contact_column_type(&att->lists, att->lists.at_column));
-				query = sweep_query(ec->cr, "lists", NULL,
+				query = sweep_query(ec->cr, "lists", NULL, NULL,
 									psprintf("l.%s", quote_identifier(att->lists.at_column)), widen);
 				if (item->arg == RW_WITHIN_LAST)
 				{
@@ -283,7 +289,7 @@ rule_sweeps(const CheckedRule *cr)
 	ec.cr = cr;
 	ec.sweeps = NIL;
 	if (cr->body->nitems > 0)
-		collect_edges(&ec, cr->body->items, "contacts", NULL);
+		collect_edges(&ec, cr->body->items, "contacts", NULL, NULL);
 	return ec.sweeps;
 }
 
