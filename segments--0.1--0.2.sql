@@ -842,8 +842,9 @@ SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	d record;
 	dropped text[];
+	dropped_sources text[];
 	before segments._ddl_before;
-	role_ text;
+	p record;
 	ids bigint[];
 BEGIN
 	IF segments._restoring_dump() OR NOT EXISTS (SELECT FROM segments.attached)
@@ -853,23 +854,23 @@ BEGIN
 	END IF;
 
 	FOR d IN
-		SELECT a.role, o.address_names[3] AS col
+		SELECT a.role, a.source, format('%I.%I', a.table_schema, a.table_name) AS qname,
+			o.address_names[3] AS col
 		FROM pg_catalog.pg_event_trigger_dropped_objects() o
 		JOIN segments.attached a ON o.address_names[1] = a.table_schema AND o.address_names[2] = a.table_name
 		WHERE o.object_type = 'table column'
-		ORDER BY a.role, o.objsubid
+		ORDER BY a.role, a.source, o.objsubid
 	LOOP
-		PERFORM segments._refuse_column_change(d.role,
-			format('%I.%I', (SELECT x.table_schema FROM segments.attached x WHERE x.role = d.role),
-				(SELECT x.table_name FROM segments.attached x WHERE x.role = d.role)), d.col, 'drop');
+		PERFORM segments._refuse_column_change(d.role, d.qname, d.col, 'drop', d.source);
 	END LOOP;
 
-	SELECT array_agg(a.role) INTO dropped
+	SELECT array_agg(a.role), array_agg(a.source) FILTER (WHERE a.source IS NOT NULL)
+	INTO dropped, dropped_sources
 	FROM segments.attached a
 	WHERE EXISTS (SELECT FROM pg_catalog.pg_event_trigger_dropped_objects() o
 		WHERE o.object_type = 'table' AND o.schema_name = a.table_schema AND o.object_name = a.table_name);
 	IF dropped IS NOT NULL THEN
-		PERFORM segments._drop_attached(dropped);
+		PERFORM segments._drop_attached(dropped, coalesce(dropped_sources, '{}'));
 	END IF;
 
 	-- partitions: their rows are gone, and which contacts they held is not
@@ -878,14 +879,14 @@ BEGIN
 	IF before.xact IS NULL THEN
 		RETURN;
 	END IF;
-	FOR role_ IN
-		SELECT DISTINCT t.role
-		FROM jsonb_to_recordset(before.tables) AS t(role text, relid oid, root boolean)
+	FOR p IN
+		SELECT DISTINCT t.role, t.source
+		FROM jsonb_to_recordset(before.tables) AS t(role text, relid oid, root boolean, source text)
 		JOIN pg_catalog.pg_event_trigger_dropped_objects() o ON o.object_type = 'table' AND o.objid = t.relid
 		WHERE NOT t.root AND t.role <> ALL (coalesce(dropped, '{}'))
-		ORDER BY 1
+		ORDER BY 1, 2
 	LOOP
-		ids := segments._role_segments(role_);
+		ids := segments._role_segments(p.role, p.source);
 		IF ids IS NOT NULL THEN
 			PERFORM segments._writers_lock(false);
 			PERFORM segments._maintain(ids, NULL::text[], 'write');
@@ -1147,7 +1148,10 @@ DECLARE
 	rel oid;
 BEGIN
 	before := segments._ddl_pop(TG_TAG);
-	IF NOT EXISTS (SELECT FROM segments.attached) THEN
+	-- a dump restored has the triggers and attachments as they were: with
+	-- pg_restore -j, another session may be restoring a partition's
+	-- triggers while this one restores its parent's
+	IF segments._restoring_dump() OR NOT EXISTS (SELECT FROM segments.attached) THEN
 		RETURN;
 	END IF;
 	IF before.xact IS NOT NULL THEN
@@ -1295,12 +1299,13 @@ COMMENT ON FUNCTION segments.upgrade_attachments() IS
 -- last matching event (src/rule_sql.c, src/rule_eval.c).  A rename of
 -- the column an aggregate reads is followed as a where clause's field is.
 DROP FUNCTION segments._rename_field(jsonb, text, text, boolean, boolean);
--- A rule (as JSON) with column old of the table attached as role renamed
--- new: the fields of the contacts (where_role NULL), or of an event's or
--- a list's where clause (where_role events or lists), and an aggregate's
--- column.
+-- A rule (as JSON) with column old of the table attached as role (of the
+-- event source source) renamed new: the fields of the contacts (where_role
+-- NULL), or of an event's or a list's where clause (where_role events or
+-- lists), and an aggregate's column.  An event naming no source reads the
+-- only one.
 CREATE FUNCTION segments._rename_field(node jsonb, old text, new text, role text,
-	where_role text DEFAULT NULL)
+	where_role text DEFAULT NULL, source text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp AS $$
@@ -1312,17 +1317,20 @@ BEGIN
 	ELSIF node ? 'and' OR node ? 'or' THEN
 		k := CASE WHEN node ? 'and' THEN 'and' ELSE 'or' END;
 		RETURN jsonb_build_object(k, (
-			SELECT jsonb_agg(segments._rename_field(e.value, old, new, role, where_role) ORDER BY e.i)
+			SELECT jsonb_agg(segments._rename_field(e.value, old, new, role, where_role, source) ORDER BY e.i)
 			FROM jsonb_array_elements(node -> k) WITH ORDINALITY AS e(value, i)));
 	ELSIF node ? 'not' THEN
-		RETURN jsonb_build_object('not', segments._rename_field(node -> 'not', old, new, role, where_role));
+		RETURN jsonb_build_object('not', segments._rename_field(node -> 'not', old, new, role, where_role, source));
 	ELSIF node ? 'field' THEN
 		IF coalesce(where_role, 'contacts') = role AND node #>> '{field,0}' = old THEN
 			RETURN jsonb_set(node, '{field,0}', to_jsonb(new));
 		END IF;
 	ELSIF node ? 'event' AND where_role IS NULL THEN
+		IF role = 'events' AND NOT coalesce(node ->> 'source' = source, true) THEN
+			RETURN node;
+		END IF;
 		IF node ? 'where' THEN
-			node := jsonb_set(node, '{where}', segments._rename_field(node -> 'where', old, new, role, 'events'));
+			node := jsonb_set(node, '{where}', segments._rename_field(node -> 'where', old, new, role, 'events', source));
 		END IF;
 		IF role = 'events' AND node #>> '{aggregate,column}' = old THEN
 			node := jsonb_set(node, '{aggregate,column}', to_jsonb(new));
@@ -1342,8 +1350,8 @@ $$;
 -- column of type timestamp or date, read in the table's time zone (see
 -- Time zones below).
 DROP FUNCTION segments.attach_events(regclass, name, name, name);
-CREATE FUNCTION segments.attach_events(tbl regclass, contact name, kind name, at name,
-	time_zone text DEFAULT 'UTC', source text DEFAULT NULL)
+CREATE FUNCTION segments.attach_events(tbl regclass, contact name, kind name DEFAULT NULL, at name DEFAULT NULL,
+	time_zone text DEFAULT 'UTC', source text DEFAULT NULL, constant_kind text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
@@ -1353,15 +1361,52 @@ DECLARE
 	source_name text := coalesce(attach_events.source,
 		(SELECT cl.relname FROM pg_catalog.pg_class cl WHERE cl.oid = tbl));
 	contact_attnum smallint := segments._contact_column(tbl, qname, attach_events.contact);
+	kind_attnum smallint;
 	k record;
 	a record;
+	existing segments.attached;
+	seg_id bigint;
 BEGIN
-	k := segments._column(tbl, attach_events.kind, 'kind');
-	IF k.base NOT IN ('pg_catalog.text'::regtype, 'pg_catalog.varchar'::regtype)
-			AND NOT EXISTS (SELECT FROM pg_catalog.pg_type t WHERE t.oid = k.base AND t.typtype = 'e') THEN
-		RAISE EXCEPTION 'kind column "%" of table % has type %', attach_events.kind, qname, k.declared
-			USING ERRCODE = 'datatype_mismatch',
-			DETAIL = 'The event kind must be of type text or varchar, an enum, or a domain over one of them.';
+	IF (attach_events.kind IS NULL) = (attach_events.constant_kind IS NULL) THEN
+		RAISE EXCEPTION 'an event source has a kind column or a constant kind, one of them'
+			USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Give kind => ''the kind column'', or constant_kind => ''purchased'' for a table whose rows are all events of one kind.';
+	END IF;
+	IF attach_events.constant_kind = '' THEN
+		RAISE EXCEPTION 'an event source''s constant kind must not be empty'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF attach_events.at IS NULL THEN
+		RAISE EXCEPTION 'the at column of an event source must be given'
+			USING ERRCODE = 'null_value_not_allowed',
+			HINT = 'Give at => ''the time column''.';
+	END IF;
+	IF source_name = '' THEN
+		RAISE EXCEPTION 'an event source''s name must not be empty'
+			USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Leave it out to name the source after the table.';
+	END IF;
+	SELECT * INTO existing FROM segments.attached x WHERE x.role = 'events' AND x.source = source_name;
+	IF FOUND THEN
+		RAISE EXCEPTION 'event source "%" is already attached', source_name
+			USING ERRCODE = 'duplicate_object',
+			DETAIL = format('Its table is %I.%I.', existing.table_schema, existing.table_name),
+			HINT = 'Give the source another name: source => ''...''.';
+	END IF;
+	IF attach_events.kind IS NOT NULL THEN
+		k := segments._column(tbl, attach_events.kind, 'kind');
+		IF k.base NOT IN ('pg_catalog.text'::regtype, 'pg_catalog.varchar'::regtype)
+				AND NOT EXISTS (SELECT FROM pg_catalog.pg_type t WHERE t.oid = k.base AND t.typtype = 'e') THEN
+			RAISE EXCEPTION 'kind column "%" of table % has type %', attach_events.kind, qname, k.declared
+				USING ERRCODE = 'datatype_mismatch',
+				DETAIL = 'The event kind must be of type text or varchar, an enum, or a domain over one of them.';
+		END IF;
+		IF contact_attnum = k.attnum THEN
+			RAISE EXCEPTION 'column "%" of table % cannot be both the contact and the kind column',
+				attach_events.contact, qname
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		kind_attnum := k.attnum;
 	END IF;
 	a := segments._column(tbl, attach_events.at, 'at');
 	IF a.base NOT IN ('pg_catalog.timestamptz'::regtype, 'pg_catalog.timestamp'::regtype,
@@ -1370,30 +1415,40 @@ BEGIN
 			USING ERRCODE = 'datatype_mismatch',
 			DETAIL = 'The event time must be of type timestamptz, or timestamp or date (read in time_zone, UTC unless given).';
 	END IF;
-	IF contact_attnum IN (k.attnum, a.attnum) THEN
-		RAISE EXCEPTION 'column "%" of table % cannot be both the contact and the % column',
-			attach_events.contact, qname, CASE WHEN contact_attnum = k.attnum THEN 'kind' ELSE 'at' END
+	IF a.attnum IN (contact_attnum, kind_attnum) THEN
+		RAISE EXCEPTION 'column "%" of table % cannot be both the % and the at column',
+			attach_events.at, qname, CASE WHEN a.attnum = contact_attnum THEN 'contact' ELSE 'kind' END
 			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	IF source_name = '' THEN
-		RAISE EXCEPTION 'an event source''s name must not be empty'
-			USING ERRCODE = 'invalid_parameter_value',
-			HINT = 'Leave it out to name the source after the table.';
 	END IF;
 
 	PERFORM segments._check_data_owner(tbl, qname);
 
+	-- another source: the stored rules name the sources they read now, so
+	-- that this one changes nothing they mean (docs/design.md, "Event
+	-- sources")
+	IF EXISTS (SELECT FROM segments.attached x WHERE x.role = 'events') THEN
+		LOCK TABLE segments.segment IN SHARE ROW EXCLUSIVE MODE;
+		PERFORM segments._writers_lock(true);
+		FOR seg_id IN
+			SELECT DISTINCT r.segment_id FROM segments.segment_reference r
+			WHERE r.kind = 'event' AND r.source IS NULL ORDER BY 1
+		LOOP
+			UPDATE segments.segment g SET rule = segments._rule_name_sources(g.rule) WHERE g.id = seg_id;
+			PERFORM segments._set_references(seg_id);
+		END LOOP;
+	END IF;
+
 	INSERT INTO segments.attached (role, table_schema, table_name, contact_column, kind_column, at_column,
-		time_zone, source)
+		time_zone, source, constant_kind)
 	SELECT 'events', n.nspname, cl.relname, attach_events.contact, attach_events.kind, attach_events.at, zone,
-		source_name
+		source_name, attach_events.constant_kind
 	FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
 	WHERE cl.oid = tbl;
 	PERFORM segments._install_triggers('events', tbl);
 END
 $$;
-COMMENT ON FUNCTION segments.attach_events(regclass, name, name, name, text, text) IS
-	'attach the events table: its contact column (the key''s type), kind column (text, varchar or an enum) and at column (timestamptz, or timestamp or date read in time_zone); rules name it as source (the table''s name unless given)';
+COMMENT ON FUNCTION segments.attach_events(regclass, name, name, name, text, text, text) IS
+	'attach an events table as an event source: its contact column (the key''s type), kind column (text, varchar or an enum) or constant kind, and at column (timestamptz, or timestamp or date read in time_zone); rules name it as source (the table''s name unless given)';
 
 -- An enum's label renamed (ALTER TYPE ... RENAME VALUE) is followed, as a
 -- column's name is: the events keep their kind under its new name, so the
@@ -1402,21 +1457,47 @@ COMMENT ON FUNCTION segments.attach_events(regclass, name, name, name, text, tex
 -- a rename keeps) for an ALTER TYPE; ddl_command_end compares.
 ALTER TABLE segments._ddl_before ADD COLUMN labels jsonb NOT NULL DEFAULT '{}';
 
--- The enum the attached events' kind column is of (under any domain), or NULL.
-CREATE FUNCTION segments._kind_enum() RETURNS oid
+-- The event sources whose kind column is of an enum (under any domain), and the enum.
+CREATE FUNCTION segments._kind_enums() RETURNS TABLE (source text, enum oid)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	a segments.attached;
 	k record;
 BEGIN
-	SELECT * INTO a FROM segments.attached x WHERE x.role = 'events';
-	IF NOT FOUND OR pg_catalog.to_regclass(format('%I.%I', a.table_schema, a.table_name)) IS NULL THEN
-		RETURN NULL;
-	END IF;
-	k := segments._column(format('%I.%I', a.table_schema, a.table_name)::pg_catalog.regclass, a.kind_column, 'kind');
-	RETURN (SELECT t.oid FROM pg_catalog.pg_type t WHERE t.oid = k.base AND t.typtype = 'e');
+	FOR a IN SELECT * FROM segments.attached x WHERE x.role = 'events' AND x.kind_column IS NOT NULL ORDER BY x.source LOOP
+		IF pg_catalog.to_regclass(format('%I.%I', a.table_schema, a.table_name)) IS NULL THEN
+			CONTINUE;
+		END IF;
+		k := segments._column(format('%I.%I', a.table_schema, a.table_name)::pg_catalog.regclass, a.kind_column, 'kind');
+		source := a.source;
+		enum := (SELECT t.oid FROM pg_catalog.pg_type t WHERE t.oid = k.base AND t.typtype = 'e');
+		IF enum IS NOT NULL THEN
+			RETURN NEXT;
+		END IF;
+	END LOOP;
 END
+$$;
+
+-- The name rules give an event source (see Event sources below).
+ALTER TABLE segments.attached ADD COLUMN source text;
+COMMENT ON COLUMN segments.attached.source IS
+	'events: the name rules give the source (event ''k'' from ''name''); NULL: the table''s name';
+
+-- The tables of the attachments, with the event source of the events
+-- tables: the DDL that the event triggers follow finds by it which source
+-- a table is.
+DROP FUNCTION segments._attached_tables();
+CREATE FUNCTION segments._attached_tables()
+RETURNS TABLE (role text, root oid, relid oid, relkind "char", source text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT a.role, r.oid, t.relid, t.relkind, a.source
+	FROM segments.attached a
+	CROSS JOIN LATERAL (SELECT pg_catalog.to_regclass(
+		pg_catalog.format('%I.%I', a.table_schema, a.table_name))::oid AS oid) r
+	CROSS JOIN LATERAL segments._tree(r.oid) t
+	WHERE r.oid IS NOT NULL
 $$;
 
 CREATE OR REPLACE FUNCTION segments._on_ddl_start() RETURNS event_trigger
@@ -1425,17 +1506,17 @@ SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	x xid8;
 BEGIN
-	IF NOT EXISTS (SELECT FROM segments.attached) THEN
+	IF segments._restoring_dump() OR NOT EXISTS (SELECT FROM segments.attached) THEN
 		RETURN;
 	END IF;
 	x := pg_catalog.pg_current_xact_id();
 	DELETE FROM segments._ddl_before b WHERE b.pid = pg_catalog.pg_backend_pid() AND b.xact <> x;
 	INSERT INTO segments._ddl_before (pid, xact, depth, tag, tables, columns, labels)
 	SELECT pg_catalog.pg_backend_pid(), x, coalesce((SELECT max(b.depth) FROM segments._ddl_before b WHERE b.xact = x), 0) + 1, TG_TAG,
-		coalesce((SELECT jsonb_agg(jsonb_build_object('role', t.role, 'relid', t.relid,
+		coalesce((SELECT jsonb_agg(jsonb_build_object('role', t.role, 'source', t.source, 'relid', t.relid,
 				'root', t.relid = t.root, 'relfilenode', cl.relfilenode))
 			FROM segments._attached_tables() t JOIN pg_catalog.pg_class cl ON cl.oid = t.relid), '[]'),
-		coalesce((SELECT jsonb_agg(jsonb_build_object('role', t.role, 'relid', t.relid,
+		coalesce((SELECT jsonb_agg(jsonb_build_object('role', t.role, 'source', t.source, 'relid', t.relid,
 				'attnum', at.attnum, 'name', at.attname, 'type', at.atttypid, 'typmod', at.atttypmod,
 				'coll', at.attcollation, 'version', at.xmin::text))
 			FROM segments._attached_tables() t
@@ -1443,13 +1524,13 @@ BEGIN
 			WHERE t.relid = t.root), '[]'),
 		CASE WHEN TG_TAG = 'ALTER TYPE' THEN
 			coalesce((SELECT jsonb_object_agg(e.oid::text, e.enumlabel)
-				FROM pg_catalog.pg_enum e WHERE e.enumtypid = segments._kind_enum()), '{}')
+				FROM pg_catalog.pg_enum e WHERE e.enumtypid IN (SELECT k.enum FROM segments._kind_enums() k)), '{}')
 		ELSE '{}' END;
 END
 $$;
 
 -- The rule with every event 'old' naming new instead (src/rule_refs.c).
-CREATE FUNCTION segments._rule_rename_event_kind(rule segments.rule, old text, new text) RETURNS segments.rule
+CREATE FUNCTION segments._rule_rename_event_kind(rule segments.rule, old text, new text, source text) RETURNS segments.rule
 	AS 'MODULE_PATHNAME', 'rule_rename_event_kind' LANGUAGE C IMMUTABLE STRICT;
 
 -- The labels of the kind enum as ddl_command_start found them (OID to
@@ -1462,21 +1543,22 @@ DECLARE
 	seg_id bigint;
 BEGIN
 	FOR r IN
-		SELECT l.value #>> '{}' AS old, e.enumlabel::text AS new
+		SELECT l.value #>> '{}' AS old, e.enumlabel::text AS new, k.source
 		FROM pg_catalog.jsonb_each(labels) l
 		JOIN pg_catalog.pg_enum e ON e.oid = l.key::oid
+		JOIN segments._kind_enums() k ON k.enum = e.enumtypid
 		WHERE e.enumlabel::text <> l.value #>> '{}'
-		ORDER BY e.enumsortorder
+		ORDER BY e.enumsortorder, k.source
 	LOOP
 		-- as _follow_column_rename: the lock _writers_lock(true) takes, first
 		LOCK TABLE segments.segment IN SHARE ROW EXCLUSIVE MODE;
 		PERFORM segments._writers_lock(true);
 		FOR seg_id IN
 			SELECT DISTINCT x.segment_id FROM segments.segment_reference x
-			WHERE x.kind = 'event' AND x.name = r.old ORDER BY 1
+			WHERE x.kind = 'event' AND x.name = r.old AND (x.source IS NULL OR x.source = r.source) ORDER BY 1
 		LOOP
 			UPDATE segments.segment s
-			SET rule = segments._rule_rename_event_kind(s.rule, r.old, r.new),
+			SET rule = segments._rule_rename_event_kind(s.rule, r.old, r.new, r.source),
 				updated_at = now()
 			WHERE s.id = seg_id;
 			PERFORM segments._set_references(seg_id);
@@ -1567,12 +1649,14 @@ BEGIN
 	IF a.time_zone = zone THEN
 		RETURN;
 	END IF;
-	UPDATE segments.attached x SET time_zone = zone WHERE x.role = a.role;
+	UPDATE segments.attached x SET time_zone = zone
+	WHERE x.role = a.role AND x.source IS NOT DISTINCT FROM a.source;
 	FOR s IN
 		SELECT g.* FROM segments._maintenance_order(ARRAY(
 			SELECT DISTINCT r.segment_id FROM segments.segment_reference r
 			WHERE r.kind = ANY (CASE a.role WHEN 'contacts' THEN ARRAY['field']
-				WHEN 'events' THEN ARRAY['event', 'event_field'] ELSE ARRAY['list'] END))) WITH ORDINALITY o(id, n)
+				WHEN 'events' THEN ARRAY['event', 'event_field'] ELSE ARRAY['list'] END)
+				AND (a.role <> 'events' OR r.source IS NULL OR r.source = a.source))) WITH ORDINALITY o(id, n)
 		JOIN segments.segment g ON g.id = o.id
 		ORDER BY o.n
 	LOOP
@@ -1652,15 +1736,18 @@ $$;
 COMMENT ON FUNCTION segments.attach_lists(regclass, name, name, name, text) IS
 	'attach the list membership table: its contact column (the key''s type), list column and, optionally, the time a row put the contact on the list (at); its timestamp and date columns read in time_zone';
 
--- What uses column col of the table attached as role: as in 0.1, and the
--- fields of lists' where clauses.
-CREATE OR REPLACE FUNCTION segments._column_users(role text, col text, OUT what text, OUT ids bigint[])
+-- What uses column col of the table attached as role (of the event source
+-- source): as in 0.1, and the fields of lists' where clauses.
+DROP FUNCTION segments._column_users(text, text);
+CREATE FUNCTION segments._column_users(role text, col text, source text DEFAULT NULL,
+	OUT what text, OUT ids bigint[])
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	a segments.attached;
 BEGIN
-	SELECT * INTO a FROM segments.attached x WHERE x.role = _column_users.role;
+	SELECT * INTO a FROM segments.attached x
+	WHERE x.role = _column_users.role AND x.source IS NOT DISTINCT FROM _column_users.source;
 	IF NOT FOUND THEN
 		RETURN;
 	END IF;
@@ -1671,20 +1758,73 @@ BEGIN
 		WHEN a.at_column THEN 'at'
 		WHEN a.list_column THEN 'list' END;
 	IF what IS NOT NULL THEN
-		ids := segments._role_segments(role);
+		ids := segments._role_segments(role, source);
 	ELSE
 		SELECT array_agg(DISTINCT r.segment_id) INTO ids
 		FROM segments.segment_reference r
 		WHERE CASE role WHEN 'contacts' THEN r.kind = 'field' AND r.name = col
 			WHEN 'events' THEN r.kind = 'event_field' AND r.path[1] = col
+				AND (r.source IS NULL OR r.source = _column_users.source)
 			ELSE r.kind = 'list_field' AND r.path[1] = col END;
 	END IF;
 END
 $$;
 
--- A column of an attached table renamed: as in 0.1, and the fields of
--- lists' where clauses follow too.
-CREATE OR REPLACE FUNCTION segments._follow_column_rename(role text, old text, new text) RETURNS void
+-- The segments whose membership the data of a role's table (of the event
+-- source source; NULL: of any) can change.
+DROP FUNCTION segments._role_segments(text);
+CREATE FUNCTION segments._role_segments(role text, source text DEFAULT NULL) RETURNS bigint[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT array_agg(s.id ORDER BY s.id)
+	FROM segments.segment s
+	WHERE role = 'contacts'
+		OR EXISTS (SELECT FROM segments.segment_reference r
+			WHERE r.segment_id = s.id
+				AND CASE role WHEN 'events' THEN r.kind IN ('event', 'event_field')
+						AND (_role_segments.source IS NULL OR r.source IS NULL OR r.source = _role_segments.source)
+					ELSE r.kind IN ('list', 'list_field') END)
+$$;
+
+-- Refuses to drop (change 'drop') or change the type of (change 'type')
+-- column col of the table attached as role (of the event source source)
+-- when something uses it.
+DROP FUNCTION segments._refuse_column_change(text, text, text, text);
+CREATE FUNCTION segments._refuse_column_change(role text, qname text, col text, change text,
+	source text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	u record := segments._column_users(role, col, source);
+	doing text := CASE change WHEN 'drop' THEN 'drop' ELSE 'change the type of' END;
+	code text := CASE change WHEN 'drop' THEN '2BP01' ELSE '0A000' END;
+	n integer := coalesce(cardinality(u.ids), 0);
+BEGIN
+	IF u.what IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot % column "%" of table % because it is the % column of the attached % table',
+			doing, col, qname, u.what, role
+			USING ERRCODE = code,
+			DETAIL = CASE WHEN n = 0 THEN format('No segment uses the %s table.', role)
+				ELSE format('%s %s %s the %s table.', CASE WHEN n = 1 THEN 'Segment' ELSE 'Segments' END,
+					segments._segment_list(u.ids), CASE WHEN n = 1 THEN 'uses' ELSE 'use' END, role) END,
+			HINT = CASE WHEN n = 0 THEN format('Detach the table first with segments.detach_%s().', role)
+				ELSE format('Drop those segments or alter their rules, then detach the table with segments.detach_%s().', role) END;
+	ELSIF n > 0 THEN
+		RAISE EXCEPTION 'cannot % column "%" of table % because %', doing, col, qname,
+			format('%s %s %s to it', CASE WHEN n = 1 THEN 'segment' ELSE 'segments' END,
+				segments._segment_list(u.ids), CASE WHEN n = 1 THEN 'refers' ELSE 'refer' END)
+			USING ERRCODE = code,
+			HINT = 'Drop those segments or alter their rules first.';
+	END IF;
+END
+$$;
+
+-- A column of an attached table (of the event source source) renamed: as
+-- in 0.1, and the fields of lists' where clauses follow too.
+DROP FUNCTION segments._follow_column_rename(text, text, text);
+CREATE FUNCTION segments._follow_column_rename(role text, old text, new text, source text DEFAULT NULL)
+RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -1698,9 +1838,10 @@ BEGIN
 	FROM segments.segment_reference r
 	WHERE CASE role WHEN 'contacts' THEN r.kind = 'field' AND r.name = old
 		WHEN 'events' THEN r.kind = 'event_field' AND r.path[1] = old
+			AND (r.source IS NULL OR r.source = _follow_column_rename.source)
 		ELSE r.kind = 'list_field' AND r.path[1] = old END;
 	IF ids IS NULL AND NOT EXISTS (SELECT FROM segments.attached a
-			WHERE a.role = _follow_column_rename.role
+			WHERE a.role = _follow_column_rename.role AND a.source IS NOT DISTINCT FROM _follow_column_rename.source
 				AND old IN (a.contact_column, a.tenant_column, a.kind_column, a.at_column, a.list_column)) THEN
 		RETURN;
 	END IF;
@@ -1713,12 +1854,12 @@ BEGIN
 		kind_column = CASE WHEN a.kind_column = old THEN new ELSE a.kind_column END,
 		at_column = CASE WHEN a.at_column = old THEN new ELSE a.at_column END,
 		list_column = CASE WHEN a.list_column = old THEN new ELSE a.list_column END
-	WHERE a.role = _follow_column_rename.role
+	WHERE a.role = _follow_column_rename.role AND a.source IS NOT DISTINCT FROM _follow_column_rename.source
 		AND old IN (a.contact_column, a.tenant_column, a.kind_column, a.at_column, a.list_column);
 	FOREACH seg_id IN ARRAY coalesce(ids, '{}') LOOP
 		UPDATE segments.segment s
 		SET rule = segments.rule_from_jsonb(segments._rename_field(
-				segments.rule_to_jsonb(s.rule), old, new, role)),
+				segments.rule_to_jsonb(s.rule), old, new, role, NULL, source)),
 			updated_at = now()
 		WHERE s.id = seg_id;
 		PERFORM segments._set_references(seg_id);
@@ -1733,9 +1874,467 @@ $$;
 -- 'opened' from 'events'.  The name is the table's unless attach_events
 -- gives one; events attached under 0.1 (or restored from its dumps, whose
 -- rows have none) are named after their table by upgrade_attachments().
-ALTER TABLE segments.attached ADD COLUMN source text;
-COMMENT ON COLUMN segments.attached.source IS
-	'events: the name rules give the source (event ''k'' from ''name''); NULL: the table''s name';
+
+-- Several event sources may be attached, one row each, by their names; a
+-- source whose rows are all events of one kind (purchases) has that kind
+-- instead of a kind column.
+ALTER TABLE segments.attached ADD COLUMN constant_kind text;
+COMMENT ON COLUMN segments.attached.constant_kind IS
+	'events without a kind column: the kind of every row';
+COMMENT ON COLUMN segments.attached.kind_column IS
+	'events: the event kind (text, varchar or an enum), NULL when constant_kind gives it';
+ALTER TABLE segments.attached DROP CONSTRAINT attached_pkey;
+ALTER TABLE segments.attached ADD CONSTRAINT attached_role_source_key UNIQUE NULLS NOT DISTINCT (role, source);
+
+-- The references of event conditions name their source, as the rule does
+-- (NULL: it names none, which it may only while one source is attached).
+ALTER TABLE segments.segment_reference ADD COLUMN source text;
+COMMENT ON COLUMN segments.segment_reference.source IS
+	'event and event_field references: the event source the rule names, NULL when it names none';
+DROP FUNCTION segments.rule_references(segments.rule);
+CREATE FUNCTION segments.rule_references(rule segments.rule,
+	OUT kind text, OUT name text, OUT path text[], OUT relative boolean, OUT source text)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 5;
+COMMENT ON FUNCTION segments.rule_references(segments.rule) IS
+	'what a rule refers to: fields, events, event fields, lists, list fields, segments; relative when compared with the clock; source, the event source named';
+GRANT EXECUTE ON FUNCTION segments.rule_references(segments.rule) TO PUBLIC;
+
+-- The rule with every event condition naming its source (src/rule_refs.c).
+CREATE FUNCTION segments._rule_name_sources(rule segments.rule) RETURNS segments.rule
+	AS 'MODULE_PATHNAME', 'rule_name_sources' LANGUAGE C STABLE STRICT;
+
+-- The event source of that name, or the only one (name NULL).
+CREATE FUNCTION segments._event_source(name text) RETURNS segments.attached
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	a segments.attached;
+	n bigint;
+BEGIN
+	IF name IS NULL THEN
+		SELECT count(*) INTO n FROM segments.attached x WHERE x.role = 'events';
+		IF n > 1 THEN
+			RAISE EXCEPTION 'several event sources are attached'
+				USING ERRCODE = 'ambiguous_parameter',
+				DETAIL = format('They are %s.', (SELECT string_agg(format('"%s"', x.source), ', ' ORDER BY x.source)
+					FROM segments.attached x WHERE x.role = 'events')),
+				HINT = 'Name the source: source => ''...''.';
+		END IF;
+	END IF;
+	SELECT * INTO a FROM segments.attached x
+	WHERE x.role = 'events' AND (name IS NULL OR x.source = name);
+	IF NOT FOUND THEN
+		RAISE EXCEPTION '%', CASE WHEN name IS NULL THEN 'events are not attached'
+			ELSE format('event source "%s" is not attached', name) END
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	RETURN a;
+END
+$$;
+
+-- Records what a segment's rule refers to, as in 0.1, with the event
+-- source each event condition names; once several sources are attached,
+-- the rule is stored naming them (attach_events names those of the rules
+-- stored before).
+CREATE OR REPLACE FUNCTION segments._set_references(id bigint) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	s segments.segment;
+	missing text;
+	cycle text[];
+	reached bigint[];
+	reached_from bigint[];
+	frontier bigint[];
+	next_ids bigint[];
+	next_from bigint[];
+	back bigint;
+BEGIN
+	s := segments._segment(id);
+	IF (SELECT count(*) FROM segments.attached x WHERE x.role = 'events') > 1 THEN
+		s.rule := segments._rule_name_sources(s.rule);
+		UPDATE segments.segment g SET rule = s.rule WHERE g.id = s.id AND g.rule OPERATOR(segments.<>) s.rule;
+	END IF;
+	DELETE FROM segments.segment_reference r WHERE r.segment_id = s.id;
+	INSERT INTO segments.segment_reference (segment_id, kind, name, path, relative, source)
+	SELECT s.id, x.kind, x.name, x.path, x.relative, x.source
+	FROM segments.rule_references(s.rule) x;
+
+	SELECT r.name INTO missing
+	FROM segments.segment_reference r
+	WHERE r.segment_id = s.id AND r.kind = 'segment'
+		AND NOT EXISTS (SELECT FROM segments.segment o
+			WHERE o.name = r.name AND o.tenant IS NOT DISTINCT FROM s.tenant)
+	LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'segment "%" does not exist', missing
+			USING ERRCODE = 'undefined_object',
+			DETAIL = format('The rule of segment %s refers to it%s.',
+				segments._segment_label(s.name, s.tenant),
+				CASE WHEN s.tenant IS NULL THEN ' (among the segments without a tenant)'
+					ELSE ' (in segment resolves within the tenant)' END);
+	END IF;
+
+	-- Breadth first through the segments this one refers to, directly and
+	-- indirectly, each reached once (a path per segment would double with
+	-- every layer of a diamond); the rest of the graph is acyclic, so a
+	-- cycle must come back here, and the first way back is a shortest one.
+	reached := ARRAY[s.id];
+	reached_from := ARRAY[NULL::bigint];
+	frontier := ARRAY[s.id];
+	WHILE cardinality(frontier) > 0 AND back IS NULL LOOP
+		SELECT array_agg(e.used ORDER BY e.used), array_agg(e.user_id ORDER BY e.used)
+		INTO next_ids, next_from
+		FROM (SELECT DISTINCT ON (o.id) o.id AS used, r.segment_id AS user_id
+			FROM segments.segment_reference r
+			JOIN segments.segment o ON o.name = r.name AND o.tenant IS NOT DISTINCT FROM s.tenant
+			WHERE r.kind = 'segment' AND r.segment_id = ANY (frontier)
+				AND (o.id = s.id OR o.id <> ALL (reached))
+			ORDER BY o.id, r.segment_id) e;
+		back := next_from[array_position(next_ids, s.id)];
+		reached := reached || next_ids;
+		reached_from := reached_from || next_from;
+		frontier := next_ids;
+	END LOOP;
+	IF back IS NOT NULL THEN
+		-- from the segment that refers back to this one, up to this one
+		cycle := ARRAY[s.name];
+		WHILE back <> s.id LOOP
+			cycle := (SELECT o.name FROM segments.segment o WHERE o.id = back) || cycle;
+			back := reached_from[array_position(reached, back)];
+		END LOOP;
+		cycle := s.name || cycle;
+		RAISE EXCEPTION 'the rule of segment % makes a cycle: %',
+			segments._segment_label(s.name, s.tenant),
+			(SELECT string_agg(format('"%s"', p), ' -> ' ORDER BY i)
+				FROM unnest(cycle) WITH ORDINALITY AS u(p, i))
+			USING ERRCODE = 'invalid_object_definition',
+			DETAIL = 'A segment cannot refer to itself, directly or through other segments.';
+	END IF;
+END
+$$;
+
+-- Attaching: as in 0.1, but events may be attached again, as another
+-- source (attach_events refuses a name taken).
+CREATE OR REPLACE FUNCTION segments._attach_begin(role text, tbl regclass) RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	current segments.attached;
+BEGIN
+	LOCK TABLE segments.attached IN SHARE ROW EXCLUSIVE MODE;
+	SELECT * INTO current FROM segments.attached x WHERE x.role = _attach_begin.role;
+	IF FOUND AND role <> 'events' THEN
+		RAISE EXCEPTION '% are already attached', role
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			DETAIL = format('The %s table is %I.%I.', role, current.table_schema, current.table_name),
+			HINT = format('Detach them first with segments.detach_%s().', role);
+	END IF;
+	IF role <> 'contacts' AND NOT EXISTS (SELECT FROM segments.attached x WHERE x.role = 'contacts') THEN
+		RAISE EXCEPTION 'contacts must be attached before %', role
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			HINT = 'Attach the contacts table first with segments.attach_contacts().';
+	END IF;
+	RETURN segments._check_table(tbl, role);
+END
+$$;
+
+
+-- After a command, what it changed of the attached tables: as in 0.1, for
+-- each attachment, an event source's by its name.
+CREATE OR REPLACE FUNCTION segments._follow_changes(before segments._ddl_before) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	a segments.attached;
+	root oid;
+	c record;
+	qname text;
+	rewritten boolean;
+	ids bigint[];
+BEGIN
+	FOR a IN SELECT * FROM segments.attached x ORDER BY x.role, x.source LOOP
+		SELECT t.relid INTO root
+		FROM jsonb_to_recordset(before.tables) AS t(role text, source text, relid oid, root boolean)
+		WHERE t.role = a.role AND t.source IS NOT DISTINCT FROM a.source AND t.root;
+		SELECT n.nspname, cl.relname INTO c
+		FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
+		WHERE cl.oid = root;
+		IF root IS NULL OR NOT FOUND THEN
+			CONTINUE;   -- not there before, or dropped (see _on_sql_drop)
+		END IF;
+		IF (c.nspname, c.relname) IS DISTINCT FROM (a.table_schema, a.table_name) THEN
+			-- writers' plans name the table: none may use them from now on
+			PERFORM segments._writers_lock(true);
+			UPDATE segments.attached x SET table_schema = c.nspname, table_name = c.relname
+			WHERE x.role = a.role AND x.source IS NOT DISTINCT FROM a.source;
+		END IF;
+		qname := segments._relation_name(root);
+
+		-- the table's data rewritten (ALTER COLUMN TYPE, ...) by this command
+		SELECT EXISTS (
+			SELECT FROM jsonb_to_recordset(before.tables) AS t(role text, source text, relid oid, relfilenode oid)
+			JOIN pg_catalog.pg_class cl ON cl.oid = t.relid
+			WHERE t.role = a.role AND t.source IS NOT DISTINCT FROM a.source
+				AND t.relfilenode <> 0 AND cl.relfilenode <> t.relfilenode)
+		INTO rewritten;
+
+		FOR c IN
+			SELECT b.name AS old, now_.attname AS new,
+				(b.type, b.typmod, b.coll) IS DISTINCT FROM
+					(now_.atttypid, now_.atttypmod, now_.attcollation) AS retyped,
+				b.version <> now_.xmin::text AS touched
+			FROM jsonb_to_recordset(before.columns) AS b(role text, source text, relid oid, attnum smallint,
+				name name, type oid, typmod integer, coll oid, version text)
+			JOIN pg_catalog.pg_attribute now_ ON now_.attrelid = b.relid AND now_.attnum = b.attnum
+			WHERE b.role = a.role AND b.source IS NOT DISTINCT FROM a.source AND b.relid = root
+				AND NOT now_.attisdropped
+				AND (now_.attname <> b.name OR b.version <> now_.xmin::text)
+			ORDER BY b.attnum
+		LOOP
+			IF c.retyped THEN
+				PERFORM segments._refuse_column_change(a.role, qname, c.old, 'type', a.source);
+			ELSIF c.touched AND rewritten THEN
+				-- same type, values possibly rewritten (USING): re-evaluate
+				-- the segments that use the column
+				SELECT CASE WHEN u.what IS NOT NULL THEN segments._role_segments(a.role, a.source) ELSE u.ids END
+				INTO ids FROM segments._column_users(a.role, c.old, a.source) u;
+				IF ids IS NOT NULL THEN
+					PERFORM segments._writers_lock(false);
+					PERFORM segments._take_all_turns();
+					PERFORM segments._maintain(ids, NULL::text[], 'write');
+				END IF;
+			END IF;
+			IF c.new <> c.old THEN
+				PERFORM segments._follow_column_rename(a.role, c.old, c.new, a.source);
+			END IF;
+		END LOOP;
+	END LOOP;
+END
+$$;
+
+-- Brings membership up to date for the contacts of the rows of tables
+-- (each without the tables under it) of the table attached as role, of
+-- the event source source, or of each source whose contact column the
+-- tables have (source NULL: a table no longer under any): rows that have
+-- just joined it or left it.
+DROP FUNCTION segments._maintain_rows(text, oid[]);
+CREATE FUNCTION segments._maintain_rows(role text, tables oid[], source text DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	a segments.attached;
+	rel oid;
+	found_ text[];
+	contacts text[];
+	ids bigint[];
+BEGIN
+	-- before the catalog is read: a segment created meanwhile is then
+	-- either built with these rows or seen below
+	PERFORM segments._writers_lock(false);
+	IF NOT EXISTS (SELECT FROM segments.segment) THEN
+		RETURN;
+	END IF;
+	FOR a IN
+		SELECT * FROM segments.attached x
+		WHERE x.role = _maintain_rows.role AND (_maintain_rows.source IS NULL OR x.source = _maintain_rows.source)
+		ORDER BY x.source
+	LOOP
+		contacts := '{}';
+		FOREACH rel IN ARRAY tables LOOP
+			IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = rel) = 'r'
+					AND EXISTS (SELECT FROM pg_catalog.pg_attribute t
+						WHERE t.attrelid = rel AND t.attname = a.contact_column AND NOT t.attisdropped) THEN
+				EXECUTE format('SELECT array_agg(DISTINCT r.%I::text) FROM ONLY %s r', a.contact_column, rel::regclass)
+				INTO found_;
+				contacts := contacts || coalesce(found_, '{}');
+			END IF;
+		END LOOP;
+		SELECT array_agg(DISTINCT c) INTO contacts FROM unnest(contacts) AS c;
+		ids := segments._role_segments(role, a.source);
+		IF contacts IS NULL OR ids IS NULL THEN
+			CONTINUE;
+		END IF;
+		PERFORM segments._take_all_turns();
+		EXECUTE format('SELECT segments._maintain($1, $2::%s[], %L)', (segments._contacts()).key_type, 'write')
+		USING ids, contacts;
+	END LOOP;
+END
+$$;
+
+-- Puts the triggers on the tables under an attached table that lack them
+-- and takes them from the tables no longer under it, as in 0.1; the rows
+-- of those tables joined or left the attachment (an event source's,
+-- found by its table, or by the columns of one no longer under any).
+CREATE OR REPLACE FUNCTION segments._sync_partitions() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t record;
+	keys text[] := '{}';
+	sources text[] := '{}';
+	moved oid[] := '{}';
+	k record;
+BEGIN
+	FOR t IN
+		WITH tree AS (SELECT * FROM segments._attached_tables()),
+		trig AS (SELECT * FROM segments._triggered())
+		SELECT x.role, x.source, x.root, x.relid, x.relkind, true AS adding
+		FROM tree x
+		WHERE EXISTS (SELECT FROM trig g WHERE g.relid = x.root AND g.role = x.role)
+			AND NOT EXISTS (SELECT FROM trig g WHERE g.relid = x.relid)
+		UNION ALL
+		-- only for a role whose table exists, so that a table whose
+		-- attachment lost track of it keeps its triggers
+		SELECT g.role, NULL, NULL, g.relid, NULL, false
+		FROM trig g
+		WHERE EXISTS (SELECT FROM tree x WHERE x.role = g.role)
+			AND NOT EXISTS (SELECT FROM tree x WHERE x.relid = g.relid)
+		ORDER BY 6 DESC, 1, 2, 4
+	LOOP
+		IF t.adding THEN
+			PERFORM segments._check_member(t.role, t.root, t.relid, t.relkind);
+			PERFORM segments._install_triggers_on(t.role, t.relid);
+		ELSE
+			PERFORM segments._drop_triggers_on(t.relid);
+		END IF;
+		keys := keys || t.role;
+		sources := sources || t.source;
+		moved := moved || t.relid;
+	END LOOP;
+	FOR k IN SELECT DISTINCT u.r, u.s FROM unnest(keys, sources) AS u(r, s) ORDER BY 1, 2 LOOP
+		PERFORM segments._maintain_rows(k.r,
+			ARRAY(SELECT u.m FROM unnest(keys, sources, moved) AS u(r, s, m)
+				WHERE u.r = k.r AND u.s IS NOT DISTINCT FROM k.s), k.s);
+	END LOOP;
+END
+$$;
+
+-- Attached tables dropped (roles; of events, the sources): refused while
+-- segments use them, else detached.
+DROP FUNCTION segments._drop_attached(text[]);
+CREATE FUNCTION segments._drop_attached(roles text[], sources text[]) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	a segments.attached;
+	qname text;
+	ids bigint[];
+	n integer;
+	others text;
+BEGIN
+	LOCK TABLE segments.attached IN SHARE ROW EXCLUSIVE MODE;
+	PERFORM segments._lock();
+	FOR a IN
+		SELECT * FROM segments.attached x
+		WHERE x.role = ANY (roles) AND (x.role <> 'events' OR x.source = ANY (sources))
+		ORDER BY x.role, x.source
+	LOOP
+		qname := format('%I.%I', a.table_schema, a.table_name);
+		ids := segments._role_segments(a.role, a.source);
+		n := coalesce(cardinality(ids), 0);
+		IF n > 0 THEN
+			RAISE EXCEPTION 'cannot drop table % because % % % it', qname,
+				CASE WHEN n = 1 THEN 'segment' ELSE 'segments' END, segments._segment_list(ids),
+				CASE WHEN n = 1 THEN 'uses' ELSE 'use' END
+				USING ERRCODE = 'dependent_objects_still_exist',
+				DETAIL = format('It is the attached %s table.', a.role),
+				HINT = 'Drop those segments or alter their rules first; dropping the table then detaches it.';
+		END IF;
+		IF a.role = 'contacts' THEN
+			SELECT string_agg(DISTINCT x.role, ' and ') INTO others
+			FROM segments.attached x
+			WHERE x.role <> ALL (roles) OR (x.role = 'events' AND x.source <> ALL (sources));
+			IF others IS NOT NULL THEN
+				RAISE EXCEPTION 'cannot drop table % while % % attached', qname, others,
+					CASE WHEN others LIKE '% and %' THEN 'are' ELSE 'is' END
+					USING ERRCODE = 'dependent_objects_still_exist',
+					DETAIL = 'It is the attached contacts table.',
+					HINT = format('Detach %s first with %s, or drop %s in the same statement.',
+						CASE WHEN others LIKE '% and %' THEN 'them' ELSE 'it' END,
+						(SELECT string_agg(DISTINCT format('segments.detach_%s()', x.role), ' and ')
+							FROM segments.attached x
+							WHERE x.role <> ALL (roles) OR (x.role = 'events' AND x.source <> ALL (sources))),
+						CASE WHEN others LIKE '% and %' THEN 'those tables' ELSE 'that table' END);
+			END IF;
+		END IF;
+	END LOOP;
+	-- Detaching the contacts drops segments.membership and its log: only
+	-- for a session that could do it with detach_contacts() (this runs as
+	-- the extension's owner; session_user is who is connected).
+	IF 'contacts' = ANY (roles) AND EXISTS (
+			SELECT FROM pg_catalog.pg_class c
+			WHERE c.oid IN (pg_catalog.to_regclass('segments.membership'),
+					pg_catalog.to_regclass('segments.membership_log'))
+				AND NOT pg_catalog.pg_has_role(session_user, c.relowner, 'USAGE')) THEN
+		SELECT * INTO a FROM segments.attached x WHERE x.role = 'contacts';
+		RAISE EXCEPTION 'cannot drop table %.% because role % may not detach it',
+			quote_ident(a.table_schema), quote_ident(a.table_name), quote_ident(session_user)
+			USING ERRCODE = 'insufficient_privilege',
+			DETAIL = 'It is the attached contacts table; detaching it drops segments.membership and segments.membership_log, which that role does not own.',
+			HINT = 'Have their owner run segments.detach_contacts() first.';
+	END IF;
+	IF 'lists' = ANY (roles) THEN
+		PERFORM segments._detach('lists', ARRAY['list']);
+	END IF;
+	FOR a IN SELECT * FROM segments.attached x WHERE x.role = 'events' AND x.source = ANY (sources) ORDER BY x.source LOOP
+		PERFORM segments._detach_source(a);
+	END LOOP;
+	IF 'contacts' = ANY (roles) THEN
+		PERFORM segments.detach_contacts();
+	END IF;
+END
+$$;
+
+-- Detaching one event source: refused while a rule reads it.
+DROP FUNCTION segments.detach_events();
+CREATE FUNCTION segments.detach_events(source text DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	a segments.attached;
+BEGIN
+	LOCK TABLE segments.attached IN SHARE ROW EXCLUSIVE MODE;
+	PERFORM segments._lock();
+	a := segments._event_source(detach_events.source);
+	PERFORM segments._detach_source(a);
+END
+$$;
+COMMENT ON FUNCTION segments.detach_events(text) IS
+	'detach an event source (the only one unless named), unless a segment''s rule reads it';
+
+CREATE FUNCTION segments._detach_source(a segments.attached) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	users text;
+	n bigint;
+	rel oid;
+BEGIN
+	SELECT count(*), string_agg(segments._segment_label(s.name, s.tenant), ', ' ORDER BY s.name, s.tenant)
+	INTO n, users
+	FROM segments.segment s
+	WHERE EXISTS (SELECT FROM segments.segment_reference r
+		WHERE r.segment_id = s.id AND r.kind IN ('event', 'event_field')
+			AND (r.source IS NULL OR r.source = a.source));
+	IF n > 0 THEN
+		RAISE EXCEPTION 'cannot detach event source "%": segment% % read% it', a.source,
+			CASE WHEN n = 1 THEN '' ELSE 's' END, users, CASE WHEN n = 1 THEN 's' ELSE '' END
+			USING ERRCODE = 'dependent_objects_still_exist',
+			HINT = 'Drop those segments or alter their rules first.';
+	END IF;
+	FOR rel IN
+		SELECT t.relid FROM segments._attached_tables() t
+		WHERE t.role = 'events' AND t.root = pg_catalog.to_regclass(pg_catalog.format('%I.%I', a.table_schema, a.table_name))
+			AND t.relid IN (SELECT g.relid FROM segments._triggered() g)
+		ORDER BY t.relid
+	LOOP
+		PERFORM segments._drop_triggers_on(rel);
+	END LOOP;
+	DELETE FROM segments.attached x WHERE x.role = 'events' AND x.source = a.source;
+END
+$$;
 
 -- The new functions, as every function: not executable by PUBLIC; the
 -- documented ones granted to the roles that use them.
@@ -1755,11 +2354,17 @@ REVOKE ALL ON FUNCTION
 	segments._drop_leftover_contact_objects(), segments.verify_all(), segments.refresh_all(),
 	segments._on_replicated_write(), segments._trigger_firing(regprocedure),
 	segments._set_trigger_firing(oid), segments.upgrade_attachments(),
-	segments._kind_enum(), segments._rule_rename_event_kind(segments.rule, text, text),
+	segments._kind_enums(), segments._rule_rename_event_kind(segments.rule, text, text, text),
 	segments._follow_label_renames(jsonb), segments.attach_contacts(regclass, name, name, text),
-	segments.attach_events(regclass, name, name, name, text, text), segments.attach_lists(regclass, name, name, name, text),
-	segments._rename_field(jsonb, text, text, text, text),
-	segments._time_zone(text), segments.set_time_zone(regclass, text)
+	segments.attach_events(regclass, name, name, name, text, text, text), segments.attach_lists(regclass, name, name, name, text),
+	segments._rename_field(jsonb, text, text, text, text, text),
+	segments._time_zone(text), segments.set_time_zone(regclass, text),
+	segments._rule_name_sources(segments.rule), segments._event_source(text),
+	segments.detach_events(text), segments._detach_source(segments.attached),
+	segments._attached_tables(), segments._maintain_rows(text, oid[], text),
+	segments._drop_attached(text[], text[]), segments._column_users(text, text, text),
+	segments._role_segments(text, text), segments._refuse_column_change(text, text, text, text, text),
+	segments._follow_column_rename(text, text, text, text)
 	FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION

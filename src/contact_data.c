@@ -171,10 +171,22 @@ query_text(const Attachments *att, ContactQuery which, int source, Oid *argtypes
 				 */
 				t = &att->events[source];
 				/* an enum's kinds as text: a label the type lacks is no error */
-				argtypes[1] = OidIsValid(t->kind_enum) ? TEXTARRAYOID :
+				argtypes[1] = OidIsValid(t->kind_enum) || t->constant_kind ? TEXTARRAYOID :
 					get_array_type(getBaseType(contact_column_type(t, t->kind_column)));
 				argtypes[2] = TIMESTAMPTZOID;
 				*nargs = since ? 3 : 2;
+
+				/* a source of one kind: every event is of a kind asked for */
+				if (t->constant_kind)
+					return psprintf("SELECT %s, k.i FROM pg_catalog.unnest($1) WITH ORDINALITY AS k(key, i)"
+									" JOIN %s AS e ON e.%s = k.key WHERE $2 IS NOT NULL%s ORDER BY k.i",
+									all ? "e.*" : psprintf("e.%s, e.%s", quote_identifier(t->contact_column),
+														   quote_identifier(t->at_column)),
+									quote_qualified_identifier(t->schema, t->name),
+									quote_identifier(t->contact_column),
+									since ? psprintf(" AND e.%s >= $3%s", quote_identifier(t->at_column),
+													 time_without_zone(contact_column_type(t, t->at_column)) ?
+													 " AT TIME ZONE 'UTC'" : "") : "");
 
 				/*
 				 * In the order of the keys: a nested loop over them, each
@@ -406,7 +418,7 @@ read_events(ContactChunk *chunk, int source, Datum array, const EventNeeds *need
 	const AttachedTable *ev = &chunk->att->events[source];
 	ChunkEvents *ce = &chunk->events[source];
 	/* a domain's CHECK is the table owner's code: kinds are read as its base type */
-	Oid			kindtype = OidIsValid(ev->kind_enum) ? TEXTOID :
+	Oid			kindtype = OidIsValid(ev->kind_enum) || ev->constant_kind ? TEXTOID :
 		getBaseType(contact_column_type(ev, ev->kind_column));
 	Oid			input,
 				ioparam;
@@ -666,14 +678,15 @@ static void
 add_events(EvalContact *c, int source, HeapTuple *tuples, uint64 n, TupleDesc desc)
 {
 	const AttachedTable *ev = &c->att->events[source];
-	int			kind_fnum = contact_column(desc, ev->kind_column);
+	int			kind_fnum = ev->kind_column ? contact_column(desc, ev->kind_column) : 0;
 	int			at_fnum = contact_column(desc, ev->at_column);
 	bool		at_date = getBaseType(TupleDescAttr(desc, at_fnum - 1)->atttypid) == DATEOID;
+	text	   *constant_kind = ev->constant_kind ? cstring_to_text(ev->constant_kind) : NULL;
 	uint64		i;
 
 	c->events_descs[source] = desc;
-	/* an enum's labels compare exactly, as the type's = does */
-	c->kind_collations[source] = OidIsValid(ev->kind_enum) ? C_COLLATION_OID :
+	/* an enum's labels, and a source's one kind, compare exactly */
+	c->kind_collations[source] = OidIsValid(ev->kind_enum) || constant_kind ? C_COLLATION_OID :
 		TupleDescAttr(desc, kind_fnum - 1)->attcollation;
 	c->events = c->events ? repalloc(c->events, sizeof(EvalEvent) * Max(c->nevents + n, 1)) :
 		palloc(sizeof(EvalEvent) * Max(n, 1));
@@ -686,14 +699,19 @@ add_events(EvalContact *c, int source, HeapTuple *tuples, uint64 n, TupleDesc de
 
 		e->source = source;
 		e->tuple = tuples[i];
-		kind = heap_getattr(e->tuple, kind_fnum, desc, &isnull);
-		/* detoasted once here rather than for every condition */
-		if (isnull)
-			e->kind = NULL;
-		else if (OidIsValid(ev->kind_enum))
-			e->kind = cstring_to_text(DatumGetCString(DirectFunctionCall1(enum_out, kind)));
+		if (constant_kind)
+			e->kind = constant_kind;
 		else
-			e->kind = (text *) PG_DETOAST_DATUM_PACKED(kind);
+		{
+			kind = heap_getattr(e->tuple, kind_fnum, desc, &isnull);
+			/* detoasted once here rather than for every condition */
+			if (isnull)
+				e->kind = NULL;
+			else if (OidIsValid(ev->kind_enum))
+				e->kind = cstring_to_text(DatumGetCString(DirectFunctionCall1(enum_out, kind)));
+			else
+				e->kind = (text *) PG_DETOAST_DATUM_PACKED(kind);
+		}
 		/* a timestamp is its microseconds read as UTC, a date its midnight */
 		at = heap_getattr(e->tuple, at_fnum, desc, &e->at_isnull);
 		if (e->at_isnull || !at_date)

@@ -823,12 +823,19 @@ segments_on_write(PG_FUNCTION_ARGS)
 	else if (table != &cache->att->lists)
 	{
 		const KindUses *uses = &cache->kind_uses[table - cache->att->events];
-		int			kind = column_number(desc, table->kind_column, td->tg_relation);
 
-		if (td->tg_newtable)
-			segments = written_kinds(uses, td->tg_newtable, slot, kind, segments);
-		if (td->tg_oldtable)
-			segments = written_kinds(uses, td->tg_oldtable, slot, kind, segments);
+		/* a source of one kind: the rules counting it */
+		if (table->constant_kind)
+			segments = bms_add_members(segments, segment_cache_users(uses->kinds, uses->nkinds, table->constant_kind));
+		else
+		{
+			int			kind = column_number(desc, table->kind_column, td->tg_relation);
+
+			if (td->tg_newtable)
+				segments = written_kinds(uses, td->tg_newtable, slot, kind, segments);
+			if (td->tg_oldtable)
+				segments = written_kinds(uses, td->tg_oldtable, slot, kind, segments);
+		}
 	}
 	else
 		segments = cache->list_users;
@@ -941,12 +948,19 @@ segments_on_replicated_write(PG_FUNCTION_ARGS)
 	else if (table != &cache->att->lists)
 	{
 		const KindUses *uses = &cache->kind_uses[table - cache->att->events];
-		int			kind = column_number(desc, table->kind_column, td->tg_relation);
 
-		if (new_row)
-			segments = row_kind_users(uses, new_row, kind, segments);
-		if (old_row)
-			segments = row_kind_users(uses, old_row, kind, segments);
+		/* a source of one kind: the rules counting it */
+		if (table->constant_kind)
+			segments = bms_add_members(segments, segment_cache_users(uses->kinds, uses->nkinds, table->constant_kind));
+		else
+		{
+			int			kind = column_number(desc, table->kind_column, td->tg_relation);
+
+			if (new_row)
+				segments = row_kind_users(uses, new_row, kind, segments);
+			if (old_row)
+				segments = row_kind_users(uses, old_row, kind, segments);
+		}
 	}
 	else
 		segments = cache->list_users;

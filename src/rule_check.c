@@ -211,7 +211,8 @@ read_attachments(MemoryContext target)
 	if (SPI_execute("SELECT role, table_schema, table_name, contact_column, tenant_column, "
 					"kind_column, at_column, list_column, "
 					"COALESCE(pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'time_zone', 'UTC'), "
-					"COALESCE(pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'source', a.table_name) "
+					"COALESCE(pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'source', a.table_name), "
+					"pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'constant_kind' "
 					"FROM segments.attached a ORDER BY a.role, 10",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read segments.attached");
@@ -244,6 +245,7 @@ read_attachments(MemoryContext target)
 		t->list_column = attached_string(tuple, desc, 8);
 		t->time_zone = attached_string(tuple, desc, 9);
 		t->source = attached_string(tuple, desc, 10);
+		t->constant_kind = attached_string(tuple, desc, 11);
 
 		t->relid = RangeVarGetRelid(makeRangeVar(t->schema, t->name, -1), AccessShareLock, true);
 		if (!OidIsValid(t->relid))
@@ -931,20 +933,54 @@ rule_find_source(Attachments *att, const char *name)
 	return NULL;
 }
 
+/* Whether some source holds events of kind: one of a kind column, or of that kind. */
+static bool
+source_of_kind(Attachments *att, const char *kind)
+{
+	int			i;
+
+	for (i = 0; i < att->nsources; i++)
+		if (att->events[i].kind_column || strcmp(att->events[i].constant_kind, kind) == 0)
+			return true;
+	return false;
+}
+
 AttachedTable *
 rule_event_table(const CheckedRule *cr, const RuleItem *event)
 {
 	return &cr->att->events[cr->items[event - cr->body->items].source];
 }
 
+/*
+ * A source named, else the one source of the kind's events: a source whose
+ * events are all of that kind, else the one source with a kind column.
+ */
 int
 rule_resolve_source(Attachments *att, const char *kind, const char *named)
 {
 	AttachedTable *source;
+	int			found = -1,
+				i;
 
 	if (named)
 		return (source = rule_find_source(att, named)) ? source - att->events : -1;
-	return att->nsources == 1 ? 0 : -1;
+	for (i = 0; i < att->nsources; i++)
+		if (att->events[i].constant_kind && strcmp(att->events[i].constant_kind, kind) == 0)
+		{
+			if (found >= 0)
+				return -1;
+			found = i;
+		}
+	if (found >= 0)
+		return found;
+	for (i = 0; i < att->nsources; i++)
+		if (att->events[i].kind_column)
+		{
+			if (found >= 0)
+				return -1;
+			found = i;
+		}
+	return found;
 }
 
 /*
@@ -970,6 +1006,13 @@ resolve_source(CheckState *st, const RuleItem *item)
 				errcode(ERRCODE_UNDEFINED_OBJECT),
 				errmsg("event source \"%s\" does not exist", named),
 				errhint("The event sources attached are %s.", source_list(st->att)));
+	if (!source_of_kind(st->att, kind))
+		ereport(ERROR,
+				errcode(ERRCODE_UNDEFINED_OBJECT),
+				errmsg("no event source holds events of kind '%s'", kind),
+				errdetail("The event sources attached are %s.", source_list(st->att)),
+				errhint("Each holds the events of one kind; name the source: event '%s' from '%s'.",
+						kind, st->att->events[0].source));
 	ereport(ERROR,
 			errcode(ERRCODE_AMBIGUOUS_COLUMN),
 			errmsg("event '%s' may come from several event sources", kind),

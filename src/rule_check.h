@@ -24,7 +24,8 @@ typedef struct AttachedTable
 	Oid			contact_type;
 	char	   *tenant_column;	/* contacts, or NULL */
 	Oid			tenant_type;
-	char	   *kind_column;	/* events */
+	char	   *kind_column;	/* events, or NULL when all of one kind */
+	char	   *constant_kind;	/* events without a kind column: their kind */
 	Oid			kind_enum;		/* events: the kind's enum type, or InvalidOid (text) */
 	char	   *at_column;		/* events */
 	char	   *list_column;	/* lists */

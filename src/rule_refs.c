@@ -15,12 +15,14 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
+#include "rule_check.h"
 #include "rule_type.h"
 
 PG_FUNCTION_INFO_V1(rule_references);
 PG_FUNCTION_INFO_V1(rule_depends_on_time);
 PG_FUNCTION_INFO_V1(rule_rename_segment);
 PG_FUNCTION_INFO_V1(rule_rename_event_kind);
+PG_FUNCTION_INFO_V1(rule_name_sources);
 
 /* One reference; duplicates are merged, keeping the first position. */
 typedef struct RuleRef
@@ -29,7 +31,8 @@ typedef struct RuleRef
 	const char *name;
 	uint32		path;			/* pool offset of the path's first component */
 	uint32		npath;			/* its components (consecutive strings); 0: none */
-	StringInfoData key;			/* kind, name and path, NUL-separated */
+	const char *source;			/* events, event fields: the source named, or NULL */
+	StringInfoData key;			/* kind, name, path and source, NUL-separated */
 	int			seq;			/* order of first appearance */
 	bool		relative;		/* its truth can change as time passes */
 } RuleRef;
@@ -43,7 +46,7 @@ typedef struct RefCollector
 
 static void
 add_ref(RefCollector *rc, const char *kind, const char *name,
-		uint32 path, uint32 npath, bool relative)
+		uint32 path, uint32 npath, const char *source, bool relative)
 {
 	RuleRef    *ref = &rc->refs[rc->nrefs];
 
@@ -51,6 +54,7 @@ add_ref(RefCollector *rc, const char *kind, const char *name,
 	ref->name = name;
 	ref->path = path;
 	ref->npath = npath;
+	ref->source = source;
 	ref->seq = rc->nrefs++;
 	ref->relative = relative;
 	initStringInfo(&ref->key);
@@ -69,6 +73,12 @@ add_ref(RefCollector *rc, const char *kind, const char *name,
 			component += strlen(component) + 1;
 		}
 	}
+	/* a source of its own, told apart from none */
+	if (source)
+	{
+		appendStringInfoChar(&ref->key, '\x01');
+		appendStringInfoString(&ref->key, source);
+	}
 }
 
 /*
@@ -80,6 +90,7 @@ typedef struct WhereOwner
 {
 	const char *ref_kind;		/* event_field or list_field */
 	const char *name;
+	const char *source;			/* an event's source named, or NULL */
 } WhereOwner;
 
 /* A list value as text: a string without its quotes. */
@@ -116,13 +127,14 @@ collect(RefCollector *rc, const RuleItem *item, const WhereOwner *owner)
 		case RI_FIELD:
 			add_ref(rc, owner ? owner->ref_kind : "field",
 					owner ? owner->name : RULE_STR(rc->body, item->a), item->a, item->b,
+					owner ? owner->source : NULL,
 					item->op == RT_WITHIN_LAST || item->op == RT_WITHIN_NEXT ||
 					rule_operands_are_relative(item + 1, end));
 			break;
 		case RI_EVENT:
 			{
 				const char *kind = RULE_STR(rc->body, item->a);
-				WhereOwner	event = {"event_field", kind};
+				WhereOwner	event = {"event_field", kind, rule_event_source(rc->body, item)};
 				const RuleItem *measure = NULL;
 
 				child = item + 1;
@@ -133,33 +145,29 @@ collect(RefCollector *rc, const RuleItem *item, const WhereOwner *owner)
 					measure = child;
 					child = RULE_NEXT(child);
 				}
-				/* an event source named: the path */
-				add_ref(rc, "event", kind,
-						(item->flags & RULE_HAS_SOURCE) ? item->a + (uint32) strlen(kind) + 1 : 0,
-						(item->flags & RULE_HAS_SOURCE) ? 1 : 0,
-						rule_operands_are_relative(child, end));
+				add_ref(rc, "event", kind, 0, 0, event.source, rule_operands_are_relative(child, end));
 				if (item->flags & RULE_HAS_WHERE)
 					collect(rc, item + 1, &event);
 				/* an aggregate's column, compared as a where clause's field is */
 				if (measure && RM_IS_AGGREGATE(measure->op))
-					add_ref(rc, "event_field", kind, measure->a, 1,
+					add_ref(rc, "event_field", kind, measure->a, 1, event.source,
 							rule_value_is_relative(measure + 1));
 			}
 			break;
 		case RI_IN_LIST:
 			{
-				WhereOwner	list = {"list_field", list_text(rc->body, item + 1)};
+				WhereOwner	list = {"list_field", list_text(rc->body, item + 1), NULL};
 
 				child = item + 2;
 				if (item->flags & RULE_HAS_WHERE)
 					child = RULE_NEXT(child);
-				add_ref(rc, "list", list.name, 0, 0, rule_operands_are_relative(child, end));
+				add_ref(rc, "list", list.name, 0, 0, NULL, rule_operands_are_relative(child, end));
 				if (item->flags & RULE_HAS_WHERE)
 					collect(rc, item + 2, &list);
 			}
 			break;
 		case RI_IN_SEGMENT:
-			add_ref(rc, "segment", RULE_STR(rc->body, item->a), 0, 0, false);
+			add_ref(rc, "segment", RULE_STR(rc->body, item->a), 0, 0, NULL, false);
 			break;
 		case RI_TRUE:
 		case RI_FALSE:
@@ -212,15 +220,17 @@ path_array(const RuleBody *body, uint32 path, uint32 npath)
 }
 
 /*
- * segments.rule_references(rule) -> TABLE(kind, name, path, relative)
+ * segments.rule_references(rule) -> TABLE(kind, name, path, relative, source)
  *
  * One row per distinct reference in order of first appearance: fields
  * (name is the column, path the column and its property keys), events
- * (name is the kind, path the source when the rule names one), event fields tested in an event's where clause (name
- * is the event kind, path the event column), lists (name is the value as
- * text), list fields tested in a list's where clause (name is the list,
- * path the column) and segments.  relative is true when some use of the reference
- * compares with the clock.
+ * (name is the kind), event fields tested in an event's where clause or
+ * aggregated (name is the event kind, path the event column), lists (name
+ * is the value as text), list fields tested in a list's where clause
+ * (name is the list, path the column) and segments.  relative is true when
+ * some use of the reference compares with the clock; source, of events
+ * and event fields, the event source the rule names.  The SQL of release
+ * 0.1 declares the first four columns only, which is what it gets.
  */
 Datum
 rule_references(PG_FUNCTION_ARGS)
@@ -250,13 +260,14 @@ rule_references(PG_FUNCTION_ARGS)
 	for (i = 0; i < kept; i++)
 	{
 		RuleRef    *ref = &rc.refs[i];
-		Datum		values[4];
-		bool		nulls[4] = {false, false, ref->npath == 0, false};
+		Datum		values[5];
+		bool		nulls[5] = {false, false, ref->npath == 0, false, ref->source == NULL};
 
 		values[0] = CStringGetTextDatum(ref->kind);
 		values[1] = CStringGetTextDatum(ref->name);
 		values[2] = ref->npath > 0 ? path_array(rc.body, ref->path, ref->npath) : (Datum) 0;
 		values[3] = BoolGetDatum(ref->relative);
+		values[4] = ref->source ? CStringGetTextDatum(ref->source) : (Datum) 0;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
@@ -280,32 +291,42 @@ rule_depends_on_time(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(false);
 }
 
-/* Replace every name 'from' of a condition of type (in segment, event) by 'to' in a tree. */
+/*
+ * Replace every name 'from' of a condition of type (in segment, event) by
+ * 'to' in a tree; of events, those of source (naming it, or none), unless
+ * source is NULL.
+ */
 static void
-rename_in_tree(RuleNode *node, RuleNodeType type, const char *from, const char *to)
+rename_in_tree(RuleNode *node, RuleNodeType type, const char *from, const char *to,
+			   const char *source)
 {
 	int			i;
 
 	check_stack_depth();
-	if (node->type == type && strcmp(node->name, from) == 0)
+	if (node->type == type && strcmp(node->name, from) == 0 &&
+		(source == NULL || node->source == NULL || strcmp(node->source, source) == 0))
 		node->name = to;
 	for (i = 0; i < node->nargs; i++)
-		rename_in_tree(node->args[i], type, from, to);
+		rename_in_tree(node->args[i], type, from, to, source);
 }
 
-/* The rule with the names from of conditions of a type renamed to the second and third arguments. */
+/*
+ * The rule with the names from of conditions of a type renamed to the
+ * second and third arguments (of the source the fourth names, if any).
+ */
 static Datum
 renamed(FunctionCallInfo fcinfo, RuleNodeType type)
 {
 	const RuleBody *body = PG_GETARG_RULE_BODY(0);
 	char	   *from = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	char	   *to = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	char	   *source = PG_NARGS() > 3 && !PG_ARGISNULL(3) ? text_to_cstring(PG_GETARG_TEXT_PP(3)) : NULL;
 	RuleArena	arena;
 	RuleNode   *root;
 
 	rule_arena_init(&arena);
 	root = rule_decode(body, &arena);
-	rename_in_tree(root, type, from, to);
+	rename_in_tree(root, type, from, to, source);
 	PG_RETURN_DATUM(rule_datum_from_tree(root, &arena));
 }
 
@@ -322,13 +343,56 @@ rule_rename_segment(PG_FUNCTION_ARGS)
 }
 
 /*
- * segments._rule_rename_event_kind(rule, old_kind text, new_kind text) -> rule
+ * segments._rule_rename_event_kind(rule, old_kind text, new_kind text,
+ *									source text) -> rule
  *
- * The rule with every "event 'old_kind'" naming new_kind instead: what an
- * enum kind's label renamed does to the rules that name it.
+ * The rule with every "event 'old_kind'" of the source naming new_kind
+ * instead: what an enum kind's label renamed does to the rules that name
+ * it.
  */
 Datum
 rule_rename_event_kind(PG_FUNCTION_ARGS)
 {
 	return renamed(fcinfo, RN_EVENT);
+}
+
+/* Name the source of every event condition of a tree that names none. */
+static void
+name_sources(RuleNode *node, Attachments *att)
+{
+	int			i;
+
+	check_stack_depth();
+	if (node->type == RN_EVENT && node->source == NULL)
+	{
+		int			source = rule_resolve_source(att, node->name, NULL);
+
+		/* one that means no source, or several, fails when checked */
+		if (source >= 0)
+			node->source = att->events[source].source;
+	}
+	for (i = 0; i < node->nargs; i++)
+		name_sources(node->args[i], att);
+}
+
+/*
+ * segments._rule_name_sources(rule) -> rule
+ *
+ * The rule with every event condition naming the event source it reads,
+ * as the attached sources resolve it now: the catalog keeps rules so once
+ * several sources are attached, so that attaching another never changes
+ * what a stored rule reads.
+ */
+Datum
+rule_name_sources(PG_FUNCTION_ARGS)
+{
+	const RuleBody *body = PG_GETARG_RULE_BODY(0);
+	Attachments *att = rule_load_attachments();
+	RuleArena	arena;
+	RuleNode   *root;
+
+	rule_arena_init(&arena);
+	root = rule_decode(body, &arena);
+	name_sources(root, att);
+	PG_RETURN_DATUM(rule_datum_from_tree(root, &arena));
 }

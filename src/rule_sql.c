@@ -635,6 +635,9 @@ rule_sql_kind_test(const AttachedTable *ev, const char *alias, const char *kind)
 {
 	HeapTuple	label;
 
+	/* a source of one kind: all its events or none */
+	if (ev->constant_kind)
+		return pstrdup(strcmp(ev->constant_kind, kind) == 0 ? "true" : "false");
 	if (!OidIsValid(ev->kind_enum))
 		return psprintf("%s.%s" BUILTIN_OP("=") "%s", alias, quote_identifier(ev->kind_column),
 						quote_literal_cstr(kind));

@@ -33,7 +33,8 @@ extern char *rule_sql_time_field(const CheckedRule *cr, const RuleItem *field, c
 
 /*
  * alias.<kind column> = 'kind': for a kind of an enum type, the label as
- * that type, or compared as text when the type has no such label (yet).
+ * that type, or compared as text when the type has no such label (yet);
+ * true or false for a source whose events are all of one kind.
  */
 extern char *rule_sql_kind_test(const AttachedTable *events, const char *alias, const char *kind);
 

@@ -176,7 +176,10 @@ read_references(int n, const CachedSegment *loaded, int *nrefs)
 	MemoryContext cxt = CurrentMemoryContext;
 	int			i;
 
-	if (SPI_execute("SELECT r.segment_id, r.kind, r.name, r.path[1] FROM segments.segment_reference r",
+	/* source read so that the SQL of release 0.1, without it, works too */
+	if (SPI_execute("SELECT r.segment_id, r.kind, r.name, "
+					"pg_catalog.to_jsonb(r) OPERATOR(pg_catalog.->>) 'source' "
+					"FROM segments.segment_reference r",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read segments.segment_reference");
 	/* SPI returns in its own context */

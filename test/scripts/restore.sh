@@ -17,6 +17,8 @@
 #   schema, data   pg_restore --schema-only, then --data-only
 #   reordered      the same, the rows naming a segment loaded before the
 #                  segments (as -j may load them)
+#   triggers first pg_restore, the partitioned lists' triggers restored
+#                  before their partitions' (as -j may restore them)
 #   clean          pg_restore --clean --if-exists over the live database,
 #                  changed since the dump (rows added, a segment dropped)
 #   schema, attach pg_restore --schema-only, then attach_contacts again:
@@ -125,6 +127,20 @@ new_db reordered
 "$PGBIN/pg_restore" --data-only --exit-on-error -L "$dumps/reordered.list" -d reordered "$dumps/source.dump" ||
 	fail "reordered: pg_restore --data-only, segment_reference and segment_state first"
 checked "--data-only with segment_reference and segment_state before segment" reordered
+
+# pg_restore -j may restore a partitioned table's triggers before its
+# partitions' (another worker restoring those): a session restoring a dump
+# leaves the partitions' triggers to the dump
+new_db triggers_first
+"$PGBIN/pg_restore" -l "$dumps/source.dump" >"$dumps/all.list"
+{ grep -v ' TRIGGER ' "$dumps/all.list"
+  grep ' TRIGGER zapp list_members ' "$dumps/all.list"
+  grep ' TRIGGER ' "$dumps/all.list" | grep -v ' TRIGGER zapp list_members '; } >"$dumps/triggers_first.list"
+grep -q ' TRIGGER public list_members_low ' "$dumps/triggers_first.list" ||
+	fail "triggers first: no trigger of a partition in the dump's list"
+"$PGBIN/pg_restore" --exit-on-error -L "$dumps/triggers_first.list" -d triggers_first "$dumps/source.dump" ||
+	fail "triggers first: pg_restore, the partitioned lists' triggers before their partitions'"
+checked "with the partitioned table's triggers before its partitions'" triggers_first
 
 # over the live database, changed since the dump
 psql_ -d source -c "INSERT INTO zapp.contacts (id, account_id, email, country, plan, score, created_at)
