@@ -883,7 +883,8 @@ BEGIN
 		SELECT DISTINCT t.role, t.source
 		FROM jsonb_to_recordset(before.tables) AS t(role text, relid oid, root boolean, source text)
 		JOIN pg_catalog.pg_event_trigger_dropped_objects() o ON o.object_type = 'table' AND o.objid = t.relid
-		WHERE NOT t.root AND t.role <> ALL (coalesce(dropped, '{}'))
+		WHERE NOT t.root AND NOT (t.role = ANY (coalesce(dropped, '{}'))
+			AND (t.role <> 'events' OR t.source = ANY (coalesce(dropped_sources, '{}'))))
 		ORDER BY 1, 2
 	LOOP
 		ids := segments._role_segments(p.role, p.source);
@@ -1386,6 +1387,10 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 			HINT = 'Leave it out to name the source after the table.';
 	END IF;
+	IF pg_catalog.octet_length(source_name) > 63 THEN
+		RAISE EXCEPTION 'an event source''s name is at most 63 bytes long'
+			USING ERRCODE = 'name_too_long';
+	END IF;
 	SELECT * INTO existing FROM segments.attached x WHERE x.role = 'events' AND x.source = source_name;
 	IF FOUND THEN
 		RAISE EXCEPTION 'event source "%" is already attached', source_name
@@ -1808,8 +1813,10 @@ BEGIN
 			DETAIL = CASE WHEN n = 0 THEN format('No segment uses the %s table.', role)
 				ELSE format('%s %s %s the %s table.', CASE WHEN n = 1 THEN 'Segment' ELSE 'Segments' END,
 					segments._segment_list(u.ids), CASE WHEN n = 1 THEN 'uses' ELSE 'use' END, role) END,
-			HINT = CASE WHEN n = 0 THEN format('Detach the table first with segments.detach_%s().', role)
-				ELSE format('Drop those segments or alter their rules, then detach the table with segments.detach_%s().', role) END;
+			HINT = CASE WHEN n = 0 THEN format('Detach the table first with segments.detach_%s(%s).', role,
+					coalesce(quote_literal(source), ''))
+				ELSE format('Drop those segments or alter their rules, then detach the table with segments.detach_%s(%s).',
+					role, coalesce(quote_literal(source), '')) END;
 	ELSIF n > 0 THEN
 		RAISE EXCEPTION 'cannot % column "%" of table % because %', doing, col, qname,
 			format('%s %s %s to it', CASE WHEN n = 1 THEN 'segment' ELSE 'segments' END,
@@ -2177,6 +2184,15 @@ DECLARE
 	moved oid[] := '{}';
 	k record;
 BEGIN
+	-- INHERIT or ATTACH PARTITION put a table under two attached tables
+	SELECT x.relid, string_agg(x.role || coalesce(format(' (source "%s")', x.source), '') || ' table '
+		|| segments._relation_name(x.root), ' and ' ORDER BY x.role, x.source) AS owners INTO t
+	FROM segments._attached_tables() x GROUP BY x.relid HAVING count(*) > 1 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'table % would be under two attached tables, the %', segments._relation_name(t.relid), t.owners
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			DETAIL = 'A table under two attached tables would be maintained for one of them only.';
+	END IF;
 	FOR t IN
 		WITH tree AS (SELECT * FROM segments._attached_tables()),
 		trig AS (SELECT * FROM segments._triggered())
@@ -2284,6 +2300,109 @@ BEGIN
 	IF 'contacts' = ANY (roles) THEN
 		PERFORM segments.detach_contacts();
 	END IF;
+END
+$$;
+
+-- A table to attach: as in 0.1, and neither part of an attached table nor
+-- holding one (a partition or inheritance child under two attachments
+-- would be maintained for one of them only).
+CREATE OR REPLACE FUNCTION segments._check_table(rel regclass, role text) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	c record;
+	other text;
+	qname text;
+	owner regrole;
+	o record;
+BEGIN
+	IF rel IS NULL THEN
+		RAISE EXCEPTION 'the % table must not be null', role
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT cl.relkind, cl.relpersistence INTO c
+	FROM pg_catalog.pg_class cl WHERE cl.oid = rel;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'relation with OID % does not exist', rel::oid
+			USING ERRCODE = 'undefined_table';
+	END IF;
+	qname := segments._relation_name(rel);
+	IF c.relkind NOT IN ('r', 'p') THEN
+		RAISE EXCEPTION '% is not a table', qname
+			USING ERRCODE = 'wrong_object_type',
+			DETAIL = format('It is %s; the %s table must be an ordinary or partitioned table.',
+				CASE c.relkind WHEN 'v' THEN 'a view' WHEN 'm' THEN 'a materialized view'
+					WHEN 'f' THEN 'a foreign table' WHEN 'S' THEN 'a sequence'
+					WHEN 'c' THEN 'a composite type' WHEN 'i' THEN 'an index'
+					WHEN 'I' THEN 'a partitioned index' ELSE 'not a table' END,
+				role);
+	END IF;
+	IF c.relpersistence = 't' THEN
+		RAISE EXCEPTION 'table % is temporary', quote_ident((SELECT cl.relname FROM pg_catalog.pg_class cl WHERE cl.oid = rel))
+			USING ERRCODE = 'wrong_object_type',
+			DETAIL = format('The %s table must be a permanent table.', role);
+	END IF;
+	SELECT a.role INTO other FROM segments.attached a
+	WHERE a.table_schema = (SELECT n.nspname FROM pg_catalog.pg_class cl
+			JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace WHERE cl.oid = rel)
+		AND a.table_name = (SELECT cl.relname FROM pg_catalog.pg_class cl WHERE cl.oid = rel);
+	IF FOUND THEN
+		RAISE EXCEPTION '% is already attached as the % table', qname, other
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	SELECT t.role, t.source, t.root, t.relid = rel AS inside INTO o
+	FROM segments._attached_tables() t
+	WHERE t.relid = rel OR t.relid IN (SELECT x.relid FROM segments._tree(rel) x)
+	ORDER BY t.relid = rel DESC LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION '% % the attached % table %', qname,
+			CASE WHEN o.inside THEN 'is part of' ELSE 'holds' END,
+			o.role || coalesce(format(' (source "%s")', o.source), ''), segments._relation_name(o.root)
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			DETAIL = 'A table under two attached tables would be maintained for one of them only.';
+	END IF;
+	-- Attaching runs as the extension's owner (SECURITY DEFINER), which
+	-- installs the table's triggers and drops them again at detach: only
+	-- a role with the rights of the table's owner may drop a trigger.
+	SELECT cl.relowner::regrole INTO owner FROM pg_catalog.pg_class cl WHERE cl.oid = rel;
+	IF NOT pg_catalog.pg_has_role(current_user, owner, 'USAGE') THEN
+		RAISE EXCEPTION 'the extension''s owner % cannot attach %', quote_ident(current_user), qname
+			USING ERRCODE = 'insufficient_privilege',
+			DETAIL = format('Attaching installs triggers on the %s table and detaching drops them, which needs the rights of its owner %s.',
+				role, owner),
+			HINT = format('Grant role %s to %s.', owner, quote_ident(current_user));
+	END IF;
+	RETURN qname;
+END
+$$;
+
+-- TRUNCATE of an attached table (or a partition): as in 0.1, the segments
+-- that read it rebuilt, of an event source those reading that source.
+CREATE OR REPLACE FUNCTION segments._on_truncate() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	ids bigint[];
+	t record;
+BEGIN
+	-- a TRUNCATE of the role's table only: any other would rebuild its segments for nothing
+	SELECT x.source INTO t FROM segments._attached_tables() x WHERE x.role = TG_ARGV[0] AND x.relid = TG_RELID;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'segments._on_truncate() fires only on the attached % table', TG_ARGV[0]
+			USING ERRCODE = 'trigger_protocol_violated',
+			DETAIL = format('Table %s is not the attached %s table nor one of its partitions.',
+				TG_RELID::pg_catalog.regclass, TG_ARGV[0]);
+	END IF;
+	IF segments._truncate_done(TG_RELID) THEN
+		RETURN NULL;
+	END IF;
+	PERFORM segments._writers_lock(false);
+	ids := segments._role_segments(TG_ARGV[0], t.source);
+	IF ids IS NOT NULL THEN
+		PERFORM segments._take_all_turns();
+		PERFORM segments._maintain(ids, NULL::text[], 'write');
+	END IF;
+	RETURN NULL;
 END
 $$;
 

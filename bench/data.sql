@@ -3,14 +3,15 @@
 --   psql -v contacts=1000000 -v events=10000000 -v tenants=100 -f bench/data.sql
 --
 -- contacts (with a tenant column and jsonb properties), events over the
--- year before segments.now(), and list memberships.  Values come from
+-- year before segments.now(), a shop's purchases (an event source of one
+-- kind), and list memberships with a status and a time.  Values come from
 -- arithmetic on the row number, so every run produces the same data.
 
 \set ON_ERROR_STOP 1
 SELECT :'contacts'::bigint AS n_contacts, :'events'::bigint AS n_events,
        :'tenants'::int AS n_tenants \gset
 
-DROP TABLE IF EXISTS public.contacts, public.events, public.list_members CASCADE;
+DROP TABLE IF EXISTS public.contacts, public.events, public.purchases, public.list_members CASCADE;
 
 CREATE TABLE public.contacts (
     id          bigint PRIMARY KEY,
@@ -66,6 +67,27 @@ FROM generate_series(1::bigint, :n_events) AS j;
 
 CREATE INDEX ON public.events (contact_id, kind, occurred_at);
 
+-- A shop's orders, one per two contacts: a purchase of an amount in a
+-- currency; most contacts buy nothing, a few often (a square skew).
+CREATE TABLE public.purchases (
+    id            bigint PRIMARY KEY,
+    contact_id    bigint NOT NULL,
+    amount        numeric(10, 2) NOT NULL,
+    currency      text NOT NULL,
+    purchased_at  timestamptz NOT NULL
+);
+
+INSERT INTO public.purchases
+SELECT j,
+       1 + floor(:n_contacts * power((hashint8(j + 2000000000000)::float8 + 2147483648) / 4294967296, 2))::bigint,
+       5 + (hashint8(j + 3000000000000) & 65535) % 49500 / 100.0,
+       (ARRAY['EUR', 'EUR', 'USD', 'GBP'])[1 + (hashint8(j + 4000000000000) & 3)],
+       timestamptz '2025-06-15 12:00:00+00'
+           - floor((hashint8(j + 5000000000000)::float8 + 2147483648) / 4294967296 * 525600) * interval '1 minute'
+FROM generate_series(1::bigint, :n_contacts / 2) AS j;
+
+CREATE INDEX ON public.purchases (contact_id, purchased_at);
+
 CREATE TABLE public.list_members (
     contact_id    bigint NOT NULL,
     list_id       integer NOT NULL,
@@ -84,4 +106,4 @@ SELECT i, l,
 FROM generate_series(1::bigint, :n_contacts) AS i, generate_series(1, 20) AS l
 WHERE hashint8(i * 20 + l) % 10 = 0;
 
-VACUUM ANALYZE public.contacts, public.events, public.list_members;
+VACUUM ANALYZE public.contacts, public.events, public.purchases, public.list_members;

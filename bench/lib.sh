@@ -36,6 +36,7 @@ bench_data() {
 		-v contacts="$1" -v events="$2" -v tenants="$3" -f "$bench_root/bench/data.sql" &&
 	q -c "SELECT segments.attach_contacts('public.contacts', key => 'id', tenant => 'account_id')" \
 		-c "SELECT segments.attach_events('public.events', contact => 'contact_id', kind => 'kind', at => 'occurred_at')" \
+		-c "SELECT segments.attach_events('public.purchases', contact => 'contact_id', at => 'purchased_at', constant_kind => 'purchased', source => 'shop')" \
 		-c "SELECT segments.attach_lists('public.list_members', contact => 'contact_id', list => 'list_id', at => 'subscribed_at')" >/dev/null || return 1
 	printf 'data: %s contacts, %s events, %s tenants generated and attached in %.0f s\n' \
 		"$(fmt "$1")" "$(fmt "$2")" "$3" "$(secs_since "$t0")"

@@ -63,4 +63,8 @@ INSERT INTO bench_rule VALUES
 (29, 'in list where', 'in list 7 where (status = ''subscribed'')',
  'EXISTS (SELECT FROM public.list_members l WHERE l.contact_id = c.id AND l.list_id = 7 AND l.status = ''subscribed'')'),
 (30, 'in list within last', 'in list 7 within last 30 days',
- 'EXISTS (SELECT FROM public.list_members l WHERE l.contact_id = c.id AND l.list_id = 7 AND l.subscribed_at BETWEEN timestamptz ''2025-05-16 12:00:00+00'' AND timestamptz ''2025-06-15 12:00:00+00'')');
+ 'EXISTS (SELECT FROM public.list_members l WHERE l.contact_id = c.id AND l.list_id = 7 AND l.subscribed_at BETWEEN timestamptz ''2025-05-16 12:00:00+00'' AND timestamptz ''2025-06-15 12:00:00+00'')'),
+(31, 'event sum, second source', 'event ''purchased'' sum(amount) >= 500 within last 90 days',
+ 'c.id IN (SELECT p.contact_id FROM public.purchases p WHERE p.purchased_at BETWEEN timestamptz ''2025-03-17 12:00:00+00'' AND timestamptz ''2025-06-15 12:00:00+00'' GROUP BY 1 HAVING sum(p.amount) >= 500)'),
+(32, 'event avg, second source', 'event ''purchased'' where (currency = ''EUR'') avg(amount) >= 250',
+ 'c.id IN (SELECT p.contact_id FROM public.purchases p WHERE p.currency = ''EUR'' GROUP BY 1 HAVING avg(p.amount) >= 250)');

@@ -108,8 +108,10 @@ SELECT segments.rule_from_jsonb('{"frobnicate": true}');
 \echo '== 6. A sample database from bench/data.sql: 20,000 contacts of 10'
 \echo '   tenants (account_id) with jsonb properties (props), 200,000 email'
 \echo '   events over the year before 2025-06-15 12:00 UTC (a few contacts very'
-\echo '   active, many with a handful of events, some with none), and about'
-\echo '   40,000 list memberships over 20 lists, two per contact on average.'
+\echo '   active, many with a handful of events, some with none), 10,000'
+\echo '   purchases from a shop (an amount in a currency), and about 40,000'
+\echo '   list memberships over 20 lists, two per contact on average, some'
+\echo '   unsubscribed since, each with the time it began.'
 \echo '   (Generating it takes a second or two.)'
 \echo
 
@@ -127,7 +129,10 @@ RESET client_min_messages;
 
 SELECT (SELECT count(*) FROM contacts) AS contacts,
        (SELECT count(*) FROM events) AS events,
+       (SELECT count(*) FROM purchases) AS purchases,
        (SELECT count(*) FROM list_members) AS list_members;
+
+SELECT status, count(*) AS list_rows FROM list_members GROUP BY status ORDER BY status;
 
 SELECT * FROM contacts ORDER BY id LIMIT 3;
 
@@ -149,11 +154,16 @@ SELECT segments.now();
 \echo
 
 SELECT segments.attach_contacts('public.contacts', key => 'id', tenant => 'account_id');
-SELECT segments.attach_events('public.events', contact => 'contact_id', kind => 'kind', at => 'occurred_at');
+-- Two event sources: the email events, with a kind column, and the shop's
+-- purchases, all of one kind.
+SELECT segments.attach_events('public.events', contact => 'contact_id', kind => 'kind', at => 'occurred_at',
+                              source => 'email');
+SELECT segments.attach_events('public.purchases', contact => 'contact_id', at => 'purchased_at',
+                              constant_kind => 'purchased', source => 'shop');
 SELECT segments.attach_lists('public.list_members', contact => 'contact_id', list => 'list_id', at => 'subscribed_at');
 
-SELECT role, table_schema, table_name, contact_column, tenant_column, kind_column, at_column, list_column
-FROM segments.attached ORDER BY role;
+SELECT role, source, table_name, contact_column, tenant_column, kind_column, constant_kind, at_column, list_column
+FROM segments.attached ORDER BY role, source;
 
 \echo
 \echo '== 8. Try a rule before saving it: preview lists the first matching'
@@ -195,6 +205,11 @@ SELECT segments.create_segment('Pricing interest', $$event 'clicked' where (url 
 SELECT segments.create_segment('Lapsed openers', $$event 'opened' last before 30 days ago$$);
 -- An aggregate of an event column: clicks on three campaigns or more.
 SELECT segments.create_segment('Campaign hoppers', $$event 'clicked' count(distinct campaign) >= 3 within last 90 days$$);
+-- The shop's purchases: spent 500 or more in 90 days; an average basket
+-- of 250 or more; a first purchase this month.
+SELECT segments.create_segment('Big spenders', $$event 'purchased' sum(amount) >= 500 within last 90 days$$);
+SELECT segments.create_segment('Big baskets', $$event 'purchased' where (currency = 'EUR') avg(amount) >= 250$$);
+SELECT segments.create_segment('New customers', $$event 'purchased' first within last 30 days$$);
 
 \echo
 \echo '   The catalog and the number of members of each segment, read from'

@@ -53,6 +53,7 @@ SELECT * FROM try($$SELECT segments.attach_events('purchases', contact => 'custo
 SELECT * FROM try($$SELECT segments.attach_events('purchases', contact => 'customer', constant_kind => '', at => 'purchased_at')$$);
 SELECT * FROM try($$SELECT segments.attach_events('purchases', contact => 'customer', constant_kind => 'purchased', at => 'purchased_at', source => 'email')$$);
 SELECT * FROM try($$SELECT segments.attach_events('email_events', contact => 'contact_id', kind => 'kind', at => 'occurred_at', source => 'again')$$);
+SELECT * FROM try($$SELECT segments.attach_events('purchases', contact => 'customer', constant_kind => 'purchased', at => 'purchased_at', source => repeat('s', 64))$$);
 
 -- A second source: the stored rules now name the one they read.
 SELECT segments.attach_events('purchases', contact => 'customer', constant_kind => 'purchased',
@@ -148,6 +149,40 @@ SELECT * FROM try($$ALTER TABLE email_events DROP COLUMN amount$$);
 SELECT * FROM try($$ALTER TABLE purchases DROP COLUMN purchased_at$$);
 ALTER TABLE purchases DROP COLUMN currency;
 SELECT s.name, v.missing, v.extra FROM segments.segment s, LATERAL segments.verify_segment(s.id) v ORDER BY s.id;
+
+-- A table is under one attached table: a partition or child of a source
+-- is not attached as another, nor made one of another's.
+CREATE TABLE app_archive (LIKE app_events);
+ALTER TABLE app_archive INHERIT app_events;
+SELECT * FROM try($$SELECT segments.attach_events('app_archive', contact => 'user_id', kind => 'kind', at => 'seen_at', source => 'archive')$$);
+SELECT * FROM try($$SELECT segments.attach_events('app_events', contact => 'user_id', kind => 'kind', at => 'seen_at', source => 'again')$$);
+ALTER TABLE app_archive NO INHERIT app_events;
+SELECT segments.attach_events('app_archive', contact => 'user_id', kind => 'kind', at => 'seen_at', source => 'archive');
+SELECT * FROM try($$ALTER TABLE app_archive INHERIT app_events$$);
+SELECT segments.detach_events('archive');
+DROP TABLE app_archive;
+CREATE TABLE app_all (LIKE app_events);
+ALTER TABLE app_events INHERIT app_all;
+SELECT * FROM try($$SELECT segments.attach_events('app_all', contact => 'user_id', kind => 'kind', at => 'seen_at', source => 'all')$$);
+ALTER TABLE app_events NO INHERIT app_all;
+DROP TABLE app_all;
+
+-- One DROP of a source's table and of a partition of another source: the
+-- other source's segments lose the partition's events.
+CREATE TABLE visits (user_id bigint NOT NULL, at timestamptz NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE visits_old PARTITION OF visits FOR VALUES FROM ('2000-01-01') TO ('2025-06-01');
+CREATE TABLE visits_new PARTITION OF visits FOR VALUES FROM ('2025-06-01') TO ('2030-01-01');
+INSERT INTO visits VALUES (1, '2025-05-01'), (2, '2025-06-10');
+CREATE TABLE spare (user_id bigint NOT NULL, at timestamptz NOT NULL);
+SELECT segments.attach_events('visits', contact => 'user_id', constant_kind => 'visited', at => 'at');
+SELECT segments.attach_events('spare', contact => 'user_id', constant_kind => 'spared', at => 'at');
+SELECT segments.create_segment('visitors', 'event ''visited''') IS NOT NULL AS created;
+DROP TABLE spare, visits_old;
+SELECT m.contact FROM segments.membership m JOIN segments.segment s ON s.id = m.segment_id
+WHERE s.name = 'visitors' ORDER BY 1;
+SELECT segments.drop_segment('visitors');
+SELECT segments.detach_events('visits');
+DROP TABLE visits;
 
 -- Detaching: by name when several are attached; refused while read.
 SELECT * FROM try($$SELECT segments.detach_events()$$);

@@ -1011,8 +1011,7 @@ resolve_source(CheckState *st, const RuleItem *item)
 				errcode(ERRCODE_UNDEFINED_OBJECT),
 				errmsg("no event source holds events of kind '%s'", kind),
 				errdetail("The event sources attached are %s.", source_list(st->att)),
-				errhint("Each holds the events of one kind; name the source: event '%s' from '%s'.",
-						kind, st->att->events[0].source));
+				errhint("Each holds the events of one kind; attach the table of those events with segments.attach_events()."));
 	ereport(ERROR,
 			errcode(ERRCODE_AMBIGUOUS_COLUMN),
 			errmsg("event '%s' may come from several event sources", kind),
