@@ -680,6 +680,22 @@ kind_users(const KindUses *uses, Oid output, Datum value, Bitmapset *segments)
 	return segments;
 }
 
+/*
+ * The kinds that the rules reading an event source count, with their
+ * segments; NULL for a source of one kind, whose rules counting it are
+ * added to *segments (any row written is of that kind).
+ */
+static const KindUses *
+kind_uses_of(SegmentCache *cache, const AttachedTable *table, Bitmapset **segments)
+{
+	const KindUses *uses = &cache->kind_uses[table - cache->att->events];
+
+	if (table->kind_column)
+		return uses;
+	*segments = bms_add_members(*segments, segment_cache_users(uses->kinds, uses->nkinds, table->constant_kind));
+	return NULL;
+}
+
 static Bitmapset *
 written_kinds(const KindUses *uses, Tuplestorestate *rows, TupleTableSlot *slot, int kind,
 			  Bitmapset *segments)
@@ -822,12 +838,9 @@ segments_on_write(PG_FUNCTION_ARGS)
 	}
 	else if (table != &cache->att->lists)
 	{
-		const KindUses *uses = &cache->kind_uses[table - cache->att->events];
+		const KindUses *uses = kind_uses_of(cache, table, &segments);
 
-		/* a source of one kind: the rules counting it */
-		if (table->constant_kind)
-			segments = bms_add_members(segments, segment_cache_users(uses->kinds, uses->nkinds, table->constant_kind));
-		else
+		if (uses)
 		{
 			int			kind = column_number(desc, table->kind_column, td->tg_relation);
 
@@ -947,12 +960,9 @@ segments_on_replicated_write(PG_FUNCTION_ARGS)
 	}
 	else if (table != &cache->att->lists)
 	{
-		const KindUses *uses = &cache->kind_uses[table - cache->att->events];
+		const KindUses *uses = kind_uses_of(cache, table, &segments);
 
-		/* a source of one kind: the rules counting it */
-		if (table->constant_kind)
-			segments = bms_add_members(segments, segment_cache_users(uses->kinds, uses->nkinds, table->constant_kind));
-		else
+		if (uses)
 		{
 			int			kind = column_number(desc, table->kind_column, td->tg_relation);
 

@@ -172,6 +172,24 @@ valid_window(ValidateState *st, uint32_t index, uint8_t window, uint32_t next)
 }
 
 /*
+ * The where clause of the event or list condition at index, at *next
+ * (moved past it).
+ */
+static bool
+valid_where(ValidateState *st, uint32_t index, uint32_t *next, int depth)
+{
+	uint32_t	end = index + st->body->items[index].span;
+
+	if (*next >= end)
+		return corrupt(st, "Item %u has a where clause but no items for it (span %u).",
+					   index, st->body->items[index].span);
+	if (!valid_node(st, *next, end, depth + 1, true))
+		return false;
+	*next += st->body->items[*next].span;
+	return true;
+}
+
+/*
  * A list condition: its value, a where clause, a window other than ever
  * (ever is 0, the one form release 0.1 wrote).
  */
@@ -179,7 +197,6 @@ static bool
 valid_in_list(ValidateState *st, uint32_t index, int depth)
 {
 	const RuleItem *item = &st->body->items[index];
-	uint32_t	end = index + item->span;
 	uint32_t	next = index + 2;
 
 	if (item->flags & ~RULE_HAS_WHERE)
@@ -192,15 +209,8 @@ valid_in_list(ValidateState *st, uint32_t index, int depth)
 		return corrupt(st, "Item %u has no list value (span %u).", index, item->span);
 	if (!valid_value(st, index + 1, false, false))
 		return false;
-	if (item->flags & RULE_HAS_WHERE)
-	{
-		if (next >= end)
-			return corrupt(st, "Item %u has a where clause but no items for it (span %u).",
-						   index, item->span);
-		if (!valid_node(st, next, end, depth + 1, true))
-			return false;
-		next += st->body->items[next].span;
-	}
+	if ((item->flags & RULE_HAS_WHERE) && !valid_where(st, index, &next, depth))
+		return false;
 	return valid_window(st, index, item->arg, next);
 }
 
@@ -230,15 +240,8 @@ valid_event(ValidateState *st, uint32_t index, int depth)
 		return corrupt(st, "Item %u has an unknown count comparison %u.", index, item->op);
 	if (item->b > RULE_MAX_AMOUNT)
 		return corrupt(st, "Item %u has a count %u out of range.", index, item->b);
-	if (item->flags & RULE_HAS_WHERE)
-	{
-		if (next >= end)
-			return corrupt(st, "Item %u has a where clause but no items for it (span %u).",
-						   index, item->span);
-		if (!valid_node(st, next, end, depth + 1, true))
-			return false;
-		next += st->body->items[next].span;
-	}
+	if ((item->flags & RULE_HAS_WHERE) && !valid_where(st, index, &next, depth))
+		return false;
 	if (item->flags & RULE_HAS_MEASURE)
 	{
 		const RuleItem *m;

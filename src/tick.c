@@ -159,6 +159,24 @@ add_operand_sweeps(EdgeCollector *ec, const char *query, bool widen,
  * The sweeps of a condition: role and, for events, their source and kind
  * say whose columns a field reads (a where clause's).
  */
+/*
+ * The edges of an event's or list's window (its operands from to end) on
+ * the time its query reads: within last N unit, rows enter at now and
+ * leave at now - N unit; the other windows, at their times.
+ */
+static void
+add_window_sweeps(EdgeCollector *ec, const char *query, bool widen, RuleWindow window,
+				  const RuleItem *from, const RuleItem *to)
+{
+	if (window == RW_WITHIN_LAST)
+	{
+		add_sweep(ec, query, widen, 0, NULL);
+		add_sweep(ec, query, widen, -1, from);
+	}
+	else
+		add_operand_sweeps(ec, query, widen, from, to);
+}
+
 static void
 collect_edges(EdgeCollector *ec, const RuleItem *item, const char *role,
 			  const AttachedTable *events, const char *event_kind)
@@ -206,7 +224,6 @@ collect_edges(EdgeCollector *ec, const RuleItem *item, const char *role,
 			{
 				const char *kind = RULE_STR(body, item->a);
 				const AttachedTable *source = rule_event_table(ec->cr, item);
-				char	   *query;
 				bool		widen;
 
 				child = item + 1;
@@ -232,21 +249,13 @@ collect_edges(EdgeCollector *ec, const RuleItem *item, const char *role,
 				if (!rule_operands_are_relative(child, end))
 					break;
 				widen = is_time_without_zone(contact_column_type(source, source->at_column));
-				query = sweep_query(ec->cr, "events", source, kind,
-									psprintf("e.%s", quote_identifier(source->at_column)), widen);
-				if (item->arg == RW_WITHIN_LAST)
-				{
-					/* events enter at now, leave at now - N unit */
-					add_sweep(ec, query, widen, 0, NULL);
-					add_sweep(ec, query, widen, -1, child);
-				}
-				else
-					add_operand_sweeps(ec, query, widen, child, end);
+				add_window_sweeps(ec, sweep_query(ec->cr, "events", source, kind,
+												  psprintf("e.%s", quote_identifier(source->at_column)), widen),
+								  widen, (RuleWindow) item->arg, child, end);
 			}
 			break;
 		case RI_IN_LIST:
 			{
-				char	   *query;
 				bool		widen;
 
 				child = item + 2;
@@ -259,16 +268,9 @@ collect_edges(EdgeCollector *ec, const RuleItem *item, const char *role,
 					break;
 				/* every list's rows: a superset, as for a list's where clause */
 				widen = is_time_without_zone(contact_column_type(&att->lists, att->lists.at_column));
-				query = sweep_query(ec->cr, "lists", NULL, NULL,
-									psprintf("l.%s", quote_identifier(att->lists.at_column)), widen);
-				if (item->arg == RW_WITHIN_LAST)
-				{
-					/* rows enter at now, leave at now - N unit */
-					add_sweep(ec, query, widen, 0, NULL);
-					add_sweep(ec, query, widen, -1, child);
-				}
-				else
-					add_operand_sweeps(ec, query, widen, child, end);
+				add_window_sweeps(ec, sweep_query(ec->cr, "lists", NULL, NULL,
+												  psprintf("l.%s", quote_identifier(att->lists.at_column)), widen),
+								  widen, (RuleWindow) item->arg, child, end);
 			}
 			break;
 		case RI_IN_SEGMENT:
