@@ -1463,7 +1463,7 @@ COMMENT ON FUNCTION segments.attach_events(regclass, name, name, name, text, tex
 ALTER TABLE segments._ddl_before ADD COLUMN labels jsonb NOT NULL DEFAULT '{}';
 
 -- The event sources whose kind column is of an enum (under any domain), and the enum.
-CREATE FUNCTION segments._kind_enums() RETURNS TABLE (source text, enum oid)
+CREATE FUNCTION segments._kind_enums() RETURNS TABLE (source text, enum oid, kind_column name)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -1476,6 +1476,7 @@ BEGIN
 		END IF;
 		k := segments._column(format('%I.%I', a.table_schema, a.table_name)::pg_catalog.regclass, a.kind_column, 'kind');
 		source := a.source;
+		kind_column := a.kind_column;
 		enum := (SELECT t.oid FROM pg_catalog.pg_type t WHERE t.oid = k.base AND t.typtype = 'e');
 		IF enum IS NOT NULL THEN
 			RETURN NEXT;
@@ -1540,6 +1541,45 @@ CREATE FUNCTION segments._rule_rename_event_kind(rule segments.rule, old text, n
 
 -- The labels of the kind enum as ddl_command_start found them (OID to
 -- label): those renamed since are renamed in the rules that name them.
+-- A rule (as JSON) with the label old of the kind column kind_col of the
+-- event source source renamed new where an event's where clause compares
+-- the column with it (inside: node is in such a where clause).
+CREATE FUNCTION segments._rename_kind_label(node jsonb, old text, new text, kind_col text, source text,
+	inside boolean DEFAULT false)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	k text;
+BEGIN
+	IF jsonb_typeof(node) <> 'object' THEN
+		RETURN node;
+	ELSIF node ? 'and' OR node ? 'or' THEN
+		k := CASE WHEN node ? 'and' THEN 'and' ELSE 'or' END;
+		RETURN jsonb_build_object(k, (
+			SELECT jsonb_agg(segments._rename_kind_label(e.value, old, new, kind_col, source, inside) ORDER BY e.i)
+			FROM jsonb_array_elements(node -> k) WITH ORDINALITY AS e(value, i)));
+	ELSIF node ? 'not' THEN
+		RETURN jsonb_build_object('not', segments._rename_kind_label(node -> 'not', old, new, kind_col, source, inside));
+	ELSIF node ? 'field' THEN
+		IF inside AND node -> 'field' = jsonb_build_array(kind_col) THEN
+			IF node -> 'value' = to_jsonb(old) THEN
+				node := jsonb_set(node, '{value}', to_jsonb(new));
+			END IF;
+			IF jsonb_typeof(node -> 'values') = 'array' THEN
+				node := jsonb_set(node, '{values}', (
+					SELECT jsonb_agg(CASE WHEN v.value = to_jsonb(old) THEN to_jsonb(new) ELSE v.value END ORDER BY v.i)
+					FROM jsonb_array_elements(node -> 'values') WITH ORDINALITY AS v(value, i)));
+			END IF;
+		END IF;
+	ELSIF node ? 'event' AND NOT inside AND node ? 'where' AND coalesce(node ->> 'source' = source, true) THEN
+		node := jsonb_set(node, '{where}',
+			segments._rename_kind_label(node -> 'where', old, new, kind_col, source, true));
+	END IF;
+	RETURN node;
+END
+$$;
+
 CREATE FUNCTION segments._follow_label_renames(labels jsonb) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
@@ -1548,7 +1588,7 @@ DECLARE
 	seg_id bigint;
 BEGIN
 	FOR r IN
-		SELECT l.value #>> '{}' AS old, e.enumlabel::text AS new, k.source
+		SELECT l.value #>> '{}' AS old, e.enumlabel::text AS new, k.source, k.kind_column
 		FROM pg_catalog.jsonb_each(labels) l
 		JOIN pg_catalog.pg_enum e ON e.oid = l.key::oid
 		JOIN segments._kind_enums() k ON k.enum = e.enumtypid
@@ -1558,12 +1598,19 @@ BEGIN
 		-- as _follow_column_rename: the lock _writers_lock(true) takes, first
 		LOCK TABLE segments.segment IN SHARE ROW EXCLUSIVE MODE;
 		PERFORM segments._writers_lock(true);
+		-- the rules that name the label: as an event's kind, or compared
+		-- with the kind column in an event's where clause
 		FOR seg_id IN
 			SELECT DISTINCT x.segment_id FROM segments.segment_reference x
-			WHERE x.kind = 'event' AND x.name = r.old AND (x.source IS NULL OR x.source = r.source) ORDER BY 1
+			WHERE (x.source IS NULL OR x.source = r.source)
+				AND ((x.kind = 'event' AND x.name = r.old)
+					OR (x.kind = 'event_field' AND x.path = ARRAY[r.kind_column::text]))
+			ORDER BY 1
 		LOOP
 			UPDATE segments.segment s
-			SET rule = segments._rule_rename_event_kind(s.rule, r.old, r.new, r.source),
+			SET rule = segments.rule_from_jsonb(segments._rename_kind_label(segments.rule_to_jsonb(
+					segments._rule_rename_event_kind(s.rule, r.old, r.new, r.source)),
+					r.old, r.new, r.kind_column, r.source)),
 				updated_at = now()
 			WHERE s.id = seg_id;
 			PERFORM segments._set_references(seg_id);
@@ -2474,6 +2521,7 @@ REVOKE ALL ON FUNCTION
 	segments._on_replicated_write(), segments._trigger_firing(regprocedure),
 	segments._set_trigger_firing(oid), segments.upgrade_attachments(),
 	segments._kind_enums(), segments._rule_rename_event_kind(segments.rule, text, text, text),
+	segments._rename_kind_label(jsonb, text, text, text, text, boolean),
 	segments._follow_label_renames(jsonb), segments.attach_contacts(regclass, name, name, text),
 	segments.attach_events(regclass, name, name, name, text, text, text), segments.attach_lists(regclass, name, name, name, text),
 	segments._rename_field(jsonb, text, text, text, text, text),

@@ -70,6 +70,9 @@ WHERE s.name = 'bounced';
 -- A label renamed is followed, as a column's name is: the rules that name
 -- it name the new one, and membership does not change.
 SELECT segments.create_segment('clickers', 'event ''clicked'' count >= 2 and not event ''bounced''') IS NOT NULL AS created;
+-- and where a where clause compares the kind with it
+SELECT segments.create_segment('active', 'event ''opened'' where (kind in (''opened'', ''clicked''))
+	and event ''delivered'' where (not kind = ''clicked'')') IS NOT NULL AS created;
 SELECT count(*) AS clickers FROM segments.membership m JOIN segments.segment s ON s.id = m.segment_id WHERE s.name = 'clickers';
 ALTER TYPE event_kind RENAME VALUE 'clicked' TO 'click';
 SELECT name, rule FROM segments.segment ORDER BY id;
