@@ -18,12 +18,14 @@
 #   COPY_ROWS    rows of the COPY row (default 1,000,000)
 #   WRITES_ROUNDS  runs of each side of each throughput row, alternately,
 #                the best kept (1; 3 gives steadier ratios on a busy machine)
-#   WRITES_ROWS  the rows to run, of: update tenants event copy (all four;
-#                memory comes with --memory, after copy)
+#   WRITES_ROWS  the rows to run, of: update tenants event copy sources
+#                (all five; memory comes with --memory, after copy)
 #   FIELD_SEGMENTS       segments of the UPDATE rows (100)
 #   TENANT_SEGMENTS      segments of the tenants row, spread evenly over the
 #                        tenants (10 per tenant)
 #   ENGAGEMENT_SEGMENTS  segments of the event, COPY and memory rows (50)
+#   SOURCE_SEGMENTS      segments of the sources rows, reading the purchases
+#                        (50)
 #   WRITES_VERIFY=1  also check each group of segments with verify_segment
 #                before dropping it (slow: one full evaluation per segment);
 #                a segment that differs makes the script fail
@@ -55,6 +57,11 @@
 #   * COPY of COPY_ROWS events (the same segments) from a file generated
 #     once, like bench/data.sql's events (a year of events of every kind):
 #     BEGIN, COPY, COMMIT, against the same into the twin
+#   * sources: with 50 segments reading the purchases, a second event source
+#     (sum(amount) >= x within last d days), and none the events: a single
+#     purchase INSERT, and a single event INSERT (whose segments do not
+#     read the source written: it costs them nothing); needs the purchases
+#     attached as source 'shop' (bench/lib.sh), else says so
 #   * with --memory: the same kind of COPY of MEMORY_ROWS events, streamed
 #     from a second backend.  with: the COPY backend's private memory
 #     (RssAnon, not VmRSS, which counts the shared buffers it touched) at
@@ -73,9 +80,9 @@
 #
 # Everything it creates is removed on exit, also after an error or ^C, and
 # at the start if a previous run was interrupted: its segments (names
-# 'bench ...'), its events (ids >= 10^12, deleted after its segments are
-# dropped, then VACUUM), the contacts' scores as they were before, the
-# twins contacts_twin and events_twin.  The membership log keeps the rows of
+# 'bench ...'), its events and purchases (ids >= 10^12, deleted after its
+# segments are dropped, then VACUUM), the contacts' scores as they were
+# before, the twins contacts_twin, events_twin and purchases_twin.  The membership log keeps the rows of
 # the segments it built, as for any dropped segment.
 set -euo pipefail
 
@@ -89,9 +96,10 @@ for a in "$@"; do
 	esac
 done
 copy_rows=${COPY_ROWS:-1000000}
-rows_wanted=" ${WRITES_ROWS:-update tenants event copy} "
+rows_wanted=" ${WRITES_ROWS:-update tenants event copy sources} "
 n_field=${FIELD_SEGMENTS:-100}
 n_engagement=${ENGAGEMENT_SEGMENTS:-50}
+n_source=${SOURCE_SEGMENTS:-50}
 wants() { [[ "$rows_wanted" == *" $1 "* ]]; }
 memory_rows=${MEMORY_ROWS:-10000000}
 sample=${SAMPLE_SECONDS:-1}
@@ -137,9 +145,12 @@ BEGIN
 		DROP TABLE public.bench_contacts_score;
 	END IF;
 END \$\$;
-DROP TABLE IF EXISTS public.contacts_twin, public.events_twin;
+DROP TABLE IF EXISTS public.contacts_twin, public.events_twin, public.purchases_twin;
 DROP SEQUENCE IF EXISTS public.bench_event_id;
 SQL
+	if [ "$(qv -c "SELECT to_regclass('public.purchases') IS NOT NULL AND EXISTS (SELECT FROM public.purchases WHERE id >= $base)" 2>/dev/null)" = t ]; then
+		q -c "DELETE FROM public.purchases WHERE id >= $base" -c "VACUUM public.purchases" >/dev/null || true
+	fi
 	if [ "$(qv -c "SELECT EXISTS (SELECT FROM public.events WHERE id >= $base)" 2>/dev/null)" = t ]; then
 		q -c "DELETE FROM public.events WHERE id >= $base" -c "VACUUM public.events" >/dev/null || true
 	fi
@@ -169,10 +180,17 @@ if [ "$max_event" -ge "$base" ]; then
 	exit 1
 fi
 
+# the purchases as an event source: the sources rows need them
+if wants sources && [ "$(qv -c "SELECT EXISTS (SELECT FROM segments.attached a WHERE a.role = 'events' AND a.source = 'shop' AND a.table_name = 'purchases')")" != t ]; then
+	say "no event source 'shop' of public.purchases (bench/lib.sh attaches it): the sources rows are left out"
+	rows_wanted=${rows_wanted/ sources / }
+fi
+
 # the twins of the tables the rows write: full copies without triggers
 twins=()
 if wants update || wants tenants; then twins+=(contacts); fi
-if wants event || wants copy; then twins+=(events); fi
+if wants event || wants copy || wants sources; then twins+=(events); fi
+if wants sources; then twins+=(purchases); fi
 t0=$(date +%s.%N)
 q -c "CREATE TABLE public.bench_contacts_score AS SELECT id, score FROM public.contacts" \
 	-c "CREATE SEQUENCE public.bench_event_id START $base"
@@ -260,6 +278,11 @@ cat >"$tmp/event.sql" <<SQL
 INSERT INTO public.events VALUES (nextval('public.bench_event_id'), :id, 'opened', '2025-06-15 11:00:00+00', 'campaign-1', NULL);
 SQL
 sed 's/public.events /public.events_twin /' "$tmp/event.sql" >"$tmp/event_twin.sql"
+cat >"$tmp/purchase.sql" <<SQL
+\set id random(1, $n_contacts)
+INSERT INTO public.purchases VALUES (nextval('public.bench_event_id'), :id, 99.50, 'EUR', '2025-06-15 11:00:00+00');
+SQL
+sed 's/public.purchases /public.purchases_twin /' "$tmp/purchase.sql" >"$tmp/purchase_twin.sql"
 
 # 1. segments on the updated column
 if wants update; then
@@ -447,6 +470,15 @@ if [ "$memory" = 1 ]; then
 fi
 if wants event || wants copy || [ "$memory" = 1 ]; then
 	drop_segments 'bench opens %'
+fi
+
+# 4. a second event source
+if wants sources; then
+	segments "$(fmt "$n_source") segments reading the purchases" \
+		"SELECT count(segments.create_segment('bench shop ' || i, format('event ''purchased'' from ''shop'' sum(amount) >= %s within last %s days', 50 * (1 + i % 10), 10 + i % 350)::segments.rule)) FROM generate_series(0, $n_source - 1) AS i"
+	tps_row "single purchase INSERT, $(fmt "$n_source") segments reading the purchases" "$tmp/purchase.sql" "$tmp/purchase_twin.sql" "as the event row"
+	tps_row "single event INSERT, $(fmt "$n_source") segments reading only the purchases" "$tmp/event.sql" "$tmp/event_twin.sql" "-"
+	drop_segments 'bench shop %'
 fi
 
 printf '%-64s %24s %14s %12s  %s\n' workload with without ratio goal

@@ -41,6 +41,8 @@ for row in '^create a segment \(full build\), geometric mean of [0-9]+ rules ' \
 	'^single event INSERT, 50 engagement segments ' \
 	'^COPY of 20,000 events, 50 engagement segments ' \
 	'^memory over a 200,000-row COPY, 50 segments ' \
+	'^single purchase INSERT, 50 segments reading the purchases ' \
+	'^single event INSERT, 50 segments reading only the purchases ' \
 	'^tick\(\) with nothing due, 20,000 contacts, 20 time rules ' \
 	'^rebuild [0-9]+ segments: refresh_segment, REFRESH MATERIALIZED VIEW ' \
 	'^[0-9]+ segments current after a 1-row UPDATE' \
@@ -51,10 +53,10 @@ for row in '^create a segment \(full build\), geometric mean of [0-9]+ rules ' \
 		missing=1
 	fi
 done
-# the checks ran: three groups of write segments and the tick's segments
+# the checks ran: four groups of write segments and the tick's segments
 verified=$(grep -Ec "^# verify .*missing 0, extra 0$" "$out" || true)
-if [ "$verified" -ne 4 ]; then
-	echo "bench.sh: expected 4 verified groups of segments, found $verified" >&2
+if [ "$verified" -ne 5 ]; then
+	echo "bench.sh: expected 5 verified groups of segments, found $verified" >&2
 	missing=1
 fi
 [ "$missing" -eq 0 ]
