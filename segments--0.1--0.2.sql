@@ -1535,51 +1535,14 @@ BEGIN
 END
 $$;
 
--- The rule with every event 'old' naming new instead (src/rule_refs.c).
-CREATE FUNCTION segments._rule_rename_event_kind(rule segments.rule, old text, new text, source text) RETURNS segments.rule
+-- The rule with the kind old of the source's events named new, as their
+-- kind and in their where clauses' tests of kind_column (src/rule_refs.c).
+CREATE FUNCTION segments._rule_rename_event_kind(rule segments.rule, old text, new text, source text,
+	kind_column text) RETURNS segments.rule
 	AS 'MODULE_PATHNAME', 'rule_rename_event_kind' LANGUAGE C IMMUTABLE STRICT;
 
 -- The labels of the kind enum as ddl_command_start found them (OID to
 -- label): those renamed since are renamed in the rules that name them.
--- A rule (as JSON) with the label old of the kind column kind_col of the
--- event source source renamed new where an event's where clause compares
--- the column with it (inside: node is in such a where clause).
-CREATE FUNCTION segments._rename_kind_label(node jsonb, old text, new text, kind_col text, source text,
-	inside boolean DEFAULT false)
-RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	k text;
-BEGIN
-	IF jsonb_typeof(node) <> 'object' THEN
-		RETURN node;
-	ELSIF node ? 'and' OR node ? 'or' THEN
-		k := CASE WHEN node ? 'and' THEN 'and' ELSE 'or' END;
-		RETURN jsonb_build_object(k, (
-			SELECT jsonb_agg(segments._rename_kind_label(e.value, old, new, kind_col, source, inside) ORDER BY e.i)
-			FROM jsonb_array_elements(node -> k) WITH ORDINALITY AS e(value, i)));
-	ELSIF node ? 'not' THEN
-		RETURN jsonb_build_object('not', segments._rename_kind_label(node -> 'not', old, new, kind_col, source, inside));
-	ELSIF node ? 'field' THEN
-		IF inside AND node -> 'field' = jsonb_build_array(kind_col) THEN
-			IF node -> 'value' = to_jsonb(old) THEN
-				node := jsonb_set(node, '{value}', to_jsonb(new));
-			END IF;
-			IF jsonb_typeof(node -> 'values') = 'array' THEN
-				node := jsonb_set(node, '{values}', (
-					SELECT jsonb_agg(CASE WHEN v.value = to_jsonb(old) THEN to_jsonb(new) ELSE v.value END ORDER BY v.i)
-					FROM jsonb_array_elements(node -> 'values') WITH ORDINALITY AS v(value, i)));
-			END IF;
-		END IF;
-	ELSIF node ? 'event' AND NOT inside AND node ? 'where' AND coalesce(node ->> 'source' = source, true) THEN
-		node := jsonb_set(node, '{where}',
-			segments._rename_kind_label(node -> 'where', old, new, kind_col, source, true));
-	END IF;
-	RETURN node;
-END
-$$;
-
 CREATE FUNCTION segments._follow_label_renames(labels jsonb) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
@@ -1608,9 +1571,7 @@ BEGIN
 			ORDER BY 1
 		LOOP
 			UPDATE segments.segment s
-			SET rule = segments.rule_from_jsonb(segments._rename_kind_label(segments.rule_to_jsonb(
-					segments._rule_rename_event_kind(s.rule, r.old, r.new, r.source)),
-					r.old, r.new, r.kind_column, r.source)),
+			SET rule = segments._rule_rename_event_kind(s.rule, r.old, r.new, r.source, r.kind_column),
 				updated_at = now()
 			WHERE s.id = seg_id;
 			PERFORM segments._set_references(seg_id);
@@ -2520,8 +2481,7 @@ REVOKE ALL ON FUNCTION
 	segments._drop_leftover_contact_objects(), segments.verify_all(), segments.refresh_all(),
 	segments._on_replicated_write(), segments._trigger_firing(regprocedure),
 	segments._set_trigger_firing(oid), segments.upgrade_attachments(),
-	segments._kind_enums(), segments._rule_rename_event_kind(segments.rule, text, text, text),
-	segments._rename_kind_label(jsonb, text, text, text, text, boolean),
+	segments._kind_enums(), segments._rule_rename_event_kind(segments.rule, text, text, text, text),
 	segments._follow_label_renames(jsonb), segments.attach_contacts(regclass, name, name, text),
 	segments.attach_events(regclass, name, name, name, text, text, text), segments.attach_lists(regclass, name, name, name, text),
 	segments._rename_field(jsonb, text, text, text, text, text),

@@ -291,43 +291,17 @@ rule_depends_on_time(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(false);
 }
 
-/*
- * Replace every name 'from' of a condition of type (in segment, event) by
- * 'to' in a tree; of events, those of source (naming it, or none), unless
- * source is NULL.
- */
+/* Replace every name 'from' of "in segment" conditions by 'to' in a tree. */
 static void
-rename_in_tree(RuleNode *node, RuleNodeType type, const char *from, const char *to,
-			   const char *source)
+rename_segment_in_tree(RuleNode *node, const char *from, const char *to)
 {
 	int			i;
 
 	check_stack_depth();
-	if (node->type == type && strcmp(node->name, from) == 0 &&
-		(source == NULL || node->source == NULL || strcmp(node->source, source) == 0))
+	if (node->type == RN_IN_SEGMENT && strcmp(node->name, from) == 0)
 		node->name = to;
 	for (i = 0; i < node->nargs; i++)
-		rename_in_tree(node->args[i], type, from, to, source);
-}
-
-/*
- * The rule with the names from of conditions of a type renamed to the
- * second and third arguments (of the source the fourth names, if any).
- */
-static Datum
-renamed(FunctionCallInfo fcinfo, RuleNodeType type)
-{
-	const RuleBody *body = PG_GETARG_RULE_BODY(0);
-	char	   *from = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *to = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	char	   *source = PG_NARGS() > 3 && !PG_ARGISNULL(3) ? text_to_cstring(PG_GETARG_TEXT_PP(3)) : NULL;
-	RuleArena	arena;
-	RuleNode   *root;
-
-	rule_arena_init(&arena);
-	root = rule_decode(body, &arena);
-	rename_in_tree(root, type, from, to, source);
-	PG_RETURN_DATUM(rule_datum_from_tree(root, &arena));
+		rename_segment_in_tree(node->args[i], from, to);
 }
 
 /*
@@ -339,21 +313,63 @@ renamed(FunctionCallInfo fcinfo, RuleNodeType type)
 Datum
 rule_rename_segment(PG_FUNCTION_ARGS)
 {
-	return renamed(fcinfo, RN_IN_SEGMENT);
+	const RuleBody *body = PG_GETARG_RULE_BODY(0);
+	RuleArena	arena;
+	RuleNode   *root;
+
+	rule_arena_init(&arena);
+	root = rule_decode(body, &arena);
+	rename_segment_in_tree(root, text_to_cstring(PG_GETARG_TEXT_PP(1)), text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	PG_RETURN_DATUM(rule_datum_from_tree(root, &arena));
+}
+
+/*
+ * Replace the kind 'from' by 'to' in a tree's event conditions of source
+ * (naming it, or none): as their kind, and as a string their where
+ * clauses compare kind_column with (in_where: node is in one).
+ */
+static void
+rename_kind_in_tree(RuleNode *node, const char *from, const char *to, const char *source,
+					const char *kind_column, bool in_where)
+{
+	int			i;
+
+	check_stack_depth();
+	if (in_where && node->type == RN_FIELD && node->npath == 1 && strcmp(node->path[0], kind_column) == 0)
+		for (i = 0; i < node->nvalues; i++)
+			if (node->values[i].kind == RV_STRING && strcmp(node->values[i].text, from) == 0)
+				node->values[i].text = to;
+	if (node->type == RN_EVENT && (node->source == NULL || strcmp(node->source, source) == 0))
+	{
+		if (strcmp(node->name, from) == 0)
+			node->name = to;
+		if (node->where)
+			rename_kind_in_tree(node->where, from, to, source, kind_column, true);
+	}
+	for (i = 0; i < node->nargs; i++)
+		rename_kind_in_tree(node->args[i], from, to, source, kind_column, in_where);
 }
 
 /*
  * segments._rule_rename_event_kind(rule, old_kind text, new_kind text,
- *									source text) -> rule
+ *									source text, kind_column text) -> rule
  *
- * The rule with every "event 'old_kind'" of the source naming new_kind
- * instead: what an enum kind's label renamed does to the rules that name
- * it.
+ * The rule with the kind old_kind of the source's events named new_kind
+ * instead, as their kind and where their where clauses compare the kind
+ * column with it: what an enum kind's label renamed does to the rules.
  */
 Datum
 rule_rename_event_kind(PG_FUNCTION_ARGS)
 {
-	return renamed(fcinfo, RN_EVENT);
+	const RuleBody *body = PG_GETARG_RULE_BODY(0);
+	RuleArena	arena;
+	RuleNode   *root;
+
+	rule_arena_init(&arena);
+	root = rule_decode(body, &arena);
+	rename_kind_in_tree(root, text_to_cstring(PG_GETARG_TEXT_PP(1)), text_to_cstring(PG_GETARG_TEXT_PP(2)),
+						text_to_cstring(PG_GETARG_TEXT_PP(3)), text_to_cstring(PG_GETARG_TEXT_PP(4)), false);
+	PG_RETURN_DATUM(rule_datum_from_tree(root, &arena));
 }
 
 /* Name the source of every event condition of a tree that names none. */
