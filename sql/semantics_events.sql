@@ -18,19 +18,6 @@
 -- three sets of contacts are equal.
 --
 
--- n(contact, kind, filter): the hand-written count of a contact's events of
--- a kind that satisfy an SQL condition over the event row e.
-CREATE FUNCTION n(contact bigint, kind text, filter text DEFAULT 'true') RETURNS bigint
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-	result bigint;
-BEGIN
-	EXECUTE format('SELECT count(*) FROM events e WHERE e.contact_id = $1 AND e.kind = $2 AND (%s)', filter)
-	INTO result USING contact, kind;
-	RETURN result;
-END
-$$;
-
 SET segments.now_override = '2025-06-15 12:00:00+00';
 
 CREATE TABLE contacts (
@@ -307,5 +294,4 @@ SELECT * FROM try($$SELECT segments.preview_count('event ''opened'' from ''event
 SELECT segments.detach_events();
 SELECT segments.detach_contacts();
 DROP TABLE contacts, events;
-DROP FUNCTION n(bigint, text, text);
 RESET segments.now_override;

@@ -29,18 +29,6 @@ CREATE INDEX ON events (contact_id, kind);
 SELECT segments.attach_contacts('contacts', key => 'id', tenant => 'account_id');
 SELECT segments.attach_events('events', contact => 'contact_id', kind => 'kind', at => 'occurred_at');
 
--- n(contact, kind, filter): the hand-written count, comparing as text.
-CREATE FUNCTION n(contact bigint, kind text, filter text DEFAULT 'true') RETURNS bigint
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-	result bigint;
-BEGIN
-	EXECUTE format('SELECT count(*) FROM events e WHERE e.contact_id = $1 AND e.kind::text = $2 AND (%s)', filter)
-	INTO result USING contact, kind;
-	RETURN result;
-END
-$$;
-
 -- Counts, windows, measures; 'bounced' is no label of the type, 'Opened'
 -- none either (labels are exact).
 SELECT k.* FROM (VALUES
@@ -148,7 +136,6 @@ SELECT * FROM try($$SELECT segments.attach_events('events', contact => 'contact_
 
 SELECT segments.detach_contacts();
 DROP TABLE contacts, events;
-DROP FUNCTION n(bigint, text, text);
 DROP DOMAIN event_kind_d, kind_text;
 DROP TYPE event_kind;
 RESET segments.now_override;

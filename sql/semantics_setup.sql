@@ -67,3 +67,17 @@ BEGIN
 	agree := (NOT evaluate OR t.compiled = t.evaluated) AND t.compiled = t.hand AND preview_count = compiled;
 END
 $$;
+
+-- n(contact, kind, filter): the hand-written count of a contact's events of
+-- a kind (compared as text, so an enum's label too) that satisfy an SQL
+-- condition over the event row e, in the table events of the test.
+CREATE FUNCTION n(contact bigint, kind text, filter text DEFAULT 'true') RETURNS bigint
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	result bigint;
+BEGIN
+	EXECUTE format('SELECT count(*) FROM events e WHERE e.contact_id = $1 AND e.kind::text = $2 AND (%s)', filter)
+	INTO result USING contact, kind;
+	RETURN result;
+END
+$$;

@@ -54,18 +54,6 @@ SELECT segments.attach_contacts('contacts', key => 'id', time_zone => 'america/n
 SELECT segments.attach_events('events', contact => 'contact_id', kind => 'kind', at => 'at', time_zone => 'Asia/Tokyo');
 SELECT role, time_zone FROM segments.attached ORDER BY role;
 
--- n(contact, kind, filter): the hand-written count of events.
-CREATE FUNCTION n(contact bigint, kind text, filter text DEFAULT 'true') RETURNS bigint
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-	result bigint;
-BEGIN
-	EXECUTE format('SELECT count(*) FROM events e WHERE e.contact_id = $1 AND e.kind = $2 AND (%s)', filter)
-	INTO result USING contact, kind;
-	RETURN result;
-END
-$$;
-
 -- The clocks now: New York 01:30 (EST), Tokyo 15:30.  Compiled SQL, the
 -- C evaluator and the hand-written condition agree, whatever the
 -- session's TimeZone.
@@ -181,6 +169,5 @@ SELECT segments.drop_segment(name) FROM segments.segment ORDER BY id;
 SELECT segments.detach_events();
 SELECT segments.detach_contacts();
 DROP FUNCTION zone_cases();
-DROP FUNCTION n(bigint, text, text);
 DROP TABLE contacts, events, unattached;
 RESET segments.now_override;
