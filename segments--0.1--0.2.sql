@@ -42,6 +42,7 @@ DECLARE
 	n bigint;
 	fresh text;
 	stored_only text := '';
+	columns text := segments._member_columns();
 BEGIN
 	IF contacts IS NOT NULL THEN
 		-- a semi-join, which the planner can hash, where = ANY would
@@ -49,33 +50,38 @@ BEGIN
 		fresh := format('segments._matching_among(%L, $3)',
 			format('SELECT q.contact FROM (%s) q WHERE q.contact IN (SELECT pg_catalog.unnest($1))',
 				compiled));
-		stored_only := ' AND s.contact IN (SELECT pg_catalog.unnest($3))';
+		stored_only := format(' AND %s IN (SELECT pg_catalog.unnest($3))', segments._member_key('s'));
 	ELSE
-		fresh := format('segments._matching(%L, NULL::%s)', compiled, (segments._contacts()).key_type);
+		fresh := format('segments._matching(%L, NULL::%s)', compiled, segments._contact_type());
 	END IF;
 	PERFORM segments._log_writing();
 	EXECUTE format($q$
 		WITH diff AS (
 			-- one pass over fresh and stored members: who joins, who leaves
 			SELECT f.contact AS joining, m.contact AS leaving
-			FROM %s f(contact)
-			FULL JOIN (SELECT s.contact FROM segments.membership s WHERE s.segment_id = $1 %s) m
+			-- a row type's function in FROM would give its columns
+			FROM (SELECT %s AS contact) f
+			FULL JOIN (SELECT %s AS contact FROM segments.membership s WHERE s.segment_id = $1 %s) m
 				ON m.contact = f.contact
 			WHERE m.contact IS NULL OR f.contact IS NULL),
 		left_ AS (
 			DELETE FROM segments.membership m
 			USING diff d
-			WHERE m.segment_id = $1 AND m.contact = d.leaving
-			RETURNING m.contact),
+			WHERE m.segment_id = $1 AND %s = d.leaving
+			RETURNING %s AS contact),
 		joined AS (
-			INSERT INTO segments.membership (segment_id, contact)
-			SELECT $1, d.joining FROM diff d WHERE d.joining IS NOT NULL
-			RETURNING contact)
-		INSERT INTO segments.membership_log (segment_id, contact, joined, cause)
-		SELECT $1, contact, false, $2 FROM left_
-		UNION ALL
-		SELECT $1, contact, true, $2 FROM joined$q$,
-		fresh, stored_only)
+			INSERT INTO segments.membership AS m (segment_id, %s)
+			SELECT $1, %s FROM diff d WHERE d.joining IS NOT NULL
+			RETURNING %s AS contact)
+		INSERT INTO segments.membership_log (segment_id, %s, joined, cause)
+		SELECT $1, %s, c.joined, $2
+		FROM (SELECT l.contact, false AS joined FROM left_ l
+			UNION ALL
+			SELECT j.contact, true FROM joined j) c$q$,
+		fresh, segments._member_key('s'), stored_only,
+		segments._member_key('m'), segments._member_key('m'),
+		columns, segments._member_values('d.joining'), segments._member_key('m'),
+		columns, segments._member_values('c.contact'))
 	USING id, cause, contacts;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	IF n > 0 THEN
@@ -85,6 +91,27 @@ BEGIN
 		PERFORM segments._swept(id);
 	END IF;
 	RETURN n;
+END
+$$;
+
+-- Compares a segment's membership with its rule's contacts now.
+CREATE OR REPLACE FUNCTION segments._verify(id bigint, OUT missing bigint, OUT extra bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	s segments.segment;
+BEGIN
+	s := segments._segment(id);
+	EXECUTE format($q$
+		SELECT count(*) FILTER (WHERE m.contact IS NULL),
+			count(*) FILTER (WHERE f.contact IS NULL)
+		FROM (SELECT segments._matching(%L, NULL::%s) AS contact) f
+		FULL JOIN (SELECT %s AS contact FROM segments.membership s WHERE s.segment_id = $1) m
+			ON m.contact = f.contact
+		WHERE m.contact IS NULL OR f.contact IS NULL$q$,
+		segments._compile(s.rule, s.tenant), segments._contact_type(), segments._member_key('s'))
+	INTO missing, extra
+	USING s.id;
 END
 $$;
 
@@ -98,8 +125,11 @@ BEGIN
 		RAISE EXCEPTION 'preview limit must not be negative'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	RETURN format('SELECT q.contact::%s FROM (%s) q %s ORDER BY 1 LIMIT $1',
-		(segments._contacts()).key_type, segments._compile(rule, tenant),
+	-- a contact keyed per tenant: the columns of its row type
+	RETURN format('SELECT %s FROM (%s) q %s ORDER BY q.contact LIMIT $1',
+		CASE WHEN segments._key_per_tenant() THEN '(q.contact).*'
+			ELSE format('q.contact::%s', segments._contact_type()) END,
+		segments._compile(rule, tenant),
 		CASE WHEN paged THEN 'WHERE q.contact > $2' ELSE '' END);
 END
 $$;
@@ -164,9 +194,16 @@ SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	-- The members with their segments' names, for readers and BI tools; as
 	-- the reader (security_invoker), so the membership's policies apply.
-	CREATE VIEW segments.members WITH (security_invoker = true) AS
-	SELECT m.segment_id, s.name, s.tenant, m.contact, m.since
-	FROM segments.membership m JOIN segments.segment s ON s.id = m.segment_id;
+	-- Keyed per tenant, tenant is the member's (typed as the column).
+	IF segments._key_per_tenant() THEN
+		CREATE VIEW segments.members WITH (security_invoker = true) AS
+		SELECT m.segment_id, s.name, m.tenant, m.contact, m.since
+		FROM segments.membership m JOIN segments.segment s ON s.id = m.segment_id;
+	ELSE
+		CREATE VIEW segments.members WITH (security_invoker = true) AS
+		SELECT m.segment_id, s.name, s.tenant, m.contact, m.since
+		FROM segments.membership m JOIN segments.segment s ON s.id = m.segment_id;
+	END IF;
 	COMMENT ON VIEW segments.members IS
 		'the members of every segment, with the segment''s name and tenant';
 	GRANT SELECT ON segments.members TO segments_reader;
@@ -211,6 +248,8 @@ DECLARE
 	zone text := segments._time_zone(attach_contacts.time_zone);
 	k record;
 	t record;
+	per_tenant boolean := false;
+	tenant_type text;
 BEGIN
 	PERFORM segments._drop_leftover_contact_objects();
 
@@ -221,23 +260,6 @@ BEGIN
 			USING ERRCODE = 'datatype_mismatch',
 			DETAIL = 'A contact key must be of type bigint, integer, uuid, text or varchar.';
 	END IF;
-	IF NOT EXISTS (SELECT FROM pg_catalog.pg_index i
-			WHERE i.indrelid = tbl AND i.indisunique AND i.indimmediate AND i.indisvalid
-				AND i.indnkeyatts = 1 AND i.indkey[0] = k.attnum
-				AND i.indpred IS NULL AND i.indexprs IS NULL) THEN
-		RAISE EXCEPTION 'key column "%" of table % is not unique', attach_contacts.key, qname
-			USING ERRCODE = 'invalid_column_reference',
-			DETAIL = 'The key must be the primary key of the table or have a unique constraint or unique index of its own (not partial, not deferrable).',
-			HINT = format('Add one with ALTER TABLE %s ADD UNIQUE (%I).', qname, attach_contacts.key);
-	END IF;
-	IF NOT k.notnull THEN
-		RAISE EXCEPTION 'key column "%" of table % allows nulls', attach_contacts.key, qname
-			USING ERRCODE = 'invalid_column_reference',
-			DETAIL = 'Every contact must have a key.',
-			HINT = format('Add the constraint with ALTER TABLE %s ALTER COLUMN %I SET NOT NULL.',
-				qname, attach_contacts.key);
-	END IF;
-
 	IF tenant IS NOT NULL THEN
 		t := segments._column(tbl, tenant, 'tenant');
 		-- a tenant names one account: a scalar, compared and printed whole
@@ -255,20 +277,80 @@ BEGIN
 		END IF;
 	END IF;
 
-	INSERT INTO segments.attached (role, table_schema, table_name, contact_column, tenant_column, time_zone)
-	SELECT 'contacts', n.nspname, c.relname, attach_contacts.key, attach_contacts.tenant, zone
+	-- The key: unique by itself, or else, with a tenant, unique with it
+	-- (a table keyed per tenant, whose contact is the pair).
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_index i
+			WHERE i.indrelid = tbl AND i.indisunique AND i.indimmediate AND i.indisvalid
+				AND i.indnkeyatts = 1 AND i.indkey[0] = k.attnum
+				AND i.indpred IS NULL AND i.indexprs IS NULL) THEN
+		IF tenant IS NOT NULL THEN
+			per_tenant := t.attnum <> k.attnum AND EXISTS (SELECT FROM pg_catalog.pg_index i
+				WHERE i.indrelid = tbl AND i.indisunique AND i.indimmediate AND i.indisvalid
+					AND i.indnkeyatts = 2 AND i.indkey[0] IN (k.attnum, t.attnum) AND i.indkey[1] IN (k.attnum, t.attnum)
+					AND i.indpred IS NULL AND i.indexprs IS NULL);
+		END IF;
+		IF NOT per_tenant THEN
+			RAISE EXCEPTION 'key column "%" of table % is not unique', attach_contacts.key, qname
+				USING ERRCODE = 'invalid_column_reference',
+				DETAIL = CASE WHEN tenant IS NULL
+					THEN 'The key must be the primary key of the table or have a unique constraint or unique index of its own (not partial, not deferrable).'
+					ELSE 'The key must be unique by itself, or together with the tenant column: a primary key, unique constraint or unique index of the key or of (tenant, key) (not partial, not deferrable).' END,
+				HINT = CASE WHEN tenant IS NULL
+					THEN format('Add one with ALTER TABLE %s ADD UNIQUE (%I).', qname, attach_contacts.key)
+					ELSE format('Add one with ALTER TABLE %s ADD UNIQUE (%I, %I).', qname, tenant, attach_contacts.key) END;
+		END IF;
+		-- the tenant is part of every contact's key
+		IF t.base NOT IN ('pg_catalog.int8'::regtype, 'pg_catalog.int4'::regtype,
+				'pg_catalog.uuid'::regtype, 'pg_catalog.text'::regtype, 'pg_catalog.varchar'::regtype) THEN
+			RAISE EXCEPTION 'tenant column "%" of table % has type %', tenant, qname, t.declared
+				USING ERRCODE = 'datatype_mismatch',
+				DETAIL = 'The key is unique only with the tenant, which then must be of type bigint, integer, uuid, text or varchar, as a key.';
+		END IF;
+		IF NOT t.notnull THEN
+			RAISE EXCEPTION 'tenant column "%" of table % allows nulls', tenant, qname
+				USING ERRCODE = 'invalid_column_reference',
+				DETAIL = 'The key is unique only with the tenant: every contact must have a tenant.',
+				HINT = format('Add the constraint with ALTER TABLE %s ALTER COLUMN %I SET NOT NULL.', qname, tenant);
+		END IF;
+	END IF;
+	IF NOT k.notnull THEN
+		RAISE EXCEPTION 'key column "%" of table % allows nulls', attach_contacts.key, qname
+			USING ERRCODE = 'invalid_column_reference',
+			DETAIL = 'Every contact must have a key.',
+			HINT = format('Add the constraint with ALTER TABLE %s ALTER COLUMN %I SET NOT NULL.',
+				qname, attach_contacts.key);
+	END IF;
+
+	INSERT INTO segments.attached (role, table_schema, table_name, contact_column, tenant_column, time_zone,
+		key_per_tenant)
+	SELECT 'contacts', n.nspname, c.relname, attach_contacts.key, attach_contacts.tenant, zone, per_tenant
 	FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 	WHERE c.oid = tbl;
 	PERFORM segments._install_triggers('contacts', tbl);
 
 	-- The objects typed by the contact key.
-	EXECUTE format($ddl$
-		CREATE TABLE segments.membership (
-			segment_id bigint NOT NULL,
-			contact %s NOT NULL,
-			since timestamptz NOT NULL DEFAULT now(),
-			PRIMARY KEY (segment_id, contact))$ddl$, k.base_type);
-	CREATE INDEX membership_contact_idx ON segments.membership (contact, segment_id);
+	IF per_tenant THEN
+		tenant_type := t.base_type;
+		EXECUTE format('CREATE TYPE segments.contact_key AS (tenant %s, contact %s)', tenant_type, k.base_type);
+		COMMENT ON TYPE segments.contact_key IS
+			'a contact of a contacts table keyed per tenant: its tenant and its key';
+		EXECUTE format($ddl$
+			CREATE TABLE segments.membership (
+				segment_id bigint NOT NULL,
+				tenant %s NOT NULL,
+				contact %s NOT NULL,
+				since timestamptz NOT NULL DEFAULT now(),
+				PRIMARY KEY (segment_id, tenant, contact))$ddl$, tenant_type, k.base_type);
+		CREATE INDEX membership_contact_idx ON segments.membership (tenant, contact, segment_id);
+	ELSE
+		EXECUTE format($ddl$
+			CREATE TABLE segments.membership (
+				segment_id bigint NOT NULL,
+				contact %s NOT NULL,
+				since timestamptz NOT NULL DEFAULT now(),
+				PRIMARY KEY (segment_id, contact))$ddl$, k.base_type);
+		CREATE INDEX membership_contact_idx ON segments.membership (contact, segment_id);
+	END IF;
 	COMMENT ON TABLE segments.membership IS
 		'the current members of every segment, maintained by the segments functions';
 
@@ -276,11 +358,12 @@ BEGIN
 		CREATE TABLE segments.membership_log (
 			id bigint GENERATED ALWAYS AS IDENTITY,
 			segment_id bigint NOT NULL,
+			%s
 			contact %s NOT NULL,
 			joined boolean NOT NULL,
 			at timestamptz NOT NULL DEFAULT now(),
 			cause text NOT NULL CHECK (cause IN ('build', 'alter', 'refresh', 'write', 'time', 'drop')))$ddl$,
-		k.base_type);
+		CASE WHEN per_tenant THEN format('tenant %s NOT NULL,', tenant_type) ELSE '' END, k.base_type);
 	PERFORM segments._equip_log();
 
 	-- A reader sees the members and log rows of the contacts it can see in
@@ -292,21 +375,23 @@ BEGIN
 	-- that dropping or changing it is not held back by them.
 	ALTER TABLE segments.membership ENABLE ROW LEVEL SECURITY;
 	ALTER TABLE segments.membership_log ENABLE ROW LEVEL SECURITY;
-	CREATE POLICY visible_contacts ON segments.membership FOR SELECT
-		USING ((SELECT segments._sees_all_contacts())
-			OR segments._contact_visible(membership.contact));
-	CREATE POLICY visible_contacts ON segments.membership_log FOR SELECT
-		USING ((SELECT segments._sees_all_contacts())
-			OR segments._contact_visible(membership_log.contact));
+	EXECUTE format($ddl$
+		CREATE POLICY visible_contacts ON segments.membership FOR SELECT
+			USING ((SELECT segments._sees_all_contacts())
+				OR segments._contact_visible(%s))$ddl$, segments._member_key('membership'));
+	EXECUTE format($ddl$
+		CREATE POLICY visible_contacts ON segments.membership_log FOR SELECT
+			USING ((SELECT segments._sees_all_contacts())
+				OR segments._contact_visible(%s))$ddl$, segments._member_key('membership_log'));
 	GRANT SELECT ON segments.membership, segments.membership_log TO segments_reader;
 	PERFORM segments._sync_data_owner();
 
 	PERFORM segments._create_members_view();
-	PERFORM segments._create_preview(k.base_type);
+	PERFORM segments._create_preview(segments._contact_type());
 END
 $$;
 COMMENT ON FUNCTION segments.attach_contacts(regclass, name, name, text) IS
-	'attach the contacts table: its key column (bigint, integer, uuid, text or varchar, unique and not null) and optional tenant column';
+	'attach the contacts table: its key column (bigint, integer, uuid, text or varchar, unique and not null, by itself or with the tenant) and optional tenant column';
 
 -- What attach_contacts made in the schema segments: dropped by
 -- detach_contacts, and before DROP EXTENSION segments CASCADE
@@ -321,6 +406,9 @@ BEGIN
 	DROP TABLE IF EXISTS segments.membership_log;
 	DROP TABLE IF EXISTS segments.log_state;
 	DROP TABLE IF EXISTS segments.log_rollup;
+	IF pg_catalog.to_regtype('segments.contact_key') IS NOT NULL THEN
+		DROP TYPE segments.contact_key;
+	END IF;
 END
 $$;
 
@@ -425,9 +513,15 @@ BEGIN
 	END IF;
 	-- every member leaves, logged and announced like any change
 	PERFORM segments._log_writing();
-	WITH gone AS (DELETE FROM segments.membership m WHERE m.segment_id = s.id RETURNING m.contact)
-	INSERT INTO segments.membership_log (segment_id, contact, joined, cause)
-	SELECT s.id, g.contact, false, 'drop' FROM gone g;
+	IF segments._key_per_tenant() THEN
+		WITH gone AS (DELETE FROM segments.membership m WHERE m.segment_id = s.id RETURNING m.tenant, m.contact)
+		INSERT INTO segments.membership_log (segment_id, tenant, contact, joined, cause)
+		SELECT s.id, g.tenant, g.contact, false, 'drop' FROM gone g;
+	ELSE
+		WITH gone AS (DELETE FROM segments.membership m WHERE m.segment_id = s.id RETURNING m.contact)
+		INSERT INTO segments.membership_log (segment_id, contact, joined, cause)
+		SELECT s.id, g.contact, false, 'drop' FROM gone g;
+	END IF;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	IF n > 0 THEN
 		PERFORM segments._announce_change(s.id);
@@ -592,11 +686,13 @@ BEGIN
 	IF NOT pg_catalog.pg_is_in_recovery() THEN
 		PERFORM segments._summarize_log();
 	END IF;
-	RETURN QUERY
-	SELECT l.id, l.contact::text, l.joined, l.at, l.cause
-	FROM segments.membership_log l
-	WHERE l.segment_id = seg_id AND l.at >= from_ AND l.at < to_
-	ORDER BY l.id;
+	-- a contact keyed per tenant as its composite's text, (tenant,contact)
+	RETURN QUERY EXECUTE format($q$
+		SELECT l.id, %s::text, l.joined, l.at, l.cause
+		FROM segments.membership_log l
+		WHERE l.segment_id = $1 AND l.at >= $2 AND l.at < $3
+		ORDER BY l.id$q$, segments._member_key('l'))
+	USING seg_id, from_, to_;
 END
 $$;
 
@@ -1350,9 +1446,58 @@ $$;
 -- have names no event (src/rule_sql.c, src/contact_data.c).  And a time
 -- column of type timestamp or date, read in the table's time zone (see
 -- Time zones below).
+-- The column of an events or lists table holding its contact's tenant,
+-- when contacts are keyed per tenant (the contacts' tenant column's name
+-- unless given): of the tenant's type, not the contact column.  NULL
+-- otherwise, where giving one is an error.
+CREATE FUNCTION segments._tenant_column(tbl regclass, qname text, tenant name, contact_attnum smallint)
+RETURNS name
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	contacts segments.attached;
+	col name;
+	c record;
+	t record;
+BEGIN
+	SELECT * INTO contacts FROM segments.attached a WHERE a.role = 'contacts';
+	IF NOT contacts.key_per_tenant THEN
+		IF tenant IS NOT NULL THEN
+			RAISE EXCEPTION 'contacts are keyed by their key alone: table % needs no tenant column', qname
+				USING ERRCODE = 'invalid_parameter_value',
+				HINT = 'Leave tenant out: the contact column finds the contact.';
+		END IF;
+		RETURN NULL;
+	END IF;
+	col := coalesce(tenant, contacts.tenant_column);
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute x
+			WHERE x.attrelid = tbl AND x.attname = col AND x.attnum > 0 AND NOT x.attisdropped) THEN
+		RAISE EXCEPTION 'table % has no tenant column "%"', qname, col
+			USING ERRCODE = 'undefined_column',
+			DETAIL = format('Contacts are keyed per tenant, (%I, %I): a row names its contact by both.',
+				contacts.tenant_column, contacts.contact_column),
+			HINT = 'Name the column holding the contact''s tenant: tenant => ''column''.';
+	END IF;
+	c := segments._column(tbl, col, 'tenant');
+	t := segments._column(pg_catalog.to_regclass(pg_catalog.format('%I.%I', contacts.table_schema, contacts.table_name)),
+		contacts.tenant_column, 'tenant');
+	IF c.base <> t.base THEN
+		RAISE EXCEPTION 'tenant column "%" of table % has type %, but the contacts'' tenant has type %',
+			col, qname, c.declared, t.declared
+			USING ERRCODE = 'datatype_mismatch';
+	END IF;
+	IF c.attnum = contact_attnum THEN
+		RAISE EXCEPTION 'column "%" of table % cannot be both the contact and the tenant column', col, qname
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN col;
+END
+$$;
+
 DROP FUNCTION segments.attach_events(regclass, name, name, name);
 CREATE FUNCTION segments.attach_events(tbl regclass, contact name, kind name DEFAULT NULL, at name DEFAULT NULL,
-	time_zone text DEFAULT 'UTC', source text DEFAULT NULL, constant_kind text DEFAULT NULL)
+	time_zone text DEFAULT 'UTC', source text DEFAULT NULL, constant_kind text DEFAULT NULL,
+	tenant name DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
@@ -1362,6 +1507,7 @@ DECLARE
 	source_name text := coalesce(attach_events.source,
 		(SELECT cl.relname FROM pg_catalog.pg_class cl WHERE cl.oid = tbl));
 	contact_attnum smallint := segments._contact_column(tbl, qname, attach_events.contact);
+	tenant_column name := segments._tenant_column(tbl, qname, attach_events.tenant, contact_attnum);
 	kind_attnum smallint;
 	k record;
 	a record;
@@ -1444,16 +1590,16 @@ BEGIN
 	END IF;
 
 	INSERT INTO segments.attached (role, table_schema, table_name, contact_column, kind_column, at_column,
-		time_zone, source, constant_kind)
+		time_zone, source, constant_kind, tenant_column)
 	SELECT 'events', n.nspname, cl.relname, attach_events.contact, attach_events.kind, attach_events.at, zone,
-		source_name, attach_events.constant_kind
+		source_name, attach_events.constant_kind, tenant_column
 	FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
 	WHERE cl.oid = tbl;
 	PERFORM segments._install_triggers('events', tbl);
 END
 $$;
-COMMENT ON FUNCTION segments.attach_events(regclass, name, name, name, text, text, text) IS
-	'attach an events table as an event source: its contact column (the key''s type), kind column (text, varchar or an enum) or constant kind, and at column (timestamptz, or timestamp or date read in time_zone); rules name it as source (the table''s name unless given)';
+COMMENT ON FUNCTION segments.attach_events(regclass, name, name, name, text, text, text, name) IS
+	'attach an events table as an event source: its contact column (the key''s type), kind column (text, varchar or an enum) or constant kind, and at column (timestamptz, or timestamp or date read in time_zone); rules name it as source (the table''s name unless given); for contacts keyed per tenant, the column of the contact''s tenant (tenant, by default the contacts'' tenant column''s name)';
 
 -- An enum's label renamed (ALTER TYPE ... RENAME VALUE) is followed, as a
 -- column's name is: the events keep their kind under its new name, so the
@@ -1699,13 +1845,14 @@ COMMENT ON COLUMN segments.attached.at_column IS
 
 DROP FUNCTION segments.attach_lists(regclass, name, name);
 CREATE FUNCTION segments.attach_lists(tbl regclass, contact name, list name, at name DEFAULT NULL,
-	time_zone text DEFAULT 'UTC')
+	time_zone text DEFAULT 'UTC', tenant name DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	qname text := segments._attach_begin('lists', tbl);
 	contact_attnum smallint := segments._contact_column(tbl, qname, attach_lists.contact);
+	tenant_column name := segments._tenant_column(tbl, qname, attach_lists.tenant, contact_attnum);
 	zone text := segments._time_zone(attach_lists.time_zone);
 	l record;
 	a record;
@@ -1739,15 +1886,17 @@ BEGIN
 
 	PERFORM segments._check_data_owner(tbl, qname);
 
-	INSERT INTO segments.attached (role, table_schema, table_name, contact_column, list_column, at_column, time_zone)
-	SELECT 'lists', n.nspname, cl.relname, attach_lists.contact, attach_lists.list, attach_lists.at, zone
+	INSERT INTO segments.attached (role, table_schema, table_name, contact_column, list_column, at_column, time_zone,
+		tenant_column)
+	SELECT 'lists', n.nspname, cl.relname, attach_lists.contact, attach_lists.list, attach_lists.at, zone,
+		tenant_column
 	FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
 	WHERE cl.oid = tbl;
 	PERFORM segments._install_triggers('lists', tbl);
 END
 $$;
-COMMENT ON FUNCTION segments.attach_lists(regclass, name, name, name, text) IS
-	'attach the list membership table: its contact column (the key''s type), list column and, optionally, the time a row put the contact on the list (at); its timestamp and date columns read in time_zone';
+COMMENT ON FUNCTION segments.attach_lists(regclass, name, name, name, text, name) IS
+	'attach the list membership table: its contact column (the key''s type), list column and, optionally, the time a row put the contact on the list (at); its timestamp and date columns read in time_zone; for contacts keyed per tenant, the column of the contact''s tenant (tenant, by default the contacts'' tenant column''s name)';
 
 -- What uses column col of the table attached as role (of the event source
 -- source): as in 0.1, and the fields of lists' where clauses.
@@ -1894,6 +2043,59 @@ $$;
 -- source whose rows are all events of one kind (purchases) has that kind
 -- instead of a kind column.
 ALTER TABLE segments.attached ADD COLUMN constant_kind text;
+
+-- Contacts keyed per tenant (docs/design.md, "Contacts keyed per
+-- tenant"): a table whose key is unique only with its tenant, (tenant,
+-- key).  A contact is then the pair, of the composite type
+-- segments.contact_key that attach_contacts makes; the membership and its
+-- log hold it as two columns, tenant and contact, and the events and
+-- lists tables name the tenant in tenant_column.
+ALTER TABLE segments.attached ADD COLUMN key_per_tenant boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN segments.attached.key_per_tenant IS
+	'contacts: whether the key is unique only within the tenant, a contact being (tenant, key)';
+COMMENT ON COLUMN segments.attached.tenant_column IS
+	'contacts: the tenant column, if any; events and lists of contacts keyed per tenant: the column of the contact''s tenant';
+
+-- Whether contacts are keyed per tenant.
+CREATE FUNCTION segments._key_per_tenant() RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT coalesce((SELECT a.key_per_tenant FROM segments.attached a WHERE a.role = 'contacts'), false)
+$$;
+
+-- The type of a contact as the functions take and return it: the key's,
+-- or segments.contact_key.
+CREATE FUNCTION segments._contact_type() RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	RETURN CASE WHEN segments._key_per_tenant() THEN 'segments.contact_key'
+		ELSE (segments._contacts()).key_type END;
+END
+$$;
+
+-- SQL for the membership and its log: the contact of the row alias, the
+-- columns a contact takes, and a contact expression's values for them.
+CREATE FUNCTION segments._member_key(alias text) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT CASE WHEN segments._key_per_tenant()
+		THEN format('ROW(%s.tenant, %s.contact)::segments.contact_key', alias, alias)
+		ELSE alias || '.contact' END
+$$;
+
+CREATE FUNCTION segments._member_columns() RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT CASE WHEN segments._key_per_tenant() THEN 'tenant, contact' ELSE 'contact' END
+$$;
+
+CREATE FUNCTION segments._member_values(contact text) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT CASE WHEN segments._key_per_tenant()
+		THEN format('(%s).tenant, (%s).contact', contact, contact) ELSE contact END
+$$;
 COMMENT ON COLUMN segments.attached.constant_kind IS
 	'events without a kind column: the kind of every row';
 COMMENT ON COLUMN segments.attached.kind_column IS
@@ -2160,8 +2362,14 @@ BEGIN
 		FOREACH rel IN ARRAY tables LOOP
 			IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = rel) = 'r'
 					AND EXISTS (SELECT FROM pg_catalog.pg_attribute t
-						WHERE t.attrelid = rel AND t.attname = a.contact_column AND NOT t.attisdropped) THEN
-				EXECUTE format('SELECT array_agg(DISTINCT r.%I::text) FROM ONLY %s r', a.contact_column, rel::regclass)
+						WHERE t.attrelid = rel AND t.attname = a.contact_column AND NOT t.attisdropped)
+					AND (a.tenant_column IS NULL OR EXISTS (SELECT FROM pg_catalog.pg_attribute t
+						WHERE t.attrelid = rel AND t.attname = a.tenant_column AND NOT t.attisdropped)) THEN
+				-- keyed per tenant: the contact's text as segments.contact_key's
+				EXECUTE CASE WHEN segments._key_per_tenant()
+					THEN format('SELECT array_agg(DISTINCT ROW(r.%I, r.%I)::segments.contact_key::text) FROM ONLY %s r',
+						a.tenant_column, a.contact_column, rel::regclass)
+					ELSE format('SELECT array_agg(DISTINCT r.%I::text) FROM ONLY %s r', a.contact_column, rel::regclass) END
 				INTO found_;
 				contacts := contacts || coalesce(found_, '{}');
 			END IF;
@@ -2172,7 +2380,7 @@ BEGIN
 			CONTINUE;
 		END IF;
 		PERFORM segments._take_all_turns();
-		EXECUTE format('SELECT segments._maintain($1, $2::%s[], %L)', (segments._contacts()).key_type, 'write')
+		EXECUTE format('SELECT segments._maintain($1, $2::%s[], %L)', segments._contact_type(), 'write')
 		USING ids, contacts;
 	END LOOP;
 END
@@ -2466,6 +2674,8 @@ $$;
 -- The new functions, as every function: not executable by PUBLIC; the
 -- documented ones granted to the roles that use them.
 REVOKE ALL ON FUNCTION
+	segments._key_per_tenant(), segments._contact_type(), segments._member_key(text),
+	segments._member_columns(), segments._member_values(text),
 	segments._drop_preview(), segments._preview_sql(segments.rule, integer, text, boolean),
 	segments._equip_log(), segments._create_members_view(), segments._create_preview(text),
 	segments._log_writing(), segments._log_last_id(), segments._log_watermark(),
@@ -2483,7 +2693,8 @@ REVOKE ALL ON FUNCTION
 	segments._set_trigger_firing(oid), segments.upgrade_attachments(),
 	segments._kind_enums(), segments._rule_rename_event_kind(segments.rule, text, text, text, text),
 	segments._follow_label_renames(jsonb), segments.attach_contacts(regclass, name, name, text),
-	segments.attach_events(regclass, name, name, name, text, text, text), segments.attach_lists(regclass, name, name, name, text),
+	segments.attach_events(regclass, name, name, name, text, text, text, name),
+	segments.attach_lists(regclass, name, name, name, text, name), segments._tenant_column(regclass, text, name, smallint),
 	segments._rename_field(jsonb, text, text, text, text, text),
 	segments._time_zone(text), segments.set_time_zone(regclass, text),
 	segments._rule_name_sources(segments.rule), segments._event_source(text),
@@ -2495,6 +2706,7 @@ REVOKE ALL ON FUNCTION
 	FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION
+	segments._key_per_tenant(), segments._contact_type(), segments._member_key(text),
 	segments._preview_sql(segments.rule, integer, text, boolean),
 	segments.changes(text, integer), segments._log_last_id(), segments._summarize_log(),
 	segments.size_history(text, timestamptz, timestamptz, interval, anycompatible),

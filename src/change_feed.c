@@ -46,6 +46,7 @@
 #include "utils/resowner.h"
 
 #include "change_feed.h"
+#include "contact_key.h"
 #include "locks.h"
 #include "spi_plan.h"
 
@@ -209,6 +210,8 @@ segments_changes(PG_FUNCTION_ARGS)
 	int32		max_rows = PG_ARGISNULL(1) ? -1 : PG_GETARG_INT32(1);
 	MemoryContext cxt = CurrentMemoryContext;
 	static SPIPlanPtr plan = NULL;
+	static uint64 plan_generation = 0;
+	Attachments *att;
 	char	   *epoch;
 	int64		pruned_to;
 	int64		from = 0;
@@ -226,6 +229,7 @@ segments_changes(PG_FUNCTION_ARGS)
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("max_rows must be at least 1"));
 	InitMaterializedSRF(fcinfo, 0);
+	att = rule_load_attachments();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(cxt);
@@ -240,14 +244,19 @@ segments_changes(PG_FUNCTION_ARGS)
 	if (from < until && !RecoveryInProgress() &&
 		SPI_execute("SELECT segments._summarize_log()", false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not summarize segments.membership_log");
-	if (plan == NULL)
+	if (plan == NULL || plan_generation != att->generation)
 	{
 		Oid			types[3] = {INT8OID, INT8OID, INT8OID};
 
-		plan = keep_generic_plan("SELECT l.id, l.segment_id, l.contact::text, l.joined, l.at, l.cause "
-								 "FROM segments.membership_log l "
-								 "WHERE l.id > $1 AND l.id <= $2 ORDER BY l.id LIMIT $3",
+		if (plan)
+			SPI_freeplan(plan);
+		/* a key per tenant as its composite's text, (tenant,contact) */
+		plan = keep_generic_plan(psprintf("SELECT l.id, l.segment_id, %s::text, l.joined, l.at, l.cause "
+										  "FROM segments.membership_log l "
+										  "WHERE l.id > $1 AND l.id <= $2 ORDER BY l.id LIMIT $3",
+										  member_key_sql(att, "l")),
 								 3, types);
+		plan_generation = att->generation;
 	}
 	/* windows of ids from the cursor on, wider while they come back short */
 	window = Max((int64) max_rows * 2, 1024);

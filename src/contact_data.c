@@ -32,6 +32,7 @@
 #include "utils/timestamp.h"
 
 #include "contact_data.h"
+#include "contact_key.h"
 #include "spi_plan.h"
 
 /* The queries, each with the chunk's keys as $1. */
@@ -137,11 +138,25 @@ time_without_zone(Oid type)
 	return type == TIMESTAMPOID || type == DATEOID;
 }
 
+/*
+ * The row of t called alias is of the contact of the keys' row k, whose
+ * columns are member_key_columns() (unnest() of composites gives theirs).
+ */
+static char *
+key_matches(const Attachments *att, const AttachedTable *t, const char *alias, const char *k)
+{
+	if (!att->key_per_tenant)
+		return psprintf("%s.%s = %s.contact", alias, quote_identifier(t->contact_column), k);
+	return psprintf("%s.%s OPERATOR(pg_catalog.=) %s.contact AND %s.%s OPERATOR(pg_catalog.=) %s.tenant",
+					alias, quote_identifier(t->contact_column), k,
+					alias, quote_identifier(t->tenant_column), k);
+}
+
 /* source: the event source of an events query */
 static char *
 query_text(const Attachments *att, ContactQuery which, int source, Oid *argtypes, int *nargs)
 {
-	Oid			keys = get_array_type(getBaseType(att->contacts.contact_type));
+	Oid			keys = get_array_type(att->key_type);
 	const AttachedTable *t;
 
 	argtypes[0] = keys;
@@ -151,11 +166,14 @@ query_text(const Attachments *att, ContactQuery which, int source, Oid *argtypes
 		case CQ_CONTACTS:
 		case CQ_CONTACT_KEYS:
 			t = &att->contacts;
-			return psprintf("SELECT %s FROM %s AS c WHERE c.%s = ANY ($1)",
+			return psprintf("SELECT %s FROM %s AS c WHERE %s",
 							which == CQ_CONTACTS ? "*" :
+							att->key_per_tenant ?
+							psprintf("c.%s, c.%s", quote_identifier(t->contact_column),
+									 quote_identifier(t->tenant_column)) :
 							psprintf("c.%s", quote_identifier(t->contact_column)),
 							quote_qualified_identifier(t->schema, t->name),
-							quote_identifier(t->contact_column));
+							contact_key_in_array_sql(att, t, "c", "$1"));
 		case CQ_EVENTS:
 		case CQ_EVENTS_SINCE:
 		case CQ_EVENT_TIMES:
@@ -178,12 +196,13 @@ query_text(const Attachments *att, ContactQuery which, int source, Oid *argtypes
 
 				/* a source of one kind: every event is of a kind asked for */
 				if (t->constant_kind)
-					return psprintf("SELECT %s, k.i FROM pg_catalog.unnest($1) WITH ORDINALITY AS k(key, i)"
-									" JOIN %s AS e ON e.%s = k.key WHERE $2 IS NOT NULL%s ORDER BY k.i",
+					return psprintf("SELECT %s, k.i FROM pg_catalog.unnest($1) WITH ORDINALITY AS k(%s, i)"
+									" JOIN %s AS e ON %s WHERE $2 IS NOT NULL%s ORDER BY k.i",
 									all ? "e.*" : psprintf("e.%s, e.%s", quote_identifier(t->contact_column),
 														   quote_identifier(t->at_column)),
+									member_key_columns(att),
 									quote_qualified_identifier(t->schema, t->name),
-									quote_identifier(t->contact_column),
+									key_matches(att, t, "e", "k"),
 									since ? psprintf(" AND e.%s >= $3%s", quote_identifier(t->at_column),
 													 time_without_zone(contact_column_type(t, t->at_column)) ?
 													 " AT TIME ZONE 'UTC'" : "") : "");
@@ -193,14 +212,15 @@ query_text(const Attachments *att, ContactQuery which, int source, Oid *argtypes
 				 * an index scan.  The position is the last column, so
 				 * that the table's own column names come first.
 				 */
-				return psprintf("SELECT %s, k.i FROM pg_catalog.unnest($1) WITH ORDINALITY AS k(key, i)"
-								" JOIN %s AS e ON e.%s = k.key WHERE (e.%s%s = ANY ($2)) IS TRUE%s"
+				return psprintf("SELECT %s, k.i FROM pg_catalog.unnest($1) WITH ORDINALITY AS k(%s, i)"
+								" JOIN %s AS e ON %s WHERE (e.%s%s = ANY ($2)) IS TRUE%s"
 								" ORDER BY k.i",
 								all ? "e.*" : psprintf("e.%s, e.%s, e.%s", quote_identifier(t->contact_column),
 													   quote_identifier(t->kind_column),
 													   quote_identifier(t->at_column)),
+								member_key_columns(att),
 								quote_qualified_identifier(t->schema, t->name),
-								quote_identifier(t->contact_column),
+								key_matches(att, t, "e", "k"),
 								quote_identifier(t->kind_column),
 								OidIsValid(t->kind_enum) ? "::pg_catalog.text" : "",
 								since ? psprintf(" AND e.%s >= $3%s", quote_identifier(t->at_column),
@@ -209,17 +229,22 @@ query_text(const Attachments *att, ContactQuery which, int source, Oid *argtypes
 			}
 		case CQ_LISTS:
 			t = &att->lists;
-			return psprintf("SELECT l.%s, l.%s FROM %s AS l WHERE l.%s = ANY ($1)",
-							quote_identifier(t->contact_column),
+			return psprintf("SELECT %s, l.%s FROM %s AS l WHERE %s",
+							contact_key_sql(att, t, "l"),
 							quote_identifier(t->list_column),
 							quote_qualified_identifier(t->schema, t->name),
-							quote_identifier(t->contact_column));
+							contact_key_in_array_sql(att, t, "l", "$1"));
 		case CQ_LIST_ROWS:
 			t = &att->lists;
-			return psprintf("SELECT l.* FROM %s AS l WHERE l.%s = ANY ($1)",
+			return psprintf("SELECT l.* FROM %s AS l WHERE %s",
 							quote_qualified_identifier(t->schema, t->name),
-							quote_identifier(t->contact_column));
+							contact_key_in_array_sql(att, t, "l", "$1"));
 		case CQ_MEMBERS:
+			if (att->key_per_tenant)
+				return pstrdup("SELECT ROW(m.tenant, m.contact)::segments.contact_key, m.segment_id "
+							   "FROM segments.membership AS m WHERE EXISTS (SELECT FROM pg_catalog.unnest($1) AS k "
+							   "WHERE k.tenant OPERATOR(pg_catalog.=) m.tenant "
+							   "AND k.contact OPERATOR(pg_catalog.=) m.contact)");
 			return pstrdup("SELECT m.contact, m.segment_id FROM segments.membership AS m "
 						   "WHERE m.contact = ANY ($1)");
 	}
@@ -313,7 +338,7 @@ key_match(const void *a, const void *b, Size keysize)
 TypeCacheEntry *
 contact_key_type(Attachments *att)
 {
-	Oid			keytype = getBaseType(att->contacts.contact_type);
+	Oid			keytype = att->key_type;
 	TypeCacheEntry *type = lookup_type_cache(keytype, TYPECACHE_HASH_PROC_FINFO |
 											 TYPECACHE_EQ_OPR_FINFO |
 											 TYPECACHE_HASH_EXTENDED_PROC_FINFO |
@@ -354,11 +379,11 @@ chunk_index(ContactChunk *chunk, Datum key)
 }
 
 /*
- * Group the rows of result by contact (its key in column key_fnum):
+ * Group the rows of result by contact (its key in the columns key):
  * returns start[0..n], and the rows' positions in order (*order).
  */
 static uint64 *
-group_rows(ContactChunk *chunk, SPITupleTable *result, uint64 nrows, int key_fnum, uint64 **order)
+group_rows(ContactChunk *chunk, SPITupleTable *result, uint64 nrows, ContactKeyColumns key, uint64 **order)
 {
 	uint64	   *start = palloc0(sizeof(uint64) * (chunk->n + 1));
 	int		   *owner = palloc(sizeof(int) * Max(nrows, 1));
@@ -368,9 +393,9 @@ group_rows(ContactChunk *chunk, SPITupleTable *result, uint64 nrows, int key_fnu
 	for (i = 0; i < nrows; i++)
 	{
 		bool		isnull;
-		Datum		key = heap_getattr(result->vals[i], key_fnum, result->tupdesc, &isnull);
+		Datum		value = contact_key_of_tuple(chunk->att, &key, result->vals[i], result->tupdesc, &isnull);
 
-		owner[i] = chunk_index(chunk, key);
+		owner[i] = chunk_index(chunk, value);
 		start[owner[i] + 1]++;
 	}
 	for (i = 0; i < (uint64) chunk->n; i++)
@@ -391,7 +416,7 @@ read_rows(ContactChunk *chunk, Datum array, bool keys_only, bool latest)
 	const AttachedTable *co = &chunk->att->contacts;
 	SPITupleTable *result = run_query(chunk->att, keys_only ? CQ_CONTACT_KEYS : CQ_CONTACTS, -1,
 									  &array, latest);
-	int			fnum = contact_column(result->tupdesc, co->contact_column);
+	ContactKeyColumns cols = contact_key_columns(chunk->att, co, result->tupdesc);
 	uint64		i;
 
 	chunk->rows_read = true;
@@ -401,7 +426,7 @@ read_rows(ContactChunk *chunk, Datum array, bool keys_only, bool latest)
 	for (i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
-		Datum		key = heap_getattr(result->vals[i], fnum, result->tupdesc, &isnull);
+		Datum		key = contact_key_of_tuple(chunk->att, &cols, result->vals[i], result->tupdesc, &isnull);
 
 		chunk->rows[chunk_index(chunk, key)] = heap_copytuple(result->vals[i]);
 	}
@@ -540,7 +565,8 @@ read_grouped(ContactChunk *chunk, ContactQuery which, Datum array, bool latest, 
 	uint64		i;
 
 	out->attr = *TupleDescAttr(result->tupdesc, 1);
-	out->start = group_rows(chunk, result, nrows, 1, &order);
+	/* the key, whole, is the first column */
+	out->start = group_rows(chunk, result, nrows, (ContactKeyColumns) {1, 0}, &order);
 	out->values = palloc(sizeof(Datum) * Max(nrows, 1));
 	out->nulls = palloc(sizeof(bool) * Max(nrows, 1));
 	for (i = 0; i < nrows; i++)
@@ -564,7 +590,7 @@ read_list_rows(ContactChunk *chunk, Datum array, bool latest)
 
 	chunk->lists_desc = CreateTupleDescCopy(result->tupdesc);
 	chunk->list_rows_start = group_rows(chunk, result, nrows,
-										contact_column(result->tupdesc, chunk->att->lists.contact_column),
+										contact_key_columns(chunk->att, &chunk->att->lists, result->tupdesc),
 										&order);
 	chunk->list_rows = palloc(sizeof(HeapTuple) * Max(nrows, 1));
 	for (i = 0; i < nrows; i++)

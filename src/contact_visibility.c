@@ -321,7 +321,12 @@ read_visible_contacts(Oid keytype, MemoryContext parent)
 	}
 
 	SPI_connect();
-	if (SPI_execute("SELECT pg_catalog.format('SELECT c.%I FROM %I.%I c', a.contact_column, a.table_schema, a.table_name)"
+	/* a key per tenant as segments.contact_key, as the policies give it */
+	if (SPI_execute("SELECT CASE WHEN pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'key_per_tenant'"
+					" OPERATOR(pg_catalog.=) 'true'"
+					" THEN pg_catalog.format('SELECT ROW(c.%I, c.%I)::segments.contact_key FROM %I.%I c',"
+					"  a.tenant_column, a.contact_column, a.table_schema, a.table_name)"
+					" ELSE pg_catalog.format('SELECT c.%I FROM %I.%I c', a.contact_column, a.table_schema, a.table_name) END"
 					" FROM segments.attached a WHERE a.role OPERATOR(pg_catalog.=) 'contacts'", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the attached contacts table");
 	if (SPI_processed != 1)

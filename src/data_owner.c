@@ -118,6 +118,9 @@ segments_matching(PG_FUNCTION_ARGS)
 {
 	Oid			argtype = get_fn_expr_argtype(fcinfo->flinfo, 1);
 	bool		among = OidIsValid(get_element_type(argtype));
+	/* a contact keyed per tenant: segments.contact_key, returned as its row */
+	Oid			keytype = get_fn_expr_rettype(fcinfo->flinfo);
+	bool		composite = type_is_rowtype(keytype);
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	DataOwnerScope scope;
 	Portal		portal;
@@ -134,7 +137,7 @@ segments_matching(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	portal = data_owner_open_keys(&scope, text_to_cstring(PG_GETARG_TEXT_PP(0)), among ? 1 : 0,
 								  &argtype, among ? &fcinfo->args[1].value : NULL,
-								  TupleDescAttr(rsinfo->setDesc, 0)->atttypid);
+								  composite ? keytype : TupleDescAttr(rsinfo->setDesc, 0)->atttypid);
 	for (;;)
 	{
 		uint64		i;
@@ -148,7 +151,18 @@ segments_matching(PG_FUNCTION_ARGS)
 			bool		isnull;
 			Datum		key = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
 
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &key, &isnull);
+			if (composite && !isnull)
+			{
+				HeapTupleData row;
+
+				row.t_data = DatumGetHeapTupleHeader(key);
+				row.t_len = HeapTupleHeaderGetDatumLength(row.t_data);
+				ItemPointerSetInvalid(&row.t_self);
+				row.t_tableOid = InvalidOid;
+				tuplestore_puttuple(rsinfo->setResult, &row);
+			}
+			else if (!composite)
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &key, &isnull);
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}

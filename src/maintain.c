@@ -61,6 +61,7 @@
 #include "membership.h"
 #include "restore.h"
 #include "contact_data.h"
+#include "contact_key.h"
 #include "data_owner.h"
 #include "contact_queue.h"
 #include "rule_eval.h"
@@ -410,6 +411,17 @@ column_number(TupleDesc desc, const char *name, Relation rel)
 	return 0;
 }
 
+/* The columns of a written table's rows holding their contact's key. */
+static ContactKeyColumns
+key_columns(const Attachments *att, const AttachedTable *table, TupleDesc desc, Relation rel)
+{
+	ContactKeyColumns cols;
+
+	cols.contact = column_number(desc, table->contact_column, rel);
+	cols.tenant = att->key_per_tenant ? column_number(desc, table->tenant_column, rel) : 0;
+	return cols;
+}
+
 /* Read a transition table from its start into slot, row by row. */
 static void
 rows_begin(Tuplestorestate *rows)
@@ -550,11 +562,11 @@ remember_written(Datum key, TupleTableSlot *row, bool moved, uint64 write)
  * row: a new row (present), or an old one as deleted.
  */
 static void
-queue_row(PendingBatch *batch, TupleTableSlot *slot, int contact, bool contacts, bool present,
-		  bool moved, uint64 write)
+queue_row(PendingBatch *batch, TupleTableSlot *slot, const ContactKeyColumns *contact, bool contacts,
+		  bool present, bool moved, uint64 write)
 {
 	bool		isnull;
-	Datum		key = slot_getattr(slot, contact, &isnull);
+	Datum		key = contact_key_of_slot(batch->cache->att, contact, slot, &isnull);
 
 	if (isnull)
 		return;
@@ -565,8 +577,8 @@ queue_row(PendingBatch *batch, TupleTableSlot *slot, int contact, bool contacts,
 
 /* Queue every contact of a transition table, as queue_row(). */
 static void
-queue_rows(PendingBatch *batch, Tuplestorestate *rows, TupleTableSlot *slot, int contact,
-		   bool contacts, bool present, bool moved, uint64 write)
+queue_rows(PendingBatch *batch, Tuplestorestate *rows, TupleTableSlot *slot,
+		   const ContactKeyColumns *contact, bool contacts, bool present, bool moved, uint64 write)
 {
 	MemoryContext old = MemoryContextSwitchTo(pending_cxt);
 
@@ -811,7 +823,7 @@ segments_on_write(PG_FUNCTION_ARGS)
 	TupleTableSlot *slot;
 	Bitmapset  *segments = NULL;
 	PendingBatch *batch;
-	int			contact;
+	ContactKeyColumns contact;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) ||
 		!TRIGGER_FIRED_AFTER(td->tg_event) || td->tg_trigger->tgnargs != 1)
@@ -824,13 +836,13 @@ segments_on_write(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 
 	desc = RelationGetDescr(td->tg_relation);
-	contact = column_number(desc, table->contact_column, td->tg_relation);
+	contact = key_columns(cache->att, table, desc, td->tg_relation);
 	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 
 	if (table == &cache->att->contacts)
 	{
 		if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
-			segments = updated_contacts(cache, td, contact,
+			segments = updated_contacts(cache, td, contact.contact,
 										table->tenant_column ?
 										column_number(desc, table->tenant_column, td->tg_relation) : 0);
 		else
@@ -860,10 +872,10 @@ segments_on_write(PG_FUNCTION_ARGS)
 		batch = write_batch(cache, table, segments, &moved);
 		/* old rows first: an updated contact is known by its new row */
 		if (td->tg_oldtable)
-			queue_rows(batch, td->tg_oldtable, slot, contact, table == &cache->att->contacts, false,
+			queue_rows(batch, td->tg_oldtable, slot, &contact, table == &cache->att->contacts, false,
 					   moved, write_count);
 		if (td->tg_newtable)
-			queue_rows(batch, td->tg_newtable, slot, contact, table == &cache->att->contacts, true,
+			queue_rows(batch, td->tg_newtable, slot, &contact, table == &cache->att->contacts, true,
 					   moved, write_count);
 
 		/*
@@ -921,7 +933,7 @@ segments_on_replicated_write(PG_FUNCTION_ARGS)
 	Bitmapset  *segments = NULL;
 	PendingBatch *batch;
 	bool		moved;
-	int			contact;
+	ContactKeyColumns contact;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
 		!TRIGGER_FIRED_AFTER(td->tg_event) || TRIGGER_FIRED_BY_TRUNCATE(td->tg_event) ||
@@ -937,7 +949,7 @@ segments_on_replicated_write(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 
 	desc = RelationGetDescr(td->tg_relation);
-	contact = column_number(desc, table->contact_column, td->tg_relation);
+	contact = key_columns(cache->att, table, desc, td->tg_relation);
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 		new_row = td->tg_trigslot;
 	else if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
@@ -952,7 +964,7 @@ segments_on_replicated_write(PG_FUNCTION_ARGS)
 	{
 		if (old_row && new_row)
 			segments = changed_columns_users(cache, desc, changed_columns(desc, old_row, new_row, NULL),
-											 contact,
+											 contact.contact,
 											 table->tenant_column ?
 											 column_number(desc, table->tenant_column, td->tg_relation) : 0);
 		else
@@ -979,9 +991,9 @@ segments_on_replicated_write(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	batch = write_batch(cache, table, segments, &moved);
 	if (old_row)
-		queue_row(batch, old_row, contact, table == &cache->att->contacts, false, moved, write_count);
+		queue_row(batch, old_row, &contact, table == &cache->att->contacts, false, moved, write_count);
 	if (new_row)
-		queue_row(batch, new_row, contact, table == &cache->att->contacts, true, moved, write_count);
+		queue_row(batch, new_row, &contact, table == &cache->att->contacts, true, moved, write_count);
 	return PointerGetDatum(NULL);
 }
 
@@ -1000,23 +1012,12 @@ segments_arm_commit(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(true);
 }
 
-/*
- * The log rows of the changes left_ and joined (segment_id, contact): the
- * leaves first, each contact's in the order of segment ids.
- */
-#define LOG_CHANGES \
-	"INSERT INTO segments.membership_log AS g (segment_id, contact, joined, cause) " \
-	"SELECT c.segment_id, c.contact, c.joined, $4 FROM (" \
-	" SELECT l.segment_id, l.contact, false AS joined FROM left_ l" \
-	" UNION ALL SELECT j.segment_id, j.contact, true FROM joined j) c " \
-	"ORDER BY c.joined, c.contact, c.segment_id"
-
 /* (Re)prepare the plans when the attachments changed. */
 static void
 prepare_plans(Attachments *att)
 {
-	Oid			keytype = getBaseType(att->contacts.contact_type);
-	Oid			write_types[4] = {INT8ARRAYOID, get_array_type(keytype), BOOLARRAYOID, TEXTOID};
+	Oid			write_types[4] = {INT8ARRAYOID, get_array_type(att->key_type), BOOLARRAYOID, TEXTOID};
+	const char *columns = member_key_columns(att);
 
 	if (plans_generation == att->generation)
 		return;
@@ -1025,21 +1026,36 @@ prepare_plans(Attachments *att)
 	write_plan = NULL;
 	plans_generation = 0;
 
-	/* Changes of many contacts: (segment $1, contact $2, joined $3), cause $4. */
-	write_plan = keep_generic_plan("WITH change AS ("
-						   "  SELECT u.segment_id, u.contact, u.joined"
-						   "  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3))"
-						   "  AS u(segment_id, contact, joined)),"
-						   " left_ AS ("
-						   "  DELETE FROM segments.membership m USING change c"
-						   "  WHERE NOT c.joined AND m.segment_id = c.segment_id AND m.contact = c.contact"
-						   "  RETURNING m.segment_id, m.contact),"
-						   " joined AS ("
-						   "  INSERT INTO segments.membership (segment_id, contact)"
-						   "  SELECT c.segment_id, c.contact FROM change c WHERE c.joined"
-						   "  RETURNING segment_id, contact) "
-						   LOG_CHANGES,
-						   4, write_types);
+	/*
+	 * Changes of many contacts: (segment $1, contact $2, joined $3), cause
+	 * $4.  Logged the leaves first, each contact's in the order of
+	 * segment ids.
+	 */
+	write_plan = keep_generic_plan(psprintf("WITH change AS ("
+											"  SELECT u.segment_id, %s AS contact, u.joined"
+											"  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3))"
+											"  AS u(segment_id, %s, joined)),"
+											" left_ AS ("
+											"  DELETE FROM segments.membership m USING change c"
+											"  WHERE NOT c.joined AND m.segment_id = c.segment_id AND %s"
+											"  RETURNING m.segment_id, %s AS contact),"
+											" joined AS ("
+											"  INSERT INTO segments.membership AS m (segment_id, %s)"
+											"  SELECT c.segment_id, %s FROM change c WHERE c.joined"
+											"  RETURNING m.segment_id, %s AS contact) "
+											"INSERT INTO segments.membership_log AS g (segment_id, %s, joined, cause) "
+											"SELECT c.segment_id, %s, c.joined, $4 FROM ("
+											" SELECT l.segment_id, l.contact, false AS joined FROM left_ l"
+											" UNION ALL SELECT j.segment_id, j.contact, true FROM joined j) c "
+											"ORDER BY c.joined, c.contact, c.segment_id",
+											/* unnest() of composites gives their columns */
+											member_key_sql(att, "u"), columns,
+											member_key_matches(att, "m", "c.contact"),
+											member_key_sql(att, "m"),
+											columns, member_key_values(att, "c.contact"),
+											member_key_sql(att, "m"),
+											columns, member_key_values(att, "c.contact")),
+								   4, write_types);
 
 	plans_generation = att->generation;
 }
@@ -1272,7 +1288,7 @@ maintain_contact(SegmentCache *cache, Bitmapset *segments, const EvalNeeds *need
 	{
 		old = MemoryContextSwitchTo(ch->cxt);
 		data_owner_pause(&ch->scope);
-		ch->writer = contact_writer_open(ch->cause_name);
+		ch->writer = contact_writer_open(ch->cause_name, cache->att);
 		data_owner_resume(&ch->scope);
 		MemoryContextSwitchTo(old);
 	}

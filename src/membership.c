@@ -43,6 +43,7 @@
 
 #include "change_feed.h"
 #include "data_owner.h"
+#include "contact_key.h"
 #include "membership.h"
 
 PG_FUNCTION_INFO_V1(segments_build);
@@ -154,11 +155,14 @@ insert_row(ResultRelInfo *rri, TupleTableSlot *slot, EState *estate)
 /* Where the membership's rows and the log's put their values. */
 typedef struct RowLayout
 {
+	const Attachments *att;		/* keyed per tenant: the tenant columns too */
 	AttrNumber	m_segment,
+				m_tenant,
 				m_contact,
 				m_since,
 				l_id,
 				l_segment,
+				l_tenant,
 				l_contact,
 				l_joined,
 				l_at,
@@ -167,8 +171,11 @@ typedef struct RowLayout
 } RowLayout;
 
 static void
-row_layout(RowLayout *r, Relation members, Relation log)
+row_layout(RowLayout *r, Relation members, Relation log, const Attachments *att)
 {
+	r->att = att;
+	r->m_tenant = r->att->key_per_tenant ? column(members, "tenant") : 0;
+	r->l_tenant = r->att->key_per_tenant ? column(log, "tenant") : 0;
 	r->m_segment = column(members, "segment_id");
 	r->m_contact = column(members, "contact");
 	r->m_since = column(members, "since");
@@ -187,9 +194,15 @@ member_row(TupleTableSlot *m, const RowLayout *r, int64 segment, Datum contact, 
 	ExecClearTuple(m);
 	memset(m->tts_isnull, true, sizeof(bool) * m->tts_tupleDescriptor->natts);
 	m->tts_values[r->m_segment - 1] = Int64GetDatum(segment);
-	m->tts_values[r->m_contact - 1] = contact;
 	m->tts_values[r->m_since - 1] = now;
 	m->tts_isnull[r->m_segment - 1] = m->tts_isnull[r->m_contact - 1] = m->tts_isnull[r->m_since - 1] = false;
+	if (r->m_tenant)
+	{
+		contact_key_split(r->att, contact, &m->tts_values[r->m_tenant - 1], &m->tts_values[r->m_contact - 1]);
+		m->tts_isnull[r->m_tenant - 1] = false;
+	}
+	else
+		m->tts_values[r->m_contact - 1] = contact;
 	ExecStoreVirtualTuple(m);
 }
 
@@ -203,7 +216,13 @@ log_row(TupleTableSlot *l, const RowLayout *r, int64 segment, Datum contact, boo
 	memset(l->tts_isnull, true, sizeof(bool) * l->tts_tupleDescriptor->natts);
 	l->tts_values[r->l_id - 1] = Int64GetDatum(nextval_internal(r->log_sequence, false));
 	l->tts_values[r->l_segment - 1] = Int64GetDatum(segment);
-	l->tts_values[r->l_contact - 1] = contact;
+	if (r->l_tenant)
+	{
+		contact_key_split(r->att, contact, &l->tts_values[r->l_tenant - 1], &l->tts_values[r->l_contact - 1]);
+		l->tts_isnull[r->l_tenant - 1] = false;
+	}
+	else
+		l->tts_values[r->l_contact - 1] = contact;
 	l->tts_values[r->l_joined - 1] = BoolGetDatum(joined);
 	l->tts_values[r->l_at - 1] = now;
 	l->tts_values[r->l_cause - 1] = cause;
@@ -290,12 +309,11 @@ segments_build(PG_FUNCTION_ARGS)
 
 	bulk_open(&members, segments_table("membership"));
 	bulk_open(&log, segments_table("membership_log"));
-	row_layout(&layout, members.rel, log.rel);
+	row_layout(&layout, members.rel, log.rel, rule_load_attachments());
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	portal = data_owner_open_keys(&scope, compiled, 0, NULL, NULL,
-								  TupleDescAttr(RelationGetDescr(members.rel), layout.m_contact - 1)->atttypid);
+	portal = data_owner_open_keys(&scope, compiled, 0, NULL, NULL, layout.att->key_type);
 	for (;;)
 	{
 		uint64		i;
@@ -339,8 +357,10 @@ struct ContactWriter
 	EState	   *estate;
 	ResultRelInfo *members;
 	ResultRelInfo *log;
-	Relation	by_contact;		/* the membership's btree index led by contact */
-	ScanKeyData key;			/* contact = ?, its argument set per contact */
+	Relation	by_contact;		/* the membership's btree index led by the
+								 * key's columns (tenant, contact) */
+	int			nkeys;
+	ScanKeyData key[2];			/* = ?, their arguments set per contact */
 	TupleTableSlot *found;		/* a membership row read */
 	TupleTableSlot *member_slot;
 	TupleTableSlot *log_slot;
@@ -349,12 +369,11 @@ struct ContactWriter
 };
 
 ContactWriter *
-contact_writer_open(const char *cause)
+contact_writer_open(const char *cause, const Attachments *att)
 {
 	ContactWriter *w = palloc0(sizeof(ContactWriter));
 	Relation	members;
 	Relation	log;
-	Oid			eq = InvalidOid;
 	int			i;
 
 	w->estate = CreateExecutorState();
@@ -362,26 +381,35 @@ contact_writer_open(const char *cause)
 	w->log = open_for_writing(segments_table("membership_log"), ACL_INSERT);
 	members = w->members->ri_RelationDesc;
 	log = w->log->ri_RelationDesc;
-	row_layout(&w->layout, members, log);
+	row_layout(&w->layout, members, log, att);
 	w->cause = CStringGetTextDatum(cause);
 
+	w->nkeys = w->layout.m_tenant ? 2 : 1;
 	for (i = 0; i < w->members->ri_NumIndices && w->by_contact == NULL; i++)
 	{
 		Relation	index = w->members->ri_IndexRelationDescs[i];
+		Oid			eq[2] = {InvalidOid, InvalidOid};
+		int			k;
 
-		if (index->rd_rel->relam != BTREE_AM_OID || index->rd_index->indkey.values[0] != w->layout.m_contact)
+		if (index->rd_rel->relam != BTREE_AM_OID || index->rd_index->indnkeyatts < w->nkeys ||
+			index->rd_index->indkey.values[w->nkeys - 1] != w->layout.m_contact ||
+			(w->layout.m_tenant && index->rd_index->indkey.values[0] != w->layout.m_tenant))
 			continue;
-		eq = get_opfamily_member(index->rd_opfamily[0], index->rd_opcintype[0],
-								 index->rd_opcintype[0], BTEqualStrategyNumber);
-		if (OidIsValid(eq))
-			w->by_contact = index;
+		for (k = 0; k < w->nkeys; k++)
+			eq[k] = get_opfamily_member(index->rd_opfamily[k], index->rd_opcintype[k],
+										index->rd_opcintype[k], BTEqualStrategyNumber);
+		if (!OidIsValid(eq[0]) || (w->nkeys == 2 && !OidIsValid(eq[1])))
+			continue;
+		w->by_contact = index;
+		for (k = 0; k < w->nkeys; k++)
+			ScanKeyInit(&w->key[k], k + 1, BTEqualStrategyNumber, get_opcode(eq[k]), (Datum) 0);
 	}
 	if (w->by_contact == NULL)
 		ereport(ERROR,
 				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				errmsg("segments.membership has no index led by its contact column"),
-				errhint("Create one: CREATE INDEX ON segments.membership (contact, segment_id)."));
-	ScanKeyInit(&w->key, 1, BTEqualStrategyNumber, get_opcode(eq), (Datum) 0);
+				errmsg("segments.membership has no index led by its contact's key"),
+				errhint("Create one: CREATE INDEX ON segments.membership (%s, segment_id).",
+						member_key_columns(w->layout.att)));
 
 	w->found = table_slot_create(members, NULL);
 	w->member_slot = MakeSingleTupleTableSlot(RelationGetDescr(members), &TTSOpsVirtual);
@@ -438,9 +466,12 @@ contact_writer_apply(ContactWriter *w, Datum contact, const int64 *segment, cons
 	/* what this transaction wrote so far, and what others committed */
 	CommandCounterIncrement();
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	w->key.sk_argument = contact;
-	scan = index_beginscan(w->members->ri_RelationDesc, w->by_contact, snapshot, 1, 0);
-	index_rescan(scan, &w->key, 1, NULL, 0);
+	if (w->nkeys == 2)
+		contact_key_split(w->layout.att, contact, &w->key[0].sk_argument, &w->key[1].sk_argument);
+	else
+		w->key[0].sk_argument = contact;
+	scan = index_beginscan(w->members->ri_RelationDesc, w->by_contact, snapshot, w->nkeys, 0);
+	index_rescan(scan, w->key, w->nkeys, NULL, 0);
 	while (index_getnext_slot(scan, ForwardScanDirection, w->found))
 	{
 		bool		isnull;

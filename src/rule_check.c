@@ -31,6 +31,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/typcache.h"
 #include "utils/varlena.h"
 
@@ -212,7 +213,9 @@ read_attachments(MemoryContext target)
 					"kind_column, at_column, list_column, "
 					"COALESCE(pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'time_zone', 'UTC'), "
 					"COALESCE(pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'source', a.table_name), "
-					"pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'constant_kind' "
+					"pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'constant_kind', "
+					"COALESCE(pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'key_per_tenant', 'false') "
+					"OPERATOR(pg_catalog.=) 'true' "
 					"FROM segments.attached a ORDER BY a.role, 10",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read segments.attached");
@@ -246,6 +249,12 @@ read_attachments(MemoryContext target)
 		t->time_zone = attached_string(tuple, desc, 9);
 		t->source = attached_string(tuple, desc, 10);
 		t->constant_kind = attached_string(tuple, desc, 11);
+		if (t == &att->contacts)
+		{
+			bool		isnull;
+
+			att->key_per_tenant = DatumGetBool(heap_getattr(tuple, 12, desc, &isnull));
+		}
 
 		t->relid = RangeVarGetRelid(makeRangeVar(t->schema, t->name, -1), AccessShareLock, true);
 		if (!OidIsValid(t->relid))
@@ -264,6 +273,28 @@ read_attachments(MemoryContext target)
 			t->list_type = column_type(t, t->list_column);
 		if (t->kind_column && type_is_enum(getBaseType(column_type(t, t->kind_column))))
 			t->kind_enum = getBaseType(column_type(t, t->kind_column));
+		MemoryContextSwitchTo(spi);
+	}
+
+	if (att->contacts.present)
+	{
+		MemoryContext spi = MemoryContextSwitchTo(target);
+
+		if (att->key_per_tenant)
+		{
+			att->key_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+											CStringGetDatum("contact_key"),
+											ObjectIdGetDatum(get_namespace_oid("segments", false)));
+			if (!OidIsValid(att->key_type))
+				ereport(ERROR,
+						errcode(ERRCODE_UNDEFINED_OBJECT),
+						errmsg("type segments.contact_key does not exist"),
+						errdetail("Contacts keyed per tenant need the type attach_contacts() made."),
+						errhint("Detach and attach the contacts again."));
+			att->key_desc = lookup_rowtype_tupdesc_copy(att->key_type, -1);
+		}
+		else
+			att->key_type = getBaseType(att->contacts.contact_type);
 		MemoryContextSwitchTo(spi);
 	}
 

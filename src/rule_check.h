@@ -22,7 +22,8 @@ typedef struct AttachedTable
 	char	   *name;
 	char	   *contact_column; /* contacts: the key; others: the contact */
 	Oid			contact_type;
-	char	   *tenant_column;	/* contacts, or NULL */
+	char	   *tenant_column;	/* contacts: the tenant, or NULL; others: the
+								 * contact's tenant when keyed per tenant */
 	Oid			tenant_type;
 	char	   *kind_column;	/* events, or NULL when all of one kind */
 	char	   *constant_kind;	/* events without a kind column: their kind */
@@ -43,6 +44,15 @@ typedef struct Attachments
 	int			nsources;
 	AttachedTable *events;		/* the event sources, nsources of them */
 	AttachedTable lists;
+
+	/*
+	 * Contacts keyed per tenant: a contact is (tenant, key), of the
+	 * composite type segments.contact_key (contact_key.h)
+	 */
+	bool		key_per_tenant;
+	Oid			key_type;		/* a contact's type: the key's base type or
+								 * segments.contact_key */
+	TupleDesc	key_desc;		/* segments.contact_key's, when per tenant */
 	struct ContactPlans *plans;	/* contact_data.c's queries, made on first use */
 	uint64		generation;		/* differs for every reading of the attachments */
 } Attachments;

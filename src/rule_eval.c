@@ -37,6 +37,7 @@
 #include "utils/typcache.h"
 
 #include "contact_data.h"
+#include "contact_key.h"
 #include "rule_check.h"
 #include "rule_eval.h"
 #include "rule_jsonb.h"
@@ -968,6 +969,12 @@ contact_key(FunctionCallInfo fcinfo, Oid keytype)
 	Oid			input,
 				ioparam;
 
+	if (type_is_rowtype(keytype) && !type_is_rowtype(argtype))
+		ereport(ERROR,
+				errcode(ERRCODE_DATATYPE_MISMATCH),
+				errmsg("contacts are keyed per tenant: a contact is a (tenant, key) pair, not a %s",
+					   format_type_be(argtype)),
+				errhint("Give it as a row: ROW(tenant, key)::segments.contact_key."));
 	if (argtype == keytype)
 		return PG_GETARG_DATUM(0);
 	getTypeInputInfo(keytype, &input, &ioparam);
@@ -1019,7 +1026,7 @@ begin_evaluation(FunctionCallInfo fcinfo, EvalContact *c)
 	Attachments *att = rule_load_attachments();
 	const CheckedRule *cr = rule_check(PG_GETARG_RULE_BODY(1), att, tenant_arg(fcinfo));
 	const AttachedTable *co = &att->contacts;
-	Datum		key = contact_key(fcinfo, co->contact_type);
+	Datum		key = contact_key(fcinfo, att->key_type);
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "segments contact",
 											  ALLOCSET_DEFAULT_SIZES);
 	EvalNeeds	needs;
@@ -1034,7 +1041,7 @@ begin_evaluation(FunctionCallInfo fcinfo, EvalContact *c)
 	if (!contact_chunk_contact(chunk, 0, c, cxt))
 		ereport(ERROR,
 				errcode(ERRCODE_NO_DATA_FOUND),
-				errmsg("contact %s does not exist in %s", value_text(key, co->contact_type),
+				errmsg("contact %s does not exist in %s", contact_key_text(att, key),
 					   quote_qualified_identifier(co->schema, co->name)));
 	return cr;
 }
@@ -1096,7 +1103,7 @@ segments_explain(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("contact %s is not in tenant %s",
-					   value_text(c.key, c.att->contacts.contact_type), st.cr->tenant));
+					   contact_key_text(c.att, c.key), st.cr->tenant));
 	st.lines = palloc0(sizeof(ExplainLine) * st.body->nitems);
 	eval_node(&st, st.body->items, &row, 0);
 	SPI_finish();

@@ -30,6 +30,7 @@
 
 #include "contact_data.h"
 #include "rule_check.h"
+#include "contact_key.h"
 #include "rule_sql.h"
 #include "rule_time.h"
 
@@ -824,6 +825,30 @@ append_measure_test(SqlState *st, const RuleItem *event, const RuleItem *m,
 }
 
 /*
+ * The contact of a group of events (grouped by it: as the GROUP BY list),
+ * and the test that the group is the contact c's.
+ */
+static char *
+grouped_contact(SqlState *st, const AttachedTable *ev, bool group_by)
+{
+	if (!st->cr->att->key_per_tenant)
+		return psprintf(group_by ? "e.%s" : "e.%s AS contact", quote_identifier(ev->contact_column));
+	return psprintf(group_by ? "e.%s, e.%s" : "e.%s AS contact, e.%s AS tenant",
+					quote_identifier(ev->contact_column), quote_identifier(ev->tenant_column));
+}
+
+static char *
+grouped_contact_matches(SqlState *st, const AttachedTable *ev)
+{
+	const AttachedTable *co = &st->cr->att->contacts;
+	char	   *contact = psprintf("g.contact" BUILTIN_OP("=") "c.%s", quote_identifier(co->contact_column));
+
+	if (!st->cr->att->key_per_tenant)
+		return contact;
+	return psprintf("%s AND g.tenant" BUILTIN_OP("=") "c.%s", contact, quote_identifier(co->tenant_column));
+}
+
+/*
  * An event condition with a measure: the contacts whose matching events
  * (kind, where, and the window but for first and last, whose window tests
  * the time of the first or last) pass the measure's test.  As the count
@@ -850,19 +875,18 @@ compile_event_measure(SqlState *st, const RuleItem *item, const RuleItem *m,
 	st->buf = buf;
 
 	if (st->few)
-		appendStringInfo(buf, "coalesce((SELECT %s FROM %s AS e WHERE e.%s" BUILTIN_OP("=") "c.%s AND %s), false)",
+		appendStringInfo(buf, "coalesce((SELECT %s FROM %s AS e WHERE %s AND %s), false)",
 						 test.data, quote_qualified_identifier(ev->schema, ev->name),
-						 quote_identifier(ev->contact_column),
-						 quote_identifier(co->contact_column), filter.data);
+						 contact_key_join_sql(st->cr->att, ev, "e", co, "c"), filter.data);
 	else
-		appendStringInfo(buf, "%sEXISTS (SELECT FROM (SELECT e.%s AS contact FROM %s AS e WHERE %s "
-						 "GROUP BY e.%s HAVING %s%s%s) AS g WHERE g.contact" BUILTIN_OP("=") "c.%s)",
+		appendStringInfo(buf, "%sEXISTS (SELECT FROM (SELECT %s FROM %s AS e WHERE %s "
+						 "GROUP BY %s HAVING %s%s%s) AS g WHERE %s)",
 						 without_events ? "NOT " : "",
-						 quote_identifier(ev->contact_column),
+						 grouped_contact(st, ev, false),
 						 quote_qualified_identifier(ev->schema, ev->name), filter.data,
-						 quote_identifier(ev->contact_column),
+						 grouped_contact(st, ev, true),
 						 without_events ? "NOT coalesce(" : "", test.data, without_events ? ", false)" : "",
-						 quote_identifier(co->contact_column));
+						 grouped_contact_matches(st, ev));
 }
 
 /*
@@ -934,33 +958,31 @@ compile_event(SqlState *st, const RuleItem *item)
 	st->buf = saved;
 
 	if (!exact && k == 1)
-		appendStringInfo(buf, "%sEXISTS (SELECT FROM %s AS e WHERE e.%s" BUILTIN_OP("=") "c.%s AND %s)",
+		appendStringInfo(buf, "%sEXISTS (SELECT FROM %s AS e WHERE %s AND %s)",
 						 positive ? "" : "NOT ",
 						 quote_qualified_identifier(ev->schema, ev->name),
-						 quote_identifier(ev->contact_column),
-						 quote_identifier(co->contact_column), filter.data);
+						 contact_key_join_sql(st->cr->att, ev, "e", co, "c"), filter.data);
 	else if (st->few)
 	{
 		/*
 		 * For a few contacts, count each one's events through the index on
 		 * the contact rather than aggregating the events of everyone.
 		 */
-		appendStringInfo(buf, "(SELECT count(*) FROM %s AS e WHERE e.%s" BUILTIN_OP("=") "c.%s AND %s)"
+		appendStringInfo(buf, "(SELECT count(*) FROM %s AS e WHERE %s AND %s)"
 						 " OPERATOR(pg_catalog.%s) " INT64_FORMAT,
 						 quote_qualified_identifier(ev->schema, ev->name),
-						 quote_identifier(ev->contact_column),
-						 quote_identifier(co->contact_column), filter.data,
+						 contact_key_join_sql(st->cr->att, ev, "e", co, "c"), filter.data,
 						 rule_test_op_name((RuleTestOp) item->op, false), n);
 	}
 	else
-		appendStringInfo(buf, "%sEXISTS (SELECT FROM (SELECT e.%s AS contact FROM %s AS e WHERE %s "
-						 "GROUP BY e.%s HAVING count(*) OPERATOR(pg_catalog.%s) " INT64_FORMAT ") AS g "
-						 "WHERE g.contact" BUILTIN_OP("=") "c.%s)",
+		appendStringInfo(buf, "%sEXISTS (SELECT FROM (SELECT %s FROM %s AS e WHERE %s "
+						 "GROUP BY %s HAVING count(*) OPERATOR(pg_catalog.%s) " INT64_FORMAT ") AS g "
+						 "WHERE %s)",
 						 positive ? "" : "NOT ",
-						 quote_identifier(ev->contact_column),
+						 grouped_contact(st, ev, false),
 						 quote_qualified_identifier(ev->schema, ev->name), filter.data,
-						 quote_identifier(ev->contact_column), exact ? "=" : ">=", k,
-						 quote_identifier(co->contact_column));
+						 grouped_contact(st, ev, true), exact ? "=" : ">=", k,
+						 grouped_contact_matches(st, ev));
 }
 
 /*
@@ -973,10 +995,9 @@ compile_in_list(SqlState *st, const RuleItem *item)
 	const AttachedTable *li = &st->cr->att->lists;
 	const RuleItem *window;
 
-	appendStringInfo(st->buf, "EXISTS (SELECT FROM %s AS l WHERE l.%s" BUILTIN_OP("=") "c.%s AND l.%s",
+	appendStringInfo(st->buf, "EXISTS (SELECT FROM %s AS l WHERE %s AND l.%s",
 					 quote_qualified_identifier(li->schema, li->name),
-					 quote_identifier(li->contact_column),
-					 quote_identifier(st->cr->att->contacts.contact_column),
+					 contact_key_join_sql(st->cr->att, li, "l", &st->cr->att->contacts, "c"),
 					 quote_identifier(li->list_column));
 	append_operator(st->buf, li->list_type, RT_EQ);
 	append_value(st, item + 1, NULL);
@@ -1051,9 +1072,13 @@ compile_node(SqlState *st, const RuleItem *item, const char *alias,
 			return false;
 		case RI_IN_SEGMENT:
 			appendStringInfo(buf, "EXISTS (SELECT FROM segments.membership AS m "
-							 "WHERE m.segment_id" BUILTIN_OP("=") INT64_FORMAT " AND m.contact" BUILTIN_OP("=") "c.%s)",
+							 "WHERE m.segment_id" BUILTIN_OP("=") INT64_FORMAT " AND m.contact" BUILTIN_OP("=") "c.%s",
 							 st->cr->items[item_index(st, item)].segment_id,
 							 quote_identifier(st->cr->att->contacts.contact_column));
+			if (st->cr->att->key_per_tenant)
+				appendStringInfo(buf, " AND m.tenant" BUILTIN_OP("=") "c.%s",
+								 quote_identifier(st->cr->att->contacts.tenant_column));
+			appendStringInfoChar(buf, ')');
 			return false;
 		case RI_VALUE:
 		case RI_MEASURE:
@@ -1077,9 +1102,16 @@ rule_compile_sql(const CheckedRule *cr, bool portable, bool few)
 	st.buf = &buf;
 	st.portable = portable;
 	st.few = few;
-	appendStringInfo(&buf, "SELECT c.%s AS contact\nFROM %s AS c\nWHERE ",
-					 quote_identifier(co->contact_column),
-					 quote_qualified_identifier(co->schema, co->name));
+	/* to read, a key per tenant is two columns; to run, one value */
+	if (cr->att->key_per_tenant && portable)
+		appendStringInfo(&buf, "SELECT c.%s AS tenant, c.%s AS contact\nFROM %s AS c\nWHERE ",
+						 quote_identifier(co->tenant_column),
+						 quote_identifier(co->contact_column),
+						 quote_qualified_identifier(co->schema, co->name));
+	else
+		appendStringInfo(&buf, "SELECT %s AS contact\nFROM %s AS c\nWHERE ",
+						 contact_key_sql(cr->att, co, "c"),
+						 quote_qualified_identifier(co->schema, co->name));
 	if (cr->tenant)
 	{
 		appendStringInfo(&buf, "c.%s", quote_identifier(co->tenant_column));

@@ -37,6 +37,7 @@
 #include "utils/timestamp.h"
 
 #include "contact_data.h"
+#include "contact_key.h"
 #include "contact_queue.h"
 #include "data_owner.h"
 #include "locks.h"
@@ -111,16 +112,16 @@ sweep_query(const CheckedRule *cr, const char *role, const AttachedTable *events
 
 	/* pg_catalog's operators, whatever the search_path (rule_sql.h) */
 	if (strcmp(role, "contacts") == 0)
-		return psprintf("SELECT c.%s FROM %s AS c WHERE %s" BUILTIN_OP(">=") "($1%s) AND %s" BUILTIN_OP("<=") "($2%s)",
-						quote_identifier(att->contacts.contact_column),
+		return psprintf("SELECT %s FROM %s AS c WHERE %s" BUILTIN_OP(">=") "($1%s) AND %s" BUILTIN_OP("<=") "($2%s)",
+						contact_key_sql(att, &att->contacts, "c"),
 						quote_qualified_identifier(att->contacts.schema, att->contacts.name), expr, utc, expr, utc);
 	if (strcmp(role, "lists") == 0)
-		return psprintf("SELECT l.%s FROM %s AS l WHERE %s" BUILTIN_OP(">=") "($1%s) AND %s" BUILTIN_OP("<=") "($2%s)",
-						quote_identifier(att->lists.contact_column),
+		return psprintf("SELECT %s FROM %s AS l WHERE %s" BUILTIN_OP(">=") "($1%s) AND %s" BUILTIN_OP("<=") "($2%s)",
+						contact_key_sql(att, &att->lists, "l"),
 						quote_qualified_identifier(att->lists.schema, att->lists.name), expr, utc, expr, utc);
-	return psprintf("SELECT e.%s FROM %s AS e WHERE %s "
+	return psprintf("SELECT %s FROM %s AS e WHERE %s "
 					"AND %s" BUILTIN_OP(">=") "($1%s) AND %s" BUILTIN_OP("<=") "($2%s)",
-					quote_identifier(events->contact_column),
+					contact_key_sql(att, events, "e"),
 					quote_qualified_identifier(events->schema, events->name),
 					rule_sql_kind_test(events, "e", event_kind),
 					expr, utc, expr, utc);
