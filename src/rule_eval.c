@@ -972,7 +972,7 @@ contact_key(FunctionCallInfo fcinfo, Oid keytype)
 	if (type_is_rowtype(keytype) && !type_is_rowtype(argtype))
 		ereport(ERROR,
 				errcode(ERRCODE_DATATYPE_MISMATCH),
-				errmsg("contacts are keyed per tenant: a contact is a (tenant, key) pair, not a %s",
+				errmsg("contacts are keyed per tenant: a contact is a (tenant, key) pair, not a value of type %s",
 					   format_type_be(argtype)),
 				errhint("Give it as a row: ROW(tenant, key)::segments.contact_key."));
 	if (argtype == keytype)
