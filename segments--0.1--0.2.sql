@@ -44,13 +44,20 @@ DECLARE
 	stored_only text := '';
 	columns text := segments._member_columns();
 BEGIN
-	IF contacts IS NOT NULL THEN
+	IF contacts IS NOT NULL AND segments._key_per_tenant() THEN
+		-- the pair's columns, not the row value, so that the semi-join
+		-- reaches the contacts' and the membership's (tenant, key) indexes
+		fresh := format('segments._matching_among(%L, $3)',
+			format('SELECT q.contact FROM (%s) q WHERE ((q.contact).tenant, (q.contact).contact) IN (SELECT u.tenant, u.contact FROM pg_catalog.unnest($1) u)',
+				compiled));
+		stored_only := ' AND (s.tenant, s.contact) IN (SELECT u.tenant, u.contact FROM pg_catalog.unnest($3) u)';
+	ELSIF contacts IS NOT NULL THEN
 		-- a semi-join, which the planner can hash, where = ANY would
 		-- search the array for every row
 		fresh := format('segments._matching_among(%L, $3)',
 			format('SELECT q.contact FROM (%s) q WHERE q.contact IN (SELECT pg_catalog.unnest($1))',
 				compiled));
-		stored_only := format(' AND %s IN (SELECT pg_catalog.unnest($3))', segments._member_key('s'));
+		stored_only := ' AND s.contact IN (SELECT pg_catalog.unnest($3))';
 	ELSE
 		fresh := format('segments._matching(%L, NULL::%s)', compiled, segments._contact_type());
 	END IF;
@@ -2301,7 +2308,7 @@ BEGIN
 			SELECT b.name AS old, now_.attname AS new,
 				(b.type, b.typmod, b.coll) IS DISTINCT FROM
 					(now_.atttypid, now_.atttypmod, now_.attcollation) AS retyped,
-				b.version <> now_.xmin::text AS touched
+				b.version <> now_.xmin::text AS touched, now_.attnotnull AS notnull
 			FROM jsonb_to_recordset(before.columns) AS b(role text, source text, relid oid, attnum smallint,
 				name name, type oid, typmod integer, coll oid, version text)
 			JOIN pg_catalog.pg_attribute now_ ON now_.attrelid = b.relid AND now_.attnum = b.attnum
@@ -2310,6 +2317,16 @@ BEGIN
 				AND (now_.attname <> b.name OR b.version <> now_.xmin::text)
 			ORDER BY b.attnum
 		LOOP
+			IF a.role = 'contacts' AND NOT c.notnull AND (c.old = a.contact_column
+					OR (c.old = a.tenant_column AND a.key_per_tenant)) THEN
+				-- every contact has its key: a NULL in it would be no contact
+				RAISE EXCEPTION 'column "%" of table % must stay NOT NULL: it is the % column of the attached contacts table',
+					c.old, qname, CASE WHEN c.old = a.contact_column THEN 'key' ELSE 'tenant' END
+					USING ERRCODE = 'invalid_table_definition',
+					DETAIL = CASE WHEN c.old = a.contact_column THEN 'Every contact must have a key.'
+						ELSE 'Contacts are keyed per tenant: every contact must have a tenant.' END,
+					HINT = 'Detach the table first with segments.detach_contacts().';
+			END IF;
 			IF c.retyped THEN
 				PERFORM segments._refuse_column_change(a.role, qname, c.old, 'type', a.source);
 			ELSIF c.touched AND rewritten THEN

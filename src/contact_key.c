@@ -86,7 +86,14 @@ contact_key_split(const Attachments *att, Datum key, Datum *tenant, Datum *conta
 	tuple.t_tableOid = InvalidOid;
 	tuple.t_data = header;
 	*tenant = heap_getattr(&tuple, 1, att->key_desc, &isnull);
-	*contact = heap_getattr(&tuple, 2, att->key_desc, &isnull);
+	if (!isnull)
+		*contact = heap_getattr(&tuple, 2, att->key_desc, &isnull);
+	/* attaching and the DDL that follows keep both columns NOT NULL */
+	if (isnull)
+		ereport(ERROR,
+				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				errmsg("a contact's tenant and key must not be null"),
+				errdetail("Contacts are keyed per tenant: a contact is a (tenant, key) pair."));
 }
 
 char *

@@ -401,8 +401,10 @@ contact_writer_open(const char *cause, const Attachments *att)
 		if (!OidIsValid(eq[0]) || (w->nkeys == 2 && !OidIsValid(eq[1])))
 			continue;
 		w->by_contact = index;
+		/* the index's collation: a search must compare as its order does */
 		for (k = 0; k < w->nkeys; k++)
-			ScanKeyInit(&w->key[k], k + 1, BTEqualStrategyNumber, get_opcode(eq[k]), (Datum) 0);
+			ScanKeyEntryInitialize(&w->key[k], 0, k + 1, BTEqualStrategyNumber, InvalidOid,
+								   index->rd_indcollation[k], get_opcode(eq[k]), (Datum) 0);
 	}
 	if (w->by_contact == NULL)
 		ereport(ERROR,
