@@ -45,7 +45,9 @@ BEGIN
 			INSERT INTO public.bench_base SELECT * FROM segments.membership;
 			CHECKPOINT;
 			hand := pg_temp.elapsed(format(
-				'INSERT INTO public.bench_base (segment_id, contact) SELECT -1, c.id FROM public.contacts c WHERE %s',
+				CASE WHEN segments._key_per_tenant()
+					THEN 'INSERT INTO public.bench_base (segment_id, tenant, contact) SELECT -1, c.account_id, c.id FROM public.contacts c WHERE %s'
+					ELSE 'INSERT INTO public.bench_base (segment_id, contact) SELECT -1, c.id FROM public.contacts c WHERE %s' END,
 				r.hand));
 			CHECKPOINT;
 			ours := pg_temp.elapsed(format('SELECT segments.create_segment(%L, %L)', 'bench ' || r.id, r.rule));
