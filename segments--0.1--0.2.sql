@@ -358,6 +358,7 @@ BEGIN
 				PRIMARY KEY (segment_id, contact))$ddl$, k.base_type);
 		CREATE INDEX membership_contact_idx ON segments.membership (contact, segment_id);
 	END IF;
+	PERFORM segments._index_membership_since();
 	COMMENT ON TABLE segments.membership IS
 		'the current members of every segment, maintained by the segments functions';
 
@@ -1326,6 +1327,21 @@ ALTER EVENT TRIGGER segments_drop_extension ENABLE ALWAYS;
 -- release (the dump holds those objects as that release made them, and
 -- until this runs writes and catalog changes refuse to work with them).
 -- Objects already current are left as they are.
+-- The members of a segment by the time they joined: what tick() reads to
+-- find who crossed "in segment ... for at least / less than N unit"
+-- (src/tick.c).
+CREATE FUNCTION segments._index_membership_since() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF pg_catalog.to_regclass('segments.membership') IS NOT NULL
+		AND pg_catalog.to_regclass('segments.membership_since_idx') IS NULL THEN
+		CREATE INDEX membership_since_idx ON segments.membership (segment_id, since);
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION segments._index_membership_since() FROM PUBLIC;
+
 CREATE FUNCTION segments.upgrade_attachments() RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
@@ -1380,6 +1396,7 @@ BEGIN
 		WHERE l.joined
 		ORDER BY l.segment_id, l.contact;
 	END IF;
+	PERFORM segments._index_membership_since();
 	-- 0.1's attached tables: the row-level trigger for replicated writes (a
 	-- partition's is cloned from its partitioned table, so those come
 	-- first) and the TRUNCATE trigger enabled always
@@ -2736,6 +2753,18 @@ GRANT EXECUTE ON FUNCTION
 	TO segments_reader;
 
 GRANT EXECUTE ON FUNCTION segments.prune_log(timestamptz) TO segments_editor;
+
+-- == Samples ==
+--
+-- A contact's bucket, 0 to 9999, under a seed: a documented hash of the
+-- seed, the tenant's text and the key's text (src/bucket.c), which the
+-- sample and bucket conditions of rules compare, in SQL and in C alike.
+-- Part of the documented API: anyone may compute the bucket of a key.
+CREATE FUNCTION segments.bucket(seed text, contact text, tenant text DEFAULT NULL) RETURNS integer
+	AS 'MODULE_PATHNAME', 'segments_bucket'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION segments.bucket(text, text, text) IS
+	'the bucket (0 to 9999) of the contact with this key and tenant (as text) under a seed, as the sample and bucket conditions of rules compute it';
 
 -- An installation with tables attached: what attach_* made, as it now makes it.
 SELECT segments.upgrade_attachments();

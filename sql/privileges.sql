@@ -14,7 +14,7 @@ SELECT r.rolname, r.rolcanlogin, ARRAY(SELECT b.rolname FROM pg_auth_members m
 		JOIN pg_roles b ON b.oid = m.roleid WHERE m.member = r.oid) AS member_of
 FROM pg_roles r WHERE r.rolname LIKE 'segments\_%' ORDER BY 1;
 
--- What PUBLIC may execute: the rule type's support, the clock and JSON
+-- What PUBLIC may execute: the rule type's support, the clock, the bucket and JSON
 -- readers of the compiled SQL, and what a writer calls in its own
 -- transaction.
 SELECT p.oid::regprocedure AS executable_by_public

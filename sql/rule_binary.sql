@@ -76,7 +76,7 @@ SELECT receive(segments.rule_send('true'));
 SELECT receive(segments.rule_send(rule)) = rule::text AS round_trip FROM rules_out ORDER BY id;
 
 -- Item types: 1 and, 2 or, 3 not, 4 true, 5 false, 6 field, 7 event,
--- 8 in list, 9 in segment, 10 value.
+-- 8 in list, 9 in segment, 10 value, 11 measure, 12 bucket.
 -- A client may send a valid tree that is not canonical: and nested in and,
 -- an explicit default count and window, a number with leading zeros.
 -- Receive stores the canonical form.
@@ -148,6 +148,22 @@ SELECT receive(wire(item(8, 0, 0, 2, 2, 0, 0) || item(10, 2, 0, 0, 1, 0, 1), 2, 
 SELECT receive(wire(item(8, 0, 0, 2, 3, 0, 0) || item(10, 2, 0, 0, 1, 0, 1) || item(9, 0, 0, 0, 1, 0, 0), 3,
 	'\x3700'));															-- in segment inside where
 SELECT receive(wire(item(4, 0, 0, 0, 1, 0, 0), 1) || '\x00'::bytea);		-- trailing bytes
+
+-- Time in a segment: op 6 (>=, for at least) or 3 (<, for less than) and a
+-- duration value (kind 8, unit 3 is day) after the name.  Samples and
+-- buckets (type 12): op the comparison, b the bound, flag 16 when written
+-- as a sample.
+SELECT receive(wire(item(9, 6, 0, 0, 2, 0, 0) || item(10, 8, 3, 0, 1, 30, 0), 2, '\x5600'));
+SELECT receive(wire(item(12, 3, 0, 16, 1, 0, 1250), 1, '\x7300'));
+SELECT receive(wire(item(12, 5, 0, 0, 1, 0, 9000), 1, '\x7300'));
+SELECT receive(wire(item(9, 1, 0, 0, 2, 0, 0) || item(10, 8, 3, 0, 1, 30, 0), 2, '\x5600'));	-- for with =
+SELECT receive(wire(item(9, 6, 0, 0, 1, 0, 0), 1, '\x5600'));				-- for without its duration
+SELECT receive(wire(item(9, 6, 0, 0, 2, 0, 0) || item(10, 6, 3, 0, 1, 30, 0), 2, '\x5600'));	-- 30 days ago as the duration
+SELECT receive(wire(item(9, 0, 0, 0, 1, 0, 7), 1, '\x5600'));				-- in segment with an operand
+SELECT receive(wire(item(12, 3, 0, 0, 1, 0, 10001), 1, '\x7300'));			-- bucket past 10000
+SELECT receive(wire(item(12, 6, 0, 16, 1, 0, 1000), 1, '\x7300'));			-- a sample with >=
+SELECT receive(wire(item(12, 7, 0, 0, 1, 0, 10), 1, '\x7300'));				-- bucket in
+SELECT receive(wire(item(12, 3, 0, 0, 2, 0, 10) || item(4, 0, 0, 0, 1, 0, 0), 2, '\x7300'));	-- bucket with a child
 
 -- The strings must be valid in the database encoding (22021), or the
 -- catalog's dump could not be reloaded: a lone continuation byte, an

@@ -149,6 +149,14 @@ SELECT segments.create_segment('engaged', 'in segment ''openers'' or country = '
 SELECT s.name, s.tenant, count(m.*) AS members, count(DISTINCT m.tenant) AS workspaces
 FROM segments.segment s LEFT JOIN segments.membership m ON m.segment_id = s.id
 GROUP BY s.id, s.name, s.tenant ORDER BY s.id;
+-- the time in a segment and samples, by pair: a bucket hashes the
+-- workspace with the id (members joined in this run, after the clock the
+-- test sets, so less than a day ago)
+SELECT rule_text, cardinality(compiled) AS contacts, agree FROM keyed_three_ways(
+	'in segment ''openers'' for less than 1 day', 2,
+	'EXISTS (SELECT FROM segments.membership m WHERE m.segment_id = (SELECT g.id FROM segments.segment g WHERE g.name = ''openers'' AND g.tenant = ''2'') AND m.tenant = c.workspace_id AND m.contact = c.id)');
+SELECT rule_text, cardinality(compiled) AS contacts, agree FROM keyed_three_ways(
+	'sample 30% seed ''x''', NULL, 'segments.bucket(''x'', c.id::text, c.workspace_id::text) < 3000');
 -- a workspace's segment holds only its contacts
 SELECT count(*) AS strays FROM segments.membership m JOIN segments.segment s ON s.id = m.segment_id
 WHERE s.tenant IS NOT NULL AND m.tenant::text <> s.tenant;

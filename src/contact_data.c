@@ -74,13 +74,17 @@ typedef struct ChunkEvents
 /* Events fetched from a chunk's cursor at a time. */
 #define EVENTS_FETCH 1000
 
-/* The second column of a query's rows (the first: the contact), grouped. */
+/*
+ * The second column of a query's rows (the first: the contact), grouped;
+ * and the third, a timestamptz, when the query has one.
+ */
 typedef struct Grouped
 {
 	uint64	   *start;			/* NULL: not read; contact i's values are
 								 * [start[i], start[i + 1]) */
 	Datum	   *values;
 	bool	   *nulls;
+	TimestampTz *times;			/* NULL: two columns */
 	FormData_pg_attribute attr;
 } Grouped;
 
@@ -241,11 +245,11 @@ query_text(const Attachments *att, ContactQuery which, int source, Oid *argtypes
 							contact_key_in_array_sql(att, t, "l", "$1"));
 		case CQ_MEMBERS:
 			if (att->key_per_tenant)
-				return pstrdup("SELECT ROW(m.tenant, m.contact)::segments.contact_key, m.segment_id "
+				return pstrdup("SELECT ROW(m.tenant, m.contact)::segments.contact_key, m.segment_id, m.since "
 							   "FROM segments.membership AS m WHERE EXISTS (SELECT FROM pg_catalog.unnest($1) AS k "
 							   "WHERE k.tenant OPERATOR(pg_catalog.=) m.tenant "
 							   "AND k.contact OPERATOR(pg_catalog.=) m.contact)");
-			return pstrdup("SELECT m.contact, m.segment_id FROM segments.membership AS m "
+			return pstrdup("SELECT m.contact, m.segment_id, m.since FROM segments.membership AS m "
 						   "WHERE m.contact = ANY ($1)");
 	}
 	elog(ERROR, "unexpected query %d", (int) which);
@@ -569,12 +573,17 @@ read_grouped(ContactChunk *chunk, ContactQuery which, Datum array, bool latest, 
 	out->start = group_rows(chunk, result, nrows, (ContactKeyColumns) {1, 0}, &order);
 	out->values = palloc(sizeof(Datum) * Max(nrows, 1));
 	out->nulls = palloc(sizeof(bool) * Max(nrows, 1));
+	out->times = result->tupdesc->natts > 2 ? palloc(sizeof(TimestampTz) * Max(nrows, 1)) : NULL;
 	for (i = 0; i < nrows; i++)
 	{
 		Datum		value = heap_getattr(result->vals[order[i]], 2, result->tupdesc, &out->nulls[i]);
+		bool		isnull;
 
 		out->values[i] = out->nulls[i] ? (Datum) 0 :
 			datumCopy(value, out->attr.attbyval, out->attr.attlen);
+		if (out->times)
+			out->times[i] = DatumGetTimestampTz(heap_getattr(result->vals[order[i]], 3,
+															 result->tupdesc, &isnull));
 	}
 	SPI_freetuptable(result);
 }
@@ -753,13 +762,14 @@ add_events(EvalContact *c, int source, HeapTuple *tuples, uint64 n, TupleDesc de
 	c->nevents += n;
 }
 
+/* Memberships in order of segment id. */
 static int
-int64_cmp(const void *a, const void *b)
+member_cmp(const void *a, const void *b)
 {
-	int64		x = *(const int64 *) a;
-	int64		y = *(const int64 *) b;
+	int64		x = ((const EvalMember *) a)->segment_id;
+	int64		y = ((const EvalMember *) b)->segment_id;
 
-	return (x > y) - (x < y);
+	return x < y ? -1 : x > y;
 }
 
 bool
@@ -836,10 +846,13 @@ contact_chunk_contact(ContactChunk *chunk, int i, EvalContact *c, MemoryContext 
 		/* sorted, in a space of its own: rule_eval_set_member changes it */
 		c->nmembers = (int) (g->start[i + 1] - g->start[i]);
 		c->members_space = Max(c->nmembers, 8);
-		c->members = palloc(sizeof(int64) * c->members_space);
+		c->members = palloc(sizeof(EvalMember) * c->members_space);
 		for (j = g->start[i]; j < g->start[i + 1]; j++)
-			c->members[j - g->start[i]] = DatumGetInt64(g->values[j]);
-		qsort(c->members, c->nmembers, sizeof(int64), int64_cmp);
+		{
+			c->members[j - g->start[i]].segment_id = DatumGetInt64(g->values[j]);
+			c->members[j - g->start[i]].since = g->times[j];
+		}
+		qsort(c->members, c->nmembers, sizeof(EvalMember), member_cmp);
 		c->members_read = true;
 	}
 	MemoryContextSwitchTo(caller);

@@ -27,6 +27,13 @@ typedef struct EvalEvent
 	TimestampTz at;
 } EvalEvent;
 
+/* A membership of the contact: the segment, and since when. */
+typedef struct EvalMember
+{
+	int64		segment_id;
+	TimestampTz since;
+} EvalMember;
+
 /*
  * The data of one contact that rules are evaluated on, shared by every
  * rule evaluated for the contact.  What evaluation allocates goes to cxt,
@@ -65,8 +72,7 @@ typedef struct EvalContact
 
 	bool		members_read;
 	int			nmembers;
-	int64	   *members;		/* ids of the segments the contact is a
-								 * member of, ascending */
+	EvalMember *members;		/* the contact's memberships, by segment id */
 	int			members_space;
 } EvalContact;
 

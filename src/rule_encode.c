@@ -396,12 +396,54 @@ normalize(EncodeState *st, const RuleNode *node, int depth, bool in_where)
 				invalid(st, "segment name must not be empty", NULL);
 				return NULL;
 			}
+			if (!count_string(st, node->name))
+				return NULL;
+			if (node->op == 0 && node->nvalues == 0)
+				return out;
+			if (node->op != RT_GE && node->op != RT_LT)
+			{
+				invalid(st, "time in a segment is \"for at least\" or \"for less than\"", NULL);
+				return NULL;
+			}
+			if (node->nvalues != 1)
+			{
+				invalid(st, "time in a segment takes one duration", NULL);
+				return NULL;
+			}
+			out->values = check_values(st, node->values, 1, true);
+			return out->values ? out : NULL;
+		case RN_BUCKET:
+			if (in_where)
+				break;
+			if (node->name == NULL)
+			{
+				invalid(st, "a sample needs a seed", NULL);
+				return NULL;
+			}
+			if (!RT_IS_COMPARISON(node->op))
+			{
+				invalid(st, "a bucket takes a comparison operator", NULL);
+				return NULL;
+			}
+			if (node->as_sample && node->op != RT_LT)
+			{
+				invalid(st, "a sample is the buckets below its percentage", NULL);
+				return NULL;
+			}
+			if (node->count > RULE_BUCKETS)
+			{
+				rule_error(st->err, RULE_ERR_OUT_OF_RANGE, -1,
+						   node->as_sample ? "sample percentage out of range" : "bucket out of range",
+						   node->as_sample ? "A sample is from 0%% to 100%%, in steps of 0.01%%." :
+						   "A contact's bucket is from 0 to %d.", RULE_BUCKETS - 1);
+				return NULL;
+			}
 			return count_string(st, node->name) ? out : NULL;
 		default:
 			invalid(st, "invalid rule node", NULL);
 			return NULL;
 	}
-	invalid(st, "event, list and segment conditions cannot appear inside where",
+	invalid(st, "event, list, segment and sample conditions cannot appear inside where",
 			"The conditions of a where clause test the columns of the event or list row itself.");
 	return NULL;
 }
@@ -567,6 +609,14 @@ emit(EncodeState *st, const RuleNode *node)
 			break;
 		case RN_IN_SEGMENT:
 			item->a = emit_string(st, node->name);
+			item->op = (uint8_t) node->op;
+			emit_values(st, node->values, node->nvalues);
+			break;
+		case RN_BUCKET:
+			item->a = emit_string(st, node->name);
+			item->op = (uint8_t) node->op;
+			item->b = node->count;
+			item->flags = node->as_sample ? RULE_AS_SAMPLE : 0;
 			break;
 	}
 	/* the span is known once the whole subtree is written */

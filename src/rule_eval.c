@@ -37,6 +37,7 @@
 #include "utils/typcache.h"
 
 #include "contact_data.h"
+#include "bucket.h"
 #include "contact_key.h"
 #include "rule_check.h"
 #include "rule_eval.h"
@@ -526,12 +527,12 @@ member_position(EvalContact *c, int64 segment_id, bool *found)
 	{
 		int			mid = low + (high - low) / 2;
 
-		if (c->members[mid] < segment_id)
+		if (c->members[mid].segment_id < segment_id)
 			low = mid + 1;
 		else
 			high = mid;
 	}
-	*found = low < c->nmembers && c->members[low] == segment_id;
+	*found = low < c->nmembers && c->members[low].segment_id == segment_id;
 	return low;
 }
 
@@ -541,6 +542,17 @@ rule_eval_is_member(EvalContact *c, int64 segment_id)
 	bool		found;
 
 	(void) member_position(c, segment_id, &found);
+	return found;
+}
+
+bool
+rule_eval_member_since(EvalContact *c, int64 segment_id, TimestampTz *since)
+{
+	bool		found;
+	int			pos = member_position(c, segment_id, &found);
+
+	if (found)
+		*since = c->members[pos].since;
 	return found;
 }
 
@@ -557,15 +569,17 @@ rule_eval_set_member(EvalContact *c, int64 segment_id, bool member)
 		if (c->nmembers == c->members_space)
 		{
 			c->members_space *= 2;
-			c->members = repalloc(c->members, sizeof(int64) * c->members_space);
+			c->members = repalloc(c->members, sizeof(EvalMember) * c->members_space);
 		}
-		memmove(&c->members[pos + 1], &c->members[pos], sizeof(int64) * (c->nmembers - pos));
-		c->members[pos] = segment_id;
+		memmove(&c->members[pos + 1], &c->members[pos], sizeof(EvalMember) * (c->nmembers - pos));
+		/* a join is written with the transaction's time (membership.c) */
+		c->members[pos].segment_id = segment_id;
+		c->members[pos].since = GetCurrentTransactionStartTimestamp();
 		c->nmembers++;
 	}
 	else
 	{
-		memmove(&c->members[pos], &c->members[pos + 1], sizeof(int64) * (c->nmembers - pos - 1));
+		memmove(&c->members[pos], &c->members[pos + 1], sizeof(EvalMember) * (c->nmembers - pos - 1));
 		c->nmembers--;
 	}
 }
@@ -879,6 +893,55 @@ in_list(EvalState *st, const RuleItem *item)
 }
 
 /*
+ * in segment 'name' [for at least | for less than N unit]: a member, for
+ * long enough (joined at least N unit ago) or not yet.
+ */
+static bool
+eval_in_segment(EvalState *st, const RuleItem *item, char **observed)
+{
+	TimestampTz since;
+	TimestampTz edge;
+
+	if (!rule_eval_member_since(st->c, checked(st, item)->segment_id, &since))
+	{
+		if (observed && item->op != 0)
+			*observed = pstrdup("not a member");
+		return false;
+	}
+	if (item->op == 0)
+		return true;
+	if (observed)
+		*observed = psprintf("member since %s", timestamptz_to_str(since));
+	edge = rule_time_shift(rule_now(), -1, item[1].a, (RuleUnit) item[1].arg);
+	return item->op == RT_GE ? since <= edge : since > edge;
+}
+
+/*
+ * The contact's bucket under a seed: of its key's text and its tenant's,
+ * as segments.bucket() of the SQL path reads them (src/bucket.c).
+ */
+static uint32
+contact_bucket(EvalContact *c, const char *seed)
+{
+	const AttachedTable *co = &c->att->contacts;
+	char	   *key;
+	const char *tenant = c->tenant;
+
+	if (c->att->key_per_tenant)
+	{
+		Datum		tenant_value,
+					contact;
+
+		contact_key_split(c->att, c->key, &tenant_value, &contact);
+		tenant = value_text(tenant_value, getBaseType(co->tenant_type));
+		key = value_text(contact, getBaseType(co->contact_type));
+	}
+	else
+		key = value_text(c->key, co->contact_type);
+	return bucket_of(seed, strlen(seed), key, strlen(key), tenant, tenant ? strlen(tenant) : 0);
+}
+
+/*
  * Evaluate a condition.  depth >= 0 records explain lines (conditions on
  * the contact); depth < 0 is inside an event's where clause.
  */
@@ -943,7 +1006,16 @@ eval_node(EvalState *st, const RuleItem *item, const EvalRow *row, int depth)
 			result = in_list(st, item);
 			break;
 		case RI_IN_SEGMENT:
-			result = rule_eval_is_member(st->c, checked(st, item)->segment_id);
+			result = eval_in_segment(st, item, explain ? &observed : NULL);
+			break;
+		case RI_BUCKET:
+			{
+				uint32		bucket = contact_bucket(st->c, RULE_STR(st->body, item->a));
+
+				result = rule_comparison_holds((RuleTestOp) item->op, int64_cmp(bucket, item->b));
+				if (explain)
+					observed = psprintf("bucket %u", bucket);
+			}
 			break;
 		case RI_VALUE:
 		case RI_MEASURE:
@@ -1162,6 +1234,10 @@ rule_eval_needs(const CheckedRule *cr, EvalNeeds *needs)
 				continue;
 			case RI_IN_SEGMENT:
 				needs->members = true;
+				continue;
+			case RI_BUCKET:
+				/* the tenant's text, from the row, unless it is in the key */
+				needs->fields |= cr->att->contacts.tenant_column != NULL && !cr->att->key_per_tenant;
 				continue;
 			case RI_EVENT:
 				break;

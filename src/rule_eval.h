@@ -32,6 +32,7 @@ extern bool rule_eval_contact(const CheckedRule *cr, EvalContact *c);
  * in dependency order.
  */
 extern bool rule_eval_is_member(EvalContact *c, int64 segment_id);
+extern bool rule_eval_member_since(EvalContact *c, int64 segment_id, TimestampTz *since);
 extern void rule_eval_set_member(EvalContact *c, int64 segment_id, bool member);
 
 #endif							/* SEGMENTS_RULE_EVAL_H */

@@ -42,7 +42,14 @@
  *				 flags has RULE_HAS_WHERE, then the window operands as VALUE
  *				 items; arg = RuleWindow, or 0 for ever (as release 0.1
  *				 stored every list condition).
- *	 IN_SEGMENT  a = pool offset of the segment name.
+ *	 IN_SEGMENT  a = pool offset of the segment name; op = 0, or RT_GE for
+ *				 "for at least", RT_LT for "for less than", and then one
+ *				 DURATION VALUE item follows (span 2).
+ *	 BUCKET 	 the contact's bucket (0 .. RULE_BUCKETS - 1) under a seed:
+ *				 a = pool offset of the seed, op = comparison (RT_EQ ..
+ *				 RT_GE), b = the number compared with (0 .. RULE_BUCKETS);
+ *				 flags = RULE_AS_SAMPLE when written "sample P% seed s"
+ *				 (op RT_LT, b = P * 100).  A leaf.
  *	 VALUE		 op = RuleValueKind; STRING and NUMBER: a = pool offset,
  *				 b = length; AGO, FROM_NOW, DURATION: a = amount, arg = unit.
  */
@@ -60,6 +67,7 @@
 #define RULE_MAX_PATH		32		/* components of a field path */
 #define RULE_MAX_BYTES		(1024 * 1024)	/* stored size */
 #define RULE_MAX_AMOUNT		2147483647u 	/* counts and time amounts */
+#define RULE_BUCKETS		10000	/* a contact's bucket: 0 .. 9999 */
 
 /*
  * Tree depth (operator items on a path) that a rule within RULE_MAX_DEPTH can
@@ -81,8 +89,11 @@ typedef enum RuleItemType
 	RI_IN_LIST,
 	RI_IN_SEGMENT,
 	RI_VALUE,
-	RI_MEASURE
+	RI_MEASURE,
+	RI_BUCKET
 } RuleItemType;
+
+#define RI_LAST RI_BUCKET
 
 /* What an event condition measures, beside the count. */
 typedef enum RuleMeasure
@@ -174,6 +185,7 @@ typedef enum RuleWindow
 #define RULE_HAS_WHERE	0x02	/* EVENT, IN_LIST: a where subtree follows */
 #define RULE_HAS_MEASURE 0x04	/* EVENT: a MEASURE item follows (after where) */
 #define RULE_HAS_SOURCE 0x08	/* EVENT: the source's name follows the kind */
+#define RULE_AS_SAMPLE	0x10	/* BUCKET: written as sample P% seed s */
 
 typedef struct RuleItem
 {

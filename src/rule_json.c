@@ -460,6 +460,51 @@ push_in_segment(JsonbParseState **state, const RuleBody *body,
 	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
 	push_key(state, "in_segment");
 	push_string(state, WJB_VALUE, name, strlen(name));
+	if (item->op != 0)
+	{
+		const char *op = item->op == RT_GE ? "at least" : "less than";
+
+		push_key(state, "for");
+		pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+		push_key(state, "op");
+		push_string(state, WJB_VALUE, op, strlen(op));
+		push_duration(state, item + 1);
+		pushJsonbValue(state, WJB_END_OBJECT, NULL);
+	}
+	return pushJsonbValue(state, WJB_END_OBJECT, NULL);
+}
+
+/*
+ * {"sample": percent, "seed": s} or {"bucket": s, "op": comparison,
+ * "value": n}
+ */
+static JsonbValue *
+push_bucket(JsonbParseState **state, const RuleBody *body, const RuleItem *item)
+{
+	const char *seed = RULE_STR(body, item->a);
+
+	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+	if (item->flags & RULE_AS_SAMPLE)
+	{
+		push_key(state, "sample");
+		push_number(state, WJB_VALUE,
+					item->b % 100 == 0 ? psprintf("%u", item->b / 100) :
+					item->b % 10 == 0 ? psprintf("%u.%u", item->b / 100, item->b % 100 / 10) :
+					psprintf("%u.%02u", item->b / 100, item->b % 100));
+		push_key(state, "seed");
+		push_string(state, WJB_VALUE, seed, strlen(seed));
+	}
+	else
+	{
+		const char *op = rule_test_op_name((RuleTestOp) item->op, false);
+
+		push_key(state, "bucket");
+		push_string(state, WJB_VALUE, seed, strlen(seed));
+		push_key(state, "op");
+		push_string(state, WJB_VALUE, op, strlen(op));
+		push_key(state, "value");
+		push_amount(state, WJB_VALUE, item->b);
+	}
 	return pushJsonbValue(state, WJB_END_OBJECT, NULL);
 }
 
@@ -491,6 +536,8 @@ push_node(JsonbParseState **state, JsonbIteratorToken token,
 			return push_in_list(state, body, item);
 		case RI_IN_SEGMENT:
 			return push_in_segment(state, body, item);
+		case RI_BUCKET:
+			return push_bucket(state, body, item);
 		case RI_VALUE:
 		case RI_MEASURE:
 			break;
@@ -566,12 +613,14 @@ typedef enum NodeKey
 	NK_FIELD,
 	NK_EVENT,
 	NK_IN_LIST,
-	NK_IN_SEGMENT
+	NK_IN_SEGMENT,
+	NK_SAMPLE,
+	NK_BUCKET
 } NodeKey;
 
 static const char *const node_keys[] =
 {
-	"and", "or", "not", "field", "event", "in_list", "in_segment"
+	"and", "or", "not", "field", "event", "in_list", "in_segment", "sample", "bucket"
 };
 
 #define NUM_NODE_KEYS ((int) lengthof(node_keys))
@@ -1378,12 +1427,117 @@ read_in_list(JsonObject *obj, const JsonbValue *v, const JsonPos *pos, int depth
 	return node;
 }
 
+/* {"in_segment": name [, "for": {"op": "at least" | "less than", "amount": n, "unit": u}]} */
 static RuleNode *
-read_in_segment(const JsonbValue *v, const JsonPos *pos, RuleArena *arena)
+read_in_segment(JsonObject *obj, const JsonbValue *v, const JsonPos *pos, RuleArena *arena)
 {
 	RuleNode   *node = rule_node_new(arena, RN_IN_SEGMENT);
+	JsonbValue	member;
+	JsonPos		for_pos = {obj->pos, "for", 0};
 
 	node->name = read_name(v, pos, "a segment name", arena);
+	if (object_get(obj, "for", &member))
+	{
+		JsonObject	duration;
+		JsonPos		op_pos = {&for_pos, "op", 0};
+
+		if (!is_object(&member))
+			expected_error(&for_pos, "a time in segment such as {\"op\": \"at least\", \"amount\": 30, \"unit\": \"day\"}", &member);
+		object_init(&duration, &member, &for_pos);
+		object_require(&duration, "op", &member, NULL);
+		if (member.type == jbvString && keyword_equals(&member, "at least"))
+			node->op = RT_GE;
+		else if (member.type == jbvString && keyword_equals(&member, "less than"))
+			node->op = RT_LT;
+		else
+			expected_error(&op_pos, "\"at least\" or \"less than\"", &member);
+		node->nvalues = 1;
+		node->values = rule_alloc(arena, sizeof(RuleValue));
+		node->values[0].kind = RV_DURATION;
+		read_duration(&duration, "time in segment", &node->values[0]);
+		object_finish(&duration);
+	}
+	return node;
+}
+
+/*
+ * {"sample": percent, "seed": s}: the percentage, 0 to 100 in steps of
+ * 0.01, as the number of buckets below it.
+ */
+static RuleNode *
+read_sample(JsonObject *obj, const JsonbValue *v, const JsonPos *pos, RuleArena *arena)
+{
+	RuleNode   *node = rule_node_new(arena, RN_BUCKET);
+	JsonbValue	member;
+	JsonPos		seed_pos = {obj->pos, "seed", 0};
+	const char *text;
+	const char *c;
+	uint32		whole = 0,
+				hundredths = 0;
+	int			decimals = 0;
+	bool		valid = true;
+
+	if (v->type != jbvNumeric)
+		expected_error(pos, "a percentage (a number from 0 to 100)", v);
+	/* numeric_out: digits, a point and digits; beyond 0.01 only zeros */
+	text = numeric_text(v->val.numeric);
+	for (c = text; *c >= '0' && *c <= '9' && whole <= 100; c++)
+		whole = whole * 10 + (uint32) (*c - '0');
+	if (*c == '.')
+		for (c++; *c >= '0' && *c <= '9'; c++, decimals++)
+		{
+			if (decimals < 2)
+				hundredths = hundredths * 10 + (uint32) (*c - '0');
+			else
+				valid &= *c == '0';
+		}
+	if (decimals == 1)
+		hundredths *= 10;
+	if (*c != '\0' || !valid || whole > 100 || whole * 100 + hundredths > RULE_BUCKETS)
+		ereport(ERROR,
+				errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				errmsg("invalid rule JSON at %s: %s is not a sample percentage",
+					   pos_text(pos), text),
+				errdetail("A sample is from 0%% to 100%%, in steps of 0.01%%."));
+	node->as_sample = true;
+	node->op = RT_LT;
+	node->count = whole * 100 + hundredths;
+	object_require(obj, "seed", &member, "A sample takes a \"seed\": the same seed picks the same contacts.");
+	if (member.type != jbvString)
+		expected_error(&seed_pos, "a seed (a string)", &member);
+	node->name = rule_strndup(arena, member.val.string.val, member.val.string.len);
+	return node;
+}
+
+/* {"bucket": seed, "op": comparison, "value": n} */
+static RuleNode *
+read_bucket(JsonObject *obj, const JsonbValue *v, const JsonPos *pos, RuleArena *arena)
+{
+	RuleNode   *node = rule_node_new(arena, RN_BUCKET);
+	JsonbValue	member;
+	JsonPos		op_pos = {obj->pos, "op", 0};
+	JsonPos		value_pos = {obj->pos, "value", 0};
+	bool		negated;
+
+	if (v->type != jbvString)
+		expected_error(pos, "a seed (a string)", v);
+	node->name = rule_strndup(arena, v->val.string.val, v->val.string.len);
+	object_require(obj, "op", &member, NULL);
+	if (member.type != jbvString)
+		expected_error(&op_pos, "a comparison operator (a string)", &member);
+	if (!lookup_test_op(&member, &node->op, &negated) || !RT_IS_COMPARISON(node->op))
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("invalid rule JSON at %s: expected a comparison operator, found \"%.*s\"",
+					   pos_text(&op_pos), member.val.string.len, member.val.string.val),
+				errhint("A bucket is compared with \"=\", \"!=\", \"<\", \"<=\", \">\" or \">=\"."));
+	object_require(obj, "value", &member, NULL);
+	node->count = read_amount(&member, &value_pos);
+	if (node->count > RULE_BUCKETS)
+		ereport(ERROR,
+				errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				errmsg("invalid rule JSON at %s: %u is out of range", pos_text(&value_pos), node->count),
+				errdetail("A contact's bucket is from 0 to %d.", RULE_BUCKETS - 1));
 	return node;
 }
 
@@ -1467,7 +1621,7 @@ read_node(const JsonbValue *v, const JsonPos *pos, int depth, bool in_where,
 	if (in_where && key >= NK_EVENT)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("invalid rule JSON at %s: event, list and segment conditions cannot appear inside where",
+				errmsg("invalid rule JSON at %s: event, list, segment and sample conditions cannot appear inside where",
 					   pos_text(pos)),
 				errdetail("The conditions of a where clause test the columns of the event or list row itself."));
 
@@ -1497,7 +1651,13 @@ read_node(const JsonbValue *v, const JsonPos *pos, int depth, bool in_where,
 			node = read_in_list(&obj, &member, &member_pos, depth, arena);
 			break;
 		case NK_IN_SEGMENT:
-			node = read_in_segment(&member, &member_pos, arena);
+			node = read_in_segment(&obj, &member, &member_pos, arena);
+			break;
+		case NK_SAMPLE:
+			node = read_sample(&obj, &member, &member_pos, arena);
+			break;
+		case NK_BUCKET:
+			node = read_bucket(&obj, &member, &member_pos, arena);
 			break;
 	}
 	object_finish(&obj);

@@ -28,7 +28,8 @@ typedef enum TokenType
 	TK_LPAREN,
 	TK_RPAREN,
 	TK_COMMA,
-	TK_DOT
+	TK_DOT,
+	TK_PERCENT					/* % of a sample */
 } TokenType;
 
 typedef struct Token
@@ -231,6 +232,9 @@ next_token(Parser *p)
 				break;
 			case '.':
 				p->tok.type = TK_DOT;
+				break;
+			case '%':
+				p->tok.type = TK_PERCENT;
 				break;
 			case '=':
 				p->tok.op = RT_EQ;
@@ -888,9 +892,141 @@ parse_event(Parser *p, RuleNode *node)
 	return parse_window(p, node) ? node : NULL;
 }
 
+/*
+ * "for at least" or "for less than" amount unit after in segment 'name':
+ * the time since the contact joined it.
+ */
+static bool
+parse_time_in_segment(Parser *p, RuleNode *node)
+{
+	if (accept_keyword(p, "at"))
+	{
+		if (!expect_keyword(p, "least", "\"least\" after \"for at\""))
+			return false;
+		node->op = RT_GE;
+	}
+	else if (accept_keyword(p, "less"))
+	{
+		if (!expect_keyword(p, "than", "\"than\" after \"for less\""))
+			return false;
+		node->op = RT_LT;
+	}
+	else
+	{
+		expected(p, "\"at least\" or \"less than\" after \"for\"");
+		return false;
+	}
+	if (!count_node(p))
+		return false;
+	node->nvalues = 1;
+	node->values = rule_alloc(p->arena, sizeof(RuleValue));
+	return parse_duration(p, &node->values[0]);
+}
+
+/*
+ * The percentage of "sample P% seed 's'": 0 to 100 with at most two
+ * decimals, as hundredths of a percent (the buckets below it).
+ */
+static bool
+parse_percentage(Parser *p, uint32_t *buckets)
+{
+	const char *text = p->input + p->tok.start;
+	uint32_t	whole = 0,
+				hundredths = 0;
+	int			i = 0,
+				decimals = 0;
+
+	if (p->tok.type != TK_NUMBER || text[0] == '-')
+	{
+		expected(p, "a percentage from 0 to 100 after \"sample\"");
+		return false;
+	}
+	for (; i < p->tok.len && text[i] != '.'; i++)
+	{
+		whole = whole * 10 + (uint32_t) (text[i] - '0');
+		if (whole > 100)
+			break;
+	}
+	if (i < p->tok.len && text[i] == '.')
+		for (i++; i < p->tok.len; i++, decimals++)
+		{
+			if (decimals == 2)
+			{
+				fail_at(p, RULE_ERR_SYNTAX, p->tok.start, "syntax error",
+						"A sample's percentage has at most two decimals (0.01%% steps).");
+				return false;
+			}
+			hundredths = hundredths * 10 + (uint32_t) (text[i] - '0');
+		}
+	if (decimals == 1)
+		hundredths *= 10;
+	if (whole > 100 || whole * 100 + hundredths > RULE_BUCKETS)
+	{
+		fail_at(p, RULE_ERR_OUT_OF_RANGE, p->tok.start, "sample percentage out of range",
+				"A sample is from 0%% to 100%%.");
+		return false;
+	}
+	*buckets = whole * 100 + hundredths;
+	if (!next_token(p))
+		return false;
+	return expect_token(p, TK_PERCENT, "\"%\" after the sample's percentage");
+}
+
+/* sample P% seed 'seed' | bucket('seed') cmp n, after the first word */
+static RuleNode *
+parse_bucket(Parser *p, bool sample)
+{
+	RuleNode   *node = rule_node_new(p->arena, RN_BUCKET);
+	int			at;
+
+	if (sample)
+	{
+		node->as_sample = true;
+		node->op = RT_LT;
+		if (!parse_percentage(p, &node->count) ||
+			!expect_keyword(p, "seed", "\"seed\" and the sample's seed as a 'string'"))
+			return NULL;
+		if (p->tok.type != TK_STRING)
+			return expected(p, "the sample's seed as a 'string' after \"seed\"");
+		node->name = p->tok.text;
+		return next_token(p) ? node : NULL;
+	}
+	if (!expect_token(p, TK_LPAREN, "\"(\" after \"bucket\""))
+		return NULL;
+	if (p->tok.type != TK_STRING)
+		return expected(p, "the seed as a 'string' in bucket(...)");
+	node->name = p->tok.text;
+	if (!next_token(p) || !expect_token(p, TK_RPAREN, "\")\" after the bucket's seed"))
+		return NULL;
+	if (p->tok.type != TK_OP)
+		return expected(p, "a comparison (=, !=, <, <=, >, >=) after bucket(...)");
+	node->op = p->tok.op;
+	if (!next_token(p))
+		return NULL;
+	at = p->tok.start;
+	if (!parse_amount(p, &node->count, "a bucket number (0 to 9999) after the comparison"))
+		return NULL;
+	if (node->count > RULE_BUCKETS)
+		return fail_at(p, RULE_ERR_OUT_OF_RANGE, at, "bucket out of range",
+					   "A contact's bucket is from 0 to %d.", RULE_BUCKETS - 1);
+	return node;
+}
+
+/* Is the current token "sample" before a number, or "bucket" before "("? */
+static bool
+at_bucket(Parser *p, bool *sample)
+{
+	*sample = at_keyword(p, "sample");
+	if (*sample)
+		return peek_type(p, NULL, NULL) == TK_NUMBER;
+	return at_keyword(p, "bucket") && peek_type(p, NULL, NULL) == TK_LPAREN;
+}
+
 static RuleNode *
 parse_unary(Parser *p, bool in_where)
 {
+	bool		sample;
+
 	RuleNode   *node;
 
 	rule_check_stack();
@@ -934,8 +1070,8 @@ parse_unary(Parser *p, bool in_where)
 		return p->failed ? NULL : rule_node_new(p->arena, RN_TRUE);
 	if (accept_keyword(p, "false"))
 		return p->failed ? NULL : rule_node_new(p->arena, RN_FALSE);
-	if (in_where && (at_keyword(p, "event") || at_keyword(p, "in")))
-		return expected(p, "a condition on a column of the event or list row (event, list and segment conditions cannot be used inside where)");
+	if (in_where && (at_keyword(p, "event") || at_keyword(p, "in") || at_bucket(p, &sample)))
+		return expected(p, "a condition on a column of the event or list row (event, list, segment and sample conditions cannot be used inside where)");
 	if (accept_keyword(p, "event"))
 		return p->failed ? NULL : parse_event(p, rule_node_new(p->arena, RN_EVENT));
 	if (accept_keyword(p, "in"))
@@ -954,10 +1090,16 @@ parse_unary(Parser *p, bool in_where)
 				return expected(p, "the segment name as a 'string' after \"in segment\"");
 			node = rule_node_new(p->arena, RN_IN_SEGMENT);
 			node->name = p->tok.text;
-			return next_token(p) ? node : NULL;
+			if (!next_token(p))
+				return NULL;
+			if (accept_keyword(p, "for") && !parse_time_in_segment(p, node))
+				return NULL;
+			return p->failed ? NULL : node;
 		}
 		return expected(p, "\"list\" or \"segment\" after \"in\"");
 	}
+	if (at_bucket(p, &sample))
+		return next_token(p) ? parse_bucket(p, sample) : NULL;
 	if ((p->tok.type == TK_WORD && !at_reserved(p)) || p->tok.type == TK_IDENT)
 	{
 		node = rule_node_new(p->arena, RN_FIELD);

@@ -112,6 +112,30 @@ rule_print_value(RuleBuf *buf, const RuleBody *body, const RuleItem *value)
 }
 
 /* The operands of a test or window: "a and b" for ranges, "(a, b)" for in. */
+/* sample 12.5% seed 's', or bucket('s') < 1250 */
+static void
+print_bucket(RuleBuf *buf, const RuleBody *body, const RuleItem *item)
+{
+	char		number[32];
+
+	if (item->flags & RULE_AS_SAMPLE)
+	{
+		if (item->b % 100 == 0)
+			snprintf(number, sizeof(number), "sample %u%% seed ", item->b / 100);
+		else if (item->b % 10 == 0)
+			snprintf(number, sizeof(number), "sample %u.%u%% seed ", item->b / 100, item->b % 100 / 10);
+		else
+			snprintf(number, sizeof(number), "sample %u.%02u%% seed ", item->b / 100, item->b % 100);
+		rule_buf_puts(buf, number);
+		rule_print_string(buf, RULE_STR(body, item->a));
+		return;
+	}
+	rule_buf_puts(buf, "bucket(");
+	rule_print_string(buf, RULE_STR(body, item->a));
+	snprintf(number, sizeof(number), ") %s %u", rule_test_op_name((RuleTestOp) item->op, false), item->b);
+	rule_buf_puts(buf, number);
+}
+
 static void
 print_operands(RuleBuf *buf, const RuleBody *body, const RuleItem *first, int n, bool list)
 {
@@ -279,6 +303,14 @@ print_node(RuleBuf *buf, const RuleBody *body, const RuleItem *item)
 		case RI_IN_SEGMENT:
 			rule_buf_puts(buf, "in segment ");
 			rule_print_string(buf, RULE_STR(body, item->a));
+			if (item->op != 0)
+			{
+				rule_buf_puts(buf, item->op == RT_GE ? " for at least " : " for less than ");
+				print_amount(buf, item + 1);
+			}
+			break;
+		case RI_BUCKET:
+			print_bucket(buf, body, item);
 			break;
 		case RI_VALUE:
 			rule_print_value(buf, body, item);

@@ -167,8 +167,11 @@ collect(RefCollector *rc, const RuleItem *item, const WhereOwner *owner)
 			}
 			break;
 		case RI_IN_SEGMENT:
-			add_ref(rc, "segment", RULE_STR(rc->body, item->a), 0, 0, NULL, false);
+			/* for at least / less than: relative, its duration's edge */
+			add_ref(rc, "segment", RULE_STR(rc->body, item->a), 0, 0, NULL, item->op != 0);
 			break;
+		case RI_BUCKET:
+			/* the contact's key and tenant, which every write of them reads */
 		case RI_TRUE:
 		case RI_FALSE:
 		case RI_VALUE:

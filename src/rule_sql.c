@@ -75,6 +75,7 @@ unit_sql(uint32 unit)
 }
 
 static void append_value(SqlState *st, const RuleItem *value, const char *zone);
+static void append_operator(StringInfo buf, Oid type, RuleTestOp op);
 
 /*
  * A time computed now, as a constant: the planner then estimates the rows
@@ -135,6 +136,36 @@ window_bounds(SqlState *st, RuleTestOp op, const RuleItem *duration, const char 
 	}
 	*low = lo.data;
 	*high = hi.data;
+}
+
+/* N unit ago, of a duration: a constant of this moment, or portable. */
+static void
+append_ago(SqlState *st, const RuleItem *duration)
+{
+	if (st->portable)
+		appendStringInfo(st->buf, "(SELECT segments.ago(%u, %s))", duration->a, unit_sql(duration->arg));
+	else
+		append_time(st, rule_time_shift(rule_now(), -1, duration->a, (RuleUnit) duration->arg), NULL);
+}
+
+/*
+ * bucket('seed') cmp n: segments.bucket() of the contact's key and
+ * tenant as text, as the per-contact path computes it (src/bucket.c).
+ */
+static void
+compile_bucket(SqlState *st, const RuleItem *item)
+{
+	const AttachedTable *co = &st->cr->att->contacts;
+
+	appendStringInfoString(st->buf, "segments.bucket(");
+	append_literal(st->buf, CStringGetTextDatum(RULE_STR(st->body, item->a)), TEXTOID, -1);
+	appendStringInfo(st->buf, ", CAST(c.%s AS pg_catalog.text), ", quote_identifier(co->contact_column));
+	if (co->tenant_column)
+		appendStringInfo(st->buf, "CAST(c.%s AS pg_catalog.text))", quote_identifier(co->tenant_column));
+	else
+		appendStringInfoString(st->buf, "NULL)");
+	append_operator(st->buf, INT4OID, (RuleTestOp) item->op);
+	appendStringInfo(st->buf, "%u", item->b);
 }
 
 /* expr BETWEEN low AND high (or NOT), with pg_catalog's operators. */
@@ -833,8 +864,9 @@ grouped_contact(SqlState *st, const AttachedTable *ev, bool group_by)
 {
 	if (!st->cr->att->key_per_tenant)
 		return psprintf(group_by ? "e.%s" : "e.%s AS contact", quote_identifier(ev->contact_column));
-	return psprintf(group_by ? "e.%s, e.%s" : "e.%s AS contact, e.%s AS tenant",
-					quote_identifier(ev->contact_column), quote_identifier(ev->tenant_column));
+	/* the tenant first, as the (tenant, key) indexes are ordered */
+	return psprintf(group_by ? "e.%s, e.%s" : "e.%s AS tenant, e.%s AS contact",
+					quote_identifier(ev->tenant_column), quote_identifier(ev->contact_column));
 }
 
 static char *
@@ -1078,7 +1110,16 @@ compile_node(SqlState *st, const RuleItem *item, const char *alias,
 			if (st->cr->att->key_per_tenant)
 				appendStringInfo(buf, " AND m.tenant" BUILTIN_OP("=") "c.%s",
 								 quote_identifier(st->cr->att->contacts.tenant_column));
+			if (item->op != 0)
+			{
+				/* joined at least N unit ago, or less */
+				appendStringInfo(buf, " AND m.since%s", item->op == RT_GE ? BUILTIN_OP("<=") : BUILTIN_OP(">"));
+				append_ago(st, item + 1);
+			}
 			appendStringInfoChar(buf, ')');
+			return false;
+		case RI_BUCKET:
+			compile_bucket(st, item);
 			return false;
 		case RI_VALUE:
 		case RI_MEASURE:

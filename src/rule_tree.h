@@ -57,7 +57,8 @@ typedef enum RuleNodeType
 	RN_FIELD = RI_FIELD,
 	RN_EVENT = RI_EVENT,
 	RN_IN_LIST = RI_IN_LIST,
-	RN_IN_SEGMENT = RI_IN_SEGMENT
+	RN_IN_SEGMENT = RI_IN_SEGMENT,
+	RN_BUCKET = RI_BUCKET
 } RuleNodeType;
 
 typedef struct RuleNode RuleNode;
@@ -70,11 +71,17 @@ struct RuleNode
 	int			nargs;
 	RuleNode  **args;
 
-	/* FIELD */
+	/*
+	 * FIELD; op also of IN_SEGMENT (0, or RT_GE "for at least", RT_LT "for
+	 * less than", its duration the one value) and of BUCKET
+	 */
 	int			npath;
 	const char **path;
 	RuleTestOp	op;
 	bool		negated;
+
+	/* BUCKET: name is the seed, count the bound; written as a sample */
+	bool		as_sample;
 
 	/* Operands: of a FIELD test; of an EVENT or IN_LIST window. */
 	int			nvalues;

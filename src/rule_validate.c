@@ -214,6 +214,49 @@ valid_in_list(ValidateState *st, uint32_t index, int depth)
 	return valid_window(st, index, item->arg, next);
 }
 
+/*
+ * A segment condition: its name, and for "for at least" or "for less than"
+ * one duration (release 0.1 wrote only the name, with op, arg, b and flags
+ * zero).
+ */
+static bool
+valid_in_segment(ValidateState *st, uint32_t index)
+{
+	const RuleItem *item = &st->body->items[index];
+
+	if (item->flags != 0 || item->arg != 0 || item->b != 0)
+		return corrupt(st, "Item %u has unknown flags or operands.", index);
+	if (!valid_string(st, item->a, index, true))
+		return false;
+	if (item->op == 0)
+		return item->span == 1 ||
+			corrupt(st, "Item %u is a leaf but has span %u.", index, item->span);
+	if (item->op != RT_GE && item->op != RT_LT)
+		return corrupt(st, "Item %u has an unknown time in segment test %u.", index, item->op);
+	if (item->span != 2)
+		return corrupt(st, "Item %u should have one duration but has span %u.", index, item->span);
+	return valid_value(st, index + 1, true, false);
+}
+
+/* A bucket or sample condition: a leaf with its seed and bound. */
+static bool
+valid_bucket(ValidateState *st, uint32_t index)
+{
+	const RuleItem *item = &st->body->items[index];
+
+	if (item->span != 1)
+		return corrupt(st, "Item %u is a leaf but has span %u.", index, item->span);
+	if (item->flags & ~RULE_AS_SAMPLE || item->arg != 0)
+		return corrupt(st, "Item %u has unknown flags or operands.", index);
+	if (!RT_IS_COMPARISON(item->op))
+		return corrupt(st, "Item %u has an unknown bucket comparison %u.", index, item->op);
+	if ((item->flags & RULE_AS_SAMPLE) && item->op != RT_LT)
+		return corrupt(st, "Item %u is a sample with comparison %u.", index, item->op);
+	if (item->b > RULE_BUCKETS)
+		return corrupt(st, "Item %u compares a bucket with %u, past %u.", index, item->b, RULE_BUCKETS);
+	return valid_string(st, item->a, index, false);
+}
+
 static bool
 valid_event(ValidateState *st, uint32_t index, int depth)
 {
@@ -295,8 +338,9 @@ valid_node(ValidateState *st, uint32_t index, uint32_t end, int depth, bool in_w
 	if (item->span < 1 || item->span > end - index)
 		return corrupt(st, "Item %u has a span %u past the end of its parent.", index, item->span);
 	if (in_where &&
-		(item->type == RI_EVENT || item->type == RI_IN_LIST || item->type == RI_IN_SEGMENT))
-		return corrupt(st, "Item %u is an event, list or segment condition inside where (type %u).",
+		(item->type == RI_EVENT || item->type == RI_IN_LIST || item->type == RI_IN_SEGMENT ||
+		 item->type == RI_BUCKET))
+		return corrupt(st, "Item %u is an event, list, segment or sample condition inside where (type %u).",
 					   index, item->type);
 
 	switch ((RuleItemType) item->type)
@@ -329,10 +373,13 @@ valid_node(ValidateState *st, uint32_t index, uint32_t end, int depth, bool in_w
 			return true;
 		case RI_TRUE:
 		case RI_FALSE:
-		case RI_IN_SEGMENT:
 			if (item->span != 1)
 				return corrupt(st, "Item %u is a leaf but has span %u.", index, item->span);
-			return item->type != RI_IN_SEGMENT || valid_string(st, item->a, index, true);
+			return true;
+		case RI_IN_SEGMENT:
+			return valid_in_segment(st, index);
+		case RI_BUCKET:
+			return valid_bucket(st, index);
 		case RI_FIELD:
 			return valid_field(st, index);
 		case RI_EVENT:
@@ -481,6 +528,15 @@ decode_node(const RuleBody *body, const RuleItem *item, RuleArena *arena)
 			break;
 		case RI_IN_SEGMENT:
 			node->name = RULE_STR(body, item->a);
+			node->op = (RuleTestOp) item->op;
+			node->nvalues = (int) item->span - 1;
+			node->values = decode_values(body, item + 1, node->nvalues, arena);
+			break;
+		case RI_BUCKET:
+			node->name = RULE_STR(body, item->a);
+			node->op = (RuleTestOp) item->op;
+			node->count = item->b;
+			node->as_sample = (item->flags & RULE_AS_SAMPLE) != 0;
 			break;
 		case RI_TRUE:
 		case RI_FALSE:

@@ -275,6 +275,15 @@ collect_edges(EdgeCollector *ec, const RuleItem *item, const char *role,
 			}
 			break;
 		case RI_IN_SEGMENT:
+			/* for at least / less than N unit: members who joined N unit ago */
+			if (item->op != 0)
+				add_sweep(ec, psprintf("SELECT %s FROM segments.membership AS m "
+									   "WHERE m.segment_id" BUILTIN_OP("=") INT64_FORMAT
+									   " AND m.since" BUILTIN_OP(">=") "$1 AND m.since" BUILTIN_OP("<=") "$2",
+									   member_key_sql(att, "m"), ec->cr->items[item - body->items].segment_id),
+						  false, -1, item + 1);
+			break;
+		case RI_BUCKET:
 		case RI_TRUE:
 		case RI_FALSE:
 		case RI_VALUE:
