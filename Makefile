@@ -30,6 +30,7 @@ OBJS = \
 	src/rule_sql.o \
 	src/rule_eval.o \
 	src/bucket.o \
+	src/override.o \
 	src/contact_data.o \
 	src/contact_key.o \
 	src/contact_queue.o \

@@ -116,7 +116,7 @@ BEGIN
 		FULL JOIN (SELECT %s AS contact FROM segments.membership s WHERE s.segment_id = $1) m
 			ON m.contact = f.contact
 		WHERE m.contact IS NULL OR f.contact IS NULL$q$,
-		segments._compile(s.rule, s.tenant), segments._contact_type(), segments._member_key('s'))
+		segments._segment_sql(s), segments._contact_type(), segments._member_key('s'))
 	INTO missing, extra
 	USING s.id;
 END
@@ -370,9 +370,10 @@ BEGIN
 			contact %s NOT NULL,
 			joined boolean NOT NULL,
 			at timestamptz NOT NULL DEFAULT now(),
-			cause text NOT NULL CHECK (cause IN ('build', 'alter', 'refresh', 'write', 'time', 'drop')))$ddl$,
+			cause text NOT NULL CHECK (cause IN ('build', 'alter', 'refresh', 'write', 'time', 'drop', 'manual')))$ddl$,
 		CASE WHEN per_tenant THEN format('tenant %s NOT NULL,', tenant_type) ELSE '' END, k.base_type);
 	PERFORM segments._equip_log();
+	PERFORM segments._create_overrides();
 
 	-- A reader sees the members and log rows of the contacts it can see in
 	-- the contacts table (docs/design.md, "Security model"): all of them
@@ -414,6 +415,7 @@ BEGIN
 	DROP TABLE IF EXISTS segments.membership_log;
 	DROP TABLE IF EXISTS segments.log_state;
 	DROP TABLE IF EXISTS segments.log_rollup;
+	DROP TABLE IF EXISTS segments.override;
 	IF pg_catalog.to_regtype('segments.contact_key') IS NOT NULL THEN
 		DROP TYPE segments.contact_key;
 	END IF;
@@ -536,6 +538,9 @@ BEGIN
 	END IF;
 	DELETE FROM segments.segment_reference r WHERE r.segment_id = s.id;
 	DELETE FROM segments.segment_state t WHERE t.segment_id = s.id;
+	IF pg_catalog.to_regclass('segments.override') IS NOT NULL THEN
+		DELETE FROM segments.override o WHERE o.segment_id = s.id;
+	END IF;
 	DELETE FROM segments.segment g WHERE g.id = s.id;
 END
 $$;
@@ -788,7 +793,7 @@ BEGIN
 		-- per-contact counts of events for a few contacts; for many, the
 		-- set form (one pass over the events)
 		n := segments._apply(s.id,
-			segments._compile(s.rule, s.tenant, few => coalesce(cardinality(contacts) <= 1000, false)),
+			segments._segment_sql(s, few => coalesce(cardinality(contacts) <= 1000, false)),
 			cause, contacts);
 		total := total + n;
 	END LOOP;
@@ -1117,7 +1122,7 @@ BEGIN
 		segment_id := s.id;
 		name := s.name;
 		tenant := s.tenant;
-		changes := segments._apply(s.id, segments._compile(s.rule, s.tenant), 'refresh');
+		changes := segments._apply(s.id, segments._segment_sql(s), 'refresh');
 		RETURN NEXT;
 	END LOOP;
 END
@@ -1397,6 +1402,7 @@ BEGIN
 		ORDER BY l.segment_id, l.contact;
 	END IF;
 	PERFORM segments._index_membership_since();
+	PERFORM segments._create_overrides();
 	-- 0.1's attached tables: the row-level trigger for replicated writes (a
 	-- partition's is cloned from its partitioned table, so those come
 	-- first) and the TRUNCATE trigger enabled always
@@ -1844,7 +1850,7 @@ BEGIN
 		ORDER BY o.n
 	LOOP
 		s := segments._segment(s.id, true);
-		PERFORM segments._apply(s.id, segments._compile(s.rule, s.tenant), 'refresh');
+		PERFORM segments._apply(s.id, segments._segment_sql(s), 'refresh');
 	END LOOP;
 END
 $$;
@@ -2200,7 +2206,8 @@ BEGIN
 	DELETE FROM segments.segment_reference r WHERE r.segment_id = s.id;
 	INSERT INTO segments.segment_reference (segment_id, kind, name, path, relative, source)
 	SELECT s.id, x.kind, x.name, x.path, x.relative, x.source
-	FROM segments.rule_references(s.rule) x;
+	FROM segments.rule_references(s.rule) x
+	WHERE NOT s.static;
 
 	SELECT r.name INTO missing
 	FROM segments.segment_reference r
@@ -2765,6 +2772,344 @@ CREATE FUNCTION segments.bucket(seed text, contact text, tenant text DEFAULT NUL
 	LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION segments.bucket(text, text, text) IS
 	'the bucket (0 to 9999) of the contact with this key and tenant (as text) under a seed, as the sample and bucket conditions of rules compute it';
+
+-- == Overrides and static segments ==
+--
+-- A contact may be included in a segment or excluded from it by hand,
+-- whatever the rule says: membership is (the rule or included) and not
+-- excluded, in both evaluation paths, through alter and refresh.  A static
+-- segment's members are fixed: built once from its rule (or frozen from a
+-- segment's members), they are its included contacts, changed only by
+-- include and exclude; writes and time leave them be (but a deleted
+-- contact leaves).  docs/design.md, "Overrides and static segments".
+ALTER TABLE segments.segment
+	ADD COLUMN overridden boolean NOT NULL DEFAULT false,
+	ADD COLUMN static boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN segments.segment.overridden IS
+	'contacts have been included or excluded by hand: the write path reads segments.override for it';
+COMMENT ON COLUMN segments.segment.static IS
+	'the members are fixed: the contacts included (its rule is what it was built from)';
+
+-- segments.override, beside the membership and typed like it (by
+-- attach_contacts, and by upgrade_attachments for contacts attached
+-- before); and the log's cause 'manual'.
+CREATE FUNCTION segments._create_overrides() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	key_type text;
+	tenant_type text;
+BEGIN
+	IF pg_catalog.to_regclass('segments.membership') IS NULL THEN
+		RETURN;
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c
+			WHERE c.conrelid = 'segments.membership_log'::pg_catalog.regclass
+				AND c.conname = 'membership_log_cause_check'
+				AND pg_catalog.pg_get_constraintdef(c.oid) LIKE '%manual%') THEN
+		ALTER TABLE segments.membership_log DROP CONSTRAINT membership_log_cause_check,
+			ADD CONSTRAINT membership_log_cause_check
+			CHECK (cause IN ('build', 'alter', 'refresh', 'write', 'time', 'drop', 'manual'));
+	END IF;
+	IF pg_catalog.to_regclass('segments.override') IS NOT NULL THEN
+		RETURN;
+	END IF;
+	SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO key_type
+	FROM pg_catalog.pg_attribute a
+	WHERE a.attrelid = 'segments.membership'::pg_catalog.regclass AND a.attname = 'contact';
+	SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO tenant_type
+	FROM pg_catalog.pg_attribute a
+	WHERE a.attrelid = 'segments.membership'::pg_catalog.regclass AND a.attname = 'tenant'
+		AND NOT a.attisdropped;
+	EXECUTE format($ddl$
+		CREATE TABLE segments.override (
+			segment_id bigint NOT NULL,
+			%s
+			contact %s NOT NULL,
+			included boolean NOT NULL,
+			at timestamptz NOT NULL DEFAULT now(),
+			made_by name NOT NULL DEFAULT session_user,
+			PRIMARY KEY (segment_id, %s))$ddl$,
+		CASE WHEN tenant_type IS NOT NULL THEN format('tenant %s NOT NULL,', tenant_type) ELSE '' END,
+		key_type, segments._member_columns());
+	-- the write path reads a contact's overrides by its key
+	EXECUTE format('CREATE INDEX override_contact_idx ON segments.override (%s, segment_id)',
+		segments._member_columns());
+	COMMENT ON TABLE segments.override IS
+		'contacts included in (included) or excluded from a segment by hand: segments.include(), exclude(), remove_override()';
+	ALTER TABLE segments.override ENABLE ROW LEVEL SECURITY;
+	EXECUTE format($ddl$
+		CREATE POLICY visible_contacts ON segments.override FOR SELECT
+			USING ((SELECT segments._sees_all_contacts())
+				OR segments._contact_visible(%s))$ddl$, segments._member_key('override'));
+	GRANT SELECT ON segments.override TO segments_reader;
+END
+$$;
+
+-- The SQL of a segment's members now: its rule's, but for the contacts
+-- included or excluded by hand (a static segment's: the included).
+CREATE FUNCTION segments._overridden_sql(compiled text, id bigint, tenant text) RETURNS text
+	AS 'MODULE_PATHNAME', 'segments_overridden_sql' LANGUAGE C STABLE;
+CREATE FUNCTION segments._segment_sql(s segments.segment, few boolean DEFAULT false) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF NOT s.overridden AND NOT s.static THEN
+		RETURN segments._compile(s.rule, s.tenant, few => few);
+	END IF;
+	RETURN segments._overridden_sql(
+		CASE WHEN NOT s.static THEN segments._compile(s.rule, s.tenant, few => few) END, s.id, s.tenant);
+END
+$$;
+
+-- 0.1's, reading a segment's members with its overrides.
+CREATE OR REPLACE FUNCTION segments._apply_dependents(id bigint, cause text) RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	dependent bigint;
+	s segments.segment;
+	n bigint := 0;
+BEGIN
+	FOR dependent IN SELECT o.id FROM segments._maintenance_order(ARRAY[_apply_dependents.id]) AS o(id)
+		WHERE o.id <> _apply_dependents.id
+	LOOP
+		s := segments._segment(dependent, true);
+		n := n + segments._apply(s.id, segments._segment_sql(s), cause);
+	END LOOP;
+	RETURN n;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION segments._refresh(id bigint) RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	s segments.segment;
+	n bigint;
+BEGIN
+	s := segments._segment(id, true);
+	n := segments._apply(s.id, segments._segment_sql(s), 'refresh');
+	IF n > 0 THEN
+		PERFORM segments._apply_dependents(s.id, 'refresh');
+	END IF;
+	RETURN n;
+END
+$$;
+
+-- A static segment keeps the rule it was built from: a new rule would be
+-- a new snapshot, made by creating one.
+CREATE OR REPLACE FUNCTION segments._alter(id bigint, rule segments.rule) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	s segments.segment;
+BEGIN
+	PERFORM segments._check_rule(rule);
+	s := segments._segment(id, true);
+	IF s.static THEN
+		RAISE EXCEPTION 'segment % is static', segments._segment_label(s.name, s.tenant)
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			DETAIL = 'Its members are fixed; its rule is the one it was built from.',
+			HINT = 'Change its members with segments.include() and segments.exclude(), or create a static segment of the new rule.';
+	END IF;
+	UPDATE segments.segment g SET rule = _alter.rule, updated_at = now() WHERE g.id = s.id;
+	PERFORM segments._set_references(s.id);
+	s := segments._segment(s.id);
+	IF segments._apply(s.id, segments._segment_sql(s), 'alter') > 0 THEN
+		PERFORM segments._apply_dependents(s.id, 'alter');
+	END IF;
+END
+$$;
+
+-- Make a segment static: its members become its included contacts (those
+-- included already stay so), its rule is no longer applied and refers to
+-- nothing (the segments it names may be dropped).  Its membership does
+-- not change.
+CREATE FUNCTION segments._freeze(id bigint) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	s segments.segment;
+BEGIN
+	s := segments._segment(id, true);
+	IF s.static THEN
+		RETURN;
+	END IF;
+	EXECUTE format('INSERT INTO segments.override AS o (segment_id, %s, included)
+		SELECT m.segment_id, %s, true FROM segments.membership m WHERE m.segment_id = $1
+		ON CONFLICT (segment_id, %s) DO NOTHING',
+		segments._member_columns(), segments._member_values(segments._member_key('m')),
+		segments._member_columns())
+	USING s.id;
+	UPDATE segments.segment g SET static = true, overridden = true, updated_at = now() WHERE g.id = s.id;
+	DELETE FROM segments.segment_reference r WHERE r.segment_id = s.id;
+END
+$$;
+
+CREATE FUNCTION segments.freeze_segment(name text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM segments._lock();
+	PERFORM segments._freeze(segments._segment_id(name, NULL, false));
+END
+$$;
+COMMENT ON FUNCTION segments.freeze_segment(text) IS
+	'make a segment static: its current members stay, and only segments.include() and exclude() change them';
+
+CREATE FUNCTION segments.freeze_segment(name text, tenant anycompatible) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM segments._lock();
+	PERFORM segments._freeze(segments._segment_id(name, segments._tenant_text(tenant), true));
+END
+$$;
+
+CREATE FUNCTION segments.freeze_segment(id bigint) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM segments._lock();
+	PERFORM segments._freeze(id);
+END
+$$;
+
+-- A static segment: built from the rule, then frozen.
+CREATE FUNCTION segments.create_segment(name text, rule segments.rule, static boolean) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	new_id bigint := segments._create(name, rule, NULL);
+BEGIN
+	IF static THEN
+		PERFORM segments._freeze(new_id);
+	END IF;
+	RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION segments.create_segment(text, segments.rule, boolean) IS
+	'create a segment over all contacts; static: its members are fixed at those its rule selects now';
+
+CREATE FUNCTION segments.create_segment(name text, rule segments.rule, tenant anycompatible, static boolean)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	new_id bigint := segments._create(name, rule, segments._tenant_text(tenant));
+BEGIN
+	IF static THEN
+		PERFORM segments._freeze(new_id);
+	END IF;
+	RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION segments.create_segment(text, segments.rule, anycompatible, boolean) IS
+	'create a segment over one tenant''s contacts; static: its members are fixed at those its rule selects now';
+
+-- Include, exclude, remove an override: the contact as the caller sees it
+-- (src/override.c); returns the joins and leaves made.
+CREATE FUNCTION segments._override(id bigint, contact anyelement, included boolean) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'segments_override' LANGUAGE C;
+
+CREATE FUNCTION segments.include(segment text, contact anyelement) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	RETURN segments._override(segments._segment_id(segment, NULL, false), contact, true);
+END
+$$;
+COMMENT ON FUNCTION segments.include(text, anyelement) IS
+	'make the contact a member of the segment whatever its rule says (until remove_override); returns the joins and leaves made';
+CREATE FUNCTION segments.include(segment text, contact anyelement, tenant anycompatible) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	RETURN segments._override(segments._segment_id(segment, segments._tenant_text(tenant), true), contact, true);
+END
+$$;
+CREATE FUNCTION segments.include(segment_id bigint, contact anyelement) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	RETURN segments._override(segment_id, contact, true);
+END
+$$;
+
+CREATE FUNCTION segments.exclude(segment text, contact anyelement) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	RETURN segments._override(segments._segment_id(segment, NULL, false), contact, false);
+END
+$$;
+COMMENT ON FUNCTION segments.exclude(text, anyelement) IS
+	'keep the contact out of the segment whatever its rule says (until remove_override); returns the joins and leaves made';
+CREATE FUNCTION segments.exclude(segment text, contact anyelement, tenant anycompatible) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	RETURN segments._override(segments._segment_id(segment, segments._tenant_text(tenant), true), contact, false);
+END
+$$;
+CREATE FUNCTION segments.exclude(segment_id bigint, contact anyelement) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	RETURN segments._override(segment_id, contact, false);
+END
+$$;
+
+CREATE FUNCTION segments.remove_override(segment text, contact anyelement) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	RETURN segments._override(segments._segment_id(segment, NULL, false), contact, NULL);
+END
+$$;
+COMMENT ON FUNCTION segments.remove_override(text, anyelement) IS
+	'let the segment''s rule decide for the contact again (for a static segment: remove it); returns the joins and leaves made';
+CREATE FUNCTION segments.remove_override(segment text, contact anyelement, tenant anycompatible) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	RETURN segments._override(segments._segment_id(segment, segments._tenant_text(tenant), true), contact, NULL);
+END
+$$;
+CREATE FUNCTION segments.remove_override(segment_id bigint, contact anyelement) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	RETURN segments._override(segment_id, contact, NULL);
+END
+$$;
+
+REVOKE ALL ON FUNCTION
+	segments._create_overrides(), segments._overridden_sql(text, bigint, text),
+	segments._segment_sql(segments.segment, boolean), segments._freeze(bigint),
+	segments._override(bigint, anyelement, boolean),
+	segments.freeze_segment(text), segments.freeze_segment(text, anycompatible), segments.freeze_segment(bigint),
+	segments.create_segment(text, segments.rule, boolean),
+	segments.create_segment(text, segments.rule, anycompatible, boolean),
+	segments.include(text, anyelement), segments.include(text, anyelement, anycompatible),
+	segments.include(bigint, anyelement),
+	segments.exclude(text, anyelement), segments.exclude(text, anyelement, anycompatible),
+	segments.exclude(bigint, anyelement),
+	segments.remove_override(text, anyelement), segments.remove_override(text, anyelement, anycompatible),
+	segments.remove_override(bigint, anyelement)
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+	segments.freeze_segment(text), segments.freeze_segment(text, anycompatible), segments.freeze_segment(bigint),
+	segments.create_segment(text, segments.rule, boolean),
+	segments.create_segment(text, segments.rule, anycompatible, boolean),
+	segments.include(text, anyelement), segments.include(text, anyelement, anycompatible),
+	segments.include(bigint, anyelement),
+	segments.exclude(text, anyelement), segments.exclude(text, anyelement, anycompatible),
+	segments.exclude(bigint, anyelement),
+	segments.remove_override(text, anyelement), segments.remove_override(text, anyelement, anycompatible),
+	segments.remove_override(bigint, anyelement)
+	TO segments_editor;
 
 -- An installation with tables attached: what attach_* made, as it now makes it.
 SELECT segments.upgrade_attachments();

@@ -46,10 +46,11 @@ typedef enum ContactQuery
 	CQ_EVENT_TIMES_SINCE,
 	CQ_LISTS,
 	CQ_LIST_ROWS,				/* the whole rows */
-	CQ_MEMBERS
+	CQ_MEMBERS,
+	CQ_OVERRIDES				/* segment ids, negated when excluded */
 } ContactQuery;
 
-#define CQ_COUNT (CQ_MEMBERS + 1)
+#define CQ_COUNT (CQ_OVERRIDES + 1)
 #define CQ_IS_EVENTS(which) ((which) >= CQ_EVENTS && (which) <= CQ_EVENT_TIMES_SINCE)
 #define CQ_EVENT_QUERIES (CQ_EVENT_TIMES_SINCE - CQ_EVENTS + 1)
 
@@ -103,6 +104,7 @@ struct ContactChunk
 	/* grouped rows: contact i's are [start[i], start[i + 1]) */
 	Grouped		lists;
 	Grouped		members;
+	Grouped		overrides;
 	uint64	   *list_rows_start;	/* NULL: not read */
 	HeapTuple  *list_rows;
 	TupleDesc	lists_desc;
@@ -251,6 +253,16 @@ query_text(const Attachments *att, ContactQuery which, int source, Oid *argtypes
 							   "AND k.contact OPERATOR(pg_catalog.=) m.contact)");
 			return pstrdup("SELECT m.contact, m.segment_id, m.since FROM segments.membership AS m "
 						   "WHERE m.contact = ANY ($1)");
+		case CQ_OVERRIDES:
+			if (att->key_per_tenant)
+				return pstrdup("SELECT ROW(o.tenant, o.contact)::segments.contact_key, "
+							   "CASE WHEN o.included THEN o.segment_id ELSE OPERATOR(pg_catalog.-) o.segment_id END "
+							   "FROM segments.override AS o WHERE EXISTS (SELECT FROM pg_catalog.unnest($1) AS k "
+							   "WHERE k.tenant OPERATOR(pg_catalog.=) o.tenant "
+							   "AND k.contact OPERATOR(pg_catalog.=) o.contact)");
+			return pstrdup("SELECT o.contact, "
+						   "CASE WHEN o.included THEN o.segment_id ELSE OPERATOR(pg_catalog.-) o.segment_id END "
+						   "FROM segments.override AS o WHERE o.contact = ANY ($1)");
 	}
 	elog(ERROR, "unexpected query %d", (int) which);
 	return NULL;
@@ -652,6 +664,9 @@ contact_chunk_read(Attachments *att, const Datum *keys, int n, const EvalNeeds *
 	MemoryContextSwitchTo(cxt);
 	if (needs->members)
 		read_grouped(chunk, CQ_MEMBERS, array, latest, &chunk->members);
+	MemoryContextSwitchTo(cxt);
+	if (needs->overrides)
+		read_grouped(chunk, CQ_OVERRIDES, array, latest, &chunk->overrides);
 	MemoryContextSwitchTo(caller);
 	return chunk;
 }
@@ -665,6 +680,7 @@ read_deferred_events(EvalContact *c)
 	EvalContact read;
 
 	events_only.fields = events_only.lists = events_only.list_rows = events_only.members = false;
+	events_only.overrides = false;
 	chunk = contact_chunk_read(c->att, &c->key, 1, &events_only, false, true, c->cxt);
 	(void) contact_chunk_contact(chunk, 0, &read, c->cxt);
 	c->events = read.events;
@@ -854,6 +870,16 @@ contact_chunk_contact(ContactChunk *chunk, int i, EvalContact *c, MemoryContext 
 		}
 		qsort(c->members, c->nmembers, sizeof(EvalMember), member_cmp);
 		c->members_read = true;
+	}
+	if (chunk->overrides.start)
+	{
+		const Grouped *g = &chunk->overrides;
+
+		c->noverrides = (int) (g->start[i + 1] - g->start[i]);
+		c->overrides = palloc(sizeof(int64) * Max(c->noverrides, 1));
+		for (j = g->start[i]; j < g->start[i + 1]; j++)
+			c->overrides[j - g->start[i]] = DatumGetInt64(g->values[j]);
+		c->overrides_read = true;
 	}
 	MemoryContextSwitchTo(caller);
 	return c->row != NULL;

@@ -74,6 +74,11 @@ typedef struct EvalContact
 	int			nmembers;
 	EvalMember *members;		/* the contact's memberships, by segment id */
 	int			members_space;
+
+	/* segments it was included in by hand, and (negated) excluded from */
+	bool		overrides_read;
+	int			noverrides;
+	int64	   *overrides;
 } EvalContact;
 
 /*
@@ -94,8 +99,9 @@ typedef struct EventNeeds
  * What evaluating some rules needs of a contact's data: its row (a rule
  * reads a field or has a tenant; else only whether it exists), its lists
  * (the values, or the rows when a list condition filters them),
- * its memberships ("in segment"), and the events of each source its rules
- * count.  Zeroed, it needs nothing.
+ * its memberships ("in segment"), its overrides (of segments whose
+ * members were included or excluded by hand), and the events of each
+ * source its rules count.  Zeroed, it needs nothing.
  */
 typedef struct EvalNeeds
 {
@@ -103,6 +109,7 @@ typedef struct EvalNeeds
 	bool		lists;
 	bool		list_rows;		/* a list condition has a where clause or a window */
 	bool		members;
+	bool		overrides;		/* segments.include() and exclude()'s */
 	bool		events;			/* some rule counts events: sources says which */
 	int			nsources;
 	EventNeeds *sources;		/* per event source, nsources of them */

@@ -175,3 +175,25 @@ member_key_matches(const Attachments *att, const char *alias, const char *key)
 	return psprintf("%s.tenant OPERATOR(pg_catalog.=) (%s).tenant AND %s.contact OPERATOR(pg_catalog.=) (%s).contact",
 					alias, key, alias, key);
 }
+
+Datum
+contact_key_arg(FunctionCallInfo fcinfo, int argno, Oid keytype)
+{
+	Oid			argtype = get_fn_expr_argtype(fcinfo->flinfo, argno);
+	Oid			input,
+				ioparam,
+				output;
+	bool		varlena;
+
+	if (type_is_rowtype(keytype) && !type_is_rowtype(argtype))
+		ereport(ERROR,
+				errcode(ERRCODE_DATATYPE_MISMATCH),
+				errmsg("contacts are keyed per tenant: a contact is a (tenant, key) pair, not a value of type %s",
+					   format_type_be(argtype)),
+				errhint("Give it as a row: ROW(tenant, key)::segments.contact_key."));
+	if (argtype == keytype)
+		return PG_GETARG_DATUM(argno);
+	getTypeOutputInfo(argtype, &output, &varlena);
+	getTypeInputInfo(keytype, &input, &ioparam);
+	return OidInputFunctionCall(input, OidOutputFunctionCall(output, PG_GETARG_DATUM(argno)), ioparam, -1);
+}

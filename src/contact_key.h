@@ -12,6 +12,7 @@
 
 #include "access/htup.h"
 #include "executor/tuptable.h"
+#include "fmgr.h"
 
 #include "rule_check.h"
 
@@ -40,6 +41,12 @@ extern Datum contact_key_make(const Attachments *att, Datum tenant, Datum contac
 
 /* The membership's columns of a key: contact, and the tenant (if per tenant). */
 extern void contact_key_split(const Attachments *att, Datum key, Datum *tenant, Datum *contact);
+
+/*
+ * A function's contact argument (argno), converted to the key type
+ * (keytype, att->key_type) through text when it is of another type.
+ */
+extern Datum contact_key_arg(FunctionCallInfo fcinfo, int argno, Oid keytype);
 
 /* The key as text, for messages. */
 extern char *contact_key_text(const Attachments *att, Datum key);

@@ -1174,6 +1174,21 @@ write_changes(Changes *ch)
 }
 
 /*
+ * Whether a contact of the segment's tenant belongs to it: as included or
+ * excluded by hand, else as its rule says (a static segment's is false).
+ */
+static bool
+segment_holds(SegmentCache *cache, int i, EvalContact *contact)
+{
+	CachedSegment *s = &cache->segments[i];
+	int			by_hand = s->overridden ? rule_eval_override(contact, s->id) : 0;
+
+	if (by_hand != 0)
+		return by_hand > 0;
+	return rule_eval_contact(segment_cache_checked(cache, i), contact);
+}
+
+/*
  * Evaluate the segments for one contact (in dependency order: "in segment"
  * sees the memberships just found) and note the changes; key lives as
  * long as the changes.
@@ -1194,7 +1209,7 @@ evaluate_contact(SegmentCache *cache, Bitmapset *segments, EvalContact *contact,
 		if (!exists || (s->tenant && (contact->tenant == NULL || strcmp(s->tenant, contact->tenant) != 0)))
 			member = false;
 		else
-			member = rule_eval_contact(segment_cache_checked(cache, i), contact);
+			member = segment_holds(cache, i, contact);
 		if (member == rule_eval_is_member(contact, s->id))
 			continue;
 		rule_eval_set_member(contact, s->id, member);
@@ -1270,7 +1285,7 @@ maintain_contact(SegmentCache *cache, Bitmapset *segments, const EvalNeeds *need
 		l = &looked[nlooked++];
 		l->id = s->id;
 		l->index = i;
-		l->member = exists && in_tenant && rule_eval_contact(segment_cache_checked(cache, i), &contact);
+		l->member = exists && in_tenant && segment_holds(cache, i, &contact);
 		if (!bms_is_empty(s->dependents))
 			rule_eval_set_member(&contact, s->id, l->member);
 	}
@@ -1480,7 +1495,10 @@ needs_of(SegmentCache *cache, Bitmapset *segments, EvalNeeds *needs)
 
 	memset(needs, 0, sizeof(EvalNeeds));
 	while ((i = bms_next_member(segments, i)) >= 0)
+	{
 		rule_eval_needs(segment_cache_checked(cache, i), needs);
+		needs->overrides |= cache->segments[i].overridden;
+	}
 }
 
 /*

@@ -545,6 +545,20 @@ rule_eval_is_member(EvalContact *c, int64 segment_id)
 	return found;
 }
 
+int
+rule_eval_override(EvalContact *c, int64 segment_id)
+{
+	int			i;
+
+	if (!c->overrides_read)
+		elog(ERROR, "the overrides of the contact were not read");
+	/* a contact has few: of the segments it was included in or excluded from */
+	for (i = 0; i < c->noverrides; i++)
+		if (c->overrides[i] == segment_id || c->overrides[i] == -segment_id)
+			return c->overrides[i] > 0 ? 1 : -1;
+	return 0;
+}
+
 bool
 rule_eval_member_since(EvalContact *c, int64 segment_id, TimestampTz *since)
 {
@@ -899,19 +913,24 @@ in_list(EvalState *st, const RuleItem *item)
 static bool
 eval_in_segment(EvalState *st, const RuleItem *item, char **observed)
 {
+	int64		segment_id = checked(st, item)->segment_id;
+	int			by_hand = st->c->overrides_read ? rule_eval_override(st->c, segment_id) : 0;
 	TimestampTz since;
 	TimestampTz edge;
 
-	if (!rule_eval_member_since(st->c, checked(st, item)->segment_id, &since))
+	if (!rule_eval_member_since(st->c, segment_id, &since))
 	{
-		if (observed && item->op != 0)
-			*observed = pstrdup("not a member");
+		if (observed && (item->op != 0 || by_hand < 0))
+			*observed = pstrdup(by_hand < 0 ? "excluded by hand" : "not a member");
 		return false;
 	}
+	if (observed && by_hand > 0)
+		*observed = item->op == 0 ? pstrdup("included by hand") :
+			psprintf("included by hand, member since %s", timestamptz_to_str(since));
+	else if (observed && item->op != 0)
+		*observed = psprintf("member since %s", timestamptz_to_str(since));
 	if (item->op == 0)
 		return true;
-	if (observed)
-		*observed = psprintf("member since %s", timestamptz_to_str(since));
 	edge = rule_time_shift(rule_now(), -1, item[1].a, (RuleUnit) item[1].arg);
 	return item->op == RT_GE ? since <= edge : since > edge;
 }
@@ -1033,26 +1052,6 @@ eval_node(EvalState *st, const RuleItem *item, const EvalRow *row, int depth)
 	return result;
 }
 
-/* The contact key argument, converted to the key type when it differs. */
-static Datum
-contact_key(FunctionCallInfo fcinfo, Oid keytype)
-{
-	Oid			argtype = get_fn_expr_argtype(fcinfo->flinfo, 0);
-	Oid			input,
-				ioparam;
-
-	if (type_is_rowtype(keytype) && !type_is_rowtype(argtype))
-		ereport(ERROR,
-				errcode(ERRCODE_DATATYPE_MISMATCH),
-				errmsg("contacts are keyed per tenant: a contact is a (tenant, key) pair, not a value of type %s",
-					   format_type_be(argtype)),
-				errhint("Give it as a row: ROW(tenant, key)::segments.contact_key."));
-	if (argtype == keytype)
-		return PG_GETARG_DATUM(0);
-	getTypeInputInfo(keytype, &input, &ioparam);
-	return OidInputFunctionCall(input, value_text(PG_GETARG_DATUM(0), argtype), ioparam, -1);
-}
-
 /* The optional tenant argument as text, or NULL. */
 static char *
 tenant_arg(FunctionCallInfo fcinfo)
@@ -1093,12 +1092,12 @@ rule_eval_contact(const CheckedRule *cr, EvalContact *c)
  * evaluates, calls SPI_finish() and deletes c->cxt.
  */
 static const CheckedRule *
-begin_evaluation(FunctionCallInfo fcinfo, EvalContact *c)
+begin_evaluation(FunctionCallInfo fcinfo, EvalContact *c, bool explain)
 {
 	Attachments *att = rule_load_attachments();
 	const CheckedRule *cr = rule_check(PG_GETARG_RULE_BODY(1), att, tenant_arg(fcinfo));
 	const AttachedTable *co = &att->contacts;
-	Datum		key = contact_key(fcinfo, att->key_type);
+	Datum		key = contact_key_arg(fcinfo, 0, att->key_type);
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "segments contact",
 											  ALLOCSET_DEFAULT_SIZES);
 	EvalNeeds	needs;
@@ -1106,6 +1105,8 @@ begin_evaluation(FunctionCallInfo fcinfo, EvalContact *c)
 
 	memset(&needs, 0, sizeof(needs));
 	rule_eval_needs(cr, &needs);
+	/* explain says which memberships were made by hand */
+	needs.overrides = explain && needs.members;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	/* a chunk of one, read with the caller's snapshot and privileges */
@@ -1135,7 +1136,7 @@ segments_matches(PG_FUNCTION_ARGS)
 	/* the overload with a tenant is not strict: a NULL tenant means none */
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		PG_RETURN_NULL();
-	cr = begin_evaluation(fcinfo, &c);
+	cr = begin_evaluation(fcinfo, &c, false);
 	result = rule_eval_contact(cr, &c);
 	SPI_finish();
 	MemoryContextDelete(c.cxt);
@@ -1163,7 +1164,7 @@ segments_explain(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		return (Datum) 0;
-	st.cr = begin_evaluation(fcinfo, &c);
+	st.cr = begin_evaluation(fcinfo, &c, true);
 	st.body = st.cr->body;
 	st.c = &c;
 	row.tuple = c.row;

@@ -33,6 +33,12 @@ extern bool rule_eval_contact(const CheckedRule *cr, EvalContact *c);
  */
 extern bool rule_eval_is_member(EvalContact *c, int64 segment_id);
 extern bool rule_eval_member_since(EvalContact *c, int64 segment_id, TimestampTz *since);
+
+/*
+ * Whether the contact was included in the segment by hand (1), excluded
+ * from it (-1) or neither (0); its overrides must have been read.
+ */
+extern int	rule_eval_override(EvalContact *c, int64 segment_id);
 extern void rule_eval_set_member(EvalContact *c, int64 segment_id, bool member);
 
 #endif							/* SEGMENTS_RULE_EVAL_H */

@@ -259,6 +259,19 @@ maintenance_order(int n, const CachedSegment *loaded, int nrefs, const Reference
 	return result;
 }
 
+/* The rule false, in the current memory context. */
+static const RuleBody *
+false_rule(void)
+{
+	RuleBody   *body = palloc0(RULE_BODY_ITEMS_OFFSET + sizeof(RuleItem));
+
+	body->version = RULE_FORMAT_VERSION;
+	body->nitems = 1;
+	body->items[0].type = RI_FALSE;
+	body->items[0].span = 1;
+	return body;
+}
+
 /*
  * The segments of the catalog (SPI connected), in the current memory
  * context; with their rules when rules is true.
@@ -270,7 +283,7 @@ read_segments(bool rules, int *n)
 	CachedSegment *loaded;
 	int			i;
 
-	if (SPI_execute("SELECT s.id, s.name, s.tenant, s.rule FROM segments.segment s",
+	if (SPI_execute("SELECT s.id, s.name, s.tenant, s.rule, s.overridden, s.static FROM segments.segment s",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read segments.segment");
 	/* SPI returns in its own context */
@@ -286,7 +299,12 @@ read_segments(bool rules, int *n)
 		loaded[i].id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
 		loaded[i].name = SPI_getvalue(t, d, 2);
 		loaded[i].tenant = SPI_getvalue(t, d, 3);
-		if (rules)
+		loaded[i].overridden = DatumGetBool(SPI_getbinval(t, d, 5, &isnull));
+		loaded[i].is_static = DatumGetBool(SPI_getbinval(t, d, 6, &isnull));
+		/* a static segment's members are those included: its rule is false */
+		if (rules && loaded[i].is_static)
+			loaded[i].rule = false_rule();
+		else if (rules)
 			loaded[i].rule = rule_datum_body(PointerGetDatum(PG_DETOAST_DATUM_COPY(SPI_getbinval(t, d, 4, &isnull))));
 	}
 	return loaded;

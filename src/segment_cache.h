@@ -20,6 +20,8 @@ typedef struct CachedSegment
 	const RuleBody *rule;
 	CheckedRule *checked;		/* checked on first evaluation */
 	Bitmapset  *dependents;		/* segments using this one "in segment" */
+	bool		overridden;		/* has had contacts included or excluded by hand */
+	bool		is_static;		/* its rule is false: members are the included */
 } CachedSegment;
 
 /* A name (column or event kind) and the segments whose rules use it. */
