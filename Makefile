@@ -52,7 +52,7 @@ DATA = segments--0.1.sql segments--0.1--0.2.sql
 REGRESS = test_setup rule_syntax rule_print rule_errors rule_limits rule_json \
 	rule_binary rule_compare rule_refs attach lifecycle \
 	semantics_setup semantics_fields semantics_json semantics_events semantics_measures semantics_kinds semantics_sources semantics_time time_zones tenant_keys collations \
-	semantics_lists semantics_list_state time_in_segment samples semantics_errors privileges row_security internal_functions operator_hijack escalation maintenance transactions change_feed history ddl catalog_cache denial_of_service tick drift replicated_writes restore_mode removal
+	semantics_lists semantics_list_state time_in_segment samples overrides static_segments semantics_errors privileges row_security internal_functions operator_hijack escalation maintenance transactions change_feed history ddl catalog_cache denial_of_service tick drift replicated_writes restore_mode removal
 # UTF-8 and the C locale whatever the environment, so the expected output
 # (sorting, case folding, non-ASCII identifiers) is the same on every machine.
 REGRESS_OPTS = --load-extension=segments --encoding=UTF8 --no-locale
@@ -62,7 +62,7 @@ REGRESS_OPTS = --load-extension=segments --encoding=UTF8 --no-locale
 # pg_regress's tests.
 ISOLATION = count_threshold tenant_keys repeatable_read catalog_isolation \
 	catalog_create catalog_alter catalog_rename catalog_drop catalog_attach catalog_detach catalog_ddl \
-	locks no_deadlock tick_concurrency notifications change_feed
+	locks no_deadlock tick_concurrency notifications change_feed overrides
 ISOLATION_OPTS = $(REGRESS_OPTS) --inputdir=test/isolation \
 	--temp-config=$(CURDIR)/test/isolation/isolation.conf
 
