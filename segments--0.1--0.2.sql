@@ -77,8 +77,8 @@ BEGIN
 			WHERE m.segment_id = $1 AND %s = d.leaving
 			RETURNING %s AS contact),
 		joined AS (
-			INSERT INTO segments.membership AS m (segment_id, %s)
-			SELECT $1, %s FROM diff d WHERE d.joining IS NOT NULL
+			INSERT INTO segments.membership AS m (segment_id, since, %s)
+			SELECT $1, segments.now(), %s FROM diff d WHERE d.joining IS NOT NULL
 			RETURNING %s AS contact)
 		INSERT INTO segments.membership_log (segment_id, %s, joined, cause)
 		SELECT $1, %s, c.joined, $2

@@ -45,6 +45,7 @@
 #include "data_owner.h"
 #include "contact_key.h"
 #include "membership.h"
+#include "rule_time.h"
 
 PG_FUNCTION_INFO_V1(segments_build);
 
@@ -188,13 +189,14 @@ row_layout(RowLayout *r, Relation members, Relation log, const Attachments *att)
 	r->log_sequence = getIdentitySequence(RelationGetRelid(log), r->l_id, false);
 }
 
+/* A membership row; since is the time of the rules' clock (segments.now()). */
 static void
-member_row(TupleTableSlot *m, const RowLayout *r, int64 segment, Datum contact, Datum now)
+member_row(TupleTableSlot *m, const RowLayout *r, int64 segment, Datum contact, Datum since)
 {
 	ExecClearTuple(m);
 	memset(m->tts_isnull, true, sizeof(bool) * m->tts_tupleDescriptor->natts);
 	m->tts_values[r->m_segment - 1] = Int64GetDatum(segment);
-	m->tts_values[r->m_since - 1] = now;
+	m->tts_values[r->m_since - 1] = since;
 	m->tts_isnull[r->m_segment - 1] = m->tts_isnull[r->m_contact - 1] = m->tts_isnull[r->m_since - 1] = false;
 	if (r->m_tenant)
 	{
@@ -302,6 +304,7 @@ segments_build(PG_FUNCTION_ARGS)
 				log;
 	RowLayout	layout;
 	Datum		now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	Datum		since = TimestampTzGetDatum(rule_now());
 	Datum		cause = CStringGetTextDatum("build");
 	Portal		portal;
 	int64		total = 0;
@@ -328,7 +331,7 @@ segments_build(PG_FUNCTION_ARGS)
 
 			if (isnull)
 				continue;		/* a key column admits no NULL; stay safe */
-			member_row(bulk_slot(&members), &layout, segment_id, contact, now);
+			member_row(bulk_slot(&members), &layout, segment_id, contact, since);
 			log_row(bulk_slot(&log), &layout, segment_id, contact, true, now, cause);
 			total++;
 		}
@@ -460,6 +463,7 @@ contact_writer_apply(ContactWriter *w, Datum contact, const int64 *segment, cons
 {
 	bool	   *present = palloc0(sizeof(bool) * Max(n, 1));
 	Datum		now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	Datum		since = TimestampTzGetDatum(rule_now());
 	Snapshot	snapshot;
 	IndexScanDesc scan;
 	int			written = 0;
@@ -497,7 +501,7 @@ contact_writer_apply(ContactWriter *w, Datum contact, const int64 *segment, cons
 	{
 		if (!member[i] || present[i])
 			continue;
-		member_row(w->member_slot, &w->layout, segment[i], contact, now);
+		member_row(w->member_slot, &w->layout, segment[i], contact, since);
 		insert_row(w->members, w->member_slot, w->estate);
 		changed[i] = true;
 	}

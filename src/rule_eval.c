@@ -586,9 +586,9 @@ rule_eval_set_member(EvalContact *c, int64 segment_id, bool member)
 			c->members = repalloc(c->members, sizeof(EvalMember) * c->members_space);
 		}
 		memmove(&c->members[pos + 1], &c->members[pos], sizeof(EvalMember) * (c->nmembers - pos));
-		/* a join is written with the transaction's time (membership.c) */
+		/* a join is written with the time of the rules' clock (membership.c) */
 		c->members[pos].segment_id = segment_id;
-		c->members[pos].since = GetCurrentTransactionStartTimestamp();
+		c->members[pos].since = rule_now();
 		c->nmembers++;
 	}
 	else
