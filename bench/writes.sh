@@ -48,7 +48,9 @@
 # Rows, in order:
 #   * single-row UPDATE of contacts.score, 100 segments naming it
 #     (score = i and country = 'US'; past 101 segments, other countries);
-#     the same UPDATE of email = email, which no rule names
+#     the same UPDATE of email = email, which no rule names; the UPDATE of
+#     score again with 10 static segments and 10 whose members were changed
+#     by hand beside (segments.include), which it must not pay for
 #   * the same UPDATE of score with 10 segments per tenant (1,000 over 100
 #     tenants): eight in ten name score, mixed with fields, properties, tags
 #     and an event condition, two do not
@@ -235,11 +237,12 @@ tps_row() {	# name script twin-script goal: the best of WRITES_ROUNDS alternatio
 		"$(ratio "$a" "$b")" "$4"
 }
 
-segments() {	# label sql: creates segments, prints the time
-	local t0
+segments() {	# label sql...: creates segments, prints the time
+	local t0 label=$1 sql
 	t0=$(date +%s.%N)
-	q -c "$2" >/dev/null
-	say "setup: $1 $(printf %.1f "$(secs_since "$t0")") s"
+	shift
+	for sql in "$@"; do q -c "$sql" >/dev/null; done
+	say "setup: $label $(printf %.1f "$(secs_since "$t0")") s"
 	# the membership and its log as autovacuum leaves them a minute later:
 	# the figures then do not depend on whether it ran before or during
 	# the row
@@ -290,6 +293,13 @@ if wants update; then
 		"SELECT count(segments.create_segment('bench field ' || i, format('score = %s and country = %L', i % 101, (ARRAY['US', 'CA', 'GB', 'DE', 'FR'])[1 + (i / 101) % 5])::segments.rule)) FROM generate_series(0, $n_field - 1) AS i"
 	tps_row "single-row UPDATE of a rule column, $(fmt "$n_field") segments" "$tmp/update.sql" "$tmp/update_twin.sql" ">= 0.7x"
 	tps_row "single-row UPDATE of no rule's column, $(fmt "$n_field") segments" "$tmp/untouched.sql" "$tmp/untouched_twin.sql" "-"
+	# segments by hand beside them: the UPDATE's segments do not pay for them
+	segments "20 more: 10 static, 10 with a contact included by hand" \
+		"SELECT count(segments.create_segment('bench static ' || i, format('country = %L', (ARRAY['US', 'CA', 'GB', 'DE', 'FR'])[1 + i % 5])::segments.rule, static => true)) FROM generate_series(0, 9) AS i" \
+		"SELECT count(segments.include(segments.create_segment('bench overridden ' || i, format('plan = %L', (ARRAY['free', 'pro', 'team'])[1 + i % 3])::segments.rule), (SELECT min(id) FROM public.contacts))) FROM generate_series(0, 9) AS i"
+	tps_row "the same, with 10 static and 10 overridden segments beside" "$tmp/update.sql" "$tmp/update_twin.sql" "as the row above"
+	drop_segments 'bench static %'
+	drop_segments 'bench overridden %'
 	drop_segments 'bench field %'
 fi
 
