@@ -31,6 +31,7 @@ OBJS = \
 	src/rule_eval.o \
 	src/bucket.o \
 	src/override.o \
+	src/lint.o \
 	src/contact_data.o \
 	src/contact_key.o \
 	src/contact_queue.o \
@@ -52,7 +53,7 @@ DATA = segments--0.1.sql segments--0.1--0.2.sql
 REGRESS = test_setup rule_syntax rule_print rule_errors rule_limits rule_json \
 	rule_binary rule_compare rule_refs attach lifecycle \
 	semantics_setup semantics_fields semantics_json semantics_events semantics_measures semantics_kinds semantics_sources semantics_time time_zones tenant_keys collations \
-	semantics_lists semantics_list_state time_in_segment samples overrides static_segments semantics_errors privileges row_security internal_functions operator_hijack escalation maintenance transactions change_feed history ddl catalog_cache denial_of_service tick drift replicated_writes restore_mode removal
+	semantics_lists semantics_list_state time_in_segment samples overrides static_segments lint semantics_errors privileges row_security internal_functions operator_hijack escalation maintenance transactions change_feed history ddl catalog_cache denial_of_service tick drift replicated_writes restore_mode removal
 # UTF-8 and the C locale whatever the environment, so the expected output
 # (sorting, case folding, non-ASCII identifiers) is the same on every machine.
 REGRESS_OPTS = --load-extension=segments --encoding=UTF8 --no-locale

@@ -484,6 +484,7 @@ BEGIN
 		PERFORM segments._announce_change(new_id);
 	END IF;
 	PERFORM segments._swept(new_id);
+	PERFORM segments._say_lint(new_id);
 	-- Writes read membership by contact with plans made once: statistics
 	-- that still see the table (nearly) empty would have them scan it all.
 	-- So builds that have more than doubled it since it was last analyzed
@@ -2919,6 +2920,7 @@ BEGIN
 	IF segments._apply(s.id, segments._segment_sql(s), 'alter') > 0 THEN
 		PERFORM segments._apply_dependents(s.id, 'alter');
 	END IF;
+	PERFORM segments._say_lint(s.id);
 END
 $$;
 
@@ -3110,6 +3112,63 @@ GRANT EXECUTE ON FUNCTION
 	segments.remove_override(text, anyelement), segments.remove_override(text, anyelement, anycompatible),
 	segments.remove_override(bigint, anyelement)
 	TO segments_editor;
+
+-- == Lint ==
+--
+-- The conditions of a valid rule that look wrong for the data (an event
+-- kind or a list no row has, a jsonb key never present, a literal of the
+-- wrong JSON type, a case that differs, a tenant without contacts), from
+-- indexes, statistics and bounded samples, read as the calling role
+-- (src/lint.c).  create_segment and alter_segment say them as NOTICEs of
+-- SQLSTATE 01000 and go on.
+CREATE FUNCTION segments._lint(rule segments.rule, tenant text,
+	OUT condition text, OUT warning text, OUT hint text) RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'segments_lint' LANGUAGE C STABLE;
+CREATE FUNCTION segments.lint(rule segments.rule,
+	OUT condition text, OUT warning text, OUT hint text) RETURNS SETOF record
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT * FROM segments._lint(rule, NULL)
+$$;
+COMMENT ON FUNCTION segments.lint(segments.rule) IS
+	'the conditions of the rule that look wrong for the data, with a warning and a hint each (an unknown event kind or list, a jsonb key never present, ...)';
+CREATE FUNCTION segments.lint(rule segments.rule, tenant anycompatible,
+	OUT condition text, OUT warning text, OUT hint text) RETURNS SETOF record
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT * FROM segments._lint(rule, segments._tenant_text(tenant))
+$$;
+COMMENT ON FUNCTION segments.lint(segments.rule, anycompatible) IS
+	'lint within a tenant: also says when the tenant has no contacts';
+
+-- The warnings of a segment's rule, as NOTICEs (01000).
+CREATE FUNCTION segments._say_lint(id bigint) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	s segments.segment := segments._segment(id);
+	w record;
+BEGIN
+	IF s.static THEN
+		RETURN;
+	END IF;
+	FOR w IN SELECT * FROM segments._lint(s.rule, s.tenant) LOOP
+		IF w.hint IS NULL THEN
+			RAISE NOTICE 'segment %: %', segments._segment_label(s.name, s.tenant), w.warning
+				USING ERRCODE = '01000', DETAIL = coalesce('In: ' || w.condition, 'The segment''s tenant.');
+		ELSE
+			RAISE NOTICE 'segment %: %', segments._segment_label(s.name, s.tenant), w.warning
+				USING ERRCODE = '01000', DETAIL = coalesce('In: ' || w.condition, 'The segment''s tenant.'),
+				HINT = w.hint;
+		END IF;
+	END LOOP;
+END
+$$;
+
+REVOKE ALL ON FUNCTION segments._lint(segments.rule, text), segments.lint(segments.rule),
+	segments.lint(segments.rule, anycompatible), segments._say_lint(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION segments._lint(segments.rule, text), segments.lint(segments.rule),
+	segments.lint(segments.rule, anycompatible) TO segments_reader;
 
 -- An installation with tables attached: what attach_* made, as it now makes it.
 SELECT segments.upgrade_attachments();
