@@ -222,6 +222,26 @@ SELECT * FROM check_error('handle != ''nobody''');
 SELECT (SELECT count(*) FROM contacts WHERE plan = 'enterprise') AS plan_sql_count,
 	(SELECT count(*) FROM contacts WHERE handle <> 'nobody') AS handle_sql_count;
 
+--
+-- A rule built as JSON: the error names, in its DETAIL, where the
+-- condition at fault is in the JSON (a JSON path), so that a rule builder
+-- can point at it.  The same for a rule written as text, whose JSON form
+-- is the same tree.  A rule of one condition is all at fault: no path.
+--
+CREATE TABLE ui_rule (doc jsonb);
+INSERT INTO ui_rule VALUES ('{"and": [{"field": ["country"], "op": "=", "value": "US"},
+	{"or": [{"field": ["emial"], "op": "ends with", "value": "@example.com"},
+		{"not": {"field": ["score"], "op": ">", "value": "high"}}]}]}');
+SELECT e.state, e.message, e.detail,
+	jsonb_path_query(u.doc, substring(e.detail from 'at (\S+) in')::jsonpath) AS condition_at_fault
+FROM ui_rule u, LATERAL try(format('SELECT segments.preview_count(%L::jsonb::segments.rule)', u.doc)) e;
+UPDATE ui_rule SET doc = jsonb_set(doc, '{and,1,or,0,field}', '["email"]');
+SELECT e.state, e.message, e.detail,
+	jsonb_path_query(u.doc, substring(e.detail from 'at (\S+) in')::jsonpath) AS condition_at_fault
+FROM ui_rule u, LATERAL try(format('SELECT segments.preview_count(%L::jsonb::segments.rule)', u.doc)) e;
+SELECT * FROM try($$SELECT segments.preview_count('{"field": ["contry"], "op": "=", "value": "US"}'::jsonb::segments.rule)$$);
+DROP TABLE ui_rule;
+
 SELECT segments.detach_contacts();
 DROP TABLE contacts, events, list_members;
 DROP TYPE status_t;

@@ -45,6 +45,7 @@ typedef struct CheckState
 	CheckedRule *cr;
 	const RuleBody *body;
 	Attachments *att;
+	uint32		condition;		/* the item being checked, for errors */
 } CheckState;
 
 /* Context for errors raised while reading a literal. */
@@ -1063,6 +1064,7 @@ check_event(CheckState *st, uint32 index)
 	if (item->flags & RULE_HAS_WHERE)
 	{
 		check_node(st, next, events);
+		st->condition = index;
 		next += st->body->items[next].span;
 	}
 	if (item->flags & RULE_HAS_MEASURE)
@@ -1098,6 +1100,7 @@ check_in_list(CheckState *st, uint32 index)
 	if (item->flags & RULE_HAS_WHERE)
 	{
 		check_node(st, next, lists);
+		st->condition = index;
 		next += st->body->items[next].span;
 	}
 	if (item->arg == 0)
@@ -1152,6 +1155,7 @@ check_node(CheckState *st, uint32 index, const AttachedTable *where)
 	const RuleItem *child;
 
 	check_stack_depth();
+	st->condition = index;
 	switch ((RuleItemType) item->type)
 	{
 		case RI_AND:
@@ -1249,6 +1253,7 @@ rule_check(const RuleBody *body, Attachments *att, const char *tenant)
 {
 	CheckState	st;
 	CheckedRule *cr = palloc0(sizeof(CheckedRule));
+	MemoryContext caller = CurrentMemoryContext;
 	int			level;
 
 	require_attached(&att->contacts, "contacts", "contacts");
@@ -1263,7 +1268,33 @@ rule_check(const RuleBody *body, Attachments *att, const char *tenant)
 	level = rule_enter_utc();
 	if (tenant)
 		cr->tenant = rule_read_tenant(att, tenant, &cr->tenant_value);
-	check_node(&st, 0, NULL);
+	st.condition = 0;
+	PG_TRY();
+	{
+		check_node(&st, 0, NULL);
+	}
+	PG_CATCH();
+	{
+		/*
+		 * The condition at fault, as a rule builder finds it in the JSON
+		 * form (but for the whole rule, "$", which says nothing).
+		 */
+		MemoryContext cxt = MemoryContextSwitchTo(caller);
+		ErrorData  *edata = CopyErrorData();
+		char	   *path = rule_json_path(body, ((volatile CheckState *) &st)->condition);
+
+		if (strcmp(path, "$") != 0)
+		{
+			FlushErrorState();
+			edata->detail = edata->detail ?
+				psprintf("%s\nThe condition is at %s in the rule's JSON form.", edata->detail, path) :
+				psprintf("The condition is at %s in the rule's JSON form.", path);
+			ReThrowError(edata);
+		}
+		MemoryContextSwitchTo(cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	AtEOXact_GUC(true, level);
 	return cr;
 }

@@ -545,6 +545,62 @@ push_node(JsonbParseState **state, JsonbIteratorToken token,
 	elog(ERROR, "unexpected rule item type %d", (int) item->type);
 }
 
+/*
+ * Append to path the steps from item (whose subtree holds target) down to
+ * the condition holding target: its and/or element, not, where clause.  A
+ * value or measure stops at the condition it belongs to.
+ */
+static void
+append_json_path(const RuleBody *body, const RuleItem *item, uint32 target, StringInfo path)
+{
+	const RuleItem *child;
+	uint32		i = 0;
+
+	check_stack_depth();
+	if ((uint32) (item - body->items) == target)
+		return;
+	switch ((RuleItemType) item->type)
+	{
+		case RI_AND:
+		case RI_OR:
+			for (child = item + 1; child < RULE_NEXT(item); child = RULE_NEXT(child), i++)
+				if (target < (uint32) (RULE_NEXT(child) - body->items))
+				{
+					appendStringInfo(path, ".%s[%u]", item->type == RI_AND ? "and" : "or", i);
+					append_json_path(body, child, target, path);
+					return;
+				}
+			break;
+		case RI_NOT:
+			appendStringInfoString(path, ".not");
+			append_json_path(body, item + 1, target, path);
+			break;
+		case RI_EVENT:
+		case RI_IN_LIST:
+			child = item->type == RI_EVENT ? item + 1 : item + 2;
+			if ((item->flags & RULE_HAS_WHERE) && target < (uint32) (RULE_NEXT(child) - body->items))
+			{
+				appendStringInfoString(path, ".where");
+				append_json_path(body, child, target, path);
+			}
+			break;
+		default:
+			break;
+	}
+}
+
+char *
+rule_json_path(const RuleBody *body, uint32 index)
+{
+	StringInfoData path;
+
+	initStringInfo(&path);
+	appendStringInfoChar(&path, '$');
+	if (index < body->nitems)
+		append_json_path(body, body->items, index, &path);
+	return path.data;
+}
+
 Datum
 rule_to_jsonb(PG_FUNCTION_ARGS)
 {

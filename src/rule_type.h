@@ -19,4 +19,10 @@ extern const RuleBody *rule_datum_body(Datum d);
  */
 extern Datum rule_datum_from_tree(const RuleNode *root, RuleArena *arena);
 
+/*
+ * Where the condition holding item index is in the rule's JSON form
+ * (rule_to_jsonb): "$", "$.and[1]", "$.and[0].where.or[2]" ... (palloc'd).
+ */
+extern char *rule_json_path(const RuleBody *body, uint32 index);
+
 #endif							/* SEGMENTS_RULE_TYPE_H */
