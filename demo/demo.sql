@@ -8,7 +8,8 @@
 -- rule, creating segments of every kind, explaining one contact, showing
 -- the SQL of a rule, altering, writes moving a contact into and out of
 -- segments as they happen (with the log and the notifications they
--- produce), refreshing and verifying, and time passing (segments.tick()).
+-- produce), refreshing and verifying, segments changed by hand (include,
+-- exclude, static segments), lint, and time passing (segments.tick()).
 --
 -- Everything must succeed (ON_ERROR_STOP) except the statements that are
 -- meant to fail, which run with ON_ERROR_STOP off so that their errors are
@@ -210,6 +211,12 @@ SELECT segments.create_segment('Campaign hoppers', $$event 'clicked' count(disti
 SELECT segments.create_segment('Big spenders', $$event 'purchased' sum(amount) >= 500 within last 90 days$$);
 SELECT segments.create_segment('Big baskets', $$event 'purchased' where (currency = 'EUR') avg(amount) >= 250$$);
 SELECT segments.create_segment('New customers', $$event 'purchased' first within last 30 days$$);
+-- Time in a segment: engaged for a week at least (its members joined now,
+-- by the demo's clock: part 15 moves the clock and they become loyal).
+SELECT segments.create_segment('Loyal engaged', $$in segment 'Engaged' for at least 7 days$$);
+-- A stable random sample: the same 10% of the engaged every time, to hold
+-- out of a campaign (the bucket is a hash of the seed and the contact).
+SELECT segments.create_segment('Engaged holdout', $$in segment 'Engaged' and sample 10% seed 'spring campaign'$$);
 
 \echo
 \echo '   The catalog and the number of members of each segment, read from'
@@ -409,6 +416,32 @@ SELECT segments.refresh_segment('Engaged') AS changes;
 SELECT s.name, v.missing, v.extra
 FROM segments.segment s, LATERAL segments.verify_segment(s.id) v
 ORDER BY s.id;
+
+\echo
+\echo '== 14b. By hand: exclude a contact from a segment or include one,'
+\echo '   whatever the rule says (logged with cause manual; explain says it);'
+\echo '   and static segments, whose members are fixed: everyone who matched'
+\echo '   on launch day, changed only by hand from then on.'
+\echo
+
+SELECT segments.exclude('Engaged', :who::bigint) AS changes;
+SELECT * FROM segments.explain(:who::bigint, $$in segment 'Engaged'$$);
+SELECT segments.create_segment('Launch day', $$plan = 'pro' and country = 'US'$$, static => true);
+UPDATE contacts SET plan = 'free' WHERE id = (SELECT min(m.contact) FROM segments.membership m
+	JOIN segments.segment s ON s.id = m.segment_id WHERE s.name = 'Launch day');
+SELECT s.name, count(m.contact) AS members FROM segments.segment s
+LEFT JOIN segments.membership m ON m.segment_id = s.id WHERE s.name = 'Launch day' GROUP BY s.name;
+SELECT s.name AS segment, l.cause, l.joined, count(*) AS contacts
+FROM segments.membership_log l JOIN segments.segment s ON s.id = l.segment_id
+WHERE l.id > :log_seen GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+SELECT max(id) AS log_seen FROM segments.membership_log \gset
+
+\echo
+\echo '   Rules that look wrong for the data: lint says which conditions, with'
+\echo '   a hint (create_segment and alter_segment say it as NOTICEs).'
+\echo
+
+SELECT * FROM segments.lint($$event 'opend' within last 30 days and tags contains 'VIP' and props.ltv > '1000'$$);
 
 \echo
 \echo '== 15. Time passes.  Engaged (now 2 opens within the last 14 days), Dormant'
