@@ -2844,6 +2844,13 @@ BEGIN
 			USING ((SELECT segments._sees_all_contacts())
 				OR segments._contact_visible(%s))$ddl$, segments._member_key('override'));
 	GRANT SELECT ON segments.override TO segments_reader;
+	-- made by the upgrade's script, it would join the extension: it belongs
+	-- to the attachment, as attach_contacts makes it (detach drops it)
+	IF EXISTS (SELECT FROM pg_catalog.pg_depend d
+			WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+				AND d.objid = 'segments.override'::pg_catalog.regclass AND d.deptype = 'e') THEN
+		ALTER EXTENSION segments DROP TABLE segments.override;
+	END IF;
 END
 $$;
 

@@ -281,9 +281,18 @@ read_segments(bool rules, int *n)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	CachedSegment *loaded;
+	bool		isnull;
 	int			i;
 
-	if (SPI_execute("SELECT s.id, s.name, s.tenant, s.rule, s.overridden, s.static FROM segments.segment s",
+	/* overridden and static read so that the SQL of release 0.1, without them, works too */
+	if (SPI_execute("SELECT EXISTS (SELECT FROM pg_catalog.pg_attribute a "
+					"WHERE a.attrelid OPERATOR(pg_catalog.=) 'segments.segment'::pg_catalog.regclass "
+					"AND a.attname OPERATOR(pg_catalog.=) 'static' AND NOT a.attisdropped)",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pg_attribute");
+	if (SPI_execute(DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) ?
+					"SELECT s.id, s.name, s.tenant, s.rule, s.overridden, s.static FROM segments.segment s" :
+					"SELECT s.id, s.name, s.tenant, s.rule, false, false FROM segments.segment s",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read segments.segment");
 	/* SPI returns in its own context */
@@ -294,7 +303,6 @@ read_segments(bool rules, int *n)
 	{
 		HeapTuple	t = SPI_tuptable->vals[i];
 		TupleDesc	d = SPI_tuptable->tupdesc;
-		bool		isnull;
 
 		loaded[i].id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
 		loaded[i].name = SPI_getvalue(t, d, 2);
