@@ -2844,12 +2844,59 @@ BEGIN
 			USING ((SELECT segments._sees_all_contacts())
 				OR segments._contact_visible(%s))$ddl$, segments._member_key('override'));
 	GRANT SELECT ON segments.override TO segments_reader;
+	PERFORM segments._sync_data_owner();
 	-- made by the upgrade's script, it would join the extension: it belongs
 	-- to the attachment, as attach_contacts makes it (detach drops it)
 	IF EXISTS (SELECT FROM pg_catalog.pg_depend d
 			WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
 				AND d.objid = 'segments.override'::pg_catalog.regclass AND d.deptype = 'e') THEN
 		ALTER EXTENSION segments DROP TABLE segments.override;
+	END IF;
+END
+$$;
+
+-- 0.1's, and the contacts table's owner also reads the overrides: the
+-- write path and the SQL of a segment's members read them as that owner.
+CREATE OR REPLACE FUNCTION segments._sync_data_owner() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	owner oid;
+	former text;
+BEGIN
+	SELECT c.relowner INTO owner
+	FROM segments.attached a
+	JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(format('%I.%I', a.table_schema, a.table_name))
+	WHERE a.role = 'contacts' AND pg_catalog.to_regclass('segments.membership') IS NOT NULL;
+	FOR former IN
+		SELECT DISTINCT g.grantee::regrole::text
+		FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) g
+		WHERE p.oid = 'segments._sees_all_contacts()'::pg_catalog.regprocedure
+			AND g.grantee NOT IN (0, p.proowner, 'segments_reader'::pg_catalog.regrole)
+			AND g.grantee IS DISTINCT FROM owner
+	LOOP
+		EXECUTE format('REVOKE SELECT ON segments.attached FROM %s', former);
+		EXECUTE format('REVOKE EXECUTE ON FUNCTION segments._sees_all_contacts() FROM %s', former);
+		IF pg_catalog.to_regclass('segments.membership') IS NOT NULL THEN
+			EXECUTE format('REVOKE SELECT ON segments.membership FROM %s', former);
+		END IF;
+		IF pg_catalog.to_regclass('segments.override') IS NOT NULL THEN
+			EXECUTE format('REVOKE SELECT ON segments.override FROM %s', former);
+		END IF;
+		EXECUTE format('REVOKE EXECUTE ON FUNCTION segments._contact_visible(anyelement) FROM %s', former);
+	END LOOP;
+	IF owner IS NOT NULL AND NOT EXISTS (SELECT
+			FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) g
+			WHERE p.oid = 'segments._sees_all_contacts()'::pg_catalog.regprocedure AND g.grantee = owner) THEN
+		EXECUTE format('GRANT SELECT ON segments.membership, segments.attached TO %s', owner::regrole);
+		EXECUTE format('GRANT EXECUTE ON FUNCTION segments._sees_all_contacts(), segments._contact_visible(anyelement) TO %s',
+			owner::regrole);
+	END IF;
+	IF owner IS NOT NULL AND pg_catalog.to_regclass('segments.override') IS NOT NULL AND NOT EXISTS (SELECT
+			FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) g
+			WHERE c.oid = pg_catalog.to_regclass('segments.override') AND g.grantee = owner
+				AND g.privilege_type = 'SELECT') THEN
+		EXECUTE format('GRANT SELECT ON segments.override TO %s', owner::regrole);
 	END IF;
 END
 $$;

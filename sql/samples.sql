@@ -140,3 +140,17 @@ SELECT segments.drop_segment('Pro test', tenant => 1);
 SELECT segments.drop_segment('Holdout', tenant => 1);
 SELECT segments.detach_contacts();
 DROP TABLE contacts;
+
+-- The text of a tenant is what its type's output function writes (a
+-- char(n) keeps its padding, where a cast to text would trim it), in
+-- both paths alike.
+CREATE TABLE padded (id bigint PRIMARY KEY, region char(4) NOT NULL);
+INSERT INTO padded SELECT i, (ARRAY['eu', 'us'])[1 + i % 2] FROM generate_series(1, 1000) AS i;
+SELECT segments.attach_contacts('padded', key => 'id', tenant => 'region');
+SELECT segments.preview_count('sample 50% seed ''p''') AS compiled,
+	(SELECT count(*) FROM padded p WHERE segments.matches(p.id, 'sample 50% seed ''p''')) AS evaluated,
+	(SELECT count(*) FROM padded p WHERE segments.bucket('p', p.id::text, concat(p.region)) < 5000) AS by_output,
+	(SELECT count(*) FROM padded p WHERE segments.bucket('p', p.id::text, 'eu  ') < 5000 AND p.region = 'eu') +
+	(SELECT count(*) FROM padded p WHERE segments.bucket('p', p.id::text, 'us  ') < 5000 AND p.region = 'us') AS padded_text;
+SELECT segments.detach_contacts();
+DROP TABLE padded;

@@ -252,7 +252,7 @@ query_text(const Attachments *att, ContactQuery which, int source, Oid *argtypes
 							   "WHERE k.tenant OPERATOR(pg_catalog.=) m.tenant "
 							   "AND k.contact OPERATOR(pg_catalog.=) m.contact)");
 			return pstrdup("SELECT m.contact, m.segment_id, m.since FROM segments.membership AS m "
-						   "WHERE m.contact = ANY ($1)");
+						   "WHERE m.contact OPERATOR(pg_catalog.=) ANY ($1)");
 		case CQ_OVERRIDES:
 			if (att->key_per_tenant)
 				return pstrdup("SELECT ROW(o.tenant, o.contact)::segments.contact_key, "
@@ -262,7 +262,7 @@ query_text(const Attachments *att, ContactQuery which, int source, Oid *argtypes
 							   "AND k.contact OPERATOR(pg_catalog.=) o.contact)");
 			return pstrdup("SELECT o.contact, "
 						   "CASE WHEN o.included THEN o.segment_id ELSE OPERATOR(pg_catalog.-) o.segment_id END "
-						   "FROM segments.override AS o WHERE o.contact = ANY ($1)");
+						   "FROM segments.override AS o WHERE o.contact OPERATOR(pg_catalog.=) ANY ($1)");
 	}
 	elog(ERROR, "unexpected query %d", (int) which);
 	return NULL;

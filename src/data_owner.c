@@ -34,17 +34,38 @@ void
 data_owner_enter(DataOwnerScope *scope, Oid contacts)
 {
 	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(contacts));
+	Oid			owner;
 
 	if (!HeapTupleIsValid(tuple))
 		ereport(ERROR,
 				errcode(ERRCODE_UNDEFINED_TABLE),
 				errmsg("the attached contacts table (OID %u) does not exist", contacts));
-	scope->owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
 	ReleaseSysCache(tuple);
+	data_owner_enter_role(scope, owner);
+}
 
+void
+data_owner_enter_role(DataOwnerScope *scope, Oid role)
+{
+	scope->owner = role;
 	GetUserIdAndSecContext(&scope->outer_user, &scope->outer_context);
 	SetUserIdAndSecContext(scope->owner, scope->outer_context | SECURITY_RESTRICTED_OPERATION);
 	scope->guc_level = NewGUCNestLevel();
+}
+
+Oid
+data_owner_caller(void)
+{
+	Oid			user = GetUserId();
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(rule_catalog_relid()));
+	Oid			extension_owner;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for segments.segment");
+	extension_owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return user == extension_owner ? GetOuterUserId() : user;
 }
 
 void

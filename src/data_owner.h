@@ -22,6 +22,19 @@ typedef struct DataOwnerScope
 
 /* Become the owner of the table contacts (the attached contacts table). */
 extern void data_owner_enter(DataOwnerScope *scope, Oid contacts);
+/*
+ * Become role, likewise: for reading the data as the role that called
+ * (data_owner_caller), with its privileges and row-level security.
+ */
+extern void data_owner_enter_role(DataOwnerScope *scope, Oid role);
+
+/*
+ * The role a function of segments acts for: the current one, or, within
+ * one of the extension's SECURITY DEFINER functions (running as its
+ * owner), the role that called it.
+ */
+extern Oid	data_owner_caller(void);
+
 /* Back to the role that entered; settings made meanwhile are undone. */
 extern void data_owner_leave(DataOwnerScope *scope);
 

@@ -35,6 +35,7 @@
 #include "utils/varlena.h"
 
 #include "contact_data.h"
+#include "data_owner.h"
 #include "rule_check.h"
 #include "rule_sql.h"
 #include "rule_tree.h"
@@ -69,7 +70,7 @@ warn(Lint *l, const RuleItem *item, const char *warning, const char *hint)
 	tuplestore_putvalues(l->store, l->desc, values, nulls);
 }
 
-/* Whether the calling role may read the table (else lint says nothing of it). */
+/* Whether the role lint reads as may read the table (else it says nothing of it). */
 static bool
 readable(const AttachedTable *t)
 {
@@ -89,10 +90,11 @@ sample_from(const AttachedTable *t)
 	bool		isnull;
 	double		rows;
 
-	if (SPI_execute_with_args("SELECT greatest(sum(greatest(c.reltuples, 0)), "
-							  "sum(pg_catalog.pg_relation_size(c.oid)) / 8192 * 100)::float8 "
+	/* the rows by the statistics, or by the size: 100 rows a page (82 bytes a row) */
+	if (SPI_execute_with_args("SELECT greatest(pg_catalog.sum(greatest(c.reltuples, 0)), "
+							  "pg_catalog.sum(pg_catalog.pg_relation_size(c.oid)) OPERATOR(pg_catalog./) 82)::pg_catalog.float8 "
 							  "FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) $1 "
-							  "OR c.oid IN (SELECT p.relid FROM pg_catalog.pg_partition_tree($1) p)",
+							  "OR c.oid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT p.relid FROM pg_catalog.pg_partition_tree($1) p))",
 							  1, (Oid[]) {REGCLASSOID}, (Datum[]) {ObjectIdGetDatum(t->relid)},
 							  NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not size %s", table);
@@ -133,13 +135,15 @@ known_values(const AttachedTable *t, const char *expr, const char *column, bool 
 	List	   *values;
 
 	values = text_column(psprintf("SELECT DISTINCT v FROM (SELECT %s%s%s AS v FROM %s LIMIT %d) s",
-								  elements ? "pg_catalog.unnest(" : "", expr, elements ? ")::text" : "::text",
+								  elements ? "pg_catalog.unnest(" : "", expr,
+								  elements ? ")::pg_catalog.text" : "::pg_catalog.text",
 								  sample_from(t), LINT_SAMPLE_ROWS),
 						 0, NULL, NULL);
 	if (column)
 		values = list_concat(values,
-							 text_column(psprintf("SELECT pg_catalog.unnest(s.%s::text::text[]) FROM pg_catalog.pg_stats s "
-												  "WHERE s.schemaname = $1 AND s.tablename = $2 AND s.attname = $3",
+							 text_column(psprintf("SELECT pg_catalog.unnest(s.%s::pg_catalog.text::pg_catalog.text[]) FROM pg_catalog.pg_stats s "
+												  "WHERE s.schemaname OPERATOR(pg_catalog.=) $1 AND s.tablename OPERATOR(pg_catalog.=) $2 "
+												  "AND s.attname OPERATOR(pg_catalog.=) $3",
 												  elements ? "most_common_elems" : "most_common_vals"),
 										 3, (Oid[]) {NAMEOID, NAMEOID, NAMEOID},
 										 (Datum[]) {CStringGetDatum(t->schema), CStringGetDatum(t->name),
@@ -154,7 +158,8 @@ indexed(const AttachedTable *t, const char *column)
 	if (SPI_execute_with_args("SELECT FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
 							  "JOIN pg_catalog.pg_am a ON a.oid = c.relam "
 							  "JOIN pg_catalog.pg_attribute t ON t.attrelid = i.indrelid AND t.attnum = i.indkey[0] "
-							  "WHERE i.indrelid = $1 AND t.attname = $2 AND a.amname = 'btree' AND i.indisvalid",
+							  "WHERE i.indrelid OPERATOR(pg_catalog.=) $1 AND t.attname OPERATOR(pg_catalog.=) $2 "
+							  "AND a.amname OPERATOR(pg_catalog.=) 'btree' AND i.indisvalid",
 							  2, (Oid[]) {OIDOID, NAMEOID},
 							  (Datum[]) {ObjectIdGetDatum(t->relid), CStringGetDatum(column)},
 							  NULL, true, 1) != SPI_OK_SELECT)
@@ -342,10 +347,11 @@ lint_json_field(Lint *l, const RuleItem *item, const CheckedItem *ci)
 
 	if (depth < 1 || item->op == RT_IS_NULL)
 		return;
-	if (SPI_execute_with_args(psprintf("SELECT count(*), count(v), count(v) FILTER (WHERE pg_catalog.jsonb_typeof(v) = 'string'), "
-									   "count(v) FILTER (WHERE pg_catalog.jsonb_typeof(v) = 'number'), "
-									   "count(v) FILTER (WHERE pg_catalog.jsonb_typeof(v) = 'boolean'), "
-									   "count(v) FILTER (WHERE pg_catalog.jsonb_typeof(v) = 'array') "
+	if (SPI_execute_with_args(psprintf("SELECT pg_catalog.count(*), pg_catalog.count(v), "
+									   "pg_catalog.count(v) FILTER (WHERE pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.=) 'string'), "
+									   "pg_catalog.count(v) FILTER (WHERE pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.=) 'number'), "
+									   "pg_catalog.count(v) FILTER (WHERE pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.=) 'boolean'), "
+									   "pg_catalog.count(v) FILTER (WHERE pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.=) 'array') "
 									   "FROM (SELECT x.%s OPERATOR(pg_catalog.#>) $1 AS v FROM %s LIMIT %d) s",
 									   column, from, LINT_SAMPLE_ROWS),
 							  1, (Oid[]) {TEXTARRAYOID}, (Datum[]) {json_path(body, item, depth)},
@@ -361,7 +367,7 @@ lint_json_field(Lint *l, const RuleItem *item, const CheckedItem *ci)
 	{
 		/* the keys at that level, where it is an object */
 		List	   *keys = text_column(psprintf("SELECT DISTINCT k FROM (SELECT x.%s OPERATOR(pg_catalog.#>) $1 AS o FROM %s LIMIT %d) s, "
-												"pg_catalog.jsonb_object_keys(CASE WHEN pg_catalog.jsonb_typeof(s.o) = 'object' THEN s.o END) AS k",
+												"pg_catalog.jsonb_object_keys(CASE WHEN pg_catalog.jsonb_typeof(s.o) OPERATOR(pg_catalog.=) 'object' THEN s.o END) AS k",
 												column, from, LINT_SAMPLE_ROWS),
 									   1, (Oid[]) {TEXTARRAYOID}, (Datum[]) {json_path(body, item, depth - 1)});
 		const char *last = RULE_STR(body, item->a);
@@ -499,14 +505,13 @@ lint_tenant(Lint *l)
 		return;
 	if (indexed(co, co->tenant_column))
 	{
+		/* the tenant as rule_check read it, compared as its type: the index serves */
 		Oid			base = getBaseType(co->tenant_type);
 
-		if (SPI_execute_with_args(psprintf("SELECT FROM %s AS x WHERE x.%s::pg_catalog.text OPERATOR(pg_catalog.=) $1 "
-										   "OR x.%s OPERATOR(pg_catalog.=) $1::%s LIMIT 1",
+		if (SPI_execute_with_args(psprintf("SELECT FROM %s AS x WHERE x.%s OPERATOR(pg_catalog.=) $1 LIMIT 1",
 										   quote_qualified_identifier(co->schema, co->name),
-										   quote_identifier(co->tenant_column), quote_identifier(co->tenant_column),
-										   format_type_be_qualified(base)),
-								  1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(l->cr->tenant)},
+										   quote_identifier(co->tenant_column)),
+								  1, (Oid[]) {base}, (Datum[]) {l->cr->tenant_value},
 								  NULL, true, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not look up the tenant");
 		found = SPI_processed > 0;
@@ -535,8 +540,7 @@ segments_lint(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	const char *tenant = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	Lint		l;
-	Oid			save_user;
-	int			save_sec;
+	DataOwnerScope scope;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
@@ -546,15 +550,17 @@ segments_lint(PG_FUNCTION_ARGS)
 	rule_arena_init(&l.arena);
 	l.cr = rule_check(PG_GETARG_RULE_BODY(0), rule_load_attachments(), tenant);
 
-	/* the data as the role that called sees it */
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(GetOuterUserId(), save_sec);
+	/*
+	 * The data as the role that called sees it, in a security-restricted
+	 * operation whose settings are undone when it ends
+	 */
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	data_owner_enter_role(&scope, data_owner_caller());
 	if (l.cr->tenant)
 		lint_tenant(&l);
 	lint_node(&l, l.cr->body->items);
+	data_owner_leave(&scope);
 	SPI_finish();
-	SetUserIdAndSecContext(save_user, save_sec);
 	return (Datum) 0;
 }

@@ -26,6 +26,7 @@
 #include "contact_data.h"
 #include "contact_key.h"
 #include "contact_queue.h"
+#include "data_owner.h"
 #include "maintain.h"
 #include "segment_cache.h"
 
@@ -42,23 +43,51 @@ caller_sees_contact(Attachments *att, Datum key, MemoryContext cxt)
 {
 	EvalNeeds	needs;
 	EvalContact contact;
-	Oid			save_user;
-	int			save_sec;
+	DataOwnerScope scope;
 	bool		exists;
 
 	memset(&needs, 0, sizeof(needs));
 	needs.fields = att->contacts.tenant_column != NULL;
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(GetOuterUserId(), save_sec);
+	/* in a security-restricted operation, settings made meanwhile undone */
+	data_owner_enter_role(&scope, data_owner_caller());
 	exists = contact_chunk_contact(contact_chunk_read(att, &key, 1, &needs, true, false, cxt),
 								   0, &contact, cxt);
-	SetUserIdAndSecContext(save_user, save_sec);
+	data_owner_leave(&scope);
 	if (!exists)
 		ereport(ERROR,
 				errcode(ERRCODE_NO_DATA_FOUND),
 				errmsg("contact %s does not exist in %s", contact_key_text(att, key),
 					   quote_qualified_identifier(att->contacts.schema, att->contacts.name)));
 	return contact.tenant;
+}
+
+/*
+ * Whether segment id has overrides, and its name and tenant; with name
+ * given, its row locked against a drop (FOR KEY SHARE, which alter's row
+ * lock does not wait for).
+ */
+static bool
+segment_overridden(int64 id, Datum *args, MemoryContext cxt, char **name, char **tenant)
+{
+	bool		isnull;
+
+	if (SPI_execute_with_args(name ? "SELECT s.name, s.tenant, s.overridden FROM segments.segment s "
+							  "WHERE s.id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE" :
+							  "SELECT s.name, s.tenant, s.overridden FROM segments.segment s "
+							  "WHERE s.id OPERATOR(pg_catalog.=) $1",
+							  1, (Oid[]) {INT8OID}, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read segments.segment");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				errcode(ERRCODE_UNDEFINED_OBJECT),
+				errmsg("segment with id " INT64_FORMAT " does not exist", id));
+	MemoryContextSwitchTo(cxt);
+	if (name)
+	{
+		*name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		*tenant = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	}
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
 }
 
 /*
@@ -82,7 +111,6 @@ segments_override(PG_FUNCTION_ARGS)
 	char	   *tenant;
 	char	   *contact_tenant;
 	bool		overridden;
-	bool		isnull;
 	Datum		args[3];
 	SegmentCache *cache;
 	ContactQueue *queue;
@@ -106,20 +134,17 @@ segments_override(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	/* the segment, locked against a concurrent change of it */
+	/*
+	 * The segment.  Its first override is a catalog change, whose lock
+	 * comes first, as for the others (alter, drop); then the segment's row,
+	 * kept from being dropped meanwhile.
+	 */
 	args[0] = Int64GetDatum(id);
-	if (SPI_execute_with_args("SELECT s.name, s.tenant, s.overridden FROM segments.segment s "
-							  "WHERE s.id = $1 FOR NO KEY UPDATE",
-							  1, (Oid[]) {INT8OID}, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read segments.segment");
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				errcode(ERRCODE_UNDEFINED_OBJECT),
-				errmsg("segment with id " INT64_FORMAT " does not exist", id));
-	MemoryContextSwitchTo(cxt);
-	name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	tenant = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-	overridden = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	overridden = segment_overridden(id, args, cxt, NULL, NULL);
+	if (!remove && !overridden &&
+		SPI_execute("SELECT segments._lock()", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not take the catalog lock");
+	overridden = segment_overridden(id, args, cxt, &name, &tenant);
 
 	contact_tenant = caller_sees_contact(att, key, cxt);
 	if (tenant && (contact_tenant == NULL || strcmp(tenant, contact_tenant) != 0))
@@ -129,13 +154,11 @@ segments_override(PG_FUNCTION_ARGS)
 				errdetail("Segment \"%s\" (tenant %s) holds only the contacts of its tenant.", name, tenant));
 
 	/* the first override of the segment: writes must read them from now on */
-	if (!remove && !overridden)
-	{
-		if (SPI_execute("SELECT segments._lock()", false, 0) != SPI_OK_SELECT ||
-			SPI_execute_with_args("UPDATE segments.segment SET overridden = true WHERE id = $1",
-								  1, (Oid[]) {INT8OID}, args, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "could not mark segment " INT64_FORMAT " overridden", id);
-	}
+	if (!remove && !overridden &&
+		SPI_execute_with_args("UPDATE segments.segment AS s SET overridden = true "
+							  "WHERE s.id OPERATOR(pg_catalog.=) $1",
+							  1, (Oid[]) {INT8OID}, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not mark segment " INT64_FORMAT " overridden", id);
 
 	args[1] = key;
 	if (remove)

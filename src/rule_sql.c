@@ -150,7 +150,10 @@ append_ago(SqlState *st, const RuleItem *duration)
 
 /*
  * bucket('seed') cmp n: segments.bucket() of the contact's key and
- * tenant as text, as the per-contact path computes it (src/bucket.c).
+ * tenant as text, as the per-contact path computes it (src/bucket.c):
+ * the text their types' output functions write, which concat() gives
+ * (a cast to text may differ: char(n) trims, boolean spells true), ''
+ * for a NULL tenant, which hashes as none.
  */
 static void
 compile_bucket(SqlState *st, const RuleItem *item)
@@ -159,9 +162,9 @@ compile_bucket(SqlState *st, const RuleItem *item)
 
 	appendStringInfoString(st->buf, "segments.bucket(");
 	append_literal(st->buf, CStringGetTextDatum(RULE_STR(st->body, item->a)), TEXTOID, -1);
-	appendStringInfo(st->buf, ", CAST(c.%s AS pg_catalog.text), ", quote_identifier(co->contact_column));
+	appendStringInfo(st->buf, ", pg_catalog.concat(c.%s), ", quote_identifier(co->contact_column));
 	if (co->tenant_column)
-		appendStringInfo(st->buf, "CAST(c.%s AS pg_catalog.text))", quote_identifier(co->tenant_column));
+		appendStringInfo(st->buf, "pg_catalog.concat(c.%s))", quote_identifier(co->tenant_column));
 	else
 		appendStringInfoString(st->buf, "NULL)");
 	append_operator(st->buf, INT4OID, (RuleTestOp) item->op);
