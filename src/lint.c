@@ -45,8 +45,9 @@ PG_FUNCTION_INFO_V1(segments_lint);
 /* Rows of a table read at most, and distinct values kept, per look. */
 #define LINT_SAMPLE_ROWS	20000
 #define LINT_VALUES			1000
-/* Nearest values named in a hint. */
+/* Nearest values named in a hint, of at most this length. */
 #define LINT_NEAREST		3
+#define LINT_HINT_LENGTH	100
 
 typedef struct Lint
 {
@@ -187,17 +188,25 @@ nearest_hint(List *values, const char *value, const char *prefix)
 	int			n = 0,
 				i,
 				j;
-	char	   *lowered = asc_tolower(value, strlen(value));
+	char	   *lowered;
 	int			limit = Max(1, (int) strlen(value) / 3);
 	ListCell   *lc;
 	StringInfoData buf;
 
+	/* names and kinds are short: long ones are not worth the distance's cost */
+	if (strlen(value) > LINT_HINT_LENGTH)
+		return NULL;
+	lowered = asc_tolower(value, strlen(value));
 	foreach(lc, values)
 	{
 		char	   *candidate = lfirst(lc);
-		char	   *low = asc_tolower(candidate, strlen(candidate));
+		char	   *low;
 		int			d;
 		bool		seen = false;
+
+		if (strlen(candidate) > LINT_HINT_LENGTH)
+			continue;
+		low = asc_tolower(candidate, strlen(candidate));
 
 		for (i = 0; i < n; i++)
 			seen |= strcmp(best[i], candidate) == 0;
