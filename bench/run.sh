@@ -4,6 +4,11 @@
 #
 #   sudo bench/run.sh [--scale reference|small] [--check] [--seconds N]
 #                     [--runs N] [--rounds N] [--no-memory] [--here]
+#   sudo bench/run.sh --regime large [--scale reference|small] [--seconds N] [--rounds N]
+#
+#   --regime large     the large regime instead (bench/large.sh): large
+#                      memberships, many changes a write, data beyond
+#                      shared buffers
 #
 #   --scale reference  1,000,000 contacts, 10,000,000 events over a year,
 #                      about 2,000,000 list rows, 100 tenants (the default;
@@ -72,8 +77,16 @@ while [ $# -gt 0 ]; do
 	--rounds) rounds=${2:-}; shift ;;
 	--no-memory) memory=0 ;;
 	--here) here=1 ;;
+	--regime)
+		if [ "${2:-}" != large ]; then echo "$0: --regime takes large" >&2; exit 2; fi
+		shift 2
+		large=(--scale "$scale")
+		[ -n "$seconds" ] && large+=(--seconds "$seconds")
+		[ -n "$rounds" ] && large+=(--rounds "$rounds")
+		while [ $# -gt 0 ]; do large+=("$1"); shift; done
+		exec "$root/bench/large.sh" "${large[@]}" ;;
 	-h | --help) sed -n '2,50p' "${BASH_SOURCE[0]}"; exit 0 ;;
-	*) echo "usage: $0 [--scale reference|small] [--check] [--seconds N] [--runs N] [--rounds N] [--no-memory] [--here]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--scale reference|small] [--check] [--seconds N] [--runs N] [--rounds N] [--no-memory] [--here] | --regime large [...]" >&2; exit 2 ;;
 	esac
 	shift
 done

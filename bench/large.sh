@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# The large regime (docs/benchmarks.md, "The large regime"): writes when
+# memberships are large and a write flips many of them, against the same
+# writes without the extension and against an oracle that writes the same
+# membership and log rows by hand, in the same run.  Prints, per row, the
+# throughputs, their ratio and the membership changes per write.
+#
+#   sudo bench/large.sh [--scale small|reference] [--seconds N] [--rounds N]
+#
+#   --scale reference  1,000,000 contacts, 10,000,000 events, 100 tenants
+#                      (the default; about an hour on 2 cores: 100 segments
+#                      of 100,000 to 500,000 members are built)
+#   --scale small      50,000 contacts, 500,000 events, 10 tenants
+#   --seconds N        pgbench seconds per side of each row (10)
+#   --rounds N         pgbench runs of each side, alternately, the best
+#                      kept (2)
+#
+# Rows:
+#   * single-row UPDATE of country and score, 100 large field segments
+#     (country and plan, jsonb properties, score != n): against the twin
+#     table without triggers, and against the oracle, a twin transaction
+#     that also deletes and inserts, in twin membership and log tables,
+#     as many rows as the extension's writes changed on average
+#   * single event INSERT ('opened' at now for a uniformly random contact),
+#     50 engagement segments (count >= 1..10 within last 1, 7, 30, 90, 365
+#     days), likewise
+#
+# It runs its own throwaway server (bench/lib.sh); every segment must
+# verify (0, 0) after the rows, else it fails.  Figures never make it fail.
+
+set -u
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+scale=reference
+seconds=10
+rounds=2
+args=("$@")
+while [ $# -gt 0 ]; do
+	case $1 in
+	--scale) scale=$2; shift 2 ;;
+	--seconds) seconds=$2; shift 2 ;;
+	--rounds) rounds=$2; shift 2 ;;
+	*) echo "usage: bench/large.sh [--scale small|reference] [--seconds N] [--rounds N]" >&2; exit 2 ;;
+	esac
+done
+case $scale in
+small) contacts=50000 events=500000 tenants=10 ;;
+reference) contacts=1000000 events=10000000 tenants=100 ;;
+*) echo "bench/large.sh: unknown scale $scale" >&2; exit 2 ;;
+esac
+
+. "$root/bench/lib.sh"
+. "$root/scripts/as_root.sh"
+as_root "$root/bench/large.sh" -- "${args[@]}" || exit 1
+bench_server || exit 1
+trap 'rm -rf "$tmp"; cluster_stop' EXIT
+tmp=$(mktemp -d /tmp/segments-large.XXXXXX)
+chmod 755 "$tmp"
+export PGDATABASE=bench
+createdb bench
+say() { printf '\n== %s\n' "$*"; }
+failed=0
+
+say "data: bench/data.sql"
+bench_data "$contacts" "$events" "$tenants" || exit 1
+bench_machine
+# every session from here on at the data's time, 2025-06-15 12:00 UTC
+export PGOPTIONS="${PGOPTIONS:-} -c segments.now_override=2025-06-15\\ 12:00:00+00"
+
+tps() { pgbench -n -c 2 -j 2 -T "$seconds" -f "$1" 2>"$tmp/pgbench.err" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'; }
+best() { echo "if ($1 > $2) $1 else $2" | bc -l; }
+changes() { qv -c "SELECT count(*) FROM segments.membership_log WHERE cause = 'write'"; }
+transactions() { sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$tmp/pgbench.out"; }
+
+# row name script twin oracle-of-k: the three sides alternately, rounds
+# times, the best of each; the changes per write of the extension's runs
+row() {
+	local name=$1 with_script=$2 twin=$3 oracle=$4 with=0 without=0 by_hand=0 t n=0 k
+	for _ in $(seq "$rounds"); do
+		pgbench -n -c 2 -j 2 -T "$seconds" -f "$with_script" >"$tmp/pgbench.out" 2>"$tmp/pgbench.err"
+		t=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$tmp/pgbench.out")
+		with=$(best "${t:-0}" "$with")
+		n=$((n + $(transactions)))
+		t=$(tps "$twin"); without=$(best "${t:-0}" "$without")
+	done
+	k=$(echo "scale=1; $(changes) / $n" | bc -l)
+	# the oracle writes as many membership and log rows per write
+	"$oracle" "$k" >"$tmp/oracle.sql"
+	for _ in $(seq "$rounds"); do
+		t=$(tps "$tmp/oracle.sql"); by_hand=$(best "${t:-0}" "$by_hand")
+	done
+	printf '%-58s %8.0f tps  %8.0f tps %6.2fx   oracle %8.0f tps %6.2fx   %5.1f changes a write\n' \
+		"$name" "$with" "$without" "$(echo "$with / $without" | bc -l)" \
+		"$by_hand" "$(echo "$with / $by_hand" | bc -l)" "$k"
+}
+
+verify() {	# every segment verifies (0, 0), then they are dropped
+	local bad
+	bad=$(qv -c "SELECT count(*) FROM segments.segment s, segments.verify_segment(s.id) v WHERE (v.missing, v.extra) <> (0, 0)")
+	if [ "$bad" != 0 ]; then
+		echo "bench/large.sh: $bad segments differ from a fresh evaluation" >&2
+		failed=1
+	fi
+	q -c "SELECT count(segments.drop_segment(s.id)) FROM (SELECT id FROM segments.segment ORDER BY id DESC) s" >/dev/null
+	q -c "TRUNCATE segments.membership_log" -c "VACUUM ANALYZE segments.membership" >/dev/null
+}
+
+# the twins of the written tables, and of the membership and its log for
+# the oracle (filled like the extension's, so that it writes into indexes
+# of the same size)
+twins() {
+	q -c "DROP TABLE IF EXISTS public.contacts_twin, public.events_twin, public.membership_twin, public.log_twin" \
+		-c "CREATE TABLE public.contacts_twin (LIKE public.contacts INCLUDING ALL)" \
+		-c "INSERT INTO public.contacts_twin SELECT * FROM public.contacts" \
+		-c "CREATE TABLE public.events_twin (LIKE public.events INCLUDING ALL)" \
+		-c "INSERT INTO public.events_twin SELECT * FROM public.events" \
+		-c "CREATE TABLE public.membership_twin (LIKE segments.membership INCLUDING ALL)" \
+		-c "INSERT INTO public.membership_twin SELECT * FROM segments.membership" \
+		-c "CREATE TABLE public.log_twin (LIKE segments.membership_log INCLUDING DEFAULTS INCLUDING INDEXES)" \
+		-c "ALTER TABLE public.log_twin ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY" \
+		-c "VACUUM ANALYZE public.contacts_twin, public.events_twin, public.membership_twin, public.log_twin" \
+		-c "CHECKPOINT" >/dev/null
+}
+# k membership changes a write, by hand: half leaves (a member row of a
+# random segment deleted), half joins (one inserted), each logged
+oracle() {	# base-statement k
+	local k half
+	k=$(printf '%.0f' "$2")
+	half=$(( (k + 1) / 2 ))
+	cat <<SQL
+\\set id random(1, $contacts)
+\\set s random(0, 100)
+\\set r random(1, 100000000)
+BEGIN;
+$1;
+WITH gone AS (DELETE FROM public.membership_twin m WHERE (m.segment_id, m.contact) IN
+	(SELECT t.segment_id, t.contact FROM public.membership_twin t WHERE t.contact = :id LIMIT $half)
+	RETURNING m.segment_id, m.contact)
+INSERT INTO public.log_twin (segment_id, contact, joined, cause) SELECT g.segment_id, g.contact, false, 'write' FROM gone g;
+WITH came AS (INSERT INTO public.membership_twin (segment_id, contact)
+	SELECT -(:r::bigint * 64 + g), :id FROM generate_series(1, $((k - half))) g ON CONFLICT DO NOTHING RETURNING segment_id, contact)
+INSERT INTO public.log_twin (segment_id, contact, joined, cause) SELECT c.segment_id, c.contact, true, 'write' FROM came c;
+COMMIT;
+SQL
+}
+oracle_update() { oracle "UPDATE public.contacts_twin SET country = (ARRAY['US', 'CA', 'GB', 'DE', 'FR'])[1 + :s % 5], score = :s WHERE id = :id" "$1"; }
+oracle_event() { oracle "INSERT INTO public.events_twin (id, contact_id, kind, occurred_at) VALUES (nextval('public.bench_event_id'), :id, 'opened', '2025-06-15 12:00:00+00')" "$1"; }
+
+say "large field segments"
+t0=$(date +%s.%N)
+q -c "SELECT count(segments.create_segment('large ' || i, (CASE i % 4
+	WHEN 0 THEN format('country = %L and plan in (''pro'', ''team'')', (ARRAY['US', 'CA', 'GB', 'DE', 'FR'])[1 + i / 4 % 5])
+	WHEN 1 THEN format('props.ltv >= %s and country != %L', 500 * (1 + i / 4 % 8), (ARRAY['US', 'CA', 'GB', 'DE', 'FR'])[1 + i / 4 % 5])
+	WHEN 2 THEN format('score != %s and country in (%L, %L)', i % 101, (ARRAY['US', 'CA', 'GB', 'DE', 'FR'])[1 + i / 4 % 5], (ARRAY['US', 'CA', 'GB', 'DE', 'FR'])[1 + (i / 4 + 2) % 5])
+	ELSE format('score between %s and %s', i % 70, i % 70 + 30) END)::segments.rule)) FROM generate_series(0, 99) AS i" \
+	-c "VACUUM ANALYZE segments.membership" >/dev/null || exit 1
+printf 'built in %.0f s: %s memberships, %s to %s members a segment\n' "$(secs_since "$t0")" \
+	$(qv -F ' ' -c "SELECT to_char(sum(n), 'FM9,999,999,999'), min(n), max(n) FROM (SELECT count(*) AS n FROM segments.membership GROUP BY segment_id) x")
+q -c "TRUNCATE segments.membership_log" >/dev/null
+twins
+cat >"$tmp/update.sql" <<SQL
+\set id random(1, $contacts)
+\set s random(0, 100)
+UPDATE public.contacts SET country = (ARRAY['US', 'CA', 'GB', 'DE', 'FR'])[1 + :s % 5], score = :s WHERE id = :id;
+SQL
+sed 's/public.contacts /public.contacts_twin /' "$tmp/update.sql" >"$tmp/update_twin.sql"
+chmod 644 "$tmp"/*.sql
+printf '%-58s %12s  %12s %7s   %s\n' "workload" "with" "without" "ratio" "oracle (by hand), ratio, changes"
+row "single-row UPDATE, 100 large field segments" "$tmp/update.sql" "$tmp/update_twin.sql" oracle_update
+verify
+
+say "engagement segments over windows up to 365 days"
+q -c "SELECT count(segments.create_segment('opens ' || i, format('event ''opened'' count >= %s within last %s days', 1 + i % 10, (ARRAY[1, 7, 30, 90, 365])[1 + i / 10])::segments.rule)) FROM generate_series(0, 49) AS i" \
+	-c "VACUUM ANALYZE segments.membership" >/dev/null || exit 1
+q -c "TRUNCATE segments.membership_log" -c "CREATE SEQUENCE public.bench_event_id START $((events * 2))" >/dev/null
+twins
+cat >"$tmp/event.sql" <<SQL
+\set id random(1, $contacts)
+INSERT INTO public.events (id, contact_id, kind, occurred_at) VALUES (nextval('public.bench_event_id'), :id, 'opened', '2025-06-15 12:00:00+00');
+SQL
+sed 's/public.events /public.events_twin /' "$tmp/event.sql" >"$tmp/event_twin.sql"
+chmod 644 "$tmp"/*.sql
+row "single event INSERT, 50 engagement segments" "$tmp/event.sql" "$tmp/event_twin.sql" oracle_event
+verify
+
+exit "$failed"
