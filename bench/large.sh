@@ -24,6 +24,9 @@
 #   * single event INSERT ('opened' at now for a uniformly random contact),
 #     50 engagement segments (count >= 1..10 within last 1, 7, 30, 90, 365
 #     days), likewise
+#   * the same UPDATE of a contact of tenant 1, 1,000 segments of tenant 1
+#   * the same event INSERT, 500 event segments (opened, clicked or
+#     delivered, count >= 1..10 within the last 1 to 365 days)
 #
 # It runs its own throwaway server (bench/lib.sh); every segment must
 # verify (0, 0) after the rows, else it fails.  Figures never make it fail.
@@ -66,7 +69,9 @@ bench_machine
 # every session from here on at the data's time, 2025-06-15 12:00 UTC
 export PGOPTIONS="${PGOPTIONS:-} -c segments.now_override=2025-06-15\\ 12:00:00+00"
 
-tps() { pgbench -n -c 2 -j 2 -T "$seconds" -f "$1" 2>"$tmp/pgbench.err" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'; }
+# prepared statements on every side: the oracle's are then planned once,
+# as the extension's writer of membership rows is
+tps() { pgbench -n -M prepared -c 2 -j 2 -T "$seconds" -f "$1" 2>"$tmp/pgbench.err" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'; }
 best() { echo "if ($1 > $2) $1 else $2" | bc -l; }
 changes() { qv -c "SELECT count(*) FROM segments.membership_log WHERE cause = 'write'"; }
 transactions() { sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$tmp/pgbench.out"; }
@@ -76,7 +81,7 @@ transactions() { sed -n 's/^number of transactions actually processed: \([0-9]*\
 row() {
 	local name=$1 with_script=$2 twin=$3 oracle=$4 with=0 without=0 by_hand=0 t n=0 k
 	for _ in $(seq "$rounds"); do
-		pgbench -n -c 2 -j 2 -T "$seconds" -f "$with_script" >"$tmp/pgbench.out" 2>"$tmp/pgbench.err"
+		pgbench -n -M prepared -c 2 -j 2 -T "$seconds" -f "$with_script" >"$tmp/pgbench.out" 2>"$tmp/pgbench.err"
 		t=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$tmp/pgbench.out")
 		with=$(best "${t:-0}" "$with")
 		n=$((n + $(transactions)))
@@ -180,6 +185,38 @@ SQL
 sed 's/public.events /public.events_twin /' "$tmp/event.sql" >"$tmp/event_twin.sql"
 chmod 644 "$tmp"/*.sql
 row "single event INSERT, 50 engagement segments" "$tmp/event.sql" "$tmp/event_twin.sql" oracle_event
+verify
+
+say "1,000 segments in one tenant"
+# data.sql gives contact i the tenant 1 + i % tenants: tenant 1's ids are
+# the multiples of tenants
+q -c "SELECT count(segments.create_segment('tenant ' || i, (CASE i % 4
+	WHEN 0 THEN format('country = %L and score >= %s', (ARRAY['US', 'CA', 'GB', 'DE', 'FR'])[1 + i / 4 % 5], i % 100)
+	WHEN 1 THEN format('props.ltv >= %s and score < %s', 100 * (i % 50), 1 + i % 100)
+	WHEN 2 THEN format('score != %s and plan = %L', i % 101, (ARRAY['free', 'pro', 'team'])[1 + i % 3])
+	ELSE format('score between %s and %s and country != %L', i % 70, i % 70 + 30, (ARRAY['US', 'CA', 'GB', 'DE', 'FR'])[1 + i % 5]) END)::segments.rule,
+	tenant => 1)) FROM generate_series(0, 999) AS i" \
+	-c "VACUUM ANALYZE segments.membership" >/dev/null || exit 1
+q -c "TRUNCATE segments.membership_log" >/dev/null
+twins
+cat >"$tmp/tenant_update.sql" <<SQL
+\\set id $tenants * random(1, $((contacts / tenants)))
+\\set s random(0, 100)
+UPDATE public.contacts SET country = (ARRAY['US', 'CA', 'GB', 'DE', 'FR'])[1 + :s % 5], score = :s WHERE id = :id;
+SQL
+sed 's/public.contacts /public.contacts_twin /' "$tmp/tenant_update.sql" >"$tmp/tenant_update_twin.sql"
+chmod 644 "$tmp"/*.sql
+oracle_tenant() { oracle "UPDATE public.contacts_twin SET country = (ARRAY['US', 'CA', 'GB', 'DE', 'FR'])[1 + :s % 5], score = :s WHERE id = :id" "$1" | sed "s/random(1, $contacts)/$tenants * random(1, $((contacts / tenants)))/"; }
+row "single-row UPDATE, 1,000 segments in one tenant" "$tmp/tenant_update.sql" "$tmp/tenant_update_twin.sql" oracle_tenant
+verify
+
+say "500 event segments"
+q -c "SELECT count(segments.create_segment('events ' || i, format('event %L count >= %s within last %s days',
+	(ARRAY['opened', 'clicked', 'delivered'])[1 + i % 3], 1 + i % 10, 1 + i % 365)::segments.rule)) FROM generate_series(0, 499) AS i" \
+	-c "VACUUM ANALYZE segments.membership" >/dev/null || exit 1
+q -c "TRUNCATE segments.membership_log" >/dev/null
+twins
+row "single event INSERT, 500 event segments" "$tmp/event.sql" "$tmp/event_twin.sql" oracle_event
 verify
 
 exit "$failed"
