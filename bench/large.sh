@@ -24,6 +24,9 @@
 #   * single event INSERT ('opened' at now for a uniformly random contact),
 #     50 engagement segments (count >= 1..10 within last 1, 7, 30, 90, 365
 #     days), likewise
+#   * tick() after the clock moves a day, those 50 segments, against a
+#     set query written by hand for the same joins and leaves (which must
+#     agree)
 #   * the same UPDATE of a contact of tenant 1, 1,000 segments of tenant 1
 #   * the same event INSERT, 500 event segments (opened, clicked or
 #     delivered, count >= 1..10 within the last 1 to 365 days)
@@ -66,8 +69,11 @@ failed=0
 say "data: bench/data.sql"
 bench_data "$contacts" "$events" "$tenants" || exit 1
 bench_machine
-# every session from here on at the data's time, 2025-06-15 12:00 UTC
-export PGOPTIONS="${PGOPTIONS:-} -c segments.now_override=2025-06-15\\ 12:00:00+00"
+# every session from here on at the data's time, 2025-06-15 12:00 UTC (at
+# a day later after the tick row)
+base_options=${PGOPTIONS:-}
+clock() { export PGOPTIONS="$base_options -c segments.now_override=$1\\ 12:00:00+00"; }
+clock 2025-06-15
 
 # prepared statements on every side: the oracle's are then planned once,
 # as the extension's writer of membership rows is
@@ -185,7 +191,78 @@ SQL
 sed 's/public.events /public.events_twin /' "$tmp/event.sql" >"$tmp/event_twin.sql"
 chmod 644 "$tmp"/*.sql
 row "single event INSERT, 50 engagement segments" "$tmp/event.sql" "$tmp/event_twin.sql" oracle_event
+
+# tick() after the clock moves a day, against a set query written by hand
+# for the same joins and leaves: per segment, the contacts with an opened
+# event at one of the window's edges (entering at now, leaving at now - d),
+# their events counted in the new window and compared with the membership.
+# The query runs twice (the second timed, its data then cached, as the
+# tick's is after it); its joins and leaves must be the tick's.
+cat >"$tmp/tick_by_hand.sql" <<'SQL'
+DO $$
+DECLARE
+	t0 timestamptz := '2025-06-15 12:00:00+00';
+	t1 timestamptz := t0 + interval '1 day';
+	s record;
+	i int;
+	k int;
+	d interval;
+	j bigint := 0;
+	l bigint := 0;
+	a bigint;
+	b bigint;
+	started timestamptz := clock_timestamp();
+BEGIN
+	FOR s IN SELECT g.id, g.name FROM segments.segment g WHERE g.name LIKE 'opens %' LOOP
+		i := substring(s.name from 7)::int;
+		k := 1 + i % 10;
+		d := (ARRAY[1, 7, 30, 90, 365])[1 + i / 10] * interval '1 day';
+		WITH candidates AS (
+			SELECT DISTINCT e.contact_id FROM public.events e
+			WHERE e.kind = 'opened' AND (e.occurred_at BETWEEN t0 - d AND t1 - d OR e.occurred_at BETWEEN t0 AND t1)),
+		fresh AS (
+			SELECT c.contact_id FROM candidates c
+			WHERE (SELECT count(*) FROM public.events e WHERE e.contact_id = c.contact_id AND e.kind = 'opened'
+				AND e.occurred_at BETWEEN t1 - d AND t1) >= k),
+		stored AS (
+			SELECT m.contact FROM segments.membership m
+			WHERE m.segment_id = s.id AND m.contact IN (SELECT c.contact_id FROM candidates c))
+		SELECT (SELECT count(*) FROM fresh f WHERE f.contact_id NOT IN (SELECT contact FROM stored)),
+			(SELECT count(*) FROM stored m WHERE m.contact NOT IN (SELECT contact_id FROM fresh))
+		INTO a, b;
+		j := j + a;
+		l := l + b;
+	END LOOP;
+	RAISE NOTICE 'by hand|%|%|%', j, l, round(extract(epoch FROM clock_timestamp() - started) * 1000);
+END
+$$;
+SQL
+cat >"$tmp/tick.sql" <<'SQL'
+SET segments.now_override = '2025-06-16 12:00:00+00';
+DO $$
+DECLARE
+	started timestamptz := clock_timestamp();
+	n bigint := segments.tick();
+BEGIN
+	RAISE NOTICE 'tick|%|%|%', (SELECT count(*) FROM segments.membership_log l WHERE l.cause = 'time' AND l.joined),
+		(SELECT count(*) FROM segments.membership_log l WHERE l.cause = 'time' AND NOT l.joined),
+		round(extract(epoch FROM clock_timestamp() - started) * 1000);
+END
+$$;
+SQL
+chmod 644 "$tmp"/*.sql
+q -f "$tmp/tick_by_hand.sql" 2>/dev/null
+IFS='|' read -r _ hand_j hand_l hand_ms < <(q -f "$tmp/tick_by_hand.sql" 2>&1 | sed -n 's/.*NOTICE:  //p')
+IFS='|' read -r _ tick_j tick_l tick_ms < <(q -f "$tmp/tick.sql" 2>&1 | sed -n 's/.*NOTICE:  //p')
+printf '%-58s %8s ms   %8s ms %6.2fx   %s joins, %s leaves\n' "tick() after one day, 50 engagement segments" \
+	"$tick_ms" "$hand_ms" "$(echo "$tick_ms / $hand_ms" | bc -l)" "$tick_j" "$tick_l"
+if [ "$tick_j/$tick_l" != "$hand_j/$hand_l" ]; then
+	echo "bench/large.sh: the tick made $tick_j joins and $tick_l leaves, the query by hand $hand_j and $hand_l" >&2
+	failed=1
+fi
+clock 2025-06-16
 verify
+clock 2025-06-15
 
 say "1,000 segments in one tenant"
 # data.sql gives contact i the tenant 1 + i % tenants: tenant 1's ids are
