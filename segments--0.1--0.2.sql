@@ -346,19 +346,15 @@ BEGIN
 				segment_id bigint NOT NULL,
 				tenant %s NOT NULL,
 				contact %s NOT NULL,
-				since timestamptz NOT NULL DEFAULT now(),
-				PRIMARY KEY (segment_id, tenant, contact))$ddl$, tenant_type, k.base_type);
-		CREATE INDEX membership_contact_idx ON segments.membership (tenant, contact, segment_id);
+				since timestamptz NOT NULL DEFAULT now())$ddl$, tenant_type, k.base_type);
 	ELSE
 		EXECUTE format($ddl$
 			CREATE TABLE segments.membership (
 				segment_id bigint NOT NULL,
 				contact %s NOT NULL,
-				since timestamptz NOT NULL DEFAULT now(),
-				PRIMARY KEY (segment_id, contact))$ddl$, k.base_type);
-		CREATE INDEX membership_contact_idx ON segments.membership (contact, segment_id);
+				since timestamptz NOT NULL DEFAULT now())$ddl$, k.base_type);
 	END IF;
-	PERFORM segments._index_membership_since();
+	PERFORM segments._index_membership();
 	COMMENT ON TABLE segments.membership IS
 		'the current members of every segment, maintained by the segments functions';
 
@@ -1333,20 +1329,45 @@ ALTER EVENT TRIGGER segments_drop_extension ENABLE ALWAYS;
 -- release (the dump holds those objects as that release made them, and
 -- until this runs writes and catalog changes refuse to work with them).
 -- Objects already current are left as they are.
--- The members of a segment by the time they joined: what tick() reads to
--- find who crossed "in segment ... for at least / less than N unit"
--- (src/tick.c).
-CREATE FUNCTION segments._index_membership_since() RETURNS void
+-- The membership's indexes (docs/design.md, "The membership's layout"):
+-- the primary key leads with the contact's key, (tenant,) contact, then
+-- segment_id, so that a write reads and changes one contact's memberships
+-- in one place of one index; (segment_id, since) finds a segment's members,
+-- and what tick() reads to find who crossed "in segment ... for at least /
+-- less than N unit" (src/tick.c).  A join adds an entry at the end of its
+-- segment's range there, where the entries of recent joins are, rather
+-- than at a random place of a key led by the segment.  A membership made
+-- by 0.1 (primary key (segment_id, contact), index (contact, segment_id))
+-- is brought to this layout.
+CREATE FUNCTION segments._index_membership() RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	members regclass := pg_catalog.to_regclass('segments.membership');
+	key_columns text;
 BEGIN
-	IF pg_catalog.to_regclass('segments.membership') IS NOT NULL
-		AND pg_catalog.to_regclass('segments.membership_since_idx') IS NULL THEN
+	IF members IS NULL THEN
+		RETURN;
+	END IF;
+	key_columns := segments._member_columns() || ', segment_id';
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c
+			WHERE c.conrelid = members AND c.contype = 'p'
+				AND pg_catalog.pg_get_constraintdef(c.oid) = format('PRIMARY KEY (%s)', key_columns)) THEN
+		IF EXISTS (SELECT FROM pg_catalog.pg_constraint c WHERE c.conrelid = members AND c.contype = 'p') THEN
+			ALTER TABLE segments.membership DROP CONSTRAINT membership_pkey;
+		END IF;
+		EXECUTE format('ALTER TABLE segments.membership ADD CONSTRAINT membership_pkey PRIMARY KEY (%s)',
+			key_columns);
+	END IF;
+	IF pg_catalog.to_regclass('segments.membership_contact_idx') IS NOT NULL THEN
+		DROP INDEX segments.membership_contact_idx;
+	END IF;
+	IF pg_catalog.to_regclass('segments.membership_since_idx') IS NULL THEN
 		CREATE INDEX membership_since_idx ON segments.membership (segment_id, since);
 	END IF;
 END
 $$;
-REVOKE ALL ON FUNCTION segments._index_membership_since() FROM PUBLIC;
+REVOKE ALL ON FUNCTION segments._index_membership() FROM PUBLIC;
 
 CREATE FUNCTION segments.upgrade_attachments() RETURNS void
 LANGUAGE plpgsql
@@ -1402,7 +1423,7 @@ BEGIN
 		WHERE l.joined
 		ORDER BY l.segment_id, l.contact;
 	END IF;
-	PERFORM segments._index_membership_since();
+	PERFORM segments._index_membership();
 	PERFORM segments._create_overrides();
 	-- 0.1's attached tables: the row-level trigger for replicated writes (a
 	-- partition's is cloned from its partitioned table, so those come

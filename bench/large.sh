@@ -14,6 +14,12 @@
 #   --seconds N        pgbench seconds per side of each row (10)
 #   --rounds N         pgbench runs of each side, alternately, the best
 #                      kept (2)
+#   --parts LIST       the parts to run, of fields,engagement,tenant,events
+#                      (all; engagement has the tick row)
+#   --shared-buffers S the server's shared_buffers (a quarter of the
+#                      memory, at most 2GB): 32MB makes the small scale a
+#                      data set that does not fit, as the reference's
+#                      memberships do not
 #
 # Rows:
 #   * single-row UPDATE of country and score, 100 large field segments
@@ -39,13 +45,16 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 scale=reference
 seconds=10
 rounds=2
+parts=fields,engagement,tenant,events
 args=("$@")
 while [ $# -gt 0 ]; do
 	case $1 in
 	--scale) scale=$2; shift 2 ;;
 	--seconds) seconds=$2; shift 2 ;;
 	--rounds) rounds=$2; shift 2 ;;
-	*) echo "usage: bench/large.sh [--scale small|reference] [--seconds N] [--rounds N]" >&2; exit 2 ;;
+	--parts) parts=$2; shift 2 ;;
+	--shared-buffers) export BENCH_SHARED_BUFFERS=$2; shift 2 ;;
+	*) echo "usage: bench/large.sh [--scale small|reference] [--seconds N] [--rounds N] [--parts LIST] [--shared-buffers S]" >&2; exit 2 ;;
 	esac
 done
 case $scale in
@@ -66,8 +75,18 @@ createdb bench
 say() { printf '\n== %s\n' "$*"; }
 failed=0
 
+part() { [[ ",$parts," == *",$1,"* ]]; }
+# the event INSERT of the engagement and events parts
+cat >"$tmp/event.sql" <<SQL
+\set id random(1, $contacts)
+INSERT INTO public.events (id, contact_id, kind, occurred_at) VALUES (nextval('public.bench_event_id'), :id, 'opened', '2025-06-15 12:00:00+00');
+SQL
+sed 's/public.events /public.events_twin /' "$tmp/event.sql" >"$tmp/event_twin.sql"
+chmod 644 "$tmp"/*.sql
+
 say "data: bench/data.sql"
 bench_data "$contacts" "$events" "$tenants" || exit 1
+q -c "CREATE SEQUENCE public.bench_event_id START $((events * 2))" >/dev/null
 bench_machine
 # every session from here on at the data's time, 2025-06-15 12:00 UTC (at
 # a day later after the tick row)
@@ -77,31 +96,42 @@ clock 2025-06-15
 
 # prepared statements on every side: the oracle's are then planned once,
 # as the extension's writer of membership rows is
-tps() { pgbench -n -M prepared -c 2 -j 2 -T "$seconds" -f "$1" 2>"$tmp/pgbench.err" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'; }
+wal_bytes() { qv -c "SELECT wal_bytes FROM pg_catalog.pg_stat_wal"; }
+# side SCRIPT: one pgbench run; sets tps, n (its transactions) and wal
+# (the WAL it wrote a transaction, in bytes)
+side() {
+	local w0
+	w0=$(wal_bytes)
+	pgbench -n -M prepared -c 2 -j 2 -T "$seconds" -f "$1" >"$tmp/pgbench.out" 2>"$tmp/pgbench.err"
+	tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$tmp/pgbench.out")
+	n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$tmp/pgbench.out")
+	wal=$(echo "($(wal_bytes) - $w0) / ${n:-1}" | bc)
+	tps=${tps:-0}
+}
 best() { echo "if ($1 > $2) $1 else $2" | bc -l; }
 changes() { qv -c "SELECT count(*) FROM segments.membership_log WHERE cause = 'write'"; }
-transactions() { sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$tmp/pgbench.out"; }
 
 # row name script twin oracle-of-k: the three sides alternately, rounds
-# times, the best of each; the changes per write of the extension's runs
+# times, the best of each; the changes per write of the extension's runs,
+# and the WAL a write of each side (of its last run)
 row() {
-	local name=$1 with_script=$2 twin=$3 oracle=$4 with=0 without=0 by_hand=0 t n=0 k
+	local name=$1 with_script=$2 twin=$3 oracle=$4 with=0 without=0 by_hand=0 total=0 k
+	local wal_with wal_without wal_oracle
 	for _ in $(seq "$rounds"); do
-		pgbench -n -M prepared -c 2 -j 2 -T "$seconds" -f "$with_script" >"$tmp/pgbench.out" 2>"$tmp/pgbench.err"
-		t=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$tmp/pgbench.out")
-		with=$(best "${t:-0}" "$with")
-		n=$((n + $(transactions)))
-		t=$(tps "$twin"); without=$(best "${t:-0}" "$without")
+		side "$with_script"; with=$(best "$tps" "$with"); total=$((total + ${n:-0})); wal_with=$wal
+		side "$twin"; without=$(best "$tps" "$without"); wal_without=$wal
 	done
-	k=$(echo "scale=1; $(changes) / $n" | bc -l)
+	k=$(echo "scale=1; $(changes) / $total" | bc -l)
 	# the oracle writes as many membership and log rows per write
 	"$oracle" "$k" >"$tmp/oracle.sql"
 	for _ in $(seq "$rounds"); do
-		t=$(tps "$tmp/oracle.sql"); by_hand=$(best "${t:-0}" "$by_hand")
+		side "$tmp/oracle.sql"; by_hand=$(best "$tps" "$by_hand"); wal_oracle=$wal
 	done
 	printf '%-58s %8.0f tps  %8.0f tps %6.2fx   oracle %8.0f tps %6.2fx   %5.1f changes a write\n' \
 		"$name" "$with" "$without" "$(echo "$with / $without" | bc -l)" \
 		"$by_hand" "$(echo "$with / $by_hand" | bc -l)" "$k"
+	printf '%-58s %8.1f kB   %8.1f kB            oracle %8.1f kB\n' "  WAL a write" \
+		"$(echo "$wal_with / 1024" | bc -l)" "$(echo "$wal_without / 1024" | bc -l)" "$(echo "$wal_oracle / 1024" | bc -l)"
 }
 
 verify() {	# every segment verifies (0, 0), then they are dropped
@@ -156,6 +186,7 @@ SQL
 oracle_update() { oracle "UPDATE public.contacts_twin SET country = (ARRAY['US', 'CA', 'GB', 'DE', 'FR'])[1 + :s % 5], score = :s WHERE id = :id" "$1"; }
 oracle_event() { oracle "INSERT INTO public.events_twin (id, contact_id, kind, occurred_at) VALUES (nextval('public.bench_event_id'), :id, 'opened', '2025-06-15 12:00:00+00')" "$1"; }
 
+if part fields; then
 say "large field segments"
 t0=$(date +%s.%N)
 q -c "SELECT count(segments.create_segment('large ' || i, (CASE i % 4
@@ -179,17 +210,13 @@ printf '%-58s %12s  %12s %7s   %s\n' "workload" "with" "without" "ratio" "oracle
 row "single-row UPDATE, 100 large field segments" "$tmp/update.sql" "$tmp/update_twin.sql" oracle_update
 verify
 
+fi
+if part engagement; then
 say "engagement segments over windows up to 365 days"
 q -c "SELECT count(segments.create_segment('opens ' || i, format('event ''opened'' count >= %s within last %s days', 1 + i % 10, (ARRAY[1, 7, 30, 90, 365])[1 + i / 10])::segments.rule)) FROM generate_series(0, 49) AS i" \
 	-c "VACUUM ANALYZE segments.membership" >/dev/null || exit 1
-q -c "TRUNCATE segments.membership_log" -c "CREATE SEQUENCE public.bench_event_id START $((events * 2))" >/dev/null
+q -c "TRUNCATE segments.membership_log" >/dev/null
 twins
-cat >"$tmp/event.sql" <<SQL
-\set id random(1, $contacts)
-INSERT INTO public.events (id, contact_id, kind, occurred_at) VALUES (nextval('public.bench_event_id'), :id, 'opened', '2025-06-15 12:00:00+00');
-SQL
-sed 's/public.events /public.events_twin /' "$tmp/event.sql" >"$tmp/event_twin.sql"
-chmod 644 "$tmp"/*.sql
 row "single event INSERT, 50 engagement segments" "$tmp/event.sql" "$tmp/event_twin.sql" oracle_event
 
 # tick() after the clock moves a day, against a set query written by hand
@@ -264,6 +291,8 @@ clock 2025-06-16
 verify
 clock 2025-06-15
 
+fi
+if part tenant; then
 say "1,000 segments in one tenant"
 # data.sql gives contact i the tenant 1 + i % tenants: tenant 1's ids are
 # the multiples of tenants
@@ -287,6 +316,8 @@ oracle_tenant() { oracle "UPDATE public.contacts_twin SET country = (ARRAY['US',
 row "single-row UPDATE, 1,000 segments in one tenant" "$tmp/tenant_update.sql" "$tmp/tenant_update_twin.sql" oracle_tenant
 verify
 
+fi
+if part events; then
 say "500 event segments"
 q -c "SELECT count(segments.create_segment('events ' || i, format('event %L count >= %s within last %s days',
 	(ARRAY['opened', 'clicked', 'delivered'])[1 + i % 3], 1 + i % 10, 1 + i % 365)::segments.rule)) FROM generate_series(0, 499) AS i" \
@@ -296,4 +327,5 @@ twins
 row "single event INSERT, 500 event segments" "$tmp/event.sql" "$tmp/event_twin.sql" oracle_event
 verify
 
+fi
 exit "$failed"

@@ -17,7 +17,8 @@ fmt() { printf '%s' "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }	# 1000000 -> 1,00
 
 # A server run by the user postgres on a free port in a temporary directory,
 # removed on exit (scripts/cluster.sh); shared_buffers a quarter of the
-# memory, at most 2 GB; checkpoints far apart (the scripts CHECKPOINT
+# memory, at most 2 GB, or BENCH_SHARED_BUFFERS (e.g. 32MB: a small data
+# set that does not fit); checkpoints far apart (the scripts CHECKPOINT
 # before what they time).
 bench_server() {
 	local mem_mb shared_mb
@@ -25,7 +26,7 @@ bench_server() {
 	. "$bench_root/scripts/cluster.sh"
 	mem_mb=$(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo)
 	shared_mb=$((mem_mb / 4 < 2048 ? mem_mb / 4 : 2048))
-	cluster_start bench -c shared_buffers=${shared_mb}MB -c max_wal_size=8GB \
+	cluster_start bench -c shared_buffers=${BENCH_SHARED_BUFFERS:-${shared_mb}MB} -c max_wal_size=8GB \
 		-c checkpoint_timeout=30min || return 1
 }
 

@@ -49,6 +49,23 @@ SELECT * FROM new_log();
 UPDATE contacts SET note = 'called' WHERE id <= 6;
 SELECT * FROM new_log();
 SELECT all_verified();
+-- Nor one whose conditions on the changed columns hold alike for the old
+-- and new values: 5 moving from FR to DE, its score from 5 to 7, can
+-- change Tenant FR only (not US, High, nor US openers, which uses US).
+BEGIN;
+UPDATE contacts SET country = 'DE', score = 7 WHERE id = 5;
+SELECT s.name, p.contact FROM segments.pending() p JOIN segments.segment s ON s.id = p.segment_id
+ORDER BY 1, 2;
+-- A statement of several rows queues its rows for the segments that any
+-- row's change can affect: 4 moves from FR to the US.
+UPDATE contacts SET country = CASE id WHEN 4 THEN 'US' ELSE 'DE' END WHERE id IN (4, 5);
+SELECT s.name, p.contact FROM segments.pending() p JOIN segments.segment s ON s.id = p.segment_id
+ORDER BY 1, 2;
+COMMIT;
+SELECT * FROM new_log();
+UPDATE contacts SET country = 'FR', score = id WHERE id IN (4, 5);
+SELECT * FROM new_log();
+SELECT all_verified();
 
 -- INSERT and DELETE of contacts.
 INSERT INTO contacts VALUES (13, 2, 'FR', 15, NULL), (14, 1, 'US', 1, NULL);

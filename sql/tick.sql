@@ -180,6 +180,22 @@ BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT segments.tick();
 ROLLBACK;
 
+-- An UPDATE of a time column between ticks evaluates the segments that
+-- use it even when the old and new values are on the same side of an edge
+-- at the time of the write: the membership stored may be the one from
+-- before an edge that the next tick would no longer find (it sweeps the
+-- new value).  20 is created 29 days ago; two days later, before a tick,
+-- its creation moves a day earlier: it leaves New by the write.
+SELECT * FROM tick_at('2025-06-26 13:00:00+00');
+INSERT INTO contacts (id, created_at) VALUES (20, '2025-05-28 12:00:00+00');
+SELECT segment, cause, joined, contacts FROM new_log();
+SET segments.now_override = '2025-06-28 13:00:00+00';
+UPDATE contacts SET created_at = '2025-05-27 12:00:00+00' WHERE id = 20;
+SELECT segment, cause, joined, contacts FROM new_log();
+SELECT * FROM tick_at('2025-06-28 13:00:00+00');
+DELETE FROM contacts WHERE id = 20;
+SELECT segment, cause, joined, contacts FROM new_log();
+
 -- Cleanup.
 DROP VIEW members;
 DROP FUNCTION tick_at(text);

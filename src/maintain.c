@@ -635,10 +635,13 @@ changed_columns_users(SegmentCache *cache, TupleDesc desc, Bitmapset *changed, i
 }
 
 /*
- * The segments an UPDATE of contacts can affect: those using a column
- * whose value changed in some row.  Old and new rows come in pairs, in
- * the same order; a pair whose keys differ moved a contact (or is not a
- * pair): then every segment.
+ * The segments an UPDATE of contacts can affect: those with a condition
+ * on a column whose value changed in some row that holds differently for
+ * its old and new values (rule_eval_update_matters; a country changed
+ * from 'US' to 'DE' does not affect "country = 'FR'").  Old and new rows
+ * come in pairs, in the same order; a pair whose keys differ moved a
+ * contact (or is not a pair): then every segment.  The conditions are
+ * evaluated as the contacts' owner, as at commit.
  */
 static Bitmapset *
 updated_contacts(SegmentCache *cache, TriggerData *td, int key, int tenant)
@@ -646,15 +649,25 @@ updated_contacts(SegmentCache *cache, TriggerData *td, int key, int tenant)
 	TupleDesc	desc = RelationGetDescr(td->tg_relation);
 	TupleTableSlot *o = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	TupleTableSlot *n = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
-	Bitmapset  *changed = NULL;
+	MemoryContext pair_cxt = AllocSetContextCreate(CurrentMemoryContext, "segments updated row",
+												   ALLOCSET_DEFAULT_SIZES);
+	Bitmapset  *segments = NULL;
 	bool		everything = false;
+	DataOwnerScope scope;
 
+	data_owner_enter(&scope, cache->att->contacts.relid);
 	rows_begin(td->tg_oldtable);
 	rows_begin(td->tg_newtable);
 	for (;;)
 	{
 		bool		more_old = tuplestore_gettupleslot(td->tg_oldtable, true, false, o);
 		bool		more_new = tuplestore_gettupleslot(td->tg_newtable, true, false, n);
+		MemoryContext old;
+		Bitmapset  *changed;
+		Bitmapset  *users;
+		HeapTuple	old_row;
+		HeapTuple	new_row;
+		int			i = -1;
 
 		if (!more_old || !more_new)
 		{
@@ -662,17 +675,38 @@ updated_contacts(SegmentCache *cache, TriggerData *td, int key, int tenant)
 			break;
 		}
 		CHECK_FOR_INTERRUPTS();
-		changed = changed_columns(desc, o, n, changed);
+		MemoryContextReset(pair_cxt);
+		old = MemoryContextSwitchTo(pair_cxt);
+		changed = changed_columns(desc, o, n, NULL);
 		/* a moved contact: every segment, whatever else changed */
 		if (bms_is_member(key, changed) || (tenant > 0 && bms_is_member(tenant, changed)))
+		{
+			MemoryContextSwitchTo(old);
+			everything = true;
 			break;
+		}
+		users = changed_columns_users(cache, desc, changed, key, tenant);
+		old_row = ExecFetchSlotHeapTuple(o, false, NULL);
+		new_row = ExecFetchSlotHeapTuple(n, false, NULL);
+		while ((i = bms_next_member(users, i)) >= 0)
+		{
+			if (bms_is_member(i, segments) ||
+				!rule_eval_update_matters(segment_cache_checked(cache, i), old_row, new_row, desc, changed))
+				continue;
+			MemoryContextSwitchTo(old);
+			segments = bms_add_member(segments, i);
+			MemoryContextSwitchTo(pair_cxt);
+		}
+		MemoryContextSwitchTo(old);
 	}
 	rows_end(td->tg_oldtable);
 	rows_end(td->tg_newtable);
+	data_owner_leave(&scope);
 	ExecDropSingleTupleTableSlot(o);
 	ExecDropSingleTupleTableSlot(n);
+	MemoryContextDelete(pair_cxt);
 
-	return everything ? cache->all : changed_columns_users(cache, desc, changed, key, tenant);
+	return everything ? cache->all : segments;
 }
 
 /*

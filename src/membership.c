@@ -24,6 +24,7 @@
 #include "access/nbtree.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/visibilitymap.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
@@ -363,6 +364,7 @@ struct ContactWriter
 	Relation	by_contact;		/* the membership's btree index led by the
 								 * key's columns (tenant, contact) */
 	int			nkeys;
+	AttrNumber	segment_in_index;	/* where by_contact holds segment_id, or 0 */
 	ScanKeyData key[2];			/* = ?, their arguments set per contact */
 	TupleTableSlot *found;		/* a membership row read */
 	TupleTableSlot *member_slot;
@@ -404,6 +406,9 @@ contact_writer_open(const char *cause, const Attachments *att)
 		if (!OidIsValid(eq[0]) || (w->nkeys == 2 && !OidIsValid(eq[1])))
 			continue;
 		w->by_contact = index;
+		for (k = w->nkeys; k < index->rd_index->indnkeyatts; k++)
+			if (index->rd_index->indkey.values[k] == w->layout.m_segment)
+				w->segment_in_index = k + 1;
 		/* the index's collation: a search must compare as its order does */
 		for (k = 0; k < w->nkeys; k++)
 			ScanKeyEntryInitialize(&w->key[k], 0, k + 1, BTEqualStrategyNumber, InvalidOid,
@@ -464,8 +469,11 @@ contact_writer_apply(ContactWriter *w, Datum contact, const int64 *segment, cons
 	bool	   *present = palloc0(sizeof(bool) * Max(n, 1));
 	Datum		now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 	Datum		since = TimestampTzGetDatum(rule_now());
+	Relation	heap = w->members->ri_RelationDesc;
 	Snapshot	snapshot;
 	IndexScanDesc scan;
+	ItemPointer tid;
+	Buffer		vmbuffer = InvalidBuffer;
 	int			written = 0;
 	int			i;
 
@@ -476,24 +484,50 @@ contact_writer_apply(ContactWriter *w, Datum contact, const int64 *segment, cons
 		contact_key_split(w->layout.att, contact, &w->key[0].sk_argument, &w->key[1].sk_argument);
 	else
 		w->key[0].sk_argument = contact;
-	scan = index_beginscan(w->members->ri_RelationDesc, w->by_contact, snapshot, w->nkeys, 0);
+	/*
+	 * The index entries tell the segment: a row is read only for a segment
+	 * looked at, and only to delete it or when the visibility map cannot
+	 * tell that it is visible (as an index-only scan does).
+	 */
+	scan = index_beginscan(heap, w->by_contact, snapshot, w->nkeys, 0);
+	scan->xs_want_itup = w->segment_in_index > 0;
 	index_rescan(scan, w->key, w->nkeys, NULL, 0);
-	while (index_getnext_slot(scan, ForwardScanDirection, w->found))
+	while ((tid = index_getnext_tid(scan, ForwardScanDirection)) != NULL)
 	{
 		bool		isnull;
-		int64		id = DatumGetInt64(slot_getattr(w->found, w->layout.m_segment, &isnull));
-		int64	   *at = bsearch(&id, segment, n, sizeof(int64), id_cmp);
+		int64		id;
+		int64	   *at;
 
+		if (w->segment_in_index > 0)
+		{
+			id = DatumGetInt64(index_getattr(scan->xs_itup, w->segment_in_index, scan->xs_itupdesc,
+											 &isnull));
+			at = bsearch(&id, segment, n, sizeof(int64), id_cmp);
+			if (at == NULL)
+				continue;
+			if (member[at - segment] &&
+				VM_ALL_VISIBLE(heap, ItemPointerGetBlockNumber(tid), &vmbuffer))
+			{
+				present[at - segment] = true;
+				continue;
+			}
+		}
+		if (!index_fetch_heap(scan, w->found))
+			continue;
+		id = DatumGetInt64(slot_getattr(w->found, w->layout.m_segment, &isnull));
+		at = bsearch(&id, segment, n, sizeof(int64), id_cmp);
 		if (at == NULL)
 			continue;
 		i = at - segment;
 		present[i] = true;
 		if (!member[i])
 		{
-			simple_table_tuple_delete(w->members->ri_RelationDesc, &w->found->tts_tid, snapshot);
+			simple_table_tuple_delete(heap, &w->found->tts_tid, snapshot);
 			changed[i] = true;
 		}
 	}
+	if (vmbuffer != InvalidBuffer)
+		ReleaseBuffer(vmbuffer);
 	index_endscan(scan);
 	UnregisterSnapshot(snapshot);
 

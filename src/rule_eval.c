@@ -1052,6 +1052,57 @@ eval_node(EvalState *st, const RuleItem *item, const EvalRow *row, int depth)
 	return result;
 }
 
+/*
+ * Whether a field condition depends on the clock: a time column's, a
+ * window, or one comparing with now, ago or from now.
+ */
+static bool
+clock_relative(EvalState *st, const RuleItem *item)
+{
+	const RuleItem *operand;
+
+	if (checked(st, item)->fclass == FC_TIME || item->op == RT_WITHIN_LAST || item->op == RT_WITHIN_NEXT)
+		return true;
+	for (operand = item + 1; operand < RULE_NEXT(item); operand++)
+		if (operand->op == RV_NOW || operand->op == RV_AGO || operand->op == RV_FROM_NOW)
+			return true;
+	return false;
+}
+
+bool
+rule_eval_update_matters(const CheckedRule *cr, HeapTuple old_row, HeapTuple new_row, TupleDesc desc,
+						 const Bitmapset *changed)
+{
+	EvalState	st = {cr, cr->body, NULL, NULL};
+	EvalRow		o = {old_row, desc};
+	EvalRow		n = {new_row, desc};
+	const RuleItem *item = cr->body->items;
+	const RuleItem *end = item + cr->body->nitems;
+
+	/* the contact's conditions, not those of its events' where clauses */
+	while (item < end)
+	{
+		switch ((RuleItemType) item->type)
+		{
+			case RI_AND:
+			case RI_OR:
+			case RI_NOT:
+				item++;
+				continue;
+			case RI_FIELD:
+				if (bms_is_member(contact_column(desc, checked(&st, item)->column), changed) &&
+					(clock_relative(&st, item) ||
+					 eval_field(&st, item, &o, NULL) != eval_field(&st, item, &n, NULL)))
+					return true;
+				break;
+			default:
+				break;
+		}
+		item = RULE_NEXT(item);
+	}
+	return false;
+}
+
 /* The optional tenant argument as text, or NULL. */
 static char *
 tenant_arg(FunctionCallInfo fcinfo)

@@ -27,6 +27,19 @@ extern void rule_eval_needs(const CheckedRule *cr, EvalNeeds *needs);
 extern bool rule_eval_contact(const CheckedRule *cr, EvalContact *c);
 
 /*
+ * Whether an UPDATE of a contact's row from old_row to new_row (of desc;
+ * changed: the attribute numbers whose values differ, not the key's nor
+ * the tenant's) can change its membership of cr's segment: whether one of
+ * cr's conditions on those columns holds differently for the two rows.
+ * Its other inputs (events, lists, memberships, key, tenant) are the same
+ * for both rows, so when none does, the rule's truth is the same.  A
+ * condition relative to the clock counts as one that does: its stored
+ * truth may be one a tick has yet to bring up to date.
+ */
+extern bool rule_eval_update_matters(const CheckedRule *cr, HeapTuple old_row, HeapTuple new_row,
+									 TupleDesc desc, const Bitmapset *changed);
+
+/*
  * Membership of the contact as "in segment" sees it (read with the
  * contact's data); the write path updates it as it re-evaluates segments
  * in dependency order.
