@@ -15,7 +15,8 @@
  * more to start than to run (three tables, their indexes, a plan of a
  * dozen nodes), about as much as the write it maintains; the contact writer
  * reads the contact's memberships through its index and deletes and
- * inserts rows itself, with the tables opened once per commit.
+ * inserts rows itself, with the tables opened once per commit, a
+ * contact's new rows of each table inserted together.
  */
 #include "postgres.h"
 
@@ -139,21 +140,6 @@ close_for_writing(ResultRelInfo *rri)
 	table_close(rri->ri_RelationDesc, NoLock);
 }
 
-/* One row, with its index entries (a duplicate key fails). */
-static void
-insert_row(ResultRelInfo *rri, TupleTableSlot *slot, EState *estate)
-{
-	List	   *recheck;
-
-	table_tuple_insert(rri->ri_RelationDesc, slot, GetCurrentCommandId(true), 0, NULL);
-#if PG_VERSION_NUM >= 160000
-	recheck = ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL, false);
-#else
-	recheck = ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
-#endif
-	list_free(recheck);
-}
-
 /* Where the membership's rows and the log's put their values. */
 typedef struct RowLayout
 {
@@ -254,27 +240,38 @@ bulk_slot(BulkTable *t)
 	return t->slots[t->nslots++];
 }
 
+/*
+ * Rows inserted together, as COPY does: one WAL record per page rather than
+ * per row; then their index entries, one by one (a duplicate key fails).
+ */
 static void
-bulk_flush(BulkTable *t, EState *estate)
+insert_rows(ResultRelInfo *rri, TupleTableSlot **slots, int n, BulkInsertState bistate,
+			EState *estate)
 {
 	int			i;
 
-	if (t->nslots == 0)
+	if (n == 0)
 		return;
-	table_multi_insert(t->rel, t->slots, t->nslots, GetCurrentCommandId(true), 0, t->bistate);
-	for (i = 0; i < t->nslots; i++)
+	table_multi_insert(rri->ri_RelationDesc, slots, n, GetCurrentCommandId(true), 0, bistate);
+	for (i = 0; i < n; i++)
 	{
 		List	   *recheck;
 
 #if PG_VERSION_NUM >= 160000
-		recheck = ExecInsertIndexTuples(t->rri, t->slots[i], estate, false, false, NULL, NIL, false);
+		recheck = ExecInsertIndexTuples(rri, slots[i], estate, false, false, NULL, NIL, false);
 #else
-		recheck = ExecInsertIndexTuples(t->rri, t->slots[i], estate, false, false, NULL, NIL);
+		recheck = ExecInsertIndexTuples(rri, slots[i], estate, false, false, NULL, NIL);
 #endif
 		list_free(recheck);
 	}
-	t->nslots = 0;
 	ResetPerTupleExprContext(estate);
+}
+
+static void
+bulk_flush(BulkTable *t, EState *estate)
+{
+	insert_rows(t->rri, t->slots, t->nslots, t->bistate, estate);
+	t->nslots = 0;
 }
 
 static void
@@ -367,8 +364,10 @@ struct ContactWriter
 	AttrNumber	segment_in_index;	/* where by_contact holds segment_id, or 0 */
 	ScanKeyData key[2];			/* = ?, their arguments set per contact */
 	TupleTableSlot *found;		/* a membership row read */
-	TupleTableSlot *member_slot;
-	TupleTableSlot *log_slot;
+	int			nslots;			/* of each of: */
+	TupleTableSlot **member_slots;	/* the rows of a contact's joins */
+	TupleTableSlot **log_slots;	/* the log rows of its changes */
+	MemoryContext cxt;			/* of the writer */
 	RowLayout	layout;
 	Datum		cause;
 };
@@ -422,28 +421,58 @@ contact_writer_open(const char *cause, const Attachments *att)
 						member_key_columns(w->layout.att)));
 
 	w->found = table_slot_create(members, NULL);
-	w->member_slot = MakeSingleTupleTableSlot(RelationGetDescr(members), &TTSOpsVirtual);
-	w->log_slot = MakeSingleTupleTableSlot(RelationGetDescr(log), &TTSOpsVirtual);
+	w->cxt = CurrentMemoryContext;
 	return w;
 }
 
 void
 contact_writer_close(ContactWriter *w)
 {
+	int			i;
+
 	ExecDropSingleTupleTableSlot(w->found);
-	ExecDropSingleTupleTableSlot(w->member_slot);
-	ExecDropSingleTupleTableSlot(w->log_slot);
+	for (i = 0; i < w->nslots; i++)
+	{
+		ExecDropSingleTupleTableSlot(w->member_slots[i]);
+		ExecDropSingleTupleTableSlot(w->log_slots[i]);
+	}
 	close_for_writing(w->members);
 	close_for_writing(w->log);
 	FreeExecutorState(w->estate);
 	pfree(w);
 }
 
+/* At least n slots for rows of each table. */
 static void
-log_change(ContactWriter *w, int64 segment, Datum contact, bool joined, Datum now)
+writer_slots(ContactWriter *w, int n)
 {
-	log_row(w->log_slot, &w->layout, segment, contact, joined, now, w->cause);
-	insert_row(w->log, w->log_slot, w->estate);
+	MemoryContext old;
+	int			space = Max(n, 16);
+	int			i;
+
+	if (n <= w->nslots)
+		return;
+	old = MemoryContextSwitchTo(w->cxt);
+	if (w->nslots == 0)
+	{
+		w->member_slots = palloc(sizeof(TupleTableSlot *) * space);
+		w->log_slots = palloc(sizeof(TupleTableSlot *) * space);
+	}
+	else
+	{
+		space = Max(space, w->nslots * 2);
+		w->member_slots = repalloc(w->member_slots, sizeof(TupleTableSlot *) * space);
+		w->log_slots = repalloc(w->log_slots, sizeof(TupleTableSlot *) * space);
+	}
+	for (i = w->nslots; i < space; i++)
+	{
+		w->member_slots[i] = MakeSingleTupleTableSlot(RelationGetDescr(w->members->ri_RelationDesc),
+													   &TTSOpsVirtual);
+		w->log_slots[i] = MakeSingleTupleTableSlot(RelationGetDescr(w->log->ri_RelationDesc),
+													&TTSOpsVirtual);
+	}
+	w->nslots = space;
+	MemoryContextSwitchTo(old);
 }
 
 static int
@@ -474,6 +503,7 @@ contact_writer_apply(ContactWriter *w, Datum contact, const int64 *segment, cons
 	IndexScanDesc scan;
 	ItemPointer tid;
 	Buffer		vmbuffer = InvalidBuffer;
+	int			joins = 0;
 	int			written = 0;
 	int			i;
 
@@ -531,30 +561,25 @@ contact_writer_apply(ContactWriter *w, Datum contact, const int64 *segment, cons
 	index_endscan(scan);
 	UnregisterSnapshot(snapshot);
 
+	/* the joins' rows, then the log's: leaves first, like a batch's statement */
 	for (i = 0; i < n; i++)
-	{
-		if (!member[i] || present[i])
-			continue;
-		member_row(w->member_slot, &w->layout, segment[i], contact, since);
-		insert_row(w->members, w->member_slot, w->estate);
-		changed[i] = true;
-	}
+		if (member[i] && !present[i])
+			changed[i] = true;
 	for (i = 0; i < n; i++)
-	{
+		written += changed[i];
+	writer_slots(w, written);
+	for (i = 0; i < n; i++)
+		if (member[i] && !present[i])
+			member_row(w->member_slots[joins++], &w->layout, segment[i], contact, since);
+	written = 0;
+	insert_rows(w->members, w->member_slots, joins, NULL, w->estate);
+	for (i = 0; i < n; i++)
 		if (changed[i] && !member[i])
-		{
-			log_change(w, segment[i], contact, false, now);
-			written++;
-		}
-	}
+			log_row(w->log_slots[written++], &w->layout, segment[i], contact, false, now, w->cause);
 	for (i = 0; i < n; i++)
-	{
 		if (changed[i] && member[i])
-		{
-			log_change(w, segment[i], contact, true, now);
-			written++;
-		}
-	}
+			log_row(w->log_slots[written++], &w->layout, segment[i], contact, true, now, w->cause);
+	insert_rows(w->log, w->log_slots, written, NULL, w->estate);
 	ResetPerTupleExprContext(w->estate);
 	pfree(present);
 	if (written > 0)
