@@ -14,6 +14,9 @@
 #   --seconds N        pgbench seconds per side of each row (10)
 #   --rounds N         pgbench runs of each side, alternately, the best
 #                      kept (2)
+#   --profile          perf (if installed) samples the extension's side of
+#                      each row's last round: the top symbols of the
+#                      server's processes are printed after the row
 #   --parts LIST       the parts to run, of fields,engagement,tenant,events
 #                      (all; engagement has the tick row)
 #   --shared-buffers S the server's shared_buffers (a quarter of the
@@ -46,6 +49,7 @@ scale=reference
 seconds=10
 rounds=2
 parts=fields,engagement,tenant,events
+profile=0
 args=("$@")
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -53,8 +57,9 @@ while [ $# -gt 0 ]; do
 	--seconds) seconds=$2; shift 2 ;;
 	--rounds) rounds=$2; shift 2 ;;
 	--parts) parts=$2; shift 2 ;;
+	--profile) profile=1; shift ;;
 	--shared-buffers) export BENCH_SHARED_BUFFERS=$2; shift 2 ;;
-	*) echo "usage: bench/large.sh [--scale small|reference] [--seconds N] [--rounds N] [--parts LIST] [--shared-buffers S]" >&2; exit 2 ;;
+	*) echo "usage: bench/large.sh [--scale small|reference] [--seconds N] [--rounds N] [--parts LIST] [--profile] [--shared-buffers S]" >&2; exit 2 ;;
 	esac
 done
 case $scale in
@@ -108,6 +113,20 @@ side() {
 	wal=$(echo "($(wal_bytes) - $w0) / ${n:-1}" | bc)
 	tps=${tps:-0}
 }
+# perf over the whole machine while the extension's side runs; the
+# symbols of the server's processes, by their share of its samples
+profile_start() {
+	[ "$profile" = 1 ] && command -v perf >/dev/null || return 0
+	perf record -F 999 -a -o "$tmp/perf.data" -- sleep "$seconds" >/dev/null 2>&1 &
+	perf_pid=$!
+}
+profile_stop() {
+	[ "$profile" = 1 ] && [ -n "${perf_pid:-}" ] || return 0
+	wait "$perf_pid"
+	perf_pid=
+	perf report -i "$tmp/perf.data" --stdio --no-children --comm postgres --sort dso,symbol \
+		--percentage relative 2>/dev/null | grep '%' | grep -v '^#' | head -25 >"$tmp/profile.txt"
+}
 best() { echo "if ($1 > $2) $1 else $2" | bc -l; }
 changes() { qv -c "SELECT count(*) FROM segments.membership_log WHERE cause = 'write'"; }
 
@@ -117,8 +136,10 @@ changes() { qv -c "SELECT count(*) FROM segments.membership_log WHERE cause = 'w
 row() {
 	local name=$1 with_script=$2 twin=$3 oracle=$4 with=0 without=0 by_hand=0 total=0 k
 	local wal_with wal_without wal_oracle
-	for _ in $(seq "$rounds"); do
+	for r in $(seq "$rounds"); do
+		[ "$r" = "$rounds" ] && profile_start
 		side "$with_script"; with=$(best "$tps" "$with"); total=$((total + ${n:-0})); wal_with=$wal
+		[ "$r" = "$rounds" ] && profile_stop
 		side "$twin"; without=$(best "$tps" "$without"); wal_without=$wal
 	done
 	k=$(echo "scale=1; $(changes) / $total" | bc -l)
@@ -132,6 +153,11 @@ row() {
 		"$by_hand" "$(echo "$with / $by_hand" | bc -l)" "$k"
 	printf '%-58s %8.1f kB   %8.1f kB            oracle %8.1f kB\n' "  WAL a write" \
 		"$(echo "$wal_with / 1024" | bc -l)" "$(echo "$wal_without / 1024" | bc -l)" "$(echo "$wal_oracle / 1024" | bc -l)"
+	if [ "$profile" = 1 ] && [ -s "$tmp/profile.txt" ]; then
+		echo "  profile of the extension's side (perf, the server's processes):"
+		sed 's/^/    /' "$tmp/profile.txt"
+		rm -f "$tmp/profile.txt"
+	fi
 }
 
 verify() {	# every segment verifies (0, 0), then they are dropped
