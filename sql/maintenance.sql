@@ -66,6 +66,16 @@ SELECT * FROM new_log();
 UPDATE contacts SET country = 'FR', score = id WHERE id IN (4, 5);
 SELECT * FROM new_log();
 SELECT all_verified();
+-- After a VACUUM, the commit knows a membership row on an all-visible
+-- page is there from the visibility map and its index entry, without
+-- reading the row; it reads the rows it deletes.
+VACUUM segments.membership;
+UPDATE contacts SET country = 'US', score = 20 WHERE id IN (5, 6);
+SELECT * FROM new_log();
+SELECT * FROM members;
+UPDATE contacts SET country = CASE id WHEN 5 THEN 'FR' ELSE 'US' END, score = id WHERE id IN (5, 6);
+SELECT * FROM new_log();
+SELECT all_verified();
 
 -- INSERT and DELETE of contacts.
 INSERT INTO contacts VALUES (13, 2, 'FR', 15, NULL), (14, 1, 'US', 1, NULL);
