@@ -743,7 +743,8 @@ check_field(CheckState *st, uint32 index, const AttachedTable *table, const char
 				nops = item->span - 1;
 
 	ci->column = RULE_STR(st->body, item->a);
-	attr = TupleDescAttr(table->tupdesc, find_column(table, role, ci->column) - 1);
+	ci->attnum = find_column(table, role, ci->column);
+	attr = TupleDescAttr(table->tupdesc, ci->attnum - 1);
 	ci->coltype = attr->atttypid;
 	ci->colcollation = attr->attcollation;
 	ci->fclass = classify(ci->coltype, &ci->elemtype, &ci->cmptype);
@@ -850,7 +851,8 @@ check_aggregate(CheckState *st, uint32 index, const AttachedTable *events, const
 	Form_pg_attribute attr;
 
 	ci->column = RULE_STR(st->body, m->a);
-	attr = TupleDescAttr(events->tupdesc, find_column(events, "events", ci->column) - 1);
+	ci->attnum = find_column(events, "events", ci->column);
+	attr = TupleDescAttr(events->tupdesc, ci->attnum - 1);
 	ci->coltype = attr->atttypid;
 	ci->colcollation = attr->attcollation;
 	ci->fclass = classify(ci->coltype, &ci->elemtype, &ci->cmptype);

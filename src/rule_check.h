@@ -71,6 +71,9 @@ typedef struct CheckedItem
 {
 	/* FIELD */
 	const char *column;
+	AttrNumber	attnum;			/* the column's number in the attached table:
+								 * where a row of it (or of a partition with
+								 * its columns in the same places) has it */
 	Oid			coltype;
 	Oid			colcollation;
 	FieldClass	fclass;

@@ -130,10 +130,29 @@ window_bounds(RuleTestOp op, const RuleItem *duration, const char *zone, int64 *
 	*high = rule_clock_time(op == RT_WITHIN_LAST ? now : other, zone);
 }
 
+/*
+ * A field's column in rows of desc: where the attached table has it, when
+ * the row has it there too (one comparison of its name), else found by
+ * name (a partition whose columns are in other places).
+ */
+static int
+field_attnum(const CheckedItem *ci, TupleDesc desc)
+{
+	Form_pg_attribute a;
+
+	if (ci->attnum > 0 && ci->attnum <= desc->natts)
+	{
+		a = TupleDescAttr(desc, ci->attnum - 1);
+		if (!a->attisdropped && strcmp(NameStr(a->attname), ci->column) == 0)
+			return ci->attnum;
+	}
+	return contact_column(desc, ci->column);
+}
+
 static Datum
 field_value(const CheckedItem *ci, const EvalRow *row, bool *isnull)
 {
-	return heap_getattr(row->tuple, contact_column(row->desc, ci->column), row->desc, isnull);
+	return heap_getattr(row->tuple, field_attnum(ci, row->desc), row->desc, isnull);
 }
 
 static bool
@@ -721,7 +740,7 @@ eval_measure(EvalState *st, const RuleItem *item, const RuleItem *m, char **obse
 	read_contact_events(c);
 	if (aggregate)
 	{
-		column = contact_column(c->events_descs[checked(st, item)->source], ci->column);
+		column = field_attnum(ci, c->events_descs[checked(st, item)->source]);
 		tc = lookup_type_cache(ci->coltype, TYPECACHE_CMP_PROC_FINFO);
 		if (m->op == RM_COUNT_DISTINCT)
 			distinct = palloc(sizeof(Datum) * Max(c->nevents, 1));
@@ -1090,7 +1109,7 @@ rule_eval_update_matters(const CheckedRule *cr, HeapTuple old_row, HeapTuple new
 				item++;
 				continue;
 			case RI_FIELD:
-				if (bms_is_member(contact_column(desc, checked(&st, item)->column), changed) &&
+				if (bms_is_member(field_attnum(checked(&st, item), desc), changed) &&
 					(clock_relative(&st, item) ||
 					 eval_field(&st, item, &o, NULL) != eval_field(&st, item, &n, NULL)))
 					return true;
