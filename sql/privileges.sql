@@ -112,6 +112,25 @@ RESET ROLE;
 SELECT m.contact FROM segments.membership m ORDER BY 1;
 SELECT * FROM segments.verify_segment('Three plus');
 
+-- It may not list what its writes queued: which segments a write queues
+-- tells which values their rules test.  A reader may.
+SET ROLE seg_writer;
+BEGIN;
+UPDATE "Sales Data"."Contacts" SET "it's" = 1 WHERE "Id" = 1;
+\set VERBOSITY terse
+SELECT count(*) FROM segments.pending();
+\set VERBOSITY default
+ROLLBACK;
+RESET ROLE;
+GRANT UPDATE ON "Sales Data"."Contacts" TO seg_reader;
+SET ROLE seg_reader;
+BEGIN;
+UPDATE "Sales Data"."Contacts" SET "it's" = 1 WHERE "Id" = 1;
+SELECT count(*) AS queued FROM segments.pending();
+ROLLBACK;
+RESET ROLE;
+REVOKE UPDATE ON "Sales Data"."Contacts" FROM seg_reader;
+
 -- A hostile search_path changes nothing: a schema ahead of pg_catalog with
 -- its own = for bigint, always true.
 CREATE SCHEMA hostile;

@@ -43,6 +43,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -52,6 +53,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/snapmgr.h"
 #include "utils/typcache.h"
 
@@ -641,7 +643,10 @@ changed_columns_users(SegmentCache *cache, TupleDesc desc, Bitmapset *changed, i
  * from 'US' to 'DE' does not affect "country = 'FR'").  Old and new rows
  * come in pairs, in the same order; a pair whose keys differ moved a
  * contact (or is not a pair): then every segment.  The conditions are
- * evaluated as the contacts' owner, as at commit.
+ * evaluated as the contacts' owner, as at commit, and the rules checked
+ * before, as the extension's owner (checking reads the catalog).  When
+ * row-level security applies to that owner, a policy may hide the row
+ * for its new values: then every segment using a changed column.
  */
 static Bitmapset *
 updated_contacts(SegmentCache *cache, TriggerData *td, int key, int tenant)
@@ -651,11 +656,12 @@ updated_contacts(SegmentCache *cache, TriggerData *td, int key, int tenant)
 	TupleTableSlot *n = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	MemoryContext pair_cxt = AllocSetContextCreate(CurrentMemoryContext, "segments updated row",
 												   ALLOCSET_DEFAULT_SIZES);
+	bool		by_value = true;
 	Bitmapset  *segments = NULL;
 	bool		everything = false;
+	bool		as_owner = false;
 	DataOwnerScope scope;
 
-	data_owner_enter(&scope, cache->att->contacts.relid);
 	rows_begin(td->tg_oldtable);
 	rows_begin(td->tg_newtable);
 	for (;;)
@@ -685,13 +691,30 @@ updated_contacts(SegmentCache *cache, TriggerData *td, int key, int tenant)
 			everything = true;
 			break;
 		}
-		users = changed_columns_users(cache, desc, changed, key, tenant);
+		users = bms_difference(changed_columns_users(cache, desc, changed, key, tenant), segments);
+		MemoryContextSwitchTo(old);
+		if (bms_is_empty(users))
+			continue;
+		if (!as_owner)
+		{
+			data_owner_enter(&scope, cache->att->contacts.relid);
+			as_owner = true;
+			by_value = check_enable_rls(cache->att->contacts.relid, InvalidOid, true) == RLS_NONE;
+		}
+		if (!by_value)
+		{
+			segments = bms_add_members(segments, users);
+			continue;
+		}
+		data_owner_pause(&scope);
+		segment_cache_check_all(cache, users);
+		data_owner_resume(&scope);
+		old = MemoryContextSwitchTo(pair_cxt);
 		old_row = ExecFetchSlotHeapTuple(o, false, NULL);
 		new_row = ExecFetchSlotHeapTuple(n, false, NULL);
 		while ((i = bms_next_member(users, i)) >= 0)
 		{
-			if (bms_is_member(i, segments) ||
-				!rule_eval_update_matters(segment_cache_checked(cache, i), old_row, new_row, desc, changed))
+			if (!rule_eval_update_matters(segment_cache_checked(cache, i), old_row, new_row, desc, changed))
 				continue;
 			MemoryContextSwitchTo(old);
 			segments = bms_add_member(segments, i);
@@ -701,7 +724,8 @@ updated_contacts(SegmentCache *cache, TriggerData *td, int key, int tenant)
 	}
 	rows_end(td->tg_oldtable);
 	rows_end(td->tg_newtable);
-	data_owner_leave(&scope);
+	if (as_owner)
+		data_owner_leave(&scope);
 	ExecDropSingleTupleTableSlot(o);
 	ExecDropSingleTupleTableSlot(n);
 	MemoryContextDelete(pair_cxt);
@@ -1597,6 +1621,15 @@ apply_batches(List *batches, HTAB *rows, bool rows_unknown, const char *cause, i
 	foreach(lc, batches)
 		segment_cache_check_all(cache, batch_segments_in(cache, lfirst(lc)));
 	data_owner_enter(&ch.scope, cache->att->contacts.relid);
+	/*
+	 * A row the transaction wrote is the contact only if the owner sees it:
+	 * when row-level security applies to the owner, every row is read.
+	 */
+	if (check_enable_rls(cache->att->contacts.relid, InvalidOid, true) != RLS_NONE)
+	{
+		rows = NULL;
+		rows_unknown = true;
+	}
 	foreach(lc, batches)
 	{
 		PendingBatch *batch = lfirst(lc);
@@ -1846,6 +1879,13 @@ segments_pending(PG_FUNCTION_ARGS)
 	Oid			output;
 	bool		isvarlena;
 
+	/* the segments a write queued tell which values their rules test */
+	if (pg_class_aclcheck(rule_catalog_relid(), data_owner_caller(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				errmsg("permission denied to list the changes pending"),
+				errdetail("The segments a write queued tell about their rules, which the role may not read."),
+				errhint("Grant the role segments_reader."));
 	InitMaterializedSRF(fcinfo, 0);
 	foreach(lc, pending)
 	{
