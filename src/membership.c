@@ -367,6 +367,8 @@ struct ContactWriter
 	int			nslots;			/* of each of: */
 	TupleTableSlot **member_slots;	/* the rows of a contact's joins */
 	TupleTableSlot **log_slots;	/* the log rows of its changes */
+	TupleDesc	member_desc;	/* copies of the tables' descriptors, which */
+	TupleDesc	log_desc;		/* slots use without a reference count */
 	MemoryContext cxt;			/* of the writer */
 	RowLayout	layout;
 	Datum		cause;
@@ -421,6 +423,8 @@ contact_writer_open(const char *cause, const Attachments *att)
 						member_key_columns(w->layout.att)));
 
 	w->found = table_slot_create(members, NULL);
+	w->member_desc = CreateTupleDescCopy(RelationGetDescr(members));
+	w->log_desc = CreateTupleDescCopy(RelationGetDescr(log));
 	w->cxt = CurrentMemoryContext;
 	return w;
 }
@@ -438,6 +442,8 @@ contact_writer_close(ContactWriter *w)
 	}
 	close_for_writing(w->members);
 	close_for_writing(w->log);
+	FreeTupleDesc(w->member_desc);
+	FreeTupleDesc(w->log_desc);
 	FreeExecutorState(w->estate);
 	pfree(w);
 }
@@ -466,10 +472,8 @@ writer_slots(ContactWriter *w, int n)
 	}
 	for (i = w->nslots; i < space; i++)
 	{
-		w->member_slots[i] = MakeSingleTupleTableSlot(RelationGetDescr(w->members->ri_RelationDesc),
-													   &TTSOpsVirtual);
-		w->log_slots[i] = MakeSingleTupleTableSlot(RelationGetDescr(w->log->ri_RelationDesc),
-													&TTSOpsVirtual);
+		w->member_slots[i] = MakeSingleTupleTableSlot(w->member_desc, &TTSOpsVirtual);
+		w->log_slots[i] = MakeSingleTupleTableSlot(w->log_desc, &TTSOpsVirtual);
 	}
 	w->nslots = space;
 	MemoryContextSwitchTo(old);
