@@ -29,6 +29,7 @@ OBJS = \
 	src/rule_check.o \
 	src/rule_sql.o \
 	src/rule_eval.o \
+	src/field_index.o \
 	src/bucket.o \
 	src/override.o \
 	src/lint.o \

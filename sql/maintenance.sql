@@ -151,6 +151,51 @@ COMMIT;
 SELECT * FROM new_log();
 SELECT all_verified();
 
+-- Which segments an update can change is found by the values their
+-- conditions on the changed column name: an equality's constant only
+-- when the old or new value is it, an ordering's when it lies between
+-- them, any other condition always; then each found is evaluated for the
+-- old and new rows.  Each step shows what its UPDATE queued, then what
+-- the commit changed.
+SELECT count(segments.create_segment(name, rule::segments.rule)) AS created FROM (VALUES
+	('Score 15', 'score = 15'), ('Not 15', 'score != 15'), ('Score in', 'score in (3, 30)'),
+	('Between', 'score between 20 and 25'), ('Not between', 'score not between 20 and 25'),
+	('Below 8', 'score < 8'), ('Noted', 'note is not null'), ('Called', 'note like ''c%''')) AS s (name, rule);
+INSERT INTO contacts VALUES (50, 1, 'FR', 1, NULL);
+SELECT count(*) > 0 AS joined FROM new_log();
+CREATE FUNCTION queued_then_commit(statement text)
+RETURNS TABLE (queued text[], segment text, joined boolean) LANGUAGE plpgsql AS $$
+DECLARE
+	q text[];
+BEGIN
+	EXECUTE statement;
+	SELECT array_agg(DISTINCT s.name ORDER BY s.name) INTO q
+	FROM segments.pending() p JOIN segments.segment s ON s.id = p.segment_id;
+	PERFORM segments.flush();
+	RETURN QUERY SELECT q, l.segment, l.joined FROM new_log() l
+		UNION ALL SELECT q, NULL, NULL WHERE NOT EXISTS (SELECT FROM new_log());
+END
+$$;
+-- 1 to 2: no constant is either, none lies between
+SELECT * FROM queued_then_commit('UPDATE contacts SET score = 2 WHERE id = 50');
+-- 2 to 15: Score 15 and Not 15 name 15; Below 8's 8 lies between
+SELECT * FROM queued_then_commit('UPDATE contacts SET score = 15 WHERE id = 50');
+-- 15 to 22: the equalities on 15 again; 20 lies between
+SELECT * FROM queued_then_commit('UPDATE contacts SET score = 22 WHERE id = 50');
+-- to NULL: every segment on score is evaluated
+SELECT * FROM queued_then_commit('UPDATE contacts SET score = NULL WHERE id = 50');
+SELECT * FROM queued_then_commit('UPDATE contacts SET score = 30 WHERE id = 50');
+-- a pattern is always evaluated; "is not null" only from or to NULL
+SELECT * FROM queued_then_commit('UPDATE contacts SET note = ''called'' WHERE id = 50');
+SELECT * FROM queued_then_commit('UPDATE contacts SET note = ''copied'' WHERE id = 50');
+SELECT * FROM queued_then_commit('UPDATE contacts SET note = ''sent'' WHERE id = 50');
+SELECT all_verified();
+DELETE FROM contacts WHERE id = 50;
+SELECT count(segments.drop_segment(s.id)) AS dropped FROM segments.segment s
+WHERE s.name IN ('Score 15', 'Not 15', 'Score in', 'Between', 'Not between', 'Below 8', 'Noted', 'Called');
+SELECT count(*) > 0 AS left FROM new_log();
+DROP FUNCTION queued_then_commit(text);
+
 -- SET CONSTRAINTS ... IMMEDIATE applies each statement's changes at its end.
 BEGIN;
 SET CONSTRAINTS ALL IMMEDIATE;

@@ -65,6 +65,7 @@
 #include "contact_data.h"
 #include "contact_key.h"
 #include "data_owner.h"
+#include "field_index.h"
 #include "contact_queue.h"
 #include "rule_eval.h"
 #include "rule_time.h"
@@ -636,17 +637,31 @@ changed_columns_users(SegmentCache *cache, TupleDesc desc, Bitmapset *changed, i
 	return segments;
 }
 
+/* A tenant's canonical text, as the cache knows its segments by. */
+static char *
+tenant_text(TupleDesc desc, int tenant, Datum value)
+{
+	Oid			output;
+	bool		varlena;
+
+	getTypeOutputInfo(TupleDescAttr(desc, tenant - 1)->atttypid, &output, &varlena);
+	return OidOutputFunctionCall(output, value);
+}
+
 /*
  * The segments an UPDATE of contacts can affect: those with a condition
  * on a column whose value changed in some row that holds differently for
- * its old and new values (rule_eval_update_matters; a country changed
- * from 'US' to 'DE' does not affect "country = 'FR'").  Old and new rows
- * come in pairs, in the same order; a pair whose keys differ moved a
- * contact (or is not a pair): then every segment.  The conditions are
- * evaluated as the contacts' owner, as at commit, and the rules checked
- * before, as the extension's owner (checking reads the catalog).  When
- * row-level security applies to that owner, a policy may hide the row
- * for its new values: then every segment using a changed column.
+ * its old and new values (a country changed from 'US' to 'DE' does not
+ * affect "country = 'FR'"): the index of the conditions on the column
+ * finds those that can (field_index.c), rule_eval_update_matters tells.
+ * Old and new rows come in pairs, in the same order; a pair whose keys
+ * differ moved a contact (or is not a pair): then every segment.  The
+ * conditions are compared and evaluated as the contacts' owner, as at
+ * commit, the rules checked before, as the extension's owner (checking
+ * reads the catalog).  When row-level security applies to that owner, a
+ * policy may hide the row for its new values: then every segment using a
+ * changed column, as for a NULL old or new value.  Only the contact's
+ * tenant's segments and those over all contacts can hold for it.
  */
 static Bitmapset *
 updated_contacts(SegmentCache *cache, TriggerData *td, int key, int tenant)
@@ -656,6 +671,7 @@ updated_contacts(SegmentCache *cache, TriggerData *td, int key, int tenant)
 	TupleTableSlot *n = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	MemoryContext pair_cxt = AllocSetContextCreate(CurrentMemoryContext, "segments updated row",
 												   ALLOCSET_DEFAULT_SIZES);
+	MemoryContext outer = CurrentMemoryContext;
 	bool		by_value = true;
 	Bitmapset  *segments = NULL;
 	bool		everything = false;
@@ -666,15 +682,19 @@ updated_contacts(SegmentCache *cache, TriggerData *td, int key, int tenant)
 	rows_begin(td->tg_newtable);
 	for (;;)
 	{
-		bool		more_old = tuplestore_gettupleslot(td->tg_oldtable, true, false, o);
-		bool		more_new = tuplestore_gettupleslot(td->tg_newtable, true, false, n);
-		MemoryContext old;
+		bool		more_old;
+		bool		more_new;
 		Bitmapset  *changed;
-		Bitmapset  *users;
+		Bitmapset  *candidates = NULL;
 		HeapTuple	old_row;
 		HeapTuple	new_row;
+		int			a = -1;
 		int			i = -1;
 
+		/* a row read back from disk is the slot's, freed at the next */
+		MemoryContextSwitchTo(outer);
+		more_old = tuplestore_gettupleslot(td->tg_oldtable, true, false, o);
+		more_new = tuplestore_gettupleslot(td->tg_newtable, true, false, n);
 		if (!more_old || !more_new)
 		{
 			everything = more_old != more_new;
@@ -682,46 +702,62 @@ updated_contacts(SegmentCache *cache, TriggerData *td, int key, int tenant)
 		}
 		CHECK_FOR_INTERRUPTS();
 		MemoryContextReset(pair_cxt);
-		old = MemoryContextSwitchTo(pair_cxt);
+		MemoryContextSwitchTo(pair_cxt);
 		changed = changed_columns(desc, o, n, NULL);
 		/* a moved contact: every segment, whatever else changed */
 		if (bms_is_member(key, changed) || (tenant > 0 && bms_is_member(tenant, changed)))
 		{
-			MemoryContextSwitchTo(old);
 			everything = true;
 			break;
 		}
-		users = bms_difference(changed_columns_users(cache, desc, changed, key, tenant), segments);
-		MemoryContextSwitchTo(old);
-		if (bms_is_empty(users))
-			continue;
-		if (!as_owner)
+		while ((a = bms_next_member(changed, a)) >= 0)
 		{
-			data_owner_enter(&scope, cache->att->contacts.relid);
-			as_owner = true;
-			by_value = check_enable_rls(cache->att->contacts.relid, InvalidOid, true) == RLS_NONE;
+			const char *column = NameStr(TupleDescAttr(desc, a - 1)->attname);
+			Bitmapset  *users = segment_cache_users(cache->fields, cache->nfields, column);
+
+			if (bms_is_subset(users, segments))
+				continue;
+			if (!as_owner)
+			{
+				data_owner_enter(&scope, cache->att->contacts.relid);
+				as_owner = true;
+				by_value = check_enable_rls(cache->att->contacts.relid, InvalidOid, true) == RLS_NONE;
+			}
+			if (!by_value || o->tts_isnull[a - 1] || n->tts_isnull[a - 1])
+			{
+				candidates = bms_add_members(candidates, users);
+				continue;
+			}
+			data_owner_pause(&scope);
+			segment_cache_check_all(cache, users);
+			data_owner_resume(&scope);
+			candidates = field_index_candidates(field_index_get(cache, column), o->tts_values[a - 1],
+												n->tts_values[a - 1], candidates);
 		}
+		candidates = bms_del_members(candidates, segments);
+		/* another tenant's segments cannot hold for the contact */
+		if (!bms_is_empty(candidates) && cache->ntenants > 0 && tenant > 0)
+			candidates = bms_int_members(candidates,
+										 segment_cache_in_tenant(cache, n->tts_isnull[tenant - 1] ? NULL :
+																 tenant_text(desc, tenant, n->tts_values[tenant - 1])));
 		if (!by_value)
 		{
-			segments = bms_add_members(segments, users);
+			MemoryContextSwitchTo(outer);
+			segments = bms_add_members(segments, candidates);
 			continue;
 		}
-		data_owner_pause(&scope);
-		segment_cache_check_all(cache, users);
-		data_owner_resume(&scope);
-		old = MemoryContextSwitchTo(pair_cxt);
 		old_row = ExecFetchSlotHeapTuple(o, false, NULL);
 		new_row = ExecFetchSlotHeapTuple(n, false, NULL);
-		while ((i = bms_next_member(users, i)) >= 0)
+		while ((i = bms_next_member(candidates, i)) >= 0)
 		{
 			if (!rule_eval_update_matters(segment_cache_checked(cache, i), old_row, new_row, desc, changed))
 				continue;
-			MemoryContextSwitchTo(old);
+			MemoryContextSwitchTo(outer);
 			segments = bms_add_member(segments, i);
 			MemoryContextSwitchTo(pair_cxt);
 		}
-		MemoryContextSwitchTo(old);
 	}
+	MemoryContextSwitchTo(outer);
 	rows_end(td->tg_oldtable);
 	rows_end(td->tg_newtable);
 	if (as_owner)

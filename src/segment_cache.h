@@ -46,6 +46,8 @@ typedef struct SegmentCache
 	/* sorted by name, for binary search */
 	int			nfields;
 	NamedUse   *fields;
+	struct FieldIndex **field_indexes;	/* parallel to fields, each built on
+										 * first use (field_index.c) */
 	KindUses   *kind_uses;		/* per event source (att->events) */
 	Bitmapset  *list_users;
 	Bitmapset  *all;
