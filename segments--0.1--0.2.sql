@@ -1332,8 +1332,9 @@ ALTER EVENT TRIGGER segments_drop_extension ENABLE ALWAYS;
 -- The membership's indexes (docs/design.md, "The membership's layout"):
 -- the primary key leads with the contact's key, (tenant,) contact, then
 -- segment_id, so that a write reads and changes one contact's memberships
--- in one place of one index; (segment_id, since) finds a segment's members,
--- and what tick() reads to find who crossed "in segment ... for at least /
+-- in one place of one index; (segment_id, since), with the contact's key
+-- included for index-only reads, finds a segment's members, and what
+-- tick() reads to find who crossed "in segment ... for at least /
 -- less than N unit" (src/tick.c).  A join adds an entry at the end of its
 -- segment's range there, where the entries of recent joins are, rather
 -- than at a random place of a key led by the segment.  A membership made
@@ -1345,6 +1346,7 @@ SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	members regclass := pg_catalog.to_regclass('segments.membership');
 	key_columns text;
+	by_segment text;
 BEGIN
 	IF members IS NULL THEN
 		RETURN;
@@ -1362,8 +1364,13 @@ BEGIN
 	IF pg_catalog.to_regclass('segments.membership_contact_idx') IS NOT NULL THEN
 		DROP INDEX segments.membership_contact_idx;
 	END IF;
+	by_segment := format('CREATE INDEX membership_since_idx ON segments.membership USING btree (segment_id, since) INCLUDE (%s)',
+		segments._member_columns());
+	IF pg_catalog.pg_get_indexdef(pg_catalog.to_regclass('segments.membership_since_idx')) <> by_segment THEN
+		DROP INDEX segments.membership_since_idx;
+	END IF;
 	IF pg_catalog.to_regclass('segments.membership_since_idx') IS NULL THEN
-		CREATE INDEX membership_since_idx ON segments.membership (segment_id, since);
+		EXECUTE by_segment;
 	END IF;
 END
 $$;
