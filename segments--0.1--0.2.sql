@@ -1346,17 +1346,19 @@ SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	members regclass := pg_catalog.to_regclass('segments.membership');
 	key_columns text;
+	primary_key name;
 	by_segment text;
 BEGIN
 	IF members IS NULL THEN
 		RETURN;
 	END IF;
 	key_columns := segments._member_columns() || ', segment_id';
-	IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c
-			WHERE c.conrelid = members AND c.contype = 'p'
-				AND pg_catalog.pg_get_constraintdef(c.oid) = format('PRIMARY KEY (%s)', key_columns)) THEN
-		IF EXISTS (SELECT FROM pg_catalog.pg_constraint c WHERE c.conrelid = members AND c.contype = 'p') THEN
-			ALTER TABLE segments.membership DROP CONSTRAINT membership_pkey;
+	SELECT c.conname INTO primary_key FROM pg_catalog.pg_constraint c
+	WHERE c.conrelid = members AND c.contype = 'p';
+	IF primary_key IS NULL OR (SELECT pg_catalog.pg_get_constraintdef(c.oid) FROM pg_catalog.pg_constraint c
+			WHERE c.conrelid = members AND c.conname = primary_key) <> format('PRIMARY KEY (%s)', key_columns) THEN
+		IF primary_key IS NOT NULL THEN
+			EXECUTE format('ALTER TABLE segments.membership DROP CONSTRAINT %I', primary_key);
 		END IF;
 		EXECUTE format('ALTER TABLE segments.membership ADD CONSTRAINT membership_pkey PRIMARY KEY (%s)',
 			key_columns);

@@ -71,13 +71,7 @@ esac
 . "$root/bench/lib.sh"
 . "$root/scripts/as_root.sh"
 as_root "$root/bench/large.sh" -- "${args[@]}" || exit 1
-bench_server || exit 1
-trap 'rm -rf "$tmp"; cluster_stop' EXIT
-tmp=$(mktemp -d /tmp/segments-large.XXXXXX)
-chmod 755 "$tmp"
-export PGDATABASE=bench
-createdb bench
-say() { printf '\n== %s\n' "$*"; }
+bench_start large || exit 1
 failed=0
 
 part() { [[ ",$parts," == *",$1,"* ]]; }

@@ -1,7 +1,11 @@
-# Shared by bench/run.sh and bench/scaling.sh: source it.
+# Shared by the scripts of bench/ that run their own server: source it.
 #
 #   bench_server             installs what is missing (scripts/setup.sh) and
 #                            starts a throwaway server for benchmarks (as root)
+#   bench_start NAME         bench_server, then an empty database bench
+#                            (PGDATABASE) and a temporary directory ($tmp,
+#                            /tmp/segments-NAME.*), both gone on exit
+#   say TEXT                 prints a heading
 #   bench_data N E T         generates bench/data.sql's data (N contacts, E
 #                            events, T tenants) into the current database
 #                            (PGDATABASE) and attaches it
@@ -29,6 +33,17 @@ bench_server() {
 	cluster_start bench -c shared_buffers=${BENCH_SHARED_BUFFERS:-${shared_mb}MB} -c max_wal_size=8GB \
 		-c checkpoint_timeout=30min || return 1
 }
+
+bench_start() {
+	bench_server || return 1
+	tmp=$(mktemp -d "/tmp/segments-$1.XXXXXX")
+	chmod 755 "$tmp"
+	trap 'rm -rf "$tmp"; cluster_stop' EXIT
+	export PGDATABASE=bench
+	createdb bench
+}
+
+say() { printf '\n== %s\n' "$*"; }
 
 bench_data() {
 	local t0

@@ -119,7 +119,6 @@ if [ "$here" = 0 ]; then
 	"$PGBIN/createdb" bench
 fi
 
-say() { printf '\n== %s\n' "$*"; }
 
 rows=$(mktemp /tmp/segments-bench-rows.XXXXXX)
 chmod 644 "$rows"

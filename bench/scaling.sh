@@ -56,7 +56,6 @@ as_root "$root/bench/scaling.sh" -- "${args[@]}" || exit 1
 . "$root/bench/lib.sh"
 bench_server || exit 1
 
-say() { printf '\n== %s\n' "$*"; }
 log=$(mktemp /tmp/segments-scaling.XXXXXX)
 rows=$(mktemp /tmp/segments-scaling-rows.XXXXXX)
 chmod 644 "$rows"

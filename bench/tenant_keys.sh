@@ -50,13 +50,7 @@ esac
 . "$root/bench/lib.sh"
 . "$root/scripts/as_root.sh"
 as_root "$root/bench/tenant_keys.sh" -- "${args[@]}" || exit 1
-bench_server || exit 1
-trap 'rm -rf "$tmp"; cluster_stop' EXIT
-tmp=$(mktemp -d /tmp/segments-tenant-keys.XXXXXX)
-chmod 755 "$tmp"
-export PGDATABASE=bench
-createdb bench
-say() { printf '\n== %s\n' "$*"; }
+bench_start tenant-keys || exit 1
 failed=0
 
 say "data: bench/data.sql, keyed per tenant"

@@ -134,6 +134,12 @@ SELECT segments.create_segment('Pro', 'plan = ''pro''') IS NOT NULL AS created,
 SET ROLE segments_test_owner;
 UPDATE public.owned SET country = 'FR' WHERE id = 1;
 RESET ROLE;
+-- likewise when a value becomes NULL (every segment on the column is then
+-- evaluated)
+\c
+SET ROLE segments_test_owner;
+UPDATE public.owned SET country = NULL WHERE id = 3;
+RESET ROLE;
 SELECT s.name, array_agg(m.contact ORDER BY m.contact) AS members
 FROM segments.segment s JOIN segments.membership m ON m.segment_id = s.id
 GROUP BY s.name ORDER BY s.name;

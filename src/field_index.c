@@ -77,15 +77,11 @@ add_constant(FieldConstant **array, int *n, int *space, Datum value, int segment
  * index then needing its column type's comparison (set on the first).
  */
 static bool
-indexable(FieldIndex *index, const CheckedRule *cr, const RuleItem *item, const CheckedItem *ci)
+indexable(FieldIndex *index, const RuleItem *item, const CheckedItem *ci)
 {
-	const RuleItem *operand;
-
-	if ((ci->fclass != FC_SCALAR && ci->fclass != FC_TEXT) || item->op < RT_EQ || item->op > RT_BETWEEN)
+	if ((ci->fclass != FC_SCALAR && ci->fclass != FC_TEXT) || item->op < RT_EQ || item->op > RT_BETWEEN ||
+		rule_operands_are_relative(item + 1, RULE_NEXT(item)))
 		return false;
-	for (operand = item + 1; operand < RULE_NEXT(item); operand++)
-		if (!OidIsValid(cr->items[operand - cr->body->items].valtype))
-			return false;
 	if (index->cmp.fn_oid == InvalidOid)
 	{
 		TypeCacheEntry *tc = lookup_type_cache(ci->coltype, TYPECACHE_CMP_PROC_FINFO);
@@ -102,71 +98,42 @@ indexable(FieldIndex *index, const CheckedRule *cr, const RuleItem *item, const 
 static void
 add_segment(FieldIndex *index, const CheckedRule *cr, const char *column, int segment)
 {
-	const RuleItem *item = cr->body->items;
-	const RuleItem *end = item + cr->body->nitems;
+	const RuleItem *end = cr->body->items + cr->body->nitems;
+	const RuleItem *item;
 
-	/* the contact's conditions, not those of its events' where clauses */
-	while (item < end)
+	for (item = rule_next_contact_field(cr->body->items, end); item;
+		 item = rule_next_contact_field(RULE_NEXT(item), end))
 	{
 		const CheckedItem *ci = &cr->items[item - cr->body->items];
 		const RuleItem *operand;
 
-		if (item->type == RI_AND || item->type == RI_OR || item->type == RI_NOT)
+		if (strcmp(ci->column, column) != 0 || item->op == RT_IS_NULL)
+			continue;
+		if (!indexable(index, item, ci))
 		{
-			item++;
+			index->others = bms_add_member(index->others, segment);
 			continue;
 		}
-		if (item->type == RI_FIELD && strcmp(ci->column, column) == 0 && item->op != RT_IS_NULL)
+		for (operand = item + 1; operand < RULE_NEXT(item); operand++)
 		{
-			if (!indexable(index, cr, item, ci))
-				index->others = bms_add_member(index->others, segment);
-			else
-				for (operand = item + 1; operand < RULE_NEXT(item); operand++)
-				{
-					Datum		value = cr->items[operand - cr->body->items].value;
+			Datum		value = cr->items[operand - cr->body->items].value;
 
-					if (item->op == RT_EQ || item->op == RT_NE || item->op == RT_IN)
-						add_constant(&index->equal, &index->nequal, &index->space_equal, value, segment);
-					else
-						add_constant(&index->ordered, &index->nordered, &index->space_ordered, value,
-									 segment);
-				}
+			if (item->op == RT_EQ || item->op == RT_NE || item->op == RT_IN)
+				add_constant(&index->equal, &index->nequal, &index->space_equal, value, segment);
+			else
+				add_constant(&index->ordered, &index->nordered, &index->space_ordered, value, segment);
 		}
-		item = RULE_NEXT(item);
 	}
 }
 
 FieldIndex *
-field_index_get(SegmentCache *cache, const char *column)
+field_index_get(SegmentCache *cache, const NamedUse *field)
 {
-	NamedUse	key = {column, NULL};
-	NamedUse   *use = NULL;
-	int			lo = 0,
-				hi = cache->nfields;
-	int			at;
+	int			at = field - cache->fields;
 	FieldIndex *index;
 	MemoryContext old;
 	int			i = -1;
 
-	/* the column's place among the cache's fields, sorted by name */
-	while (lo < hi)
-	{
-		int			mid = (lo + hi) / 2;
-		int			c = strcmp(cache->fields[mid].name, key.name);
-
-		if (c == 0)
-		{
-			use = &cache->fields[mid];
-			break;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (use == NULL)
-		return NULL;
-	at = use - cache->fields;
 	if (cache->field_indexes && cache->field_indexes[at])
 		return cache->field_indexes[at];
 
@@ -174,8 +141,8 @@ field_index_get(SegmentCache *cache, const char *column)
 	if (cache->field_indexes == NULL)
 		cache->field_indexes = palloc0(sizeof(FieldIndex *) * cache->nfields);
 	index = palloc0(sizeof(FieldIndex));
-	while ((i = bms_next_member(use->segments, i)) >= 0)
-		add_segment(index, segment_cache_checked(cache, i), column, i);
+	while ((i = bms_next_member(field->segments, i)) >= 0)
+		add_segment(index, segment_cache_checked(cache, i), field->name, i);
 	qsort_arg(index->equal, index->nequal, sizeof(FieldConstant), constant_cmp, index);
 	qsort_arg(index->ordered, index->nordered, sizeof(FieldConstant), constant_cmp, index);
 	MemoryContextSwitchTo(old);

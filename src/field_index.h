@@ -11,14 +11,14 @@
 typedef struct FieldIndex FieldIndex;
 
 /*
- * The index of the conditions on a column of the contacts table, built on
- * first use and kept with the cache; NULL when no segment uses the column.
- * The rules of the segments using it must have been checked
+ * The index of the conditions on a column of the contacts table (field:
+ * its entry in cache->fields), built on first use and kept with the
+ * cache.  The rules of the segments using it must have been checked
  * (segment_cache_check_all), and it is built comparing their constants
  * with the column type's comparison, code the contacts' owner may
  * control: call it as that owner (data_owner_enter).
  */
-extern FieldIndex *field_index_get(SegmentCache *cache, const char *column);
+extern FieldIndex *field_index_get(SegmentCache *cache, const NamedUse *field);
 
 /*
  * Adds to *segments those of the index whose truth can differ for the old

@@ -637,15 +637,21 @@ changed_columns_users(SegmentCache *cache, TupleDesc desc, Bitmapset *changed, i
 	return segments;
 }
 
-/* A tenant's canonical text, as the cache knows its segments by. */
-static char *
-tenant_text(TupleDesc desc, int tenant, Datum value)
+/*
+ * Of segments, those that can hold for the contact of a row: its tenant's
+ * and those over all contacts.
+ */
+static Bitmapset *
+row_tenant_segments(SegmentCache *cache, Bitmapset *segments, HeapTuple row, TupleDesc desc)
 {
-	Oid			output;
-	bool		varlena;
+	EvalContact contact;
 
-	getTypeOutputInfo(TupleDescAttr(desc, tenant - 1)->atttypid, &output, &varlena);
-	return OidOutputFunctionCall(output, value);
+	if (cache->ntenants == 0)
+		return segments;
+	memset(&contact, 0, sizeof(contact));
+	contact.att = cache->att;
+	(void) contact_set_row(&contact, row, desc);
+	return bms_int_members(segment_cache_in_tenant(cache, contact.tenant), segments);
 }
 
 /*
@@ -712,8 +718,9 @@ updated_contacts(SegmentCache *cache, TriggerData *td, int key, int tenant)
 		}
 		while ((a = bms_next_member(changed, a)) >= 0)
 		{
-			const char *column = NameStr(TupleDescAttr(desc, a - 1)->attname);
-			Bitmapset  *users = segment_cache_users(cache->fields, cache->nfields, column);
+			const NamedUse *field = segment_cache_use(cache->fields, cache->nfields,
+													  NameStr(TupleDescAttr(desc, a - 1)->attname));
+			Bitmapset  *users = field ? field->segments : NULL;
 
 			if (bms_is_subset(users, segments))
 				continue;
@@ -723,23 +730,26 @@ updated_contacts(SegmentCache *cache, TriggerData *td, int key, int tenant)
 				as_owner = true;
 				by_value = check_enable_rls(cache->att->contacts.relid, InvalidOid, true) == RLS_NONE;
 			}
+			/* rules are checked as the extension's owner, once */
+			if (!bms_is_subset(users, cache->checked))
+			{
+				data_owner_pause(&scope);
+				segment_cache_check_all(cache, users);
+				data_owner_resume(&scope);
+			}
 			if (!by_value || o->tts_isnull[a - 1] || n->tts_isnull[a - 1])
 			{
 				candidates = bms_add_members(candidates, users);
 				continue;
 			}
-			data_owner_pause(&scope);
-			segment_cache_check_all(cache, users);
-			data_owner_resume(&scope);
-			candidates = field_index_candidates(field_index_get(cache, column), o->tts_values[a - 1],
+			candidates = field_index_candidates(field_index_get(cache, field), o->tts_values[a - 1],
 												n->tts_values[a - 1], candidates);
 		}
 		candidates = bms_del_members(candidates, segments);
-		/* another tenant's segments cannot hold for the contact */
-		if (!bms_is_empty(candidates) && cache->ntenants > 0 && tenant > 0)
-			candidates = bms_int_members(candidates,
-										 segment_cache_in_tenant(cache, n->tts_isnull[tenant - 1] ? NULL :
-																 tenant_text(desc, tenant, n->tts_values[tenant - 1])));
+		if (bms_is_empty(candidates))
+			continue;
+		new_row = ExecFetchSlotHeapTuple(n, false, NULL);
+		candidates = row_tenant_segments(cache, candidates, new_row, desc);
 		if (!by_value)
 		{
 			MemoryContextSwitchTo(outer);
@@ -747,7 +757,6 @@ updated_contacts(SegmentCache *cache, TriggerData *td, int key, int tenant)
 			continue;
 		}
 		old_row = ExecFetchSlotHeapTuple(o, false, NULL);
-		new_row = ExecFetchSlotHeapTuple(n, false, NULL);
 		while ((i = bms_next_member(candidates, i)) >= 0)
 		{
 			if (!rule_eval_update_matters(segment_cache_checked(cache, i), old_row, new_row, desc, changed))
@@ -1605,17 +1614,13 @@ static Bitmapset *
 tenant_segments(SegmentCache *cache, Bitmapset *segments, Datum key, HTAB *rows)
 {
 	WrittenContact *w;
-	EvalContact row;
 
 	if (cache->ntenants == 0 || rows == NULL)
 		return segments;
 	w = hash_search(rows, &key, HASH_FIND, NULL);
 	if (w == NULL || w->moved || !w->row_known || w->row == NULL)
 		return segments;
-	memset(&row, 0, sizeof(row));
-	row.att = cache->att;
-	(void) contact_set_row(&row, w->row, w->desc);
-	return bms_int_members(segment_cache_in_tenant(cache, row.tenant), segments);
+	return row_tenant_segments(cache, segments, w->row, w->desc);
 }
 
 /*

@@ -507,6 +507,7 @@ contact_writer_apply(ContactWriter *w, Datum contact, const int64 *segment, cons
 	IndexScanDesc scan;
 	ItemPointer tid;
 	Buffer		vmbuffer = InvalidBuffer;
+	int			changes = 0;
 	int			joins = 0;
 	int			written = 0;
 	int			i;
@@ -530,7 +531,7 @@ contact_writer_apply(ContactWriter *w, Datum contact, const int64 *segment, cons
 	{
 		bool		isnull;
 		int64		id;
-		int64	   *at;
+		int64	   *at = NULL;
 
 		if (w->segment_in_index > 0)
 		{
@@ -548,10 +549,13 @@ contact_writer_apply(ContactWriter *w, Datum contact, const int64 *segment, cons
 		}
 		if (!index_fetch_heap(scan, w->found))
 			continue;
-		id = DatumGetInt64(slot_getattr(w->found, w->layout.m_segment, &isnull));
-		at = bsearch(&id, segment, n, sizeof(int64), id_cmp);
-		if (at == NULL)
-			continue;
+		if (w->segment_in_index == 0)
+		{
+			id = DatumGetInt64(slot_getattr(w->found, w->layout.m_segment, &isnull));
+			at = bsearch(&id, segment, n, sizeof(int64), id_cmp);
+			if (at == NULL)
+				continue;
+		}
 		i = at - segment;
 		present[i] = true;
 		if (!member[i])
@@ -567,15 +571,15 @@ contact_writer_apply(ContactWriter *w, Datum contact, const int64 *segment, cons
 
 	/* the joins' rows, then the log's: leaves first, like a batch's statement */
 	for (i = 0; i < n; i++)
+	{
 		if (member[i] && !present[i])
 			changed[i] = true;
-	for (i = 0; i < n; i++)
-		written += changed[i];
-	writer_slots(w, written);
+		changes += changed[i];
+	}
+	writer_slots(w, changes);
 	for (i = 0; i < n; i++)
 		if (member[i] && !present[i])
 			member_row(w->member_slots[joins++], &w->layout, segment[i], contact, since);
-	written = 0;
 	insert_rows(w->members, w->member_slots, joins, NULL, w->estate);
 	for (i = 0; i < n; i++)
 		if (changed[i] && !member[i])

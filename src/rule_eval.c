@@ -1071,23 +1071,6 @@ eval_node(EvalState *st, const RuleItem *item, const EvalRow *row, int depth)
 	return result;
 }
 
-/*
- * Whether a field condition depends on the clock: a time column's, a
- * window, or one comparing with now, ago or from now.
- */
-static bool
-clock_relative(EvalState *st, const RuleItem *item)
-{
-	const RuleItem *operand;
-
-	if (checked(st, item)->fclass == FC_TIME || item->op == RT_WITHIN_LAST || item->op == RT_WITHIN_NEXT)
-		return true;
-	for (operand = item + 1; operand < RULE_NEXT(item); operand++)
-		if (operand->op == RV_NOW || operand->op == RV_AGO || operand->op == RV_FROM_NOW)
-			return true;
-	return false;
-}
-
 bool
 rule_eval_update_matters(const CheckedRule *cr, HeapTuple old_row, HeapTuple new_row, TupleDesc desc,
 						 const Bitmapset *changed)
@@ -1095,29 +1078,20 @@ rule_eval_update_matters(const CheckedRule *cr, HeapTuple old_row, HeapTuple new
 	EvalState	st = {cr, cr->body, NULL, NULL};
 	EvalRow		o = {old_row, desc};
 	EvalRow		n = {new_row, desc};
-	const RuleItem *item = cr->body->items;
-	const RuleItem *end = item + cr->body->nitems;
+	const RuleItem *end = cr->body->items + cr->body->nitems;
+	const RuleItem *item;
 
-	/* the contact's conditions, not those of its events' where clauses */
-	while (item < end)
+	for (item = rule_next_contact_field(cr->body->items, end); item;
+		 item = rule_next_contact_field(RULE_NEXT(item), end))
 	{
-		switch ((RuleItemType) item->type)
-		{
-			case RI_AND:
-			case RI_OR:
-			case RI_NOT:
-				item++;
-				continue;
-			case RI_FIELD:
-				if (bms_is_member(field_attnum(checked(&st, item), desc), changed) &&
-					(clock_relative(&st, item) ||
-					 eval_field(&st, item, &o, NULL) != eval_field(&st, item, &n, NULL)))
-					return true;
-				break;
-			default:
-				break;
-		}
-		item = RULE_NEXT(item);
+		const CheckedItem *ci = checked(&st, item);
+
+		if (!bms_is_member(field_attnum(ci, desc), changed))
+			continue;
+		/* a time column's or a relative literal's truth moves with the clock */
+		if (ci->fclass == FC_TIME || rule_operands_are_relative(item + 1, RULE_NEXT(item)) ||
+			eval_field(&st, item, &o, NULL) != eval_field(&st, item, &n, NULL))
+			return true;
 	}
 	return false;
 }

@@ -246,6 +246,15 @@ rule_event_source(const RuleBody *body, const RuleItem *event)
 	return (event->flags & RULE_HAS_SOURCE) ? kind + strlen(kind) + 1 : NULL;
 }
 
+const RuleItem *
+rule_next_contact_field(const RuleItem *item, const RuleItem *end)
+{
+	while (item < end && item->type != RI_FIELD)
+		item = item->type == RI_AND || item->type == RI_OR || item->type == RI_NOT ?
+			item + 1 : RULE_NEXT(item);
+	return item < end ? item : NULL;
+}
+
 bool
 rule_value_is_relative(const RuleItem *value)
 {

@@ -129,6 +129,13 @@ extern bool rule_comparison_holds(RuleTestOp op, int cmp);
 /* The event source an EVENT item of a validated body names, or NULL. */
 extern const char *rule_event_source(const RuleBody *body, const RuleItem *event);
 
+/*
+ * The first FIELD item from item on, before end, that tests the contact:
+ * not one of an event's where clause (and, or and not are looked into;
+ * everything else is skipped whole).  NULL when there is none.
+ */
+extern const RuleItem *rule_next_contact_field(const RuleItem *item, const RuleItem *end);
+
 /* Does a VALUE item, or one of the VALUE items [from, to), read the clock? */
 extern bool rule_value_is_relative(const RuleItem *value);
 extern bool rule_operands_are_relative(const RuleItem *from, const RuleItem *to);

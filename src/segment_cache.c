@@ -482,11 +482,18 @@ segment_cache_get(void)
 	return cache;
 }
 
+const NamedUse *
+segment_cache_use(const NamedUse *uses, int nuses, const char *name)
+{
+	NamedUse	key = {name, NULL};
+
+	return bsearch(&key, uses, nuses, sizeof(NamedUse), named_use_cmp);
+}
+
 Bitmapset *
 segment_cache_users(const NamedUse *uses, int nuses, const char *name)
 {
-	NamedUse	key = {name, NULL};
-	NamedUse   *found = bsearch(&key, uses, nuses, sizeof(NamedUse), named_use_cmp);
+	const NamedUse *found = segment_cache_use(uses, nuses, name);
 
 	return found ? found->segments : NULL;
 }

@@ -75,6 +75,9 @@ typedef struct SegmentCache
  */
 extern SegmentCache *segment_cache_get(void);
 
+/* The entry of name, or NULL. */
+extern const NamedUse *segment_cache_use(const NamedUse *uses, int nuses, const char *name);
+
 /* The segments (indexes into cache->segments) using name, or NULL. */
 extern Bitmapset *segment_cache_users(const NamedUse *uses, int nuses, const char *name);
 
