@@ -43,6 +43,8 @@ OBJS = \
 	src/contact_visibility.o \
 	src/spi_plan.o \
 	src/change_feed.o \
+	src/citus.o \
+	src/node_task.o \
 	src/maintain.o \
 	src/removal.o \
 	src/restore.o \

@@ -10,6 +10,41 @@
 -- attached tables' objects are brought up to date at the end.
 -- Every name is schema-qualified: the script must not depend on search_path.
 
+-- Citus (docs/design.md, "On a Citus cluster"): first, since the event
+-- triggers this script replaces call them.
+-- Citus's distribution method of a table ('h' hash, 'n' reference, ...),
+-- NULL when it is not a Citus table or Citus is not installed.
+CREATE FUNCTION segments._citus_method(tbl regclass) RETURNS "char"
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	method "char";
+BEGIN
+	IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+		RETURN NULL;
+	END IF;
+	EXECUTE 'SELECT p.partmethod FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1'
+		INTO method USING tbl;
+	RETURN method;
+END
+$$;
+
+-- Whether this is a Citus worker: the DDL Citus replays on a worker is the
+-- coordinator's, whose event triggers follow it in the catalog.
+CREATE FUNCTION segments._citus_worker() RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	node integer;
+BEGIN
+	IF pg_catalog.to_regclass('pg_catalog.pg_dist_local_group') IS NULL THEN
+		RETURN false;
+	END IF;
+	EXECUTE 'SELECT l.groupid FROM pg_catalog.pg_dist_local_group l' INTO node;
+	RETURN node IS DISTINCT FROM 0;
+END
+$$;
+
 -- preview's SQL takes a page's start now
 DROP FUNCTION segments._preview_sql(segments.rule, integer, text);
 
@@ -328,6 +363,7 @@ BEGIN
 				qname, attach_contacts.key);
 	END IF;
 
+	PERFORM segments._citus_check('contacts', tbl, tenant);
 	INSERT INTO segments.attached (role, table_schema, table_name, contact_column, tenant_column, time_zone,
 		key_per_tenant)
 	SELECT 'contacts', n.nspname, c.relname, attach_contacts.key, attach_contacts.tenant, zone, per_tenant
@@ -388,6 +424,7 @@ BEGIN
 		CREATE POLICY visible_contacts ON segments.membership_log FOR SELECT
 			USING ((SELECT segments._sees_all_contacts())
 				OR segments._contact_visible(%s))$ddl$, segments._member_key('membership_log'));
+	PERFORM segments._citus_distribute(tbl);
 	GRANT SELECT ON segments.membership, segments.membership_log TO segments_reader;
 	PERFORM segments._sync_data_owner();
 
@@ -953,6 +990,10 @@ DECLARE
 	p record;
 	ids bigint[];
 BEGIN
+	-- on a Citus worker, the DDL Citus replays there: the coordinator follows it
+	IF segments._citus_worker() THEN
+		RETURN;
+	END IF;
 	IF segments._restoring_dump() OR NOT EXISTS (SELECT FROM segments.attached)
 		OR NOT EXISTS (SELECT FROM pg_catalog.pg_event_trigger_dropped_objects() o
 			WHERE o.object_type IN ('table', 'table column')) THEN
@@ -1009,6 +1050,12 @@ CREATE FUNCTION segments._merge_one_row() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+	-- a Citus copy of catalog_version (its name ends with the shard's id),
+	-- whose rows Citus writes as the coordinator's table has them
+	IF TG_LEVEL = 'ROW' AND TG_OP = 'INSERT' AND TG_WHEN = 'BEFORE' AND TG_TABLE_SCHEMA = 'segments'
+			AND TG_TABLE_NAME ~ '^catalog_version_[0-9]+$' AND segments._citus_method('segments.catalog_version') = 'n' THEN
+		RETURN NEW;
+	END IF;
 	IF TG_LEVEL <> 'ROW' OR TG_OP <> 'INSERT' OR TG_WHEN <> 'BEFORE' OR TG_TABLE_SCHEMA <> 'segments'
 			OR TG_TABLE_NAME NOT IN ('tick_state', 'catalog_version') THEN
 		RAISE EXCEPTION 'segments._merge_one_row() fires before an insert into segments.tick_state or segments.catalog_version only'
@@ -1157,28 +1204,30 @@ SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- Sets the write path's triggers on rel that are enabled, but not as they
--- should fire, to fire so; a disabled one stays disabled.  One ALTER TABLE,
--- whose own end finds nothing left to set.
+-- should fire, to fire so; a disabled one stays disabled.  An ALTER TABLE
+-- per trigger (Citus takes no more in one), whose own end sets the others.
 CREATE FUNCTION segments._set_trigger_firing(rel oid) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	settings text;
+	setting text;
 BEGIN
-	SELECT string_agg(format('ENABLE %s TRIGGER %I',
-			CASE segments._trigger_firing(g.tgfoid) WHEN 'R' THEN 'REPLICA' ELSE 'ALWAYS' END, g.tgname),
-		', ' ORDER BY g.tgname)
-	INTO settings
-	FROM pg_catalog.pg_trigger g
-	WHERE g.tgrelid = rel
-		AND g.tgfoid IN ('segments._on_replicated_write()'::pg_catalog.regprocedure,
-			'segments._on_truncate()'::pg_catalog.regprocedure)
-		AND g.tgenabled <> 'D'
-		AND g.tgenabled <> segments._trigger_firing(g.tgfoid);
-	IF settings IS NOT NULL THEN
+	LOOP
+		SELECT format('ENABLE %s TRIGGER %I',
+				CASE segments._trigger_firing(g.tgfoid) WHEN 'R' THEN 'REPLICA' ELSE 'ALWAYS' END, g.tgname)
+		INTO setting
+		FROM pg_catalog.pg_trigger g
+		WHERE g.tgrelid = rel
+			AND g.tgfoid IN ('segments._on_replicated_write()'::pg_catalog.regprocedure,
+				'segments._on_truncate()'::pg_catalog.regprocedure)
+			AND g.tgenabled <> 'D'
+			AND g.tgenabled <> segments._trigger_firing(g.tgfoid)
+		ORDER BY g.tgname
+		LIMIT 1;
+		EXIT WHEN setting IS NULL;
 		-- ONLY: a partition's clone is set on the partition itself
-		EXECUTE format('ALTER TABLE ONLY %s %s', rel::pg_catalog.regclass, settings);
-	END IF;
+		EXECUTE format('ALTER TABLE ONLY %s %s', rel::pg_catalog.regclass, setting);
+	END LOOP;
 END
 $$;
 
@@ -1189,7 +1238,11 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	t record;
+	citus boolean := segments._citus_method(rel) IS NOT NULL;
 BEGIN
+	IF citus THEN
+		PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	END IF;
 	FOR t IN
 		SELECT x.name, x.event, x.transitions, x.fn, x.level
 		FROM (VALUES
@@ -1203,6 +1256,9 @@ BEGIN
 		WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_trigger g
 			WHERE g.tgrelid = rel AND g.tgname = x.name
 				AND g.tgfoid = (x.fn || '()')::pg_catalog.regprocedure)
+			-- Citus moves shards by logical replication: the rows it
+			-- replicates come with their membership
+			AND NOT (citus AND x.name = 'segments_replicated_write')
 	LOOP
 		EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s %s FOR EACH %s EXECUTE FUNCTION %s(%L)',
 			t.name, t.event, rel::regclass, t.transitions, t.level, t.fn, role);
@@ -1228,6 +1284,9 @@ SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	t name;
 BEGIN
+	IF segments._citus_method(rel) IS NOT NULL THEN
+		PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	END IF;
 	FOR t IN
 		SELECT g.tgname FROM pg_catalog.pg_trigger g
 		WHERE g.tgrelid = rel
@@ -1258,6 +1317,10 @@ BEGIN
 	-- a dump restored has the triggers and attachments as they were: with
 	-- pg_restore -j, another session may be restoring a partition's
 	-- triggers while this one restores its parent's
+	-- on a Citus worker, the DDL Citus replays there: the coordinator follows it
+	IF segments._citus_worker() THEN
+		RETURN;
+	END IF;
 	IF segments._restoring_dump() OR NOT EXISTS (SELECT FROM segments.attached) THEN
 		RETURN;
 	END IF;
@@ -1656,6 +1719,7 @@ BEGIN
 		source_name, attach_events.constant_kind, tenant_column
 	FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
 	WHERE cl.oid = tbl;
+	PERFORM segments._citus_check('events', tbl, tenant_column);
 	PERFORM segments._install_triggers('events', tbl);
 END
 $$;
@@ -1719,6 +1783,10 @@ SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	x xid8;
 BEGIN
+	-- on a Citus worker, the DDL Citus replays there: the coordinator follows it
+	IF segments._citus_worker() THEN
+		RETURN;
+	END IF;
 	IF segments._restoring_dump() OR NOT EXISTS (SELECT FROM segments.attached) THEN
 		RETURN;
 	END IF;
@@ -1953,6 +2021,7 @@ BEGIN
 		tenant_column
 	FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
 	WHERE cl.oid = tbl;
+	PERFORM segments._citus_check('lists', tbl, tenant_column);
 	PERFORM segments._install_triggers('lists', tbl);
 END
 $$;
@@ -3253,6 +3322,135 @@ REVOKE ALL ON FUNCTION segments._lint(segments.rule, text), segments.lint(segmen
 	segments.lint(segments.rule, anycompatible), segments._say_lint(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION segments._lint(segments.rule, text), segments.lint(segments.rule),
 	segments.lint(segments.rule, anycompatible) TO segments_reader;
+
+-- == Citus (docs/design.md, "On a Citus cluster") ==
+--
+-- Nothing here needs Citus: without it every test says "not a Citus
+-- table", and the functions that call Citus's own run only on one.
+
+-- Refuses to attach a table of a layout segments cannot maintain shard by
+-- shard (tenant: the column naming the tenant, NULL when none); for a
+-- Citus table, sets what creating its triggers and the distributed
+-- objects in one transaction needs.
+CREATE FUNCTION segments._citus_check(role text, tbl regclass, tenant name) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	method "char" := segments._citus_method(tbl);
+	contacts regclass;
+	distributed_by name;
+	colocated boolean;
+BEGIN
+	IF role <> 'contacts' THEN
+		SELECT format('%I.%I', a.table_schema, a.table_name)::pg_catalog.regclass INTO contacts
+		FROM segments.attached a WHERE a.role = 'contacts';
+		IF contacts IS NOT NULL AND segments._citus_method(contacts) IS NULL THEN
+			contacts := NULL;
+		END IF;
+	END IF;
+	IF method IS NULL THEN
+		IF contacts IS NOT NULL THEN
+			RAISE EXCEPTION 'table % is not distributed', tbl
+				USING ERRCODE = 'feature_not_supported',
+				DETAIL = format('The contacts table %s is distributed by Citus: membership is maintained on the node of each tenant, which needs the %s there too.', contacts, role),
+				HINT = format('Distribute it by its tenant column, co-located with the contacts: SELECT create_distributed_table(%L, %L, colocate_with => %L).',
+					tbl::text, coalesce(tenant, 'tenant'), contacts::text);
+		END IF;
+		RETURN;
+	END IF;
+	IF tenant IS NULL THEN
+		RAISE EXCEPTION 'table % is distributed by Citus, but no tenant column was given', tbl
+			USING ERRCODE = 'feature_not_supported',
+			DETAIL = 'segments maintains membership on the node of each tenant: the contacts, events and lists are distributed by the tenant.',
+			HINT = 'Attach the contacts with tenant => the column the table is distributed by.';
+	END IF;
+	EXECUTE 'SELECT pg_catalog.column_to_column_name(p.logicalrelid, p.partkey) FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1'
+		INTO distributed_by USING tbl;
+	IF method <> 'h' OR distributed_by IS DISTINCT FROM tenant THEN
+		RAISE EXCEPTION 'table % is not distributed by its tenant column %', tbl, tenant
+			USING ERRCODE = 'feature_not_supported',
+			DETAIL = CASE WHEN method = 'n' THEN 'It is a Citus reference table (a copy on every node).'
+				WHEN distributed_by IS NULL THEN 'It is a Citus table without a distribution column.'
+				ELSE format('It is distributed by column %I.', distributed_by) END
+				|| ' segments maintains membership on the node of each tenant.',
+			HINT = format('Distribute it by the tenant: SELECT undistribute_table(%L); SELECT create_distributed_table(%L, %L%s).',
+				tbl::text, tbl::text, tenant, CASE WHEN contacts IS NULL THEN '' ELSE format(', colocate_with => %L', contacts::text) END);
+	END IF;
+	IF contacts IS NOT NULL THEN
+		EXECUTE 'SELECT (SELECT p.colocationid FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1) '
+			'= (SELECT p.colocationid FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $2)'
+			INTO colocated USING tbl, contacts;
+		IF NOT colocated THEN
+			RAISE EXCEPTION 'table % is not co-located with the contacts table %', tbl, contacts
+				USING ERRCODE = 'feature_not_supported',
+				DETAIL = 'A tenant''s events and lists must be on the node of its contacts.',
+				HINT = format('SELECT update_distributed_table_colocation(%L, colocate_with => %L).', tbl::text, contacts::text);
+		END IF;
+	END IF;
+	-- the triggers, then distributed tables and a type: one connection a node
+	PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+END
+$$;
+
+-- The tasks a catalog change gives every node on a Citus cluster, for the
+-- node's shard groups (src/node_task.c): a row inserted here by the
+-- coordinator is inserted by Citus into the copy of every node, whose
+-- trigger runs the task there and keeps no row.
+CREATE TABLE segments.node_task (
+	task text NOT NULL CHECK (task IN ('build')),
+	segment_id bigint NOT NULL,
+	clock timestamptz NOT NULL		-- segments.now() of the change
+);
+COMMENT ON TABLE segments.node_task IS
+	'always empty: on a Citus cluster, an insert runs a task of a catalog change on every node';
+CREATE FUNCTION segments._on_node_task() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'segments_on_node_task' LANGUAGE C;
+CREATE TRIGGER run_on_node BEFORE INSERT ON segments.node_task
+	FOR EACH ROW EXECUTE FUNCTION segments._on_node_task();
+
+-- Every catalog change bumps catalog_version (_writers_lock): on each node
+-- whose copy it updates, the node's writers' lock and caches follow.
+CREATE FUNCTION segments._on_catalog_version() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'segments_on_catalog_version' LANGUAGE C;
+CREATE TRIGGER follow_on_node AFTER UPDATE ON segments.catalog_version
+	FOR EACH ROW EXECUTE FUNCTION segments._on_catalog_version();
+
+-- Attaching distributed contacts: membership, its log and the overrides
+-- distributed by tenant beside them, the catalog copied to every node.
+CREATE FUNCTION segments._citus_distribute(contacts regclass) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t text;
+BEGIN
+	IF segments._citus_method(contacts) IS NULL THEN
+		RETURN;
+	END IF;
+	-- Citus takes no subquery in a policy of a distributed table
+	FOREACH t IN ARRAY ARRAY['membership', 'membership_log', 'override'] LOOP
+		EXECUTE format('DROP POLICY visible_contacts ON segments.%I', t);
+		EXECUTE format($ddl$
+			CREATE POLICY visible_contacts ON segments.%I FOR SELECT
+				USING (segments._sees_all_contacts() OR segments._contact_visible(%s))$ddl$,
+			t, segments._member_key(t));
+		EXECUTE 'SELECT pg_catalog.create_distributed_table($1, ''tenant'', colocate_with => $2)'
+			USING 'segments.' || t, contacts::text;
+	END LOOP;
+	FOREACH t IN ARRAY ARRAY['attached', 'segment', 'segment_reference', 'segment_state', 'catalog_version',
+			'log_state', 'node_task'] LOOP
+		IF segments._citus_method(('segments.' || t)::pg_catalog.regclass) IS NULL THEN
+			EXECUTE 'SELECT pg_catalog.create_reference_table($1)' USING 'segments.' || t;
+			EXECUTE 'SELECT pg_catalog.truncate_local_data_after_distributing_table($1)' USING 'segments.' || t;
+		END IF;
+	END LOOP;
+END
+$$;
+
+REVOKE ALL ON FUNCTION segments._citus_method(regclass), segments._citus_worker(),
+	segments._citus_check(text, regclass, name), segments._on_node_task(), segments._on_catalog_version(),
+	segments._citus_distribute(regclass) FROM PUBLIC;
+REVOKE ALL ON segments.node_task FROM PUBLIC;
 
 -- An installation with tables attached: what attach_* made, as it now makes it.
 SELECT segments.upgrade_attachments();

@@ -247,22 +247,26 @@ query_text(const Attachments *att, ContactQuery which, int source, Oid *argtypes
 							contact_key_in_array_sql(att, t, "l", "$1"));
 		case CQ_MEMBERS:
 			if (att->key_per_tenant)
-				return pstrdup("SELECT ROW(m.tenant, m.contact)::segments.contact_key, m.segment_id, m.since "
-							   "FROM segments.membership AS m WHERE EXISTS (SELECT FROM pg_catalog.unnest($1) AS k "
-							   "WHERE k.tenant OPERATOR(pg_catalog.=) m.tenant "
-							   "AND k.contact OPERATOR(pg_catalog.=) m.contact)");
-			return pstrdup("SELECT m.contact, m.segment_id, m.since FROM segments.membership AS m "
-						   "WHERE m.contact OPERATOR(pg_catalog.=) ANY ($1)");
+				return psprintf("SELECT ROW(m.tenant, m.contact)::segments.contact_key, m.segment_id, m.since "
+								"FROM %s AS m WHERE EXISTS (SELECT FROM pg_catalog.unnest($1) AS k "
+								"WHERE k.tenant OPERATOR(pg_catalog.=) m.tenant "
+								"AND k.contact OPERATOR(pg_catalog.=) m.contact)",
+								rule_segments_table_sql(att->membership_table));
+			return psprintf("SELECT m.contact, m.segment_id, m.since FROM %s AS m "
+							"WHERE m.contact OPERATOR(pg_catalog.=) ANY ($1)",
+							rule_segments_table_sql(att->membership_table));
 		case CQ_OVERRIDES:
 			if (att->key_per_tenant)
-				return pstrdup("SELECT ROW(o.tenant, o.contact)::segments.contact_key, "
-							   "CASE WHEN o.included THEN o.segment_id ELSE OPERATOR(pg_catalog.-) o.segment_id END "
-							   "FROM segments.override AS o WHERE EXISTS (SELECT FROM pg_catalog.unnest($1) AS k "
-							   "WHERE k.tenant OPERATOR(pg_catalog.=) o.tenant "
-							   "AND k.contact OPERATOR(pg_catalog.=) o.contact)");
-			return pstrdup("SELECT o.contact, "
-						   "CASE WHEN o.included THEN o.segment_id ELSE OPERATOR(pg_catalog.-) o.segment_id END "
-						   "FROM segments.override AS o WHERE o.contact OPERATOR(pg_catalog.=) ANY ($1)");
+				return psprintf("SELECT ROW(o.tenant, o.contact)::segments.contact_key, "
+								"CASE WHEN o.included THEN o.segment_id ELSE OPERATOR(pg_catalog.-) o.segment_id END "
+								"FROM %s AS o WHERE EXISTS (SELECT FROM pg_catalog.unnest($1) AS k "
+								"WHERE k.tenant OPERATOR(pg_catalog.=) o.tenant "
+								"AND k.contact OPERATOR(pg_catalog.=) o.contact)",
+								rule_segments_table_sql(att->override_table));
+			return psprintf("SELECT o.contact, "
+							"CASE WHEN o.included THEN o.segment_id ELSE OPERATOR(pg_catalog.-) o.segment_id END "
+							"FROM %s AS o WHERE o.contact OPERATOR(pg_catalog.=) ANY ($1)",
+							rule_segments_table_sql(att->override_table));
 	}
 	elog(ERROR, "unexpected query %d", (int) which);
 	return NULL;

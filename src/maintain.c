@@ -58,6 +58,7 @@
 #include "utils/typcache.h"
 
 #include "change_feed.h"
+#include "citus.h"
 #include "locks.h"
 #include "maintain.h"
 #include "membership.h"
@@ -107,6 +108,8 @@ typedef struct WrittenContact
 typedef struct PendingBatch
 {
 	SegmentCache *cache;		/* segments are indexes into it */
+	Attachments *att;			/* the tables written: cache->att, or on a
+								 * Citus node a shard group of it */
 	Bitmapset  *segments;		/* with their dependents */
 	ContactQueue *contacts;
 } PendingBatch;
@@ -448,9 +451,12 @@ key_table(Size entrysize)
 	return contact_key_table(key_type, entrysize, 64, pending_cxt);
 }
 
-/* The batch of this transaction for a set of segments, created if new. */
+/*
+ * The batch of this transaction for a set of segments and the tables
+ * written (att), created if new.
+ */
 static PendingBatch *
-batch_for(SegmentCache *cache, Bitmapset *segments)
+batch_for(SegmentCache *cache, Attachments *att, Bitmapset *segments)
 {
 	ListCell   *lc;
 	PendingBatch *batch;
@@ -459,7 +465,7 @@ batch_for(SegmentCache *cache, Bitmapset *segments)
 	foreach(lc, pending)
 	{
 		batch = lfirst(lc);
-		if (batch->cache == cache && bms_equal(batch->segments, segments))
+		if (batch->cache == cache && batch->att == att && bms_equal(batch->segments, segments))
 			return batch;
 	}
 	if (pending_cxt == NULL)
@@ -473,6 +479,7 @@ batch_for(SegmentCache *cache, Bitmapset *segments)
 	old = MemoryContextSwitchTo(pending_cxt);
 	batch = palloc0(sizeof(PendingBatch));
 	batch->cache = cache;
+	batch->att = att;
 	batch->segments = bms_copy(segments);
 	batch->contacts = contact_queue_create(key_type, pending_cxt);
 	pending = lappend(pending, batch);
@@ -801,9 +808,9 @@ kind_users(const KindUses *uses, Oid output, Datum value, Bitmapset *segments)
  * added to *segments (any row written is of that kind).
  */
 static const KindUses *
-kind_uses_of(SegmentCache *cache, const AttachedTable *table, Bitmapset **segments)
+kind_uses_of(SegmentCache *cache, const Attachments *att, const AttachedTable *table, Bitmapset **segments)
 {
-	const KindUses *uses = &cache->kind_uses[table - cache->att->events];
+	const KindUses *uses = &cache->kind_uses[table - att->events];
 
 	if (table->kind_column)
 		return uses;
@@ -867,25 +874,30 @@ written_source(Attachments *att, Oid relid)
  * other table: its rows would be taken as the role's rows.
  */
 static AttachedTable *
-written_table(TriggerData *td, const char *fname, SegmentCache **cache)
+written_table(TriggerData *td, const char *fname, SegmentCache **cache, Attachments **att)
 {
 	const char *role = td->tg_trigger->tgargs[0];
+	Oid			relid = RelationGetRelid(td->tg_relation);
 	AttachedTable *table;
 
 	/* a restored dump's membership and log come with it (restore.c) */
-	if (restoring_dump_into(RelationGetRelid(td->tg_relation)))
+	if (restoring_dump_into(relid))
 		return NULL;
 
 	writers_lock();
 	*cache = segment_cache_get();
 	if ((*cache)->nsegments == 0)
 		return NULL;
-	table = strcmp(role, "contacts") == 0 ? &(*cache)->att->contacts :
-		strcmp(role, "events") == 0 ? written_source((*cache)->att, RelationGetRelid(td->tg_relation)) :
-		&(*cache)->att->lists;
+	/* on a Citus node, a shard of an attached table: its shard group's tables */
+	*att = citus_shard_group((*cache)->att, relid);
+	if (*att == NULL)
+		*att = (*cache)->att;
+	table = strcmp(role, "contacts") == 0 ? &(*att)->contacts :
+		strcmp(role, "events") == 0 ? written_source(*att, relid) :
+		&(*att)->lists;
 	if (table == NULL || !table->present)
 		return NULL;
-	if (!rule_attached_relation((*cache)->att, table, RelationGetRelid(td->tg_relation)))
+	if (!rule_attached_relation(*att, table, relid))
 		ereport(ERROR,
 				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				errmsg("%s fires only on the attached %s table", fname, role),
@@ -902,14 +914,15 @@ written_table(TriggerData *td, const char *fname, SegmentCache **cache)
  * segments are then looked at).  Numbers the write (remember_written).
  */
 static PendingBatch *
-write_batch(SegmentCache *cache, const AttachedTable *table, Bitmapset *segments, bool *moved)
+write_batch(SegmentCache *cache, Attachments *att, const AttachedTable *table, Bitmapset *segments,
+			bool *moved)
 {
-	*moved = table == &cache->att->contacts && segments == cache->all;
+	*moved = table == &att->contacts && segments == cache->all;
 	segments = segment_cache_with_dependents(cache, segments);
 	/* a rule that no longer checks fails the statement, not the commit */
 	segment_cache_check_all(cache, segments);
 	write_count++;
-	return batch_for(cache, segments);
+	return batch_for(cache, att, segments);
 }
 
 /*
@@ -921,6 +934,7 @@ segments_on_write(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	SegmentCache *cache;
+	Attachments *att;
 	AttachedTable *table;
 	TupleDesc	desc;
 	TupleTableSlot *slot;
@@ -934,15 +948,15 @@ segments_on_write(PG_FUNCTION_ARGS)
 				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				errmsg("segments._on_write() must be fired as an AFTER ... FOR EACH STATEMENT trigger with one argument"),
 				errhint("Attaching a table installs it; use segments.attach_contacts(), attach_events() or attach_lists()."));
-	table = written_table(td, "segments._on_write()", &cache);
+	table = written_table(td, "segments._on_write()", &cache, &att);
 	if (table == NULL)
 		return PointerGetDatum(NULL);
 
 	desc = RelationGetDescr(td->tg_relation);
-	contact = key_columns(cache->att, table, desc, td->tg_relation);
+	contact = key_columns(att, table, desc, td->tg_relation);
 	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 
-	if (table == &cache->att->contacts)
+	if (table == &att->contacts)
 	{
 		if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 			segments = updated_contacts(cache, td, contact.contact,
@@ -951,9 +965,9 @@ segments_on_write(PG_FUNCTION_ARGS)
 		else
 			segments = cache->all;
 	}
-	else if (table != &cache->att->lists)
+	else if (table != &att->lists)
 	{
-		const KindUses *uses = kind_uses_of(cache, table, &segments);
+		const KindUses *uses = kind_uses_of(cache, att, table, &segments);
 
 		if (uses)
 		{
@@ -972,13 +986,13 @@ segments_on_write(PG_FUNCTION_ARGS)
 	{
 		bool		moved;
 
-		batch = write_batch(cache, table, segments, &moved);
+		batch = write_batch(cache, att, table, segments, &moved);
 		/* old rows first: an updated contact is known by its new row */
 		if (td->tg_oldtable)
-			queue_rows(batch, td->tg_oldtable, slot, &contact, table == &cache->att->contacts, false,
+			queue_rows(batch, td->tg_oldtable, slot, &contact, table == &att->contacts, false,
 					   moved, write_count);
 		if (td->tg_newtable)
-			queue_rows(batch, td->tg_newtable, slot, &contact, table == &cache->att->contacts, true,
+			queue_rows(batch, td->tg_newtable, slot, &contact, table == &att->contacts, true,
 					   moved, write_count);
 
 		/*
@@ -1029,6 +1043,7 @@ segments_on_replicated_write(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	SegmentCache *cache;
+	Attachments *att;
 	AttachedTable *table;
 	TupleDesc	desc;
 	TupleTableSlot *old_row = NULL;
@@ -1047,12 +1062,16 @@ segments_on_replicated_write(PG_FUNCTION_ARGS)
 				errhint("Attaching a table installs it; use segments.attach_contacts(), attach_events() or attach_lists()."));
 	if (SessionReplicationRole != SESSION_REPLICATION_ROLE_REPLICA)
 		return PointerGetDatum(NULL);
-	table = written_table(td, "segments._on_replicated_write()", &cache);
-	if (table == NULL)
+	table = written_table(td, "segments._on_replicated_write()", &cache, &att);
+	/*
+	 * A Citus shard's rows replicated to it are a shard move's, whose
+	 * membership the move copies with them (docs/design.md)
+	 */
+	if (table == NULL || att != cache->att)
 		return PointerGetDatum(NULL);
 
 	desc = RelationGetDescr(td->tg_relation);
-	contact = key_columns(cache->att, table, desc, td->tg_relation);
+	contact = key_columns(att, table, desc, td->tg_relation);
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 		new_row = td->tg_trigslot;
 	else if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
@@ -1063,7 +1082,7 @@ segments_on_replicated_write(PG_FUNCTION_ARGS)
 		new_row = td->tg_newslot;
 	}
 
-	if (table == &cache->att->contacts)
+	if (table == &att->contacts)
 	{
 		if (old_row && new_row)
 			segments = changed_columns_users(cache, desc, changed_columns(desc, old_row, new_row, NULL),
@@ -1073,9 +1092,9 @@ segments_on_replicated_write(PG_FUNCTION_ARGS)
 		else
 			segments = cache->all;
 	}
-	else if (table != &cache->att->lists)
+	else if (table != &att->lists)
 	{
-		const KindUses *uses = kind_uses_of(cache, table, &segments);
+		const KindUses *uses = kind_uses_of(cache, att, table, &segments);
 
 		if (uses)
 		{
@@ -1092,11 +1111,11 @@ segments_on_replicated_write(PG_FUNCTION_ARGS)
 
 	if (bms_is_empty(segments))
 		return PointerGetDatum(NULL);
-	batch = write_batch(cache, table, segments, &moved);
+	batch = write_batch(cache, att, table, segments, &moved);
 	if (old_row)
-		queue_row(batch, old_row, &contact, table == &cache->att->contacts, false, moved, write_count);
+		queue_row(batch, old_row, &contact, table == &att->contacts, false, moved, write_count);
 	if (new_row)
-		queue_row(batch, new_row, &contact, table == &cache->att->contacts, true, moved, write_count);
+		queue_row(batch, new_row, &contact, table == &att->contacts, true, moved, write_count);
 	return PointerGetDatum(NULL);
 }
 
@@ -1139,24 +1158,27 @@ prepare_plans(Attachments *att)
 											"  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3))"
 											"  AS u(segment_id, %s, joined)),"
 											" left_ AS ("
-											"  DELETE FROM segments.membership m USING change c"
+											"  DELETE FROM %s m USING change c"
 											"  WHERE NOT c.joined AND m.segment_id = c.segment_id AND %s"
 											"  RETURNING m.segment_id, %s AS contact),"
 											" joined AS ("
-											"  INSERT INTO segments.membership AS m (segment_id, %s)"
+											"  INSERT INTO %s AS m (segment_id, %s)"
 											"  SELECT c.segment_id, %s FROM change c WHERE c.joined"
 											"  RETURNING m.segment_id, %s AS contact) "
-											"INSERT INTO segments.membership_log AS g (segment_id, %s, joined, cause) "
+											"INSERT INTO %s AS g (segment_id, %s, joined, cause) "
 											"SELECT c.segment_id, %s, c.joined, $4 FROM ("
 											" SELECT l.segment_id, l.contact, false AS joined FROM left_ l"
 											" UNION ALL SELECT j.segment_id, j.contact, true FROM joined j) c "
 											"ORDER BY c.joined, c.contact, c.segment_id",
 											/* unnest() of composites gives their columns */
 											member_key_sql(att, "u"), columns,
+											rule_segments_table_sql(att->membership_table),
 											member_key_matches(att, "m", "c.contact"),
 											member_key_sql(att, "m"),
+											rule_segments_table_sql(att->membership_table),
 											columns, member_key_values(att, "c.contact"),
 											member_key_sql(att, "m"),
+											rule_segments_table_sql(att->log_table),
 											columns, member_key_values(att, "c.contact")),
 								   4, write_types);
 
@@ -1201,7 +1223,9 @@ typedef struct Changes
 	MemoryContext cxt;			/* of the arrays and changed */
 	Datum		cause;			/* of the log rows (text) */
 	const char *cause_name;
+	Attachments *att;			/* the tables of the batch being applied */
 	ContactWriter *writer;		/* of single contacts, opened when first needed */
+	Attachments *writer_att;	/* the tables it writes */
 	int64		written;		/* joins and leaves written */
 	int64		evaluated;		/* contacts evaluated */
 	DataOwnerScope scope;		/* evaluating as the contacts' owner */
@@ -1365,7 +1389,7 @@ maintain_contact(SegmentCache *cache, Bitmapset *segments, const EvalNeeds *need
 	without_events.events = false;
 	if (w && !w->row_known)
 		w = NULL;
-	exists = contact_chunk_contact(contact_chunk_read(cache->att, &key, 1, &without_events, w == NULL,
+	exists = contact_chunk_contact(contact_chunk_read(ch->att, &key, 1, &without_events, w == NULL,
 													  true, cxt),
 								   0, &contact, cxt);
 	contact_defer_events(&contact, needs);
@@ -1402,11 +1426,14 @@ maintain_contact(SegmentCache *cache, Bitmapset *segments, const EvalNeeds *need
 		ids[j] = looked[j].id;
 		member[j] = looked[j].member;
 	}
-	if (ch->writer == NULL)
+	if (ch->writer == NULL || ch->writer_att != ch->att)
 	{
 		old = MemoryContextSwitchTo(ch->cxt);
 		data_owner_pause(&ch->scope);
-		ch->writer = contact_writer_open(ch->cause_name, cache->att);
+		if (ch->writer)
+			contact_writer_close(ch->writer);
+		ch->writer = contact_writer_open(ch->cause_name, ch->att);
+		ch->writer_att = ch->att;
 		data_owner_resume(&ch->scope);
 		MemoryContextSwitchTo(old);
 	}
@@ -1456,7 +1483,7 @@ maintain_chunks(SegmentCache *cache, Bitmapset *segments, const EvalNeeds *needs
 		if (n == 0)
 			break;
 		MemoryContextReset(chunk_cxt);
-		chunk = contact_chunk_read(cache->att, keys, n, &with_members, true, true, chunk_cxt);
+		chunk = contact_chunk_read(ch->att, keys, n, &with_members, true, true, chunk_cxt);
 		old = MemoryContextSwitchTo(chunk_cxt);
 		for (j = 0; j < n; j++)
 		{
@@ -1654,7 +1681,6 @@ apply_batches(List *batches, HTAB *rows, bool rows_unknown, const char *cause, i
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(work);
-	prepare_plans(cache->att);
 	take_turns(batches);
 	rule_pin_now(rule_clock());
 	init_changes(&ch, cause);
@@ -1679,6 +1705,8 @@ apply_batches(List *batches, HTAB *rows, bool rows_unknown, const char *cause, i
 
 		if (bms_is_empty(segments))
 			continue;
+		ch.att = batch->att;
+		prepare_plans(ch.att);
 		if (contact_queue_count(batch->contacts) <= FAST_PATH_CONTACTS)
 		{
 			Datum		key;
@@ -1728,6 +1756,7 @@ maintain_apply(Bitmapset *segments, ContactQueue *contacts, const char *cause, i
 
 	key_type = contact_key_type(cache->att);
 	batch.cache = cache;
+	batch.att = cache->att;
 	batch.segments = segments;
 	batch.contacts = contacts;
 	return apply_batches(list_make1(&batch), NULL, true, cause, evaluated);
@@ -1737,6 +1766,12 @@ void
 maintain_writers_lock(void)
 {
 	writers_lock();
+}
+
+void
+maintain_catalog_lock(void)
+{
+	lock_writers(ExclusiveLock);
 }
 
 PG_FUNCTION_INFO_V1(segments_announce_change);

@@ -18,6 +18,12 @@ extern void maintain_init(void);
  */
 extern void maintain_writers_lock(void);
 
+/*
+ * Take the writers' lock exclusively, as a catalog change does: writers
+ * under way are waited for, new ones wait for this transaction's end.
+ */
+extern void maintain_catalog_lock(void);
+
 /* Take every contact's turn (what TRUNCATE and DDL do). */
 extern void maintain_take_all_turns(void);
 

@@ -47,6 +47,7 @@
 #include "data_owner.h"
 #include "contact_key.h"
 #include "membership.h"
+#include "node_task.h"
 #include "rule_time.h"
 
 PG_FUNCTION_INFO_V1(segments_build);
@@ -173,7 +174,15 @@ row_layout(RowLayout *r, Relation members, Relation log, const Attachments *att)
 	r->l_joined = column(log, "joined");
 	r->l_at = column(log, "at");
 	r->l_cause = column(log, "cause");
-	r->log_sequence = getIdentitySequence(RelationGetRelid(log), r->l_id, false);
+	/* a shard has no identity: the logical log's sequence numbers its rows */
+	if (att->logical == NULL)
+		r->log_sequence = getIdentitySequence(RelationGetRelid(log), r->l_id, false);
+	else
+	{
+		Oid			logical = segments_table(att->logical->log_table);
+
+		r->log_sequence = getIdentitySequence(logical, get_attnum(logical, "id"), false);
+	}
 }
 
 /* A membership row; since is the time of the rules' clock (segments.now()). */
@@ -295,8 +304,17 @@ bulk_close(BulkTable *t)
 Datum
 segments_build(PG_FUNCTION_ARGS)
 {
-	int64		segment_id = PG_GETARG_INT64(0);
-	char	   *compiled = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	Attachments *att = rule_load_attachments();
+
+	/* on a Citus cluster, every node builds its shard groups' */
+	if (att->distributed)
+		PG_RETURN_INT64(node_task_build(PG_GETARG_INT64(0)));
+	PG_RETURN_INT64(membership_build(att, PG_GETARG_INT64(0), text_to_cstring(PG_GETARG_TEXT_PP(1))));
+}
+
+int64
+membership_build(const Attachments *att, int64 segment_id, const char *compiled)
+{
 	EState	   *estate = CreateExecutorState();
 	BulkTable	members,
 				log;
@@ -308,9 +326,9 @@ segments_build(PG_FUNCTION_ARGS)
 	int64		total = 0;
 	DataOwnerScope scope;
 
-	bulk_open(&members, segments_table("membership"));
-	bulk_open(&log, segments_table("membership_log"));
-	row_layout(&layout, members.rel, log.rel, rule_load_attachments());
+	bulk_open(&members, segments_table(att->membership_table));
+	bulk_open(&log, segments_table(att->log_table));
+	row_layout(&layout, members.rel, log.rel, att);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -349,7 +367,7 @@ segments_build(PG_FUNCTION_ARGS)
 	bulk_close(&log);
 	FreeExecutorState(estate);
 	CommandCounterIncrement();
-	PG_RETURN_INT64(total);
+	return total;
 }
 
 /* The writer of single contacts' changes (membership.h). */
@@ -383,8 +401,8 @@ contact_writer_open(const char *cause, const Attachments *att)
 	int			i;
 
 	w->estate = CreateExecutorState();
-	w->members = open_for_writing(segments_table("membership"), ACL_SELECT | ACL_INSERT | ACL_DELETE);
-	w->log = open_for_writing(segments_table("membership_log"), ACL_INSERT);
+	w->members = open_for_writing(segments_table(att->membership_table), ACL_SELECT | ACL_INSERT | ACL_DELETE);
+	w->log = open_for_writing(segments_table(att->log_table), ACL_INSERT);
 	members = w->members->ri_RelationDesc;
 	log = w->log->ri_RelationDesc;
 	row_layout(&w->layout, members, log, att);

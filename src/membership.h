@@ -7,6 +7,13 @@
 
 #include "rule_check.h"
 
+/*
+ * Insert the contacts the compiled rule selects (its SQL over att's tables)
+ * as members of a segment in att's membership, logged as joined by
+ * 'build'; returns their number.
+ */
+extern int64 membership_build(const Attachments *att, int64 segment_id, const char *compiled);
+
 /* The writer of single contacts' changes, open for one commit's maintenance. */
 typedef struct ContactWriter ContactWriter;
 

@@ -37,6 +37,7 @@
 
 #include "data_owner.h"
 #include "rule_check.h"
+#include "citus.h"
 #include "contact_data.h"
 #include "rule_time.h"
 
@@ -126,6 +127,7 @@ typedef struct RetiredAttachments
 {
 	MemoryContext cxt;
 	ContactPlans  *plans;
+	List	   *shard_groups;	/* Attachments, in cxt, with plans to free */
 	LocalTransactionId lxid;
 } RetiredAttachments;
 
@@ -174,8 +176,17 @@ retire_attachments(void)
 			keep = lappend(keep, r);
 		else
 		{
+			ListCell   *g;
+
 			if (r->plans)
 				contact_free_plans(r->plans);
+			foreach(g, r->shard_groups)
+			{
+				Attachments *group = lfirst(g);
+
+				if (group->plans)
+					contact_free_plans(group->plans);
+			}
 			MemoryContextDelete(r->cxt);
 			pfree(r);
 		}
@@ -188,6 +199,7 @@ retire_attachments(void)
 
 		r->cxt = cached_context;
 		r->plans = cached_attachments->plans;
+		r->shard_groups = cached_attachments->shard_groups;
 		r->lxid = MyProc->lxid;
 		retired = lappend(retired, r);
 	}
@@ -277,6 +289,10 @@ read_attachments(MemoryContext target)
 		MemoryContextSwitchTo(spi);
 	}
 
+	att->membership_table = MemoryContextStrdup(target, "membership");
+	att->log_table = MemoryContextStrdup(target, "membership_log");
+	att->override_table = MemoryContextStrdup(target, "override");
+	att->distributed = att->contacts.present && citus_distributed(att->contacts.relid);
 	if (att->contacts.present)
 	{
 		MemoryContext spi = MemoryContextSwitchTo(target);
@@ -353,6 +369,18 @@ rule_attached_relation(Attachments *att, AttachedTable *t, Oid relid)
 	return false;
 }
 
+uint64
+rule_attachments_generation(void)
+{
+	return ++attachments_generation;
+}
+
+char *
+rule_segments_table_sql(const char *name)
+{
+	return quote_qualified_identifier("segments", name);
+}
+
 Oid
 rule_catalog_relid(void)
 {
@@ -396,7 +424,7 @@ rule_load_attachments(void)
 		rule_push_fresh_snapshot();
 		cached_attachments = read_attachments(cached_context);
 		PopActiveSnapshot();
-		cached_attachments->generation = ++attachments_generation;
+		cached_attachments->generation = rule_attachments_generation();
 		cached_for_user = GetUserId();
 	}
 	return cached_attachments;

@@ -55,6 +55,19 @@ typedef struct Attachments
 	TupleDesc	key_desc;		/* segments.contact_key's, when per tenant */
 	struct ContactPlans *plans;	/* contact_data.c's queries, made on first use */
 	uint64		generation;		/* differs for every reading of the attachments */
+
+	/*
+	 * The extension's tables the write path reads and writes, by name in
+	 * schema segments: membership, membership_log and override; in a
+	 * shard group on a Citus node, the group's shards of them (citus.h).
+	 */
+	char	   *membership_table;
+	char	   *log_table;
+	char	   *override_table;
+	bool		distributed;	/* the contacts are a Citus distributed table */
+	struct Attachments *logical;	/* a shard group's: the attachments it
+									 * localizes; NULL for those */
+	List	   *shard_groups;	/* the shard groups made from these */
 } Attachments;
 
 /* How a field's value is read and compared. */
@@ -116,6 +129,12 @@ typedef struct CheckedRule
  * after a relcache invalidation or a change of user.
  */
 extern Attachments *rule_load_attachments(void);
+
+/* A number no attachments have had: a new reading's, a shard group's. */
+extern uint64 rule_attachments_generation(void);
+
+/* segments.<name>, quoted: one of the extension's tables in SQL. */
+extern char *rule_segments_table_sql(const char *name);
 
 /* The event source of an EVENT item of a checked rule. */
 extern AttachedTable *rule_event_table(const CheckedRule *cr, const RuleItem *event);

@@ -1106,8 +1106,9 @@ compile_node(SqlState *st, const RuleItem *item, const char *alias,
 			compile_in_list(st, item);
 			return false;
 		case RI_IN_SEGMENT:
-			appendStringInfo(buf, "EXISTS (SELECT FROM segments.membership AS m "
+			appendStringInfo(buf, "EXISTS (SELECT FROM %s AS m "
 							 "WHERE m.segment_id" BUILTIN_OP("=") INT64_FORMAT " AND m.contact" BUILTIN_OP("=") "c.%s",
+							 rule_segments_table_sql(st->cr->att->membership_table),
 							 st->cr->items[item_index(st, item)].segment_id,
 							 quote_identifier(st->cr->att->contacts.contact_column));
 			if (st->cr->att->key_per_tenant)
