@@ -44,7 +44,7 @@ OBJS = \
 	src/spi_plan.o \
 	src/change_feed.o \
 	src/citus.o \
-	src/node_task.o \
+	src/shard_task.o \
 	src/maintain.o \
 	src/removal.o \
 	src/restore.o \

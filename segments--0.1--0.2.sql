@@ -319,6 +319,7 @@ BEGIN
 		END IF;
 	END IF;
 
+	PERFORM segments._citus_check('contacts', tbl, tenant);
 	-- The key: unique by itself, or else, with a tenant, unique with it
 	-- (a table keyed per tenant, whose contact is the pair).
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_index i
@@ -363,7 +364,6 @@ BEGIN
 				qname, attach_contacts.key);
 	END IF;
 
-	PERFORM segments._citus_check('contacts', tbl, tenant);
 	INSERT INTO segments.attached (role, table_schema, table_name, contact_column, tenant_column, time_zone,
 		key_per_tenant)
 	SELECT 'contacts', n.nspname, c.relname, attach_contacts.key, attach_contacts.tenant, zone, per_tenant
@@ -449,6 +449,7 @@ BEGIN
 	DROP TABLE IF EXISTS segments.log_state;
 	DROP TABLE IF EXISTS segments.log_rollup;
 	DROP TABLE IF EXISTS segments.override;
+	DROP TABLE IF EXISTS segments.shard_task;
 	IF pg_catalog.to_regtype('segments.contact_key') IS NOT NULL THEN
 		DROP TYPE segments.contact_key;
 	END IF;
@@ -931,6 +932,9 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	horizon timestamptz;
+	ids bigint[];
+	times timestamptz[];
+	last_id bigint;
 BEGIN
 	IF pg_catalog.to_regclass('segments.membership_log') IS NULL THEN
 		RETURN;
@@ -945,13 +949,16 @@ BEGIN
 		AND a.backend_type IN ('client backend', 'background worker');
 	PERFORM segments._summarize_log();
 	PERFORM segments._rollup_log();
-	WITH recent AS MATERIALIZED (SELECT * FROM segments._recent_changes()),
-	changed AS (
-		UPDATE segments.segment_state s SET last_change = r.last_change
-		FROM recent r
-		WHERE r.segment_id = s.segment_id AND (s.last_change IS NULL OR s.last_change < r.last_change))
+	-- read first, then written: on a Citus cluster the catalog is written
+	-- on every node, where the distributed log cannot be read
+	SELECT array_agg(r.segment_id), array_agg(r.last_change), max(r.last_id)
+	INTO ids, times, last_id
+	FROM segments._recent_changes() r;
+	UPDATE segments.segment_state s SET last_change = r.last_change
+	FROM ROWS FROM (pg_catalog.unnest(ids), pg_catalog.unnest(times)) AS r(segment_id, last_change)
+	WHERE r.segment_id = s.segment_id AND (s.last_change IS NULL OR s.last_change < r.last_change);
 	UPDATE segments.tick_state
-	SET logged_to = greatest(logged_to, coalesce((SELECT max(r.last_id) FROM recent r), 0)),
+	SET logged_to = greatest(logged_to, coalesce(last_id, 0)),
 		log_horizon = horizon;
 END
 $$;
@@ -3393,21 +3400,12 @@ BEGIN
 END
 $$;
 
--- The tasks a catalog change gives every node on a Citus cluster, for the
--- node's shard groups (src/node_task.c): a row inserted here by the
--- coordinator is inserted by Citus into the copy of every node, whose
--- trigger runs the task there and keeps no row.
-CREATE TABLE segments.node_task (
-	task text NOT NULL CHECK (task IN ('build')),
-	segment_id bigint NOT NULL,
-	clock timestamptz NOT NULL		-- segments.now() of the change
-);
-COMMENT ON TABLE segments.node_task IS
-	'always empty: on a Citus cluster, an insert runs a task of a catalog change on every node';
-CREATE FUNCTION segments._on_node_task() RETURNS trigger
-	AS 'MODULE_PATHNAME', 'segments_on_node_task' LANGUAGE C;
-CREATE TRIGGER run_on_node BEFORE INSERT ON segments.node_task
-	FOR EACH ROW EXECUTE FUNCTION segments._on_node_task();
+-- What a catalog change does in each shard group of a Citus cluster
+-- (src/shard_task.c): segments.shard_task, which attaching distributed
+-- contacts makes beside them; a row inserted into a shard runs its task
+-- there.
+CREATE FUNCTION segments._on_shard_task() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'segments_on_shard_task' LANGUAGE C;
 
 -- Every catalog change bumps catalog_version (_writers_lock): on each node
 -- whose copy it updates, the node's writers' lock and caches follow.
@@ -3420,6 +3418,8 @@ CREATE TRIGGER follow_on_node AFTER UPDATE ON segments.catalog_version
 -- distributed by tenant beside them, the catalog copied to every node.
 CREATE FUNCTION segments._citus_distribute(contacts regclass) RETURNS void
 LANGUAGE plpgsql
+-- not Citus's notices of the catalog's rows it copies (and then removes)
+SET client_min_messages = warning
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	t text;
@@ -3427,6 +3427,23 @@ BEGIN
 	IF segments._citus_method(contacts) IS NULL THEN
 		RETURN;
 	END IF;
+	-- the tasks of catalog changes in each shard group: always empty
+	EXECUTE format($ddl$
+		CREATE TABLE segments.shard_task (
+			tenant %s NOT NULL,
+			task text NOT NULL CHECK (task IN ('build', 'tick')),
+			segment_id bigint,
+			clock timestamptz NOT NULL,		-- the rules' clock of the change
+			result bigint)$ddl$,
+		(SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
+			WHERE a.attrelid = 'segments.membership'::pg_catalog.regclass AND a.attname = 'tenant'));
+	COMMENT ON TABLE segments.shard_task IS
+		'always empty: on a Citus cluster, an insert into a shard runs a task of a catalog change in its shard group';
+	CREATE TRIGGER run_in_shard_group BEFORE INSERT ON segments.shard_task
+		FOR EACH ROW EXECUTE FUNCTION segments._on_shard_task();
+	REVOKE ALL ON segments.shard_task FROM PUBLIC;
+	EXECUTE 'SELECT pg_catalog.create_distributed_table(''segments.shard_task'', ''tenant'', colocate_with => $1)'
+		USING contacts::text;
 	-- Citus takes no subquery in a policy of a distributed table
 	FOREACH t IN ARRAY ARRAY['membership', 'membership_log', 'override'] LOOP
 		EXECUTE format('DROP POLICY visible_contacts ON segments.%I', t);
@@ -3438,7 +3455,7 @@ BEGIN
 			USING 'segments.' || t, contacts::text;
 	END LOOP;
 	FOREACH t IN ARRAY ARRAY['attached', 'segment', 'segment_reference', 'segment_state', 'catalog_version',
-			'log_state', 'node_task'] LOOP
+			'log_state'] LOOP
 		IF segments._citus_method(('segments.' || t)::pg_catalog.regclass) IS NULL THEN
 			EXECUTE 'SELECT pg_catalog.create_reference_table($1)' USING 'segments.' || t;
 			EXECUTE 'SELECT pg_catalog.truncate_local_data_after_distributing_table($1)' USING 'segments.' || t;
@@ -3447,10 +3464,38 @@ BEGIN
 END
 $$;
 
+-- The statistics: each segment's members counted at once, grouped, which
+-- Citus runs on every node (it takes no count correlated with a row of a
+-- reference table).
+CREATE OR REPLACE FUNCTION segments._stats()
+RETURNS TABLE (segment_id bigint, name text, tenant text, members bigint, last_change timestamptz,
+	last_tick timestamptz, swept_to timestamptz, behind interval)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF pg_catalog.to_regclass('segments.membership') IS NULL THEN
+		RETURN;
+	END IF;
+	RETURN QUERY
+	SELECT s.id, s.name, s.tenant,
+		coalesce(c.members, 0),
+		greatest(st.last_change, r.last_change),
+		t.ticked_at,
+		st.swept_to,
+		CASE WHEN segments.rule_depends_on_time(s.rule) THEN segments.now() - st.swept_to END
+	FROM segments.segment s
+	LEFT JOIN (SELECT m.segment_id, count(*) AS members FROM segments.membership m GROUP BY m.segment_id) c
+		ON c.segment_id = s.id
+	LEFT JOIN segments.segment_state st ON st.segment_id = s.id
+	LEFT JOIN segments._recent_changes() r ON r.segment_id = s.id
+	CROSS JOIN segments.tick_state t
+	ORDER BY s.id;
+END
+$$;
+
 REVOKE ALL ON FUNCTION segments._citus_method(regclass), segments._citus_worker(),
-	segments._citus_check(text, regclass, name), segments._on_node_task(), segments._on_catalog_version(),
+	segments._citus_check(text, regclass, name), segments._on_shard_task(), segments._on_catalog_version(),
 	segments._citus_distribute(regclass) FROM PUBLIC;
-REVOKE ALL ON segments.node_task FROM PUBLIC;
 
 -- An installation with tables attached: what attach_* made, as it now makes it.
 SELECT segments.upgrade_attachments();

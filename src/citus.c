@@ -222,11 +222,19 @@ citus_shard_group(Attachments *att, Oid relid)
 	if (att->logical != NULL || !citus_installed() || (shard = shard_id_of(relid)) == 0)
 		return NULL;
 	n = group_shards(shard, &logical, &shards);
-	/* relid must be that shard itself, of one of the attached tables */
+	/*
+	 * relid must be that shard itself, of one of the attached tables or of
+	 * segments.shard_task (shard_task.c)
+	 */
 	for (i = 0; i < n && shards[i] != relid; i++)
 		;
-	if (i == n || !attached_relid(att, logical[i]))
+	if (i == n || !(attached_relid(att, logical[i]) ||
+					logical[i] == get_relname_relid("shard_task", get_namespace_oid("segments", false))))
 		return NULL;
+	/* a group known by another of its shards */
+	g = known_group(att, shard_of(att->contacts.relid, n, logical, shards));
+	if (g != NULL)
+		return g;
 
 	g = MemoryContextAlloc(cxt, sizeof(Attachments));
 	*g = *att;

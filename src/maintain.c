@@ -1746,7 +1746,8 @@ apply_batches(List *batches, HTAB *rows, bool rows_unknown, const char *cause, i
 }
 
 int64
-maintain_apply(Bitmapset *segments, ContactQueue *contacts, const char *cause, int64 *evaluated)
+maintain_apply(Attachments *att, Bitmapset *segments, ContactQueue *contacts, const char *cause,
+			   int64 *evaluated)
 {
 	SegmentCache *cache;
 	PendingBatch batch;
@@ -1756,7 +1757,7 @@ maintain_apply(Bitmapset *segments, ContactQueue *contacts, const char *cause, i
 
 	key_type = contact_key_type(cache->att);
 	batch.cache = cache;
-	batch.att = cache->att;
+	batch.att = att ? att : cache->att;
 	batch.segments = segments;
 	batch.contacts = contacts;
 	return apply_batches(list_make1(&batch), NULL, true, cause, evaluated);

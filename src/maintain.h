@@ -8,6 +8,7 @@
 #include "nodes/bitmapset.h"
 
 #include "contact_queue.h"
+#include "rule_check.h"
 
 /* Register the transaction callbacks that reset the queue (_PG_init). */
 extern void maintain_init(void);
@@ -31,9 +32,11 @@ extern void maintain_take_all_turns(void);
  * Bring segments (indexes into segment_cache_get(), with their dependents)
  * up to date for the queued contacts at once, as a commit does for a
  * write's, taking their turns; joins and leaves are logged with cause.
- * Returns their number, and sets *evaluated to the contacts evaluated.
+ * att: the tables, a shard group's on a Citus node (citus.h), NULL for
+ * the cache's.  Returns their number, and sets *evaluated to the contacts
+ * evaluated.
  */
-extern int64 maintain_apply(Bitmapset *segments, ContactQueue *contacts, const char *cause,
-							int64 *evaluated);
+extern int64 maintain_apply(Attachments *att, Bitmapset *segments, ContactQueue *contacts,
+							const char *cause, int64 *evaluated);
 
 #endif							/* SEGMENTS_MAINTAIN_H */

@@ -47,7 +47,7 @@
 #include "data_owner.h"
 #include "contact_key.h"
 #include "membership.h"
-#include "node_task.h"
+#include "shard_task.h"
 #include "rule_time.h"
 
 PG_FUNCTION_INFO_V1(segments_build);
@@ -308,7 +308,7 @@ segments_build(PG_FUNCTION_ARGS)
 
 	/* on a Citus cluster, every node builds its shard groups' */
 	if (att->distributed)
-		PG_RETURN_INT64(node_task_build(PG_GETARG_INT64(0)));
+		PG_RETURN_INT64(shard_task_run("build", PG_GETARG_INT64(0), rule_now()));
 	PG_RETURN_INT64(membership_build(att, PG_GETARG_INT64(0), text_to_cstring(PG_GETARG_TEXT_PP(1))));
 }
 

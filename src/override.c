@@ -193,7 +193,7 @@ segments_override(PG_FUNCTION_ARGS)
 	{
 		queue = contact_queue_create(contact_key_type(cache->att), cxt);
 		contact_queue_add(queue, key);
-		changes = maintain_apply(segment_cache_with_dependents(cache, bms_make_singleton(i)),
+		changes = maintain_apply(NULL, segment_cache_with_dependents(cache, bms_make_singleton(i)),
 								 queue, "manual", &evaluated);
 		contact_queue_free(queue);
 	}

@@ -45,7 +45,9 @@
 #include "rule_sql.h"
 #include "rule_time.h"
 #include "segment_cache.h"
+#include "shard_task.h"
 #include "spi_plan.h"
+#include "tick.h"
 
 PG_FUNCTION_INFO_V1(segments_tick);
 
@@ -449,6 +451,114 @@ try_tick_lock(void)
 }
 
 /*
+ * The segments time can change and how far each was swept (the positions
+ * are indexes into the cache): *swept, those with a sweep on record, up to
+ * swept_to[i]; *unswept, the others.  Not read-only: under a new snapshot,
+ * which sees the sweeps of the segments created while tick waited for the
+ * writers' lock, as the cache does.  SPI is connected.
+ */
+static TimestampTz *
+read_sweep_state(SegmentCache *cache, Bitmapset **swept, Bitmapset **unswept)
+{
+	TimestampTz *swept_to = palloc0(sizeof(TimestampTz) * Max(cache->nsegments, 1));
+	MemoryContext caller = CurrentMemoryContext;
+	Datum		args[1];
+	uint64		k;
+	int			i;
+
+	*swept = NULL;
+	*unswept = NULL;
+	for (i = 0; i < cache->nsegments; i++)
+		if (rule_sweeps(segment_cache_checked(cache, i)) != NIL)
+			*unswept = bms_add_member(*unswept, i);
+	args[0] = segment_ids(cache, cache->all);
+	if (SPI_execute_with_args("SELECT u.i - 1, s.swept_to FROM pg_catalog.unnest($1) WITH ORDINALITY AS u(id, i) "
+							  "JOIN segments.segment_state s ON s.segment_id = u.id",
+							  1, (Oid[]) {INT8ARRAYOID}, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read segments.segment_state");
+	MemoryContextSwitchTo(caller);
+	for (k = 0; k < SPI_processed; k++)
+	{
+		bool		isnull;
+
+		i = (int) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1, &isnull));
+		if (!bms_is_member(i, *unswept))
+			continue;
+		*unswept = bms_del_member(*unswept, i);
+		*swept = bms_add_member(*swept, i);
+		swept_to[i] = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 2,
+														&isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return swept_to;
+}
+
+/*
+ * The contacts at an edge time crossed from each swept segment's swept_to
+ * to t1, each sweep once, found in att's tables (one server's, or a shard
+ * group's on a Citus node) and brought up to date; returns the joins and
+ * leaves, adds the contacts evaluated to *evaluated.  SPI is connected.
+ */
+static int64
+sweep_swept(SegmentCache *cache, Attachments *att, Bitmapset *swept, const TimestampTz *swept_to,
+			TimestampTz t1, int64 *evaluated)
+{
+	ContactQueue *queue = NULL;
+	List	   *done = NIL;
+	int64		changes = 0;
+	int			i = -1;
+
+	while ((i = bms_next_member(swept, i)) >= 0)
+	{
+		CheckedRule local;
+		ListCell   *lc;
+
+		if (swept_to[i] == t1)
+			continue;
+		local = *segment_cache_checked(cache, i);
+		local.att = att;
+		foreach(lc, rule_sweeps(&local))
+		{
+			Sweep	   *sw = lfirst(lc);
+			ListCell   *d;
+			bool		seen = false;
+
+			sw->from = swept_to[i];
+			foreach(d, done)
+				seen = seen || same_sweep(lfirst(d), sw);
+			if (seen)
+				continue;
+			if (queue == NULL)
+				queue = contact_queue_create(contact_key_type(att), CurrentMemoryContext);
+			sweep(att, sw, swept_to[i], t1, queue);
+			done = lappend(done, sw);
+		}
+	}
+	if (queue != NULL && contact_queue_count(queue) > 0)
+		changes = maintain_apply(att, segment_cache_with_dependents(cache, swept), queue, "time", evaluated);
+	if (queue != NULL)
+		contact_queue_free(queue);
+	return changes;
+}
+
+int64
+tick_sweep_group(SegmentCache *cache, Attachments *group, TimestampTz t1)
+{
+	Bitmapset  *swept;
+	Bitmapset  *unswept;
+	TimestampTz *swept_to;
+	int64		evaluated = 0;
+	int64		changes;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	swept_to = read_sweep_state(cache, &swept, &unswept);
+	changes = sweep_swept(cache, group, swept, swept_to, t1, &evaluated);
+	SPI_finish();
+	return changes;
+}
+
+/*
  * segments.tick() -> bigint: apply the membership changes due because time
  * moved; returns the joins and leaves written (0 too when another tick is
  * running).
@@ -460,17 +570,12 @@ segments_tick(PG_FUNCTION_ARGS)
 	MemoryContext old;
 	SegmentCache *cache;
 	TimestampTz t1 = rule_now();
-	Bitmapset  *swept = NULL;	/* segments with a sweep on record */
-	Bitmapset  *unswept = NULL; /* time-relative ones without */
-	List	  **sweeps;
+	Bitmapset  *swept;
+	Bitmapset  *unswept;
 	TimestampTz *swept_to;
-	ContactQueue *queue = NULL;
-	List	   *done = NIL;
 	int64		changes = 0;
 	int64		evaluated = 0;	/* contacts the sweeps found */
 	bool		isnull;
-	int			i;
-	uint64		k;
 	Datum		args[3];
 
 	/* a standby replays the primary's ticks (docs/operations.md) */
@@ -495,38 +600,7 @@ segments_tick(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(work);
 	cache = segment_cache_get();
-
-	/* the segments time can change, and how far each was swept */
-	sweeps = palloc0(sizeof(List *) * Max(cache->nsegments, 1));
-	swept_to = palloc0(sizeof(TimestampTz) * Max(cache->nsegments, 1));
-	for (i = 0; i < cache->nsegments; i++)
-	{
-		sweeps[i] = rule_sweeps(segment_cache_checked(cache, i));
-		if (sweeps[i] != NIL)
-			unswept = bms_add_member(unswept, i);
-	}
-	/*
-	 * The positions are indexes into the cache.  Not read-only: under a new
-	 * snapshot, which sees the sweeps of the segments created while tick
-	 * waited for the writers' lock, as the cache does.
-	 */
-	args[0] = segment_ids(cache, cache->all);
-	if (SPI_execute_with_args("SELECT u.i - 1, s.swept_to FROM pg_catalog.unnest($1) WITH ORDINALITY AS u(id, i) "
-							  "JOIN segments.segment_state s ON s.segment_id = u.id",
-							  1, (Oid[]) {INT8ARRAYOID}, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read segments.segment_state");
-	MemoryContextSwitchTo(work);
-	for (k = 0; k < SPI_processed; k++)
-	{
-		i = (int) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1, &isnull));
-		if (!bms_is_member(i, unswept))
-			continue;
-		unswept = bms_del_member(unswept, i);
-		swept = bms_add_member(swept, i);
-		swept_to[i] = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 2,
-														&isnull));
-	}
-	SPI_freetuptable(SPI_tuptable);
+	swept_to = read_sweep_state(cache, &swept, &unswept);
 
 	/* segments without a sweep on record: every contact */
 	if (!bms_is_empty(unswept))
@@ -540,35 +614,18 @@ segments_tick(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(work);
 	}
 
-	/* the others: the contacts at an edge time crossed, each sweep once */
-	i = -1;
-	while ((i = bms_next_member(swept, i)) >= 0)
+	/*
+	 * the others: the contacts at an edge time crossed, on a Citus cluster
+	 * in each shard group (shard_task.c), where the contacts are
+	 */
+	if (!bms_is_empty(swept))
 	{
-		ListCell   *lc;
-
-		if (swept_to[i] == t1)
-			continue;
-		foreach(lc, sweeps[i])
-		{
-			Sweep	   *sw = lfirst(lc);
-			ListCell   *d;
-			bool		seen = false;
-
-			sw->from = swept_to[i];
-			foreach(d, done)
-				seen = seen || same_sweep(lfirst(d), sw);
-			if (seen)
-				continue;
-			if (queue == NULL)
-				queue = contact_queue_create(contact_key_type(cache->att), work);
-			sweep(cache->att, sw, swept_to[i], t1, queue);
-			done = lappend(done, sw);
-		}
+		if (cache->att->distributed)
+			changes += shard_task_run("tick", 0, t1);
+		else
+			changes += sweep_swept(cache, cache->att, swept, swept_to, t1, &evaluated);
+		MemoryContextSwitchTo(work);
 	}
-	if (queue != NULL && contact_queue_count(queue) > 0)
-		changes += maintain_apply(segment_cache_with_dependents(cache, swept), queue, "time", &evaluated);
-	if (queue != NULL)
-		contact_queue_free(queue);
 
 	/* every time-relative segment, and those using them, is now swept to t1 */
 	args[0] = segment_ids(cache, segment_cache_with_dependents(cache, bms_union(swept, unswept)));

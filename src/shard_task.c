@@ -1,0 +1,221 @@
+/*
+ * shard_task.c
+ *	  What a catalog change does in each shard group of a Citus cluster
+ *	  (docs/design.md, "Catalog changes fan out").
+ *
+ * The coordinator holds no membership: what it does itself on one server
+ * (build a segment, sweep the time's edges) runs on the shard groups, on
+ * their nodes, in its transaction.  segments.shard_task is distributed by
+ * the tenant beside the contacts; the coordinator inserts a row of the task
+ * into each of its shards (a tenant value hashing into the shard stands for
+ * it), and Citus runs the inserts on the nodes at once, two-phase committed
+ * with the rest of the change.  A trigger on the shards,
+ * segments._on_shard_task(), runs the task in the shard's group and sets
+ * the row's result, which the insert returns; the rows are deleted at once.
+ *
+ * A second trigger follows the catalog on each node:
+ * segments._on_catalog_version(), AFTER UPDATE of catalog_version, which
+ * every catalog change bumps (segments._writers_lock()) and which is a
+ * reference table on Citus, a copy on every node: it takes the node's
+ * writers' lock exclusively and makes the node's backends read their caches
+ * again once the change commits, as the coordinator does for its own.
+ * Without Citus it fires where the change runs, and repeats what the
+ * change did already.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "citus.h"
+#include "maintain.h"
+#include "membership.h"
+#include "rule_sql.h"
+#include "rule_time.h"
+#include "segment_cache.h"
+#include "shard_task.h"
+#include "tick.h"
+
+PG_FUNCTION_INFO_V1(segments_on_catalog_version);
+PG_FUNCTION_INFO_V1(segments_on_shard_task);
+
+/* The columns of segments.shard_task. */
+#define ST_TENANT 1
+#define ST_TASK 2
+#define ST_SEGMENT 3
+#define ST_CLOCK 4
+#define ST_RESULT 5
+
+/* segments._on_catalog_version() trigger: AFTER UPDATE ... FOR EACH ROW */
+Datum
+segments_on_catalog_version(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
+		!TRIGGER_FIRED_AFTER(td->tg_event) || !TRIGGER_FIRED_BY_UPDATE(td->tg_event) ||
+		strcmp(get_namespace_name(RelationGetNamespace(td->tg_relation)), "segments") != 0 ||
+		strncmp(RelationGetRelationName(td->tg_relation), "catalog_version", strlen("catalog_version")) != 0)
+		ereport(ERROR,
+				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				errmsg("segments._on_catalog_version() must be fired AFTER UPDATE ... FOR EACH ROW on segments.catalog_version"));
+	maintain_catalog_lock();
+	segment_cache_catalog_changed();
+	return PointerGetDatum(NULL);
+}
+
+/* Build a segment in a shard group; returns its members there. */
+static int64
+build_in(SegmentCache *cache, Attachments *group, int64 segment_id)
+{
+	CheckedRule local;
+	int			i;
+
+	for (i = 0; i < cache->nsegments && cache->segments[i].id != segment_id; i++)
+		;
+	if (i == cache->nsegments)
+		elog(ERROR, "segment " INT64_FORMAT " is not in the catalog of this node", segment_id);
+	local = *segment_cache_checked(cache, i);
+	local.att = group;
+	return membership_build(group, segment_id, rule_compile_sql(&local, false, false));
+}
+
+/*
+ * segments._on_shard_task() trigger: BEFORE INSERT ... FOR EACH ROW on the
+ * shards of segments.shard_task.  Runs the row's task in the shard's group
+ * at the coordinator's clock, and sets its result.
+ */
+Datum
+segments_on_shard_task(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+	Datum		values[ST_RESULT];
+	bool		isnull[ST_RESULT];
+	bool		replace[ST_RESULT] = {false};
+	SegmentCache *cache;
+	Attachments *group;
+	char	   *task;
+	TimestampTz clock;
+	int64		result;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
+		!TRIGGER_FIRED_BEFORE(td->tg_event) || !TRIGGER_FIRED_BY_INSERT(td->tg_event) ||
+		RelationGetDescr(td->tg_relation)->natts != ST_RESULT)
+		ereport(ERROR,
+				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				errmsg("segments._on_shard_task() must be fired BEFORE INSERT ... FOR EACH ROW on a shard of segments.shard_task"));
+	desc = RelationGetDescr(td->tg_relation);
+	heap_deform_tuple(td->tg_trigtuple, desc, values, isnull);
+	if (isnull[ST_TASK - 1] || isnull[ST_CLOCK - 1])
+		elog(ERROR, "a shard task needs a task and a clock");
+	task = TextDatumGetCString(values[ST_TASK - 1]);
+	clock = DatumGetTimestampTz(values[ST_CLOCK - 1]);
+
+	maintain_writers_lock();
+	cache = segment_cache_get();
+	group = citus_shard_group(cache->att, RelationGetRelid(td->tg_relation));
+	if (group == NULL)
+		ereport(ERROR,
+				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				errmsg("segments._on_shard_task() fires only on the shards of segments.shard_task"),
+				errdetail("Table %s is not one.", RelationGetRelationName(td->tg_relation)));
+	rule_pin_now(clock);
+	if (strcmp(task, "build") == 0 && !isnull[ST_SEGMENT - 1])
+		result = build_in(cache, group, DatumGetInt64(values[ST_SEGMENT - 1]));
+	else if (strcmp(task, "tick") == 0)
+		result = tick_sweep_group(cache, group, clock);
+	else
+		elog(ERROR, "unknown shard task \"%s\"", task);
+	rule_pin_now(0);
+
+	values[ST_RESULT - 1] = Int64GetDatum(result);
+	isnull[ST_RESULT - 1] = false;
+	replace[ST_RESULT - 1] = true;
+	return PointerGetDatum(heap_modify_tuple(td->tg_trigtuple, desc, values, isnull, replace));
+}
+
+/*
+ * One tenant value of each shard of segments.shard_task, as SQL literals
+ * of the tenant's type: the first of 0, 1, 2, ... (as that type) whose
+ * Citus hash falls in the shard's range.
+ */
+static List *
+shard_representatives(void)
+{
+	List	   *literals = NIL;
+	MemoryContext caller = CurrentMemoryContext;
+	Oid			type;
+	const char *gen;
+	uint64		i;
+
+	if (SPI_execute("SELECT a.atttypid FROM pg_catalog.pg_attribute a "
+					"WHERE a.attrelid OPERATOR(pg_catalog.=) 'segments.shard_task'::pg_catalog.regclass "
+					"AND a.attname OPERATOR(pg_catalog.=) 'tenant'", true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not read the tenant's type of segments.shard_task");
+	type = getBaseType(DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+													  &(bool) {false})));
+	gen = type == UUIDOID ? "pg_catalog.md5(g::pg_catalog.text)::pg_catalog.uuid" :
+		(type == INT8OID || type == INT4OID) ? "g" : "g::pg_catalog.text";
+	if (SPI_execute(psprintf("SELECT pg_catalog.quote_literal(r.v) FROM pg_catalog.pg_dist_shard s "
+							 "CROSS JOIN LATERAL (SELECT x.v FROM pg_catalog.generate_series(0, 100000000) g, "
+							 " LATERAL (SELECT (%s)::%s AS v) x "
+							 " WHERE pg_catalog.worker_hash(x.v) "
+							 "  BETWEEN s.shardminvalue::pg_catalog.int4 AND s.shardmaxvalue::pg_catalog.int4 "
+							 " LIMIT 1) r "
+							 "WHERE s.logicalrelid OPERATOR(pg_catalog.=) 'segments.shard_task'::pg_catalog.regclass",
+							 gen, format_type_be(type)), true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not find a tenant of each shard");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		MemoryContext old = MemoryContextSwitchTo(caller);
+
+		literals = lappend(literals, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+		MemoryContextSwitchTo(old);
+	}
+	return literals;
+}
+
+int64
+shard_task_run(const char *task, int64 segment_id, TimestampTz clock)
+{
+	StringInfoData sql;
+	ListCell   *lc;
+	int64		total = 0;
+	uint64		i;
+	const char *segment = segment_id > 0 ? psprintf(INT64_FORMAT, segment_id) : "NULL";
+	const char *at = quote_literal_cstr(DatumGetCString(DirectFunctionCall1(timestamptz_out,
+																				TimestampTzGetDatum(clock))));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "INSERT INTO segments.shard_task (tenant, task, segment_id, clock) VALUES ");
+	foreach(lc, shard_representatives())
+		appendStringInfo(&sql, "%s(%s, %s, %s, %s)", foreach_current_index(lc) > 0 ? ", " : "",
+						 (char *) lfirst(lc), quote_literal_cstr(task), segment, at);
+	appendStringInfoString(&sql, " RETURNING result");
+	if (SPI_execute(sql.data, false, 0) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "could not run the task on the shard groups");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		n = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			total += DatumGetInt64(n);
+	}
+	if (SPI_execute("DELETE FROM segments.shard_task", false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not clear segments.shard_task");
+	SPI_finish();
+	return total;
+}
