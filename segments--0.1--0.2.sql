@@ -449,7 +449,10 @@ BEGIN
 	DROP TABLE IF EXISTS segments.log_state;
 	DROP TABLE IF EXISTS segments.log_rollup;
 	DROP TABLE IF EXISTS segments.override;
-	DROP TABLE IF EXISTS segments.shard_task;
+	-- on a Citus cluster only
+	IF pg_catalog.to_regclass('segments.shard_task') IS NOT NULL THEN
+		DROP TABLE segments.shard_task;
+	END IF;
 	IF pg_catalog.to_regtype('segments.contact_key') IS NOT NULL THEN
 		DROP TYPE segments.contact_key;
 	END IF;
@@ -3383,6 +3386,12 @@ BEGIN
 			HINT = format('Distribute it by the tenant: SELECT undistribute_table(%L); SELECT create_distributed_table(%L, %L%s).',
 				tbl::text, tbl::text, tenant, CASE WHEN contacts IS NULL THEN '' ELSE format(', colocate_with => %L', contacts::text) END);
 	END IF;
+	IF EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = tbl AND c.relkind = 'p') THEN
+		RAISE EXCEPTION 'table % is partitioned', tbl
+			USING ERRCODE = 'feature_not_supported',
+			DETAIL = 'segments does not maintain partitioned tables distributed by Citus: a write fires on a partition''s shard.',
+			HINT = 'Attach a table that is not partitioned.';
+	END IF;
 	IF contacts IS NOT NULL THEN
 		EXECUTE 'SELECT (SELECT p.colocationid FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1) '
 			'= (SELECT p.colocationid FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $2)'
@@ -3431,9 +3440,10 @@ BEGIN
 	EXECUTE format($ddl$
 		CREATE TABLE segments.shard_task (
 			tenant %s NOT NULL,
-			task text NOT NULL CHECK (task IN ('build', 'tick')),
+			task text NOT NULL CHECK (task IN ('build', 'tick', 'contact')),
 			segment_id bigint,
 			clock timestamptz NOT NULL,		-- the rules' clock of the change
+			contact text,					-- of a task of one contact
 			result bigint)$ddl$,
 		(SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
 			WHERE a.attrelid = 'segments.membership'::pg_catalog.regclass AND a.attname = 'tenant'));

@@ -79,6 +79,8 @@ known_group(Attachments *att, Oid relid)
 {
 	ListCell   *lc;
 
+	if (!OidIsValid(relid))
+		return NULL;
 	foreach(lc, att->shard_groups)
 	{
 		Attachments *g = lfirst(lc);

@@ -301,7 +301,9 @@ query_plan(Attachments *att, ContactQuery which, int source)
 		int			nargs;
 		char	   *query = query_text(att, which, source, argtypes, &nargs);
 
-		*plan = keep_generic_plan(query, nargs, argtypes);
+		/* on the coordinator of a Citus cluster, the distributed tables */
+		*plan = att->distributed && att->logical == NULL ? keep_custom_plan(query, nargs, argtypes) :
+			keep_generic_plan(query, nargs, argtypes);
 	}
 	return *plan;
 }

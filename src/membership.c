@@ -108,6 +108,18 @@ has_row_write_triggers(TriggerDesc *trigdesc)
 }
 
 /*
+ * Refuses a direct write of a Citus cluster's distributed membership or
+ * log: they are written in their shard groups (citus.h), whose shards a
+ * write of the distributed table itself would not reach.
+ */
+static void
+refuse_distributed(const Attachments *att)
+{
+	if (att->distributed && att->logical == NULL)
+		elog(ERROR, "the membership of a Citus cluster is written in its shard groups");
+}
+
+/*
  * One of the extension's tables, opened for a direct write (mode: the
  * privileges it needs), with its indexes.
  */
@@ -326,6 +338,7 @@ membership_build(const Attachments *att, int64 segment_id, const char *compiled)
 	int64		total = 0;
 	DataOwnerScope scope;
 
+	refuse_distributed(att);
 	bulk_open(&members, segments_table(att->membership_table));
 	bulk_open(&log, segments_table(att->log_table));
 	row_layout(&layout, members.rel, log.rel, att);
@@ -400,6 +413,7 @@ contact_writer_open(const char *cause, const Attachments *att)
 	Relation	log;
 	int			i;
 
+	refuse_distributed(att);
 	w->estate = CreateExecutorState();
 	w->members = open_for_writing(segments_table(att->membership_table), ACL_SELECT | ACL_INSERT | ACL_DELETE);
 	w->log = open_for_writing(segments_table(att->log_table), ACL_INSERT);

@@ -29,6 +29,7 @@
 #include "data_owner.h"
 #include "maintain.h"
 #include "segment_cache.h"
+#include "shard_task.h"
 
 PG_FUNCTION_INFO_V1(segments_override);
 
@@ -189,7 +190,10 @@ segments_override(PG_FUNCTION_ARGS)
 	for (i = 0; i < cache->nsegments; i++)
 		if (cache->segments[i].id == id)
 			break;
-	if (i < cache->nsegments)
+	/* on a Citus cluster, in the contact's shard group, on its node */
+	if (i < cache->nsegments && cache->att->distributed)
+		changes = shard_task_contact(cache->att, id, key);
+	else if (i < cache->nsegments)
 	{
 		queue = contact_queue_create(contact_key_type(cache->att), cxt);
 		contact_queue_add(queue, key);

@@ -36,6 +36,9 @@
 #include "utils/timestamp.h"
 
 #include "citus.h"
+#include "contact_data.h"
+#include "contact_key.h"
+#include "contact_queue.h"
 #include "maintain.h"
 #include "membership.h"
 #include "rule_sql.h"
@@ -52,7 +55,8 @@ PG_FUNCTION_INFO_V1(segments_on_shard_task);
 #define ST_TASK 2
 #define ST_SEGMENT 3
 #define ST_CLOCK 4
-#define ST_RESULT 5
+#define ST_CONTACT 5
+#define ST_RESULT 6
 
 /* segments._on_catalog_version() trigger: AFTER UPDATE ... FOR EACH ROW */
 Datum
@@ -72,20 +76,50 @@ segments_on_catalog_version(PG_FUNCTION_ARGS)
 	return PointerGetDatum(NULL);
 }
 
-/* Build a segment in a shard group; returns its members there. */
-static int64
-build_in(SegmentCache *cache, Attachments *group, int64 segment_id)
+/* The index of a segment in the cache. */
+static int
+segment_index(SegmentCache *cache, int64 segment_id)
 {
-	CheckedRule local;
 	int			i;
 
 	for (i = 0; i < cache->nsegments && cache->segments[i].id != segment_id; i++)
 		;
 	if (i == cache->nsegments)
 		elog(ERROR, "segment " INT64_FORMAT " is not in the catalog of this node", segment_id);
-	local = *segment_cache_checked(cache, i);
+	return i;
+}
+
+/* Build a segment in a shard group; returns its members there. */
+static int64
+build_in(SegmentCache *cache, Attachments *group, int64 segment_id)
+{
+	CheckedRule local = *segment_cache_checked(cache, segment_index(cache, segment_id));
+
 	local.att = group;
 	return membership_build(group, segment_id, rule_compile_sql(&local, false, false));
+}
+
+/*
+ * A contact's membership of a segment (and those using it), now, as a
+ * write's at its commit: after an override (override.c).  Returns the
+ * joins and leaves.
+ */
+static int64
+contact_in(SegmentCache *cache, Attachments *group, int64 segment_id, const char *contact)
+{
+	ContactQueue *queue = contact_queue_create(contact_key_type(group), CurrentMemoryContext);
+	Oid			input;
+	Oid			ioparam;
+	int64		evaluated;
+	int64		changes;
+
+	getTypeInputInfo(group->key_type, &input, &ioparam);
+	contact_queue_add(queue, OidInputFunctionCall(input, (char *) contact, ioparam, -1));
+	changes = maintain_apply(group, segment_cache_with_dependents(cache,
+																   bms_make_singleton(segment_index(cache, segment_id))),
+							 queue, "manual", &evaluated);
+	contact_queue_free(queue);
+	return changes;
 }
 
 /*
@@ -109,7 +143,9 @@ segments_on_shard_task(PG_FUNCTION_ARGS)
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
 		!TRIGGER_FIRED_BEFORE(td->tg_event) || !TRIGGER_FIRED_BY_INSERT(td->tg_event) ||
-		RelationGetDescr(td->tg_relation)->natts != ST_RESULT)
+		RelationGetDescr(td->tg_relation)->natts != ST_RESULT ||
+		strcmp(get_namespace_name(RelationGetNamespace(td->tg_relation)), "segments") != 0 ||
+		strncmp(RelationGetRelationName(td->tg_relation), "shard_task_", strlen("shard_task_")) != 0)
 		ereport(ERROR,
 				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				errmsg("segments._on_shard_task() must be fired BEFORE INSERT ... FOR EACH ROW on a shard of segments.shard_task"));
@@ -131,6 +167,9 @@ segments_on_shard_task(PG_FUNCTION_ARGS)
 	rule_pin_now(clock);
 	if (strcmp(task, "build") == 0 && !isnull[ST_SEGMENT - 1])
 		result = build_in(cache, group, DatumGetInt64(values[ST_SEGMENT - 1]));
+	else if (strcmp(task, "contact") == 0 && !isnull[ST_SEGMENT - 1] && !isnull[ST_CONTACT - 1])
+		result = contact_in(cache, group, DatumGetInt64(values[ST_SEGMENT - 1]),
+							TextDatumGetCString(values[ST_CONTACT - 1]));
 	else if (strcmp(task, "tick") == 0)
 		result = tick_sweep_group(cache, group, clock);
 	else
@@ -185,8 +224,12 @@ shard_representatives(void)
 	return literals;
 }
 
-int64
-shard_task_run(const char *task, int64 segment_id, TimestampTz clock)
+/*
+ * Insert a task's rows, one for each tenant (a literal), and return the
+ * sum of their results; SPI is connected.
+ */
+static int64
+run_rows(List *tenants, const char *task, int64 segment_id, TimestampTz clock, const char *contact)
 {
 	StringInfoData sql;
 	ListCell   *lc;
@@ -196,13 +239,12 @@ shard_task_run(const char *task, int64 segment_id, TimestampTz clock)
 	const char *at = quote_literal_cstr(DatumGetCString(DirectFunctionCall1(timestamptz_out,
 																				TimestampTzGetDatum(clock))));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
 	initStringInfo(&sql);
-	appendStringInfoString(&sql, "INSERT INTO segments.shard_task (tenant, task, segment_id, clock) VALUES ");
-	foreach(lc, shard_representatives())
-		appendStringInfo(&sql, "%s(%s, %s, %s, %s)", foreach_current_index(lc) > 0 ? ", " : "",
-						 (char *) lfirst(lc), quote_literal_cstr(task), segment, at);
+	appendStringInfoString(&sql, "INSERT INTO segments.shard_task (tenant, task, segment_id, clock, contact) VALUES ");
+	foreach(lc, tenants)
+		appendStringInfo(&sql, "%s(%s, %s, %s, %s, %s)", foreach_current_index(lc) > 0 ? ", " : "",
+						 (char *) lfirst(lc), quote_literal_cstr(task), segment, at,
+						 contact ? quote_literal_cstr(contact) : "NULL");
 	appendStringInfoString(&sql, " RETURNING result");
 	if (SPI_execute(sql.data, false, 0) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not run the task on the shard groups");
@@ -216,6 +258,36 @@ shard_task_run(const char *task, int64 segment_id, TimestampTz clock)
 	}
 	if (SPI_execute("DELETE FROM segments.shard_task", false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not clear segments.shard_task");
+	return total;
+}
+
+int64
+shard_task_run(const char *task, int64 segment_id, TimestampTz clock)
+{
+	int64		total;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	total = run_rows(shard_representatives(), task, segment_id, clock, NULL);
+	SPI_finish();
+	return total;
+}
+
+int64
+shard_task_contact(const Attachments *att, int64 segment_id, Datum key)
+{
+	Datum		tenant;
+	Datum		contact;
+	Oid			output;
+	bool		varlena;
+	int64		total;
+
+	contact_key_split(att, key, &tenant, &contact);
+	getTypeOutputInfo(att->contacts.tenant_type, &output, &varlena);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	total = run_rows(list_make1(quote_literal_cstr(OidOutputFunctionCall(output, tenant))), "contact",
+					 segment_id, rule_now(), contact_key_text(att, key));
 	SPI_finish();
 	return total;
 }

@@ -8,11 +8,20 @@
 
 #include "datatype/timestamp.h"
 
+#include "rule_check.h"
+
 /*
  * Run a task ("build" of segment_id, "tick") in every shard group of the
  * cluster, on its node, in this transaction, at the rules' clock; returns
  * the sum of the groups' results (members built, changes made).
  */
 extern int64 shard_task_run(const char *task, int64 segment_id, TimestampTz clock);
+
+/*
+ * Bring a contact's membership of a segment (and of those using it) up to
+ * date in its shard group, after an override; returns the joins and
+ * leaves.
+ */
+extern int64 shard_task_contact(const Attachments *att, int64 segment_id, Datum key);
 
 #endif

@@ -13,4 +13,10 @@
  */
 extern SPIPlanPtr keep_generic_plan(const char *query, int nargs, Oid *types);
 
+/*
+ * The same, planned again for each execution's arguments: Citus plans a
+ * query of distributed tables only with the values of its parameters.
+ */
+extern SPIPlanPtr keep_custom_plan(const char *query, int nargs, Oid *types);
+
 #endif							/* SEGMENTS_SPI_PLAN_H */

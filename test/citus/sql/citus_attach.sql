@@ -2,6 +2,7 @@
 -- cluster"): run on the coordinator of a cluster of two workers
 -- (test/scripts/citus.sh).
 \set VERBOSITY default
+\set SHOW_CONTEXT never
 CREATE EXTENSION segments;
 SELECT extversion FROM pg_extension WHERE extname = 'segments';
 -- every node has it
@@ -68,3 +69,10 @@ SELECT segments.attach_events('events', contact => 'contact_id', kind => 'kind',
 SELECT create_distributed_table('list_members', 'account_id', colocate_with => 'contacts');
 SELECT segments.attach_lists('list_members', contact => 'contact_id', list => 'list_id');
 SELECT role, table_name, tenant_column FROM segments.attached ORDER BY role;
+
+-- A partitioned table distributed by Citus: refused.
+CREATE TABLE clicks (account_id bigint NOT NULL, contact_id bigint NOT NULL, kind text NOT NULL,
+	at timestamptz NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE clicks_2025 PARTITION OF clicks FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+SELECT create_distributed_table('clicks', 'account_id', colocate_with => 'contacts');
+SELECT segments.attach_events('clicks', contact => 'contact_id', kind => 'kind', at => 'at', source => 'clicks');

@@ -103,3 +103,14 @@ SELECT * FROM segments.verify_all() ORDER BY segment_id;
 
 -- The statistics, counted on every node.
 SELECT name, members, swept_to IS NOT NULL AS swept FROM segments.stats ORDER BY segment_id;
+
+-- Contacts included and excluded by hand: their membership changes in
+-- their shard group, on its node.
+SELECT segments.include('engaged', ROW(2, 49)::segments.contact_key) AS included,
+	segments.exclude('engaged', ROW(3, 2)::segments.contact_key) AS excluded;
+SELECT tenant, contact, joined, cause FROM segments.membership_log
+WHERE segment_id = 3 AND cause = 'manual' ORDER BY tenant;
+UPDATE contacts SET country = 'FR' WHERE account_id IN (2, 3) AND id IN (2, 49);
+INSERT INTO events (account_id, contact_id, kind) VALUES (3, 2, 'opened'), (3, 2, 'opened');
+SELECT segments.remove_override('engaged', ROW(2, 49)::segments.contact_key) AS removed;
+SELECT * FROM segments.verify_all() ORDER BY segment_id;
