@@ -200,6 +200,7 @@ static SPIPlanPtr write_plan = NULL;
 
 static void flush(void);
 static void flush_as_queued(void);
+static void take_turns(List *batches);
 
 static void
 free_queues(List *batches)
@@ -994,6 +995,16 @@ segments_on_write(PG_FUNCTION_ARGS)
 		if (td->tg_newtable)
 			queue_rows(batch, td->tg_newtable, slot, &contact, table == &att->contacts, true,
 					   moved, write_count);
+
+		/*
+		 * On a Citus node, the contacts' turns now rather than at the
+		 * commit: a two-phase commit prepares on each node in turn, and a
+		 * prepared part keeps its turns while another node's part waits for
+		 * turns held there; Citus finds no deadlock through a prepared
+		 * transaction.  Waits in a statement it finds.
+		 */
+		if (att->logical != NULL)
+			take_turns(list_make1(batch));
 
 		/*
 		 * The commit trigger's event of this statement's first row fired
