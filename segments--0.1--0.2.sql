@@ -875,12 +875,19 @@ CREATE FUNCTION segments._log_truncated() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-	IF TG_RELID <> 'segments.membership_log'::pg_catalog.regclass OR TG_LEVEL <> 'STATEMENT'
-			OR TG_OP <> 'TRUNCATE' OR TG_WHEN <> 'AFTER' THEN
+	-- the log, or on a Citus cluster a shard of it (named for its shard)
+	IF NOT (TG_RELID = 'segments.membership_log'::pg_catalog.regclass
+			OR (TG_TABLE_SCHEMA = 'segments' AND TG_TABLE_NAME ~ '^membership_log_[0-9]+$'
+				AND segments._citus_method('segments.membership_log') = 'h'))
+			OR TG_LEVEL <> 'STATEMENT' OR TG_OP <> 'TRUNCATE' OR TG_WHEN <> 'AFTER' THEN
 		RAISE EXCEPTION 'segments._log_truncated() fires after a TRUNCATE of segments.membership_log only'
 			USING ERRCODE = 'object_not_in_prerequisite_state';
 	END IF;
-	PERFORM pg_catalog.brin_desummarize_range('segments.membership_log_brin'::pg_catalog.regclass, 0);
+	PERFORM pg_catalog.brin_desummarize_range(i.indexrelid, 0)
+	FROM pg_catalog.pg_index i
+	JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+	JOIN pg_catalog.pg_am a ON a.oid = c.relam
+	WHERE i.indrelid = TG_RELID AND a.amname = 'brin';
 	RETURN NULL;
 END
 $$;
@@ -3502,6 +3509,13 @@ BEGIN
 	ORDER BY s.id;
 END
 $$;
+
+-- Whether row-level security leaves the current role every contact: in C,
+-- kept for a query, since on a Citus cluster the policies call it for each
+-- row (Citus takes no subquery in them) in each shard's query, where it
+-- reads the catalog's copy on that node.
+CREATE OR REPLACE FUNCTION segments._sees_all_contacts() RETURNS boolean
+	AS 'MODULE_PATHNAME', 'segments_sees_all_contacts' LANGUAGE C STABLE;
 
 REVOKE ALL ON FUNCTION segments._citus_method(regclass), segments._citus_worker(),
 	segments._citus_check(text, regclass, name), segments._on_shard_task(), segments._on_catalog_version(),

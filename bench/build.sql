@@ -18,6 +18,11 @@
 
 DROP TABLE IF EXISTS public.bench_base;
 CREATE TABLE public.bench_base (LIKE segments.membership INCLUDING ALL);
+-- on a Citus cluster (bench/citus.sh), distributed as the membership is
+SELECT segments._citus_method('segments.membership') IS NOT NULL AS on_citus \gset
+\if :on_citus
+SELECT create_distributed_table('public.bench_base', 'tenant', colocate_with => 'public.contacts') AS distributed \gset
+\endif
 SELECT count(segments.drop_segment(s.id)) FROM (SELECT id FROM segments.segment WHERE name LIKE 'bench %' ORDER BY id DESC) s \gset
 SELECT segments.create_segment('bench US', 'country = ''US''') \gset
 

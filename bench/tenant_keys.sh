@@ -57,24 +57,8 @@ say "data: bench/data.sql, keyed per tenant"
 t0=$(date +%s.%N)
 q -c "SET client_min_messages = warning" -c "CREATE EXTENSION segments" \
 	-v contacts="$contacts" -v events="$events" -v tenants="$tenants" -f "$root/bench/data.sql" || exit 1
-# data.sql gives contact i the account 1 + i % tenants
+q -v tenants="$tenants" -f "$root/bench/keyed.sql" >/dev/null || exit 1
 q <<SQL || exit 1
-ALTER TABLE public.contacts DROP CONSTRAINT contacts_pkey, ADD PRIMARY KEY (account_id, id);
-ALTER TABLE public.events ADD COLUMN account_id integer;
-UPDATE public.events SET account_id = 1 + contact_id % $tenants;
-ALTER TABLE public.events ALTER COLUMN account_id SET NOT NULL;
-DROP INDEX public.events_contact_id_kind_occurred_at_idx;
-CREATE INDEX ON public.events (account_id, contact_id, kind, occurred_at);
-ALTER TABLE public.purchases ADD COLUMN account_id integer;
-UPDATE public.purchases SET account_id = 1 + contact_id % $tenants;
-ALTER TABLE public.purchases ALTER COLUMN account_id SET NOT NULL;
-DROP INDEX public.purchases_contact_id_purchased_at_idx;
-CREATE INDEX ON public.purchases (account_id, contact_id, purchased_at);
-ALTER TABLE public.list_members ADD COLUMN account_id integer;
-UPDATE public.list_members SET account_id = 1 + contact_id % $tenants;
-ALTER TABLE public.list_members ALTER COLUMN account_id SET NOT NULL,
-	DROP CONSTRAINT list_members_pkey, ADD PRIMARY KEY (list_id, account_id, contact_id);
-VACUUM ANALYZE public.contacts, public.events, public.purchases, public.list_members;
 SELECT segments.attach_contacts('public.contacts', key => 'id', tenant => 'account_id');
 SELECT segments.attach_events('public.events', contact => 'contact_id', kind => 'kind', at => 'occurred_at');
 SELECT segments.attach_events('public.purchases', contact => 'contact_id', at => 'purchased_at', constant_kind => 'purchased', source => 'shop');

@@ -23,6 +23,7 @@
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -33,6 +34,26 @@ bool
 citus_installed(void)
 {
 	return OidIsValid(get_extension_oid("citus", true));
+}
+
+int
+citus_catalog_read_begin(void)
+{
+	int			level;
+
+	if (!citus_installed())
+		return -1;
+	level = NewGUCNestLevel();
+	(void) set_config_option("citus.allow_nested_distributed_execution", "on", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return level;
+}
+
+void
+citus_catalog_read_end(int level)
+{
+	if (level >= 0)
+		AtEOXact_GUC(true, level);
 }
 
 bool

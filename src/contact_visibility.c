@@ -33,6 +33,7 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
+#include "citus.h"
 #include "contact_data.h"
 
 /* Integer keys: chunks of CHUNK_SPAN consecutive keys. */
@@ -291,6 +292,15 @@ receiver_destroy(DestReceiver *self)
  * with the active snapshot, as keys of type keytype (the membership's
  * contact column), in a context of their own under parent.
  */
+/* The attached contacts table (SPI connected, its row read). */
+static Oid
+contacts_relid(void)
+{
+	return DatumGetObjectId(DirectFunctionCall1(regclassin,
+												CStringGetDatum(SPI_getvalue(SPI_tuptable->vals[0],
+																			 SPI_tuptable->tupdesc, 2))));
+}
+
 static VisibleContacts *
 read_visible_contacts(Oid keytype, MemoryContext parent)
 {
@@ -300,6 +310,7 @@ read_visible_contacts(Oid keytype, MemoryContext parent)
 	KeyReceiver receiver;
 	SPIExecuteOptions options;
 	char	   *query;
+	int			level;
 
 	set->keytype = keytype;
 	set->cxt = cxt;
@@ -321,19 +332,33 @@ read_visible_contacts(Oid keytype, MemoryContext parent)
 	}
 
 	SPI_connect();
+	level = citus_catalog_read_begin();
 	/* a key per tenant as segments.contact_key, as the policies give it */
 	if (SPI_execute("SELECT CASE WHEN pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'key_per_tenant'"
 					" OPERATOR(pg_catalog.=) 'true'"
 					" THEN pg_catalog.format('SELECT ROW(c.%I, c.%I)::segments.contact_key FROM %I.%I c',"
 					"  a.tenant_column, a.contact_column, a.table_schema, a.table_name)"
-					" ELSE pg_catalog.format('SELECT c.%I FROM %I.%I c', a.contact_column, a.table_schema, a.table_name) END"
+					" ELSE pg_catalog.format('SELECT c.%I FROM %I.%I c', a.contact_column, a.table_schema, a.table_name) END,"
+					" pg_catalog.format('%I.%I', a.table_schema, a.table_name)"
 					" FROM segments.attached a WHERE a.role OPERATOR(pg_catalog.=) 'contacts'", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the attached contacts table");
+	citus_catalog_read_end(level);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				errmsg("contacts are not attached"));
 	query = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	/*
+	 * On a Citus cluster this runs in each shard's query: the contacts of
+	 * other shards are not to be read from there.
+	 */
+	if (level >= 0 && citus_distributed(contacts_relid()))
+		ereport(ERROR,
+				errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				errmsg("the members of a Citus cluster cannot be limited by the contacts' row-level security"),
+				errdetail("Role %s reads the membership under the contacts table's row-level security, which each shard would have to check against every other shard's contacts.",
+						  GetUserNameFromId(GetUserId(), false)),
+				errhint("Read the membership as a role the contacts' policies do not limit, or with the contacts joined by tenant."));
 
 	memset(&receiver, 0, sizeof(receiver));
 	receiver.pub.receiveSlot = receive_key;
@@ -381,4 +406,60 @@ segments_contact_visible(PG_FUNCTION_ARGS)
 		fcinfo->flinfo->fn_extra = set;
 	}
 	PG_RETURN_BOOL(contains_key(set, PG_GETARG_DATUM(0)));
+}
+
+PG_FUNCTION_INFO_V1(segments_sees_all_contacts);
+
+/*
+ * segments._sees_all_contacts() RETURNS boolean
+ *
+ * Whether row-level security leaves the current role every row of the
+ * contacts table, for the policies of the membership, its log and the
+ * overrides.  Kept with the calling expression for one snapshot, as
+ * _contact_visible() keeps its keys: on a Citus cluster the policies call
+ * it for each row (Citus takes no subquery in them).
+ */
+typedef struct SeesAll
+{
+	TransactionId xmin;
+	TransactionId xmax;
+	CommandId	curcid;
+	Oid			user;
+	bool		sees_all;
+} SeesAll;
+
+Datum
+segments_sees_all_contacts(PG_FUNCTION_ARGS)
+{
+	SeesAll    *known = fcinfo->flinfo->fn_extra;
+	Snapshot	snapshot = GetActiveSnapshot();
+	int			level;
+	bool		isnull = true;
+
+	if (known != NULL && known->xmin == snapshot->xmin && known->xmax == snapshot->xmax &&
+		known->curcid == snapshot->curcid && known->user == GetUserId())
+		PG_RETURN_BOOL(known->sees_all);
+	if (known == NULL)
+		known = fcinfo->flinfo->fn_extra = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(SeesAll));
+	known->xmin = snapshot->xmin;
+	known->xmax = snapshot->xmax;
+	known->curcid = snapshot->curcid;
+	known->user = GetUserId();
+	SPI_connect();
+	level = citus_catalog_read_begin();
+	if (SPI_execute("SELECT NOT pg_catalog.row_security_active(pg_catalog.format('%I.%I', a.table_schema, a.table_name)) "
+					"FROM segments.attached a WHERE a.role OPERATOR(pg_catalog.=) 'contacts'", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the attached contacts table");
+	citus_catalog_read_end(level);
+	if (SPI_processed == 1)
+		known->sees_all = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	/* no contacts attached: NULL, as a policy reads false */
+	if (isnull)
+	{
+		known->sees_all = false;
+		fcinfo->flinfo->fn_extra = NULL;
+		PG_RETURN_NULL();
+	}
+	PG_RETURN_BOOL(known->sees_all);
 }

@@ -34,35 +34,13 @@ seconds=${CITUS_SECONDS:-15}
 db=regression
 
 . "$root/scripts/cluster.sh"
+. "$root/scripts/citus_cluster.sh"
 cluster_require_install
-"$root/scripts/setup.sh" --citus || { echo "citus: FAILED: Citus could not be installed"; exit 1; }
-
-settings=(-c shared_preload_libraries=citus -c listen_addresses=localhost -c max_prepared_transactions=100
-	-c max_connections=200 -c fsync=off)
-cluster_start citus "${settings[@]}" || exit 1
-coordinator=$PGPORT
+citus_cluster_start citus "$db" -c fsync=off || { echo "citus: FAILED: the cluster did not start"; exit 1; }
+coordinator=$CITUS_COORDINATOR
+workers=("${CITUS_WORKERS[@]}")
 
 fail() { cluster_fail citus "$1"; }
-
-workers=()
-for n in 1 2; do
-	dir=$CLUSTER_DIR/worker$n
-	port=$("$root/scripts/free_port.sh") || fail "no free port for worker $n"
-	runuser -u postgres -- "$PGBIN/initdb" -D "$dir" -U postgres -A trust -E UTF8 --no-locale >/dev/null 2>&1 ||
-		fail "initdb of worker $n"
-	cluster_also "$dir"
-	runuser -u postgres -- "$PGBIN/pg_ctl" -D "$dir" -l "$dir.log" -w -t 60 \
-		-o "-k $CLUSTER_DIR -p $port ${settings[*]}" start >/dev/null 2>&1 || fail "worker $n did not start"
-	workers+=("$port")
-done
-
-for port in "$coordinator" "${workers[@]}"; do
-	PGPORT=$port cluster_psql -d postgres -c "CREATE DATABASE $db" || fail "CREATE DATABASE on port $port"
-	PGPORT=$port cluster_psql -d "$db" -c "CREATE EXTENSION citus" || fail "CREATE EXTENSION citus on port $port"
-done
-cluster_psql -d "$db" -c "SELECT citus_set_coordinator_host('localhost', $coordinator)" \
-	-c "SELECT citus_add_node('localhost', ${workers[0]})" \
-	-c "SELECT citus_add_node('localhost', ${workers[1]})" >/dev/null || fail "adding the workers"
 
 # 1. the regression tests
 out=$CLUSTER_DIR/regress

@@ -114,3 +114,27 @@ UPDATE contacts SET country = 'FR' WHERE account_id IN (2, 3) AND id IN (2, 49);
 INSERT INTO events (account_id, contact_id, kind) VALUES (3, 2, 'opened'), (3, 2, 'opened');
 SELECT segments.remove_override('engaged', ROW(2, 49)::segments.contact_key) AS removed;
 SELECT * FROM segments.verify_all() ORDER BY segment_id;
+
+-- Readers: the membership's policies run in each shard's query.  A
+-- reader the contacts' policies do not limit counts what the owner does.
+SELECT count(*) FROM segments.membership WHERE segment_id = 3;
+CREATE ROLE citus_reader LOGIN;
+GRANT segments_reader TO citus_reader;
+GRANT SELECT ON contacts TO citus_reader;
+SET ROLE citus_reader;
+SELECT count(*) FROM segments.membership WHERE segment_id = 3;
+SELECT count(*) FROM segments.members WHERE name = 'vip';
+RESET ROLE;
+-- A reader the contacts' row-level security limits: refused, not answered
+-- with the members it cannot see.
+CREATE ROLE citus_limited LOGIN;
+GRANT segments_reader TO citus_limited;
+GRANT SELECT ON contacts TO citus_limited;
+ALTER TABLE contacts ENABLE ROW LEVEL SECURITY;
+CREATE POLICY first_account ON contacts FOR SELECT TO citus_limited USING (account_id = 1);
+SET ROLE citus_limited;
+SELECT count(*) FROM contacts;
+SELECT count(*) FROM segments.membership WHERE segment_id = 3;
+RESET ROLE;
+DROP POLICY first_account ON contacts;
+ALTER TABLE contacts DISABLE ROW LEVEL SECURITY;
