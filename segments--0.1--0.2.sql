@@ -3451,6 +3451,8 @@ BEGIN
 			segment_id bigint,
 			clock timestamptz NOT NULL,		-- the rules' clock of the change
 			contact text,					-- of a task of one contact
+			rule segments.rule,				-- of a build, and its segment's tenant
+			rule_tenant text,
 			result bigint)$ddl$,
 		(SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
 			WHERE a.attrelid = 'segments.membership'::pg_catalog.regclass AND a.attname = 'tenant'));

@@ -48,12 +48,17 @@ BEGIN
 			TRUNCATE public.bench_base, segments.membership, segments.membership_log;
 			PERFORM segments.refresh_segment('bench US');
 			INSERT INTO public.bench_base SELECT * FROM segments.membership;
+			-- each step its own transaction, as a build is (on Citus, a
+			-- transaction that wrote a table over several connections to a
+			-- node cannot read it over one)
+			COMMIT;
 			CHECKPOINT;
 			hand := pg_temp.elapsed(format(
 				CASE WHEN segments._key_per_tenant()
 					THEN 'INSERT INTO public.bench_base (segment_id, tenant, contact) SELECT -1, c.account_id, c.id FROM public.contacts c WHERE %s'
 					ELSE 'INSERT INTO public.bench_base (segment_id, contact) SELECT -1, c.id FROM public.contacts c WHERE %s' END,
 				r.hand));
+			COMMIT;
 			CHECKPOINT;
 			ours := pg_temp.elapsed(format('SELECT segments.create_segment(%L, %L)', 'bench ' || r.id, r.rule));
 			SELECT id INTO sid FROM segments.segment WHERE name = 'bench ' || r.id;
@@ -71,6 +76,7 @@ BEGIN
 			PERFORM segments.drop_segment(sid);
 			best_ours := least(best_ours, ours);
 			best_hand := least(best_hand, hand);
+			COMMIT;
 		END LOOP;
 		INSERT INTO bench_result VALUES (r.id, r.kind, r.rule, n, best_ours, best_hand);
 	END LOOP;

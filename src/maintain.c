@@ -123,6 +123,7 @@ static HTAB *written = NULL;	/* WrittenContact by key, in pending_cxt */
 static uint64 write_count = 0;	/* trigger calls that queued: numbers them */
 static Oid	queued_by = InvalidOid; /* the role the write path's triggers run as */
 static bool writers_locked = false; /* the writers' lock, taken by ... */
+static bool in_shard_task = false;	/* a shard task runs (shard_task.c) */
 static SubTransactionId writers_subid = InvalidSubTransactionId;	/* ... this one */
 static bool written_unknown = false;	/* contacts were written that it lacks */
 
@@ -234,6 +235,7 @@ pending_reset(void)
 	written = NULL;
 	written_unknown = false;
 	writers_locked = false;
+	in_shard_task = false;
 }
 
 static void
@@ -382,7 +384,7 @@ lock_writers(LOCKMODE mode)
 static void
 writers_lock(void)
 {
-	if (writers_locked)
+	if (writers_locked || in_shard_task)
 		return;
 	lock_writers(ShareLock);
 	/* catalog changes committed while waiting */
@@ -1778,6 +1780,12 @@ void
 maintain_writers_lock(void)
 {
 	writers_lock();
+}
+
+void
+maintain_in_shard_task(bool on)
+{
+	in_shard_task = on;
 }
 
 void

@@ -20,6 +20,15 @@ extern void maintain_init(void);
 extern void maintain_writers_lock(void);
 
 /*
+ * A shard task (shard_task.c) runs in this backend, for a transaction that
+ * holds the writers' lock on its coordinator (and, for a catalog change,
+ * on this node, maybe in another of its backends here): the maintenance it
+ * does takes no writers' lock of its own, which would wait for that
+ * transaction's.
+ */
+extern void maintain_in_shard_task(bool on);
+
+/*
  * Take the writers' lock exclusively, as a catalog change does: writers
  * under way are waited for, new ones wait for this transaction's end.
  */

@@ -43,6 +43,7 @@
 #include "membership.h"
 #include "rule_sql.h"
 #include "rule_time.h"
+#include "rule_type.h"
 #include "segment_cache.h"
 #include "shard_task.h"
 #include "tick.h"
@@ -56,7 +57,9 @@ PG_FUNCTION_INFO_V1(segments_on_shard_task);
 #define ST_SEGMENT 3
 #define ST_CLOCK 4
 #define ST_CONTACT 5
-#define ST_RESULT 6
+#define ST_RULE 6
+#define ST_RULE_TENANT 7
+#define ST_RESULT 8
 
 /* segments._on_catalog_version() trigger: AFTER UPDATE ... FOR EACH ROW */
 Datum
@@ -89,11 +92,17 @@ segment_index(SegmentCache *cache, int64 segment_id)
 	return i;
 }
 
-/* Build a segment in a shard group; returns its members there. */
+/*
+ * Build a segment of rule (of tenant, its canonical text, or NULL) in a
+ * shard group; returns its members there.  The rule comes with the task,
+ * not from the catalog: the segment's row, written in the task's
+ * transaction, may be on another of its connections to this node, whose
+ * writes this one does not see.
+ */
 static int64
-build_in(SegmentCache *cache, Attachments *group, int64 segment_id)
+build_in(Attachments *group, int64 segment_id, Datum rule, const char *tenant)
 {
-	CheckedRule local = *segment_cache_checked(cache, segment_index(cache, segment_id));
+	CheckedRule local = *rule_check(rule_datum_body(rule), group->logical, tenant);
 
 	local.att = group;
 	return membership_build(group, segment_id, rule_compile_sql(&local, false, false));
@@ -139,7 +148,7 @@ segments_on_shard_task(PG_FUNCTION_ARGS)
 	Attachments *group;
 	char	   *task;
 	TimestampTz clock;
-	int64		result;
+	volatile int64 result = 0;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
 		!TRIGGER_FIRED_BEFORE(td->tg_event) || !TRIGGER_FIRED_BY_INSERT(td->tg_event) ||
@@ -156,25 +165,35 @@ segments_on_shard_task(PG_FUNCTION_ARGS)
 	task = TextDatumGetCString(values[ST_TASK - 1]);
 	clock = DatumGetTimestampTz(values[ST_CLOCK - 1]);
 
-	maintain_writers_lock();
-	cache = segment_cache_get();
-	group = citus_shard_group(cache->att, RelationGetRelid(td->tg_relation));
-	if (group == NULL)
-		ereport(ERROR,
-				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				errmsg("segments._on_shard_task() fires only on the shards of segments.shard_task"),
-				errdetail("Table %s is not one.", RelationGetRelationName(td->tg_relation)));
-	rule_pin_now(clock);
-	if (strcmp(task, "build") == 0 && !isnull[ST_SEGMENT - 1])
-		result = build_in(cache, group, DatumGetInt64(values[ST_SEGMENT - 1]));
-	else if (strcmp(task, "contact") == 0 && !isnull[ST_SEGMENT - 1] && !isnull[ST_CONTACT - 1])
-		result = contact_in(cache, group, DatumGetInt64(values[ST_SEGMENT - 1]),
-							TextDatumGetCString(values[ST_CONTACT - 1]));
-	else if (strcmp(task, "tick") == 0)
-		result = tick_sweep_group(cache, group, clock);
-	else
-		elog(ERROR, "unknown shard task \"%s\"", task);
-	rule_pin_now(0);
+	/* the task's transaction holds the writers' lock (maintain.h) */
+	maintain_in_shard_task(true);
+	PG_TRY();
+	{
+		cache = strcmp(task, "build") == 0 ? NULL : segment_cache_get();
+		group = citus_shard_group(cache ? cache->att : rule_load_attachments(), RelationGetRelid(td->tg_relation));
+		if (group == NULL)
+			ereport(ERROR,
+					errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+					errmsg("segments._on_shard_task() fires only on the shards of segments.shard_task"),
+					errdetail("Table %s is not one.", RelationGetRelationName(td->tg_relation)));
+		rule_pin_now(clock);
+		if (strcmp(task, "build") == 0 && !isnull[ST_SEGMENT - 1] && !isnull[ST_RULE - 1])
+			result = build_in(group, DatumGetInt64(values[ST_SEGMENT - 1]), values[ST_RULE - 1],
+							  isnull[ST_RULE_TENANT - 1] ? NULL : TextDatumGetCString(values[ST_RULE_TENANT - 1]));
+		else if (strcmp(task, "contact") == 0 && !isnull[ST_SEGMENT - 1] && !isnull[ST_CONTACT - 1])
+			result = contact_in(cache, group, DatumGetInt64(values[ST_SEGMENT - 1]),
+								TextDatumGetCString(values[ST_CONTACT - 1]));
+		else if (strcmp(task, "tick") == 0)
+			result = tick_sweep_group(cache, group, clock);
+		else
+			elog(ERROR, "unknown shard task \"%s\"", task);
+	}
+	PG_FINALLY();
+	{
+		rule_pin_now(0);
+		maintain_in_shard_task(false);
+	}
+	PG_END_TRY();
 
 	values[ST_RESULT - 1] = Int64GetDatum(result);
 	isnull[ST_RESULT - 1] = false;
@@ -229,7 +248,8 @@ shard_representatives(void)
  * sum of their results; SPI is connected.
  */
 static int64
-run_rows(List *tenants, const char *task, int64 segment_id, TimestampTz clock, const char *contact)
+run_rows(List *tenants, const char *task, int64 segment_id, TimestampTz clock, const char *contact,
+		 const char *rule)
 {
 	StringInfoData sql;
 	ListCell   *lc;
@@ -240,11 +260,11 @@ run_rows(List *tenants, const char *task, int64 segment_id, TimestampTz clock, c
 																				TimestampTzGetDatum(clock))));
 
 	initStringInfo(&sql);
-	appendStringInfoString(&sql, "INSERT INTO segments.shard_task (tenant, task, segment_id, clock, contact) VALUES ");
+	appendStringInfoString(&sql, "INSERT INTO segments.shard_task (tenant, task, segment_id, clock, contact, rule, rule_tenant) VALUES ");
 	foreach(lc, tenants)
-		appendStringInfo(&sql, "%s(%s, %s, %s, %s, %s)", foreach_current_index(lc) > 0 ? ", " : "",
+		appendStringInfo(&sql, "%s(%s, %s, %s, %s, %s, %s)", foreach_current_index(lc) > 0 ? ", " : "",
 						 (char *) lfirst(lc), quote_literal_cstr(task), segment, at,
-						 contact ? quote_literal_cstr(contact) : "NULL");
+						 contact ? quote_literal_cstr(contact) : "NULL", rule ? rule : "NULL, NULL");
 	appendStringInfoString(&sql, " RETURNING result");
 	if (SPI_execute(sql.data, false, 0) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not run the task on the shard groups");
@@ -265,10 +285,22 @@ int64
 shard_task_run(const char *task, int64 segment_id, TimestampTz clock)
 {
 	int64		total;
+	const char *rule = NULL;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	total = run_rows(shard_representatives(), task, segment_id, clock, NULL);
+	/* a build's rule and tenant, as SQL literals */
+	if (segment_id > 0)
+	{
+		if (SPI_execute_with_args("SELECT pg_catalog.quote_literal(s.rule::pg_catalog.text) || '::segments.rule, ' "
+								  "|| pg_catalog.quote_nullable(s.tenant) "
+								  "FROM segments.segment s WHERE s.id OPERATOR(pg_catalog.=) $1",
+								  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(segment_id)}, NULL, true, 1)
+			!= SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "segment " INT64_FORMAT " is not in the catalog", segment_id);
+		rule = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	}
+	total = run_rows(shard_representatives(), task, segment_id, clock, NULL, rule);
 	SPI_finish();
 	return total;
 }
@@ -287,7 +319,7 @@ shard_task_contact(const Attachments *att, int64 segment_id, Datum key)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	total = run_rows(list_make1(quote_literal_cstr(OidOutputFunctionCall(output, tenant))), "contact",
-					 segment_id, rule_now(), contact_key_text(att, key));
+					 segment_id, rule_now(), contact_key_text(att, key), NULL);
 	SPI_finish();
 	return total;
 }
