@@ -9,8 +9,9 @@
 #                               has none) and the dependencies of
 #                               examples/node from npm
 #   scripts/setup.sh --citus    also Citus 13.2.2, built from the source tarball
-#                               CITUS_SRC (default: ../shared/citus/
-#                               citus-13.2.2.tar.gz beside the repository)
+#                               CITUS_SRC (default: shared/citus/
+#                               citus-13.2.2.tar.gz in the folder above the
+#                               repository, or one above that)
 #                               when citus.so is not installed (about three
 #                               minutes on two cores)
 #
@@ -53,7 +54,14 @@ if [ "$fuzz" -eq 1 ]; then
 fi
 citus_so=$("$PG_CONFIG" --pkglibdir 2>/dev/null)/citus.so
 if [ "$citus" -eq 1 ] && [ ! -f "$citus_so" ]; then
-	citus_src=${CITUS_SRC:-$root/../shared/citus/citus-13.2.2.tar.gz}
+	citus_src=${CITUS_SRC:-}
+	# by default the shared tarball beside the repository or a folder above it
+	for d in "$root/.." "$root/../.." "$root/../../.."; do
+		if [ -z "$citus_src" ] && [ -f "$d/shared/citus/citus-13.2.2.tar.gz" ]; then
+			citus_src=$d/shared/citus/citus-13.2.2.tar.gz
+		fi
+	done
+	citus_src=${citus_src:-$root/../shared/citus/citus-13.2.2.tar.gz}
 	if [ ! -f "$citus_src" ]; then
 		echo "setup.sh: Citus is not installed and its source $citus_src does not exist (set CITUS_SRC)" >&2
 		exit 1
