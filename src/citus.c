@@ -94,28 +94,6 @@ shard_id_of(Oid relid)
 	return id;
 }
 
-/* The group of att holding relid as one of its attached tables, or NULL. */
-static Attachments *
-known_group(Attachments *att, Oid relid)
-{
-	ListCell   *lc;
-
-	if (!OidIsValid(relid))
-		return NULL;
-	foreach(lc, att->shard_groups)
-	{
-		Attachments *g = lfirst(lc);
-		int			i;
-
-		if (relid == g->contacts.relid || relid == g->lists.relid)
-			return g;
-		for (i = 0; i < g->nsources; i++)
-			if (relid == g->events[i].relid)
-				return g;
-	}
-	return NULL;
-}
-
 /* Whether relid is one of the attached tables. */
 static bool
 attached_relid(const Attachments *att, Oid relid)
@@ -131,6 +109,38 @@ attached_relid(const Attachments *att, Oid relid)
 	return false;
 }
 
+/* The group of att holding relid as one of its attached tables, or NULL. */
+static Attachments *
+known_group(Attachments *att, Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, att->shard_groups)
+	{
+		if (attached_relid(lfirst(lc), relid))
+			return lfirst(lc);
+	}
+	return NULL;
+}
+
+/* Column column (an oid) of SPI's rows, in cxt; NULL as InvalidOid. */
+static Oid *
+spi_oids(int column, MemoryContext cxt)
+{
+	Oid		   *oids = MemoryContextAlloc(cxt, sizeof(Oid) * Max(SPI_processed, 1));
+	uint64		i;
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		oids[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, column, &isnull));
+		if (isnull)
+			oids[i] = InvalidOid;
+	}
+	return oids;
+}
+
 /*
  * The shards of the group of shard id on this node, as pairs (logical
  * relid, shard relid), in *logical and *shards; returns their number.
@@ -143,7 +153,6 @@ group_shards(int64 shard, Oid **logical, Oid **shards)
 	Oid			argtypes[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(shard)};
 	MemoryContext caller = CurrentMemoryContext;
-	uint64		i;
 	int			n;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -160,17 +169,8 @@ group_shards(int64 shard, Oid **logical, Oid **shards)
 							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the shards of shard " INT64_FORMAT, shard);
 	n = (int) SPI_processed;
-	*logical = MemoryContextAlloc(caller, sizeof(Oid) * Max(n, 1));
-	*shards = MemoryContextAlloc(caller, sizeof(Oid) * Max(n, 1));
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-
-		(*logical)[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		(*shards)[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
-		if (isnull)
-			(*shards)[i] = InvalidOid;
-	}
+	*logical = spi_oids(1, caller);
+	*shards = spi_oids(2, caller);
 	SPI_finish();
 	return n;
 }
@@ -242,7 +242,7 @@ citus_shard_group(Attachments *att, Oid relid)
 
 	if (g != NULL)
 		return g;
-	if (att->logical != NULL || !citus_installed() || (shard = shard_id_of(relid)) == 0)
+	if (att->logical != NULL || !att->distributed || (shard = shard_id_of(relid)) == 0)
 		return NULL;
 	n = group_shards(shard, &logical, &shards);
 	/*
@@ -292,7 +292,7 @@ citus_local_shard_groups(Attachments *att)
 	uint64		n;
 	Oid		   *shards;
 
-	if (!citus_installed() || !att->contacts.present)
+	if (!att->distributed)
 		return NIL;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -306,15 +306,7 @@ citus_local_shard_groups(Attachments *att)
 							  NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the shards of this node");
 	n = SPI_processed;
-	shards = MemoryContextAlloc(caller, sizeof(Oid) * Max(n, 1));
-	for (i = 0; i < n; i++)
-	{
-		bool		isnull;
-
-		shards[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		if (isnull)
-			shards[i] = InvalidOid;
-	}
+	shards = spi_oids(1, caller);
 	SPI_finish();
 	for (i = 0; i < n; i++)
 	{

@@ -27,11 +27,11 @@ extern bool citus_distributed(Oid relid);
 /*
  * The shard group of relid, a shard of one of the attached tables on this
  * node: att localized to the group's shards, kept with att.  NULL when
- * relid is no such shard (or Citus is not installed).
+ * relid is no such shard (or the contacts are not distributed).
  */
 extern Attachments *citus_shard_group(Attachments *att, Oid relid);
 
-/* The shard groups of the contacts' shards on this node (NIL without Citus). */
+/* The shard groups of the contacts' shards on this node (NIL unless distributed). */
 extern List *citus_local_shard_groups(Attachments *att);
 
 #endif

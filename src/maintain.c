@@ -891,7 +891,10 @@ written_table(TriggerData *td, const char *fname, SegmentCache **cache, Attachme
 	*cache = segment_cache_get();
 	if ((*cache)->nsegments == 0)
 		return NULL;
-	/* on a Citus node, a shard of an attached table: its shard group's tables */
+	/*
+	 * on a Citus node, a shard of an attached table: its shard group's
+	 * tables (NULL at once when the contacts are not distributed)
+	 */
 	*att = citus_shard_group((*cache)->att, relid);
 	if (*att == NULL)
 		*att = (*cache)->att;

@@ -88,7 +88,11 @@ segment_index(SegmentCache *cache, int64 segment_id)
 	for (i = 0; i < cache->nsegments && cache->segments[i].id != segment_id; i++)
 		;
 	if (i == cache->nsegments)
-		elog(ERROR, "segment " INT64_FORMAT " is not in the catalog of this node", segment_id);
+		ereport(ERROR,
+				errcode(ERRCODE_UNDEFINED_OBJECT),
+				errmsg("segment " INT64_FORMAT " does not exist on this node", segment_id),
+				errdetail("A task of a change of the segment reached a node whose catalog does not have it yet."),
+				errhint("Run the change again in a transaction of its own."));
 	return i;
 }
 
