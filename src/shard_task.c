@@ -208,7 +208,9 @@ segments_on_shard_task(PG_FUNCTION_ARGS)
 /*
  * One tenant value of each shard of segments.shard_task, as SQL literals
  * of the tenant's type: the first of 0, 1, 2, ... (as that type) whose
- * Citus hash falls in the shard's range.
+ * Citus hash falls in the shard's range.  The candidates are tried in runs
+ * that double until every shard has one: a series far longer than needed
+ * costs seconds, as a set-returning function is read whole.
  */
 static List *
 shard_representatives(void)
@@ -217,26 +219,38 @@ shard_representatives(void)
 	MemoryContext caller = CurrentMemoryContext;
 	Oid			type;
 	const char *gen;
+	int64		shards;
+	int64		candidates;
 	uint64		i;
 
-	if (SPI_execute("SELECT a.atttypid FROM pg_catalog.pg_attribute a "
+	if (SPI_execute("SELECT a.atttypid, (SELECT pg_catalog.count(*) FROM pg_catalog.pg_dist_shard s "
+					" WHERE s.logicalrelid OPERATOR(pg_catalog.=) a.attrelid) "
+					"FROM pg_catalog.pg_attribute a "
 					"WHERE a.attrelid OPERATOR(pg_catalog.=) 'segments.shard_task'::pg_catalog.regclass "
 					"AND a.attname OPERATOR(pg_catalog.=) 'tenant'", true, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "could not read the tenant's type of segments.shard_task");
 	type = getBaseType(DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
 													  &(bool) {false})));
+	shards = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &(bool) {false}));
 	gen = type == UUIDOID ? "pg_catalog.md5(g::pg_catalog.text)::pg_catalog.uuid" :
 		(type == INT8OID || type == INT4OID) ? "g" : "g::pg_catalog.text";
-	if (SPI_execute(psprintf("SELECT pg_catalog.quote_literal(r.v) FROM pg_catalog.pg_dist_shard s "
-							 "CROSS JOIN LATERAL (SELECT x.v FROM pg_catalog.generate_series(0, 100000000) g, "
-							 " LATERAL (SELECT (%s)::%s AS v) x "
-							 " WHERE pg_catalog.worker_hash(x.v) "
-							 "  BETWEEN s.shardminvalue::pg_catalog.int4 AND s.shardmaxvalue::pg_catalog.int4 "
-							 " LIMIT 1) r "
-							 "WHERE s.logicalrelid OPERATOR(pg_catalog.=) 'segments.shard_task'::pg_catalog.regclass",
-							 gen, format_type_be(type)), true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not find a tenant of each shard");
+	for (candidates = Max(shards * 16, 1024);; candidates *= 2)
+	{
+		if (candidates > PG_INT32_MAX)
+			elog(ERROR, "could not find a tenant of each shard of segments.shard_task");
+		if (SPI_execute(psprintf("SELECT DISTINCT ON (s.shardid) pg_catalog.quote_literal(x.v) "
+								 "FROM pg_catalog.generate_series(0, " INT64_FORMAT ") g "
+								 "CROSS JOIN LATERAL (SELECT (%s)::%s AS v) x "
+								 "JOIN pg_catalog.pg_dist_shard s ON pg_catalog.worker_hash(x.v) "
+								 " BETWEEN s.shardminvalue::pg_catalog.int4 AND s.shardmaxvalue::pg_catalog.int4 "
+								 "WHERE s.logicalrelid OPERATOR(pg_catalog.=) 'segments.shard_task'::pg_catalog.regclass "
+								 "ORDER BY s.shardid, g",
+								 candidates - 1, gen, format_type_be(type)), true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not find a tenant of each shard");
+		if ((int64) SPI_processed == shards)
+			break;
+	}
 	for (i = 0; i < SPI_processed; i++)
 	{
 		MemoryContext old = MemoryContextSwitchTo(caller);
