@@ -69,7 +69,53 @@ $$;
 -- of joins and leaves.  With contacts (an array of the key's type), only
 -- those contacts are considered: what a write to them can have changed;
 -- without, the segment is then current at segments.now() (_swept).
-CREATE OR REPLACE FUNCTION segments._apply(id bigint, compiled text, cause text, contacts anyarray DEFAULT NULL::text[])
+-- On a Citus cluster each shard group does it on its node (the task
+-- apply, src/shard_task.c), so that the log's ids come from the node
+-- that holds the rows (docs/design.md, "On a Citus cluster"): the task
+-- calls this function with the group's shards of the membership and its
+-- log, compiled against the group's tables.
+DROP FUNCTION segments._apply(bigint, text, text, anyarray);
+CREATE FUNCTION segments._apply(id bigint, compiled text, cause text, contacts anyarray DEFAULT NULL::text[],
+	members regclass DEFAULT NULL, log regclass DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n bigint;
+	fresh text;
+	stored_only text := '';
+	columns text := segments._member_columns();
+	-- a shard of the log has no identity: its ids from the log's sequence
+	log_id text := '';
+	log_id_value text := '';
+	in_group boolean := members IS NOT NULL;
+BEGIN
+	IF NOT in_group AND segments._citus_method('segments.membership') = 'h' THEN
+		-- every contact: a task carries no list of them
+		n := segments._run_shard_task('apply', id, cause);
+	ELSE
+		IF members IS NULL THEN
+			members := 'segments.membership';
+			log := 'segments.membership_log';
+		ELSE
+			log_id := 'id, ';
+			log_id_value := format('pg_catalog.nextval(%L), ',
+				pg_catalog.pg_get_serial_sequence('segments.membership_log', 'id'));
+		END IF;
+		n := segments._apply_to(id, compiled, cause, contacts, members, log, log_id, log_id_value);
+	END IF;
+	IF n > 0 AND NOT in_group THEN
+		PERFORM segments._announce_change(id);
+	END IF;
+	IF contacts IS NULL AND NOT in_group THEN
+		PERFORM segments._swept(id);
+	END IF;
+	RETURN n;
+END
+$$;
+
+CREATE FUNCTION segments._apply_to(id bigint, compiled text, cause text, contacts anyarray,
+	members regclass, log regclass, log_id text, log_id_value text)
 RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
@@ -103,38 +149,34 @@ BEGIN
 			SELECT f.contact AS joining, m.contact AS leaving
 			-- a row type's function in FROM would give its columns
 			FROM (SELECT %s AS contact) f
-			FULL JOIN (SELECT %s AS contact FROM segments.membership s WHERE s.segment_id = $1 %s) m
+			FULL JOIN (SELECT %s AS contact FROM %s s WHERE s.segment_id = $1 %s) m
 				ON m.contact = f.contact
 			WHERE m.contact IS NULL OR f.contact IS NULL),
 		left_ AS (
-			DELETE FROM segments.membership m
+			DELETE FROM %s m
 			USING diff d
 			WHERE m.segment_id = $1 AND %s = d.leaving
 			RETURNING %s AS contact),
 		joined AS (
-			INSERT INTO segments.membership AS m (segment_id, since, %s)
+			INSERT INTO %s AS m (segment_id, since, %s)
 			SELECT $1, segments.now(), %s FROM diff d WHERE d.joining IS NOT NULL
 			RETURNING %s AS contact)
-		INSERT INTO segments.membership_log (segment_id, %s, joined, cause)
-		SELECT $1, %s, c.joined, $2
+		INSERT INTO %s (%ssegment_id, %s, joined, cause)
+		SELECT %s$1, %s, c.joined, $2
 		FROM (SELECT l.contact, false AS joined FROM left_ l
 			UNION ALL
 			SELECT j.contact, true FROM joined j) c$q$,
-		fresh, segments._member_key('s'), stored_only,
-		segments._member_key('m'), segments._member_key('m'),
-		columns, segments._member_values('d.joining'), segments._member_key('m'),
-		columns, segments._member_values('c.contact'))
+		fresh, segments._member_key('s'), members, stored_only,
+		members, segments._member_key('m'), segments._member_key('m'),
+		members, columns, segments._member_values('d.joining'), segments._member_key('m'),
+		log, log_id, columns, log_id_value, segments._member_values('c.contact'))
 	USING id, cause, contacts;
 	GET DIAGNOSTICS n = ROW_COUNT;
-	IF n > 0 THEN
-		PERFORM segments._announce_change(id);
-	END IF;
-	IF contacts IS NULL THEN
-		PERFORM segments._swept(id);
-	END IF;
 	RETURN n;
 END
 $$;
+REVOKE ALL ON FUNCTION segments._apply(bigint, text, text, anyarray, regclass, regclass),
+	segments._apply_to(bigint, text, text, anyarray, regclass, regclass, text, text) FROM PUBLIC;
 
 -- Compares a segment's membership with its rule's contacts now.
 CREATE OR REPLACE FUNCTION segments._verify(id bigint, OUT missing bigint, OUT extra bigint)
@@ -559,18 +601,23 @@ BEGIN
 				CASE WHEN n = 1 THEN 'refers' ELSE 'refer' END),
 			HINT = 'Drop those segments or alter their rules first.';
 	END IF;
-	-- every member leaves, logged and announced like any change
-	PERFORM segments._log_writing();
-	IF segments._key_per_tenant() THEN
+	-- every member leaves, logged and announced like any change; on a
+	-- Citus cluster, in each shard group (see _apply)
+	IF segments._citus_method('segments.membership') = 'h' THEN
+		n := segments._run_shard_task('drop', s.id, 'drop');
+	ELSIF segments._key_per_tenant() THEN
+		PERFORM segments._log_writing();
 		WITH gone AS (DELETE FROM segments.membership m WHERE m.segment_id = s.id RETURNING m.tenant, m.contact)
 		INSERT INTO segments.membership_log (segment_id, tenant, contact, joined, cause)
 		SELECT s.id, g.tenant, g.contact, false, 'drop' FROM gone g;
+		GET DIAGNOSTICS n = ROW_COUNT;
 	ELSE
+		PERFORM segments._log_writing();
 		WITH gone AS (DELETE FROM segments.membership m WHERE m.segment_id = s.id RETURNING m.contact)
 		INSERT INTO segments.membership_log (segment_id, contact, joined, cause)
 		SELECT s.id, g.contact, false, 'drop' FROM gone g;
+		GET DIAGNOSTICS n = ROW_COUNT;
 	END IF;
-	GET DIAGNOSTICS n = ROW_COUNT;
 	IF n > 0 THEN
 		PERFORM segments._announce_change(s.id);
 	END IF;
@@ -3423,6 +3470,11 @@ $$;
 CREATE FUNCTION segments._on_shard_task() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'segments_on_shard_task' LANGUAGE C;
 
+-- Runs a task of a catalog change (build, apply, drop, tick) of segment
+-- id in every shard group, returning the sum of the groups' changes.
+CREATE FUNCTION segments._run_shard_task(task text, id bigint, cause text) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'segments_run_shard_task' LANGUAGE C VOLATILE;
+
 -- Every catalog change bumps catalog_version (_writers_lock): on each node
 -- whose copy it updates, the node's writers' lock and caches follow.
 CREATE FUNCTION segments._on_catalog_version() RETURNS trigger
@@ -3447,12 +3499,14 @@ BEGIN
 	EXECUTE format($ddl$
 		CREATE TABLE segments.shard_task (
 			tenant %s NOT NULL,
-			task text NOT NULL CHECK (task IN ('build', 'tick', 'contact')),
+			task text NOT NULL CHECK (task IN ('build', 'apply', 'drop', 'tick', 'contact')),
 			segment_id bigint,
 			clock timestamptz NOT NULL,		-- the rules' clock of the change
 			contact text,					-- of a task of one contact
-			rule segments.rule,				-- of a build, and its segment's tenant
-			rule_tenant text,
+			rule segments.rule,				-- of a build or an apply (NULL: static),
+			rule_tenant text,				-- its segment's tenant,
+			overridden boolean,				-- whether overrides decide too
+			cause text,						-- and the cause to log
 			result bigint)$ddl$,
 		(SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
 			WHERE a.attrelid = 'segments.membership'::pg_catalog.regclass AND a.attname = 'tenant'));
@@ -3521,6 +3575,7 @@ CREATE OR REPLACE FUNCTION segments._sees_all_contacts() RETURNS boolean
 
 REVOKE ALL ON FUNCTION segments._citus_method(regclass), segments._citus_worker(),
 	segments._citus_check(text, regclass, name), segments._on_shard_task(), segments._on_catalog_version(),
+	segments._run_shard_task(text, bigint, text),
 	segments._citus_distribute(regclass) FROM PUBLIC;
 
 -- An installation with tables attached: what attach_* made, as it now makes it.

@@ -320,7 +320,7 @@ segments_build(PG_FUNCTION_ARGS)
 
 	/* on a Citus cluster, every node builds its shard groups' */
 	if (att->distributed)
-		PG_RETURN_INT64(shard_task_run("build", PG_GETARG_INT64(0), rule_now()));
+		PG_RETURN_INT64(shard_task_run("build", PG_GETARG_INT64(0), rule_now(), NULL));
 	PG_RETURN_INT64(membership_build(att, PG_GETARG_INT64(0), text_to_cstring(PG_GETARG_TEXT_PP(1))));
 }
 

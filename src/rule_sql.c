@@ -1170,50 +1170,56 @@ rule_compile_sql(const CheckedRule *cr, bool portable, bool few)
 	return buf.data;
 }
 
-PG_FUNCTION_INFO_V1(segments_overridden_sql);
-
 /*
- * segments._overridden_sql(compiled text, id bigint, tenant text) -> text
- *
  * The members of segment id whose contacts were included or excluded by
  * hand: those compiled selects (its rule's; NULL for a static segment,
  * whose rule is not applied) but the excluded, and the included contacts
- * of its tenant that exist (docs/design.md, "Overrides and static
- * segments").
+ * of its tenant (NULL: every tenant) that exist (docs/design.md,
+ * "Overrides and static segments").
  */
-Datum
-segments_overridden_sql(PG_FUNCTION_ARGS)
+char *
+rule_overridden_sql(Attachments *att, const char *compiled, int64 id, const char *tenant)
 {
-	Attachments *att = rule_load_attachments();
 	const AttachedTable *co = &att->contacts;
-	int64		id = PG_GETARG_INT64(1);
+	const char *overrides = rule_segments_table_sql(att->override_table);
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	if (!PG_ARGISNULL(0))
+	if (compiled)
 		appendStringInfo(&buf, "SELECT q.contact FROM (%s) AS q WHERE NOT EXISTS ("
-						 "SELECT FROM segments.override AS o WHERE o.segment_id" BUILTIN_OP("=") INT64_FORMAT
+						 "SELECT FROM %s AS o WHERE o.segment_id" BUILTIN_OP("=") INT64_FORMAT
 						 " AND NOT o.included AND %s)\nUNION\n",
-						 text_to_cstring(PG_GETARG_TEXT_PP(0)), id,
-						 member_key_matches(att, "o", "q.contact"));
-	appendStringInfo(&buf, "SELECT %s AS contact FROM %s AS c JOIN segments.override AS o ON o.contact" BUILTIN_OP("=") "c.%s",
+						 compiled, overrides, id, member_key_matches(att, "o", "q.contact"));
+	appendStringInfo(&buf, "SELECT %s AS contact FROM %s AS c JOIN %s AS o ON o.contact" BUILTIN_OP("=") "c.%s",
 					 contact_key_sql(att, co, "c"), quote_qualified_identifier(co->schema, co->name),
-					 quote_identifier(co->contact_column));
+					 overrides, quote_identifier(co->contact_column));
 	if (att->key_per_tenant)
 		appendStringInfo(&buf, " AND o.tenant" BUILTIN_OP("=") "c.%s", quote_identifier(co->tenant_column));
 	appendStringInfo(&buf, " WHERE o.segment_id" BUILTIN_OP("=") INT64_FORMAT " AND o.included", id);
-	if (!PG_ARGISNULL(2))
+	if (tenant)
 	{
-		Datum		tenant;
+		Datum		value;
 		int			level = rule_enter_utc();
 
-		(void) rule_read_tenant(att, text_to_cstring(PG_GETARG_TEXT_PP(2)), &tenant);
+		(void) rule_read_tenant(att, tenant, &value);
 		AtEOXact_GUC(true, level);
 		appendStringInfo(&buf, " AND c.%s", quote_identifier(co->tenant_column));
 		append_operator(&buf, getBaseType(co->tenant_type), RT_EQ);
-		append_literal(&buf, tenant, getBaseType(co->tenant_type), -1);
+		append_literal(&buf, value, getBaseType(co->tenant_type), -1);
 	}
-	PG_RETURN_TEXT_P(cstring_to_text(buf.data));
+	return buf.data;
+}
+
+PG_FUNCTION_INFO_V1(segments_overridden_sql);
+
+/* segments._overridden_sql(compiled text, id bigint, tenant text) -> text */
+Datum
+segments_overridden_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(rule_overridden_sql(rule_load_attachments(),
+														 PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)),
+														 PG_GETARG_INT64(1),
+														 PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)))));
 }
 
 /*

@@ -24,6 +24,8 @@
  * contacts, event conditions as per-contact counts.
  */
 extern char *rule_compile_sql(const CheckedRule *cr, bool portable, bool few);
+extern char *rule_overridden_sql(Attachments *att, const char *compiled, int64 id,
+								 const char *tenant);
 
 /*
  * A field (a FIELD item of the rule) as a time: the column, or the jsonb

@@ -28,6 +28,7 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "funcapi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
@@ -50,6 +51,7 @@
 
 PG_FUNCTION_INFO_V1(segments_on_catalog_version);
 PG_FUNCTION_INFO_V1(segments_on_shard_task);
+PG_FUNCTION_INFO_V1(segments_run_shard_task);
 
 /* The columns of segments.shard_task. */
 #define ST_TENANT 1
@@ -59,7 +61,9 @@ PG_FUNCTION_INFO_V1(segments_on_shard_task);
 #define ST_CONTACT 5
 #define ST_RULE 6
 #define ST_RULE_TENANT 7
-#define ST_RESULT 8
+#define ST_OVERRIDDEN 8
+#define ST_CAUSE 9
+#define ST_RESULT 10
 
 /* segments._on_catalog_version() trigger: AFTER UPDATE ... FOR EACH ROW */
 Datum
@@ -113,6 +117,50 @@ build_in(Attachments *group, int64 segment_id, Datum rule, const char *tenant)
 }
 
 /*
+ * Bring a segment's membership in a shard group to what its rule (NULL: a
+ * static segment's, not applied; with overridden, the overrides decide
+ * too) selects there, logged with cause, as segments._apply() does on one
+ * server; returns the joins and leaves.  A drop is an apply of nothing.
+ * Run in the group so that the log's ids come from this node's sequence
+ * and this node holds the log's lock of the transaction (change_feed.c).
+ */
+static int64
+apply_in(Attachments *group, int64 segment_id, bool has_rule, Datum rule, const char *tenant,
+		 bool overridden, const char *cause)
+{
+	char	   *compiled = NULL;
+	bool		isnull;
+	Datum		args[5];
+
+	if (has_rule)
+	{
+		CheckedRule local = *rule_check(rule_datum_body(rule), group->logical, tenant);
+
+		local.att = group;
+		compiled = rule_compile_sql(&local, false, false);
+	}
+	if (overridden)
+		compiled = rule_overridden_sql(group, compiled, segment_id, tenant);
+	else if (compiled == NULL)
+		compiled = psprintf("SELECT NULL::%s AS contact WHERE false", format_type_be(group->key_type));
+	args[0] = Int64GetDatum(segment_id);
+	args[1] = CStringGetTextDatum(compiled);
+	args[2] = CStringGetTextDatum(cause);
+	args[3] = CStringGetTextDatum(rule_segments_table_sql(group->membership_table));
+	args[4] = CStringGetTextDatum(rule_segments_table_sql(group->log_table));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT segments._apply($1, $2, $3, NULL::pg_catalog.text[], "
+							  "$4::pg_catalog.regclass, $5::pg_catalog.regclass)", 5,
+							  (Oid[]) {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID}, args, NULL, false, 1)
+		!= SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not apply segment " INT64_FORMAT " in a shard group", segment_id);
+	args[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	SPI_finish();
+	return isnull ? 0 : DatumGetInt64(args[0]);
+}
+
+/*
  * A contact's membership of a segment (and those using it), now, as a
  * write's at its commit: after an override (override.c).  Returns the
  * joins and leaves.
@@ -151,6 +199,7 @@ segments_on_shard_task(PG_FUNCTION_ARGS)
 	SegmentCache *cache;
 	Attachments *group;
 	char	   *task;
+	char	   *tenant;
 	TimestampTz clock;
 	volatile int64 result = 0;
 
@@ -173,7 +222,9 @@ segments_on_shard_task(PG_FUNCTION_ARGS)
 	maintain_in_shard_task(true);
 	PG_TRY();
 	{
-		cache = strcmp(task, "build") == 0 ? NULL : segment_cache_get();
+		/* a build, an apply or a drop carries what it needs of the catalog */
+		cache = (strcmp(task, "build") == 0 || strcmp(task, "apply") == 0 || strcmp(task, "drop") == 0)
+			? NULL : segment_cache_get();
 		group = citus_shard_group(cache ? cache->att : rule_load_attachments(), RelationGetRelid(td->tg_relation));
 		if (group == NULL)
 			ereport(ERROR,
@@ -181,9 +232,16 @@ segments_on_shard_task(PG_FUNCTION_ARGS)
 					errmsg("segments._on_shard_task() fires only on the shards of segments.shard_task"),
 					errdetail("Table %s is not one.", RelationGetRelationName(td->tg_relation)));
 		rule_pin_now(clock);
+		tenant = isnull[ST_RULE_TENANT - 1] ? NULL : TextDatumGetCString(values[ST_RULE_TENANT - 1]);
 		if (strcmp(task, "build") == 0 && !isnull[ST_SEGMENT - 1] && !isnull[ST_RULE - 1])
-			result = build_in(group, DatumGetInt64(values[ST_SEGMENT - 1]), values[ST_RULE - 1],
-							  isnull[ST_RULE_TENANT - 1] ? NULL : TextDatumGetCString(values[ST_RULE_TENANT - 1]));
+			result = build_in(group, DatumGetInt64(values[ST_SEGMENT - 1]), values[ST_RULE - 1], tenant);
+		else if ((strcmp(task, "apply") == 0 || strcmp(task, "drop") == 0) &&
+				 !isnull[ST_SEGMENT - 1] && !isnull[ST_CAUSE - 1])
+			result = apply_in(group, DatumGetInt64(values[ST_SEGMENT - 1]),
+							  strcmp(task, "apply") == 0 && !isnull[ST_RULE - 1], values[ST_RULE - 1], tenant,
+							  strcmp(task, "apply") == 0 && !isnull[ST_OVERRIDDEN - 1] &&
+							  DatumGetBool(values[ST_OVERRIDDEN - 1]),
+							  TextDatumGetCString(values[ST_CAUSE - 1]));
 		else if (strcmp(task, "contact") == 0 && !isnull[ST_SEGMENT - 1] && !isnull[ST_CONTACT - 1])
 			result = contact_in(cache, group, DatumGetInt64(values[ST_SEGMENT - 1]),
 								TextDatumGetCString(values[ST_CONTACT - 1]));
@@ -267,7 +325,7 @@ shard_representatives(void)
  */
 static int64
 run_rows(List *tenants, const char *task, int64 segment_id, TimestampTz clock, const char *contact,
-		 const char *rule)
+		 const char *rule, const char *cause)
 {
 	StringInfoData sql;
 	ListCell   *lc;
@@ -278,11 +336,13 @@ run_rows(List *tenants, const char *task, int64 segment_id, TimestampTz clock, c
 																				TimestampTzGetDatum(clock))));
 
 	initStringInfo(&sql);
-	appendStringInfoString(&sql, "INSERT INTO segments.shard_task (tenant, task, segment_id, clock, contact, rule, rule_tenant) VALUES ");
+	appendStringInfoString(&sql, "INSERT INTO segments.shard_task (tenant, task, segment_id, clock, contact, "
+						   "rule, rule_tenant, overridden, cause) VALUES ");
 	foreach(lc, tenants)
-		appendStringInfo(&sql, "%s(%s, %s, %s, %s, %s, %s)", foreach_current_index(lc) > 0 ? ", " : "",
+		appendStringInfo(&sql, "%s(%s, %s, %s, %s, %s, %s, %s)", foreach_current_index(lc) > 0 ? ", " : "",
 						 (char *) lfirst(lc), quote_literal_cstr(task), segment, at,
-						 contact ? quote_literal_cstr(contact) : "NULL", rule ? rule : "NULL, NULL");
+						 contact ? quote_literal_cstr(contact) : "NULL", rule ? rule : "NULL, NULL, NULL",
+						 cause ? quote_literal_cstr(cause) : "NULL");
 	appendStringInfoString(&sql, " RETURNING result");
 	if (SPI_execute(sql.data, false, 0) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not run the task on the shard groups");
@@ -300,27 +360,39 @@ run_rows(List *tenants, const char *task, int64 segment_id, TimestampTz clock, c
 }
 
 int64
-shard_task_run(const char *task, int64 segment_id, TimestampTz clock)
+shard_task_run(const char *task, int64 segment_id, TimestampTz clock, const char *cause)
 {
 	int64		total;
 	const char *rule = NULL;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	/* a build's rule and tenant, as SQL literals */
+	/* a segment's rule (NULL when static), tenant and overrides, as SQL literals */
 	if (segment_id > 0)
 	{
-		if (SPI_execute_with_args("SELECT pg_catalog.quote_literal(s.rule::pg_catalog.text) || '::segments.rule, ' "
-								  "|| pg_catalog.quote_nullable(s.tenant) "
+		if (SPI_execute_with_args("SELECT pg_catalog.quote_nullable(CASE WHEN NOT s.static THEN s.rule::pg_catalog.text END) "
+								  "|| '::segments.rule, ' || pg_catalog.quote_nullable(s.tenant) "
+								  "|| ', ' || (s.overridden OR s.static)::pg_catalog.text "
 								  "FROM segments.segment s WHERE s.id OPERATOR(pg_catalog.=) $1",
 								  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(segment_id)}, NULL, true, 1)
 			!= SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "segment " INT64_FORMAT " is not in the catalog", segment_id);
 		rule = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	}
-	total = run_rows(shard_representatives(), task, segment_id, clock, NULL, rule);
+	total = run_rows(shard_representatives(), task, segment_id, clock, NULL, rule, cause);
 	SPI_finish();
 	return total;
+}
+
+/* segments._run_shard_task(task text, id bigint, cause text) -> bigint */
+Datum
+segments_run_shard_task(PG_FUNCTION_ARGS)
+{
+	char	   *task = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	if (strcmp(task, "apply") != 0 && strcmp(task, "drop") != 0)
+		elog(ERROR, "segments._run_shard_task() runs an apply or a drop, not \"%s\"", task);
+	PG_RETURN_INT64(shard_task_run(task, PG_GETARG_INT64(1), rule_now(), text_to_cstring(PG_GETARG_TEXT_PP(2))));
 }
 
 int64
@@ -337,7 +409,7 @@ shard_task_contact(const Attachments *att, int64 segment_id, Datum key)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	total = run_rows(list_make1(quote_literal_cstr(OidOutputFunctionCall(output, tenant))), "contact",
-					 segment_id, rule_now(), contact_key_text(att, key), NULL);
+					 segment_id, rule_now(), contact_key_text(att, key), NULL, NULL);
 	SPI_finish();
 	return total;
 }

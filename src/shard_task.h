@@ -11,11 +11,12 @@
 #include "rule_check.h"
 
 /*
- * Run a task ("build" of segment_id, "tick") in every shard group of the
- * cluster, on its node, in this transaction, at the rules' clock; returns
- * the sum of the groups' results (members built, changes made).
+ * Run a task ("build", "apply" or "drop" of segment_id, logged with cause;
+ * "tick") in every shard group of the cluster, on its node, in this
+ * transaction, at the rules' clock; returns the sum of the groups' results
+ * (members built, changes made).
  */
-extern int64 shard_task_run(const char *task, int64 segment_id, TimestampTz clock);
+extern int64 shard_task_run(const char *task, int64 segment_id, TimestampTz clock, const char *cause);
 
 /*
  * Bring a contact's membership of a segment (and of those using it) up to

@@ -621,7 +621,7 @@ segments_tick(PG_FUNCTION_ARGS)
 	if (!bms_is_empty(swept))
 	{
 		if (cache->att->distributed)
-			changes += shard_task_run("tick", 0, t1);
+			changes += shard_task_run("tick", 0, t1, NULL);
 		else
 			changes += sweep_swept(cache, cache->att, swept, swept_to, t1, &evaluated);
 		MemoryContextSwitchTo(work);
