@@ -653,6 +653,30 @@ $$;
 CREATE FUNCTION segments._log_watermark() RETURNS bigint
 	AS 'MODULE_PATHNAME', 'segments_log_watermark' LANGUAGE C VOLATILE;
 
+-- On a Citus cluster, the watermark of each node's group, read on the node
+-- (src/change_feed.c): each draws the ids of the log rows it holds.
+CREATE FUNCTION segments._log_watermarks(OUT group_id integer, OUT watermark bigint) RETURNS SETOF record
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN EXECUTE $q$SELECT n.groupid, c.success, c.result
+		FROM pg_catalog.run_command_on_all_nodes('SELECT segments._log_watermark()') c
+		JOIN pg_catalog.pg_dist_node n ON n.nodeid = c.nodeid
+		WHERE n.noderole = 'primary'$q$
+	LOOP
+		IF NOT r.success THEN
+			RAISE EXCEPTION 'could not read the change feed''s watermark of node group %', r.groupid
+				USING ERRCODE = 'connection_failure', DETAIL = r.result;
+		END IF;
+		group_id := r.groupid;
+		watermark := r.result::bigint;
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+
 -- A segment's size over time: for each step of the given length from
 -- from_ to to_, its members at the step's end and its joins and leaves in
 -- the step.  Computed from log_rollup (the log counted by minute, as far
@@ -844,6 +868,13 @@ BEGIN
 		RAISE EXCEPTION 'before must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	PERFORM segments._contacts();
+	IF segments._citus_method('segments.membership_log') = 'h' THEN
+		-- the counts of size_history() are kept for the coordinator's ids only
+		RAISE EXCEPTION 'segments.prune_log() does not run on a Citus cluster yet'
+			USING ERRCODE = 'feature_not_supported',
+			DETAIL = 'The log''s rows of each node are counted by minute only as size_history() reads them; pruning them would lose those counts.',
+			HINT = 'Delete old rows of segments.membership_log yourself once no consumer of segments.changes() and no history you need reads them.';
+	END IF;
 	-- what stats has not folded yet stays
 	PERFORM segments._fold_log();
 	WITH gone AS (
@@ -2883,7 +2914,7 @@ REVOKE ALL ON FUNCTION
 	segments._member_columns(), segments._member_values(text),
 	segments._drop_preview(), segments._preview_sql(segments.rule, integer, text, boolean),
 	segments._equip_log(), segments._create_members_view(), segments._create_preview(text),
-	segments._log_writing(), segments._log_last_id(), segments._log_watermark(),
+	segments._log_writing(), segments._log_last_id(), segments._log_watermark(), segments._log_watermarks(),
 	segments._size_history(bigint, timestamptz, timestamptz, interval), segments._logged_segment_id(bigint),
 	segments.size_history(text, timestamptz, timestamptz, interval, anycompatible),
 	segments.size_history(bigint, timestamptz, timestamptz, interval),
@@ -2913,7 +2944,7 @@ REVOKE ALL ON FUNCTION
 GRANT EXECUTE ON FUNCTION
 	segments._key_per_tenant(), segments._contact_type(), segments._member_key(text),
 	segments._preview_sql(segments.rule, integer, text, boolean),
-	segments.changes(text, integer), segments._log_last_id(), segments._summarize_log(),
+	segments.changes(text, integer), segments._log_last_id(), segments._log_watermarks(), segments._summarize_log(),
 	segments.size_history(text, timestamptz, timestamptz, interval, anycompatible),
 	segments.size_history(bigint, timestamptz, timestamptz, interval),
 	segments._size_history(bigint, timestamptz, timestamptz, interval),

@@ -42,6 +42,9 @@
 #include "miscadmin.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
+#include "lib/stringinfo.h"
+#include "utils/timestamp.h"
+#include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/resowner.h"
 
@@ -167,13 +170,78 @@ log_state(char **epoch, int64 *pruned_to)
 	*pruned_to = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 }
 
-/* The id of a cursor "epoch:id" of this log. */
-static int64
-cursor_id(const char *cursor, const char *epoch, int64 pruned_to)
+/*
+ * The feed by node group.  On one server the log's ids come from one
+ * sequence and the feed has one group.  On a Citus cluster each node draws
+ * the ids of the log rows it holds from its own copy of the sequence, which
+ * Citus gives the range [g << 48, (g + 1) << 48) of the node's group g, and
+ * holds the locks of its own writers: the watermark argument holds node by
+ * node, and a cursor is a position in each group's range (docs/design.md,
+ * "The change feed on a cluster").
+ */
+#define GROUP_BITS 48
+#define GROUP_FIRST(g) ((int64) (g) << GROUP_BITS)
+#define GROUP_LAST(g) (GROUP_FIRST((g) + 1) - 1)
+#define GROUP_OF(id) ((int32) ((id) >> GROUP_BITS))
+
+typedef struct FeedRow
+{
+	int64		id;
+	Datum		values[5];		/* segment_id, contact, joined, at, cause */
+	bool		nulls[5];
+} FeedRow;
+
+typedef struct FeedGroup
+{
+	int32		group;
+	int64		last;			/* the range's last id */
+	int64		from;			/* the last id read */
+	int64		until;			/* the watermark, in the group's range */
+	FeedRow    *rows;			/* read, in id order */
+	int			nrows;
+	int			next;			/* the next row to return */
+} FeedGroup;
+
+static int
+group_cmp(const void *a, const void *b)
+{
+	int32		x = ((const FeedGroup *) a)->group;
+	int32		y = ((const FeedGroup *) b)->group;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * A group of the feed, added when new; by_group, a group of a cluster,
+ * otherwise the one of a server, whose range has no end.
+ */
+static FeedGroup *
+feed_group(List **groups, int32 group, bool by_group)
+{
+	ListCell   *lc;
+	FeedGroup  *g;
+
+	foreach(lc, *groups)
+	{
+		g = lfirst(lc);
+		if (g->group == group)
+			return g;
+	}
+	g = palloc0(sizeof(FeedGroup));
+	g->group = group;
+	g->last = by_group ? GROUP_LAST(group) : PG_INT64_MAX;
+	g->from = GROUP_FIRST(group);
+	g->until = -1;				/* not known yet */
+	*groups = lappend(*groups, g);
+	return g;
+}
+
+/* The positions of a cursor "epoch:id[,id...]" of this log, one a group. */
+static void
+cursor_positions(const char *cursor, const char *epoch, int64 pruned_to, bool by_group, List **groups)
 {
 	const char *colon = strrchr(cursor, ':');
-	char	   *end;
-	int64		id;
+	const char *p;
 
 	if (colon == NULL || (size_t) (colon - cursor) != strlen(epoch) ||
 		strncmp(cursor, epoch, colon - cursor) != 0)
@@ -182,26 +250,141 @@ cursor_id(const char *cursor, const char *epoch, int64 pruned_to)
 				errmsg("\"%s\" is not a cursor of this log", cursor),
 				errdetail("A cursor is one that segments.changes() returned since the contacts were attached."),
 				errhint("Read the current membership from segments.membership, then follow the changes from segments.changes(NULL)."));
-	errno = 0;
-	id = strtoi64(colon + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || id < 0 || end == colon + 1)
-		ereport(ERROR,
-				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("\"%s\" is not a cursor of this log", cursor));
-	if (id < pruned_to)
-		ereport(ERROR,
-				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				errmsg("changes after the cursor were pruned"),
-				errdetail("The cursor is at id " INT64_FORMAT "; segments.prune_log() deleted the log up to id " INT64_FORMAT ".",
-						  id, pruned_to),
-				errhint("Read the current membership from segments.membership, then follow the changes from segments.changes(NULL)."));
-	return id;
+	for (p = colon + 1;;)
+	{
+		char	   *end;
+		int64		id;
+		FeedGroup  *g;
+
+		errno = 0;
+		id = strtoi64(p, &end, 10);
+		if (errno != 0 || end == p || id < 0 || (*end != '\0' && *end != ',') ||
+			feed_group(groups, by_group ? GROUP_OF(id) : 0, by_group)->until != -1)
+			ereport(ERROR,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("\"%s\" is not a cursor of this log", cursor));
+		g = feed_group(groups, by_group ? GROUP_OF(id) : 0, by_group);
+		g->from = id;
+		g->until = -2;			/* seen in the cursor */
+		if (g->group == 0 && id < pruned_to)
+			ereport(ERROR,
+					errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					errmsg("changes after the cursor were pruned"),
+					errdetail("The cursor is at id " INT64_FORMAT "; segments.prune_log() deleted the log up to id " INT64_FORMAT ".",
+							  id, pruned_to),
+					errhint("Read the current membership from segments.membership, then follow the changes from segments.changes(NULL)."));
+		if (*end == '\0')
+			break;
+		p = end + 1;
+	}
+}
+
+/*
+ * The watermark of each node group of a Citus cluster (SPI connected):
+ * this node's read here, the others' on their nodes.  A group of the
+ * cursor no node has any more (its node was removed, its shards moved)
+ * draws no more ids: its watermark is its range's end.
+ */
+static void
+cluster_watermarks(List **groups)
+{
+	int32		local;
+	ListCell   *lc;
+	uint64		i;
+
+	if (SPI_execute("SELECT l.groupid FROM pg_catalog.pg_dist_local_group l", true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not read this node's group");
+	local = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &(bool) {false}));
+	feed_group(groups, local, true)->until = watermark();
+	if (SPI_execute("SELECT w.group_id, w.watermark FROM segments._log_watermarks() w", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the watermarks of the cluster's nodes");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int32		group = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (group != local)
+			feed_group(groups, group, true)->until =
+				DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	foreach(lc, *groups)
+	{
+		FeedGroup  *g = lfirst(lc);
+
+		if (g->until == -2)
+			g->until = g->last;
+	}
+}
+
+/*
+ * Read up to max_rows rows of a group after its cursor, up to its
+ * watermark, in id order (SPI connected): by windows of ids from the
+ * cursor on, wider while they come back short.
+ */
+static void
+read_group(FeedGroup *g, SPIPlanPtr plan, int32 max_rows, MemoryContext cxt)
+{
+	int64		from = g->from;
+	int64		until = Min(g->until, g->last);
+	int64		window = Max((int64) max_rows * 2, 1024);
+
+	g->rows = MemoryContextAlloc(cxt, sizeof(FeedRow) * max_rows);
+	while (g->nrows < max_rows && from < until)
+	{
+		int64		to = (until - from > window) ? from + window : until;
+		Datum		args[3] = {Int64GetDatum(from), Int64GetDatum(to), Int64GetDatum(max_rows - g->nrows)};
+		uint64		i;
+
+		CHECK_FOR_INTERRUPTS();
+		/* not read-only: a snapshot of its own, taken after the watermark */
+		if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read segments.membership_log");
+		for (i = 0; i < SPI_processed; i++)
+		{
+			FeedRow    *r = &g->rows[g->nrows++];
+			MemoryContext old = MemoryContextSwitchTo(cxt);
+			bool		isnull;
+			int			c;
+
+			r->id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+			for (c = 0; c < 5; c++)
+			{
+				Form_pg_attribute a = TupleDescAttr(SPI_tuptable->tupdesc, c + 1);
+
+				r->values[c] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, c + 2, &r->nulls[c]);
+				if (!r->nulls[c])
+					r->values[c] = datumCopy(r->values[c], a->attbyval, a->attlen);
+			}
+			MemoryContextSwitchTo(old);
+		}
+		SPI_freetuptable(SPI_tuptable);
+		from = to;
+		if (window < PG_INT64_MAX / 2)
+			window *= 2;
+	}
+}
+
+/* A cursor: the epoch and every group's position, in the groups' order. */
+static char *
+cursor_text(const char *epoch, FeedGroup *groups, int ngroups)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "%s:", epoch);
+	for (i = 0; i < ngroups; i++)
+		appendStringInfo(&buf, "%s" INT64_FORMAT, i > 0 ? "," : "", groups[i].from);
+	return buf.data;
 }
 
 /*
  * segments.changes(after text, max_rows integer)
  *	 RETURNS TABLE (cursor text, segment_id bigint, contact text, joined boolean,
  *					at timestamptz, cause text)
+ *
+ * Each group's changes in id order; the groups' merged by time.
  */
 Datum
 segments_changes(PG_FUNCTION_ARGS)
@@ -214,10 +397,14 @@ segments_changes(PG_FUNCTION_ARGS)
 	Attachments *att;
 	char	   *epoch;
 	int64		pruned_to;
-	int64		from = 0;
-	int64		until;
-	int64		window;
-	int64		left;
+	List	   *group_list = NIL;
+	FeedGroup  *first;
+	FeedGroup  *groups;
+	bool		behind = false;
+	int			ngroups;
+	int			i;
+	int32		left;
+	ListCell   *lc;
 
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
@@ -236,59 +423,68 @@ segments_changes(PG_FUNCTION_ARGS)
 	log_state(&epoch, &pruned_to);
 	epoch = pstrdup(epoch);
 	if (!PG_ARGISNULL(0))
-		from = cursor_id(text_to_cstring(PG_GETARG_TEXT_PP(0)), epoch, pruned_to);
-	else if (pruned_to > 0)
-		from = pruned_to;
-	until = watermark();
+		cursor_positions(text_to_cstring(PG_GETARG_TEXT_PP(0)), epoch, pruned_to, att->distributed, &group_list);
+	first = feed_group(&group_list, 0, att->distributed);
+	first->from = Max(first->from, pruned_to);
+	if (att->distributed)
+		cluster_watermarks(&group_list);
+	else
+		first->until = watermark();
+	MemoryContextSwitchTo(cxt);
+	ngroups = list_length(group_list);
+	groups = palloc(sizeof(FeedGroup) * ngroups);
+	foreach(lc, group_list)
+	{
+		FeedGroup  *g = lfirst(lc);
+
+		groups[foreach_current_index(lc)] = *g;
+		behind |= g->from < Min(g->until, g->last);
+	}
+	qsort(groups, ngroups, sizeof(FeedGroup), group_cmp);
+
 	/* the ranges a build just wrote are read whole until summarized */
-	if (from < until && !RecoveryInProgress() &&
+	if (behind && !RecoveryInProgress() &&
 		SPI_execute("SELECT segments._summarize_log()", false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not summarize segments.membership_log");
 	if (plan == NULL || plan_generation != att->generation)
 	{
 		Oid			types[3] = {INT8OID, INT8OID, INT8OID};
+		/* a key per tenant as its composite's text, (tenant,contact) */
+		char	   *query = psprintf("SELECT l.id, l.segment_id, %s::text, l.joined, l.at, l.cause "
+									 "FROM segments.membership_log l "
+									 "WHERE l.id > $1 AND l.id <= $2 ORDER BY l.id LIMIT $3",
+									 member_key_sql(att, "l"));
 
 		if (plan)
 			SPI_freeplan(plan);
-		/* a key per tenant as its composite's text, (tenant,contact) */
-		plan = keep_generic_plan(psprintf("SELECT l.id, l.segment_id, %s::text, l.joined, l.at, l.cause "
-										  "FROM segments.membership_log l "
-										  "WHERE l.id > $1 AND l.id <= $2 ORDER BY l.id LIMIT $3",
-										  member_key_sql(att, "l")),
-								 3, types);
+		/* Citus plans a distributed read only with its parameters' values */
+		plan = att->distributed ? keep_custom_plan(query, 3, types) : keep_generic_plan(query, 3, types);
 		plan_generation = att->generation;
 	}
-	/* windows of ids from the cursor on, wider while they come back short */
-	window = Max((int64) max_rows * 2, 1024);
-	left = max_rows;
-	while (left > 0 && from < until)
+	for (i = 0; i < ngroups; i++)
+		read_group(&groups[i], plan, max_rows, cxt);
+
+	/* the groups merged by the time of their next change */
+	for (left = max_rows; left > 0; left--)
 	{
-		int64		to = (until - from > window) ? from + window : until;
-		Datum		args[3] = {Int64GetDatum(from), Int64GetDatum(to), Int64GetDatum(left)};
-		uint64		i;
+		FeedGroup  *next = NULL;
+		FeedRow    *r;
+		Datum		values[6];
+		bool		nulls[6] = {false};
 
-		CHECK_FOR_INTERRUPTS();
-		/* not read-only: a snapshot of its own, taken after the watermark */
-		if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not read segments.membership_log");
-		for (i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	row = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			Datum		values[6];
-			bool		nulls[6];
-			int			c;
-
-			for (c = 0; c < 5; c++)
-				values[c + 1] = SPI_getbinval(row, desc, c + 2, &nulls[c + 1]);
-			values[0] = CStringGetTextDatum(psprintf("%s:" INT64_FORMAT, epoch,
-													 DatumGetInt64(SPI_getbinval(row, desc, 1, &nulls[0]))));
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-		}
-		left -= SPI_processed;
-		from = to;
-		if (window < PG_INT64_MAX / 2)
-			window *= 2;
+		for (i = 0; i < ngroups; i++)
+			if (groups[i].next < groups[i].nrows &&
+				(next == NULL || timestamptz_cmp_internal(DatumGetTimestampTz(groups[i].rows[groups[i].next].values[3]),
+														  DatumGetTimestampTz(next->rows[next->next].values[3])) < 0))
+				next = &groups[i];
+		if (next == NULL)
+			break;
+		r = &next->rows[next->next++];
+		next->from = r->id;
+		values[0] = CStringGetTextDatum(cursor_text(epoch, groups, ngroups));
+		memcpy(&values[1], r->values, sizeof(r->values));
+		memcpy(&nulls[1], r->nulls, sizeof(r->nulls));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	SPI_finish();
 	return (Datum) 0;
