@@ -33,7 +33,6 @@
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
-#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
@@ -184,37 +183,10 @@ contact_in(SegmentCache *cache, Attachments *group, int64 segment_id, const char
 	return changes;
 }
 
-/* Run the task of a row (values, isnull) in one shard group. */
-static int64
-run_in_group(const char *task, const Datum *values, const bool *isnull, SegmentCache *cache,
-			 Attachments *group, TimestampTz clock)
-{
-	const char *tenant = isnull[ST_RULE_TENANT - 1] ? NULL : TextDatumGetCString(values[ST_RULE_TENANT - 1]);
-
-	if (strcmp(task, "build") == 0 && !isnull[ST_SEGMENT - 1] && !isnull[ST_RULE - 1])
-		return build_in(group, DatumGetInt64(values[ST_SEGMENT - 1]), values[ST_RULE - 1], tenant);
-	if ((strcmp(task, "apply") == 0 || strcmp(task, "drop") == 0) &&
-		!isnull[ST_SEGMENT - 1] && !isnull[ST_CAUSE - 1])
-		return apply_in(group, DatumGetInt64(values[ST_SEGMENT - 1]),
-						strcmp(task, "apply") == 0 && !isnull[ST_RULE - 1], values[ST_RULE - 1], tenant,
-						strcmp(task, "apply") == 0 && !isnull[ST_OVERRIDDEN - 1] &&
-						DatumGetBool(values[ST_OVERRIDDEN - 1]),
-						TextDatumGetCString(values[ST_CAUSE - 1]));
-	if (strcmp(task, "contact") == 0 && !isnull[ST_SEGMENT - 1] && !isnull[ST_CONTACT - 1])
-		return contact_in(cache, group, DatumGetInt64(values[ST_SEGMENT - 1]),
-						  TextDatumGetCString(values[ST_CONTACT - 1]));
-	if (strcmp(task, "tick") == 0)
-		return tick_sweep_group(cache, group, clock);
-	elog(ERROR, "unknown shard task \"%s\"", task);
-	return 0;
-}
-
 /*
  * segments._on_shard_task() trigger: BEFORE INSERT ... FOR EACH ROW on the
- * shards of segments.shard_task.  Runs the row's task at the coordinator's
- * clock and sets its result: a contact's in the shard's group, the others
- * (a row for each node) in every shard group of this node, one after the
- * other in a memory context reset for each.
+ * shards of segments.shard_task.  Runs the row's task in the shard's group
+ * at the coordinator's clock, and sets its result.
  */
 Datum
 segments_on_shard_task(PG_FUNCTION_ARGS)
@@ -227,6 +199,7 @@ segments_on_shard_task(PG_FUNCTION_ARGS)
 	SegmentCache *cache;
 	Attachments *group;
 	char	   *task;
+	char	   *tenant;
 	TimestampTz clock;
 	volatile int64 result = 0;
 
@@ -259,25 +232,23 @@ segments_on_shard_task(PG_FUNCTION_ARGS)
 					errmsg("segments._on_shard_task() fires only on the shards of segments.shard_task"),
 					errdetail("Table %s is not one.", RelationGetRelationName(td->tg_relation)));
 		rule_pin_now(clock);
-		if (strcmp(task, "contact") == 0)
-			result = run_in_group(task, values, isnull, cache, group, clock);
+		tenant = isnull[ST_RULE_TENANT - 1] ? NULL : TextDatumGetCString(values[ST_RULE_TENANT - 1]);
+		if (strcmp(task, "build") == 0 && !isnull[ST_SEGMENT - 1] && !isnull[ST_RULE - 1])
+			result = build_in(group, DatumGetInt64(values[ST_SEGMENT - 1]), values[ST_RULE - 1], tenant);
+		else if ((strcmp(task, "apply") == 0 || strcmp(task, "drop") == 0) &&
+				 !isnull[ST_SEGMENT - 1] && !isnull[ST_CAUSE - 1])
+			result = apply_in(group, DatumGetInt64(values[ST_SEGMENT - 1]),
+							  strcmp(task, "apply") == 0 && !isnull[ST_RULE - 1], values[ST_RULE - 1], tenant,
+							  strcmp(task, "apply") == 0 && !isnull[ST_OVERRIDDEN - 1] &&
+							  DatumGetBool(values[ST_OVERRIDDEN - 1]),
+							  TextDatumGetCString(values[ST_CAUSE - 1]));
+		else if (strcmp(task, "contact") == 0 && !isnull[ST_SEGMENT - 1] && !isnull[ST_CONTACT - 1])
+			result = contact_in(cache, group, DatumGetInt64(values[ST_SEGMENT - 1]),
+								TextDatumGetCString(values[ST_CONTACT - 1]));
+		else if (strcmp(task, "tick") == 0)
+			result = tick_sweep_group(cache, group, clock);
 		else
-		{
-			MemoryContext each = AllocSetContextCreate(CurrentMemoryContext, "segments shard group task",
-													   ALLOCSET_DEFAULT_SIZES);
-			ListCell   *lc;
-
-			foreach(lc, citus_local_shard_groups(group->logical))
-			{
-				MemoryContext old = MemoryContextSwitchTo(each);
-
-				result += run_in_group(task, values, isnull, cache, lfirst(lc), clock);
-				MemoryContextSwitchTo(old);
-				MemoryContextReset(each);
-				CHECK_FOR_INTERRUPTS();
-			}
-			MemoryContextDelete(each);
-		}
+			elog(ERROR, "unknown shard task \"%s\"", task);
 	}
 	PG_FINALLY();
 	{
@@ -293,15 +264,14 @@ segments_on_shard_task(PG_FUNCTION_ARGS)
 }
 
 /*
- * One tenant value of a shard of segments.shard_task on each node that
- * holds its shards, as SQL literals of the tenant's type: the first of 0,
- * 1, 2, ... (as that type) whose Citus hash falls in the shard's range.
- * The candidates are tried in runs that double until every such shard has
- * one: a series far longer than needed costs seconds, as a set-returning
- * function is read whole.
+ * One tenant value of each shard of segments.shard_task, as SQL literals
+ * of the tenant's type: the first of 0, 1, 2, ... (as that type) whose
+ * Citus hash falls in the shard's range.  The candidates are tried in runs
+ * that double until every shard has one: a series far longer than needed
+ * costs seconds, as a set-returning function is read whole.
  */
 static List *
-node_representatives(void)
+shard_representatives(void)
 {
 	List	   *literals = NIL;
 	MemoryContext caller = CurrentMemoryContext;
@@ -311,8 +281,7 @@ node_representatives(void)
 	int64		candidates;
 	uint64		i;
 
-	if (SPI_execute("SELECT a.atttypid, (SELECT pg_catalog.count(DISTINCT p.groupid) FROM pg_catalog.pg_dist_shard s "
-					" JOIN pg_catalog.pg_dist_placement p ON p.shardid OPERATOR(pg_catalog.=) s.shardid "
+	if (SPI_execute("SELECT a.atttypid, (SELECT pg_catalog.count(*) FROM pg_catalog.pg_dist_shard s "
 					" WHERE s.logicalrelid OPERATOR(pg_catalog.=) a.attrelid) "
 					"FROM pg_catalog.pg_attribute a "
 					"WHERE a.attrelid OPERATOR(pg_catalog.=) 'segments.shard_task'::pg_catalog.regclass "
@@ -327,20 +296,16 @@ node_representatives(void)
 	for (candidates = Max(shards * 16, 1024);; candidates *= 2)
 	{
 		if (candidates > PG_INT32_MAX)
-			elog(ERROR, "could not find a tenant of a shard of segments.shard_task on each node");
+			elog(ERROR, "could not find a tenant of each shard of segments.shard_task");
 		if (SPI_execute(psprintf("SELECT DISTINCT ON (s.shardid) pg_catalog.quote_literal(x.v) "
 								 "FROM pg_catalog.generate_series(0, " INT64_FORMAT ") g "
 								 "CROSS JOIN LATERAL (SELECT (%s)::%s AS v) x "
 								 "JOIN pg_catalog.pg_dist_shard s ON pg_catalog.worker_hash(x.v) "
 								 " BETWEEN s.shardminvalue::pg_catalog.int4 AND s.shardmaxvalue::pg_catalog.int4 "
-								 "WHERE s.shardid IN (SELECT DISTINCT ON (p.groupid) p.shardid "
-								 " FROM pg_catalog.pg_dist_placement p "
-								 " JOIN pg_catalog.pg_dist_shard t ON t.shardid OPERATOR(pg_catalog.=) p.shardid "
-								 " WHERE t.logicalrelid OPERATOR(pg_catalog.=) 'segments.shard_task'::pg_catalog.regclass "
-								 " ORDER BY p.groupid, p.shardid) "
+								 "WHERE s.logicalrelid OPERATOR(pg_catalog.=) 'segments.shard_task'::pg_catalog.regclass "
 								 "ORDER BY s.shardid, g",
 								 candidates - 1, gen, format_type_be(type)), true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not find a tenant of a shard on each node");
+			elog(ERROR, "could not find a tenant of each shard");
 		if ((int64) SPI_processed == shards)
 			break;
 	}
@@ -389,13 +354,7 @@ run_rows(List *tenants, const char *task, int64 segment_id, TimestampTz clock, c
 		if (!isnull)
 			total += DatumGetInt64(n);
 	}
-	/* the rows' shards only: a delete of every shard costs a round trip each */
-	resetStringInfo(&sql);
-	appendStringInfoString(&sql, "DELETE FROM segments.shard_task WHERE tenant IN (");
-	foreach(lc, tenants)
-		appendStringInfo(&sql, "%s%s", foreach_current_index(lc) > 0 ? ", " : "", (char *) lfirst(lc));
-	appendStringInfoChar(&sql, ')');
-	if (SPI_execute(sql.data, false, 0) != SPI_OK_DELETE)
+	if (SPI_execute("DELETE FROM segments.shard_task", false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not clear segments.shard_task");
 	return total;
 }
@@ -420,7 +379,7 @@ shard_task_run(const char *task, int64 segment_id, TimestampTz clock, const char
 			elog(ERROR, "segment " INT64_FORMAT " is not in the catalog", segment_id);
 		rule = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	}
-	total = run_rows(node_representatives(), task, segment_id, clock, NULL, rule, cause);
+	total = run_rows(shard_representatives(), task, segment_id, clock, NULL, rule, cause);
 	SPI_finish();
 	return total;
 }
