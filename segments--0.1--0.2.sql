@@ -2845,6 +2845,16 @@ BEGIN
 			DETAIL = format('Table %s is not the attached %s table nor one of its partitions.',
 				TG_RELID::pg_catalog.regclass, TG_ARGV[0]);
 	END IF;
+	IF segments._citus_method(TG_RELID) IS NOT NULL THEN
+		-- Citus fires the table's TRUNCATE triggers on the coordinator
+		-- before it truncates the shards, and none on the shards
+		RAISE EXCEPTION 'cannot truncate %: segments cannot follow a TRUNCATE on a Citus cluster yet',
+				TG_RELID::pg_catalog.regclass
+			USING ERRCODE = 'feature_not_supported',
+			DETAIL = 'Citus truncates the shards after the table''s triggers have run, and segments would miss the rows removed.',
+			HINT = format('Delete the rows instead (DELETE FROM %s), which is maintained, or detach the table first.',
+				TG_RELID::pg_catalog.regclass);
+	END IF;
 	IF segments._truncate_done(TG_RELID) THEN
 		RETURN NULL;
 	END IF;

@@ -15,6 +15,10 @@
  *			  (SEGMENTS_LOCK_KEY, 1)
  *	 class 6  a transaction writing the log (key: the 64-bit log id below
  *			  which it writes nothing; change_feed.c)
+ *	 class 7  on a Citus node, a bucket of the turns of a shard group's
+ *			  contacts (key: the contacts' shard, bucket): a distributed
+ *			  transaction works on a node over several connections, one
+ *			  for each shard group it touched, which must not share turns
  */
 #ifndef SEGMENTS_LOCKS_H
 #define SEGMENTS_LOCKS_H
@@ -28,6 +32,7 @@
 #define TURN_CONTACT_CLASS 4
 #define SEGMENTS_LOCK_CLASS 5
 #define LOG_WRITER_CLASS 6
+#define TURN_GROUP_BUCKET_CLASS 7
 
 #define WRITERS_LOCK_KEY2 0
 #define TICK_LOCK_KEY2 1

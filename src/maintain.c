@@ -33,6 +33,8 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "commands/trigger.h"
@@ -1156,9 +1158,22 @@ prepare_plans(Attachments *att)
 {
 	Oid			write_types[4] = {INT8ARRAYOID, get_array_type(att->key_type), BOOLARRAYOID, TEXTOID};
 	const char *columns = member_key_columns(att);
+	const char *log_id = "";
+	const char *log_id_value = "";
 
 	if (plans_generation == att->generation)
 		return;
+	/* a shard group's log has no identity: its ids from the log's sequence */
+	if (att->logical != NULL)
+	{
+		Oid			log = get_relname_relid(att->logical->log_table, get_namespace_oid("segments", false));
+		Oid			sequence = getIdentitySequence(log, get_attnum(log, "id"), false);
+
+		log_id = "id, ";
+		log_id_value = psprintf("pg_catalog.nextval(%s::pg_catalog.regclass), ",
+								quote_literal_cstr(quote_qualified_identifier(get_namespace_name(get_rel_namespace(sequence)),
+																			  get_rel_name(sequence))));
+	}
 	if (write_plan)
 		SPI_freeplan(write_plan);
 	write_plan = NULL;
@@ -1181,8 +1196,8 @@ prepare_plans(Attachments *att)
 											"  INSERT INTO %s AS m (segment_id, %s)"
 											"  SELECT c.segment_id, %s FROM change c WHERE c.joined"
 											"  RETURNING m.segment_id, %s AS contact) "
-											"INSERT INTO %s AS g (segment_id, %s, joined, cause) "
-											"SELECT c.segment_id, %s, c.joined, $4 FROM ("
+											"INSERT INTO %s AS g (%ssegment_id, %s, joined, cause) "
+											"SELECT %sc.segment_id, %s, c.joined, $4 FROM ("
 											" SELECT l.segment_id, l.contact, false AS joined FROM left_ l"
 											" UNION ALL SELECT j.segment_id, j.contact, true FROM joined j) c "
 											"ORDER BY c.joined, c.contact, c.segment_id",
@@ -1194,8 +1209,8 @@ prepare_plans(Attachments *att)
 											rule_segments_table_sql(att->membership_table),
 											columns, member_key_values(att, "c.contact"),
 											member_key_sql(att, "m"),
-											rule_segments_table_sql(att->log_table),
-											columns, member_key_values(att, "c.contact")),
+											rule_segments_table_sql(att->log_table), log_id,
+											columns, log_id_value, member_key_values(att, "c.contact")),
 								   4, write_types);
 
 	plans_generation = att->generation;
@@ -1530,8 +1545,8 @@ maintain_chunks(SegmentCache *cache, Bitmapset *segments, const EvalNeeds *needs
  * TURN_BUCKETS buckets as well: a transaction with few contacts takes each
  * one's bucket in RowExclusiveLock (which does not conflict with itself)
  * and then the contact in ExclusiveLock; one with many takes their buckets
- * in ExclusiveLock.  Everybody takes them in the order (bucket, bucket lock
- * before contact locks, hash), so turns cannot deadlock.  Their tags are
+ * in ExclusiveLock.  Everybody takes them in the order (space, bucket,
+ * bucket lock before contact locks, hash), so turns cannot deadlock.  Their tags are
  * in locks.h.
  */
 #define TURN_BUCKETS 256
@@ -1539,9 +1554,19 @@ maintain_chunks(SegmentCache *cache, Bitmapset *segments, const EvalNeeds *needs
 
 typedef struct Turn
 {
+	uint16		class;			/* the bucket's lock class and key (TURN_SPACE) */
+	uint32		space;
 	uint32		bucket;
 	uint64		hash;
 } Turn;
+
+/*
+ * The space of a batch's turns: one server's, or on a Citus node its shard
+ * group's (locks.h, class 7), so that two connections of one distributed
+ * transaction, each with its shard groups, never wait for each other.
+ */
+#define TURN_SPACE(att) ((att)->logical != NULL ? (uint32) (att)->contacts.relid : SEGMENTS_LOCK_KEY)
+#define TURN_SPACE_CLASS(att) ((att)->logical != NULL ? TURN_GROUP_BUCKET_CLASS : TURN_BUCKET_CLASS)
 
 static int
 turn_cmp(const void *a, const void *b)
@@ -1549,6 +1574,10 @@ turn_cmp(const void *a, const void *b)
 	const Turn *x = a;
 	const Turn *y = b;
 
+	if (x->class != y->class)
+		return x->class < y->class ? -1 : 1;
+	if (x->space != y->space)
+		return x->space < y->space ? -1 : 1;
 	if (x->bucket != y->bucket)
 		return x->bucket < y->bucket ? -1 : 1;
 	return (x->hash > y->hash) - (x->hash < y->hash);
@@ -1572,13 +1601,14 @@ lock_turn(uint32 key1, uint32 key2, uint16 class, LOCKMODE mode)
 	(void) LockAcquire(&tag, mode, false, false);
 }
 
+/* Every turn of a space (TURN_SPACE). */
 static void
-lock_all_turns(void)
+lock_all_turns(uint32 space, uint16 class)
 {
 	uint32		bucket;
 
 	for (bucket = 0; bucket < TURN_BUCKETS; bucket++)
-		lock_turn(SEGMENTS_LOCK_KEY, bucket, TURN_BUCKET_CLASS, ExclusiveLock);
+		lock_turn(space, bucket, class, ExclusiveLock);
 }
 
 /*
@@ -1596,37 +1626,38 @@ take_turns(List *batches)
 	int			i;
 	bool		many;
 
+	/* a queue that spilled holds contacts in every bucket of its space */
 	foreach(lc, batches)
 	{
-		ContactQueue *contacts = ((PendingBatch *) lfirst(lc))->contacts;
+		PendingBatch *batch = lfirst(lc);
 
-		if (contact_queue_spilled(contacts))
-		{
-			lock_all_turns();
-			return;
-		}
-		total += contact_queue_count(contacts);
+		total += contact_queue_spilled(batch->contacts) ? TURN_BUCKETS : contact_queue_count(batch->contacts);
 	}
 	turns = palloc(sizeof(Turn) * Max(total, 1));
 	foreach(lc, batches)
 	{
-		ContactQueue *contacts = ((PendingBatch *) lfirst(lc))->contacts;
+		PendingBatch *batch = lfirst(lc);
+		bool		spilled = contact_queue_spilled(batch->contacts);
 
-		contact_queue_rewind(contacts);
-		while (contact_queue_next(contacts, &key))
+		if (!spilled)
+			contact_queue_rewind(batch->contacts);
+		for (i = 0; spilled ? i < TURN_BUCKETS : contact_queue_next(batch->contacts, &key); i++)
 		{
-			turns[n].hash = key_hash64(key);
-			turns[n].bucket = (uint32) (turns[n].hash % TURN_BUCKETS);
+			turns[n].class = TURN_SPACE_CLASS(batch->att);
+			turns[n].space = TURN_SPACE(batch->att);
+			turns[n].hash = spilled ? 0 : key_hash64(key);
+			turns[n].bucket = spilled ? (uint32) i : (uint32) (turns[n].hash % TURN_BUCKETS);
 			n++;
 		}
 	}
+	/* with a spilled queue, n > TURN_CONTACTS_MAX: buckets only */
 	qsort(turns, n, sizeof(Turn), turn_cmp);
 	many = n > TURN_CONTACTS_MAX;
 	for (i = 0; i < n; i++)
 	{
-		if (i == 0 || turns[i].bucket != turns[i - 1].bucket)
-			lock_turn(SEGMENTS_LOCK_KEY, turns[i].bucket, TURN_BUCKET_CLASS,
-					  many ? ExclusiveLock : RowExclusiveLock);
+		if (i == 0 || turns[i].bucket != turns[i - 1].bucket || turns[i].space != turns[i - 1].space ||
+			turns[i].class != turns[i - 1].class)
+			lock_turn(turns[i].space, turns[i].bucket, turns[i].class, many ? ExclusiveLock : RowExclusiveLock);
 		if (!many && (i == 0 || turn_cmp(&turns[i], &turns[i - 1]) != 0))
 			lock_turn((uint32) (turns[i].hash >> 32), (uint32) turns[i].hash, TURN_CONTACT_CLASS,
 					  ExclusiveLock);
@@ -1841,7 +1872,7 @@ segments_writers_lock(PG_FUNCTION_ARGS)
 void
 maintain_take_all_turns(void)
 {
-	lock_all_turns();
+	lock_all_turns(SEGMENTS_LOCK_KEY, TURN_BUCKET_CLASS);
 }
 
 /*
@@ -1959,7 +1990,7 @@ segments_flush(PG_FUNCTION_ARGS)
 Datum
 segments_take_all_turns(PG_FUNCTION_ARGS)
 {
-	lock_all_turns();
+	lock_all_turns(SEGMENTS_LOCK_KEY, TURN_BUCKET_CLASS);
 	PG_RETURN_VOID();
 }
 

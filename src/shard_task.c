@@ -125,16 +125,16 @@ build_in(Attachments *group, int64 segment_id, Datum rule, const char *tenant)
  * and this node holds the log's lock of the transaction (change_feed.c).
  */
 static int64
-apply_in(Attachments *group, int64 segment_id, bool has_rule, Datum rule, const char *tenant,
+apply_in(Attachments *group, int64 segment_id, const RuleBody *rule, const char *tenant,
 		 bool overridden, const char *cause)
 {
 	char	   *compiled = NULL;
 	bool		isnull;
 	Datum		args[5];
 
-	if (has_rule)
+	if (rule)
 	{
-		CheckedRule local = *rule_check(rule_datum_body(rule), group->logical, tenant);
+		CheckedRule local = *rule_check(rule, group->logical, tenant);
 
 		local.att = group;
 		compiled = rule_compile_sql(&local, false, false);
@@ -238,13 +238,24 @@ segments_on_shard_task(PG_FUNCTION_ARGS)
 		else if ((strcmp(task, "apply") == 0 || strcmp(task, "drop") == 0) &&
 				 !isnull[ST_SEGMENT - 1] && !isnull[ST_CAUSE - 1])
 			result = apply_in(group, DatumGetInt64(values[ST_SEGMENT - 1]),
-							  strcmp(task, "apply") == 0 && !isnull[ST_RULE - 1], values[ST_RULE - 1], tenant,
+							  strcmp(task, "apply") == 0 && !isnull[ST_RULE - 1] ?
+							  rule_datum_body(values[ST_RULE - 1]) : NULL, tenant,
 							  strcmp(task, "apply") == 0 && !isnull[ST_OVERRIDDEN - 1] &&
 							  DatumGetBool(values[ST_OVERRIDDEN - 1]),
 							  TextDatumGetCString(values[ST_CAUSE - 1]));
 		else if (strcmp(task, "contact") == 0 && !isnull[ST_SEGMENT - 1] && !isnull[ST_CONTACT - 1])
+		{
+			/*
+			 * The override just made the segment overridden; this backend
+			 * may not see that row of the catalog (another of the change's
+			 * connections to this node wrote it), but sees the overrides,
+			 * which are the contact's shard group's.  Reading them for a
+			 * segment without any changes nothing, so the flag is kept.
+			 */
+			cache->segments[segment_index(cache, DatumGetInt64(values[ST_SEGMENT - 1]))].overridden = true;
 			result = contact_in(cache, group, DatumGetInt64(values[ST_SEGMENT - 1]),
 								TextDatumGetCString(values[ST_CONTACT - 1]));
+		}
 		else if (strcmp(task, "tick") == 0)
 			result = tick_sweep_group(cache, group, clock);
 		else
