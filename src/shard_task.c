@@ -40,6 +40,7 @@
 #include "contact_data.h"
 #include "contact_key.h"
 #include "contact_queue.h"
+#include "locks.h"
 #include "maintain.h"
 #include "membership.h"
 #include "rule_sql.h"
@@ -65,6 +66,45 @@ PG_FUNCTION_INFO_V1(segments_run_shard_task);
 #define ST_CAUSE 9
 #define ST_RESULT 10
 
+/*
+ * On a Citus node, refuse a catalog change in a transaction whose other
+ * connections to this node wrote attached tables: they hold the node's
+ * writers' lock, which the change would wait for until the transaction
+ * ends (Citus would report a distributed deadlock after a while).
+ */
+static void
+refuse_after_sibling_writes(void)
+{
+	bool		found;
+
+	if (!citus_installed())
+		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute(psprintf("SELECT EXISTS (SELECT FROM pg_catalog.get_current_transaction_id() me "
+							 " JOIN pg_catalog.get_all_active_transactions() a "
+							 "  ON a.transaction_number OPERATOR(pg_catalog.=) me.transaction_number "
+							 "  AND a.transaction_stamp OPERATOR(pg_catalog.=) me.transaction_stamp "
+							 " JOIN pg_catalog.pg_locks l ON l.pid OPERATOR(pg_catalog.=) a.process_id "
+							 " WHERE me.transaction_number OPERATOR(pg_catalog.<>) 0 "
+							 "  AND a.process_id OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid() "
+							 "  AND l.locktype OPERATOR(pg_catalog.=) 'advisory' AND l.granted "
+							 "  AND l.classid OPERATOR(pg_catalog.=) %u::pg_catalog.oid "
+							 "  AND l.objid OPERATOR(pg_catalog.=) %u::pg_catalog.oid "
+							 "  AND l.objsubid OPERATOR(pg_catalog.=) %d)",
+							 (unsigned) SEGMENTS_LOCK_KEY, (unsigned) WRITERS_LOCK_KEY2, SEGMENTS_LOCK_CLASS),
+					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read this transaction's connections to this node");
+	found = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &(bool) {false}));
+	SPI_finish();
+	if (found)
+		ereport(ERROR,
+				errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				errmsg("a segments catalog change cannot follow writes to attached tables in the same transaction on a Citus cluster"),
+				errdetail("The transaction wrote attached tables over other connections to this node, whose writers' lock the change would wait for until the transaction ends."),
+				errhint("Commit the writes first, or make the catalog change before them."));
+}
+
 /* segments._on_catalog_version() trigger: AFTER UPDATE ... FOR EACH ROW */
 Datum
 segments_on_catalog_version(PG_FUNCTION_ARGS)
@@ -78,6 +118,7 @@ segments_on_catalog_version(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				errmsg("segments._on_catalog_version() must be fired AFTER UPDATE ... FOR EACH ROW on segments.catalog_version"));
+	refuse_after_sibling_writes();
 	maintain_catalog_lock();
 	segment_cache_catalog_changed();
 	return PointerGetDatum(NULL);

@@ -68,5 +68,21 @@ SELECT count(*) AS list_triggers_left
 FROM run_command_on_all_nodes($$SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
 	WHERE c.relname LIKE 'list_entries%' AND t.tgname LIKE 'segments%'$$) r WHERE r.result <> '0';
 SELECT * FROM segments.verify_all() WHERE missing + extra > 0;
+-- A catalog change after writes made over several connections to a node
+-- in the same transaction is refused, not left to wait for its own
+-- transaction (one connection a shard: citus.force_max_query_parallelization).
+BEGIN;
+SET LOCAL citus.force_max_query_parallelization = on;
+UPDATE contacts SET score = score + 1;
+SELECT segments.create_segment('late', 'score > 50');
+ROLLBACK;
+-- Made first, or committed first, it is done.
+BEGIN;
+SELECT segments.create_segment('late', 'score > 50') > 0 AS built;
+SET LOCAL citus.force_max_query_parallelization = on;
+UPDATE contacts SET score = score + 1;
+COMMIT;
+SELECT * FROM segments.verify_all() WHERE missing + extra > 0;
+SELECT segments.drop_segment('late');
 DROP VIEW sizes;
 DROP TABLE sizes_before;
