@@ -82,9 +82,6 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	n bigint;
-	fresh text;
-	stored_only text := '';
-	columns text := segments._member_columns();
 	-- a shard of the log has no identity: its ids from the log's sequence
 	log_id text := '';
 	log_id_value text := '';
