@@ -286,11 +286,31 @@ cursor_positions(const char *cursor, const char *epoch, int64 pruned_to, bool by
  * draws no more ids: its watermark is its range's end.
  */
 static void
-cluster_watermarks(List **groups)
+cluster_watermarks(List **groups, const char *cursor)
 {
 	int32		local;
+	int32		last_group;
 	ListCell   *lc;
 	uint64		i;
+
+	/*
+	 * No group past the last the cluster made: each costs a read of every
+	 * shard, and a cursor is the caller's to write
+	 */
+	if (SPI_execute("SELECT greatest((SELECT max(n.groupid) FROM pg_catalog.pg_dist_node n), "
+					"(SELECT s.last_value FROM pg_catalog.pg_sequences s "
+					"  WHERE s.schemaname OPERATOR(pg_catalog.=) 'pg_catalog' "
+					"  AND s.sequencename OPERATOR(pg_catalog.=) 'pg_dist_groupid_seq'))::pg_catalog.int4",
+					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the cluster's node groups");
+	last_group = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &(bool) {false}));
+	foreach(lc, *groups)
+		if (((FeedGroup *) lfirst(lc))->group > last_group)
+			ereport(ERROR,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("\"%s\" is not a cursor of this log", cursor),
+					errdetail("It names node group %d; the cluster's last is %d.",
+							  ((FeedGroup *) lfirst(lc))->group, last_group));
 
 	if (SPI_execute("SELECT l.groupid FROM pg_catalog.pg_dist_local_group l", true, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
@@ -427,7 +447,7 @@ segments_changes(PG_FUNCTION_ARGS)
 	first = feed_group(&group_list, 0, att->distributed);
 	first->from = Max(first->from, pruned_to);
 	if (att->distributed)
-		cluster_watermarks(&group_list);
+		cluster_watermarks(&group_list, PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	else
 		first->until = watermark();
 	MemoryContextSwitchTo(cxt);

@@ -71,12 +71,14 @@ FROM segments.changes((SELECT f.cursor FROM followed f ORDER BY f.n DESC LIMIT 1
 ORDER BY segment_id;
 
 -- What is not a cursor of this log is refused: two positions in one
--- group, a negative one, another log's (their codes: the epoch is new
--- with each attach).
+-- group, a negative one, another log's, one of a node group the cluster
+-- never had (their codes: the epoch is new with each attach).
 \set VERBOSITY sqlstate
 SELECT * FROM segments.changes((SELECT split_part(c.cursor, ':', 1) || ':5,6' FROM segments.changes(NULL, 1) c));
 SELECT * FROM segments.changes((SELECT split_part(c.cursor, ':', 1) || ':-1' FROM segments.changes(NULL, 1) c));
 SELECT * FROM segments.changes('another:0');
+SELECT * FROM segments.changes((SELECT split_part(c.cursor, ':', 1) || ':0,' || (1000::bigint << 48)
+	FROM segments.changes(NULL, 1) c));
 \set VERBOSITY terse
 -- A cursor naming only some groups starts the others from their start.
 SELECT count(*) = (SELECT count(*) FROM segments.membership_log) AS whole_log
