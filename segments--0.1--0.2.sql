@@ -3511,7 +3511,7 @@ CREATE FUNCTION segments._on_shard_task() RETURNS trigger
 -- Runs a task of a catalog change (build, apply, drop, tick) of segment
 -- id in every shard group, returning the sum of the groups' changes.
 CREATE FUNCTION segments._run_shard_task(task text, id bigint, cause text) RETURNS bigint
-	AS 'MODULE_PATHNAME', 'segments_run_shard_task' LANGUAGE C VOLATILE;
+	AS 'MODULE_PATHNAME', 'segments_run_shard_task' LANGUAGE C VOLATILE STRICT;
 
 -- Every catalog change bumps catalog_version (_writers_lock): on each node
 -- whose copy it updates, the node's writers' lock and caches follow.

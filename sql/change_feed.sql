@@ -74,6 +74,9 @@ SELECT * FROM segments.changes('not a cursor');
 SELECT state, regexp_replace(message, '[0-9a-f]{32}', '<epoch>') AS message
 FROM try($$SELECT * FROM segments.changes((SELECT cursor FROM last_cursor) || '0x')$$);
 SELECT * FROM segments.changes(NULL, 0);
+-- Any max_rows above that is taken: the log is read in batches.
+SELECT count(*) = (SELECT count(*) FROM segments.membership_log) AS whole_log
+FROM segments.changes(NULL, 2147483647);
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT * FROM segments.changes();
 ROLLBACK;

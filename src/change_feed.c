@@ -46,6 +46,7 @@
 #include "utils/timestamp.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/resowner.h"
 
 #include "change_feed.h"
@@ -195,12 +196,17 @@ typedef struct FeedGroup
 {
 	int32		group;
 	int64		last;			/* the range's last id */
-	int64		from;			/* the last id read */
+	int64		from;			/* the last id returned */
 	int64		until;			/* the watermark, in the group's range */
-	FeedRow    *rows;			/* read, in id order */
+	int64		read_to;		/* the log is read up to here */
+	FeedRow    *rows;			/* a batch read, in id order */
 	int			nrows;
 	int			next;			/* the next row to return */
+	MemoryContext cxt;			/* the batch's, reset for the next */
 } FeedGroup;
+
+/* The rows of a group read at once: memory stays bounded whatever max_rows. */
+#define FEED_BATCH 1000
 
 static int
 group_cmp(const void *a, const void *b)
@@ -238,7 +244,8 @@ feed_group(List **groups, int32 group, bool by_group)
 
 /* The positions of a cursor "epoch:id[,id...]" of this log, one a group. */
 static void
-cursor_positions(const char *cursor, const char *epoch, int64 pruned_to, bool by_group, List **groups)
+cursor_positions(const char *cursor, const char *epoch, int64 pruned_to, bool by_group, int32 last_group,
+				 List **groups)
 {
 	const char *colon = strrchr(cursor, ':');
 	const char *p;
@@ -258,7 +265,9 @@ cursor_positions(const char *cursor, const char *epoch, int64 pruned_to, bool by
 
 		errno = 0;
 		id = strtoi64(p, &end, 10);
+		/* no group past the cluster's last: each costs a read of every shard */
 		if (errno != 0 || end == p || id < 0 || (*end != '\0' && *end != ',') ||
+			(by_group && GROUP_OF(id) > last_group) ||
 			feed_group(groups, by_group ? GROUP_OF(id) : 0, by_group)->until != -1)
 			ereport(ERROR,
 					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -285,32 +294,26 @@ cursor_positions(const char *cursor, const char *epoch, int64 pruned_to, bool by
  * cursor no node has any more (its node was removed, its shards moved)
  * draws no more ids: its watermark is its range's end.
  */
-static void
-cluster_watermarks(List **groups, const char *cursor)
+/* The last node group the cluster made (SPI connected). */
+static int32
+cluster_last_group(void)
 {
-	int32		local;
-	int32		last_group;
-	ListCell   *lc;
-	uint64		i;
-
-	/*
-	 * No group past the last the cluster made: each costs a read of every
-	 * shard, and a cursor is the caller's to write
-	 */
 	if (SPI_execute("SELECT greatest((SELECT max(n.groupid) FROM pg_catalog.pg_dist_node n), "
 					"(SELECT s.last_value FROM pg_catalog.pg_sequences s "
 					"  WHERE s.schemaname OPERATOR(pg_catalog.=) 'pg_catalog' "
 					"  AND s.sequencename OPERATOR(pg_catalog.=) 'pg_dist_groupid_seq'))::pg_catalog.int4",
 					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read the cluster's node groups");
-	last_group = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &(bool) {false}));
-	foreach(lc, *groups)
-		if (((FeedGroup *) lfirst(lc))->group > last_group)
-			ereport(ERROR,
-					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					errmsg("\"%s\" is not a cursor of this log", cursor),
-					errdetail("It names node group %d; the cluster's last is %d.",
-							  ((FeedGroup *) lfirst(lc))->group, last_group));
+	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &(bool) {false}));
+}
+
+static void
+cluster_watermarks(List **groups)
+{
+	int32		local;
+	ListCell   *lc;
+	uint64		i;
+	List	   *nodes = NIL;
 
 	if (SPI_execute("SELECT l.groupid FROM pg_catalog.pg_dist_local_group l", true, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
@@ -328,32 +331,43 @@ cluster_watermarks(List **groups, const char *cursor)
 			feed_group(groups, group, true)->until =
 				DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
 	}
+	if (SPI_execute("SELECT DISTINCT n.groupid FROM pg_catalog.pg_dist_node n", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the cluster's node groups");
+	for (i = 0; i < SPI_processed; i++)
+		nodes = lappend_int(nodes, DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1,
+															   &(bool) {false})));
+	/*
+	 * A group of the cursor that gave no watermark: its node is gone, and
+	 * it draws no more ids, or it is there but did not answer (disabled,
+	 * not a primary), and its changes wait where the cursor is.
+	 */
 	foreach(lc, *groups)
 	{
 		FeedGroup  *g = lfirst(lc);
 
 		if (g->until == -2)
-			g->until = g->last;
+			g->until = list_member_int(nodes, g->group) ? g->from : g->last;
 	}
 }
 
 /*
- * Read up to max_rows rows of a group after its cursor, up to its
- * watermark, in id order (SPI connected): by windows of ids from the
- * cursor on, wider while they come back short.
+ * Read the next batch of a group's rows, after what was read and up to its
+ * watermark, in id order (SPI connected): by windows of ids, wider while
+ * they come back short.  Returns false when there is none left.
  */
-static void
-read_group(FeedGroup *g, SPIPlanPtr plan, int32 max_rows, MemoryContext cxt)
+static bool
+read_group(FeedGroup *g, SPIPlanPtr plan, int batch)
 {
-	int64		from = g->from;
 	int64		until = Min(g->until, g->last);
-	int64		window = Max((int64) max_rows * 2, 1024);
+	int64		window = Max((int64) batch * 2, 1024);
 
-	g->rows = MemoryContextAlloc(cxt, sizeof(FeedRow) * max_rows);
-	while (g->nrows < max_rows && from < until)
+	MemoryContextReset(g->cxt);
+	g->rows = MemoryContextAlloc(g->cxt, sizeof(FeedRow) * batch);
+	g->nrows = g->next = 0;
+	while (g->nrows < batch && g->read_to < until)
 	{
-		int64		to = (until - from > window) ? from + window : until;
-		Datum		args[3] = {Int64GetDatum(from), Int64GetDatum(to), Int64GetDatum(max_rows - g->nrows)};
+		int64		to = (until - g->read_to > window) ? g->read_to + window : until;
+		Datum		args[3] = {Int64GetDatum(g->read_to), Int64GetDatum(to), Int64GetDatum(batch - g->nrows)};
 		uint64		i;
 
 		CHECK_FOR_INTERRUPTS();
@@ -363,7 +377,7 @@ read_group(FeedGroup *g, SPIPlanPtr plan, int32 max_rows, MemoryContext cxt)
 		for (i = 0; i < SPI_processed; i++)
 		{
 			FeedRow    *r = &g->rows[g->nrows++];
-			MemoryContext old = MemoryContextSwitchTo(cxt);
+			MemoryContext old = MemoryContextSwitchTo(g->cxt);
 			bool		isnull;
 			int			c;
 
@@ -379,10 +393,12 @@ read_group(FeedGroup *g, SPIPlanPtr plan, int32 max_rows, MemoryContext cxt)
 			MemoryContextSwitchTo(old);
 		}
 		SPI_freetuptable(SPI_tuptable);
-		from = to;
+		/* a full batch ends at its last row; a short window was read whole */
+		g->read_to = g->nrows == batch ? g->rows[batch - 1].id : to;
 		if (window < PG_INT64_MAX / 2)
 			window *= 2;
 	}
+	return g->nrows > 0;
 }
 
 /* A cursor: the epoch and every group's position, in the groups' order. */
@@ -443,11 +459,12 @@ segments_changes(PG_FUNCTION_ARGS)
 	log_state(&epoch, &pruned_to);
 	epoch = pstrdup(epoch);
 	if (!PG_ARGISNULL(0))
-		cursor_positions(text_to_cstring(PG_GETARG_TEXT_PP(0)), epoch, pruned_to, att->distributed, &group_list);
+		cursor_positions(text_to_cstring(PG_GETARG_TEXT_PP(0)), epoch, pruned_to, att->distributed,
+						 att->distributed ? cluster_last_group() : 0, &group_list);
 	first = feed_group(&group_list, 0, att->distributed);
 	first->from = Max(first->from, pruned_to);
 	if (att->distributed)
-		cluster_watermarks(&group_list, PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)));
+		cluster_watermarks(&group_list);
 	else
 		first->until = watermark();
 	MemoryContextSwitchTo(cxt);
@@ -482,7 +499,11 @@ segments_changes(PG_FUNCTION_ARGS)
 		plan_generation = att->generation;
 	}
 	for (i = 0; i < ngroups; i++)
-		read_group(&groups[i], plan, max_rows, cxt);
+	{
+		groups[i].read_to = groups[i].from;
+		groups[i].cxt = AllocSetContextCreate(cxt, "segments feed group", ALLOCSET_DEFAULT_SIZES);
+		(void) read_group(&groups[i], plan, Min(max_rows, FEED_BATCH));
+	}
 
 	/* the groups merged by the time of their next change */
 	for (left = max_rows; left > 0; left--)
@@ -493,7 +514,8 @@ segments_changes(PG_FUNCTION_ARGS)
 		bool		nulls[6] = {false};
 
 		for (i = 0; i < ngroups; i++)
-			if (groups[i].next < groups[i].nrows &&
+			if ((groups[i].next < groups[i].nrows ||
+				 read_group(&groups[i], plan, Min(max_rows, FEED_BATCH))) &&
 				(next == NULL || timestamptz_cmp_internal(DatumGetTimestampTz(groups[i].rows[groups[i].next].values[3]),
 														  DatumGetTimestampTz(next->rows[next->next].values[3])) < 0))
 				next = &groups[i];

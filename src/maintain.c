@@ -1552,6 +1552,13 @@ maintain_chunks(SegmentCache *cache, Bitmapset *segments, const EvalNeeds *needs
 #define TURN_BUCKETS 256
 #define TURN_CONTACTS_MAX 64
 
+/*
+ * A shard group's space has fewer buckets: a backend on a Citus node may
+ * write many groups at once (a COPY through the coordinator), and every
+ * bucket of each is a lock in the shared lock table.
+ */
+#define TURN_GROUP_BUCKETS 16
+
 typedef struct Turn
 {
 	uint16		class;			/* the bucket's lock class and key (TURN_SPACE) */
@@ -1567,6 +1574,7 @@ typedef struct Turn
  */
 #define TURN_SPACE(att) ((att)->logical != NULL ? (uint32) (att)->contacts.relid : SEGMENTS_LOCK_KEY)
 #define TURN_SPACE_CLASS(att) ((att)->logical != NULL ? TURN_GROUP_BUCKET_CLASS : TURN_BUCKET_CLASS)
+#define TURN_SPACE_BUCKETS(att) ((att)->logical != NULL ? TURN_GROUP_BUCKETS : TURN_BUCKETS)
 
 static int
 turn_cmp(const void *a, const void *b)
@@ -1601,13 +1609,13 @@ lock_turn(uint32 key1, uint32 key2, uint16 class, LOCKMODE mode)
 	(void) LockAcquire(&tag, mode, false, false);
 }
 
-/* Every turn of a space (TURN_SPACE). */
+/* Every turn of a space (TURN_SPACE) of buckets buckets. */
 static void
-lock_all_turns(uint32 space, uint16 class)
+lock_all_turns(uint32 space, uint16 class, uint32 buckets)
 {
 	uint32		bucket;
 
-	for (bucket = 0; bucket < TURN_BUCKETS; bucket++)
+	for (bucket = 0; bucket < buckets; bucket++)
 		lock_turn(space, bucket, class, ExclusiveLock);
 }
 
@@ -1631,7 +1639,8 @@ take_turns(List *batches)
 	{
 		PendingBatch *batch = lfirst(lc);
 
-		total += contact_queue_spilled(batch->contacts) ? TURN_BUCKETS : contact_queue_count(batch->contacts);
+		total += contact_queue_spilled(batch->contacts) ? TURN_SPACE_BUCKETS(batch->att) :
+			contact_queue_count(batch->contacts);
 	}
 	turns = palloc(sizeof(Turn) * Max(total, 1));
 	foreach(lc, batches)
@@ -1641,12 +1650,12 @@ take_turns(List *batches)
 
 		if (!spilled)
 			contact_queue_rewind(batch->contacts);
-		for (i = 0; spilled ? i < TURN_BUCKETS : contact_queue_next(batch->contacts, &key); i++)
+		for (i = 0; spilled ? i < (int) TURN_SPACE_BUCKETS(batch->att) : contact_queue_next(batch->contacts, &key); i++)
 		{
 			turns[n].class = TURN_SPACE_CLASS(batch->att);
 			turns[n].space = TURN_SPACE(batch->att);
 			turns[n].hash = spilled ? 0 : key_hash64(key);
-			turns[n].bucket = spilled ? (uint32) i : (uint32) (turns[n].hash % TURN_BUCKETS);
+			turns[n].bucket = spilled ? (uint32) i : (uint32) (turns[n].hash % TURN_SPACE_BUCKETS(batch->att));
 			n++;
 		}
 	}
@@ -1870,9 +1879,15 @@ segments_writers_lock(PG_FUNCTION_ARGS)
 }
 
 void
+maintain_take_group_turns(Attachments *group)
+{
+	lock_all_turns(TURN_SPACE(group), TURN_SPACE_CLASS(group), TURN_SPACE_BUCKETS(group));
+}
+
+void
 maintain_take_all_turns(void)
 {
-	lock_all_turns(SEGMENTS_LOCK_KEY, TURN_BUCKET_CLASS);
+	lock_all_turns(SEGMENTS_LOCK_KEY, TURN_BUCKET_CLASS, TURN_BUCKETS);
 }
 
 /*
@@ -1990,7 +2005,7 @@ segments_flush(PG_FUNCTION_ARGS)
 Datum
 segments_take_all_turns(PG_FUNCTION_ARGS)
 {
-	lock_all_turns(SEGMENTS_LOCK_KEY, TURN_BUCKET_CLASS);
+	lock_all_turns(SEGMENTS_LOCK_KEY, TURN_BUCKET_CLASS, TURN_BUCKETS);
 	PG_RETURN_VOID();
 }
 

@@ -38,6 +38,13 @@ extern void maintain_catalog_lock(void);
 extern void maintain_take_all_turns(void);
 
 /*
+ * Take the turn of every contact of a shard group on a Citus node (what a
+ * catalog change's apply or drop does there): writers of the group's
+ * contacts take theirs in the group's own space.
+ */
+extern void maintain_take_group_turns(Attachments *group);
+
+/*
  * Bring segments (indexes into segment_cache_get(), with their dependents)
  * up to date for the queued contacts at once, as a commit does for a
  * write's, taking their turns; joins and leaves are logged with cause.

@@ -183,7 +183,9 @@ apply_in(Attachments *group, int64 segment_id, const RuleBody *rule, const char 
 	if (overridden)
 		compiled = rule_overridden_sql(group, compiled, segment_id, tenant);
 	else if (compiled == NULL)
-		compiled = psprintf("SELECT NULL::%s AS contact WHERE false", format_type_be(group->key_type));
+		compiled = psprintf("SELECT NULL::%s AS contact WHERE false", format_type_be_qualified(group->key_type));
+	/* as one server's callers of _apply take every turn first */
+	maintain_take_group_turns(group);
 	args[0] = Int64GetDatum(segment_id);
 	args[1] = CStringGetTextDatum(compiled);
 	args[2] = CStringGetTextDatum(cause);
@@ -276,7 +278,7 @@ segments_on_shard_task(PG_FUNCTION_ARGS)
 		tenant = isnull[ST_RULE_TENANT - 1] ? NULL : TextDatumGetCString(values[ST_RULE_TENANT - 1]);
 		if (strcmp(task, "build") == 0 && !isnull[ST_SEGMENT - 1] && !isnull[ST_RULE - 1])
 			result = build_in(group, DatumGetInt64(values[ST_SEGMENT - 1]), values[ST_RULE - 1], tenant);
-		else if ((strcmp(task, "apply") == 0 || strcmp(task, "drop") == 0) &&
+		else if (((strcmp(task, "apply") == 0 && !isnull[ST_OVERRIDDEN - 1]) || strcmp(task, "drop") == 0) &&
 				 !isnull[ST_SEGMENT - 1] && !isnull[ST_CAUSE - 1])
 			result = apply_in(group, DatumGetInt64(values[ST_SEGMENT - 1]),
 							  strcmp(task, "apply") == 0 && !isnull[ST_RULE - 1] ?
@@ -443,7 +445,9 @@ segments_run_shard_task(PG_FUNCTION_ARGS)
 	char	   *task = text_to_cstring(PG_GETARG_TEXT_PP(0));
 
 	if (strcmp(task, "apply") != 0 && strcmp(task, "drop") != 0)
-		elog(ERROR, "segments._run_shard_task() runs an apply or a drop, not \"%s\"", task);
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("segments._run_shard_task() runs an apply or a drop, not \"%s\"", task));
 	PG_RETURN_INT64(shard_task_run(task, PG_GETARG_INT64(1), rule_now(), text_to_cstring(PG_GETARG_TEXT_PP(2))));
 }
 
