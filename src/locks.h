@@ -19,6 +19,13 @@
  *			  contacts (key: the contacts' shard, bucket): a distributed
  *			  transaction works on a node over several connections, one
  *			  for each shard group it touched, which must not share turns
+ *
+ * Citus takes advisory locks of classes 4 to 16 too, with a first key of
+ * 0 (a shard id's high half): they meet ours only where a 64-bit key of
+ * ours has a high half of 0.  In class 4 (a contact's hash: one chance in
+ * 2^32 a contact) one would wait for the other; in class 6 (the log's ids
+ * on a server or a coordinator) a Citus job's lock would make the feed's
+ * watermark lower for a while (change_feed.c), never higher.
  */
 #ifndef SEGMENTS_LOCKS_H
 #define SEGMENTS_LOCKS_H
