@@ -29,25 +29,9 @@
 
 set -u
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-scale=small
-seconds=10
-runs=3
 args=("$@")
-while [ $# -gt 0 ]; do
-	case $1 in
-	--scale) scale=$2; shift 2 ;;
-	--seconds) seconds=$2; shift 2 ;;
-	--runs) runs=$2; shift 2 ;;
-	*) echo "usage: bench/citus.sh [--scale small|reference] [--seconds N] [--runs N]" >&2; exit 2 ;;
-	esac
-done
-case $scale in
-small) contacts=20000 events=200000 tenants=10 ;;
-reference) contacts=1000000 events=10000000 tenants=100 ;;
-*) echo "bench/citus.sh: unknown scale $scale" >&2; exit 2 ;;
-esac
-
 . "$root/bench/lib.sh"
+bench_scale_options citus "$@"
 . "$root/scripts/as_root.sh"
 as_root "$root/bench/citus.sh" CITUS_SRC="${CITUS_SRC:-}" -- "${args[@]}" || exit 1
 . "$root/scripts/cluster.sh"

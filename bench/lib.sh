@@ -10,9 +10,34 @@
 #                            events, T tenants) into the current database
 #                            (PGDATABASE) and attaches it
 #   bench_machine            prints the machine, the server and the data
+#   bench_scale_options NAME ARG...
+#                            reads --scale small|reference, --seconds N and
+#                            --runs N (defaults small, 10, 3) into scale,
+#                            seconds and runs, and the scale's contacts,
+#                            events and tenants; exits 2 with bench/NAME.sh's
+#                            usage on anything else
 
 bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PATH=/usr/lib/postgresql/15/bin:$PATH
+
+bench_scale_options() {
+	local name=$1
+	shift
+	scale=small seconds=10 runs=3
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--scale) scale=$2; shift 2 ;;
+		--seconds) seconds=$2; shift 2 ;;
+		--runs) runs=$2; shift 2 ;;
+		*) echo "usage: bench/$name.sh [--scale small|reference] [--seconds N] [--runs N]" >&2; exit 2 ;;
+		esac
+	done
+	case $scale in
+	small) contacts=20000 events=200000 tenants=10 ;;
+	reference) contacts=1000000 events=10000000 tenants=100 ;;
+	*) echo "bench/$name.sh: unknown scale $scale" >&2; exit 2 ;;
+	esac
+}
 
 q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 qv() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
