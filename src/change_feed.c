@@ -289,31 +289,47 @@ cursor_positions(const char *cursor, const char *epoch, int64 pruned_to, bool by
 }
 
 /*
- * The watermark of each node group of a Citus cluster (SPI connected):
- * this node's read here, the others' on their nodes.  A group of the
- * cursor no node has any more (its node was removed, its shards moved)
- * draws no more ids: its watermark is its range's end.
+ * The node groups of a Citus cluster's nodes (SPI connected), and the last
+ * group it made, which no cursor may pass.
  */
-/* The last node group the cluster made (SPI connected). */
 static int32
-cluster_last_group(void)
+cluster_node_groups(List **nodes)
 {
-	if (SPI_execute("SELECT greatest((SELECT max(n.groupid) FROM pg_catalog.pg_dist_node n), "
-					"(SELECT s.last_value FROM pg_catalog.pg_sequences s "
-					"  WHERE s.schemaname OPERATOR(pg_catalog.=) 'pg_catalog' "
-					"  AND s.sequencename OPERATOR(pg_catalog.=) 'pg_dist_groupid_seq'))::pg_catalog.int4",
-					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	int32		last = 0;
+	uint64		i;
+
+	/* the groups of the nodes, and the last the cluster's sequence gave */
+	if (SPI_execute("SELECT DISTINCT n.groupid, true FROM pg_catalog.pg_dist_node n UNION ALL "
+					"SELECT s.last_value::pg_catalog.int4, false FROM pg_catalog.pg_sequences s "
+					" WHERE s.schemaname OPERATOR(pg_catalog.=) 'pg_catalog' "
+					" AND s.sequencename OPERATOR(pg_catalog.=) 'pg_dist_groupid_seq' "
+					" AND s.last_value IS NOT NULL", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the cluster's node groups");
-	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &(bool) {false}));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		int32		group = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1,
+														&(bool) {false}));
+
+		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &(bool) {false})))
+			*nodes = lappend_int(*nodes, group);
+		last = Max(last, group);
+	}
+	return last;
 }
 
+/*
+ * The watermark of each node group of a Citus cluster (SPI connected):
+ * this node's read here, the others' on their nodes.  A group of the
+ * cursor that gave none: its node is gone, and it draws no more ids (its
+ * range's end), or it is there but did not answer (disabled, not a
+ * primary), and its changes wait where the cursor is.
+ */
 static void
-cluster_watermarks(List **groups)
+cluster_watermarks(List **groups, List *nodes)
 {
 	int32		local;
 	ListCell   *lc;
 	uint64		i;
-	List	   *nodes = NIL;
 
 	if (SPI_execute("SELECT l.groupid FROM pg_catalog.pg_dist_local_group l", true, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
@@ -331,16 +347,6 @@ cluster_watermarks(List **groups)
 			feed_group(groups, group, true)->until =
 				DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
 	}
-	if (SPI_execute("SELECT DISTINCT n.groupid FROM pg_catalog.pg_dist_node n", true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the cluster's node groups");
-	for (i = 0; i < SPI_processed; i++)
-		nodes = lappend_int(nodes, DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1,
-															   &(bool) {false})));
-	/*
-	 * A group of the cursor that gave no watermark: its node is gone, and
-	 * it draws no more ids, or it is there but did not answer (disabled,
-	 * not a primary), and its changes wait where the cursor is.
-	 */
 	foreach(lc, *groups)
 	{
 		FeedGroup  *g = lfirst(lc);
@@ -434,6 +440,8 @@ segments_changes(PG_FUNCTION_ARGS)
 	char	   *epoch;
 	int64		pruned_to;
 	List	   *group_list = NIL;
+	List	   *nodes = NIL;
+	int32		last_group = 0;
 	FeedGroup  *first;
 	FeedGroup  *groups;
 	bool		behind = false;
@@ -458,13 +466,15 @@ segments_changes(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(cxt);
 	log_state(&epoch, &pruned_to);
 	epoch = pstrdup(epoch);
+	if (att->distributed)
+		last_group = cluster_node_groups(&nodes);
 	if (!PG_ARGISNULL(0))
 		cursor_positions(text_to_cstring(PG_GETARG_TEXT_PP(0)), epoch, pruned_to, att->distributed,
-						 att->distributed ? cluster_last_group() : 0, &group_list);
+						 last_group, &group_list);
 	first = feed_group(&group_list, 0, att->distributed);
 	first->from = Max(first->from, pruned_to);
 	if (att->distributed)
-		cluster_watermarks(&group_list);
+		cluster_watermarks(&group_list, nodes);
 	else
 		first->until = watermark();
 	MemoryContextSwitchTo(cxt);
