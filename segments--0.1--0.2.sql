@@ -3508,8 +3508,9 @@ $$;
 CREATE FUNCTION segments._on_shard_task() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'segments_on_shard_task' LANGUAGE C;
 
--- Runs a task of a catalog change (build, apply, drop, tick) of segment
--- id in every shard group, returning the sum of the groups' changes.
+-- Runs an apply or a drop of segment id (logged with cause) in every shard
+-- group, returning the sum of the groups' changes: _apply's and _drop's
+-- work on a Citus cluster (builds and ticks start their tasks in C).
 CREATE FUNCTION segments._run_shard_task(task text, id bigint, cause text) RETURNS bigint
 	AS 'MODULE_PATHNAME', 'segments_run_shard_task' LANGUAGE C VOLATILE STRICT;
 
